@@ -1,0 +1,1 @@
+"""Thin litestar handlers, one module per resource."""

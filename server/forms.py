@@ -1,0 +1,300 @@
+"""Form definitions: load from YAML/JSON, check every rule at once, canonical hash, evolution.
+
+Pure: no HTTP, no SQL. A definition that passes `parse_definition` is safe to publish as a
+new version once `check_evolution` against the earlier versions finds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import msgspec
+import yaml
+from msgspec import Struct
+
+from server.protocol import FieldError, Label
+
+FieldType = Literal[
+    "text",
+    "integer",
+    "decimal",
+    "boolean",
+    "date",
+    "datetime",
+    "select_one",
+    "select_multiple",
+    "geopoint",
+    "repeat",
+]
+FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
+
+FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
+FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+MAX_FIELDS = 500
+
+
+class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    value: str
+    label: Label
+
+
+class Field(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: str
+    type: FieldType
+    label: Label
+    hint: Label | None = None
+    required: bool = False
+    choices: list[Choice] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    fields: list[Field] | None = None
+    previous_names: list[str] | None = None
+
+
+class FormDef(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    form_id: str
+    title: Label
+    fields: list[Field]
+    sync_to_devices: bool = False
+
+
+class DefinitionError(Exception):
+    """A definition that cannot be published; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def nfc(value: Any) -> Any:
+    """Every string in a JSON-like value, normalised to Unicode NFC."""
+    if isinstance(value, str):
+        return (
+            value
+            if unicodedata.is_normalized("NFC", value)
+            else unicodedata.normalize("NFC", value)
+        )
+    if isinstance(value, list):
+        return [nfc(v) for v in value]
+    if isinstance(value, dict):
+        return {nfc(k): nfc(v) for k, v in value.items()}
+    return value
+
+
+def read_source(text: str | bytes, filename: str = "") -> Any:
+    """YAML or JSON text to plain data (JSON is YAML, but JSON errors read better from json)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    try:
+        if filename.endswith(".json") or text.lstrip().startswith("{"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise DefinitionError([FieldError("", "syntax", f"not valid YAML or JSON: {exc}")]) from exc
+
+
+def parse_definition(source: Any) -> FormDef:
+    """Plain data -> a checked FormDef, or DefinitionError listing every problem at once."""
+    source = nfc(source)
+    if not isinstance(source, dict):
+        raise DefinitionError([FieldError("", "type", "a form definition is an object")])
+    errors: list[FieldError] = []
+    raw_fields = source.get("fields")
+    shell = {**source, "fields": []}
+    try:
+        form = msgspec.convert(shell, FormDef)
+    except msgspec.ValidationError as exc:
+        errors.append(_from_msgspec(exc, ""))
+        form = None
+    fields: list[Field] = []
+    if not isinstance(raw_fields, list) or not raw_fields:
+        errors.append(FieldError("fields", "required", "a form needs a non-empty list of fields"))
+    else:
+        fields = _convert_fields(raw_fields, "fields", errors)
+    if form is not None:
+        form.fields = fields
+        if not FORM_ID_RE.fullmatch(form.form_id):
+            errors.append(
+                FieldError("form_id", "pattern", "form_id must match [a-z][a-z0-9_]{1,63}")
+            )
+        _check_fields(form.fields, "fields", errors)
+    if errors:
+        raise DefinitionError(errors)
+    return form  # type: ignore[return-value]  # errors is empty, so form was converted
+
+
+def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
+    message = str(exc)
+    path = prefix
+    if " - at `$" in message:
+        message, _, where = message.partition(" - at `$")
+        where = where.rstrip("`")
+        path = (prefix + where).lstrip(".")
+    code = "unknown_field" if "unknown field" in message else "invalid"
+    if "missing required field" in message:
+        code = "required"
+    return FieldError(path, code, message)
+
+
+def _convert_fields(raw: list[Any], path: str, errors: list[FieldError]) -> list[Field]:
+    fields = []
+    for i, item in enumerate(raw):
+        here = f"{path}[{i}]"
+        nested = item.get("fields") if isinstance(item, dict) else None
+        try:
+            field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
+        except (msgspec.ValidationError, TypeError) as exc:
+            if isinstance(exc, msgspec.ValidationError):
+                errors.append(_from_msgspec(exc, here))
+            else:
+                errors.append(FieldError(here, "type", "a field is an object"))
+            continue
+        if nested is not None:
+            if isinstance(nested, list):
+                field.fields = _convert_fields(nested, f"{here}.fields", errors)
+            else:
+                errors.append(FieldError(f"{here}.fields", "type", "fields is a list"))
+        fields.append(field)
+    return fields
+
+
+def _check_fields(fields: list[Field], path: str, errors: list[FieldError]) -> None:
+    seen: dict[str, str] = {}
+    if len(fields) > MAX_FIELDS:
+        errors.append(FieldError(path, "max_items", f"at most {MAX_FIELDS} fields"))
+    for i, f in enumerate(fields):
+        here = f"{path}[{i}]"
+        if not FIELD_NAME_RE.fullmatch(f.name):
+            errors.append(
+                FieldError(
+                    f"{here}.name", "pattern", "a field name must match [a-z][a-z0-9_]{0,63}"
+                )
+            )
+        for n in [f.name, *(f.previous_names or [])]:
+            if n in seen:
+                errors.append(
+                    FieldError(f"{here}.name", "duplicate", f"{n!r} is already used by {seen[n]}")
+                )
+            seen[n] = here
+        for j, old in enumerate(f.previous_names or []):
+            if not FIELD_NAME_RE.fullmatch(old):
+                errors.append(
+                    FieldError(
+                        f"{here}.previous_names[{j}]",
+                        "pattern",
+                        "a field name must match [a-z][a-z0-9_]{0,63}",
+                    )
+                )
+        _check_options(f, here, errors)
+
+
+def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
+    def err(sub: str, code: str, message: str) -> None:
+        errors.append(FieldError(f"{here}.{sub}", code, message))
+
+    counts = f.type in ("select_multiple", "repeat")
+    if f.type in ("select_one", "select_multiple"):
+        if not f.choices:
+            err("choices", "required", f"a {f.type} field needs choices")
+        values: set[str] = set()
+        for j, c in enumerate(f.choices or []):
+            if not CHOICE_VALUE_RE.fullmatch(c.value):
+                err(f"choices[{j}].value", "pattern", "a choice value must match [A-Za-z0-9_.-]+")
+            if c.value in values:
+                err(f"choices[{j}].value", "duplicate", f"duplicate value {c.value!r}")
+            values.add(c.value)
+    elif f.choices is not None:
+        err("choices", "not_allowed", f"choices are only for select fields, not {f.type}")
+    if f.type == "repeat":
+        if not f.fields:
+            err("fields", "required", "a repeat field needs its own fields")
+        else:
+            _check_fields(f.fields, f"{here}.fields", errors)
+    elif f.fields is not None:
+        err("fields", "not_allowed", f"fields are only for repeat, not {f.type}")
+    for bound in ("min", "max"):
+        value = getattr(f, bound)
+        if value is None:
+            continue
+        if f.type not in ("integer", "decimal") and not counts:
+            err(bound, "not_allowed", f"{bound} is for numbers, select_multiple and repeat")
+        elif (f.type == "integer" or counts) and isinstance(value, float):
+            err(bound, "invalid", f"{bound} must be a whole number")
+        elif counts and value < 0:
+            err(bound, "invalid", f"{bound} counts items: it must be >= 0")
+    if f.min is not None and f.max is not None and f.min > f.max:
+        err("max", "invalid", "max is below min")
+    if f.max_length is not None and (f.type != "text" or f.max_length < 1):
+        err("max_length", "invalid", "max_length is a positive number, for text fields only")
+    if f.pattern is not None:
+        if f.type != "text":
+            err("pattern", "not_allowed", "pattern is for text fields only")
+        else:
+            try:
+                re.compile(f.pattern)
+            except re.error as exc:
+                err("pattern", "invalid", f"not a valid regular expression: {exc}")
+
+
+def canonical(form: FormDef) -> bytes:
+    """The canonical encoding hashed for `sha256`: sorted keys, defaults omitted, NFC text."""
+    return msgspec.json.encode(msgspec.to_builtins(form), order="sorted")
+
+
+def sha256(form: FormDef) -> str:
+    return hashlib.sha256(canonical(form)).hexdigest()
+
+
+def walk(fields: list[Field], prefix: str = "") -> Iterator[tuple[str, Field]]:
+    """Every field with its dotted path (`cac_ben.ho_ten` for a field inside a repeat)."""
+    for f in fields:
+        yield prefix + f.name, f
+        if f.fields:
+            yield from walk(f.fields, f"{prefix}{f.name}.")
+
+
+def check_evolution(earlier: list[FormDef], new: FormDef) -> list[FieldError]:
+    """A field may not change type between versions; a rename goes through previous_names."""
+    types: dict[str, tuple[str, int]] = {}
+    for number, old in enumerate(earlier, start=1):
+        for dotted, f in walk(old.fields):
+            types[dotted] = (f.type, number)
+    errors = []
+    for dotted, f in walk(new.fields):
+        parent = dotted.rpartition(".")[0]
+        names = [dotted] + [f"{parent}.{n}" if parent else n for n in f.previous_names or []]
+        for name in names:
+            if name in types and types[name][0] != f.type:
+                old_type, version = types[name]
+                errors.append(
+                    FieldError(
+                        _field_path(new.fields, dotted),
+                        "type_changed",
+                        f"{name!r} was {old_type} in version {version}; a field never changes "
+                        f"type (add a new field instead)",
+                    )
+                )
+    return errors
+
+
+def _field_path(fields: list[Field], dotted: str) -> str:
+    """`cac_ben.ho_ten` -> `fields[2].fields[0]`, the path of that field in the definition."""
+    path, current = "", fields
+    for part in dotted.split("."):
+        index = next(i for i, f in enumerate(current) if f.name == part)
+        path = f"{path}.fields[{index}]" if path else f"fields[{index}]"
+        current = current[index].fields or []
+    return path
+
+
+def rename_map(latest: FormDef) -> dict[str, str]:
+    """Old top-level names -> the latest version's names, for mapping older data."""
+    return {old: f.name for f in latest.fields for old in f.previous_names or []}

@@ -1,0 +1,163 @@
+"""The merge engine: a record's set of submissions -> its state, heads and conflicts.
+
+Pure functions, no I/O. The result depends only on the set of submissions, never on the
+order or batching in which they arrived (PROTOCOL.md, "Merge rules"):
+
+- `base(S)` is the merged state of S's parents; S *writes* f when f is in `S.resolves` or
+  `S.data[f]` differs from `base(S)[f]`.
+- The merged state of a set X gives each field the value of its *last writers*: the writers
+  of f in X and its ancestors that are not ancestors of another writer of f. Several
+  distinct values -> a conflict; the provisional value is the one of the last writer with
+  the greatest `(captured_at, id)`.
+- A submission whose ancestry is not all present is *pending* and takes no part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CLOCK_SKEW = "clock_skew"
+
+
+@dataclass(frozen=True, slots=True)
+class Sub:
+    """One submission as the engine sees it: `data` already under the latest names."""
+
+    id: str
+    parents: tuple[str, ...]
+    data: Mapping[str, Any]
+    captured_at: str = ""
+    captured_ts: float = 0.0  # `captured_at` as a POSIX time, so offsets compare right
+    device_id: str = ""
+    resolves: frozenset[str] = frozenset()
+    skewed: bool = False  # captured_at more than a day ahead of the server when received
+
+
+@dataclass(frozen=True, slots=True)
+class Competing:
+    value: Any
+    sub: Sub
+
+
+@dataclass(slots=True)
+class Merged:
+    data: dict[str, Any] = field(default_factory=dict)
+    conflicts: dict[str, list[Competing]] = field(default_factory=dict)
+    heads: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # in a topological order
+    pending: set[str] = field(default_factory=set)
+    flags: list[str] = field(default_factory=list)
+
+
+def _order_key(s: Sub) -> tuple[float, str]:
+    return (s.captured_ts, s.id)
+
+
+def mergeable(subs: Mapping[str, Sub]) -> list[Sub]:
+    """The submissions whose every ancestor is present, parents before children (ties by id)."""
+    ready: dict[str, bool] = {}
+
+    def present(sid: str, trail: frozenset[str]) -> bool:
+        if sid in ready:
+            return ready[sid]
+        s = subs.get(sid)
+        ok = (
+            s is not None
+            and sid not in trail
+            and all(present(p, trail | {sid}) for p in s.parents)
+        )
+        ready[sid] = ok
+        return ok
+
+    for sid in sorted(subs):
+        present(sid, frozenset())
+    order: list[Sub] = []
+    placed: set[str] = set()
+    remaining = sorted(sid for sid, ok in ready.items() if ok)
+    while remaining:
+        later = []
+        for sid in remaining:
+            s = subs[sid]
+            if all(p in placed for p in s.parents):
+                order.append(s)
+                placed.add(sid)
+            else:
+                later.append(sid)
+        remaining = later
+    return order
+
+
+def _state_of(
+    tips: Iterable[str],
+    ancestors: Mapping[str, frozenset[str]],
+    writers: Mapping[str, list[tuple[Sub, Any]]],
+) -> tuple[dict[str, Any], dict[str, list[Competing]]]:
+    """Merged state and conflicts of a set of submissions given by its tips."""
+    scope: set[str] = set()
+    for t in tips:
+        scope.add(t)
+        scope |= ancestors[t]
+    data: dict[str, Any] = {}
+    conflicts: dict[str, list[Competing]] = {}
+    for f, ws in writers.items():
+        inside = [(s, v) for s, v in ws if s.id in scope]
+        if not inside:
+            continue
+        last = [
+            (s, v)
+            for s, v in inside
+            if not any(s.id in ancestors[o.id] for o, _ in inside if o is not s)
+        ]
+        last.sort(key=lambda sv: _order_key(sv[0]), reverse=True)
+        data[f] = last[0][1]
+        distinct: list[Any] = []
+        for _, v in last:
+            if not any(_same(v, d) for d in distinct):
+                distinct.append(v)
+        if len(distinct) > 1:
+            conflicts[f] = [Competing(v, s) for s, v in last]
+    return data, conflicts
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: `True` is not `1`, but `1` is `1.0`."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def merge(submissions: Iterable[Sub]) -> Merged:
+    """The state of a record: a pure function of the set of its submissions."""
+    subs = {s.id: s for s in submissions}
+    order = mergeable(subs)
+    ancestors: dict[str, frozenset[str]] = {}
+    writers: dict[str, list[tuple[Sub, Any]]] = {}
+    children: set[str] = set()
+    for s in order:
+        ancestors[s.id] = frozenset().union(*((ancestors[p] | {p}) for p in s.parents))
+        children.update(s.parents)
+        if s.parents:
+            base, _ = _state_of(s.parents, ancestors, writers)
+        else:
+            base = {}
+        for f, v in s.data.items():
+            if f in s.resolves or not _same(v, base.get(f)):
+                writers.setdefault(f, []).append((s, v))
+        for f in s.resolves - s.data.keys():
+            writers.setdefault(f, []).append((s, base.get(f)))
+    heads = [s.id for s in order if s.id not in children]
+    data, conflicts = _state_of(heads, ancestors, writers)
+    return Merged(
+        data={f: v for f, v in sorted(data.items()) if v is not None},
+        conflicts=dict(sorted(conflicts.items())),
+        heads=sorted(heads),
+        merged=[s.id for s in order],
+        pending=set(subs) - set(ancestors),
+        flags=[CLOCK_SKEW] if any(s.skewed for s in order) else [],
+    )
