@@ -1,0 +1,55 @@
+// IndexedDB, the phone's only store: kv (token, device id, cursors), forms (definitions by
+// [form_id, version]), drafts, outbox (finalised submissions) and records (follow-up cases).
+const STORES = {
+  kv: undefined,
+  forms: { keyPath: ['form_id', 'version'] },
+  drafts: { keyPath: 'id' },
+  outbox: { keyPath: 'id' },
+  records: { keyPath: 'record_id' },
+};
+let opening;
+
+function open() {
+  opening ??= new Promise((resolve, reject) => {
+    const r = indexedDB.open('coso', 1);
+    r.onupgradeneeded = () => {
+      for (const [name, opts] of Object.entries(STORES)) {
+        if (!r.result.objectStoreNames.contains(name)) r.result.createObjectStore(name, opts);
+      }
+    };
+    r.onsuccess = () => {
+      r.result.onversionchange = () => {
+        r.result.close();
+        opening = undefined;
+      };
+      resolve(r.result);
+    };
+    r.onerror = () => reject(r.error);
+  });
+  return opening;
+}
+
+// One transaction; resolves when it has committed. Writes ask for strict durability: an
+// officer's saved submission must survive the phone dying a second later.
+async function run(store, mode, op) {
+  const db = await open();
+  const t = db.transaction(store, mode, { durability: mode === 'readwrite' ? 'strict' : 'default' });
+  const r = op(t.objectStore(store));
+  return new Promise((resolve, reject) => {
+    t.oncomplete = () => resolve(r?.result);
+    t.onerror = t.onabort = () => reject(t.error);
+  });
+}
+
+export const get = (store, key) => run(store, 'readonly', (s) => s.get(key));
+export const all = (store) => run(store, 'readonly', (s) => s.getAll());
+export const put = (store, value, key) => run(store, 'readwrite', (s) => s.put(value, key));
+export const del = (store, key) => run(store, 'readwrite', (s) => s.delete(key));
+export const clear = (store) => run(store, 'readwrite', (s) => s.clear());
+export const putMany = (store, values) =>
+  run(store, 'readwrite', (s) => values.forEach((v) => s.put(v)));
+export const delMany = (store, keys) =>
+  run(store, 'readwrite', (s) => keys.forEach((k) => s.delete(k)));
+
+export const kv = (key) => get('kv', key);
+export const setKv = (key, value) => put('kv', value, key);

@@ -1,0 +1,320 @@
+// Renders any form definition as widgets and reads the officer's answers back as `data`.
+// Each widget: {f, el, get() -> value | undefined, showError(text), items?, byName?}.
+// get() returns what the officer typed even when it is not valid (a string in a number
+// field, say), so validate() can name the problem instead of it silently vanishing.
+import { L, lang, t, errorText, timeText } from './i18n.js';
+
+export function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k in el && k !== 'list' && k !== 'type') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  el.append(...kids.flat().filter((k) => k != null && k !== false));
+  return el;
+}
+
+let seq = 0;
+const uid = () => `w${++seq}`;
+const pad = (n) => String(n).padStart(2, '0');
+
+// datetime-local gives the phone's wall time; the protocol wants RFC 3339 with an offset.
+export function nowRfc3339() {
+  const d = new Date();
+  return toRfc3339(`${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`);
+}
+
+export function toRfc3339(local) {
+  const d = new Date(local);
+  if (!local || Number.isNaN(+d)) return local || undefined;
+  const off = -d.getTimezoneOffset();
+  const a = Math.abs(off);
+  const base = local.length === 16 ? `${local}:00` : local.slice(0, 19);
+  return `${base}${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
+}
+
+function toLocal(rfc) {
+  const d = new Date(rfc);
+  if (!rfc || Number.isNaN(+d)) return '';
+  const s = d.getSeconds() ? `:${pad(d.getSeconds())}` : '';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
+}
+
+function parseNumber(s, integer) {
+  s = s.trim().replace(',', '.');
+  if (!s) return undefined;
+  const ok = integer ? /^[+-]?\d+$/.test(s) : /^[+-]?(\d+\.?\d*|\.\d+)$/.test(s);
+  return ok ? Number(s) : s;
+}
+
+function choiceLabel(f, v) {
+  const c = f.choices?.find((x) => x.value === v);
+  return c ? L(c.label) : String(v);
+}
+
+// A value as text for reading (case view, conflicts).
+export function formatValue(f, v) {
+  if (v == null) return '—';
+  switch (f?.type) {
+    case 'boolean':
+      return t(v ? 'yes' : 'no');
+    case 'select_one':
+      return choiceLabel(f, v);
+    case 'select_multiple':
+      return v.map((x) => choiceLabel(f, x)).join(', ');
+    case 'datetime':
+      return timeText(v);
+    case 'date':
+      return v.split('-').reverse().join('/');
+    case 'geopoint':
+      return `${v.lat}, ${v.lon}${v.accuracy != null ? ` (±${v.accuracy} m)` : ''}`;
+    case 'repeat':
+      return v
+        .map((item, i) => `${i + 1}. ${f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ')}`)
+        .join('; ');
+    default:
+      return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  }
+}
+
+function choiceInputs(f, type, name, checked) {
+  return f.choices.map((c) =>
+    h('label', { class: 'opt' },
+      h('input', { type, name, value: c.value, checked: checked(c.value) }),
+      h('span', {}, L(c.label))),
+  );
+}
+
+function widget(f, value, path, ctx) {
+  const id = uid();
+  const err = h('p', { class: 'err', role: 'alert', hidden: true });
+  const isGroup = ['boolean', 'select_multiple', 'geopoint', 'repeat'].includes(f.type) ||
+    (f.type === 'select_one' && f.choices.length <= 6);
+  const title = [L(f.label), f.required ? h('abbr', { class: 'req', title: t('required_mark') }, ' *') : null];
+  const head = isGroup ? h('legend', {}, title) : h('label', { for: id }, title);
+  const hint = f.hint ? h('p', { class: 'hint' }, L(f.hint)) : null;
+  const competing = ctx.conflicts?.[f.name] && path === f.name
+    ? h('div', { class: 'competing' }, t('competing'),
+      h('ul', {}, ctx.conflicts[f.name].map((c) =>
+        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: String(c.device_id).slice(0, 8), t: timeText(c.captured_at) })}`)))))
+    : null;
+  const w = { f, showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
+  let body;
+  const input = (attrs) => h('input', { id, name: id, ...attrs });
+  switch (f.type) {
+    case 'integer':
+    case 'decimal': {
+      const el = input({ type: 'text', inputMode: f.type === 'integer' && !(f.min < 0) ? 'numeric' : 'decimal', value: value ?? '', autocomplete: 'off' });
+      body = el;
+      w.get = () => parseNumber(el.value, f.type === 'integer');
+      break;
+    }
+    case 'date': {
+      const el = input({ type: 'date', value: value ?? '' });
+      body = el;
+      w.get = () => el.value || undefined;
+      break;
+    }
+    case 'datetime': {
+      const shown = toLocal(value);
+      const el = input({ type: 'datetime-local', value: shown });
+      body = el;
+      // Unchanged -> the stored string as it was (its offset too), so an edit of a case
+      // does not rewrite a time it did not touch.
+      w.get = () => (el.value === shown && value ? value : toRfc3339(el.value));
+      break;
+    }
+    case 'boolean': {
+      const b = ['true', 'false'].map((v) =>
+        h('label', { class: 'opt' },
+          h('input', { type: 'radio', name: id, value: v, checked: value === (v === 'true') }),
+          h('span', {}, t(v === 'true' ? 'yes' : 'no'))));
+      body = h('div', { class: 'opts row' }, b);
+      w.get = () => { const c = body.querySelector('input:checked'); return c ? c.value === 'true' : undefined; };
+      break;
+    }
+    case 'select_one':
+      if (f.choices.length <= 6) {
+        body = h('div', { class: 'opts' }, choiceInputs(f, 'radio', id, (v) => v === value));
+        w.get = () => body.querySelector('input:checked')?.value;
+      } else {
+        body = h('select', { id },
+          h('option', { value: '' }, t('choose')),
+          f.choices.map((c) => h('option', { value: c.value, selected: c.value === value }, L(c.label))));
+        w.get = () => body.value || undefined;
+      }
+      break;
+    case 'select_multiple': {
+      body = h('div', { class: 'opts' }, choiceInputs(f, 'checkbox', id, (v) => value?.includes(v)));
+      w.get = () => {
+        const picked = [...body.querySelectorAll('input:checked')].map((c) => c.value);
+        return picked.length ? picked : undefined;
+      };
+      break;
+    }
+    case 'geopoint':
+      body = geopoint(value, w, ctx);
+      break;
+    case 'repeat':
+      body = repeat(f, value, path, w, ctx);
+      break;
+    default: {
+      const long = !f.max_length || f.max_length > 300;
+      const el = long
+        ? h('textarea', { id, name: id, rows: 3, maxLength: f.max_length })
+        : input({ type: 'text', maxLength: f.max_length, autocomplete: 'off' });
+      el.value = value ?? '';
+      body = el;
+      w.get = () => (el.value === '' ? undefined : el.value.normalize('NFC'));
+    }
+  }
+  // Optional single choices can be taken back.
+  if (!f.required && (f.type === 'boolean' || (f.type === 'select_one' && body.tagName === 'DIV'))) {
+    const clear = h('button', { type: 'button', class: 'link', onclick: () => {
+      body.querySelectorAll('input:checked').forEach((c) => { c.checked = false; });
+      body.dispatchEvent(new Event('change', { bubbles: true }));
+    } }, t('clear'));
+    body.append(clear);
+  }
+  w.el = h(isGroup ? 'fieldset' : 'div', { class: `field t-${f.type}`, 'data-path': path }, head, hint, competing, body, err);
+  return w;
+}
+
+function geopoint(value, w, ctx) {
+  let extra = {}; // alt and accuracy from the GPS, dropped once lat/lon are typed by hand
+  if (value) for (const k of ['alt', 'accuracy']) if (value[k] != null) extra[k] = value[k];
+  const status = h('p', { class: 'hint' }, extra.accuracy != null ? t('located', { m: Math.round(extra.accuracy) }) : '');
+  const box = (k) => {
+    const id = uid();
+    const el = h('input', { id, type: 'text', inputMode: 'decimal', value: value?.[k] ?? '', autocomplete: 'off',
+      oninput: () => { extra = {}; status.textContent = ''; } });
+    return [h('label', { for: id, class: 'sub' }, t(k), el), el];
+  };
+  const [latL, lat] = box('lat');
+  const [lonL, lon] = box('lon');
+  const locate = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    if (!navigator.geolocation) { status.textContent = t('no_location'); return; }
+    status.textContent = t('locating');
+    navigator.geolocation.getCurrentPosition((p) => {
+      lat.value = +p.coords.latitude.toFixed(6);
+      lon.value = +p.coords.longitude.toFixed(6);
+      extra = { accuracy: Math.round(p.coords.accuracy * 10) / 10 };
+      if (p.coords.altitude != null) extra.alt = Math.round(p.coords.altitude * 10) / 10;
+      status.textContent = t('located', { m: Math.round(p.coords.accuracy) });
+      locate.dispatchEvent(new Event('change', { bubbles: true }));
+    }, () => { status.textContent = t('no_location'); }, { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
+  } }, `📍 ${t('locate')}`);
+  w.get = () => {
+    const a = parseNumber(lat.value, false);
+    const o = parseNumber(lon.value, false);
+    if (a === undefined && o === undefined) return undefined;
+    const v = { ...(a !== undefined && { lat: a }), ...(o !== undefined && { lon: o }), ...extra };
+    return v;
+  };
+  return h('div', { class: 'geo' }, locate, status, h('div', { class: 'row' }, latL, lonL));
+}
+
+function repeat(f, value, path, w, ctx) {
+  const list = h('div', { class: 'items' });
+  w.items = [];
+  const build = (values) => {
+    list.replaceChildren();
+    w.items = values.map((v, i) => {
+      const item = group(f.fields, v ?? {}, `${path}[${i}].`, ctx);
+      item.el = h('div', { class: 'item' },
+        h('div', { class: 'item-head' }, h('strong', {}, t('item', { n: i + 1 })),
+          h('button', { type: 'button', class: 'link danger', onclick: () => {
+            build(w.items.map((it) => collect(it)).filter((_, j) => j !== i));
+            list.dispatchEvent(new Event('change', { bubbles: true }));
+          } }, t('remove'))),
+        item.els);
+      list.append(item.el);
+      return item;
+    });
+    add.hidden = f.max != null && w.items.length >= f.max;
+  };
+  const add = h('button', { type: 'button', class: 'secondary', onclick: () => {
+    build([...w.items.map((it) => collect(it)), {}]);
+    list.dispatchEvent(new Event('change', { bubbles: true }));
+    w.items.at(-1).els[0]?.querySelector('input,select,textarea')?.focus();
+  } }, t('add'));
+  // A new required group starts with as many empty items as it needs.
+  const start = value ?? (ctx.fresh && f.required ? Array(Math.max(f.min ?? 1, 1)).fill({}) : []);
+  build(start);
+  w.get = () => (w.items.length ? w.items.map((it) => collect(it)) : undefined);
+  return h('div', {}, list, add);
+}
+
+function group(fields, data, prefix, ctx) {
+  const widgets = fields.map((f) => widget(f, data[f.name], prefix + f.name, ctx));
+  return { widgets, byName: Object.fromEntries(widgets.map((w) => [w.f.name, w])), els: widgets.map((w) => w.el) };
+}
+
+function collect(g) {
+  const out = {};
+  for (const w of g.widgets) {
+    const v = w.get();
+    if (v !== undefined) out[w.f.name] = v;
+  }
+  return out;
+}
+
+// `a[1].b.lat` -> the deepest widget on that path.
+function find(g, path) {
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let w = g.byName[parts[0]];
+  for (let i = 1; w && i < parts.length; i++) {
+    const item = w.items?.[Number(parts[i])];
+    const next = item?.byName[parts[i + 1]];
+    if (!next) break;
+    w = next;
+    i += 1;
+  }
+  return w;
+}
+
+// {el, data(), showErrors(errors) -> count shown, clearErrors()} for definition `def`.
+// opts: {fresh: a new record (required repeats start filled), conflicts: {field: values}}.
+export function renderForm(def, data, opts = {}) {
+  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts };
+  const g = group(def.fields, data ?? {}, '', ctx);
+  const general = h('div', { class: 'err general', role: 'alert', hidden: true });
+  const all = (ws) => ws.flatMap((w) => [w, ...(w.items ?? []).flatMap((it) => all(it.widgets))]);
+  const clearErrors = () => {
+    all(g.widgets).forEach((w) => w.showError(''));
+    general.hidden = true;
+  };
+  return {
+    el: h('div', { class: 'fields', lang }, general, g.els),
+    data: () => collect(g),
+    clearErrors,
+    showErrors(errors) {
+      clearErrors();
+      const byWidget = new Map();
+      const loose = [];
+      for (const e of errors) {
+        const w = e.path ? find(g, e.path) : null;
+        if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), errorText(e, w.f)]);
+        else loose.push(errorText(e));
+      }
+      byWidget.forEach((msgs, w) => w.showError([...new Set(msgs)].join(' · ')));
+      general.textContent = loose.join(' · ');
+      general.hidden = !loose.length;
+      const first = [...byWidget.keys()][0]?.el ?? general;
+      first.scrollIntoView?.({ block: 'center' });
+      return errors.length;
+    },
+  };
+}
+
+// Read-only view of a record's data.
+export function renderData(def, data) {
+  return h('dl', { class: 'data' }, def.fields.filter((f) => data[f.name] != null).map((f) => [
+    h('dt', {}, L(f.label)),
+    f.type === 'repeat'
+      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, renderData(f, item)))))
+      : h('dd', {}, formatValue(f, data[f.name])),
+  ]));
+}

@@ -1,0 +1,194 @@
+// Talking to the server: setup, form downloads (If-None-Match), pushing the outbox in
+// batches, pulling follow-up cases, and retrying with exponential backoff. One sync runs
+// at a time; the UI listens with onStatus().
+import * as db from './db.js';
+import { uuid7 } from './uuid7.js';
+
+const API = new URL('../api/v1', location.href).pathname;
+const BATCH = 100; // the protocol allows 1000; small batches keep each request short on 2G
+const FINAL = new Set(['accepted', 'duplicate', 'conflict', 'pending']);
+
+export const status = { running: false, error: null, nextRetry: null, lastResult: null };
+const listeners = new Set();
+export const onStatus = (fn) => listeners.add(fn);
+const emit = () => listeners.forEach((fn) => fn(status));
+
+class SyncError extends Error {
+  constructor(kind, status, detail) {
+    super(detail || kind);
+    this.kind = kind; // network | auth | server
+    this.status = status;
+    this.retry = kind === 'network' || status >= 500 || status === 429 || status === 408;
+  }
+}
+
+async function failure(res) {
+  const p = await res.json().catch(() => ({}));
+  const kind = res.status === 401 ? 'auth' : 'server';
+  const err = new SyncError(kind, res.status, p.detail || p.title || `HTTP ${res.status}`);
+  err.problem = p;
+  return err;
+}
+
+export async function api(path, { method = 'GET', body, headers = {} } = {}) {
+  const token = await db.kv('token');
+  try {
+    return await fetch(API + path, {
+      method,
+      cache: 'no-store',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        Accept: 'application/json',
+        ...(body && { 'Content-Type': 'application/json' }),
+        ...headers,
+      },
+      body: body && JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new SyncError('network', 0, e.message);
+  }
+}
+
+async function json(res) {
+  if (!res.ok) throw await failure(res);
+  return res.json();
+}
+
+// Store the token, check it with /me, make this phone's device id.
+export async function setup(token) {
+  await db.setKv('token', token);
+  const me = await json(await api('/me'));
+  await db.setKv('me', me);
+  if (!(await db.kv('device_id'))) await db.setKv('device_id', uuid7());
+  // Ask the browser not to evict the outbox when the phone is short of space.
+  await navigator.storage?.persist?.().catch(() => false);
+  return me;
+}
+
+export async function refreshForms() {
+  const etag = await db.kv('forms_etag');
+  let manifest = etag && (await db.kv('manifest'));
+  const res = await api('/forms', { headers: manifest ? { 'If-None-Match': etag } : {} });
+  if (res.status !== 304) manifest = (await json(res)).forms;
+  for (const f of manifest) {
+    if (await db.get('forms', [f.form_id, f.version])) continue;
+    const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${f.version}`));
+    await db.put('forms', { ...def, form_id: f.form_id, version: f.version });
+  }
+  await db.setKv('manifest', manifest);
+  // Only once every version is stored, so an interrupted download resumes next time.
+  if (res.status !== 304) await db.setKv('forms_etag', res.headers.get('ETag'));
+}
+
+// The outbox item as the protocol wants it (Submission forbids unknown fields).
+export function toWire(item) {
+  const { id, form_id, form_version, record_id, parents, captured_at, data, resolves } = item;
+  return {
+    id, form_id, form_version, parents: parents ?? [], captured_at, data,
+    ...(record_id && { record_id }),
+    ...(resolves?.length && { resolves }),
+  };
+}
+
+// `submissions[3].data.cac_ben[1].nam_sinh` -> `cac_ben[1].nam_sinh`; '' for the whole item.
+const fieldPath = (p) => /^submissions\[\d+\]\.data\.(.+)$/.exec(p ?? '')?.[1] ?? '';
+
+async function pushOutbox() {
+  const deviceId = await db.kv('device_id');
+  const items = (await db.all('outbox'))
+    .filter((i) => i.status !== 'rejected')
+    .sort((a, b) => (a.id < b.id ? -1 : 1)); // UUIDv7: the order they were saved, parents first
+  const counts = {};
+  for (let i = 0; i < items.length; i += BATCH) {
+    const batch = items.slice(i, i + BATCH);
+    const body = { device_id: deviceId, submissions: batch.map(toWire) };
+    const { results } = await json(await api('/sync/push', { method: 'POST', body }));
+    const byId = new Map(batch.map((b) => [b.id, b]));
+    const done = [];
+    const rejected = [];
+    for (const r of results) {
+      counts[r.status] = (counts[r.status] ?? 0) + 1;
+      const item = byId.get(r.id);
+      if (!item) continue;
+      if (FINAL.has(r.status)) done.push(r.id);
+      else if (r.status === 'rejected') {
+        const errors = (r.errors?.length ? r.errors : [{ code: r.reason ?? 'invalid', message: r.reason }])
+          .map((e) => ({ ...e, path: fieldPath(e.path) }));
+        rejected.push({ ...item, status: 'rejected', errors });
+      }
+    }
+    await db.delMany('outbox', done);
+    await db.putMany('outbox', rejected);
+  }
+  if (items.length) status.lastResult = counts;
+}
+
+async function pullRecords() {
+  let since = await db.kv('cursor');
+  let seen = null; // ids seen during a pull from the start, after a reset
+  for (;;) {
+    const q = new URLSearchParams({ limit: '200', ...(since && { since }) });
+    const res = await api(`/sync/pull?${q}`);
+    if (res.status === 409 && !seen) {
+      const p = await res.json().catch(() => ({}));
+      if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) {
+        since = null;
+        seen = new Set();
+        continue;
+      }
+      throw new SyncError('server', 409, p.detail);
+    }
+    const page = await json(res);
+    await db.putMany('records', page.records);
+    page.records.forEach((r) => seen?.add(r.record_id));
+    since = page.next;
+    await db.setKv('cursor', since);
+    if (!page.more) break;
+  }
+  if (seen) {
+    const stale = (await db.all('records')).filter((r) => !seen.has(r.record_id));
+    await db.delMany('records', stale.map((r) => r.record_id));
+  }
+}
+
+let running = null;
+let failures = 0;
+let timer = null;
+
+export function syncNow() {
+  if (running) return running;
+  clearTimeout(timer);
+  status.nextRetry = null;
+  running = (async () => {
+    status.running = true;
+    status.error = null;
+    emit();
+    try {
+      if (!(await db.kv('token'))) return;
+      await pushOutbox(); // the officer's data first
+      await refreshForms();
+      await pullRecords();
+      failures = 0;
+      await db.setKv('last_sync', new Date().toISOString());
+    } catch (e) {
+      status.error = e instanceof SyncError ? e : new SyncError('server', 0, String(e));
+      if (status.error.retry) {
+        failures += 1;
+        const delay = Math.min(2000 * 2 ** (failures - 1), 5 * 60000) * (0.75 + Math.random() / 2);
+        status.nextRetry = Date.now() + delay;
+        timer = setTimeout(syncNow, delay);
+      }
+    } finally {
+      status.running = false;
+      running = null;
+      emit();
+    }
+  })();
+  return running;
+}
+
+// A new network connection: try at once, forgetting the backoff.
+export function online() {
+  failures = 0;
+  return syncNow();
+}

@@ -1,0 +1,92 @@
+// The server's rules for `data` (server/validate.py), checked on the phone before saving so
+// the officer fixes mistakes on the spot rather than after the next sync.
+// validate(fields, data) -> [{path, code, limit?}], paths like `cac_ben[1].nam_sinh`.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const GEO = { lat: [-90, 90], lon: [-180, 180], alt: [-20000, 100000], accuracy: [0, 1e7] };
+
+const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
+const missing = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
+
+function validDate(s) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const [y, m, d] = s.split('-').map(Number);
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return y >= 1 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+function bounds(f, v, path, errs, lo = 'min', hi = 'max') {
+  if (f.min != null && v < f.min) errs.push({ path, code: lo, limit: f.min });
+  if (f.max != null && v > f.max) errs.push({ path, code: hi, limit: f.max });
+}
+
+function check(f, v, path, errs) {
+  const type = (ok) => ok || errs.push({ path, code: 'type', type: f.type });
+  switch (f.type) {
+    case 'text':
+      if (!type(typeof v === 'string')) return;
+      if ([...v].length > (f.max_length ?? 100000))
+        errs.push({ path, code: 'max_length', limit: f.max_length });
+      if (f.pattern && v && !new RegExp(f.pattern, 'u').test(v)) errs.push({ path, code: 'pattern' });
+      return;
+    case 'integer':
+      if (type(Number.isInteger(v))) bounds(f, v, path, errs);
+      return;
+    case 'decimal':
+      if (type(isNum(v))) bounds(f, v, path, errs);
+      return;
+    case 'boolean':
+      type(typeof v === 'boolean');
+      return;
+    case 'date':
+      if (type(typeof v === 'string') && !validDate(v)) errs.push({ path, code: 'format' });
+      return;
+    case 'datetime':
+      if (type(typeof v === 'string') && !(RFC3339.test(v) && validDate(v.slice(0, 10))))
+        errs.push({ path, code: 'format' });
+      return;
+    case 'select_one':
+      if (type(typeof v === 'string') && !f.choices.some((c) => c.value === v))
+        errs.push({ path, code: 'choice' });
+      return;
+    case 'select_multiple': {
+      if (!type(Array.isArray(v))) return;
+      const seen = new Set();
+      v.forEach((x, i) => {
+        if (!f.choices.some((c) => c.value === x)) errs.push({ path: `${path}[${i}]`, code: 'choice' });
+        else if (seen.has(x)) errs.push({ path: `${path}[${i}]`, code: 'duplicate' });
+        seen.add(x);
+      });
+      bounds(f, v.length, path, errs, 'min_items', 'max_items');
+      return;
+    }
+    case 'geopoint':
+      if (!type(v && typeof v === 'object' && !Array.isArray(v))) return;
+      for (const k of ['lat', 'lon']) if (!(k in v)) errs.push({ path: `${path}.${k}`, code: 'required' });
+      for (const [k, x] of Object.entries(v)) {
+        const here = `${path}.${k}`;
+        if (!GEO[k]) errs.push({ path: here, code: 'unknown_field' });
+        else if (!isNum(x)) errs.push({ path: here, code: 'type', type: 'decimal' });
+        else if (x < GEO[k][0] || x > GEO[k][1]) errs.push({ path: here, code: 'range', limit: GEO[k] });
+      }
+      return;
+    case 'repeat':
+      if (!type(Array.isArray(v))) return;
+      bounds(f, v.length, path, errs, 'min_items', 'max_items');
+      v.forEach((item, i) => validateInto(f.fields, item, `${path}[${i}].`, errs));
+      return;
+    default:
+      errs.push({ path, code: 'type' });
+  }
+}
+
+function validateInto(fields, data, prefix, errs) {
+  for (const f of fields) {
+    const v = data?.[f.name];
+    if (missing(v)) {
+      if (f.required) errs.push({ path: prefix + f.name, code: 'required' });
+    } else check(f, v, prefix + f.name, errs);
+  }
+  return errs;
+}
+
+export const validate = (fields, data) => validateInto(fields, data, '', []);
