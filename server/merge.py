@@ -64,9 +64,7 @@ def mergeable(subs: Mapping[str, Sub]) -> list[Sub]:
             return ready[sid]
         s = subs.get(sid)
         ok = (
-            s is not None
-            and sid not in trail
-            and all(present(p, trail | {sid}) for p in s.parents)
+            s is not None and sid not in trail and all(present(p, trail | {sid}) for p in s.parents)
         )
         ready[sid] = ok
         return ok

@@ -72,7 +72,7 @@ class PushEnvelope(Struct):
     """The batch; each item is decoded on its own so that one bad item costs nothing else."""
 
     device_id: Annotated[str, Meta(min_length=1, max_length=200)]
-    submissions: Annotated[list[msgspec.Raw], Meta(max_length=MAX_BATCH_ITEMS)]
+    submissions: list[msgspec.Raw]  # at most MAX_BATCH_ITEMS, checked for a 413
 
 
 class Submission(Struct, forbid_unknown_fields=True):
@@ -92,6 +92,7 @@ class ItemResult(Struct, omit_defaults=True):
     record_id: str | None = None
     errors: list[FieldError] | None = None
     conflicts: list[str] | None = None
+    reason: str | None = None  # for `rejected`: unknown_form, unknown_version, invalid, ...
 
 
 class PushResponse(Struct):

@@ -1,0 +1,93 @@
+"""Request bodies in and responses out: size caps, gzip inflated as a stream under the cap,
+JSON or MessagePack, and content negotiation for responses."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+
+from server.errors import Invalid, Malformed, TooLarge, UnsupportedMedia
+from server.protocol import MAX_BODY_BYTES, FieldError
+
+T = TypeVar("T")
+MSGPACK = "application/msgpack"
+JSON = "application/json"
+
+
+async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, decompressed when `Content-Encoding: gzip`; 413 as soon as it passes `limit`
+    (counted after inflating, so a small bomb never grows past the cap in memory)."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise UnsupportedMedia(f"Content-Encoding {encoding!r}: use gzip or none")
+    inflater = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        if inflater is not None:
+            try:
+                # max_length keeps each step bounded; the rest stays in unconsumed_tail
+                piece = inflater.decompress(chunk, limit + 1 - size)
+                while piece:
+                    chunks.append(piece)
+                    size += len(piece)
+                    if size > limit:
+                        break
+                    piece = inflater.decompress(inflater.unconsumed_tail, limit + 1 - size)
+            except zlib.error as exc:
+                raise Malformed(f"the gzip body is corrupt: {exc}", code="bad_gzip") from exc
+        else:
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body is over {limit} bytes", code="body_too_large")
+    if inflater is not None and not inflater.eof and size:
+        raise Malformed("the gzip body is truncated", code="bad_gzip")
+    return b"".join(chunks)
+
+
+def is_msgpack(request: Request[Any, Any, Any]) -> bool:
+    media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    if media in (MSGPACK, "application/x-msgpack", "application/vnd.msgpack"):
+        return True
+    if media in (JSON, "") or media.endswith("+json"):
+        return False
+    raise UnsupportedMedia(f"Content-Type {media!r}: send application/json or {MSGPACK}")
+
+
+async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = MAX_BODY_BYTES) -> T:
+    body = await read_body(request, limit)
+    msgpack = is_msgpack(request)
+    try:
+        if msgpack:
+            return msgspec.msgpack.decode(body, type=type_)
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        path = where.rstrip("`").lstrip(".")
+        raise Invalid(message, errors=[FieldError(path, "invalid", message)]) from exc
+    except msgspec.DecodeError as exc:
+        kind = "MessagePack" if msgpack else "JSON"
+        raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
+
+
+def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
+    return MSGPACK in request.headers.get("accept", "")
+
+
+def respond(
+    request: Request[Any, Any, Any],
+    payload: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    """Encode `payload` as MessagePack when the client asks for it, else JSON."""
+    if wants_msgpack(request):
+        body = msgspec.msgpack.encode(msgspec.json.decode(msgspec.json.encode(payload)))
+        return Response(body, status_code=status, media_type=MSGPACK, headers=headers)
+    return Response(
+        msgspec.json.encode(payload), status_code=status, media_type=JSON, headers=headers
+    )

@@ -1,0 +1,66 @@
+"""Forms API: the manifest devices poll, immutable versions, and publishing (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from anyio.to_thread import run_sync
+
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from server.api.body import read_body, respond
+from server.catalog import Catalog
+from server.errors import Invalid, NotFound
+from server.forms import DefinitionError, parse_definition, read_source
+from server.protocol import FormManifest, PublishResult
+from server.auth import admin_only, officer_or_above
+
+
+@get("/forms", guards=[officer_or_above], sync_to_thread=False)
+def manifest(request: Request[Any, Any, Any], catalog: Catalog) -> Response[FormManifest]:
+    """The latest version of each form. Send `If-None-Match` to get 304 when nothing changed."""
+    catalog.reload()
+    forms = catalog.manifest()
+    etag = '"' + catalog.etag() + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    return respond(request, FormManifest(forms), headers=headers)
+
+
+@get("/forms/{form_id:str}/versions/{version:int}", guards=[officer_or_above], sync_to_thread=False)
+def form_version(
+    request: Request[Any, Any, Any],
+    catalog: Catalog,
+    form_id: str,
+    version: int = Parameter(ge=1, le=2**31),
+) -> Response[dict[str, Any]]:
+    """One version's definition with `version` and `sha256`; immutable, cached for a year."""
+    catalog.reload()
+    fv = catalog.get(form_id)
+    if fv is None or not 1 <= version <= fv.latest:
+        raise NotFound(f"no version {version} of form {form_id!r}", code="unknown_form")
+    etag = f'"{fv.shas[version - 1]}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(b"", status_code=304, headers=headers)
+    if "msgpack" in request.headers.get("accept", ""):
+        return respond(request, msgspec.Raw(fv.docs[version - 1]), headers=headers)
+    return Response(fv.docs[version - 1], media_type="application/json", headers=headers)
+
+
+@post("/forms", guards=[admin_only], status_code=201)
+async def publish(request: Request[Any, Any, Any], catalog: Catalog) -> Response[PublishResult]:
+    """Publish a definition (JSON or YAML) as the next version; identical to the latest: 200."""
+    body = await read_body(request, 2 * 1024 * 1024)
+    user = request.user
+    try:
+        form = parse_definition(read_source(body))
+        result, created = await run_sync(catalog.publish, form, user.id, user.name)
+    except DefinitionError as exc:
+        raise Invalid(
+            "the form definition has problems", errors=exc.errors, code="invalid_definition"
+        ) from exc
+    return respond(request, result, status=201 if created else 200)

@@ -1,0 +1,46 @@
+"""Small endpoints: who am I, the audit log (admin), and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import Parameter
+
+from server import areas, cursor
+from server.api.body import respond
+from server.auth import admin_only, officer_or_above
+from server.protocol import AuditEntry, AuditPage, Health, Me
+from server.store import Store
+
+
+@get("/me", guards=[officer_or_above], sync_to_thread=False)
+def me(request: Request[Any, Any, Any]) -> Me:
+    """The caller: name, role, area and the area's official name."""
+    user = request.user
+    return Me(user.name, user.role, user.area, areas.name(user.area) if user.area else None)
+
+
+@get("/audit", guards=[admin_only], sync_to_thread=True)
+def audit(
+    request: Request[Any, Any, Any],
+    store: Store,
+    since: str | None = None,
+    limit: int = Parameter(default=500, ge=1, le=1000),
+) -> Response[AuditPage]:
+    """Every publish, push item, resolution and user change, oldest first."""
+    start = cursor.read(store.db_id, since)
+    rows = store.audit_page(start, limit)
+    entries = [
+        AuditEntry(seq, at, user, device, action, target, msgspec.Raw(detail))
+        for seq, at, user, device, action, target, detail in rows
+    ]
+    last = rows[-1][0] if rows else start
+    return respond(request, AuditPage(entries, cursor.make(store.db_id, last), len(rows) == limit))
+
+
+@get("/healthz", sync_to_thread=True, exclude_from_auth=True)
+def healthz(store: Store) -> Health:
+    """Liveness and the database's identity (it changes on restore)."""
+    return Health("ok", store.db_id)

@@ -1,0 +1,138 @@
+"""Supervisors' records: cursor pull, one record with its submissions, open conflicts,
+and resolving them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from anyio.to_thread import run_sync
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from server import cursor, sync
+from server.api.body import decode, respond
+from server.auth import check_area, supervisor_or_above
+from server.catalog import Catalog
+from server.errors import NotFound
+from server.protocol import (
+    ConflictList,
+    Record,
+    RecordDetail,
+    RecordPage,
+    ResolveRequest,
+    ResolveResponse,
+    StoredSubmission,
+)
+from server.store import RecordRow, Store
+
+
+class _RawPage(msgspec.Struct):
+    records: list[msgspec.Raw]
+    next: str
+    more: bool
+
+
+def page_response(
+    request: Request[Any, Any, Any], store: Store, rows: list[RecordRow], start: int, limit: int
+) -> Response[RecordPage]:
+    """A page of stored record documents, sent without re-parsing them."""
+    last = rows[-1].change_seq if rows else start
+    page = _RawPage(
+        [msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), len(rows) == limit
+    )
+    return respond(request, page)
+
+
+@get("/records", guards=[supervisor_or_above], sync_to_thread=True)
+def records(
+    request: Request[Any, Any, Any],
+    store: Store,
+    form_id: str | None = None,
+    since: str | None = None,
+    limit: int = Parameter(default=500, ge=1, le=1000),
+) -> Response[RecordPage]:
+    """Records in the caller's area changed after `since`, oldest change first."""
+    start = cursor.read(store.db_id, since)
+    rows = store.records_page(
+        area=request.user.area, since=start, limit=limit, form_ids=[form_id] if form_id else None
+    )
+    return page_response(request, store, rows, start, limit)
+
+
+@get("/records/{record_id:str}", guards=[supervisor_or_above], sync_to_thread=True)
+def record(request: Request[Any, Any, Any], store: Store, record_id: str) -> Response[RecordDetail]:
+    """One record with every submission stored for it (pending ones too)."""
+    row = store.record(record_id.lower())
+    if row is None:
+        raise NotFound(f"no record {record_id}", code="unknown_record")
+    check_area(request.user, row.area)
+    rec = msgspec.json.decode(row.doc, type=Record)
+    subs = store.submissions_of([row.record_id])[row.record_id]
+    merged_ids = _merged_ids(rec, subs)
+    names = store.user_names(s.user_id for s in subs)
+    detail = RecordDetail(
+        **msgspec.structs.asdict(rec),
+        submissions=[
+            StoredSubmission(
+                id=s.id,
+                record_id=s.record_id,
+                form_id=s.form_id,
+                form_version=s.form_version,
+                parents=msgspec.json.decode(s.parents),
+                captured_at=s.captured_at,
+                received_at=s.received_at,
+                device_id=s.device_id,
+                user=names.get(s.user_id, ""),
+                data=msgspec.json.decode(s.data),
+                resolves=msgspec.json.decode(s.resolves),
+                status="merged" if s.id in merged_ids else "pending",
+                note=s.note,
+            )
+            for s in sorted(subs, key=lambda s: (s.received_at, s.id))
+        ],
+    )
+    return respond(request, detail)
+
+
+def _merged_ids(rec: Record, subs: list[Any]) -> set[str]:
+    """The submissions that take part: the heads and all their ancestors."""
+    parents = {s.id: msgspec.json.decode(s.parents) for s in subs}
+    seen: set[str] = set()
+    todo = list(rec.heads)
+    while todo:
+        sid = todo.pop()
+        if sid not in seen and sid in parents:
+            seen.add(sid)
+            todo.extend(parents[sid])
+    return seen
+
+
+@get("/conflicts", guards=[supervisor_or_above], sync_to_thread=True)
+def conflicts(
+    request: Request[Any, Any, Any],
+    store: Store,
+    form_id: str | None = None,
+    limit: int = Parameter(default=1000, ge=1, le=5000),
+) -> Response[ConflictList]:
+    """Records in the caller's area with open conflicts."""
+    rows = store.records_page(
+        area=request.user.area,
+        since=0,
+        limit=limit,
+        form_ids=[form_id] if form_id else None,
+        conflicts_only=True,
+    )
+    return respond(request, _RawPage([msgspec.Raw(r.doc) for r in rows], "", False))
+
+
+@post("/records/{record_id:str}/resolve", guards=[supervisor_or_above], status_code=200)
+async def resolve(
+    request: Request[Any, Any, Any], store: Store, catalog: Catalog, record_id: str
+) -> Response[ResolveResponse]:
+    """Settle fields: a submission with parents = `heads` that resolves the fields given.
+    409 when `heads` are no longer the record's heads."""
+    body = await decode(request, ResolveRequest, 1024 * 1024)
+    user = request.user
+    sid, rec = await run_sync(lambda: sync.resolve(store, catalog, user, record_id.lower(), body))
+    return respond(request, ResolveResponse(sid, rec))

@@ -1,0 +1,53 @@
+"""Device sync: push a batch of submissions, pull the follow-up records of one's area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio.to_thread import run_sync
+from litestar import Request, Response, get, post
+from litestar.params import Parameter
+
+from server import cursor, sync
+from server.api.body import decode, is_msgpack, respond
+from server.catalog import Catalog
+from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
+from server.errors import TooLarge
+from server.auth import officer_or_above
+from server.api.records import page_response
+from server.store import Store
+
+
+@post("/sync/push", guards=[officer_or_above], status_code=200)
+async def push(
+    request: Request[Any, Any, Any], store: Store, catalog: Catalog
+) -> Response[PushResponse]:
+    """Store and merge a batch; one result per item, in order. A 200 is durable."""
+    envelope = await decode(request, PushEnvelope, MAX_BODY_BYTES)
+    if len(envelope.submissions) > MAX_BATCH_ITEMS:
+        raise TooLarge(f"at most {MAX_BATCH_ITEMS} submissions per batch", code="too_many_items")
+    user, msgpack = request.user, is_msgpack(request)
+    catalog.reload()
+    results = await run_sync(
+        lambda: sync.push(
+            store, catalog, user, envelope.device_id, envelope.submissions, msgpack=msgpack
+        )
+    )
+    return respond(request, PushResponse(results, sync.now_iso()))
+
+
+@get("/sync/pull", guards=[officer_or_above], sync_to_thread=True)
+def pull(
+    request: Request[Any, Any, Any],
+    store: Store,
+    catalog: Catalog,
+    since: str | None = None,
+    limit: int = Parameter(default=500, ge=1, le=1000),
+) -> Response[RecordPage]:
+    """The records of `sync_to_devices` forms in the caller's area changed after `since`."""
+    catalog.reload()
+    start = cursor.read(store.db_id, since)
+    rows = store.records_page(
+        area=request.user.area, since=start, limit=limit, form_ids=catalog.device_forms()
+    )
+    return page_response(request, store, rows, start, limit)

@@ -1,0 +1,145 @@
+"""create_app(settings) -> Litestar: routes, the store's lifespan, auth, errors, static /app.
+
+The CLI and the tests build the app through this one constructor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request, Response, Router
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+
+from server.api import forms as forms_api
+from server.api import misc, records, sync
+from server.auth import TokenAuth
+from server.catalog import Catalog
+from server.errors import TITLES, ApiError
+from server.protocol import FieldError, Problem
+from server.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("coso")
+
+
+@dataclass
+class Settings:
+    db: str = "coso.db"
+    schemas: Path = ROOT / "schemas"
+    client: Path = ROOT / "client_forms"
+
+
+def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    """Every error, ours or the framework's, as RFC 9457 problem+json."""
+    errors: list[FieldError] | None = None
+    if isinstance(exc, ApiError):
+        status, code, detail, errors = exc.status, exc.code, exc.detail, exc.errors
+    elif isinstance(exc, ValidationException):
+        status, code, detail = 400, "bad_parameter", str(exc.detail)
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        errors = [
+            FieldError(str(e.get("key", "")), "invalid", str(e.get("message", "")))
+            for e in extra
+            if isinstance(e, dict)
+        ] or None
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            429: "rate_limited",
+        }.get(status, "http_error")
+    else:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        status, code, detail = 500, "internal", "an unexpected error; it has been logged"
+    body = Problem(
+        type=f"urn:coso:problem:{code}",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(
+        msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _store(state: State) -> Store:
+    return state.store  # type: ignore[no-any-return]
+
+
+def _catalog(state: State) -> Catalog:
+    return state.catalog  # type: ignore[no-any-return]
+
+
+def create_app(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = Store(settings.db)
+        app.state.store = store
+        app.state.catalog = Catalog(store)
+        try:
+            yield
+        finally:
+            store.close()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[
+            forms_api.manifest,
+            forms_api.form_version,
+            forms_api.publish,
+            sync.push,
+            sync.pull,
+            records.records,
+            records.record,
+            records.conflicts,
+            records.resolve,
+            misc.me,
+            misc.audit,
+        ],
+    )
+    handlers: list[Any] = [api, misc.healthz]
+    if settings.client.is_dir():
+        handlers.append(
+            create_static_files_router(
+                path="/app",
+                directories=[settings.client],
+                html_mode=True,
+                opt={"exclude_from_auth": True},
+                include_in_schema=False,
+            )
+        )
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        dependencies={
+            "store": Provide(_store, sync_to_thread=False),
+            "catalog": Provide(_catalog, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"])],
+        exception_handlers={Exception: problem},
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        openapi_config=OpenAPIConfig(title="coso", version="1", path="/schema"),
+        request_max_body_size=10 * 1024 * 1024,
+    )

@@ -1,0 +1,94 @@
+"""Users, tokens and who may do what: roles, areas, guards.
+
+Tokens are 256 random bits shown once at creation; the database keeps only their SHA-256.
+The authentication middleware turns the bearer token into a `User` on the request; the
+guards below check the role. Area rules live in `server.areas`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from server import areas
+from server.errors import Forbidden, Unauthorized
+from server.store import Store, User
+from server.sync import encode, now_iso
+
+RANK = {"officer": 0, "supervisor": 1, "admin": 2}
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_user(
+    store: Store, name: str, role: str, area: str, *, by: User | None = None
+) -> tuple[User, str]:
+    """Create a user; returns it with its token, which is never stored or shown again."""
+    if role not in RANK:
+        raise ValueError(f"role must be one of {', '.join(RANK)}")
+    area = "" if role == "admin" and area in ("", "*") else areas.parse(area)
+    token = new_token()
+    now = now_iso()
+    with store.write() as w:
+        uid = w.add_user(name, role, area, token_hash(token), now)
+        w.audit(
+            now,
+            by.id if by else None,
+            None,
+            "user.add",
+            name,
+            encode({"role": role, "area": area}).decode(),
+        )
+    return User(uid, name, role, area), token
+
+
+def authenticate(store: Store, header: str | None) -> User:
+    if not header or not header.startswith("Bearer "):
+        raise Unauthorized("send Authorization: Bearer TOKEN", code="missing_token")
+    token = header[7:].strip()
+    found = store.user_by_token_hash(token_hash(token))
+    # The lookup is by hash; the comparison below keeps the check constant-time as well.
+    if found is None or not hmac.compare_digest(found[1], token_hash(token)):
+        raise Unauthorized("this token is not valid", code="bad_token")
+    return found[0]
+
+
+class TokenAuth(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        store: Store = connection.app.state.store
+        user = authenticate(store, connection.headers.get("authorization"))
+        return AuthenticationResult(user=user, auth=None)
+
+
+def _at_least(role: str):  # type: ignore[no-untyped-def]
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user: User = connection.user
+        if RANK[user.role] < RANK[role]:
+            raise Forbidden(f"this needs the {role} role or above; you are {user.role}")
+
+    guard.__name__ = f"{role}_or_above"
+    return guard
+
+
+officer_or_above = _at_least("officer")
+supervisor_or_above = _at_least("supervisor")
+admin_only = _at_least("admin")
+
+
+def check_area(user: User, area: str) -> None:
+    if not areas.contains(user.area, area):
+        raise Forbidden("this is outside your area")

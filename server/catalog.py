@@ -1,0 +1,126 @@
+"""The published forms: publish a definition as a new version, and keep every version's
+definition, compiled validator and rename map in memory for the hot path.
+
+The database is the truth; the in-memory catalogue is reloaded from it whenever its
+`generation` (the number of published versions) moves, so a publish from the CLI while the
+server runs is seen by the server too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import msgspec
+
+from server import forms, sync
+from server.forms import DefinitionError, FormDef
+from server.protocol import FormSummary, PublishResult
+from server.store import Store
+from server.validate import Validator, compile_form
+
+
+@dataclass(slots=True)
+class FormVersions:
+    """Every version of one form; the last is the latest."""
+
+    defs: list[FormDef] = field(default_factory=list)
+    shas: list[str] = field(default_factory=list)
+    docs: list[bytes] = field(default_factory=list)  # the served JSON of each version
+    validators: list[Validator] = field(default_factory=list)
+    renames: dict[str, str] = field(default_factory=dict)  # old name -> latest name
+
+    @property
+    def latest(self) -> int:
+        return len(self.defs)
+
+
+def _doc(form: FormDef, version: int, sha: str) -> bytes:
+    body = msgspec.to_builtins(form)
+    body.update(version=version, sha256=sha)
+    return msgspec.json.encode(body)
+
+
+class Catalog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._forms: dict[str, FormVersions] = {}
+        self._count = -1
+        self.reload()
+
+    def reload(self) -> None:
+        rows = self.store.form_versions()
+        if len(rows) == self._count:
+            return
+        loaded: dict[str, FormVersions] = {}
+        for form_id, version, sha, definition in rows:
+            form = msgspec.json.decode(definition, type=FormDef)
+            fv = loaded.setdefault(form_id, FormVersions())
+            fv.defs.append(form)
+            fv.shas.append(sha)
+            fv.docs.append(_doc(form, version, sha))
+            fv.validators.append(compile_form(form, version))
+        for fv in loaded.values():
+            fv.renames = forms.rename_map(fv.defs[-1])
+        with self._lock:
+            self._forms, self._count = loaded, len(rows)
+
+    def get(self, form_id: str) -> FormVersions | None:
+        return self._forms.get(form_id)
+
+    def manifest(self) -> list[FormSummary]:
+        return [
+            FormSummary(
+                form_id=form_id,
+                version=fv.latest,
+                title=fv.defs[-1].title,
+                sha256=fv.shas[-1],
+                sync_to_devices=fv.defs[-1].sync_to_devices,
+            )
+            for form_id, fv in sorted(self._forms.items())
+        ]
+
+    def etag(self) -> str:
+        """Changes whenever any form gets a new version."""
+        latest = ",".join(f"{fid}@{fv.shas[-1]}" for fid, fv in sorted(self._forms.items()))
+        return hashlib.sha256(latest.encode()).hexdigest()[:32]
+
+    def device_forms(self) -> list[str]:
+        return [fid for fid, fv in self._forms.items() if fv.defs[-1].sync_to_devices]
+
+    def publish(
+        self, form: FormDef, by_user: int | None, by_name: str | None
+    ) -> tuple[PublishResult, bool]:
+        """Publish `form` as the next version; (result, created). Identical to the latest: a no-op."""
+        sha = forms.sha256(form)
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self.store.write() as w:
+            latest = w.latest_version(form.form_id)
+            if latest is not None and latest[1] == sha:
+                return PublishResult(form.form_id, latest[0], sha), False
+            earlier = [
+                msgspec.json.decode(d, type=FormDef) for d in w.form_definitions(form.form_id)
+            ]
+            errors = forms.check_evolution(earlier, form)
+            if errors:
+                raise DefinitionError(errors)
+            version = (latest[0] if latest else 0) + 1
+            w.insert_form(form.form_id, version, sha, forms.canonical(form).decode(), now, by_name)
+            w.audit(
+                now,
+                by_user,
+                None,
+                "form.publish",
+                f"{form.form_id}@{version}",
+                msgspec.json.encode({"sha256": sha}).decode(),
+            )
+            renamed = earlier and forms.rename_map(earlier[-1]) != forms.rename_map(form)
+            if renamed:
+                # Records hold data under the latest names: map the whole form anew.
+                layout = {form.form_id: (forms.rename_map(form), version)}
+                sync.rebuild(w, w.form_record_ids(form.form_id), layout, now)
+        self.reload()
+        return PublishResult(form.form_id, version, sha), True

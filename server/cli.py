@@ -1,0 +1,186 @@
+"""The `coso` command: serve, users, forms, areas, export, backup and restore."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from server import areas
+from server.app import ROOT, Settings, create_app
+from server.auth import add_user
+from server.catalog import Catalog
+from server.forms import DefinitionError, parse_definition, read_source
+from server.store import Store
+
+DB_OPTION = click.option(
+    "--db",
+    default="coso.db",
+    show_default=True,
+    envvar="COSO_DB",
+    help="SQLite database file / tệp cơ sở dữ liệu.",
+)
+DEMO_USERS = (  # a real commune and its province
+    ("can-bo-demo", "officer", "01.00070"),
+    ("giam-sat-demo", "supervisor", "01"),
+    ("quan-tri-demo", "admin", ""),
+)
+
+
+def _version_key(path: Path) -> tuple[str, int, str]:
+    match = re.match(r"(.+?)\.v(\d+)$", path.stem)
+    return (match.group(1), int(match.group(2)), path.name) if match else (path.stem, 0, path.name)
+
+
+def schema_files(directory: Path) -> list[Path]:
+    """Form files in publishing order: by form, then `.vN` number (v1 before v2 before v10)."""
+    files = [p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
+    return sorted(files, key=_version_key)
+
+
+def publish_files(catalog: Catalog, files: list[Path]) -> None:
+    for path in files:
+        try:
+            form = parse_definition(read_source(path.read_text("utf-8"), path.name))
+            result, created = catalog.publish(form, None, "cli")
+        except DefinitionError as exc:
+            for e in exc.errors:
+                click.echo(f"{path}: {e.path}: {e.message}", err=True)
+            raise click.ClickException(f"{path}: not published / chưa xuất bản") from exc
+        state = "published / đã xuất bản" if created else "unchanged / không đổi"
+        click.echo(f"{result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}")
+
+
+def setup_link(url: str, token: str) -> str:
+    return f"{url.rstrip('/')}/app/#token={token}"
+
+
+@click.group()
+def main() -> None:
+    """coso — máy chủ đồng bộ dữ liệu công tác cơ sở / sync server for grassroots work."""
+
+
+@main.command()
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--schemas",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=ROOT / "schemas",
+    show_default=True,
+    help="Form definitions to publish on an empty database.",
+)
+@click.option(
+    "--demo", is_flag=True, help="Also create one demo user per role and print their tokens."
+)
+def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
+    """Chạy máy chủ / Run the server (API at /api/v1, phone app at /app/)."""
+    import uvicorn
+
+    store = Store(db)
+    catalog = Catalog(store)
+    if not catalog.manifest() and schemas.is_dir():
+        click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
+        publish_files(catalog, schema_files(schemas))
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    if demo and not store.users():
+        click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
+        for name, role, area in DEMO_USERS:
+            user, token = add_user(store, name, role, area)
+            where = f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
+            click.echo(f"  {role:<10} {name:<14} area {where}\n             token {token}")
+            if role == "officer":
+                click.echo(
+                    f"             phone setup link / liên kết cài đặt: {setup_link(url, token)}"
+                )
+    elif not store.users():
+        click.echo(
+            f"\nNo users yet. Create one / Tạo người dùng:\n  coso users add NAME --role admin --area '' --db {db}"
+        )
+    store.close()
+    click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
+    uvicorn.run(create_app(Settings(db=db)), host=host, port=port, log_level="warning")
+
+
+@main.group()
+def users() -> None:
+    """Người dùng / Users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["officer", "supervisor", "admin"]), required=True)
+@click.option(
+    "--area", required=True, help="Area path, e.g. 01.00070 ('' for an admin of all areas)."
+)
+@click.option(
+    "--url",
+    default="http://localhost:8000",
+    show_default=True,
+    envvar="COSO_URL",
+    help="The server's address, for the phone setup link.",
+)
+@DB_OPTION
+def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
+    """Tạo người dùng / Create a user; the token is the last line of the output."""
+    try:
+        area = "" if role == "admin" and area in ("", "*") else areas.parse(area)
+    except areas.AreaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--area") from exc
+    if area and not areas.is_official(area):
+        click.echo(
+            f"warning / cảnh báo: {area} is not an official area code (accepted for pilots and tests)",
+            err=True,
+        )
+    store = Store(db)
+    user, token = add_user(store, name, role, area)
+    store.close()
+    where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
+    click.echo(f"{user.role} {user.name} — area {area} {where}".rstrip())
+    if role == "officer":
+        import segno
+
+        link = setup_link(url, token)
+        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
+        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
+    click.echo("Token (shown once / chỉ hiện một lần):")
+    click.echo(token)
+
+
+@main.group()
+def forms() -> None:
+    """Biểu mẫu / Form definitions."""
+
+
+@forms.command("publish")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@DB_OPTION
+def forms_publish(files: tuple[Path, ...], db: str) -> None:
+    """Xuất bản biểu mẫu / Publish form definitions (YAML or JSON) as new versions."""
+    store = Store(db)
+    try:
+        publish_files(Catalog(store), sorted(files, key=_version_key))
+    finally:
+        store.close()
+
+
+@main.group("areas")
+def areas_group() -> None:
+    """Địa bàn / Official area codes."""
+
+
+@areas_group.command("search")
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True)
+def areas_search(text: str, limit: int) -> None:
+    """Tìm mã địa bàn / Find official area codes by name (with or without diacritics)."""
+    found = areas.search(text, limit)
+    if not found:
+        raise click.ClickException(f"no area matches {text!r} / không tìm thấy")
+    for path, full_name in found:
+        click.echo(f"{path:<10} {full_name}")

@@ -1,0 +1,37 @@
+"""Opaque pull cursors that name the database they came from.
+
+A cursor is `base64url("c1:" + db_id + ":" + seq)`. A cursor of another database (one
+restored from a backup, say) is refused with 409 `reset_required`; garbage is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from server.errors import ApiError, Malformed
+
+
+def make(db_id: str, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"c1:{db_id}:{seq}".encode()).decode().rstrip("=")
+
+
+def read(db_id: str, cursor: str | None) -> int:
+    """The change sequence a cursor stands for; 0 for no cursor (from the start)."""
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        tag, cursor_db, seq = text.split(":")
+        value = int(seq)
+        if tag != "c1" or value < 0:
+            raise ValueError(text)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Malformed("this cursor is not one of ours", code="bad_cursor") from exc
+    if cursor_db != db_id:
+        raise ApiError(
+            "this cursor comes from another database: pull again from the start",
+            code="reset_required",
+            status=409,
+        )
+    return value

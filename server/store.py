@@ -1,0 +1,453 @@
+"""The store: the only module with SQL. SQLite through sqlite-utils, one write path.
+
+Writes go through `Store.write()`: one writer connection behind a lock, `BEGIN IMMEDIATE`,
+committed with `synchronous=FULL` (so a returned call is durable). Reads use a connection per
+thread (WAL lets them run beside the writer). The schema is created and upgraded by the
+numbered steps in `MIGRATIONS`, tracked in `PRAGMA user_version`. Another backend
+(PostgreSQL) would implement the same methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from server import areas
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE forms (
+        form_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        published_at TEXT NOT NULL,
+        published_by TEXT,
+        PRIMARY KEY (form_id, version)
+    );
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('officer', 'supervisor', 'admin')),
+        area TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE submissions (
+        id TEXT PRIMARY KEY,
+        record_id TEXT NOT NULL,
+        form_id TEXT NOT NULL,
+        form_version INTEGER NOT NULL,
+        parents TEXT NOT NULL,
+        captured_at TEXT NOT NULL,
+        captured_ts REAL NOT NULL,
+        data TEXT NOT NULL,
+        resolves TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        area TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        skewed INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        note TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX submissions_record ON submissions (record_id);
+    CREATE TABLE records (
+        record_id TEXT PRIMARY KEY,
+        form_id TEXT NOT NULL,
+        area TEXT NOT NULL,
+        change_seq INTEGER NOT NULL UNIQUE,
+        has_conflicts INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX records_form_seq ON records (form_id, change_seq);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_id INTEGER,
+        device_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT NOT NULL
+    );
+    """,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: str
+    area: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRow:
+    """A submission as stored: every column of `submissions`, JSON columns as text."""
+
+    id: str
+    record_id: str
+    form_id: str
+    form_version: int
+    parents: str
+    captured_at: str
+    captured_ts: float
+    data: str
+    resolves: str
+    device_id: str
+    user_id: int
+    area: str
+    received_at: str
+    skewed: int
+    content_hash: str
+    note: str | None = None
+
+
+SUBMISSION_COLUMNS = tuple(SubmissionRow.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    record_id: str
+    form_id: str
+    area: str
+    change_seq: int
+    has_conflicts: int
+    doc: str
+
+
+def _area_clause(column: str, area: str) -> tuple[str, list[str]]:
+    """SQL matching `column` inside `area` (the area itself and everything below)."""
+    if area == "":
+        return "1", []
+    prefix = areas.sql_prefix(area)
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [area, prefix, area + "/"]
+
+
+class Store:
+    """A coso database. `Store(":memory:")` for tests, a file path for everything else."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._writer = self._connect()
+        self.db = Database(self._writer)
+        with self._lock:
+            self._migrate()
+        self.db_id: str = self._writer.execute(
+            "SELECT value FROM meta WHERE key = 'db_id'"
+        ).fetchone()[0]
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def _migrate(self) -> None:
+        current = self._writer.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            self._writer.executescript(
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number}; COMMIT;"
+            )
+        self._writer.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('db_id', ?)", [str(uuid.uuid4())]
+        )
+        self._writer.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._writer.close()
+        reader = getattr(self._local, "conn", None)
+        if reader is not None:
+            reader.close()
+
+    # --- the one write path -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Writer]:
+        """A write transaction: one at a time, BEGIN IMMEDIATE, durable once it returns."""
+        with self._lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Writer(conn)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads: this thread's own, or the only one in memory."""
+        if self.memory:
+            with self._lock:
+                yield self._writer
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    # --- reads --------------------------------------------------------------------------
+
+    def user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT id, name, role, area, token_hash FROM users "
+                "WHERE token_hash = ? AND disabled = 0",
+                [token_hash],
+            ).fetchone()
+        return (User(*row[:4]), row[4]) if row else None
+
+    def users(self) -> list[User]:
+        with self.read() as conn:
+            rows = conn.execute("SELECT id, name, role, area FROM users ORDER BY id").fetchall()
+        return [User(*r) for r in rows]
+
+    def form_versions(self) -> list[tuple[str, int, str, str]]:
+        """(form_id, version, sha256, definition JSON) of every published version."""
+        with self.read() as conn:
+            return conn.execute(
+                "SELECT form_id, version, sha256, definition FROM forms ORDER BY form_id, version"
+            ).fetchall()
+
+    def submissions_of(self, record_ids: Sequence[str]) -> dict[str, list[SubmissionRow]]:
+        with self.read() as conn:
+            return _submissions_of(conn, record_ids)
+
+    def record(self, record_id: str) -> RecordRow | None:
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT record_id, form_id, area, change_seq, has_conflicts, doc FROM records "
+                "WHERE record_id = ?",
+                [record_id],
+            ).fetchone()
+        return RecordRow(*row) if row else None
+
+    def records_page(
+        self,
+        *,
+        area: str,
+        since: int,
+        limit: int,
+        form_ids: Sequence[str] | None = None,
+        conflicts_only: bool = False,
+    ) -> list[RecordRow]:
+        """Records in `area` changed after `since`, oldest change first."""
+        where, params = _area_clause("area", area)
+        sql = (
+            "SELECT record_id, form_id, area, change_seq, has_conflicts, doc FROM records "
+            f"WHERE change_seq > ? AND {where}"
+        )
+        args: list[Any] = [since, *params]
+        if form_ids is not None:
+            sql += f" AND form_id IN ({','.join('?' * len(form_ids))})"
+            args += list(form_ids)
+        if conflicts_only:
+            sql += " AND has_conflicts = 1"
+        sql += " ORDER BY change_seq LIMIT ?"
+        args.append(limit)
+        with self.read() as conn:
+            return [RecordRow(*r) for r in conn.execute(sql, args)]
+
+    def iter_records(self, form_id: str, area: str, batch: int = 1000) -> Iterator[RecordRow]:
+        """Every record of a form in an area, in change order, a page at a time."""
+        since = 0
+        while True:
+            page = self.records_page(area=area, since=since, limit=batch, form_ids=[form_id])
+            yield from page
+            if len(page) < batch:
+                return
+            since = page[-1].change_seq
+
+    def count_records(self, form_id: str, area: str) -> int:
+        where, params = _area_clause("area", area)
+        with self.read() as conn:
+            return conn.execute(
+                f"SELECT count(*) FROM records WHERE form_id = ? AND {where}", [form_id, *params]
+            ).fetchone()[0]
+
+    def audit_page(self, since: int, limit: int) -> list[tuple[Any, ...]]:
+        with self.read() as conn:
+            return conn.execute(
+                "SELECT a.seq, a.at, u.name, a.device_id, a.action, a.target, a.detail "
+                "FROM audit a LEFT JOIN users u ON u.id = a.user_id "
+                "WHERE a.seq > ? ORDER BY a.seq LIMIT ?",
+                [since, limit],
+            ).fetchall()
+
+    def user_names(self, ids: Iterable[int]) -> dict[int, str]:
+        ids = list(set(ids))
+        with self.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, name FROM users WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        return dict(rows)
+
+    def integrity_check(self) -> str:
+        with self.read() as conn:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _submissions_of(
+    conn: sqlite3.Connection, record_ids: Sequence[str]
+) -> dict[str, list[SubmissionRow]]:
+    out: dict[str, list[SubmissionRow]] = {rid: [] for rid in record_ids}
+    columns = ", ".join(SUBMISSION_COLUMNS)
+    ids = list(record_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        sql = f"SELECT {columns} FROM submissions WHERE record_id IN ({','.join('?' * len(chunk))})"
+        for row in conn.execute(sql, chunk):
+            out[row[1]].append(SubmissionRow(*row))
+    return out
+
+
+class Writer:
+    """What may be done inside one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._seq: int | None = None
+
+    def next_change_seq(self) -> int:
+        if self._seq is None:
+            self._seq = self.conn.execute(
+                "SELECT coalesce(max(change_seq), 0) FROM records"
+            ).fetchone()[0]
+        self._seq += 1
+        return self._seq
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """id -> (content_hash, record_id) for the ids already stored."""
+        out: dict[str, tuple[str, str]] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = (
+                "SELECT id, content_hash, record_id FROM submissions "
+                f"WHERE id IN ({','.join('?' * len(chunk))})"
+            )
+            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
+        return out
+
+    def record_heads(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """record_id -> (form_id, area) of the records that exist."""
+        out: dict[str, tuple[str, str]] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = (
+                "SELECT record_id, form_id, area FROM records "
+                f"WHERE record_id IN ({','.join('?' * len(chunk))})"
+            )
+            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
+        return out
+
+    def pending_roots(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """record_id -> (form_id, area) of records known only by stored submissions."""
+        out: dict[str, tuple[str, str]] = {}
+        for rid, subs in _submissions_of(self.conn, record_ids).items():
+            if subs:
+                out[rid] = (subs[0].form_id, subs[0].area)
+        return out
+
+    def insert_submissions(self, rows: Sequence[SubmissionRow]) -> None:
+        placeholders = ",".join("?" * len(SUBMISSION_COLUMNS))
+        self.conn.executemany(
+            f"INSERT INTO submissions ({', '.join(SUBMISSION_COLUMNS)}) VALUES ({placeholders})",
+            [tuple(getattr(r, c) for c in SUBMISSION_COLUMNS) for r in rows],
+        )
+
+    def submissions_of(self, record_ids: Sequence[str]) -> dict[str, list[SubmissionRow]]:
+        return _submissions_of(self.conn, record_ids)
+
+    def records_docs(self, record_ids: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            sql = f"SELECT record_id, doc FROM records WHERE record_id IN ({','.join('?' * len(chunk))})"
+            out.update(dict(self.conn.execute(sql, chunk).fetchall()))
+        return out
+
+    def form_record_ids(self, form_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT record_id FROM records WHERE form_id = ?", [form_id])
+        ]
+
+    def upsert_records(self, rows: Sequence[RecordRow]) -> None:
+        self.conn.executemany(
+            "INSERT INTO records (record_id, form_id, area, change_seq, has_conflicts, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
+            "form_id = excluded.form_id, area = excluded.area, change_seq = excluded.change_seq, "
+            "has_conflicts = excluded.has_conflicts, doc = excluded.doc",
+            [(r.record_id, r.form_id, r.area, r.change_seq, r.has_conflicts, r.doc) for r in rows],
+        )
+
+    def latest_version(self, form_id: str) -> tuple[int, str, str] | None:
+        return self.conn.execute(
+            "SELECT version, sha256, definition FROM forms WHERE form_id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            [form_id],
+        ).fetchone()
+
+    def form_definitions(self, form_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT definition FROM forms WHERE form_id = ? ORDER BY version", [form_id]
+            )
+        ]
+
+    def insert_form(
+        self, form_id: str, version: int, sha: str, definition: str, at: str, by: str | None
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO forms (form_id, version, sha256, definition, published_at, published_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [form_id, version, sha, definition, at, by],
+        )
+
+    def add_user(self, name: str, role: str, area: str, token_hash: str, at: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO users (name, role, area, token_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+            [name, role, area, token_hash, at],
+        )
+        return int(cur.lastrowid or 0)
+
+    def audit(
+        self,
+        at: str,
+        user_id: int | None,
+        device_id: str | None,
+        action: str,
+        target: str | None,
+        detail: str,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO audit (at, user_id, device_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            [at, user_id, device_id, action, target, detail],
+        )
+
+    def set_db_id(self, db_id: str) -> None:
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [db_id])

@@ -1,0 +1,480 @@
+"""Push and resolve: check each item, store it, and rebuild the records it touched.
+
+Plan, then apply: `prepare` checks one item with no I/O; `push` decides duplicates, areas
+and parents inside one write transaction, inserts, and `rebuild` derives each touched
+record's state with the pure merge engine. The stored state of a record is always
+`merge(its stored submissions)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from server import areas
+from server.errors import Forbidden, Invalid, NotFound, Stale
+from server.merge import Merged, Sub, merge
+from server.protocol import (
+    Conflict,
+    ConflictValue,
+    FieldError,
+    ItemResult,
+    Record,
+    ResolveRequest,
+    Submission,
+)
+from server.store import RecordRow, Store, SubmissionRow, User, Writer
+from server.validate import parse_rfc3339
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog
+
+UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+SKEW_SECONDS = 86_400
+MAX_PARENTS = 100
+# form_id -> (old name -> latest name, latest version)
+Layout = Mapping[str, tuple[Mapping[str, str], int]]
+
+encode = msgspec.json.Encoder(order="sorted").encode
+_decode = msgspec.json.decode
+
+
+class _Ident(msgspec.Struct):
+    id: Any = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (version 7): 48 bits of milliseconds, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms << 80)
+        | (0x7 << 76)
+        | ((rand >> 62) & 0xFFF) << 64
+        | (0b10 << 62)
+        | (rand & (2**62 - 1))
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
+class Prepared:
+    index: int
+    row: SubmissionRow
+    creating: bool
+    parents: tuple[str, ...]
+
+
+def _reject(index: int, sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
+    return ItemResult(id=sid, status="rejected", reason=reason, errors=errors)
+
+
+def _msgspec_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> FieldError:
+    message, _, where = str(exc).partition(" - at `$")
+    path = prefix + where.rstrip("`")
+    code = "unknown_field" if "unknown field" in message else "invalid"
+    if "missing required field" in message:
+        code = "required"
+        field = message.rsplit("`", 2)[-2] if message.count("`") >= 2 else ""
+        path = f"{path}.{field}" if field else path
+    elif isinstance(exc, msgspec.DecodeError):
+        code = "malformed"
+    elif "Expected" in message:
+        code = "type"
+    return FieldError(path, code, message)
+
+
+def prepare(
+    catalog: Catalog,
+    decoder: Any,
+    raw: Any,
+    index: int,
+    user: User,
+    device_id: str,
+    received_at: str,
+    received_ts: float,
+) -> Prepared | ItemResult:
+    """Check one pushed item on its own: a Prepared row to store, or a rejection."""
+    at = f"submissions[{index}]"
+    try:
+        item: Submission = decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        try:
+            sid = decoder_ident(decoder, raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            sid = None
+        return _reject(index, sid, "invalid", [_msgspec_error(exc, at)])
+    errors: list[FieldError] = []
+    sid = item.id.lower() if UUID_RE.match(item.id) else item.id
+    if not UUID_RE.match(item.id):
+        errors.append(FieldError(f"{at}.id", "format", "id must be a UUID"))
+    record_id = item.record_id.lower() if item.record_id is not None else sid
+    if item.record_id is not None and not UUID_RE.match(item.record_id):
+        errors.append(FieldError(f"{at}.record_id", "format", "record_id must be a UUID"))
+    parents = tuple(sorted({p.lower() for p in item.parents}))
+    for j, p in enumerate(item.parents):
+        if not UUID_RE.match(p):
+            errors.append(
+                FieldError(f"{at}.parents[{j}]", "format", "a parent is a submission UUID")
+            )
+    if len(parents) > MAX_PARENTS:
+        errors.append(FieldError(f"{at}.parents", "max_items", f"at most {MAX_PARENTS} parents"))
+    creating = record_id == sid
+    if creating and parents:
+        errors.append(FieldError(f"{at}.parents", "invalid", "a new record has no parents"))
+    if not creating and not parents:
+        errors.append(FieldError(f"{at}.parents", "required", "an edit names the heads it had"))
+    if sid in parents:
+        errors.append(FieldError(f"{at}.parents", "invalid", "a submission is not its own parent"))
+    captured = parse_rfc3339(item.captured_at)
+    if captured is None:
+        errors.append(
+            FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
+        )
+    if errors:
+        return _reject(index, sid, "invalid", errors)
+    fv = catalog.get(item.form_id)
+    if fv is None:
+        return _reject(
+            index,
+            sid,
+            "unknown_form",
+            [FieldError(f"{at}.form_id", "unknown_form", f"no form {item.form_id!r}")],
+        )
+    if not 1 <= item.form_version <= fv.latest:
+        return _reject(
+            index,
+            sid,
+            "unknown_version",
+            [
+                FieldError(
+                    f"{at}.form_version",
+                    "unknown_version",
+                    f"{item.form_id} has versions 1 to {fv.latest}",
+                )
+            ],
+        )
+    validator = fv.validators[item.form_version - 1]
+    data, errors = validator(item.data, creating=creating, path=f"{at}.data")
+    known = {f.name for f in fv.defs[item.form_version - 1].fields}
+    resolves = sorted(set(item.resolves))
+    for j, name in enumerate(item.resolves):
+        if name not in known:
+            errors.append(FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}"))
+    if errors:
+        return _reject(index, sid, "invalid", errors)
+    data_json = encode(data).decode()
+    content = encode(
+        [item.form_id, item.form_version, record_id, parents, item.captured_at, data, resolves]
+    )
+    row = SubmissionRow(
+        id=sid,
+        record_id=record_id,
+        form_id=item.form_id,
+        form_version=item.form_version,
+        parents=encode(parents).decode(),
+        captured_at=item.captured_at,
+        captured_ts=captured.timestamp(),  # type: ignore[union-attr]
+        data=data_json,
+        resolves=encode(resolves).decode(),
+        device_id=device_id,
+        user_id=user.id,
+        area=user.area,
+        received_at=received_at,
+        skewed=int(
+            captured.timestamp()  # type: ignore[union-attr]
+            > received_ts + SKEW_SECONDS
+        ),
+        content_hash=hashlib.sha256(content).hexdigest()[:32],
+    )
+    return Prepared(index, row, creating, parents)
+
+
+def decoder_ident(decoder: Any, raw: Any) -> str | None:
+    ident = (
+        msgspec.msgpack if isinstance(decoder, msgspec.msgpack.Decoder) else msgspec.json
+    ).decode(raw, type=_Ident)
+    return ident.id if isinstance(ident.id, str) else None
+
+
+def push(
+    store: Store,
+    catalog: Catalog,
+    user: User,
+    device_id: str,
+    raws: Sequence[Any],
+    *,
+    msgpack: bool = False,
+) -> list[ItemResult]:
+    """Check, store and merge a batch; one result per item, in order. Durable on return."""
+    decoder = (msgspec.msgpack.Decoder if msgpack else msgspec.json.Decoder)(Submission)
+    received_at, received_ts = now_iso(), time.time()
+    results: list[ItemResult | None] = [None] * len(raws)
+    prepared: list[Prepared] = []
+    for i, raw in enumerate(raws):
+        p = prepare(catalog, decoder, raw, i, user, device_id, received_at, received_ts)
+        if isinstance(p, Prepared):
+            prepared.append(p)
+        else:
+            results[i] = p
+    with store.write() as w:
+        accepted = _admit(w, user, prepared, results)
+        w.insert_submissions([p.row for p in accepted])
+        layout = {
+            fid: (catalog.get(fid).renames, catalog.get(fid).latest)
+            for fid in {p.row.form_id for p in accepted}
+        }  # type: ignore[union-attr]
+        merged = rebuild(w, sorted({p.row.record_id for p in accepted}), layout, received_at)
+        for p in accepted:
+            m = merged.get(p.row.record_id)
+            if m is None or p.row.id in m.pending:
+                results[p.index] = ItemResult(p.row.id, "pending", p.row.record_id)
+            elif m.conflicts:
+                results[p.index] = ItemResult(
+                    p.row.id, "conflict", p.row.record_id, conflicts=list(m.conflicts)
+                )
+            else:
+                results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
+        done = [r for r in results if r is not None]
+        w.audit(
+            received_at,
+            user.id,
+            device_id,
+            "sync.push",
+            None,
+            encode(
+                {
+                    "items": [
+                        [r.id, r.status, r.reason] if r.reason else [r.id, r.status] for r in done
+                    ]
+                }
+            ).decode(),
+        )
+    return done
+
+
+def _admit(
+    w: Writer, user: User, prepared: list[Prepared], results: list[ItemResult | None]
+) -> list[Prepared]:
+    """Decide duplicates, id reuse, parents in other records and area rules, in batch order."""
+    stored = w.content_hashes([p.row.id for p in prepared])
+    edited = sorted({p.row.record_id for p in prepared if not p.creating})
+    owners = w.record_heads(edited)
+    owners.update(w.pending_roots([r for r in edited if r not in owners]))
+    parent_homes = {
+        pid: rec
+        for pid, (_, rec) in w.content_hashes(
+            sorted({pid for p in prepared for pid in p.parents})
+        ).items()
+    }
+    batch: dict[str, Prepared] = {}
+    for p in prepared:
+        if p.creating and p.row.record_id not in owners:
+            owners[p.row.record_id] = (p.row.form_id, p.row.area)
+    accepted = []
+    for p in prepared:
+        row, at = p.row, f"submissions[{p.index}]"
+        seen = stored.get(row.id) or (
+            (batch[row.id].row.content_hash, batch[row.id].row.record_id)
+            if row.id in batch
+            else None
+        )
+        if seen is not None:
+            if seen[0] == row.content_hash:
+                results[p.index] = ItemResult(row.id, "duplicate", seen[1])
+            else:
+                results[p.index] = _reject(
+                    p.index,
+                    row.id,
+                    "id_reused",
+                    [FieldError(f"{at}.id", "id_reused", "this id was stored with other content")],
+                )
+            continue
+        owner = owners.get(row.record_id)
+        if owner is not None and owner[0] != row.form_id:
+            results[p.index] = _reject(
+                p.index,
+                row.id,
+                "invalid",
+                [
+                    FieldError(
+                        f"{at}.record_id",
+                        "form_mismatch",
+                        f"record {row.record_id} is a {owner[0]} record",
+                    )
+                ],
+            )
+            continue
+        if owner is not None and not areas.contains(user.area, owner[1]):
+            results[p.index] = _reject(
+                p.index,
+                row.id,
+                "forbidden",
+                [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
+            )
+            continue
+        homes = {
+            parent_homes.get(pid) or (batch[pid].row.record_id if pid in batch else row.record_id)
+            for pid in p.parents
+        }
+        if homes - {row.record_id}:
+            results[p.index] = _reject(
+                p.index,
+                row.id,
+                "invalid",
+                [FieldError(f"{at}.parents", "other_record", "a parent belongs to another record")],
+            )
+            continue
+        batch[row.id] = p
+        accepted.append(p)
+    return accepted
+
+
+def _sub(row: SubmissionRow, renames: Mapping[str, str]) -> Sub:
+    data = _decode(row.data)
+    if renames:
+        data = {renames.get(k, k): v for k, v in data.items()}
+    return Sub(
+        id=row.id,
+        parents=tuple(_decode(row.parents)),
+        data=data,
+        captured_at=row.captured_at,
+        captured_ts=row.captured_ts,
+        device_id=row.device_id,
+        resolves=frozenset(renames.get(f, f) for f in _decode(row.resolves)),
+        skewed=bool(row.skewed),
+    )
+
+
+def record_of(
+    rid: str, rows: Sequence[SubmissionRow], m: Merged, latest: int, updated_at: str
+) -> Record:
+    root = next(r for r in rows if r.id == rid)
+    return Record(
+        record_id=rid,
+        form_id=root.form_id,
+        form_version=latest,
+        area=root.area,
+        data=m.data,
+        heads=m.heads,
+        revision=len(m.merged),
+        conflicts=[
+            Conflict(
+                f,
+                [ConflictValue(c.value, c.sub.id, c.sub.device_id, c.sub.captured_at) for c in cs],
+            )
+            for f, cs in m.conflicts.items()
+        ],
+        updated_at=updated_at,
+        flags=m.flags,
+        created_at=root.received_at,
+    )
+
+
+def rebuild(w: Writer, record_ids: Sequence[str], layout: Layout, now: str) -> dict[str, Merged]:
+    """Derive the touched records from their stored submissions; write the ones that changed,
+    each with the next change sequence value."""
+    subs = w.submissions_of(record_ids)
+    old = w.records_docs(record_ids)
+    out: dict[str, Merged] = {}
+    changed: list[RecordRow] = []
+    for rid in record_ids:
+        rows = subs[rid]
+        if not rows:
+            continue
+        renames, latest = layout.get(rows[0].form_id, ({}, rows[0].form_version))
+        m = merge(_sub(r, renames) for r in rows)
+        out[rid] = m
+        if not m.merged:
+            continue  # only pending submissions: no record yet
+        record = record_of(rid, rows, m, latest, now)
+        if rid in old:
+            before = _decode(old[rid], type=Record)
+            before.updated_at = now
+            if before == record:
+                continue
+        changed.append(
+            RecordRow(
+                rid,
+                record.form_id,
+                record.area,
+                w.next_change_seq(),
+                int(bool(m.conflicts)),
+                msgspec.json.encode(record).decode(),
+            )
+        )
+    w.upsert_records(changed)
+    return out
+
+
+def resolve(
+    store: Store, catalog: Catalog, user: User, record_id: str, req: ResolveRequest
+) -> tuple[str, Record]:
+    """A supervisor's resolution: a submission with parents = heads that resolves the fields given."""
+    now = now_iso()
+    with store.write() as w:
+        doc = w.records_docs([record_id]).get(record_id)
+        if doc is None:
+            raise NotFound(f"no record {record_id}")
+        record = _decode(doc, type=Record)
+        if not areas.contains(user.area, record.area):
+            raise Forbidden("this record is outside your area")
+        heads = sorted({h.lower() for h in req.heads})
+        if heads != record.heads:
+            raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
+        fv = catalog.get(record.form_id)
+        if fv is None:
+            raise NotFound(f"no form {record.form_id}")
+        data, errors = fv.validators[-1](req.values, creating=False, path="values")
+        if not req.values:
+            errors.append(FieldError("values", "required", "name at least one field to settle"))
+        if errors:
+            raise Invalid("the values do not fit the form", errors=errors)
+        sid = uuid7()
+        resolves = sorted(data)
+        content = encode([record.form_id, fv.latest, record_id, heads, now, data, resolves])
+        row = SubmissionRow(
+            id=sid,
+            record_id=record_id,
+            form_id=record.form_id,
+            form_version=fv.latest,
+            parents=encode(heads).decode(),
+            captured_at=now,
+            captured_ts=time.time(),
+            data=encode(data).decode(),
+            resolves=encode(resolves).decode(),
+            device_id=f"resolve:{user.name}",
+            user_id=user.id,
+            area=user.area,
+            received_at=now,
+            skewed=0,
+            content_hash=hashlib.sha256(content).hexdigest()[:32],
+            note=req.note,
+        )
+        w.insert_submissions([row])
+        rebuild(w, [record_id], {record.form_id: (fv.renames, fv.latest)}, now)
+        w.audit(
+            now,
+            user.id,
+            None,
+            "record.resolve",
+            record_id,
+            encode({"submission_id": sid, "fields": resolves, "note": req.note}).decode(),
+        )
+        new = _decode(w.records_docs([record_id])[record_id], type=Record)
+    return sid, new
