@@ -9,14 +9,16 @@ server runs is seen by the server too.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 
 from server import forms, sync
-from server.forms import DefinitionError, FormDef
+from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
 from server.validate import Validator, compile_form
@@ -124,3 +126,29 @@ class Catalog:
                 sync.rebuild(w, w.form_record_ids(form.form_id), layout, now)
         self.reload()
         return PublishResult(form.form_id, version, sha), True
+
+
+def _version_key(path: Path) -> tuple[str, int, str]:
+    match = re.match(r"(.+?)\.v(\d+)$", path.stem)
+    return (match.group(1), int(match.group(2)), path.name) if match else (path.stem, 0, path.name)
+
+
+def schema_files(directory: Path) -> list[Path]:
+    """Form files in publishing order: by form, then `.vN` number (v1 before v2 before v10)."""
+    files = [p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
+    return sorted(files, key=_version_key)
+
+
+def publish_files(catalog: Catalog, files: list[Path]) -> list[tuple[Path, PublishResult, bool]]:
+    """Publish each file in order; DefinitionError (with `path` set to the file) stops at the
+    first file that cannot be published."""
+    done = []
+    for path in sorted(files, key=_version_key):
+        try:
+            form = parse_definition(read_source(path.read_text("utf-8"), path.name))
+            result, created = catalog.publish(form, None, "cli")
+        except DefinitionError as exc:
+            exc.file = path  # type: ignore[attr-defined]
+            raise
+        done.append((path, result, created))
+    return done

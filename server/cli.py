@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -11,8 +10,8 @@ import click
 from server import areas
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
-from server.catalog import Catalog
-from server.forms import DefinitionError, parse_definition, read_source
+from server.catalog import Catalog, publish_files, schema_files
+from server.forms import DefinitionError
 from server.store import Store
 
 DB_OPTION = click.option(
@@ -29,28 +28,15 @@ DEMO_USERS = (  # a real commune and its province
 )
 
 
-def _version_key(path: Path) -> tuple[str, int, str]:
-    match = re.match(r"(.+?)\.v(\d+)$", path.stem)
-    return (match.group(1), int(match.group(2)), path.name) if match else (path.stem, 0, path.name)
-
-
-def schema_files(directory: Path) -> list[Path]:
-    """Form files in publishing order: by form, then `.vN` number (v1 before v2 before v10)."""
-    files = [p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json")]
-    return sorted(files, key=_version_key)
-
-
-def publish_files(catalog: Catalog, files: list[Path]) -> None:
-    for path in files:
-        try:
-            form = parse_definition(read_source(path.read_text("utf-8"), path.name))
-            result, created = catalog.publish(form, None, "cli")
-        except DefinitionError as exc:
-            for e in exc.errors:
-                click.echo(f"{path}: {e.path}: {e.message}", err=True)
-            raise click.ClickException(f"{path}: not published / chưa xuất bản") from exc
-        state = "published / đã xuất bản" if created else "unchanged / không đổi"
-        click.echo(f"{result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}")
+def publish(catalog: Catalog, files: list[Path]) -> None:
+    try:
+        for _, result, created in publish_files(catalog, files):
+            state = "published / đã xuất bản" if created else "unchanged / không đổi"
+            click.echo(f"{result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}")
+    except DefinitionError as exc:
+        for e in exc.errors:
+            click.echo(f"{exc.file}: {e.path}: {e.message}", err=True)  # type: ignore[attr-defined]
+        raise click.ClickException(f"{exc.file}: not published / chưa xuất bản") from exc  # type: ignore[attr-defined]
 
 
 def setup_link(url: str, token: str) -> str:
@@ -84,7 +70,7 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
     catalog = Catalog(store)
     if not catalog.manifest() and schemas.is_dir():
         click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
-        publish_files(catalog, schema_files(schemas))
+        publish(catalog, schema_files(schemas))
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
     if demo and not store.users():
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
@@ -164,7 +150,7 @@ def forms_publish(files: tuple[Path, ...], db: str) -> None:
     """Xuất bản biểu mẫu / Publish form definitions (YAML or JSON) as new versions."""
     store = Store(db)
     try:
-        publish_files(Catalog(store), sorted(files, key=_version_key))
+        publish(Catalog(store), list(files))
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -138,9 +139,12 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
         message, _, where = message.partition(" - at `$")
         where = where.rstrip("`")
         path = (prefix + where).lstrip(".")
-    code = "unknown_field" if "unknown field" in message else "invalid"
-    if "missing required field" in message:
-        code = "required"
+    code = "invalid"
+    key = re.search(r"(unknown|missing required) field `([^`]*)`", message)
+    if key is not None:
+        # msgspec reports these at the enclosing object; the path names the key itself.
+        code = "unknown_field" if key[1] == "unknown" else "required"
+        path = f"{path}.{key[2]}".lstrip(".")
     return FieldError(path, code, message)
 
 
@@ -178,11 +182,12 @@ def _check_fields(fields: list[Field], path: str, errors: list[FieldError]) -> N
                     f"{here}.name", "pattern", "a field name must match [a-z][a-z0-9_]{0,63}"
                 )
             )
-        for n in [f.name, *(f.previous_names or [])]:
+        names = [("name", f.name)]
+        names += [(f"previous_names[{j}]", n) for j, n in enumerate(f.previous_names or [])]
+        for where, n in names:
             if n in seen:
-                errors.append(
-                    FieldError(f"{here}.name", "duplicate", f"{n!r} is already used by {seen[n]}")
-                )
+                message = f"{n!r} is already used by {seen[n]}"
+                errors.append(FieldError(f"{here}.{where}", "duplicate", message))
             seen[n] = here
         for j, old in enumerate(f.previous_names or []):
             if not FIELD_NAME_RE.fullmatch(old):
@@ -224,7 +229,9 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
         value = getattr(f, bound)
         if value is None:
             continue
-        if f.type not in ("integer", "decimal") and not counts:
+        if isinstance(value, float) and not math.isfinite(value):
+            err(bound, "invalid", f"{bound} must be a finite number")
+        elif f.type not in ("integer", "decimal") and not counts:
             err(bound, "not_allowed", f"{bound} is for numbers, select_multiple and repeat")
         elif (f.type == "integer" or counts) and isinstance(value, float):
             err(bound, "invalid", f"{bound} must be a whole number")
@@ -232,6 +239,8 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
             err(bound, "invalid", f"{bound} counts items: it must be >= 0")
     if f.min is not None and f.max is not None and f.min > f.max:
         err("max", "invalid", "max is below min")
+    if f.type == "select_multiple" and f.choices and f.min is not None and f.min > len(f.choices):
+        err("min", "invalid", f"min is above the number of choices ({len(f.choices)})")
     if f.max_length is not None and (f.type != "text" or f.max_length < 1):
         err("max_length", "invalid", "max_length is a positive number, for text fields only")
     if f.pattern is not None:

@@ -7,3 +7,66 @@ from hypothesis import settings
 settings.register_profile("ci", max_examples=300, deadline=None)
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# --- the app over the TestClient, on an in-memory database -------------------------------
+
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from litestar.testing import TestClient  # noqa: E402
+
+from server.app import ROOT, Settings, create_app  # noqa: E402
+from server.auth import add_user  # noqa: E402
+from server.catalog import Catalog, publish_files, schema_files  # noqa: E402
+from server.store import Store  # noqa: E402
+
+OFFICER_AREA = "01.00070"  # Phường Hoàn Kiếm, Thành phố Hà Nội
+OTHER_COMMUNE = "01.00004"  # Phường Ba Đình, same province
+OTHER_PROVINCE = "79.26743"  # Phường Bến Thành, Thành phố Hồ Chí Minh
+
+
+@dataclass
+class Api:
+    """A running app with the real forms published and a user per role."""
+
+    client: TestClient[Any]
+    store: Store
+    catalog: Catalog
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def user(self, name: str, role: str, area: str) -> str:
+        """Create a user; returns its token."""
+        return add_user(self.store, name, role, area)[1]
+
+    def auth(self, who: str) -> dict[str, str]:
+        """Headers for a named user (`officer`, `supervisor`, `admin`, or one made by user())."""
+        return {"Authorization": f"Bearer {self.tokens.get(who, who)}"}
+
+    def push(self, who: str, submissions: list[dict[str, Any]], device_id: str = "phone-1") -> Any:
+        r = self.client.post(
+            "/api/v1/sync/push",
+            json={"device_id": device_id, "submissions": submissions},
+            headers=self.auth(who),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["results"]
+
+
+@pytest.fixture
+def api() -> Iterator[Api]:
+    with TestClient(create_app(Settings(db=":memory:"))) as client:
+        store, catalog = client.app.state.store, client.app.state.catalog
+        publish_files(catalog, schema_files(ROOT / "schemas"))
+        a = Api(client, store, catalog)
+        a.tokens = {
+            "officer": a.user("officer", "officer", OFFICER_AREA),
+            "officer2": a.user("officer2", "officer", OFFICER_AREA),
+            "other_officer": a.user("other_officer", "officer", OTHER_COMMUNE),
+            "supervisor": a.user("supervisor", "supervisor", "01"),
+            "other_supervisor": a.user("other_supervisor", "supervisor", "79"),
+            "admin": a.user("admin", "admin", ""),
+        }
+        yield a

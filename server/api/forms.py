@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from anyio.to_thread import run_sync
-
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, PathParameter
 
 from server.api.body import read_body, respond
-from server.catalog import Catalog
+from server.api.deps import CatalogDep
+from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, NotFound
 from server.forms import DefinitionError, parse_definition, read_source
 from server.protocol import FormManifest, PublishResult
-from server.auth import admin_only, officer_or_above
 
 
 @get("/forms", guards=[officer_or_above], sync_to_thread=False)
-def manifest(request: Request[Any, Any, Any], catalog: Catalog) -> Response[FormManifest]:
+def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[FormManifest]:
     """The latest version of each form. Send `If-None-Match` to get 304 when nothing changed."""
     catalog.reload()
     forms = catalog.manifest()
@@ -33,9 +32,9 @@ def manifest(request: Request[Any, Any, Any], catalog: Catalog) -> Response[Form
 @get("/forms/{form_id:str}/versions/{version:int}", guards=[officer_or_above], sync_to_thread=False)
 def form_version(
     request: Request[Any, Any, Any],
-    catalog: Catalog,
-    form_id: str,
-    version: int = Parameter(ge=1, le=2**31),
+    catalog: CatalogDep,
+    form_id: FromPath[str],
+    version: Annotated[int, PathParameter(ge=1, le=2**31)],
 ) -> Response[dict[str, Any]]:
     """One version's definition with `version` and `sha256`; immutable, cached for a year."""
     catalog.reload()
@@ -52,7 +51,7 @@ def form_version(
 
 
 @post("/forms", guards=[admin_only], status_code=201)
-async def publish(request: Request[Any, Any, Any], catalog: Catalog) -> Response[PublishResult]:
+async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:
     """Publish a definition (JSON or YAML) as the next version; identical to the latest: 200."""
     body = await read_body(request, 2 * 1024 * 1024)
     user = request.user

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from server import areas, cursor
 from server.api.body import respond
+from server.api.deps import StoreDep
 from server.auth import admin_only, officer_or_above
 from server.protocol import AuditEntry, AuditPage, Health, Me
-from server.store import Store
 
 
 @get("/me", guards=[officer_or_above], sync_to_thread=False)
@@ -25,9 +25,9 @@ def me(request: Request[Any, Any, Any]) -> Me:
 @get("/audit", guards=[admin_only], sync_to_thread=True)
 def audit(
     request: Request[Any, Any, Any],
-    store: Store,
-    since: str | None = None,
-    limit: int = Parameter(default=500, ge=1, le=1000),
+    store: StoreDep,
+    since: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[AuditPage]:
     """Every publish, push item, resolution and user change, oldest first."""
     start = cursor.read(store.db_id, since)
@@ -41,6 +41,6 @@ def audit(
 
 
 @get("/healthz", sync_to_thread=True, exclude_from_auth=True)
-def healthz(store: Store) -> Health:
+def healthz(store: StoreDep) -> Health:
     """Liveness and the database's identity (it changes on restore)."""
     return Health("ok", store.db_id)

@@ -3,17 +3,17 @@ and resolving them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from server import cursor, sync
 from server.api.body import decode, respond
+from server.api.deps import CatalogDep, StoreDep
 from server.auth import check_area, supervisor_or_above
-from server.catalog import Catalog
 from server.errors import NotFound
 from server.protocol import (
     ConflictList,
@@ -24,7 +24,7 @@ from server.protocol import (
     ResolveResponse,
     StoredSubmission,
 )
-from server.store import RecordRow, Store
+from server.store import RecordRow
 
 
 class _RawPage(msgspec.Struct):
@@ -34,7 +34,7 @@ class _RawPage(msgspec.Struct):
 
 
 def page_response(
-    request: Request[Any, Any, Any], store: Store, rows: list[RecordRow], start: int, limit: int
+    request: Request[Any, Any, Any], store: StoreDep, rows: list[RecordRow], start: int, limit: int
 ) -> Response[RecordPage]:
     """A page of stored record documents, sent without re-parsing them."""
     last = rows[-1].change_seq if rows else start
@@ -47,10 +47,10 @@ def page_response(
 @get("/records", guards=[supervisor_or_above], sync_to_thread=True)
 def records(
     request: Request[Any, Any, Any],
-    store: Store,
-    form_id: str | None = None,
-    since: str | None = None,
-    limit: int = Parameter(default=500, ge=1, le=1000),
+    store: StoreDep,
+    form_id: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[RecordPage]:
     """Records in the caller's area changed after `since`, oldest change first."""
     start = cursor.read(store.db_id, since)
@@ -61,7 +61,9 @@ def records(
 
 
 @get("/records/{record_id:str}", guards=[supervisor_or_above], sync_to_thread=True)
-def record(request: Request[Any, Any, Any], store: Store, record_id: str) -> Response[RecordDetail]:
+def record(
+    request: Request[Any, Any, Any], store: StoreDep, record_id: FromPath[str]
+) -> Response[RecordDetail]:
     """One record with every submission stored for it (pending ones too)."""
     row = store.record(record_id.lower())
     if row is None:
@@ -111,9 +113,9 @@ def _merged_ids(rec: Record, subs: list[Any]) -> set[str]:
 @get("/conflicts", guards=[supervisor_or_above], sync_to_thread=True)
 def conflicts(
     request: Request[Any, Any, Any],
-    store: Store,
-    form_id: str | None = None,
-    limit: int = Parameter(default=1000, ge=1, le=5000),
+    store: StoreDep,
+    form_id: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
 ) -> Response[ConflictList]:
     """Records in the caller's area with open conflicts."""
     rows = store.records_page(
@@ -128,7 +130,7 @@ def conflicts(
 
 @post("/records/{record_id:str}/resolve", guards=[supervisor_or_above], status_code=200)
 async def resolve(
-    request: Request[Any, Any, Any], store: Store, catalog: Catalog, record_id: str
+    request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep, record_id: FromPath[str]
 ) -> Response[ResolveResponse]:
     """Settle fields: a submission with parents = `heads` that resolves the fields given.
     409 when `heads` are no longer the record's heads."""

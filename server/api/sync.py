@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from server import cursor, sync
 from server.api.body import decode, is_msgpack, respond
-from server.catalog import Catalog
-from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
-from server.errors import TooLarge
-from server.auth import officer_or_above
+from server.api.deps import CatalogDep, StoreDep
 from server.api.records import page_response
-from server.store import Store
+from server.auth import officer_or_above
+from server.errors import TooLarge
+from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
 
 
 @post("/sync/push", guards=[officer_or_above], status_code=200)
 async def push(
-    request: Request[Any, Any, Any], store: Store, catalog: Catalog
+    request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep
 ) -> Response[PushResponse]:
     """Store and merge a batch; one result per item, in order. A 200 is durable."""
     envelope = await decode(request, PushEnvelope, MAX_BODY_BYTES)
@@ -39,10 +38,10 @@ async def push(
 @get("/sync/pull", guards=[officer_or_above], sync_to_thread=True)
 def pull(
     request: Request[Any, Any, Any],
-    store: Store,
-    catalog: Catalog,
-    since: str | None = None,
-    limit: int = Parameter(default=500, ge=1, le=1000),
+    store: StoreDep,
+    catalog: CatalogDep,
+    since: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[RecordPage]:
     """The records of `sync_to_devices` forms in the caller's area changed after `since`."""
     catalog.reload()
