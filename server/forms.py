@@ -126,7 +126,6 @@ def parse_definition(source: Any) -> FormDef:
             errors.append(
                 FieldError("form_id", "pattern", "form_id must match [a-z][a-z0-9_]{1,63}")
             )
-        _check_fields(form.fields, "fields", errors)
     if errors:
         raise DefinitionError(errors)
     return form  # type: ignore[return-value]  # errors is empty, so form was converted
@@ -149,10 +148,18 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
 
 
 def _convert_fields(raw: list[Any], path: str, errors: list[FieldError]) -> list[Field]:
-    fields = []
+    """Convert and check one level of fields (and the levels below it); a field that does
+    not convert is left out, but keeps its place so that the paths of the others stay true."""
+    slots: list[Field | None] = []
     for i, item in enumerate(raw):
         here = f"{path}[{i}]"
         nested = item.get("fields") if isinstance(item, dict) else None
+        inner: list[Field] | None = None
+        if nested is not None:
+            if isinstance(nested, list):
+                inner = _convert_fields(nested, f"{here}.fields", errors)
+            else:
+                errors.append(FieldError(f"{here}.fields", "type", "fields is a list"))
         try:
             field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
@@ -160,21 +167,21 @@ def _convert_fields(raw: list[Any], path: str, errors: list[FieldError]) -> list
                 errors.append(_from_msgspec(exc, here))
             else:
                 errors.append(FieldError(here, "type", "a field is an object"))
+            slots.append(None)
             continue
-        if nested is not None:
-            if isinstance(nested, list):
-                field.fields = _convert_fields(nested, f"{here}.fields", errors)
-            else:
-                errors.append(FieldError(f"{here}.fields", "type", "fields is a list"))
-        fields.append(field)
-    return fields
+        field.fields = inner
+        slots.append(field)
+    _check_fields(slots, path, errors)
+    return [f for f in slots if f is not None]
 
 
-def _check_fields(fields: list[Field], path: str, errors: list[FieldError]) -> None:
+def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError]) -> None:
     seen: dict[str, str] = {}
     if len(fields) > MAX_FIELDS:
         errors.append(FieldError(path, "max_items", f"at most {MAX_FIELDS} fields"))
     for i, f in enumerate(fields):
+        if f is None:
+            continue
         here = f"{path}[{i}]"
         if not FIELD_NAME_RE.fullmatch(f.name):
             errors.append(
@@ -221,8 +228,6 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
     if f.type == "repeat":
         if not f.fields:
             err("fields", "required", "a repeat field needs its own fields")
-        else:
-            _check_fields(f.fields, f"{here}.fields", errors)
     elif f.fields is not None:
         err("fields", "not_allowed", f"fields are only for repeat, not {f.type}")
     for bound in ("min", "max"):

@@ -1,0 +1,564 @@
+"""Form definitions: every checking rule with its exact error path, the canonical hash,
+and evolution between versions (PROTOCOL.md, "Form definitions")."""
+
+from __future__ import annotations
+
+import copy
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from server.forms import (
+    DefinitionError,
+    FormDef,
+    canonical,
+    check_evolution,
+    parse_definition,
+    read_source,
+    rename_map,
+    sha256,
+    walk,
+)
+
+SCHEMAS = sorted((Path(__file__).parents[2] / "schemas").glob("*.yaml"))
+L = {"vi": "Nhãn", "en": "Label"}
+
+
+def field(name: str, type_: str = "text", **options: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "label": L, **options}
+
+
+def form(*fields: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return {"form_id": "thu_nghiem", "title": L, "fields": list(fields), **top}
+
+
+CHOICES = [{"value": "a", "label": L}, {"value": "b", "label": L}]
+
+
+def problems(source: Any) -> list[tuple[str, str]]:
+    """(path, code) of every problem parse_definition finds, in its order."""
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(source)
+    assert str(info.value)  # the exception's text lists them too
+    return [(e.path, e.code) for e in info.value.errors]
+
+
+# --- one rule at a time ---------------------------------------------------------------------
+
+
+def test_a_minimal_definition_parses() -> None:
+    parsed = parse_definition(form(field("ghi_chu")))
+    assert parsed.form_id == "thu_nghiem"
+    assert [f.name for f in parsed.fields] == ["ghi_chu"]
+    assert parsed.sync_to_devices is False
+
+
+@pytest.mark.parametrize(
+    "form_id", ["A", "a", "Hoa_giai", "1abc", "hoa-giai", "hoa giai", "x" * 65, "", "_ab"]
+)
+def test_bad_form_id(form_id: str) -> None:
+    assert problems(form(field("a"), form_id=form_id)) == [("form_id", "pattern")]
+
+
+@pytest.mark.parametrize("form_id", ["ab", "hoa_giai", "a" + "0" * 63])
+def test_good_form_id(form_id: str) -> None:
+    assert parse_definition(form(field("a"), form_id=form_id)).form_id == form_id
+
+
+def test_form_id_of_the_wrong_type() -> None:
+    assert problems(form(field("a"), form_id=5)) == [("form_id", "invalid")]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ({"title": L, "fields": [field("a")]}, [("form_id", "required")]),
+        ({"form_id": "ab", "fields": [field("a")]}, [("title", "required")]),
+        (form(field("a"), title={"vi": "x"}), [("title.en", "required")]),
+        (form(field("a"), title={"vi": "", "en": "x"}), [("title.vi", "invalid")]),
+        (form(field("a"), colour="red"), [("colour", "unknown_field")]),
+        (form(field("a"), sync_to_devices="yes"), [("sync_to_devices", "invalid")]),
+    ],
+)
+def test_form_level_problems(source: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    assert problems(source) == expected
+
+
+@pytest.mark.parametrize("fields", [None, [], {}, "a"])
+def test_a_form_needs_a_non_empty_list_of_fields(fields: Any) -> None:
+    source = form()
+    source["fields"] = fields
+    assert problems(source) == [("fields", "required")]
+
+
+@pytest.mark.parametrize("source", [None, [], "form_id: x", 5])
+def test_a_definition_is_an_object(source: Any) -> None:
+    assert problems(source) == [("", "type")]
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("ghi_chu", ("fields[1]", "invalid")),
+        (field("b", colour="red"), ("fields[1].colour", "unknown_field")),
+        (field("b", "texte"), ("fields[1].type", "invalid")),
+        (field("b", required="yes"), ("fields[1].required", "invalid")),
+        (field("b", max_length="10"), ("fields[1].max_length", "invalid")),
+        (field("b", "integer", min=True), ("fields[1].min", "invalid")),
+        (field("b", "integer", min="1"), ("fields[1].min", "invalid")),
+        (field("b", label={"vi": "x"}), ("fields[1].label.en", "required")),
+        (
+            field("b", label={"vi": "x", "en": "y", "fr": "z"}),
+            ("fields[1].label.fr", "unknown_field"),
+        ),
+        (
+            field("b", "select_one", choices=[{"value": "a"}]),
+            ("fields[1].choices[0].label", "required"),
+        ),
+        ({"type": "text", "label": L}, ("fields[1].name", "required")),
+        ({"name": "b", "label": L}, ("fields[1].type", "required")),
+        (field("b", previous_names="a"), ("fields[1].previous_names", "invalid")),
+    ],
+)
+def test_wrong_types_and_unknown_keys_in_a_field(item: Any, expected: tuple[str, str]) -> None:
+    assert problems(form(field("a"), item)) == [expected]
+
+
+@pytest.mark.parametrize("name", ["A", "1a", "ho-ten", "ho ten", "họ_tên", "", "a" * 65])
+def test_bad_field_name(name: str) -> None:
+    assert problems(form(field("a"), field(name))) == [("fields[1].name", "pattern")]
+
+
+def test_duplicate_field_names() -> None:
+    assert problems(form(field("a"), field("b"), field("a", "integer"))) == [
+        ("fields[2].name", "duplicate")
+    ]
+
+
+def test_a_name_may_not_collide_with_a_previous_name() -> None:
+    source = form(field("moi", previous_names=["cu"]), field("cu"))
+    assert problems(source) == [("fields[1].name", "duplicate")]
+
+
+def test_a_previous_name_may_not_collide_with_a_name() -> None:
+    source = form(field("cu"), field("moi", previous_names=["khac", "cu"]))
+    assert problems(source) == [("fields[1].previous_names[1]", "duplicate")]
+
+
+def test_two_fields_may_not_claim_the_same_previous_name() -> None:
+    source = form(field("a", previous_names=["cu"]), field("b", previous_names=["cu"]))
+    assert problems(source) == [("fields[1].previous_names[0]", "duplicate")]
+
+
+def test_a_previous_name_must_be_a_valid_name() -> None:
+    source = form(field("a", previous_names=["Cu"]))
+    assert problems(source) == [("fields[0].previous_names[0]", "pattern")]
+
+
+def test_names_are_unique_per_level_not_across_repeat_groups() -> None:
+    source = form(field("ho_ten"), field("cac_ben", "repeat", fields=[field("ho_ten")]))
+    assert [f.name for f in parse_definition(source).fields] == ["ho_ten", "cac_ben"]
+
+
+def test_duplicate_names_inside_a_repeat() -> None:
+    source = form(field("cac_ben", "repeat", fields=[field("a"), field("b"), field("a")]))
+    assert problems(source) == [("fields[0].fields[2].name", "duplicate")]
+
+
+@pytest.mark.parametrize("type_", ["select_one", "select_multiple"])
+@pytest.mark.parametrize("choices", [None, []])
+def test_a_select_needs_choices(type_: str, choices: Any) -> None:
+    options = {} if choices is None else {"choices": choices}
+    assert problems(form(field("a", type_, **options))) == [("fields[0].choices", "required")]
+
+
+def test_duplicate_choice_value() -> None:
+    choices = [*CHOICES, {"value": "c", "label": L}, {"value": "a", "label": L}]
+    source = form(field("x"), field("y"), field("z"), field("loai", "select_one", choices=choices))
+    assert problems(source) == [("fields[3].choices[3].value", "duplicate")]
+
+
+@pytest.mark.parametrize("value", ["", "có dấu", "a b", "a/b", "x" * 101])
+def test_bad_choice_value(value: str) -> None:
+    choices = [*CHOICES, {"value": value, "label": L}]
+    source = form(field("loai", "select_multiple", choices=choices))
+    assert problems(source) == [("fields[0].choices[2].value", "pattern")]
+
+
+@pytest.mark.parametrize(
+    "type_", ["text", "integer", "decimal", "boolean", "date", "datetime", "geopoint"]
+)
+def test_choices_only_on_selects(type_: str) -> None:
+    assert problems(form(field("a", type_, choices=CHOICES))) == [
+        ("fields[0].choices", "not_allowed")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("type_", "extra"),
+    [
+        ("integer", {}),
+        ("decimal", {}),
+        ("select_multiple", {"choices": CHOICES}),
+        ("repeat", {"fields": [field("a")]}),
+    ],
+)
+def test_min_above_max(type_: str, extra: dict[str, Any]) -> None:
+    assert problems(form(field("a", type_, min=2, max=1, **extra))) == [
+        ("fields[0].max", "invalid")
+    ]
+
+
+def test_min_equal_to_max_is_fine() -> None:
+    parse_definition(form(field("a", "integer", min=3, max=3)))
+
+
+def test_decimal_bounds_may_be_fractions_integer_bounds_may_not() -> None:
+    parse_definition(form(field("a", "decimal", min=-0.5, max=2.5)))
+    assert problems(form(field("a", "integer", min=0.5))) == [("fields[0].min", "invalid")]
+
+
+@pytest.mark.parametrize("bound", [float("inf"), float("-inf"), float("nan")])
+def test_bounds_are_finite(bound: float) -> None:
+    # JSON has no inf/nan (the canonical encoding would turn them into null); YAML has .inf.
+    assert problems(form(field("a", "decimal", max=bound))) == [("fields[0].max", "invalid")]
+    source = read_source(
+        "form_id: ab\ntitle: {vi: a, en: b}\nfields:\n"
+        "  - {name: a, type: decimal, label: {vi: a, en: b}, min: -.inf}\n"
+    )
+    assert problems(source) == [("fields[0].min", "invalid")]
+
+
+def test_counts_are_whole_and_not_negative() -> None:
+    source = form(
+        field("a", "select_multiple", choices=CHOICES, min=-1),
+        field("b", "repeat", fields=[field("c")], max=1.5),
+    )
+    assert problems(source) == [("fields[0].min", "invalid"), ("fields[1].max", "invalid")]
+
+
+def test_select_multiple_min_above_the_number_of_choices() -> None:
+    source = form(field("a", "select_multiple", choices=CHOICES, min=3))
+    assert problems(source) == [("fields[0].min", "invalid")]
+
+
+@pytest.mark.parametrize("type_", ["text", "boolean", "date", "datetime", "geopoint"])
+def test_min_max_only_for_numbers_and_counts(type_: str) -> None:
+    assert problems(form(field("a", type_, min=1))) == [("fields[0].min", "not_allowed")]
+
+
+@pytest.mark.parametrize("type_", ["integer", "decimal", "boolean", "date", "geopoint"])
+def test_max_length_only_on_text(type_: str) -> None:
+    assert problems(form(field("a", type_, max_length=5))) == [("fields[0].max_length", "invalid")]
+
+
+@pytest.mark.parametrize("max_length", [0, -3])
+def test_max_length_is_positive(max_length: int) -> None:
+    assert problems(form(field("a", max_length=max_length))) == [
+        ("fields[0].max_length", "invalid")
+    ]
+
+
+@pytest.mark.parametrize("pattern", ["[0-9", "(", "a{2,1}", "*"])
+def test_bad_pattern(pattern: str) -> None:
+    assert problems(form(field("a"), field("b", pattern=pattern))) == [
+        ("fields[1].pattern", "invalid")
+    ]
+
+
+def test_pattern_only_on_text() -> None:
+    assert problems(form(field("a", "integer", pattern="^[0-9]+$"))) == [
+        ("fields[0].pattern", "not_allowed")
+    ]
+
+
+@pytest.mark.parametrize("nested", [None, []])
+def test_repeat_without_fields(nested: Any) -> None:
+    options = {} if nested is None else {"fields": nested}
+    assert problems(form(field("cac_ben", "repeat", **options))) == [
+        ("fields[0].fields", "required")
+    ]
+
+
+def test_repeat_fields_must_be_a_list() -> None:
+    assert ("fields[0].fields", "type") in problems(form(field("cac_ben", "repeat", fields="x")))
+
+
+def test_fields_only_on_repeat() -> None:
+    assert problems(form(field("a", fields=[field("b")]))) == [("fields[0].fields", "not_allowed")]
+
+
+def test_problems_inside_nested_repeats_have_full_paths() -> None:
+    inner = field("lan", "repeat", fields=[field("ok"), field("ngay", "date", max_length=3)])
+    source = form(field("x"), field("cac_ben", "repeat", fields=[field("ho_ten"), inner]))
+    assert problems(source) == [("fields[1].fields[1].fields[1].max_length", "invalid")]
+
+
+# --- every problem at once ------------------------------------------------------------------
+
+
+def test_several_problems_are_reported_at_once() -> None:
+    source = form(
+        field("ok"),
+        field("Bad"),
+        field("loai", "select_one"),
+        field("so", "integer", min=5, max=1),
+        field("ok", "geopoint"),
+        field("ghi_chu", "integer", max_length=3, pattern="["),
+        field(
+            "cac_ben",
+            "repeat",
+            fields=[field("a", "select_multiple", choices=[*CHOICES, *CHOICES])],
+        ),
+        field("x", "texte"),
+        form_id="Not-An-Id",
+    )
+    assert sorted(problems(source)) == [
+        ("fields[1].name", "pattern"),
+        ("fields[2].choices", "required"),
+        ("fields[3].max", "invalid"),
+        ("fields[4].name", "duplicate"),
+        ("fields[5].max_length", "invalid"),
+        ("fields[5].pattern", "not_allowed"),
+        ("fields[6].fields[0].choices[2].value", "duplicate"),
+        ("fields[6].fields[0].choices[3].value", "duplicate"),
+        ("fields[7].type", "invalid"),
+        ("form_id", "pattern"),
+    ]
+
+
+def test_a_broken_field_does_not_hide_the_others() -> None:
+    source = form(field("a", colour=1), "b", field("c", "select_one"))
+    assert problems(source) == [
+        ("fields[0].colour", "unknown_field"),
+        ("fields[1]", "invalid"),
+        ("fields[2].choices", "required"),
+    ]
+
+
+def test_a_broken_repeat_does_not_hide_the_problems_of_its_fields() -> None:
+    source = form(field("cac_ben", "repeat", colour=1, fields=[field("a"), field("a", "texte")]))
+    assert sorted(problems(source)) == [
+        ("fields[0].colour", "unknown_field"),
+        ("fields[0].fields[1].type", "invalid"),
+    ]
+
+
+def test_a_broken_form_level_key_does_not_hide_field_problems() -> None:
+    source = form(field("a", "select_one"), form_id=3)
+    assert problems(source) == [("form_id", "invalid"), ("fields[0].choices", "required")]
+
+
+# --- reading sources ------------------------------------------------------------------------
+
+
+def test_read_source_yaml_and_json_give_the_same_data() -> None:
+    data = form(field("a", "integer", min=0, max=9, required=True))
+    assert read_source(yaml.safe_dump(data, allow_unicode=True), "x.yaml") == data
+    assert read_source(json.dumps(data), "x.json") == data
+    assert read_source(json.dumps(data).encode(), "") == data
+
+
+@pytest.mark.parametrize(
+    ("text", "filename"), [("{not json", "x.json"), ("a: [b", "x.yaml"), ("{'a': ", "")]
+)
+def test_read_source_syntax_error(text: str, filename: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        read_source(text, filename)
+    assert [(e.path, e.code) for e in info.value.errors] == [("", "syntax")]
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
+def test_every_schema_file_parses(path: Path) -> None:
+    parsed = parse_definition(read_source(path.read_text(encoding="utf-8"), path.name))
+    assert path.name.startswith(parsed.form_id + ".")
+    # labels are bilingual, and the file is already NFC so parsing changed no text
+    raw = read_source(path.read_text(encoding="utf-8"), path.name)
+    assert raw == unicode_form(raw, "NFC")
+    for _, f in walk(parsed.fields):
+        assert f.label.vi and f.label.en
+
+
+def test_the_six_forms_are_there() -> None:
+    ids = {
+        parse_definition(read_source(p.read_text(encoding="utf-8"), p.name)).form_id
+        for p in SCHEMAS
+    }
+    assert ids == {
+        "tuyen_truyen",
+        "hoa_giai",
+        "mo_hinh",
+        "danh_gia_tieu_chi",
+        "nam_tinh_hinh",
+        "khen_thuong",
+    }
+
+
+# --- canonical encoding and hash ------------------------------------------------------------
+
+
+def unicode_form(value: Any, normal: str) -> Any:
+    """Every string in a JSON-like value (keys too) put in Unicode form `normal`."""
+    if isinstance(value, str):
+        return unicodedata.normalize(normal, value)
+    if isinstance(value, list):
+        return [unicode_form(v, normal) for v in value]
+    if isinstance(value, dict):
+        return {unicode_form(k, normal): unicode_form(v, normal) for k, v in value.items()}
+    return value
+
+
+def reversed_keys(value: Any) -> Any:
+    if isinstance(value, list):
+        return [reversed_keys(v) for v in value]
+    if isinstance(value, dict):
+        return {k: reversed_keys(value[k]) for k in reversed(list(value))}
+    return value
+
+
+def hoa_giai(version: int) -> dict[str, Any]:
+    path = Path(__file__).parents[2] / "schemas" / f"hoa_giai.v{version}.yaml"
+    return read_source(path.read_text(encoding="utf-8"), path.name)
+
+
+def test_same_definition_in_yaml_and_json_has_the_same_hash() -> None:
+    data = hoa_giai(2)
+    from_yaml = parse_definition(read_source(yaml.safe_dump(data, allow_unicode=True), "a.yaml"))
+    from_json = parse_definition(read_source(json.dumps(data, ensure_ascii=True), "a.json"))
+    assert canonical(from_yaml) == canonical(from_json)
+    assert sha256(from_yaml) == sha256(from_json)
+
+
+def test_key_order_does_not_change_the_hash() -> None:
+    data = hoa_giai(2)
+    assert list(reversed_keys(data)) != list(data)
+    assert sha256(parse_definition(reversed_keys(data))) == sha256(parse_definition(data))
+
+
+def test_nfd_labels_give_the_same_hash_as_nfc() -> None:
+    data = hoa_giai(2)
+    nfd = unicode_form(data, "NFD")
+    assert nfd != data  # the Vietnamese labels do decompose
+    parsed = parse_definition(nfd)
+    assert parsed.title.vi == data["title"]["vi"]
+    assert sha256(parsed) == sha256(parse_definition(data))
+
+
+def test_explicit_defaults_do_not_change_the_hash() -> None:
+    bare = form(field("a"))
+    explicit = form(field("a", required=False), sync_to_devices=False)
+    assert sha256(parse_definition(bare)) == sha256(parse_definition(explicit))
+
+
+def test_the_hash_is_a_sha256_hex_digest_of_sorted_json() -> None:
+    parsed = parse_definition(form(field("b"), field("a")))
+    digest = sha256(parsed)
+    assert len(digest) == 64
+    assert int(digest, 16) >= 0
+    assert json.loads(canonical(parsed))["fields"][0]["name"] == "b"  # field order is kept
+    text = canonical(parsed).decode()
+    assert text.index('"fields"') < text.index('"form_id"') < text.index('"title"')
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["fields"][2].update(label={"vi": "Loại vụ việc (sửa)", "en": "Type"}),
+        lambda d: d["title"].update(en="Another title"),
+        lambda d: d["fields"][2]["choices"].reverse(),
+        lambda d: d["fields"].reverse(),
+        lambda d: d["fields"][0].update(required=False),
+        lambda d: d.update(sync_to_devices=False),
+        lambda d: d["fields"][1]["fields"][0].update(max_length=201),
+    ],
+)
+def test_a_change_changes_the_hash(change: Any) -> None:
+    data = hoa_giai(2)
+    changed = copy.deepcopy(data)
+    change(changed)
+    assert sha256(parse_definition(changed)) != sha256(parse_definition(data))
+
+
+# --- evolution ------------------------------------------------------------------------------
+
+
+def parsed(*fields: dict[str, Any]) -> FormDef:
+    return parse_definition(form(*fields))
+
+
+def test_the_real_hoa_giai_v2_evolves_from_v1() -> None:
+    v1, v2 = parse_definition(hoa_giai(1)), parse_definition(hoa_giai(2))
+    assert check_evolution([v1], v2) == []
+    assert rename_map(v2) == {"tom_tat": "noi_dung_vu_viec"}
+    assert rename_map(v1) == {}
+    new_names = {name for name, _ in walk(v2.fields)} - {name for name, _ in walk(v1.fields)}
+    assert "noi_dung_vu_viec" in new_names
+    assert len(new_names) >= 2  # the rename, and at least one added field
+
+
+def test_a_type_change_is_refused_with_the_path_of_the_field() -> None:
+    v1 = parsed(field("a"), field("so_nguoi", "integer"))
+    v2 = parsed(field("a"), field("b"), field("so_nguoi", "decimal"))
+    errors = check_evolution([v1], v2)
+    assert [(e.path, e.code) for e in errors] == [("fields[2]", "type_changed")]
+    assert "integer" in errors[0].message
+    assert "version 1" in errors[0].message
+
+
+def test_a_type_change_against_any_earlier_version_is_refused() -> None:
+    v1 = parsed(field("a"), field("cu", "date"))
+    v2 = parsed(field("a"))  # `cu` removed
+    v3 = parsed(field("a"), field("cu", "text"))  # and brought back as another type
+    errors = check_evolution([v1, v2], v3)
+    assert [(e.path, e.code) for e in errors] == [("fields[1]", "type_changed")]
+    assert "version 1" in errors[0].message
+
+
+def test_a_type_change_inside_a_repeat_has_the_nested_path() -> None:
+    v1 = parsed(field("cac_ben", "repeat", fields=[field("ho_ten"), field("tuoi", "integer")]))
+    v2 = parsed(field("x"), field("cac_ben", "repeat", fields=[field("ho_ten"), field("tuoi")]))
+    errors = check_evolution([v1], v2)
+    assert [(e.path, e.code) for e in errors] == [("fields[1].fields[1]", "type_changed")]
+
+
+def test_a_type_change_through_a_rename_is_refused() -> None:
+    v1 = parsed(field("tom_tat"))
+    v2 = parsed(field("noi_dung", "integer", previous_names=["tom_tat"]))
+    assert [(e.path, e.code) for e in check_evolution([v1], v2)] == [("fields[0]", "type_changed")]
+
+
+def test_a_rename_through_previous_names_is_accepted() -> None:
+    v1 = parsed(field("tom_tat", max_length=10), field("cac_ben", "repeat", fields=[field("ten")]))
+    v2 = parsed(
+        field("noi_dung", max_length=4000, previous_names=["tom_tat"]),
+        field("cac_ben", "repeat", fields=[field("ho_ten", previous_names=["ten"])]),
+        field("moi", "boolean"),
+    )
+    assert check_evolution([v1], v2) == []
+    assert rename_map(v2) == {"tom_tat": "noi_dung"}
+
+
+def test_rename_map_follows_a_chain_of_renames() -> None:
+    v3 = parsed(field("c", previous_names=["a", "b"]), field("d"))
+    assert rename_map(v3) == {"a": "c", "b": "c"}
+
+
+def test_a_changed_choice_list_or_constraint_is_not_a_type_change() -> None:
+    v1 = parsed(field("loai", "select_one", choices=CHOICES), field("so", "integer", max=5))
+    v2 = parsed(
+        field("loai", "select_one", choices=[*CHOICES, {"value": "c", "label": L}]),
+        field("so", "integer", max=50, required=True),
+    )
+    assert check_evolution([v1], v2) == []
+
+
+def test_walk_gives_dotted_paths_in_order() -> None:
+    v = parsed(
+        field("a"),
+        field("r", "repeat", fields=[field("b"), field("s", "repeat", fields=[field("c")])]),
+    )
+    assert [name for name, _ in walk(v.fields)] == ["a", "r", "r.b", "r.s", "r.s.c"]
