@@ -29,6 +29,7 @@ from server.catalog import Catalog
 from server.errors import TITLES, ApiError
 from server.protocol import FieldError, Problem
 from server.store import Store
+from server.web import FailedAuthLimiter, edge_middleware
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("coso")
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> Litestar:
         store = Store(settings.db)
         app.state.store = store
         app.state.catalog = Catalog(store)
+        app.state.auth_limiter = FailedAuthLimiter()
         try:
             yield
         finally:
@@ -137,7 +139,10 @@ def create_app(settings: Settings) -> Litestar:
             "store": Provide(_store, sync_to_thread=False),
             "catalog": Provide(_catalog, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"])],
+        middleware=[
+            edge_middleware,
+            DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"]),
+        ],
         exception_handlers={Exception: problem},
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(title="coso", version="1", path="/schema"),

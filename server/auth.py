@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from server import areas
-from server.errors import Forbidden, Unauthorized
+from server.errors import ApiError, Forbidden, Unauthorized
 from server.store import Store, User
 from server.sync import encode, now_iso
 
@@ -69,8 +69,17 @@ class TokenAuth(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        store: Store = connection.app.state.store
-        user = authenticate(store, connection.headers.get("authorization"))
+        state = connection.app.state
+        client = connection.client.host if connection.client else ""
+        if state.auth_limiter.blocked(client):
+            raise ApiError(
+                "too many failed sign-ins; wait a minute", code="rate_limited", status=429
+            )
+        try:
+            user = authenticate(state.store, connection.headers.get("authorization"))
+        except Unauthorized:
+            state.auth_limiter.failed(client)
+            raise
         return AuthenticationResult(user=user, auth=None)
 
 

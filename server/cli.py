@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.forms import DefinitionError
 from server.store import Store
+from server.store import restore as restore_db
 
 DB_OPTION = click.option(
     "--db",
@@ -87,8 +89,16 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
             f"\nNo users yet. Create one / Tạo người dùng:\n  coso users add NAME --role admin --area '' --db {db}"
         )
     store.close()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
-    uvicorn.run(create_app(Settings(db=db)), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(Settings(db=db)),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,  # ours is structured and never holds a token (server/web.py)
+        timeout_keep_alive=10,
+    )
 
 
 @main.group()
@@ -170,3 +180,31 @@ def areas_search(text: str, limit: int) -> None:
         raise click.ClickException(f"no area matches {text!r} / không tìm thấy")
     for path, full_name in found:
         click.echo(f"{path:<10} {full_name}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DB_OPTION
+def backup(file: Path, db: str) -> None:
+    """Sao lưu / Take a consistent copy of the database, even while the server runs."""
+    if file.exists():
+        raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")
+    store = Store(db)
+    try:
+        store.backup(file)
+    finally:
+        store.close()
+    click.echo(f"backup written / đã sao lưu: {file}")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DB_OPTION
+def restore(file: Path, db: str) -> None:
+    """Khôi phục / Put a backup back (stop the server first); the database gets a new
+    identity, so phones and supervisors pull again from the start."""
+    try:
+        new_id = restore_db(file, db)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")

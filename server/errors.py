@@ -14,6 +14,7 @@ TITLES = {
     403: "Không có quyền / Forbidden",
     404: "Không tìm thấy / Not found",
     405: "Phương thức không được hỗ trợ / Method not allowed",
+    408: "Hết thời gian chờ / Request timeout",
     409: "Xung đột trạng thái / Conflict with the current state",
     413: "Dữ liệu quá lớn / Request body too large",
     415: "Kiểu dữ liệu không hỗ trợ / Unsupported media type",

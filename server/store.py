@@ -302,9 +302,46 @@ class Store:
             ).fetchall()
         return dict(rows)
 
+    def backup(self, target: str | Path) -> None:
+        """A consistent copy of the whole database, taken while others keep writing (SQLite's
+        online backup API, in one step: one read snapshot)."""
+        dest = sqlite3.connect(str(target))
+        try:
+            with self.read() as conn:
+                conn.backup(dest)
+        finally:
+            dest.close()
+
     def integrity_check(self) -> str:
         with self.read() as conn:
             return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def restore(backup: str | Path, target: str | Path) -> str:
+    """Put `backup` in place of the database at `target` and give it a new identity, so that
+    cursors handed out before (by either database) get `reset_required`. Returns the new id.
+    The server must be stopped while this runs."""
+    source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+    try:
+        verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
+        if verdict != "ok":
+            raise ValueError(f"{backup} fails its integrity check: {verdict}")
+        if (
+            source.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
+            != 1
+        ):
+            raise ValueError(f"{backup} is not a coso database")
+        dest = sqlite3.connect(str(target))
+        try:
+            source.backup(dest)
+            new_id = str(uuid.uuid4())
+            dest.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [new_id])
+            dest.commit()
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    return new_id
 
 
 def _submissions_of(

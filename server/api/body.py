@@ -6,20 +6,33 @@ from __future__ import annotations
 import zlib
 from typing import Any, TypeVar
 
+import anyio
 import msgspec
 from litestar import Request, Response
 
-from server.errors import Invalid, Malformed, TooLarge, UnsupportedMedia
+from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
 from server.protocol import MAX_BODY_BYTES, FieldError
 
 T = TypeVar("T")
+BODY_SECONDS = 120
 MSGPACK = "application/msgpack"
 JSON = "application/json"
 
 
 async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, decompressed when `Content-Encoding: gzip`; 413 as soon as it passes `limit`
-    (counted after inflating, so a small bomb never grows past the cap in memory)."""
+    (counted after inflating, so a small bomb never grows past the cap in memory); 408 when a
+    slow client takes longer than BODY_SECONDS to send it."""
+    try:
+        with anyio.fail_after(BODY_SECONDS):
+            return await _read_body(request, limit)
+    except TimeoutError as exc:
+        raise ApiError(
+            f"the body took over {BODY_SECONDS} s to arrive", code="timeout", status=408
+        ) from exc
+
+
+async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMedia(f"Content-Encoding {encoding!r}: use gzip or none")
