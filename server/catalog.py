@@ -101,8 +101,11 @@ class Catalog:
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self.store.write() as w:
             latest = w.latest_version(form.form_id)
-            if latest is not None and latest[1] == sha:
-                return PublishResult(form.form_id, latest[0], sha), False
+            # Identical to any published version: a no-op that returns that version, so that
+            # publishing a folder of v1..vN files again changes nothing.
+            same = w.version_with_sha(form.form_id, sha)
+            if same is not None:
+                return PublishResult(form.form_id, same, sha), False
             earlier = [
                 msgspec.json.decode(d, type=FormDef) for d in w.form_definitions(form.form_id)
             ]

@@ -448,6 +448,13 @@ class Writer:
             [form_id],
         ).fetchone()
 
+    def version_with_sha(self, form_id: str, sha: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT version FROM forms WHERE form_id = ? AND sha256 = ? ORDER BY version DESC",
+            [form_id, sha],
+        ).fetchone()
+        return row[0] if row else None
+
     def form_definitions(self, form_id: str) -> list[str]:
         return [
             r[0]

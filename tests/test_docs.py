@@ -1,0 +1,51 @@
+"""The README stays true: every CLI command and every API route is documented there, and the
+quick start has exactly the two commands."""
+
+import re
+from pathlib import Path
+
+import click
+
+from server.app import Settings, create_app
+from server.cli import main
+
+README = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+
+
+def _commands(group: click.Group, prefix: str = "coso") -> list[str]:
+    out = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, f"{prefix} {name}")
+        else:
+            out.append(f"{prefix} {name}")
+    return out
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    missing = [c for c in _commands(main) if f"`{c}" not in README]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_every_route_is_in_the_readme() -> None:
+    app = create_app(Settings(db=":memory:"))
+    missing = []
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        if path.startswith("/schema") or path.startswith("/app"):
+            continue
+        for method in sorted(getattr(route, "methods", set()) - {"HEAD", "OPTIONS"}):
+            if f"`{method} {path}`" not in README:
+                missing.append(f"{method} {path}")
+    assert not missing, f"undocumented routes: {missing}"
+
+
+def test_quick_start_has_the_two_commands() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "coso serve" in commands[0]
+    assert "pytest" in commands[1]
+    ci = (Path(__file__).parent.parent / ".ci" / "run").read_text("utf-8")
+    assert commands[1] in ci, ".ci/run must run the README's test command"

@@ -1,0 +1,89 @@
+"""The `coso` command line, run in-process with click's runner on a real database file."""
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from server.app import ROOT
+from server.auth import token_hash
+from server.catalog import schema_files
+from server.cli import main
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_users_add_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    code, out, err = run(
+        "users", "add", "lan", "--role", "officer", "--area", "01.00070", "--db", db
+    )
+    assert code == 0, err
+    token = out.strip().splitlines()[-1]
+    assert len(token) >= 43  # 256 bits, url-safe base64
+    assert "Phường Hoàn Kiếm, Thành phố Hà Nội" in out
+    assert f"/app/#token={token}" in out  # the setup link, token in the fragment
+    assert "█" in err or "▀" in err or "▄" in err  # the QR code on standard error
+    rows = sqlite3.connect(db).execute("SELECT token_hash FROM users").fetchall()
+    assert rows == [(token_hash(token),)]
+    assert token not in Path(db).read_bytes().decode("latin-1")
+
+
+def test_users_add_warns_outside_the_registry_but_accepts(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    code, out, err = run(
+        "users", "add", "pilot", "--role", "supervisor", "--area", "PILOT.X", "--db", db
+    )
+    assert code == 0
+    assert "not an official area" in err
+    assert out.strip().splitlines()[-1]
+
+
+def test_users_add_refuses_a_malformed_area(tmp_path: Path) -> None:
+    code, _, err = run(
+        "users", "add", "x", "--role", "officer", "--area", "01..2", "--db", str(tmp_path / "c.db")
+    )
+    assert code != 0
+    assert "empty segment" in err
+
+
+def test_areas_search_without_diacritics() -> None:
+    code, out, _ = run("areas", "search", "hoan kiem")
+    assert code == 0
+    assert out.splitlines()[0].split()[0] == "01.00070"
+    assert "Phường Hoàn Kiếm, Thành phố Hà Nội" in out
+
+
+def test_forms_publish_is_idempotent_and_reports_errors(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    files = [str(p) for p in schema_files(ROOT / "schemas")]
+    code, out, _ = run("forms", "publish", *files, "--db", db)
+    assert code == 0
+    assert "hoa_giai v2 published" in out
+    code, out, _ = run("forms", "publish", *files, "--db", db)
+    assert code == 0
+    assert "published /" not in out and "hoa_giai v2 unchanged" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "form_id: x\ntitle: {vi: a, en: b}\n"
+        "fields: [{name: a, type: select_one, label: {vi: a, en: a}}]\n"
+    )
+    code, _, err = run("forms", "publish", str(bad), "--db", db)
+    assert code != 0
+    assert "form_id" in err and "fields[0].choices" in err
+
+
+def test_backup_and_restore_give_a_new_identity(tmp_path: Path) -> None:
+    db, copy, restored = tmp_path / "c.db", tmp_path / "b.db", tmp_path / "r.db"
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", str(db))
+    assert run("backup", str(copy), "--db", str(db))[0] == 0
+    assert run("backup", str(copy), "--db", str(db))[0] != 0  # never overwrites
+    assert run("restore", str(copy), "--db", str(restored))[0] == 0
+    ids = [
+        sqlite3.connect(p).execute("SELECT value FROM meta").fetchone()[0] for p in (db, restored)
+    ]
+    assert ids[0] != ids[1]
+    assert sqlite3.connect(restored).execute("SELECT count(*) FROM users").fetchone()[0] == 1
