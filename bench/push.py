@@ -1,0 +1,389 @@
+"""End-to-end push throughput: a real `coso serve` on loopback, several concurrent phones
+pushing batches of realistic submissions, beside raw `sqlite3.executemany` of the same rows.
+
+    python -m bench.push [--seconds S] [--clients N] [--batch B] [--quick] [--json]
+
+Each client is an officer's device (its own user and token, all in one commune). A batch
+mixes new `hoa_giai` v2 cases (about 60%), edits of the device's own earlier cases (about
+30%, parents = its last edit) and edits of cases shared with the next device (about 10%:
+both devices edit the same records from the same heads, so the server merges concurrent
+edits and lists conflicts). Every item is built by the client before the timer starts for
+its request; the figure is submissions per second of wall time over all clients, with p50
+and p99 latency of one batch request.
+
+The baseline inserts the very rows that were pushed, one row per submission, into a bare
+table with Python's `sqlite3` (`executemany`, WAL, `synchronous=FULL`, one transaction per
+batch), on the same disk, after the server has stopped. Target: end-to-end at least 1/4 of
+the raw rate (issue 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from bench.common import FORM, VERSION, emit, percentile
+from tests.support import hoa_giai, now, uuid7
+
+AREA = "01.00070"  # Phường Hoàn Kiếm, Thành phố Hà Nội
+TARGET = 0.25
+SHARE_NEW, SHARE_OWN = 0.60, 0.30  # the rest edits records shared with another device
+SHARED_PER_PAIR = 300
+
+
+class Item(msgspec.Struct):
+    id: str
+    form_id: str
+    form_version: int
+    captured_at: str
+    data: msgspec.Raw
+    record_id: str | None = None
+    parents: list[str] = []
+
+
+class Result(msgspec.Struct):
+    id: str | None
+    status: str
+
+
+class Response(msgspec.Struct):
+    results: list[Result]
+
+
+def coso_command() -> list[str]:
+    script = Path(sys.executable).with_name("coso")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("coso")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def add_officer(db: Path, name: str) -> str:
+    out = subprocess.run(
+        [*coso_command(), "users", "add", name, "--role", "officer", "--area", AREA, "--db", db],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def server(db: Path) -> Iterator[str]:
+    """`coso serve` in a subprocess on a free loopback port; yields its base URL."""
+    port = free_port()
+    log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [*coso_command(), "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"coso serve exited: {db.with_suffix('.log').read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("coso serve did not come up in 60 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+class Device:
+    """One phone: makes batches of items as JSON bytes, remembers what it created."""
+
+    def __init__(self, n: int, token: str, pool: list[bytes], shared: list[str]) -> None:
+        self.device_id = f"bench-phone-{n}"
+        self.token = token
+        self.rng = random.Random(n)
+        self.pool = pool
+        self.own: list[list[str]] = []  # [record_id, last submission id]
+        self.shared = {rid: rid for rid in shared}  # record_id -> my last submission on it
+        self.shared_order = list(shared)
+        self.next_shared = 0
+        self.sent: list[bytes] = []
+
+    def item(
+        self, record_id: str | None, parent: str | None, captured_at: str
+    ) -> tuple[bytes, str]:
+        sid = uuid7(self.rng)
+        rid = b"null" if record_id is None else b'"' + record_id.encode() + b'"'
+        parents = b"[]" if parent is None else b'["' + parent.encode() + b'"]'
+        return b"".join(
+            (
+                b'{"id":"',
+                sid.encode(),
+                b'","form_id":"',
+                FORM.encode(),
+                b'","form_version":',
+                str(VERSION).encode(),
+                b',"record_id":',
+                rid,
+                b',"parents":',
+                parents,
+                b',"captured_at":"',
+                captured_at.encode(),
+                b'","data":',
+                self.rng.choice(self.pool),
+                b"}",
+            )
+        ), sid
+
+    def batch(self, size: int) -> bytes:
+        captured_at = now()
+        items = []
+        for _ in range(size):
+            roll = self.rng.random()
+            if roll >= SHARE_NEW + SHARE_OWN and self.shared_order:
+                rid = self.shared_order[self.next_shared % len(self.shared_order)]
+                self.next_shared += 1
+                raw, sid = self.item(rid, self.shared[rid], captured_at)
+                self.shared[rid] = sid
+            elif roll >= SHARE_NEW and self.own:
+                entry = self.rng.choice(self.own)
+                raw, sid = self.item(entry[0], entry[1], captured_at)
+                entry[1] = sid
+            else:
+                raw, sid = self.item(None, None, captured_at)
+                self.own.append([sid, sid])
+            items.append(raw)
+        body = b"".join(
+            (
+                b'{"device_id":"',
+                self.device_id.encode(),
+                b'","submissions":[',
+                b",".join(items),
+                b"]}",
+            )
+        )
+        return body
+
+
+def post(client: httpx.Client, token: str, body: bytes) -> Counter[str]:
+    r = client.post(
+        "/api/v1/sync/push",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"push answered {r.status_code}: {r.text[:500]}")
+    return Counter(res.status for res in msgspec.json.decode(r.content, type=Response).results)
+
+
+def seed_shared(url: str, token: str, pool: list[bytes], pairs: int) -> list[list[str]]:
+    """Create the records each pair of devices will edit concurrently; their ids per pair."""
+    seeder = Device(10_000, token, pool, [])
+    seeder.device_id = "bench-seed"
+    roots: list[list[str]] = []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for _ in range(pairs):
+            ids: list[str] = []
+            for start in range(0, SHARED_PER_PAIR, 100):
+                body = seeder.batch(min(100, SHARED_PER_PAIR - start))
+                counts = post(client, token, body)
+                assert counts["accepted"] == min(100, SHARED_PER_PAIR - start), counts
+                ids += [r[0] for r in seeder.own[-min(100, SHARED_PER_PAIR - start) :]]
+            roots.append(ids)
+    return roots
+
+
+def run_clients(
+    url: str, devices: list[Device], seconds: float, batch: int
+) -> tuple[int, float, list[float], Counter[str]]:
+    """Every device pushes batches for `seconds`; (items, wall seconds, latencies, statuses)."""
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start_gate = threading.Barrier(len(devices) + 1)
+    stop_at = [0.0]
+
+    def work(device: Device) -> None:
+        mine: list[float] = []
+        counts: Counter[str] = Counter()
+        try:
+            with httpx.Client(base_url=url, timeout=120) as client:
+                post(client, device.token, device.batch(batch))  # warm the connection
+                start_gate.wait()
+                while time.perf_counter() < stop_at[0]:
+                    body = device.batch(batch)
+                    device.sent.append(body)
+                    t0 = time.perf_counter()
+                    counts += post(client, device.token, body)
+                    mine.append(time.perf_counter() - t0)
+        except BaseException as exc:
+            errors.append(exc)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start_gate.abort()
+        with lock:
+            latencies.extend(mine)
+            statuses.update(counts)
+
+    threads = [threading.Thread(target=work, args=(d,)) for d in devices]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    stop_at[0] = t0 + seconds
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return sum(statuses.values()), wall, latencies, statuses
+
+
+def raw_rate(path: Path, bodies: list[bytes]) -> float:
+    """Rows/s of bare `executemany` of the pushed rows: WAL, synchronous=FULL, one
+    transaction per batch."""
+    rows = []
+    for body in bodies:
+        env = msgspec.json.decode(body)
+        rows.append(
+            [
+                (
+                    s["id"],
+                    s["record_id"] or s["id"],
+                    s["form_id"],
+                    s["form_version"],
+                    msgspec.json.encode(s["parents"]).decode(),
+                    s["captured_at"],
+                    msgspec.json.encode(s["data"]).decode(),
+                )
+                for s in env["submissions"]
+            ]
+        )
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(
+        "CREATE TABLE submissions (id TEXT PRIMARY KEY, record_id TEXT NOT NULL, "
+        "form_id TEXT NOT NULL, form_version INTEGER NOT NULL, parents TEXT NOT NULL, "
+        "captured_at TEXT NOT NULL, data TEXT NOT NULL)"
+    )
+    n = 0
+    t0 = time.perf_counter()
+    for chunk in rows:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?)", chunk)
+        conn.execute("COMMIT")
+        n += len(chunk)
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return n / elapsed
+
+
+def results(
+    quick: bool = False, seconds: float | None = None, clients: int = 4, batch: int = 100
+) -> list[dict[str, Any]]:
+    seconds = seconds if seconds is not None else (5.0 if quick else 20.0)
+    rng = random.Random(3)
+    pool = [msgspec.json.encode(hoa_giai(rng)) for _ in range(512)]
+    with tempfile.TemporaryDirectory(prefix="coso-bench-") as tmp:
+        db = Path(tmp) / "coso.db"
+        tokens = [add_officer(db, f"bench-officer-{i}") for i in range(clients)]
+        with server(db) as url:
+            pairs = seed_shared(url, tokens[0], pool, clients if clients > 1 else 0)
+            devices = [
+                Device(
+                    i,
+                    tokens[i],
+                    pool,
+                    (pairs[i] + pairs[i - 1]) if clients > 1 else [],
+                )
+                for i in range(clients)
+            ]
+            items, wall, latencies, statuses = run_clients(url, devices, seconds, batch)
+        # the timed batches, in about the order they were sent, at most 60k rows
+        bodies = [b for group in zip_longest(*(d.sent for d in devices)) for b in group if b]
+        db_size = sum(f.stat().st_size for f in Path(tmp).glob("coso.db*"))
+        raw = raw_rate(Path(tmp) / "raw.db", bodies[: max(1, 60_000 // batch)])
+    rate = items / wall
+    ratio = rate / raw
+    return [
+        {
+            "benchmark": f"push: {clients} clients x batches of {batch}, HTTP loopback",
+            "figure": rate,
+            "baseline": raw,
+            "unit": "submissions/s",
+            "baseline_name": "sqlite3 executemany, same rows, WAL, synchronous=FULL, 1 txn/batch",
+            "note": (
+                f"p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+                f"p99 {percentile(latencies, 99) * 1000:.0f} ms per batch; "
+                f"target ≥ {TARGET:.2f} of raw: {'met' if ratio >= TARGET else 'NOT met'}; "
+                + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+                + f"; {wall:.1f} s, db {db_size / 1e6:.0f} MB"
+            ),
+            "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000,
+            "statuses": dict(statuses),
+        }
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=None, help="timed run (20, quick 5)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent devices (4)")
+    parser.add_argument("--batch", type=int, default=100, help="submissions per request (100)")
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON line")
+    args = parser.parse_args()
+    rows = results(args.quick, args.seconds, args.clients, args.batch)
+    if args.json:
+        emit(rows, True)
+        return
+    r = rows[0]
+    print(f"{r['benchmark']}")
+    print(f"  end to end: {r['figure']:,.0f} {r['unit']}")
+    print(f"  latency:    p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms per batch")
+    print(f"  statuses:   {r['statuses']}")
+    print(f"  raw insert: {r['baseline']:,.0f} rows/s ({r['baseline_name']})")
+    ratio = r["figure"] / r["baseline"]
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    print(f"  ratio:      {ratio:.3f} (target ≥ {TARGET:.2f}: {verdict})")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
