@@ -54,9 +54,10 @@ class Catalog:
         self.reload()
 
     def reload(self) -> None:
-        rows = self.store.form_versions()
-        if len(rows) == self._count:
+        """Load the published versions again if their number moved (cheap when it did not)."""
+        if self.store.form_count() == self._count:
             return
+        rows = self.store.form_versions()
         loaded: dict[str, FormVersions] = {}
         for form_id, version, sha, definition in rows:
             form = msgspec.json.decode(definition, type=FormDef)

@@ -222,6 +222,10 @@ class Store:
             rows = conn.execute("SELECT id, name, role, area FROM users ORDER BY id").fetchall()
         return [User(*r) for r in rows]
 
+    def form_count(self) -> int:
+        with self.read() as conn:
+            return conn.execute("SELECT count(*) FROM forms").fetchone()[0]
+
     def form_versions(self) -> list[tuple[str, int, str, str]]:
         """(form_id, version, sha256, definition JSON) of every published version."""
         with self.read() as conn:
