@@ -22,8 +22,8 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 
+from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
-from server.api import misc, records, sync
 from server.auth import TokenAuth
 from server.catalog import Catalog
 from server.errors import TITLES, ApiError
@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> Litestar:
             records.record,
             records.conflicts,
             records.resolve,
+            exports.export_form,
             misc.me,
             misc.audit,
         ],

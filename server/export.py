@@ -1,0 +1,349 @@
+"""Exports: stored record documents -> CSV, XLSX or JSONL chunks, one column set per form.
+
+The columns come from every published version of the form: the latest version's fields
+first and in its order, renamed fields under their newest name, then fields since removed
+(newest version first), so removing a field never hides data already collected. Geopoints
+split into `<name>_lat`/`<name>_lon`, select_multiple values are space-separated, repeat
+groups are JSON text in CSV and XLSX and nested in JSONL. Record columns go around them:
+`record_id`, `area`, `area_name` first; `revision`, `conflicts`, `updated_at` last.
+
+No SQL and no HTTP: `export()` takes an iterable of record documents and the form's versions
+and yields encoded chunks, holding one buffer of rows at a time, never the whole export.
+XLSX needs its zip directory at the end, so it is written to a temporary file with
+XlsxWriter's `constant_memory` mode and that file is then read out in chunks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tempfile
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import xlsxwriter
+
+from server import areas
+from server.forms import Choice, Field, FormDef, walk
+from server.protocol import Label
+
+Format = Literal["csv", "xlsx", "jsonl"]
+MEDIA_TYPES: dict[str, str] = {
+    "csv": "text/csv",  # UTF-8: the HTTP layer adds the charset to text/ types
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+}
+CHUNK = 64 * 1024
+XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
+BOM = "\ufeff"
+
+# A cell starting with one of these is read as a formula by spreadsheet programs (OWASP
+# "CSV injection"); a quote in front makes it text. A plain number is left alone.
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise(text: str) -> str:
+    """`text` as a spreadsheet will show it and never evaluate it."""
+    if text.startswith(_TRIGGERS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+# --- columns -------------------------------------------------------------------------------
+
+Kind = Literal["value", "lat", "lon", "multiple", "repeat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One export column. Field columns read `keys` from `data`, the newest name first."""
+
+    name: str
+    label: Label
+    type: str = ""
+    kind: Kind = "value"
+    keys: tuple[str, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    note: str = ""
+    subfields: tuple[tuple[str, Field], ...] = ()  # a repeat's fields, by dotted path
+
+
+_HEAD = (
+    Column("record_id", Label("Mã bản ghi", "Record id"), "text"),
+    Column("area", Label("Mã địa bàn", "Area code"), "text"),
+    Column("area_name", Label("Tên địa bàn", "Area name"), "text"),
+)
+_TAIL = (
+    Column("revision", Label("Số lần gửi đã hợp nhất", "Revision (submissions merged)"), "integer"),
+    Column(
+        "conflicts",
+        Label("Trường đang xung đột", "Fields in conflict"),
+        "text",
+        note="field names, space-separated (a list in JSONL)",
+    ),
+    Column("updated_at", Label("Cập nhật lúc", "Last updated"), "datetime"),
+)
+
+
+def _newest_names(versions: Sequence[FormDef]) -> dict[str, str]:
+    """Every top-level name a field ever had -> its name in the newest version that has it.
+    A name the latest version uses is always its own (a name may be reused after a rename)."""
+    step: dict[str, str] = {}
+    for form in versions:
+        for f in form.fields:
+            for old in f.previous_names or []:
+                step[old] = f.name
+    current = {f.name for f in versions[-1].fields}
+    out: dict[str, str] = {}
+    for name in step:
+        seen, newest = {name}, name
+        while newest in step and newest not in current and step[newest] not in seen:
+            newest = step[newest]
+            seen.add(newest)
+        out[name] = newest
+    return out
+
+
+def columns(versions: Sequence[FormDef]) -> list[Column]:
+    """The export's columns for a form with these versions (oldest first)."""
+    newest = _newest_names(versions)
+    fields: dict[str, tuple[Field, int]] = {}  # newest name -> (newest definition, its version)
+    for number in range(len(versions), 0, -1):
+        for f in versions[number - 1].fields:
+            fields.setdefault(newest.get(f.name, f.name), (f, number))
+    olds: dict[str, list[str]] = {}
+    for old, name in newest.items():
+        if old != name:
+            olds.setdefault(name, []).append(old)
+    taken = {c.name for c in (*_HEAD, *_TAIL)}
+    out = list(_HEAD)
+    for name, (f, version) in fields.items():
+        keys = (name, *sorted(olds.get(name, [])))
+        notes = []
+        if len(keys) > 1:
+            notes.append("renamed from " + ", ".join(keys[1:]))
+        if version < len(versions):
+            notes.append(f"removed after version {version}")
+        base = Column(
+            name=name,
+            label=f.label,
+            type=f.type,
+            keys=keys,
+            choices=tuple(f.choices or ()),
+            note="; ".join(notes),
+        )
+        if f.type == "geopoint":
+            parts = [
+                _part(base, f"{name}_lat", "lat", "vĩ độ", "latitude"),
+                _part(base, f"{name}_lon", "lon", "kinh độ", "longitude"),
+            ]
+        elif f.type == "select_multiple":
+            parts = [replace(base, kind="multiple")]
+        elif f.type == "repeat":
+            parts = [replace(base, kind="repeat", subfields=tuple(walk(f.fields or [], "")))]
+        else:
+            parts = [base]
+        for col in parts:
+            unique, n = col.name, 2
+            while unique in taken:  # a field named like a record column, or `x_lat` beside `x`
+                unique, n = f"{col.name}_{n}", n + 1
+            taken.add(unique)
+            out.append(replace(col, name=unique))
+    out.extend(_TAIL)
+    return out
+
+
+def _part(col: Column, name: str, kind: Kind, vi: str, en: str) -> Column:
+    label = Label(f"{col.label.vi} ({vi})", f"{col.label.en} ({en})")
+    return replace(col, name=name, kind=kind, label=label)
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+class _Named(msgspec.Struct):
+    field: str
+
+
+class _Doc(msgspec.Struct):
+    """What an export reads of a stored record (protocol.Record); other keys are skipped."""
+
+    record_id: str
+    area: str
+    data: dict[str, Any]
+    revision: int
+    conflicts: list[_Named]
+    updated_at: str
+
+
+_decode_doc = msgspec.json.Decoder(_Doc).decode
+_encode = msgspec.json.encode
+
+
+def rows(
+    docs: Iterable[str | bytes], cols: Sequence[Column], *, nested: bool
+) -> Iterator[list[Any]]:
+    """One list of cell values per record: str, int, float, bool or None, and with `nested`
+    (JSONL) lists for repeat groups and conflicts, which are otherwise text."""
+    fields = cols[len(_HEAD) : len(cols) - len(_TAIL)]
+    names: dict[str, str | None] = {}
+    for doc in docs:
+        rec = _decode_doc(doc)
+        if rec.area not in names:
+            names[rec.area] = areas.name(rec.area)
+        row: list[Any] = [rec.record_id, rec.area, names[rec.area]]
+        data = rec.data
+        for col in fields:
+            value = None
+            for key in col.keys:
+                if key in data:
+                    value = data[key]
+                    break
+            if value is None:
+                row.append(None)
+            elif col.kind == "value":
+                row.append(value if isinstance(value, str | int | float) else _json(value))
+            elif col.kind in ("lat", "lon"):
+                row.append(value.get(col.kind) if isinstance(value, dict) else None)
+            elif col.kind == "multiple":
+                row.append(" ".join(map(str, value)) if isinstance(value, list) else _json(value))
+            else:  # repeat
+                row.append(value if nested else _json(value))
+        conflicts = [c.field for c in rec.conflicts]
+        row += [rec.revision, conflicts if nested else " ".join(conflicts), rec.updated_at]
+        yield row
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else _encode(value).decode()
+
+
+# --- encoders ------------------------------------------------------------------------------
+
+
+def export(
+    fmt: Format,
+    docs: Iterable[str | bytes],
+    versions: Sequence[FormDef],
+    *,
+    sheet: str = "records",
+    tmpdir: str | Path | None = None,
+) -> Generator[bytes, None, None]:
+    """The export of `docs` (stored record JSON, in order) in `fmt`, as chunks of bytes."""
+    cols = columns(versions)
+    if fmt == "csv":
+        return _csv(rows(docs, cols, nested=False), cols)
+    if fmt == "jsonl":
+        return _jsonl(rows(docs, cols, nested=True), cols)
+    if fmt == "xlsx":
+        return _xlsx(rows(docs, cols, nested=False), cols, sheet, tmpdir)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return neutralise(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value  # int or float: the csv module writes repr(), a negative number stays one
+
+
+def _csv(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[bytes, None, None]:
+    buf = io.StringIO()
+    buf.write(BOM)  # so that Excel reads UTF-8 (Vietnamese diacritics) instead of ANSI
+    out = csv.writer(buf)
+    out.writerow([c.name for c in cols])
+    for row in cells:
+        out.writerow([_cell(v) for v in row])
+        if buf.tell() >= CHUNK:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def _jsonl(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[bytes, None, None]:
+    names = [c.name for c in cols]
+    encode = msgspec.json.Encoder().encode
+    buf = bytearray()
+    for row in cells:
+        buf += encode(dict(zip(names, row, strict=True)))
+        buf += b"\n"
+        if len(buf) >= CHUNK:
+            yield bytes(buf)
+            buf.clear()
+    if buf:
+        yield bytes(buf)
+
+
+def _xlsx(
+    cells: Iterator[list[Any]], cols: Sequence[Column], sheet: str, tmpdir: str | Path | None
+) -> Generator[bytes, None, None]:
+    with tempfile.TemporaryDirectory(prefix="coso-export-", dir=tmpdir) as tmp:
+        path = Path(tmp) / "export.xlsx"
+        book = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,  # rows go to a temp file as they are written
+                "tmpdir": tmp,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        bold = book.add_format({"bold": True})
+        title = re.sub(r"[\[\]:*?/\\']", "_", sheet)[:28]
+        title = "records" if title.lower() in ("", "columns") else title
+        ws, r, part = None, XLSX_ROWS, 1
+        for row in cells:
+            if r == XLSX_ROWS:  # the first sheet, or the last one is full: start another
+                ws = book.add_worksheet(title if part == 1 else f"{title} {part}")
+                ws.freeze_panes(1, 0)
+                ws.write_row(0, 0, [c.name for c in cols], bold)
+                r, part = 1, part + 1
+            for c, value in enumerate(row):
+                if isinstance(value, str):
+                    ws.write_string(r, c, neutralise(value))  # type: ignore[union-attr]
+                elif isinstance(value, bool):
+                    ws.write_boolean(r, c, value)  # type: ignore[union-attr]
+                elif value is not None:
+                    ws.write_number(r, c, value)  # type: ignore[union-attr]
+            r += 1
+        if ws is None:  # no records: still the header
+            ws = book.add_worksheet(title)
+            ws.write_row(0, 0, [c.name for c in cols], bold)
+        _columns_sheet(book.add_worksheet("columns"), cols, bold)
+        book.close()
+        with path.open("rb") as f:
+            while chunk := f.read(CHUNK * 4):
+                yield chunk
+
+
+def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
+    """Each column with its labels in Vietnamese and English, its type and its choices;
+    a repeat group's own fields follow it (they are inside its JSON)."""
+    ws.write_row(0, 0, ["column", "type", "label_vi", "label_en", "choices", "note"], bold)
+    lines = []
+    for col in cols:
+        lines.append(
+            [col.name, col.type, col.label.vi, col.label.en, _choices(col.choices), col.note]
+        )
+        for path, f in col.subfields:
+            choices = _choices(tuple(f.choices or ()))
+            note = f"inside {col.name} (JSON)"
+            lines.append([f"{col.name}[].{path}", f.type, f.label.vi, f.label.en, choices, note])
+    for r, line in enumerate(lines, start=1):
+        for c, text in enumerate(line):
+            if text:
+                ws.write_string(r, c, neutralise(text))
+
+
+def _choices(choices: tuple[Choice, ...]) -> str:
+    return "\n".join(f"{c.value}: {c.label.vi} / {c.label.en}" for c in choices)
