@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -12,6 +14,7 @@ from server import areas
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
+from server.export import export
 from server.forms import DefinitionError
 from server.store import Store
 from server.store import restore as restore_db
@@ -163,6 +166,76 @@ def forms_publish(files: tuple[Path, ...], db: str) -> None:
         publish(Catalog(store), list(files))
     finally:
         store.close()
+
+
+@main.command("export")
+@click.argument("form_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: standard output).",
+)
+@click.option("--area", default="", help="Only this area and below it (default: all areas).")
+@DB_OPTION
+def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) -> None:
+    """Xuất dữ liệu / Export every record of a form: CSV (UTF-8 with BOM), XLSX or JSONL."""
+    try:
+        area = areas.parse(area) if area else ""
+    except areas.AreaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--area") from exc
+    if out is None and fmt == "xlsx" and sys.stdout.isatty():
+        raise click.UsageError("XLSX is binary: give --out FILE / hãy chỉ định --out")
+    store = Store(db)
+    try:
+        fv = Catalog(store).get(form_id)
+        if fv is None:
+            raise click.ClickException(f"no form {form_id!r} / không có biểu mẫu này")
+        docs = (row.doc for row in store.iter_records(form_id, area))
+        if sys.stderr.isatty():  # a progress line for people, nothing for pipes and scripts
+            docs = _progress(docs, store.count_records(form_id, area), form_id)
+        chunks = export(fmt, docs, fv.defs, sheet=form_id)  # type: ignore[arg-type]
+        if out is None:
+            sink = click.get_binary_stream("stdout")
+            for chunk in chunks:
+                sink.write(chunk)
+            sink.flush()
+        else:  # written beside, renamed when complete: a failed export leaves no half file
+            part = out.with_name(out.name + ".part")
+            try:
+                with part.open("wb") as f:
+                    for chunk in chunks:
+                        f.write(chunk)
+                part.replace(out)
+            finally:
+                part.unlink(missing_ok=True)
+    finally:
+        store.close()
+
+
+def _progress(docs: Iterator[str], total: int, label: str) -> Iterator[str]:
+    """Pass `docs` through, drawing `rows done / total, rate` on standard error."""
+    start = last = time.monotonic()
+    done = 0
+
+    def draw(end: str = "") -> None:
+        rate = done / max(time.monotonic() - start, 1e-9)
+        share = f" ({done / total:.0%})" if total else ""
+        click.echo(
+            f"\r{label}: {done:,} / {total:,} rows{share}  {rate:,.0f} rows/s", nl=False, err=True
+        )
+        if end:
+            click.echo(end, nl=False, err=True)
+
+    for doc in docs:
+        yield doc
+        done += 1
+        if done % 1000 == 0 and time.monotonic() - last >= 0.2:
+            last = time.monotonic()
+            draw()
+    draw("\n")
 
 
 @main.group("areas")

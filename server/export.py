@@ -245,23 +245,23 @@ def export(
     raise ValueError(f"unknown export format {fmt!r}")
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str):
-        return neutralise(value)
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value  # int or float: the csv module writes repr(), a negative number stays one
-
-
 def _csv(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[bytes, None, None]:
     buf = io.StringIO()
     buf.write(BOM)  # so that Excel reads UTF-8 (Vietnamese diacritics) instead of ANSI
     out = csv.writer(buf)
     out.writerow([c.name for c in cols])
     for row in cells:
-        out.writerow([_cell(v) for v in row])
+        # None is written empty and numbers as repr(): a negative number stays a number
+        out.writerow(
+            [
+                neutralise(v)
+                if type(v) is str
+                else ("true" if v else "false")
+                if type(v) is bool
+                else v
+                for v in row
+            ]
+        )
         if buf.tell() >= CHUNK:
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
