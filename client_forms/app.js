@@ -3,7 +3,7 @@
 // #/fix/ID, #/cases, #/case/ID, #/edit/ID. The setup link's #token=… is read once and wiped.
 import * as db from './db.js';
 import { L, lang, setLang, t, timeText } from './i18n.js';
-import { formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
+import { describeError, formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
 import { validate } from './validate.js';
@@ -51,17 +51,18 @@ async function renderStatus() {
       s.running ? t('syncing') : `⟳ ${t('sync')}`),
   );
   const tab = document.querySelector('a[href="#/outbox"] .count');
-  if (tab) tab.textContent = box.length ? ` (${box.length})` : '';
+  if (tab) tab.textContent = box.length ? `(${box.length})` : '';
 }
 
 function nav(current) {
   const tab = (href, key) => h('a', { href, class: `tab${current === href ? ' on' : ''}` }, t(key),
     key === 'outbox' ? h('span', { class: 'count' }) : null);
-  return h('nav', { class: 'tabs' }, tab('#/', 'forms'), tab('#/outbox', 'outbox'), tab('#/cases', 'cases'));
+  return h('nav', { class: 'tabs' }, tab('#/', 'forms'), tab('#/outbox', 'outbox'), tab('#/cases', 'tab_cases'));
 }
 
 function page(current, ...kids) {
-  main.replaceChildren(nav(current), flash ? h('p', { class: 'flash', role: 'status' }, flash) : null, ...kids);
+  const flashEl = flash ? h('p', { class: 'flash', role: 'status' }, flash) : null;
+  main.replaceChildren(...[nav(current), flashEl, ...kids].flat().filter((k) => k != null && k !== false));
   flash = '';
   renderStatus();
 }
@@ -178,11 +179,11 @@ async function formView(id) {
     await db.put('drafts', d);
     note.textContent = t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) });
   };
-  const check = () => {
+  const check = (scroll = false) => {
     const under = (p, q) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
     const errs = validate(def.fields, form.data());
     const shown = attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
-    form.showErrors(shown);
+    form.showErrors(shown, scroll);
     problems.hidden = !attempted || !errs.length;
     problems.textContent = t('fix_errors', { n: errs.length });
     return errs;
@@ -202,7 +203,7 @@ async function formView(id) {
 
   const finish = async () => {
     attempted = true;
-    const errs = check();
+    const errs = check(true);
     if (errs.length) return;
     const data = form.data();
     if (d.record_id) {
@@ -238,13 +239,15 @@ async function formView(id) {
       h('button', { type: 'submit', id: 'save-btn', class: 'big' }, `✓ ${t('save')}`),
       note,
       h('button', { type: 'button', class: 'link danger', onclick: discard }, t('delete_draft'))));
-  if (d.errors?.length) form.showErrors(d.errors);
+  if (d.errors?.length) form.showErrors(d.errors, true);
 }
 
 async function outboxView() {
   const items = (await db.all('outbox')).sort((a, b) => (a.id < b.id ? -1 : 1));
   const manifest = (await db.kv('manifest')) ?? [];
   const title = (id) => L(manifest.find((f) => f.form_id === id)?.title) || id;
+  const defs = {};
+  for (const i of items) defs[i.id] = await db.get('forms', [i.form_id, i.form_version]);
   page('#/outbox',
     h('h2', {}, t('outbox')),
     items.length ? h('ul', { class: 'list', id: 'outbox-list' }, items.map((i) =>
@@ -252,10 +255,10 @@ async function outboxView() {
         h('strong', {}, title(i.form_id)),
         h('small', {}, ` · ${timeText(i.saved_at)} · `, h('span', { class: 'badge' }, t(`st_${i.status}`))),
         i.status === 'rejected' ? [
-          h('p', { class: 'err' }, i.errors.map((e) => `${e.path ? `${e.path}: ` : ''}${e.message ?? e.code}`).join('; ')),
+          h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
           link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
         ] : null))) : h('p', {}, t('outbox_empty')),
-    h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, `⤓ ${t('export')}`));
+    h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
 }
 
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
@@ -297,6 +300,8 @@ async function casesView() {
 
 async function caseView(recordId) {
   const r = await db.get('records', recordId);
+  const me = await db.kv('device_id');
+  const device = (d) => (d === me ? t('this_phone') : `…${String(d).slice(-6)}`);
   if (!r) return go('#/cases');
   const def = await latestDef(r.form_id);
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
@@ -309,7 +314,7 @@ async function caseView(recordId) {
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
         h('strong', {}, L(field(c.field)?.label) || c.field),
         h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value),
-          h('small', {}, ` — ${t('by_device', { d: String(v.device_id).slice(0, 8), t: timeText(v.captured_at) })}`))))))) : null,
+          h('small', {}, ` — ${t('by_device', { d: device(v.device_id), t: timeText(v.captured_at) })}`))))))) : null,
     def ? renderData(def, r.data) : null,
     link(`#/edit/${recordId}`, `✎ ${t('edit')}`, 'btn big'));
 }

@@ -12,7 +12,7 @@ export function h(tag, attrs = {}, ...kids) {
     else if (k in el && k !== 'list' && k !== 'type') el[k] = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
-  el.append(...kids.flat().filter((k) => k != null && k !== false));
+  el.append(...kids.flat(Infinity).filter((k) => k != null && k !== false));
   return el;
 }
 
@@ -98,7 +98,7 @@ function widget(f, value, path, ctx) {
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: String(c.device_id).slice(0, 8), t: timeText(c.captured_at) })}`)))))
+        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: `…${String(c.device_id).slice(-6)}`, t: timeText(c.captured_at) })}`)))))
     : null;
   const w = { f, showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
   let body;
@@ -161,10 +161,12 @@ function widget(f, value, path, ctx) {
       body = repeat(f, value, path, w, ctx);
       break;
     default: {
-      const long = !f.max_length || f.max_length > 300;
+      const long = f.max_length > 300 || (!f.max_length && !f.pattern);
+      // A digits-only pattern (phone numbers) gets the phone keypad.
+      const digits = f.pattern && !/[a-ce-zA-Z]/.test(f.pattern.replace(/\\d/g, '')) ? 'tel' : undefined;
       const el = long
         ? h('textarea', { id, name: id, rows: 3, maxLength: f.max_length })
-        : input({ type: 'text', maxLength: f.max_length, autocomplete: 'off' });
+        : input({ type: 'text', inputMode: digits, maxLength: f.max_length, autocomplete: 'off' });
       el.value = value ?? '';
       body = el;
       w.get = () => (el.value === '' ? undefined : el.value.normalize('NFC'));
@@ -205,7 +207,7 @@ function geopoint(value, w, ctx) {
       status.textContent = t('located', { m: Math.round(p.coords.accuracy) });
       locate.dispatchEvent(new Event('change', { bubbles: true }));
     }, () => { status.textContent = t('no_location'); }, { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
-  } }, `📍 ${t('locate')}`);
+  } }, t('locate'));
   w.get = () => {
     const a = parseNumber(lat.value, false);
     const o = parseNumber(lon.value, false);
@@ -290,7 +292,7 @@ export function renderForm(def, data, opts = {}) {
     el: h('div', { class: 'fields', lang }, general, g.els),
     data: () => collect(g),
     clearErrors,
-    showErrors(errors) {
+    showErrors(errors, scroll = false) {
       clearErrors();
       const byWidget = new Map();
       const loose = [];
@@ -302,11 +304,26 @@ export function renderForm(def, data, opts = {}) {
       byWidget.forEach((msgs, w) => w.showError([...new Set(msgs)].join(' · ')));
       general.textContent = loose.join(' · ');
       general.hidden = !loose.length;
-      const first = [...byWidget.keys()][0]?.el ?? general;
-      first.scrollIntoView?.({ block: 'center' });
+      // Only on request (saving): scrolling while the officer taps elsewhere loses the tap.
+      if (scroll && errors.length) ([...byWidget.keys()][0]?.el ?? general).scrollIntoView({ block: 'center' });
       return errors.length;
     },
   };
+}
+
+// The field a validation path points at (`cac_ben[1].nam_sinh` -> nam_sinh), with its labels.
+export function describeError(def, e) {
+  let fields = def?.fields ?? [];
+  const labels = [];
+  let f;
+  for (const part of e.path?.match(/[^.[\]]+/g) ?? []) {
+    const next = fields.find((x) => x.name === part);
+    if (!next) continue;
+    f = next;
+    labels.push(L(f.label));
+    fields = f.fields ?? [];
+  }
+  return `${labels.length ? `${labels.join(' › ')}: ` : ''}${errorText(e, f)}`;
 }
 
 // Read-only view of a record's data.

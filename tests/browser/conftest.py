@@ -1,0 +1,230 @@
+"""Browser tests: Debian's Chromium (never a downloaded one) against a real `coso serve`.
+
+Each test gets its own server subprocess on a free port with a fresh database, and phones
+(browser contexts) set up from the officer's setup link, as on a real phone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+AREA = "01.00070"  # Phường Hoàn Kiếm, Hà Nội
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium); no browser is downloaded"
+        if os.environ.get("COSO_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def _coso() -> list[str]:
+    script = Path(sys.executable).with_name("coso")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from server.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    db: Path
+    log: Path
+    proc: subprocess.Popen[bytes] = field(repr=False)
+
+    def add_user(self, name: str, role: str = "officer", area: str = AREA) -> str:
+        """`coso users add`; the token is the last line of its standard output."""
+        out = subprocess.run(
+            [*_coso(), "users", "add", name, "--role", role, "--area", area, "--db", str(self.db),
+             "--url", self.url],
+            capture_output=True, text=True, check=True, cwd=ROOT, timeout=60,
+        )
+        return out.stdout.strip().splitlines()[-1].strip()
+
+    def api(self, token: str, path: str, body: Any = None) -> tuple[int, Any]:
+        req = urllib.request.Request(
+            f"{self.url}/api/v1{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method="GET" if body is None else "POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                return res.status, json.loads(res.read() or b"null")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"null")
+
+    def records(self, token: str, form_id: str) -> list[dict[str, Any]]:
+        status, page = self.api(token, f"/records?form_id={form_id}&limit=1000")
+        assert status == 200, page
+        return page["records"]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    port = _free_port()
+    log = tmp_path / "server.log"
+    db = tmp_path / "coso.db"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*_coso(), "serve", "--db", str(db), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+    srv = Server(f"http://127.0.0.1:{port}", db, log, proc)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{srv.url}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"coso serve did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Phone:
+    """One officer's phone: a browser context with the app set up from the setup link."""
+
+    def __init__(self, context: BrowserContext, server: Server, token: str) -> None:
+        self.context = context
+        self.server = server
+        self.token = token
+        self.page: Page = context.new_page()
+
+    def setup(self) -> None:
+        self.page.goto(f"{self.server.url}/app/#token={self.token}")
+        expect(self.page.locator("#form-list a").first).to_be_visible(timeout=20_000)
+        assert "token" not in self.page.url
+        # Offline reloads need the service worker installed (shell cached) first.
+        self.page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+    def offline(self, value: bool = True) -> None:
+        self.context.set_offline(value)
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        """Evaluate with the app's own IndexedDB module as `db`."""
+        return self.page.evaluate(
+            f"async (arg) => {{ const db = await import(new URL('db.js', location.href).href); return ({expression}); }}", arg
+        )
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return self.js("await db.all('outbox')")
+
+    def new(self, form_id: str) -> None:
+        self.page.goto(f"{self.server.url}/app/#/")
+        self.page.locator(f'#form-list a[href="#/new/{form_id}"]').click()
+        expect(self.page.locator("#entry")).to_be_visible()
+
+    def field(self, path: str):  # noqa: ANN201 - a Locator
+        return self.page.locator(f'[data-path="{path}"]')
+
+    def fill(self, values: dict[str, Any]) -> None:
+        """Fill fields by path: strings are typed, lists tick checkboxes, a str radio value
+        starting with '=' picks that choice, True/False pick yes/no."""
+        for path, value in values.items():
+            box = self.field(path)
+            kind = (box.get_attribute("class") or "").split("t-")[-1].split()[0]
+            if kind in ("select_one", "boolean") and box.locator("select").count():
+                box.locator("select").select_option(str(value))
+            elif kind == "boolean":
+                box.locator(f'input[value="{str(value).lower()}"]').check()
+            elif kind == "select_one":
+                box.locator(f'input[value="{value}"]').check()
+            elif kind == "select_multiple":
+                for v in value:
+                    box.locator(f'input[value="{v}"]').check()
+            elif kind == "geopoint":
+                inputs = box.locator("input")
+                inputs.nth(0).fill(str(value["lat"]))
+                inputs.nth(1).fill(str(value["lon"]))
+            else:
+                box.locator("input, textarea").first.fill(str(value))
+                box.locator("input, textarea").first.dispatch_event("change")
+
+    def save(self) -> None:
+        self.page.locator("#save-btn").click()
+
+    def sync(self) -> None:
+        self.page.locator("#sync-btn").click()
+        expect(self.page.locator("#sync-btn")).to_be_enabled(timeout=20_000)
+
+    def shot(self, name: str, *, docs: bool = False) -> None:
+        """A screenshot in artifacts/screenshots/ (kept by CI); `docs`: also in docs/screenshots/
+        for the README."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        if docs:
+            (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, ROOT / "docs" / "screenshots" / path.name)
+
+
+@pytest.fixture
+def phones(browser: Browser, server: Server) -> Iterator[Any]:
+    """phones(name) -> a set-up Phone for a new officer of AREA (390×844, Hà Nội time)."""
+    made: list[BrowserContext] = []
+
+    def make(name: str, *, viewport: tuple[int, int] = (390, 844), **kwargs: Any) -> Phone:
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]},
+            locale="vi-VN",
+            timezone_id="Asia/Ho_Chi_Minh",
+            service_workers="allow",
+            accept_downloads=True,
+            **kwargs,
+        )
+        context.set_default_timeout(15_000)
+        made.append(context)
+        phone = Phone(context, server, server.add_user(name))
+        phone.setup()
+        return phone
+
+    yield make
+    for context in made:
+        context.close()
+

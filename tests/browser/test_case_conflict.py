@@ -1,0 +1,82 @@
+"""Two officers take the same mediation case offline: their edits of different fields merge,
+their different values for one field are both kept as a conflict, on the server and on the
+phone."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+CASE = {
+    "ngay_tiep_nhan": "2025-08-15",
+    "cac_ben": [
+        {"ho_ten": "Phạm Văn Cường", "vai_tro": "ben_yeu_cau", "nam_sinh": 1965},
+        {"ho_ten": "Đỗ Thị Dung", "vai_tro": "ben_con_lai"},
+    ],
+    "loai_vu_viec": "dat_dai",
+    "noi_dung_vu_viec": "Tranh chấp ranh giới đất vườn giữa hai hộ",
+    "trang_thai": "moi_tiep_nhan",
+}
+
+
+@pytest.mark.browser
+def test_two_officers_edit_one_case_offline(phones, server) -> None:
+    desk = server.add_user("can-bo-truc-ban")
+    case_id = str(uuid.uuid4())
+    status, body = server.api(desk, "/sync/push", {
+        "device_id": "may-truc-ban",
+        "submissions": [{
+            "id": case_id, "form_id": "hoa_giai", "form_version": 2, "parents": [],
+            "captured_at": "2025-08-15T08:00:00+07:00", "data": CASE,
+        }],
+    })
+    assert status == 200
+    assert body["results"][0]["status"] == "accepted", body
+
+    a, b = phones("can-bo-an"), phones("can-bo-binh")
+    for phone in (a, b):
+        phone.page.goto(f"{server.url}/app/#/cases")
+        expect(phone.page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+        phone.offline()
+
+    def edit(phone, values) -> None:
+        phone.page.locator(f'#case-list a[data-id="{case_id}"]').click()
+        phone.page.locator(f'a[href="#/edit/{case_id}"]').click()
+        expect(phone.page.locator("#entry")).to_be_visible()
+        phone.fill(values)
+        phone.save()
+        expect(phone.page.locator(".flash")).to_be_visible()
+
+    edit(a, {"so_buoi_hoa_giai": "2", "trang_thai": "dang_hoa_giai"})
+    edit(b, {"hoa_giai_vien": "Bà Nguyễn Thị Lan", "trang_thai": "hoa_giai_thanh"})
+    [sent_a] = a.outbox()
+    assert sent_a["record_id"] == case_id
+    assert sent_a["parents"] == [case_id]
+    assert sent_a["data"] == {**CASE, "so_buoi_hoa_giai": 2, "trang_thai": "dang_hoa_giai"}
+
+    for phone in (a, b):
+        phone.offline(False)
+        expect(phone.page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200
+    assert record["data"]["so_buoi_hoa_giai"] == 2
+    assert record["data"]["hoa_giai_vien"] == "Bà Nguyễn Thị Lan"
+    [conflict] = record["conflicts"]
+    assert conflict["field"] == "trang_thai"
+    assert sorted(v["value"] for v in conflict["values"]) == ["dang_hoa_giai", "hoa_giai_thanh"]
+
+    # Officer A's phone pulls the merged case and shows both competing values.
+    a.sync()
+    a.page.goto(f"{server.url}/app/#/cases")
+    expect(a.page.locator(f'#case-list a[data-id="{case_id}"] .badge')).to_be_visible()
+    a.shot("04-danh-sach-vu-viec")
+    a.page.locator(f'#case-list a[data-id="{case_id}"]').click()
+    shown = a.page.locator('#conflicts [data-field="trang_thai"] li')
+    expect(shown).to_have_count(2)
+    expect(shown.filter(has_text="Đang hòa giải")).to_have_count(1)
+    expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
+    a.shot("05-vu-viec-xung-dot", docs=True)

@@ -1,0 +1,49 @@
+"""At 360×640 (a cheap Android phone) no screen scrolls sideways and every control is at least
+44 px tall, in Vietnamese and in English, with errors showing."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+MEASURE = """() => {
+  const small = [];
+  for (const el of document.querySelectorAll('button, input, select, textarea, a.btn, a.tab')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (r.height < 44) small.push(`${el.outerHTML.slice(0, 90)} -> ${r.height}px`);
+  }
+  return {width: document.documentElement.scrollWidth, small};
+}"""
+
+
+@pytest.mark.browser
+def test_every_screen_fits_a_small_phone(phones, server) -> None:
+    phone = phones("can-bo-e", viewport=(360, 640))
+    page = phone.page
+    form_ids = [f["form_id"] for f in server.api(phone.token, "/forms")[1]["forms"]]
+    seen = []
+
+    def check(name: str) -> None:
+        result = page.evaluate(MEASURE)
+        assert result["width"] <= 360, f"{name}: scrolls sideways ({result['width']} px)"
+        assert result["small"] == [], f"{name}: controls under 44 px: {result['small']}"
+        seen.append(name)
+
+    for lang in ("vi", "en"):
+        page.goto(f"{server.url}/app/#/")
+        expect(page.locator("#form-list a").first).to_be_visible()
+        check(f"{lang} home")
+        for form_id in form_ids:
+            phone.new(form_id)
+            check(f"{lang} {form_id}")
+            phone.save()  # empty: every required field shows its error
+            expect(page.locator("#form-errors")).to_be_visible()
+            check(f"{lang} {form_id} with errors")
+        for screen in ("outbox", "cases"):
+            page.goto(f"{server.url}/app/#/{screen}")
+            expect(page.locator("main h2")).to_be_visible()
+            check(f"{lang} {screen}")
+        page.locator("#lang").click()
+        expect(page.locator("#lang")).to_have_text("VI" if lang == "vi" else "EN")
+    assert len(seen) == 2 * (3 + 2 * len(form_ids))
