@@ -150,6 +150,7 @@ def _select_one(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, str):
             return _wrong_type("a choice value (string)", value, path, errors)
+        value = _nfc(value)  # choice values are ASCII; a wrong one still comes back in NFC
         if value not in values:
             errors.append(FieldError(path, "choice", f"{value!r} is not one of the choices"))
         return value
@@ -171,8 +172,12 @@ def _select_multiple(f: Field) -> Check:
         if not isinstance(value, list):
             return _wrong_type("a list of choice values", value, path, errors)
         seen: set[str] = set()
+        out = []
         for i, v in enumerate(value):
             here = f"{path}[{i}]"
+            if isinstance(v, str):
+                v = _nfc(v)
+            out.append(v)
             if not isinstance(v, str):
                 _wrong_type("a choice value (string)", v, here, errors)
             elif v not in values:
@@ -182,7 +187,7 @@ def _select_multiple(f: Field) -> Check:
             else:
                 seen.add(v)
         _count(f, path, errors, len(value))
-        return value
+        return out
 
     return check
 
@@ -196,15 +201,23 @@ def _geopoint(f: Field) -> Check:
         for key in ("lat", "lon"):
             if key not in value:
                 errors.append(FieldError(f"{path}.{key}", "required", f"a geopoint needs {key}"))
+        unknown = False
         for key, v in value.items():
-            here = f"{path}.{key}"
             if key not in GEO_KEYS:
-                errors.append(FieldError(here, "unknown_field", f"{key!r} is not in a geopoint"))
-            elif not _is_number(v):
+                unknown = True
+                key = _nfc(key) if isinstance(key, str) else key
+                errors.append(
+                    FieldError(f"{path}.{key}", "unknown_field", f"{key!r} is not in a geopoint")
+                )
+                continue
+            here = f"{path}.{key}"
+            if not _is_number(v):
                 _wrong_type("number", v, here, errors)
             elif not limits[key][0] <= v <= limits[key][1]:
                 low, high = limits[key]
                 errors.append(FieldError(here, "range", f"{key} must be between {low} and {high}"))
+        if unknown:
+            return {(_nfc(k) if isinstance(k, str) else k): v for k, v in value.items()}
         return value
 
     return check
@@ -251,14 +264,17 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
         prefix = f"{path}." if path else ""
         out = {}
         for key, v in value.items():
-            here = prefix + key
             field_check = checks.get(key)
             if field_check is None:
-                errors.append(FieldError(here, "unknown_field", f"no field {key!r} in this form"))
+                # MessagePack maps may have keys that are not strings: report, never crash
+                name = _nfc(key) if isinstance(key, str) else str(key)
+                errors.append(
+                    FieldError(prefix + name, "unknown_field", f"no field {name!r} in this form")
+                )
             elif v is None:
                 out[key] = None
             else:
-                out[key] = field_check(v, here, errors)
+                out[key] = field_check(v, prefix + key, errors)
         for name in required:
             v = value.get(name, ...)
             if v is None or v == "" or v == [] or (v is ... and whole):

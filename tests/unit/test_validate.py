@@ -479,3 +479,21 @@ def test_the_output_is_a_new_object_with_the_same_values() -> None:
     assert errors == []
     assert out == data
     assert out is not data
+
+
+def test_keys_that_are_not_strings_are_unknown_fields_not_a_crash() -> None:
+    # MessagePack maps may have integer keys; nested ones reach the validator as they are
+    assert codes({"cac_ben": [{"ho_ten": "An", 1: "x"}], "vi_tri": {"lat": 1, "lon": 2, 3: 4}}) == [
+        ("cac_ben[0].1", "unknown_field"),
+        ("vi_tri.3", "unknown_field"),
+    ]
+
+
+def test_unknown_names_and_wrong_choices_are_reported_in_nfc() -> None:
+    nfd = unicodedata.normalize("NFD", "tên_lạ")
+    _, errors = check(
+        {nfd: 1, "loai": nfd, "chu_de": [nfd], "vi_tri": {"lat": 1, "lon": 2, nfd: 3}}
+    )
+    nfc = unicodedata.normalize("NFC", nfd)
+    assert sorted(e.path for e in errors) == sorted([nfc, "loai", "chu_de[0]", f"vi_tri.{nfc}"])
+    assert all(nfd not in e.message for e in errors)
