@@ -24,7 +24,7 @@ def read(db_id: str, cursor: str | None) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         tag, cursor_db, seq = text.split(":")
         value = int(seq)
-        if tag != "c1" or value < 0:
+        if tag != "c1" or not 0 <= value < 2**63:  # past SQLite's INTEGER: not ours
             raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise Malformed("this cursor is not one of ours", code="bad_cursor") from exc

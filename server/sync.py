@@ -92,7 +92,7 @@ def _msgspec_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: s
         code = "required"
         field = message.rsplit("`", 2)[-2] if message.count("`") >= 2 else ""
         path = f"{path}.{field}" if field else path
-    elif isinstance(exc, msgspec.DecodeError):
+    elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
         code = "malformed"
     elif "Expected" in message:
         code = "type"
@@ -274,8 +274,13 @@ def _admit(
     """Decide duplicates, id reuse, parents in other records and area rules, in batch order."""
     stored = w.content_hashes([p.row.id for p in prepared])
     edited = sorted({p.row.record_id for p in prepared if not p.creating})
-    owners = w.record_heads(edited)
-    owners.update(w.pending_roots([r for r in edited if r not in owners]))
+    owners: dict[str, tuple[str, str | None]] = dict(w.record_heads(edited))
+    # A record known only by pending edits has a form but no area yet: its area is its first
+    # submission's, checked again when that arrives (see `rebuild`), not a pending edit's.
+    owners.update(
+        (rid, (form_id, None))
+        for rid, (form_id, _) in w.pending_roots([r for r in edited if r not in owners]).items()
+    )
     parent_homes = {
         pid: rec
         for pid, (_, rec) in w.content_hashes(
@@ -320,7 +325,7 @@ def _admit(
                 ],
             )
             continue
-        if owner is not None and not areas.contains(user.area, owner[1]):
+        if owner is not None and owner[1] is not None and not areas.contains(user.area, owner[1]):
             results[p.index] = _reject(
                 p.index,
                 row.id,
@@ -397,6 +402,13 @@ def rebuild(w: Writer, record_ids: Sequence[str], layout: Layout, now: str) -> d
         rows = subs[rid]
         if not rows:
             continue
+        root = next((r for r in rows if r.id == rid), None)
+        if root is not None:
+            # Edits stored while the record was unknown (pending) count only if their author
+            # may edit it: of its form, by a user whose area contains the record's.
+            rows = [
+                r for r in rows if r.form_id == root.form_id and areas.contains(r.area, root.area)
+            ]
         renames, latest = layout.get(rows[0].form_id, ({}, rows[0].form_version))
         m = merge(_sub(r, renames) for r in rows)
         out[rid] = m

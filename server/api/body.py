@@ -82,7 +82,8 @@ async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = M
         message, _, where = str(exc).partition(" - at `$")
         path = where.rstrip("`").lstrip(".")
         raise Invalid(message, errors=[FieldError(path, "invalid", message)]) from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
+        # msgspec raises RecursionError for nesting deeper than the interpreter's limit
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
 

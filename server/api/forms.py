@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, PathParameter
+from litestar.params import FromPath
 
 from server.api.body import read_body, respond
 from server.api.deps import CatalogDep
 from server.auth import admin_only, officer_or_above
-from server.errors import Invalid, NotFound
+from server.errors import Invalid, Malformed, NotFound
 from server.forms import DefinitionError, parse_definition, read_source
 from server.protocol import FormManifest, PublishResult
 
@@ -34,7 +34,7 @@ def form_version(
     request: Request[Any, Any, Any],
     catalog: CatalogDep,
     form_id: FromPath[str],
-    version: Annotated[int, PathParameter(ge=1, le=2**31)],
+    version: FromPath[int],  # any integer: one never published is a 404, not a 400
 ) -> Response[dict[str, Any]]:
     """One version's definition with `version` and `sha256`; immutable, cached for a year."""
     catalog.reload()
@@ -52,11 +52,19 @@ def form_version(
 
 @post("/forms", guards=[admin_only], status_code=201)
 async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:
-    """Publish a definition (JSON or YAML) as the next version; identical to the latest: 200."""
+    """Publish a definition (JSON, YAML or MessagePack) as the next version; identical to the
+    latest: 200."""
     body = await read_body(request, 2 * 1024 * 1024)
     user = request.user
     try:
-        form = parse_definition(read_source(body))
+        if "msgpack" in request.headers.get("content-type", ""):
+            try:
+                source = msgspec.msgpack.decode(body)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                raise Malformed(f"the body is not valid MessagePack: {exc}") from exc
+        else:
+            source = read_source(body)
+        form = parse_definition(source)
         result, created = await run_sync(catalog.publish, form, user.id, user.name)
     except DefinitionError as exc:
         raise Invalid(
