@@ -301,7 +301,7 @@ async function casesView() {
 async function caseView(recordId) {
   const r = await db.get('records', recordId);
   const me = await db.kv('device_id');
-  const device = (d) => (d === me ? t('this_phone') : `…${String(d).slice(-6)}`);
+  const device = (d) => (d === me ? t('this_phone') : t('device_n', { d: `…${String(d).slice(-6)}` }));
   if (!r) return go('#/cases');
   const def = await latestDef(r.form_id);
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);

@@ -54,6 +54,10 @@ function choiceLabel(f, v) {
   return c ? L(c.label) : String(v);
 }
 
+// One item of a repeat group on one line: "Phạm Văn Cường · 1965 · Bên yêu cầu".
+const itemText = (f, item) =>
+  f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ');
+
 // A value as text for reading (case view, conflicts).
 export function formatValue(f, v) {
   if (v == null) return '—';
@@ -71,9 +75,7 @@ export function formatValue(f, v) {
     case 'geopoint':
       return `${v.lat}, ${v.lon}${v.accuracy != null ? ` (±${v.accuracy} m)` : ''}`;
     case 'repeat':
-      return v
-        .map((item, i) => `${i + 1}. ${f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ')}`)
-        .join('; ');
+      return v.map((item, i) => `${i + 1}. ${itemText(f, item)}`).join('; ');
     default:
       return typeof v === 'object' ? JSON.stringify(v) : String(v);
   }
@@ -98,7 +100,7 @@ function widget(f, value, path, ctx) {
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: `…${String(c.device_id).slice(-6)}`, t: timeText(c.captured_at) })}`)))))
+        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: t('device_n', { d: `…${String(c.device_id).slice(-6)}` }), t: timeText(c.captured_at) })}`)))))
     : null;
   const w = { f, showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
   let body;
@@ -331,7 +333,7 @@ export function renderData(def, data) {
   return h('dl', { class: 'data' }, def.fields.filter((f) => data[f.name] != null).map((f) => [
     h('dt', {}, L(f.label)),
     f.type === 'repeat'
-      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, renderData(f, item)))))
+      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, itemText(f, item)))))
       : h('dd', {}, formatValue(f, data[f.name])),
   ]));
 }

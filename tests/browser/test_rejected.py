@@ -47,7 +47,8 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     phone.fill({"so_nguoi_tham_du": "45"})
     expect(error).to_be_hidden()
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-result")).to_have_text("Lần gửi cuối: 1 đã nhận", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert phone.outbox() == []
 
