@@ -100,14 +100,19 @@ def _state_of(
     data: dict[str, Any] = {}
     conflicts: dict[str, list[Competing]] = {}
     for f, ws in writers.items():
-        inside = [(s, v) for s, v in ws if s.id in scope]
-        if not inside:
+        if len(ws) == 1:  # the one writer of f (the common case): its value, no conflict
+            if ws[0][0].id in scope:
+                data[f] = ws[0][1]
             continue
-        last = [
-            (s, v)
-            for s, v in inside
-            if not any(s.id in ancestors[o.id] for o, _ in inside if o is not s)
-        ]
+        inside = [(s, v) for s, v in ws if s.id in scope]
+        if len(inside) <= 1:
+            if inside:
+                data[f] = inside[0][1]
+            continue
+        # a writer is a last writer unless it is an ancestor of another writer (never of
+        # itself: the order puts every ancestor strictly before its descendants)
+        hidden = frozenset().union(*(ancestors[s.id] for s, _ in inside))
+        last = [(s, v) for s, v in inside if s.id not in hidden]
         last.sort(key=lambda sv: _order_key(sv[0]), reverse=True)
         data[f] = last[0][1]
         distinct: list[Any] = []
@@ -142,11 +147,14 @@ def merge(submissions: Iterable[Sub]) -> Merged:
         children.update(s.parents)
         if s.parents:
             base, _ = _state_of(s.parents, ancestors, writers)
-        else:
+            for f, v in s.data.items():
+                if f in s.resolves or not _same(v, base.get(f)):
+                    writers.setdefault(f, []).append((s, v))
+        else:  # a root: its base is empty, so it writes every non-null value
             base = {}
-        for f, v in s.data.items():
-            if f in s.resolves or not _same(v, base.get(f)):
-                writers.setdefault(f, []).append((s, v))
+            for f, v in s.data.items():
+                if v is not None or f in s.resolves:
+                    writers.setdefault(f, []).append((s, v))
         for f in s.resolves - s.data.keys():
             writers.setdefault(f, []).append((s, base.get(f)))
     heads = [s.id for s in order if s.id not in children]
