@@ -347,6 +347,8 @@ async function boot() {
   addEventListener('pagehide', () => leave?.());
   sync.onStatus(() => {
     renderStatus();
+    // Finished syncs, counted for anyone watching (the browser tests).
+    if (!sync.status.running) document.body.dataset.syncs = Number(document.body.dataset.syncs ?? 0) + 1;
     // Lists refresh when a sync lands; an open form is never redrawn under the officer.
     if (!sync.status.running && !leave && !/^#\/(new|fix|edit)/.test(location.hash)) route();
   });

@@ -6,20 +6,18 @@ Each test gets its own server subprocess on a free port with a fresh database, a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -71,24 +69,38 @@ class Server:
     def add_user(self, name: str, role: str = "officer", area: str = AREA) -> str:
         """`coso users add`; the token is the last line of its standard output."""
         out = subprocess.run(
-            [*_coso(), "users", "add", name, "--role", role, "--area", area, "--db", str(self.db),
-             "--url", self.url],
-            capture_output=True, text=True, check=True, cwd=ROOT, timeout=60,
+            [
+                *_coso(),
+                "users",
+                "add",
+                name,
+                "--role",
+                role,
+                "--area",
+                area,
+                "--db",
+                str(self.db),
+                "--url",
+                self.url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            timeout=60,
         )
         return out.stdout.strip().splitlines()[-1].strip()
 
     def api(self, token: str, path: str, body: Any = None) -> tuple[int, Any]:
-        req = urllib.request.Request(
+        """GET (or POST `body`) on the API as the holder of `token`: (status, JSON)."""
+        res = httpx.request(
+            "GET" if body is None else "POST",
             f"{self.url}/api/v1{path}",
-            data=None if body is None else json.dumps(body).encode(),
-            method="GET" if body is None else "POST",
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
         )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as res:
-                return res.status, json.loads(res.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+        return res.status_code, res.json() if res.content else None
 
     def records(self, token: str, form_id: str) -> list[dict[str, Any]]:
         status, page = self.api(token, f"/records?form_id={form_id}&limit=1000")
@@ -104,19 +116,22 @@ def server(tmp_path: Path) -> Iterator[Server]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*_coso(), "serve", "--db", str(db), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
     srv = Server(f"http://127.0.0.1:{port}", db, log, proc)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{srv.url}/healthz", timeout=2):
+                if httpx.get(f"{srv.url}/healthz", timeout=2).status_code == 200:
                     break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"coso serve did not start:\n{log.read_text()}")
-                time.sleep(0.2)
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"coso serve did not start:\n{log.read_text()}")
+            time.sleep(0.2)
         yield srv
     finally:
         proc.terminate()
@@ -148,8 +163,9 @@ class Phone:
 
     def js(self, expression: str, arg: Any = None) -> Any:
         """Evaluate with the app's own IndexedDB module as `db`."""
+        module = "new URL('db.js', location.href).href"
         return self.page.evaluate(
-            f"async (arg) => {{ const db = await import(new URL('db.js', location.href).href); return ({expression}); }}", arg
+            f"async (arg) => {{ const db = await import({module}); return ({expression}); }}", arg
         )
 
     def outbox(self) -> list[dict[str, Any]]:
@@ -160,7 +176,7 @@ class Phone:
         self.page.locator(f'#form-list a[href="#/new/{form_id}"]').click()
         expect(self.page.locator("#entry")).to_be_visible()
 
-    def field(self, path: str):  # noqa: ANN201 - a Locator
+    def field(self, path: str):
         return self.page.locator(f'[data-path="{path}"]')
 
     def fill(self, values: dict[str, Any]) -> None:
@@ -190,8 +206,10 @@ class Phone:
         self.page.locator("#save-btn").click()
 
     def sync(self) -> None:
+        """Press Sync and wait until that sync has finished."""
+        done = int(self.page.evaluate("document.body.dataset.syncs ?? 0")) + 1
         self.page.locator("#sync-btn").click()
-        expect(self.page.locator("#sync-btn")).to_be_enabled(timeout=20_000)
+        expect(self.page.locator(f'body[data-syncs="{done}"]')).to_have_count(1, timeout=20_000)
 
     def shot(self, name: str, *, docs: bool = False) -> None:
         """A screenshot in artifacts/screenshots/ (kept by CI); `docs`: also in docs/screenshots/
@@ -206,7 +224,7 @@ class Phone:
 
 @pytest.fixture
 def phones(browser: Browser, server: Server) -> Iterator[Any]:
-    """phones(name) -> a set-up Phone for a new officer of AREA (390×844, Hà Nội time)."""
+    """phones(name) -> a set-up Phone for a new officer of AREA (390x844, Hà Nội time)."""
     made: list[BrowserContext] = []
 
     def make(name: str, *, viewport: tuple[int, int] = (390, 844), **kwargs: Any) -> Phone:
@@ -227,4 +245,3 @@ def phones(browser: Browser, server: Server) -> Iterator[Any]:
     yield make
     for context in made:
         context.close()
-

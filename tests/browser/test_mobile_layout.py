@@ -1,4 +1,4 @@
-"""At 360×640 (a cheap Android phone) no screen scrolls sideways and every control is at least
+"""At 360x640 (a cheap Android phone) no screen scrolls sideways and every control is at least
 44 px tall, in Vietnamese and in English, with errors showing."""
 
 from __future__ import annotations

@@ -26,9 +26,7 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     phone.save()
     [item] = phone.outbox()
     # Written behind the form's back, so only the server can catch it.
-    phone.js(
-        "await db.put('outbox', {...arg, data: {...arg.data, so_nguoi_tham_du: -5}})", item
-    )
+    phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_nguoi_tham_du: -5}})", item)
 
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
