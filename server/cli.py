@@ -198,7 +198,7 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
             docs = _progress(docs, store.count_records(form_id, area), form_id)
         chunks = export(fmt, docs, fv.defs, sheet=form_id)  # type: ignore[arg-type]
         if out is None:
-            sink = click.get_binary_stream("stdout")
+            sink = sys.stdout.buffer
             for chunk in chunks:
                 sink.write(chunk)
             sink.flush()

@@ -310,7 +310,8 @@ def _xlsx(
                 r, part = 1, part + 1
             for c, value in enumerate(row):
                 if isinstance(value, str):
-                    ws.write_string(r, c, neutralise(value))  # type: ignore[union-attr]
+                    if value:  # an empty string stays a blank cell, as in CSV
+                        ws.write_string(r, c, neutralise(value))  # type: ignore[union-attr]
                 elif isinstance(value, bool):
                     ws.write_boolean(r, c, value)  # type: ignore[union-attr]
                 elif value is not None:

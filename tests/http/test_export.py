@@ -1,0 +1,375 @@
+"""`GET /forms/{form_id}/export`: the columns of a form with three versions (a rename, an
+addition, a removal) in CSV, XLSX and JSONL; values, formula neutralising, the BOM, the labels
+sheet, `since` and `area`, and the errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import openpyxl
+import pytest
+
+from tests.conftest import Api
+from tests.support import assert_problem, submission
+
+URL = "/api/v1/forms/khao_sat/export"
+HOAN_KIEM = "Phường Hoàn Kiếm, Thành phố Hà Nội"
+
+
+def _field(name: str, type_: str, vi: str, en: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "label": {"vi": vi, "en": en}, **extra}
+
+
+HOBBIES = _field(
+    "so_thich",
+    "select_multiple",
+    "Sở thích",
+    "Hobbies",
+    choices=[
+        {"value": "a", "label": {"vi": "Đọc sách", "en": "Reading"}},
+        {"value": "b", "label": {"vi": "Bóng đá", "en": "Football"}},
+        {"value": "c", "label": {"vi": "Cầu lông", "en": "Badminton"}},
+    ],
+)
+MEMBERS = _field(
+    "thanh_vien",
+    "repeat",
+    "Thành viên",
+    "Members",
+    fields=[_field("ho_ten", "text", "Họ tên", "Name")],
+)
+AGE = _field("tuoi", "integer", "Tuổi", "Age")
+PLACE = _field("vi_tri", "geopoint", "Vị trí", "Location")
+TEMPERATURE = _field("nhiet_do", "decimal", "Nhiệt độ", "Temperature")
+NOTE = _field("ghi_chu", "text", "Ghi chú", "Note")
+PHONE = _field("dien_thoai", "text", "Điện thoại", "Phone")
+
+
+def version(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"form_id": "khao_sat", "title": {"vi": "Khảo sát", "en": "Survey"}, "fields": fields}
+
+
+V1 = version(
+    [
+        _field("ten", "text", "Tên", "Name", required=True),
+        AGE,
+        PLACE,
+        HOBBIES,
+        NOTE,
+        MEMBERS,
+        TEMPERATURE,
+    ]
+)
+# v2 renames `ten` and adds `dien_thoai`
+V2 = version(
+    [
+        _field(
+            "ho_va_ten", "text", "Họ và tên", "Full name", required=True, previous_names=["ten"]
+        ),
+        AGE,
+        PLACE,
+        HOBBIES,
+        NOTE,
+        MEMBERS,
+        TEMPERATURE,
+        PHONE,
+    ]
+)
+# v3 removes `ghi_chu` and moves `dien_thoai` up
+V3 = version(
+    [
+        _field(
+            "ho_va_ten", "text", "Họ và tên", "Full name", required=True, previous_names=["ten"]
+        ),
+        PHONE,
+        AGE,
+        PLACE,
+        HOBBIES,
+        MEMBERS,
+        TEMPERATURE,
+    ]
+)
+COLUMNS = [
+    "record_id",
+    "area",
+    "area_name",
+    "ho_va_ten",
+    "dien_thoai",
+    "tuoi",
+    "vi_tri_lat",
+    "vi_tri_lon",
+    "so_thich",
+    "thanh_vien",
+    "nhiet_do",
+    "ghi_chu",
+    "revision",
+    "conflicts",
+    "updated_at",
+]
+
+
+def publish(api: Api, definition: dict[str, Any]) -> None:
+    r = api.client.post("/api/v1/forms", json=definition, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+
+
+def push(api: Api, who: str, item: dict[str, Any]) -> str:
+    (result,) = api.push(who, [item])
+    assert result["status"] in ("accepted", "conflict"), result
+    return result["record_id"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def survey(api: Api) -> dict[str, str]:
+    """Four records across the three versions (one with a conflict, one elsewhere);
+    name -> record_id. Each version is published after the records of the one before, so
+    the rename in v2 rebuilds stored records."""
+    ids = {}
+    publish(api, V1)
+    ids["v1"] = push(
+        api,
+        "officer",
+        submission(
+            "khao_sat",
+            {
+                "ten": "Nguyễn Văn A",
+                "tuoi": 30,
+                "vi_tri": {"lat": -33.8568, "lon": 151.2153},
+                "so_thich": ["a", "c"],
+                "ghi_chu": "ghi chú cũ",
+                "thanh_vien": [{"ho_ten": "Lê Thị B"}, {"ho_ten": "Trần C"}],
+                "nhiet_do": -5.5,
+            },
+            version=1,
+        ),
+    )
+    publish(api, V2)
+    v2 = submission(
+        "khao_sat",
+        {"ho_va_ten": "Phạm D", "dien_thoai": "+84 912 345 678", "ghi_chu": "=1+2"},
+        version=2,
+    )
+    ids["v2"] = push(api, "officer", v2)
+    for name in ("Phạm Đ", "Phạm Dũng"):  # two edits from one head: a conflict
+        push(
+            api,
+            "officer2",
+            submission(
+                "khao_sat",
+                {"ho_va_ten": name},
+                version=2,
+                record_id=v2["id"],
+                parents=[v2["id"]],
+            ),
+        )
+    publish(api, V3)
+    ids["v3"] = push(
+        api,
+        "officer",
+        submission(
+            "khao_sat",
+            {
+                "ho_va_ten": '=HYPERLINK("http://example.com","bấm")',
+                "dien_thoai": "@SUM(A1)",
+                "tuoi": -1,
+                "nhiet_do": -0.25,
+                "so_thich": [],
+            },
+            version=3,
+        ),
+    )
+    ids["other"] = push(
+        api,
+        "other_officer",
+        submission("khao_sat", {"ho_va_ten": "-2+3", "dien_thoai": "-12"}, version=3),
+    )
+    return ids
+
+
+def get(api: Api, fmt: str, who: str = "supervisor", **params: str) -> Any:
+    r = api.client.get(URL, params={"format": fmt, **params}, headers=api.auth(who))
+    assert r.status_code == 200, r.text
+    return r
+
+
+def read_csv(content: bytes) -> tuple[list[str], dict[str, dict[str, str]]]:
+    assert content.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
+    reader = csv.reader(io.StringIO(content[3:].decode("utf-8"), newline=""))
+    header, *rows = list(reader)
+    return header, {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def read_xlsx(content: bytes) -> tuple[list[str], dict[str, dict[str, Any]], Any]:
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    sheet = book.worksheets[0]
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    return header, {row[0]: dict(zip(header, row, strict=True)) for row in rows}, book
+
+
+def read_jsonl(content: bytes) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    lines = [json.loads(line) for line in content.decode("utf-8").splitlines()]
+    assert all(list(line) == list(lines[0]) for line in lines)
+    return list(lines[0]), {line["record_id"]: line for line in lines}
+
+
+def test_the_columns_span_every_version_in_all_three_formats(api: Api, survey: Any) -> None:
+    csv_header, _ = read_csv(get(api, "csv").content)
+    xlsx_header, _, _ = read_xlsx(get(api, "xlsx").content)
+    jsonl_header, _ = read_jsonl(get(api, "jsonl").content)
+    assert csv_header == xlsx_header == jsonl_header == COLUMNS
+
+
+def test_values_sit_under_the_right_columns_in_csv(api: Api, survey: Any) -> None:
+    _, rows = read_csv(get(api, "csv").content)
+    assert set(rows) == set(survey.values())
+    one = rows[survey["v1"]]
+    assert one["ho_va_ten"] == "Nguyễn Văn A"  # collected as `ten` under v1
+    assert one["ghi_chu"] == "ghi chú cũ"  # removed in v3, still exported
+    assert (one["vi_tri_lat"], one["vi_tri_lon"]) == ("-33.8568", "151.2153")
+    assert one["so_thich"] == "a c"
+    assert json.loads(one["thanh_vien"]) == [{"ho_ten": "Lê Thị B"}, {"ho_ten": "Trần C"}]
+    assert (one["tuoi"], one["nhiet_do"], one["dien_thoai"]) == ("30", "-5.5", "")
+    assert (one["area"], one["area_name"]) == ("01.00070", HOAN_KIEM)
+    assert (one["revision"], one["conflicts"]) == ("1", "")
+    two = rows[survey["v2"]]
+    assert two["ho_va_ten"] in ("Phạm Đ", "Phạm Dũng")
+    assert (two["revision"], two["conflicts"]) == ("3", "ho_va_ten")
+    three = rows[survey["v3"]]
+    assert (three["tuoi"], three["nhiet_do"]) == ("-1", "-0.25")  # numbers stay numbers
+    assert three["so_thich"] == "" and three["vi_tri_lat"] == three["ghi_chu"] == ""
+    assert rows[survey["other"]]["area_name"] == "Phường Ba Đình, Thành phố Hà Nội"
+
+
+def test_values_sit_under_the_right_columns_in_jsonl(api: Api, survey: Any) -> None:
+    r = get(api, "jsonl")
+    _, rows = read_jsonl(r.content)
+    one = rows[survey["v1"]]
+    assert one["ho_va_ten"] == "Nguyễn Văn A"
+    assert one["ghi_chu"] == "ghi chú cũ"
+    assert (one["vi_tri_lat"], one["vi_tri_lon"]) == (-33.8568, 151.2153)
+    assert one["so_thich"] == "a c"
+    assert one["thanh_vien"] == [{"ho_ten": "Lê Thị B"}, {"ho_ten": "Trần C"}]  # nested
+    assert (one["tuoi"], one["nhiet_do"], one["dien_thoai"]) == (30, -5.5, None)
+    assert (one["revision"], one["conflicts"]) == (1, [])
+    assert rows[survey["v2"]]["conflicts"] == ["ho_va_ten"]
+    three = rows[survey["v3"]]
+    assert three["ho_va_ten"] == '=HYPERLINK("http://example.com","bấm")'  # data, not a sheet
+    assert (three["tuoi"], three["nhiet_do"]) == (-1, -0.25)
+
+
+def test_values_sit_under_the_right_columns_in_xlsx(api: Api, survey: Any) -> None:
+    r = get(api, "xlsx")
+    _, rows, book = read_xlsx(r.content)
+    assert book.sheetnames == ["khao_sat", "columns"]
+    assert set(rows) == set(survey.values())
+    one = rows[survey["v1"]]
+    assert one["ho_va_ten"] == "Nguyễn Văn A"
+    assert one["ghi_chu"] == "ghi chú cũ"
+    assert (one["vi_tri_lat"], one["vi_tri_lon"]) == (-33.8568, 151.2153)
+    assert one["so_thich"] == "a c"
+    assert json.loads(one["thanh_vien"]) == [{"ho_ten": "Lê Thị B"}, {"ho_ten": "Trần C"}]
+    assert (one["tuoi"], one["nhiet_do"], one["dien_thoai"]) == (30, -5.5, None)
+    assert (one["area_name"], one["revision"], one["conflicts"]) == (HOAN_KIEM, 1, None)
+    assert rows[survey["v2"]]["conflicts"] == "ho_va_ten"
+    three = rows[survey["v3"]]
+    assert (three["tuoi"], three["nhiet_do"]) == (-1, -0.25)
+
+
+def test_the_xlsx_labels_sheet_lists_each_column(api: Api, survey: Any) -> None:
+    _, _, book = read_xlsx(get(api, "xlsx").content)
+    header, *lines = [list(r) for r in book["columns"].iter_rows(values_only=True)]
+    assert header == ["column", "type", "label_vi", "label_en", "choices", "note"]
+    by_name = {line[0]: dict(zip(header, line, strict=True)) for line in lines}
+    assert [line[0] for line in lines if "[]." not in line[0]] == COLUMNS
+    assert by_name["ho_va_ten"]["label_vi"] == "Họ và tên"
+    assert by_name["ho_va_ten"]["label_en"] == "Full name"
+    assert "renamed from ten" in by_name["ho_va_ten"]["note"]
+    assert "removed after version 2" in by_name["ghi_chu"]["note"]
+    assert by_name["so_thich"]["choices"].splitlines() == [
+        "a: Đọc sách / Reading",
+        "b: Bóng đá / Football",
+        "c: Cầu lông / Badminton",
+    ]
+    assert by_name["vi_tri_lat"]["label_en"] == "Location (latitude)"
+    assert by_name["thanh_vien[].ho_ten"]["label_vi"] == "Họ tên"
+
+
+def test_formula_like_text_is_neutralised_in_csv_and_xlsx(api: Api, survey: Any) -> None:
+    _, rows = read_csv(get(api, "csv").content)
+    _, cells, _ = read_xlsx(get(api, "xlsx").content)
+    for table in (rows, cells):
+        assert table[survey["v3"]]["ho_va_ten"] == '\'=HYPERLINK("http://example.com","bấm")'
+        assert table[survey["v3"]]["dien_thoai"] == "'@SUM(A1)"
+        assert table[survey["v2"]]["ghi_chu"] == "'=1+2"
+        assert table[survey["v2"]]["dien_thoai"] == "'+84 912 345 678"
+        assert table[survey["other"]]["ho_va_ten"] == "'-2+3"
+        assert table[survey["other"]]["dien_thoai"] == "-12"  # a plain number is harmless
+
+
+def test_an_export_is_an_attachment_of_the_right_type(api: Api, survey: Any) -> None:
+    for fmt, media in (
+        ("csv", "text/csv"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("jsonl", "application/x-ndjson"),
+    ):
+        r = get(api, fmt)
+        assert r.headers["content-type"].startswith(media)
+        disposition = r.headers["content-disposition"]
+        assert disposition.startswith('attachment; filename="khao_sat_01_')
+        assert disposition.endswith(f'.{fmt}"')
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_since_exports_only_what_changed_after_the_cursor(api: Api, survey: Any) -> None:
+    page = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    assert not page["more"]
+    rec = api.client.get(f"/api/v1/records/{survey['v1']}", headers=api.auth("supervisor"))
+    heads = rec.json()["heads"]
+    edit = submission(
+        "khao_sat", {"ghi_chu": "sửa"}, version=1, record_id=survey["v1"], parents=heads
+    )
+    push(api, "officer", edit)
+    _, rows = read_jsonl(get(api, "jsonl", since=page["next"]).content)
+    assert list(rows) == [survey["v1"]]
+    assert rows[survey["v1"]]["ghi_chu"] == "sửa"
+    assert get(api, "csv", since=page["next"]).text.count("\n") == 2
+
+
+def test_area_narrows_the_export_within_the_callers_area(api: Api, survey: Any) -> None:
+    _, rows = read_jsonl(get(api, "jsonl", area="01.00004").content)
+    assert list(rows) == [survey["other"]]
+    _, rows = read_jsonl(get(api, "jsonl", who="admin", area="01").content)
+    assert len(rows) == 4
+    assert get(api, "jsonl", who="other_supervisor").content == b""
+    r = api.client.get(URL, params={"area": "01"}, headers=api.auth("other_supervisor"))
+    assert_problem(r, 403)
+    r = api.client.get(URL, params={"area": "01..x"}, headers=api.auth("supervisor"))
+    assert assert_problem(r, 400)["code"] == "bad_area"
+
+
+def test_an_empty_export_still_has_its_header(api: Api) -> None:
+    publish(api, V1)
+    assert get(api, "csv").content.decode("utf-8-sig").splitlines() == [
+        "record_id,area,area_name,ten,tuoi,vi_tri_lat,vi_tri_lon,so_thich,ghi_chu,thanh_vien,"
+        "nhiet_do,revision,conflicts,updated_at"
+    ]
+    header, rows, _ = read_xlsx(get(api, "xlsx").content)
+    assert header[3] == "ten" and rows == {}
+    assert get(api, "jsonl").content == b""
+
+
+def test_export_errors(api: Api, survey: Any) -> None:
+    r = api.client.get(URL, params={"format": "pdf"}, headers=api.auth("supervisor"))
+    assert assert_problem(r, 400)["code"] == "bad_format"
+    r = api.client.get("/api/v1/forms/khong_co/export", headers=api.auth("supervisor"))
+    assert assert_problem(r, 404)["code"] == "unknown_form"
+    r = api.client.get(URL, headers=api.auth("officer"))
+    assert_problem(r, 403)
+    r = api.client.get(URL)
+    assert_problem(r, 401)
+    assert get(api, "csv").content.startswith(b"\xef\xbb\xbf")  # csv is the default
+    r = api.client.get(URL, headers=api.auth("supervisor"))
+    assert r.headers["content-type"].startswith("text/csv")

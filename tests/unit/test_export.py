@@ -1,0 +1,357 @@
+"""server/export.py on its own (columns from versions, cell values, the three encoders,
+streaming and flat memory), and `coso export` on a real database file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from server import export, sync
+from server.app import ROOT
+from server.auth import add_user
+from server.catalog import Catalog, publish_files, schema_files
+from server.cli import main
+from server.export import columns, neutralise
+from server.forms import FormDef, parse_definition
+from server.store import Store
+from tests.support import hoa_giai, submission
+
+
+def form(*fields: dict[str, Any]) -> FormDef:
+    return parse_definition(
+        {"form_id": "thu", "title": {"vi": "Thử", "en": "Test"}, "fields": list(fields)}
+    )
+
+
+def field(name: str, type_: str = "text", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "label": {"vi": name.upper(), "en": name}, **extra}
+
+
+def names(versions: list[FormDef]) -> list[str]:
+    return [c.name for c in columns(versions)][3:-3]
+
+
+def doc(data: dict[str, Any], rid: str = "r1", area: str = "01.00070", **extra: Any) -> bytes:
+    record = {
+        "record_id": rid,
+        "form_id": "thu",
+        "form_version": 1,
+        "area": area,
+        "data": data,
+        "heads": [rid],
+        "revision": 1,
+        "conflicts": [],
+        "updated_at": "2026-01-02T03:04:05.000Z",
+        **extra,
+    }
+    return msgspec.json.encode(record)
+
+
+# --- columns -------------------------------------------------------------------------------
+
+
+def test_the_latest_versions_fields_come_first_then_removed_ones_newest_first() -> None:
+    v1 = form(field("a"), field("old1"), field("b"))
+    v2 = form(field("b"), field("a"), field("old2"), field("c"))
+    v3 = form(field("c"), field("a"), field("b"))
+    assert names([v1, v2, v3]) == ["c", "a", "b", "old2", "old1"]
+    notes = {c.name: c.note for c in columns([v1, v2, v3])}
+    assert notes["old2"] == "removed after version 2"
+    assert notes["old1"] == "removed after version 1"
+
+
+def test_record_columns_go_around_the_fields() -> None:
+    cols = [c.name for c in columns([form(field("x"))])]
+    assert cols == ["record_id", "area", "area_name", "x", "revision", "conflicts", "updated_at"]
+
+
+def test_a_field_renamed_twice_is_one_column_under_its_newest_name() -> None:
+    v1 = form(field("ten"))
+    v2 = form(field("ho_ten", previous_names=["ten"]))
+    v3 = form(field("ho_va_ten", previous_names=["ho_ten"]))
+    (col,) = columns([v1, v2, v3])[3:-3]
+    assert col.name == "ho_va_ten"
+    assert col.keys == ("ho_va_ten", "ho_ten", "ten")  # data under any name is found
+    assert col.note == "renamed from ho_ten, ten"
+
+
+def test_a_renamed_then_removed_field_keeps_its_last_name() -> None:
+    v1 = form(field("x"), field("a"))
+    v2 = form(field("x"), field("b", previous_names=["a"]))
+    v3 = form(field("x"))
+    cols = columns([v1, v2, v3])[3:-3]
+    assert [(c.name, c.keys) for c in cols] == [("x", ("x",)), ("b", ("b", "a"))]
+
+
+def test_a_name_given_up_by_a_rename_may_be_used_again() -> None:
+    v1 = form(field("a"))
+    v2 = form(field("b", previous_names=["a"]))
+    v3 = form(field("b"), field("a", "integer"))
+    cols = {c.name: c for c in columns([v1, v2, v3])[3:-3]}
+    assert cols["a"].keys == ("a",) and cols["a"].type == "integer"
+
+
+def test_geopoints_split_and_names_never_collide() -> None:
+    v1 = form(field("vi_tri", "geopoint"), field("vi_tri_lat", "decimal"), field("area"))
+    # first come, first served: a later field never renames an earlier column
+    assert names([v1]) == ["vi_tri_lat", "vi_tri_lon", "vi_tri_lat_2", "area_2"]
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("=1+2", "'=1+2"),
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+2", "'+1+2"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("-", "'-"),
+        ("+84 912 345 678", "'+84 912 345 678"),
+        ("-12", "-12"),  # a plain number is harmless and stays as it is
+        ("+3.5", "+3.5"),
+        ("-1e5", "-1e5"),
+        ("Nguyễn Văn An", "Nguyễn Văn An"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_neutralise(text: str, shown: str) -> None:
+    assert neutralise(text) == shown
+
+
+def sample_versions() -> list[FormDef]:
+    return [
+        form(
+            field("ten"),
+            field("so", "integer"),
+            field("thap", "decimal"),
+            field("co", "boolean"),
+            field("vi_tri", "geopoint"),
+            field(
+                "chon",
+                "select_multiple",
+                choices=[{"value": v, "label": {"vi": v, "en": v}} for v in ("x", "y")],
+            ),
+            field("nhom", "repeat", fields=[field("ho_ten")]),
+        )
+    ]
+
+
+SAMPLE = {
+    "ten": 'Lê Thị Hà, "Hà"\nxuống dòng',
+    "so": -3,
+    "thap": -0.5,
+    "co": True,
+    "vi_tri": {"lat": 21.0285, "lon": 105.8542, "accuracy": 5},
+    "chon": ["x", "y"],
+    "nhom": [{"ho_ten": "An"}],
+}
+
+
+def test_csv_cells() -> None:
+    conflicts = [{"field": "ten", "values": []}, {"field": "so", "values": []}]
+    data = b"".join(export.export("csv", [doc(SAMPLE, conflicts=conflicts)], sample_versions()))
+    assert data.startswith(b"\xef\xbb\xbf")
+    header, row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    cells = dict(zip(header, row, strict=True))
+    assert cells == {
+        "record_id": "r1",
+        "area": "01.00070",
+        "area_name": "Phường Hoàn Kiếm, Thành phố Hà Nội",
+        "ten": 'Lê Thị Hà, "Hà"\nxuống dòng',
+        "so": "-3",
+        "thap": "-0.5",
+        "co": "true",
+        "vi_tri_lat": "21.0285",
+        "vi_tri_lon": "105.8542",
+        "chon": "x y",
+        "nhom": '[{"ho_ten":"An"}]',
+        "revision": "1",
+        "conflicts": "ten so",
+        "updated_at": "2026-01-02T03:04:05.000Z",
+    }
+    assert b"\n-3," in data.replace(b"\r\n", b"\n") or b",-3," in data  # unquoted number
+
+
+def test_jsonl_keeps_types_and_nests_repeats() -> None:
+    docs = [doc(SAMPLE), doc({"so": 1}, rid="r2", area="PILOT.X")]
+    lines = b"".join(export.export("jsonl", docs, sample_versions())).decode().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["nhom"] == [{"ho_ten": "An"}]
+    assert (first["so"], first["thap"], first["co"]) == (-3, -0.5, True)
+    assert first["chon"] == "x y" and first["conflicts"] == []
+    assert second["ten"] is None and second["vi_tri_lat"] is None
+    assert second["area_name"] is None  # a path outside the official registry
+
+
+def test_xlsx_cells_have_types() -> None:
+    data = b"".join(export.export("xlsx", [doc(SAMPLE)], sample_versions(), sheet="thu"))
+    sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["thu"]
+    header, row = [list(r) for r in sheet.iter_rows(values_only=True)]
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["so"], cells["thap"], cells["co"]) == (-3, -0.5, True)
+    assert cells["vi_tri_lat"] == 21.0285
+    assert cells["ten"] == 'Lê Thị Hà, "Hà"\nxuống dòng'
+
+
+def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> None:
+    monkeypatch.setattr(export, "XLSX_ROWS", 3)  # a header and two rows per sheet
+    docs = [doc({"so": i}, rid=f"r{i}") for i in range(5)]
+    data = b"".join(export.export("xlsx", docs, sample_versions(), sheet="thu"))
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    assert book.sheetnames == ["thu", "thu 2", "thu 3", "columns"]
+    ids = []
+    for name in book.sheetnames[:3]:
+        header, *rows = [list(r) for r in book[name].iter_rows(values_only=True)]
+        assert header[0] == "record_id"
+        ids += [r[0] for r in rows]
+    assert ids == [f"r{i}" for i in range(5)]
+
+
+def test_an_unusable_sheet_name_is_replaced() -> None:
+    data = b"".join(export.export("xlsx", [], sample_versions(), sheet="columns"))
+    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames == ["records", "columns"]
+
+
+# --- streaming and memory ------------------------------------------------------------------
+
+
+def endless() -> Iterator[bytes]:
+    for i in itertools.count():
+        yield doc(SAMPLE, rid=f"r{i}")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_text_formats_stream_before_the_last_record_is_read(fmt: str) -> None:
+    chunks = export.export(fmt, endless(), sample_versions())  # type: ignore[arg-type]
+    first = next(chunks)  # there is no last record: this returns only if it streams
+    assert len(first) >= export.CHUNK
+    chunks.close()
+
+
+def test_xlsx_removes_its_temporary_file_even_when_stopped_early(tmp_path: Path) -> None:
+    chunks = export.export("xlsx", [doc(SAMPLE)] * 50, sample_versions(), tmpdir=tmp_path)
+    assert next(chunks).startswith(b"PK")
+    assert list(tmp_path.iterdir())  # the workbook is there while it is read out
+    chunks.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def peak_memory(fmt: str, n: int) -> int:
+    docs = (doc(SAMPLE, rid=f"r{i}") for i in range(n))
+    tracemalloc.start()
+    try:
+        for _ in export.export(fmt, docs, sample_versions()):  # type: ignore[arg-type]
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "xlsx"])
+def test_memory_does_not_grow_with_the_number_of_records(fmt: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr(export, "CHUNK", 4096)  # so that 200 records already fill buffers
+    for _ in export.export(fmt, [doc(SAMPLE)], sample_versions()):  # type: ignore[arg-type]
+        pass  # untraced: loads the area registry and the like, once per process
+    small, large = peak_memory(fmt, 200), peak_memory(fmt, 2000)
+    assert large < small * 1.25 + 50_000, (small, large)
+
+
+# --- coso export ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database file with the real forms and 30 mediation cases in two communes."""
+    path = tmp_path / "coso.db"
+    store = Store(path)
+    catalog = Catalog(store)
+    publish_files(catalog, schema_files(ROOT / "schemas"))
+    rng = random.Random(4)
+    for area in ("01.00070", "01.00004"):
+        user, _ = add_user(store, f"can-bo-{area}", "officer", area)
+        items = [
+            msgspec.json.encode(submission("hoa_giai", hoa_giai(rng), version=2)) for _ in range(15)
+        ]
+        sync.push(store, catalog, user, "phone", items)
+    store.close()
+    return path
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(main, list(args))
+
+
+def test_coso_export_writes_a_file(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hoa_giai.csv"
+    result = run("export", "hoa_giai", "--format", "csv", "--out", str(out), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and result.stderr == ""  # quiet when not on a terminal
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8-sig"), newline="")))
+    assert len(rows) == 30
+    assert {r["area"] for r in rows} == {"01.00070", "01.00004"}
+    assert list(tmp_path.glob("*.part")) == []
+
+
+def test_coso_export_xlsx_and_jsonl_and_an_area(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.xlsx"
+    result = run("export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(out, read_only=True)["hoa_giai"]
+    assert len(list(sheet.iter_rows())) == 31
+    result = run("export", "hoa_giai", "--format", "jsonl", "--area", "01.00004", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 15 and {x["area"] for x in lines} == {"01.00004"}
+
+
+def test_coso_export_refuses_an_unknown_form_or_a_bad_area(db: Path) -> None:
+    result = run("export", "khong_co", "--db", str(db))
+    assert result.exit_code == 1 and "no form 'khong_co'" in result.stderr
+    result = run("export", "hoa_giai", "--area", "01..x", "--db", str(db))
+    assert result.exit_code == 2 and "empty segment" in result.stderr
+
+
+@pytest.mark.slow
+def test_coso_export_draws_progress_on_a_terminal_only(db: Path, tmp_path: Path) -> None:
+    import pty
+
+    coso = [sys.executable, "-c", "from server.cli import main; main()"]
+    args = ["export", "hoa_giai", "--out", str(tmp_path / "a.csv"), "--db", str(db)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    leader, follower = pty.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        done = subprocess.run(
+            coso + args, stderr=follower, stdout=subprocess.PIPE, env=env, check=True, timeout=60
+        )
+        os.close(follower)
+        drawn = b""
+        try:
+            while chunk := terminal.read(4096):
+                drawn += chunk
+        except OSError:  # the terminal is closed once its last writer has gone
+            pass
+    assert done.stdout == b""
+    assert b"hoa_giai: 30 / 30 rows (100%)" in drawn and b"rows/s" in drawn
+    piped = subprocess.run(coso + args, capture_output=True, env=env, check=True, timeout=60)
+    assert piped.stderr == b""
