@@ -172,7 +172,8 @@ export function syncNow() {
       await db.setKv('last_sync', new Date().toISOString());
     } catch (e) {
       status.error = e instanceof SyncError ? e : new SyncError('server', 0, String(e));
-      if (status.error.retry) {
+      // Offline, the `online` event starts the next try; no timers burning the battery.
+      if (status.error.retry && navigator.onLine) {
         failures += 1;
         const delay = Math.min(2000 * 2 ** (failures - 1), 5 * 60000) * (0.75 + Math.random() / 2);
         status.nextRetry = Date.now() + delay;

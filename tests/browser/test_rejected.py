@@ -3,6 +3,9 @@ at the field; once the officer fixes it, it goes out again (same id: it was neve
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -39,6 +42,13 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     row = page.locator(f'#outbox-list li[data-id="{item["id"]}"]')
     expect(row).to_have_class("item rejected")
     phone.shot("03-hop-thu-di-bi-tu-choi")
+    # Nothing is trapped in the browser: the outbox saves to a file that is a push body.
+    with page.expect_download() as download:
+        page.locator("#export-btn").click()
+    saved = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert [s["id"] for s in saved["submissions"]] == [item["id"]]
+    assert saved["device_id"] == phone.js("await db.kv('device_id')")
+    assert saved["rejected"][item["id"]][0]["code"] == "min"
     row.get_by_role("link").click()
     error = phone.field("so_nguoi_tham_du").locator(".err")
     expect(error).to_have_text("Không được nhỏ hơn 0")
