@@ -11,11 +11,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # --- the app over the TestClient, on an in-memory database -------------------------------
 
+import functools  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
+from litestar import Litestar  # noqa: E402
 from litestar.testing import TestClient  # noqa: E402
 
 from server.app import ROOT, Settings, create_app  # noqa: E402
@@ -55,9 +57,16 @@ class Api:
         return r.json()["results"]
 
 
+@functools.cache
+def shared_app() -> Litestar:
+    """One app for the session: building it is most of a test's setup, and each TestClient
+    runs its lifespan, which opens a fresh in-memory store and catalogue."""
+    return create_app(Settings(db=":memory:"))
+
+
 @pytest.fixture
 def api() -> Iterator[Api]:
-    with TestClient(create_app(Settings(db=":memory:"))) as client:
+    with TestClient(shared_app()) as client:
         store, catalog = client.app.state.store, client.app.state.catalog
         publish_files(catalog, schema_files(ROOT / "schemas"))
         a = Api(client, store, catalog)

@@ -88,3 +88,19 @@ def submission(
     }
     item.update(extra)
     return item
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """The one error shape (RFC 9457): returns the body for further checks."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert body["status"] == status
+    assert isinstance(body["detail"], str) and body["detail"]
+    for error in body.get("errors") or []:
+        assert set(error) == {"path", "code", "message"}, error
+        assert all(isinstance(v, str) for v in error.values())
+        assert error["code"] and error["message"]
+    return body

@@ -1,0 +1,273 @@
+"""One error shape for every error: each failure the API can answer with, pinned as RFC 9457
+problem+json with `type`, `title`, `status` (= the HTTP status), `detail`, and `errors` with
+a path where the problem is in the request."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from typing import Any
+
+import pytest
+
+from server import cursor
+from tests.support import assert_problem, hoa_giai, submission, uuid7
+
+PUSH = "/api/v1/sync/push"
+MiB = 1024 * 1024
+
+
+def envelope(n: int = 0) -> dict[str, Any]:
+    rng = random.Random(n)
+    return {
+        "device_id": "phone-1",
+        "submissions": [submission("hoa_giai", hoa_giai(rng), version=2) for _ in range(n)],
+    }
+
+
+def post_raw(api: Any, body: bytes, who: str = "officer", **headers: str) -> Any:
+    headers = {"content-type": "application/json", **headers}
+    return api.client.post(PUSH, content=body, headers={**api.auth(who), **headers})
+
+
+def codes(body: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(e["path"], e["code"]) for e in body["errors"]}
+
+
+# --- 400 -------------------------------------------------------------------------------
+
+
+def test_400_malformed_json_body(api: Any) -> None:
+    body = assert_problem(post_raw(api, b'{"device_id": "phone-1", "submissions": ['), 400)
+    assert body["type"].endswith("malformed_body")
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "limit=100000"])
+def test_400_bad_query_parameter_names_it(api: Any, query: str) -> None:
+    r = api.client.get(f"/api/v1/records?{query}", headers=api.auth("supervisor"))
+    body = assert_problem(r, 400)
+    assert [e["path"] for e in body["errors"]] == ["limit"]
+
+
+@pytest.mark.parametrize("since", ["garbage", "YzE6eDp5", "%%%", "A" * 5000])
+@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/sync/pull", "/api/v1/audit"])
+def test_400_garbage_cursor(api: Any, path: str, since: str) -> None:
+    r = api.client.get(path, params={"since": since}, headers=api.auth("admin"))
+    assert assert_problem(r, 400)["type"].endswith("bad_cursor")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/audit"])
+def test_400_cursor_past_any_sequence(api: Any, path: str) -> None:
+    db_id = api.client.get("/healthz").json()["database"]
+    since = cursor.make(db_id, 10**30)
+    r = api.client.get(path, params={"since": since}, headers=api.auth("admin"))
+    assert_problem(r, 400)
+
+
+def test_400_deeply_nested_json(api: Any) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    body = b'{"device_id": "phone-1", "submissions": [' + deep + b"]}"
+    assert_problem(post_raw(api, body), 400)
+
+
+def test_400_corrupt_gzip(api: Any) -> None:
+    r = post_raw(api, b"this is not gzip", **{"content-encoding": "gzip"})
+    assert assert_problem(r, 400)["type"].endswith("bad_gzip")
+
+
+def test_400_truncated_gzip(api: Any) -> None:
+    whole = gzip.compress(json.dumps(envelope(3)).encode())
+    assert_problem(post_raw(api, whole[: len(whole) // 2], **{"content-encoding": "gzip"}), 400)
+
+
+def test_400_malformed_msgpack(api: Any) -> None:
+    assert_problem(post_raw(api, b"\xc1\xc1", **{"content-type": "application/msgpack"}), 400)
+
+
+# --- 401 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic b2ZmaWNlcjpzZWNyZXQ="},
+        {"Authorization": "bearer"},
+    ],
+    ids=["no token", "bad token", "empty token", "basic scheme", "scheme only"],
+)
+def test_401(api: Any, headers: dict[str, str]) -> None:
+    r = api.client.get("/api/v1/forms", headers=headers)
+    assert_problem(r, 401)
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_401_comes_before_the_body_is_read(api: Any) -> None:
+    assert_problem(api.client.post(PUSH, content=b"{oops"), 401)
+
+
+# --- 403 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path"),
+    [
+        ("officer", "GET", "/api/v1/records"),
+        ("officer", "GET", "/api/v1/conflicts"),
+        ("officer", "GET", "/api/v1/audit"),
+        ("supervisor", "GET", "/api/v1/audit"),
+        ("supervisor", "POST", "/api/v1/forms"),
+        ("officer", "POST", "/api/v1/forms"),
+    ],
+)
+def test_403_wrong_role(api: Any, who: str, method: str, path: str) -> None:
+    r = api.client.request(method, path, json={}, headers=api.auth(who))
+    assert assert_problem(r, 403)["type"].endswith("forbidden")
+
+
+def test_403_record_of_another_area(api: Any) -> None:
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(1)), version=2)])
+    r = api.client.get(f"/api/v1/records/{item['record_id']}", headers=api.auth("other_supervisor"))
+    assert_problem(r, 403)
+
+
+# --- 404 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nothing",
+        "/nothing",
+        "/api/v2/forms",
+        "/api/v1/forms/hoa_giai/versions/3",
+        "/api/v1/forms/hoa_giai/versions/0",
+        "/api/v1/forms/hoa_giai/versions/v1",
+        "/api/v1/forms/khong_co/versions/1",
+        f"/api/v1/records/{uuid7()}",
+        "/api/v1/records/not-a-uuid",
+    ],
+)
+def test_404(api: Any, path: str) -> None:
+    assert_problem(api.client.get(path, headers=api.auth("admin")), 404)
+
+
+def test_404_resolve_unknown_record(api: Any) -> None:
+    r = api.client.post(
+        f"/api/v1/records/{uuid7()}/resolve",
+        json={"heads": [uuid7()], "values": {"trang_thai": "hoa_giai_thanh"}},
+        headers=api.auth("supervisor"),
+    )
+    assert_problem(r, 404)
+
+
+# --- 405 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("DELETE", "/api/v1/forms"), ("PUT", PUSH), ("GET", PUSH), ("POST", "/api/v1/records")],
+)
+def test_405(api: Any, method: str, path: str) -> None:
+    assert_problem(api.client.request(method, path, headers=api.auth("admin")), 405)
+
+
+# --- 409 -------------------------------------------------------------------------------
+
+
+def test_409_stale_resolve_heads(api: Any) -> None:
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(2)), version=2)])
+    r = api.client.post(
+        f"/api/v1/records/{item['record_id']}/resolve",
+        json={"heads": [uuid7()], "values": {"trang_thai": "hoa_giai_thanh"}},
+        headers=api.auth("supervisor"),
+    )
+    assert assert_problem(r, 409)["type"].endswith("stale_heads")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/sync/pull", "/api/v1/audit"])
+def test_409_cursor_of_another_database(api: Any, path: str) -> None:
+    since = cursor.make("other-db-id", 5)
+    r = api.client.get(path, params={"since": since}, headers=api.auth("admin"))
+    assert assert_problem(r, 409)["type"].endswith("reset_required")
+
+
+# --- 413 -------------------------------------------------------------------------------
+
+
+def test_413_more_than_1000_items(api: Any) -> None:
+    body = {"device_id": "phone-1", "submissions": [{}] * 1001}
+    r = api.client.post(PUSH, json=body, headers=api.auth("officer"))
+    assert_problem(r, 413)
+
+
+def test_413_body_over_10_mib(api: Any) -> None:
+    assert_problem(post_raw(api, b" " * (10 * MiB + 1)), 413)
+
+
+def test_413_gzip_bomb(api: Any) -> None:
+    bomb = gzip.compress(b"[" + b" " * (12 * MiB) + b"]", compresslevel=9)
+    assert len(bomb) < 16 * 1024
+    assert_problem(post_raw(api, bomb, **{"content-encoding": "gzip"}), 413)
+
+
+# --- 415 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"content-type": "text/plain"},
+        {"content-type": "application/x-www-form-urlencoded"},
+        {"content-encoding": "br"},
+        {"content-encoding": "deflate"},
+    ],
+)
+def test_415(api: Any, headers: dict[str, str]) -> None:
+    assert_problem(post_raw(api, json.dumps(envelope(1)).encode(), **headers), 415)
+
+
+# --- 422 -------------------------------------------------------------------------------
+
+
+def test_422_invalid_definition_lists_every_error(api: Any) -> None:
+    label = {"vi": "Nhãn", "en": "Label"}
+    definition = {
+        "form_id": "Bad-Id",
+        "title": {"vi": "Thử", "en": "Test"},
+        "fields": [
+            {"name": "ten", "type": "text", "label": label},
+            {"name": "ten", "type": "text", "label": label},
+            {"name": "loai", "type": "select_one", "label": label},
+            {"name": "so", "type": "integer", "label": label, "min": 5, "max": 1},
+            {"name": "mau", "type": "colour", "label": label},
+        ],
+    }
+    r = api.client.post("/api/v1/forms", json=definition, headers=api.auth("admin"))
+    body = assert_problem(r, 422)
+    assert {path for path, _ in codes(body)} >= {
+        "form_id",
+        "fields[1].name",
+        "fields[2].choices",
+        "fields[3].max",
+        "fields[4].type",
+    }
+
+
+def test_422_push_envelope_of_the_wrong_shape(api: Any) -> None:
+    for body in ({"device_id": 5, "submissions": []}, [], {"submissions": "x"}):
+        r = api.client.post(PUSH, json=body, headers=api.auth("officer"))
+        assert_problem(r, 422)
+
+
+def test_422_resolve_body_of_the_wrong_shape(api: Any) -> None:
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(3)), version=2)])
+    r = api.client.post(
+        f"/api/v1/records/{item['record_id']}/resolve",
+        json={"heads": "x", "values": []},
+        headers=api.auth("supervisor"),
+    )
+    assert assert_problem(r, 422)["errors"][0]["path"] == "heads"

@@ -1,0 +1,304 @@
+"""Forms API over HTTP: the manifest devices poll (ETag/304), immutable versions, publishing."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from server.app import ROOT
+from tests.support import assert_problem
+
+FORMS = "/api/v1/forms"
+SIX = {"danh_gia_tieu_chi", "hoa_giai", "khen_thuong", "mo_hinh", "nam_tinh_hinh", "tuyen_truyen"}
+LABEL = {"vi": "Ghi chú thêm", "en": "Extra note"}
+
+
+def definition(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "schemas" / name).read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def publish(api: Any, body: dict[str, Any], who: str = "admin") -> Any:
+    return api.client.post(FORMS, json=body, headers=api.auth(who))
+
+
+def manifest(api: Any, **headers: str) -> Any:
+    return api.client.get(FORMS, headers={**api.auth("officer"), **headers})
+
+
+def new_form() -> dict[str, Any]:
+    return {
+        "form_id": "thu_nghiem",
+        "title": {"vi": "Biểu mẫu thử nghiệm", "en": "Pilot form"},
+        "fields": [{"name": "ghi_chu", "type": "text", "label": LABEL, "required": True}],
+    }
+
+
+# --- the manifest ----------------------------------------------------------------------
+
+
+def test_manifest_lists_the_six_forms_at_their_latest_versions(api: Any) -> None:
+    r = manifest(api)
+    assert r.status_code == 200
+    forms = {f["form_id"]: f for f in r.json()["forms"]}
+    assert set(forms) == SIX
+    assert forms["hoa_giai"]["version"] == 2
+    assert all(f["version"] == 1 for name, f in forms.items() if name != "hoa_giai")
+    for f in forms.values():
+        assert f["title"]["vi"] and f["title"]["en"]
+        assert len(f["sha256"]) == 64
+
+
+def test_manifest_etag_gives_304_with_an_empty_body(api: Any) -> None:
+    etag = manifest(api).headers["etag"]
+    r = manifest(api, **{"If-None-Match": etag})
+    assert r.status_code == 304
+    assert r.content == b""
+    assert r.headers["etag"] == etag
+    assert manifest(api, **{"If-None-Match": '"something-else"'}).status_code == 200
+
+
+def test_manifest_etag_changes_after_a_publish(api: Any) -> None:
+    etag = manifest(api).headers["etag"]
+    assert publish(api, new_form()).status_code == 201
+    r = manifest(api, **{"If-None-Match": etag})
+    assert r.status_code == 200
+    assert r.headers["etag"] != etag
+    assert {f["form_id"] for f in r.json()["forms"]} == {*SIX, "thu_nghiem"}
+
+
+def test_manifest_etag_unchanged_by_an_identical_republish(api: Any) -> None:
+    etag = manifest(api).headers["etag"]
+    assert publish(api, definition("hoa_giai.v2.yaml")).status_code == 200
+    assert manifest(api, **{"If-None-Match": etag}).status_code == 304
+
+
+def test_manifest_in_msgpack(api: Any) -> None:
+    r = manifest(api, Accept="application/msgpack")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/msgpack")
+    assert msgspec.msgpack.decode(r.content) == manifest(api).json()
+
+
+def test_manifest_gzip_when_asked(api: Any) -> None:
+    r = manifest(api, **{"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip"
+    assert {f["form_id"] for f in r.json()["forms"]} == SIX
+
+
+# --- one version -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("form_id", "version"), [("hoa_giai", 1), ("hoa_giai", 2), ("mo_hinh", 1)])
+def test_version_has_its_definition_version_and_sha256(
+    api: Any, form_id: str, version: int
+) -> None:
+    r = api.client.get(f"{FORMS}/{form_id}/versions/{version}", headers=api.auth("officer"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["form_id"] == form_id
+    assert body["version"] == version
+    assert len(body["sha256"]) == 64
+    assert body["fields"]
+    assert "immutable" in r.headers["cache-control"]
+    assert "max-age" in r.headers["cache-control"]
+    if version == 2:
+        latest = {f["form_id"]: f for f in manifest(api).json()["forms"]}[form_id]
+        assert latest["sha256"] == body["sha256"]
+
+
+def test_versions_keep_their_own_field_names(api: Any) -> None:
+    def names(version: int) -> list[str]:
+        url = f"{FORMS}/hoa_giai/versions/{version}"
+        return [
+            f["name"] for f in api.client.get(url, headers=api.auth("officer")).json()["fields"]
+        ]
+
+    assert "tom_tat" in names(1)
+    assert "noi_dung_vu_viec" in names(2)
+    assert "tom_tat" not in names(2)
+
+
+def test_version_etag_gives_304(api: Any) -> None:
+    url = f"{FORMS}/hoa_giai/versions/1"
+    etag = api.client.get(url, headers=api.auth("officer")).headers["etag"]
+    r = api.client.get(url, headers={**api.auth("officer"), "If-None-Match": etag})
+    assert r.status_code == 304
+    assert r.content == b""
+    assert "immutable" in r.headers["cache-control"]
+
+
+def test_version_in_msgpack(api: Any) -> None:
+    url = f"{FORMS}/hoa_giai/versions/2"
+    r = api.client.get(url, headers={**api.auth("officer"), "Accept": "application/msgpack"})
+    assert r.headers["content-type"].startswith("application/msgpack")
+    assert (
+        msgspec.msgpack.decode(r.content) == api.client.get(url, headers=api.auth("officer")).json()
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["hoa_giai/versions/3", "hoa_giai/versions/0", "khong_co/versions/1"]
+)
+def test_version_404(api: Any, path: str) -> None:
+    assert_problem(api.client.get(f"{FORMS}/{path}", headers=api.auth("officer")), 404)
+
+
+def test_a_published_version_never_changes(api: Any) -> None:
+    url = f"{FORMS}/hoa_giai/versions/2"
+    before = api.client.get(url, headers=api.auth("officer")).content
+    v3 = definition("hoa_giai.v2.yaml")
+    v3["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
+    assert publish(api, v3).json()["version"] == 3
+    assert api.client.get(url, headers=api.auth("officer")).content == before
+
+
+# --- publishing ------------------------------------------------------------------------
+
+
+def test_publish_new_version_201_then_identical_republish_200(api: Any) -> None:
+    v3 = definition("hoa_giai.v2.yaml")
+    v3["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
+    first = publish(api, v3)
+    assert first.status_code == 201
+    assert first.json()["form_id"] == "hoa_giai"
+    assert first.json()["version"] == 3
+    again = publish(api, copy.deepcopy(v3))
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    body = api.client.get(f"{FORMS}/hoa_giai/versions/3", headers=api.auth("officer")).json()
+    assert body["sha256"] == first.json()["sha256"]
+    assert {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"] == 3
+
+
+def test_publish_a_new_form_is_version_1(api: Any) -> None:
+    r = publish(api, new_form())
+    assert r.status_code == 201
+    assert r.json()["version"] == 1
+
+
+def test_publish_refuses_a_type_change_with_a_path(api: Any) -> None:
+    v3 = definition("hoa_giai.v2.yaml")
+    index = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "so_buoi_hoa_giai")
+    v3["fields"][index] = {"name": "so_buoi_hoa_giai", "type": "text", "label": LABEL}
+    body = assert_problem(publish(api, v3), 422)
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [
+        (f"fields[{index}]", "type_changed")
+    ]
+    assert {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"] == 2
+
+
+def test_publish_refuses_a_type_change_inside_a_repeat(api: Any) -> None:
+    v3 = definition("hoa_giai.v2.yaml")
+    parties = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "cac_ben")
+    inner = v3["fields"][parties]["fields"]
+    index = next(i for i, f in enumerate(inner) if f["name"] == "nam_sinh")
+    inner[index] = {"name": "nam_sinh", "type": "date", "label": LABEL}
+    body = assert_problem(publish(api, v3), 422)
+    assert [e["path"] for e in body["errors"]] == [f"fields[{parties}].fields[{index}]"]
+
+
+def test_publish_refuses_a_type_change_through_a_rename(api: Any) -> None:
+    v3 = definition("hoa_giai.v2.yaml")
+    index = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "noi_dung_vu_viec")
+    v3["fields"][index] = {
+        "name": "noi_dung",
+        "type": "integer",
+        "label": LABEL,
+        "previous_names": ["noi_dung_vu_viec", "tom_tat"],
+    }
+    body = assert_problem(publish(api, v3), 422)
+    assert body["errors"][0]["path"].startswith(f"fields[{index}]")
+
+
+@pytest.mark.parametrize("who", ["officer", "supervisor"])
+def test_publish_needs_admin(api: Any, who: str) -> None:
+    assert_problem(publish(api, new_form(), who=who), 403)
+    assert len(manifest(api).json()["forms"]) == 6
+
+
+def test_publish_yaml_body(api: Any, tmp_path: Path) -> None:
+    text = yaml.safe_dump(new_form(), allow_unicode=True)
+    r = api.client.post(
+        FORMS,
+        content=text.encode(),
+        headers={**api.auth("admin"), "Content-Type": "application/yaml"},
+    )
+    assert r.status_code == 201
+    as_json = publish(api, new_form())
+    assert as_json.status_code == 200
+    assert as_json.json() == r.json()
+
+
+def test_publish_the_real_yaml_file_again_is_a_no_op(api: Any) -> None:
+    text = (ROOT / "schemas" / "hoa_giai.v2.yaml").read_bytes()
+    r = api.client.post(
+        FORMS, content=text, headers={**api.auth("admin"), "Content-Type": "application/yaml"}
+    )
+    assert r.status_code == 200
+    assert r.json()["version"] == 2
+
+
+def test_publish_msgpack_body(api: Any) -> None:
+    r = api.client.post(
+        FORMS,
+        content=msgspec.msgpack.encode(new_form()),
+        headers={**api.auth("admin"), "Content-Type": "application/msgpack"},
+    )
+    assert r.status_code == 201
+    assert publish(api, new_form()).status_code == 200
+
+
+def test_publish_nfd_text_is_the_same_definition_as_nfc(api: Any) -> None:
+    import unicodedata
+
+    nfc = publish(api, new_form()).json()
+    nfd = msgspec.json.decode(
+        unicodedata.normalize("NFD", msgspec.json.encode(new_form()).decode())
+    )
+    r = publish(api, nfd)
+    assert r.status_code == 200
+    assert r.json() == nfc
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"\xff\xfe not utf-8", "application/yaml"),
+        (b'{"form_id": "x\\ud800", "fields": []}', "application/json"),
+        (b"[" * 50_000 + b"]" * 50_000, "application/json"),
+        (b"{" * 50_000, "application/json"),
+        (b"a: [", "application/yaml"),
+        (b"!!python/object:os.system {}", "application/yaml"),
+        (b"- 1\n- 2\n", "application/yaml"),
+        (msgspec.msgpack.encode({1: 2, "fields": [{3: 4}]}), "application/msgpack"),
+        (msgspec.msgpack.encode([1, 2]), "application/msgpack"),
+    ],
+    ids=[
+        "not utf-8",
+        "lone surrogate",
+        "deep json",
+        "unclosed json",
+        "bad yaml",
+        "yaml python tag",
+        "yaml list",
+        "msgpack int keys",
+        "msgpack list",
+    ],
+)
+def test_publish_garbage_is_422_never_500(api: Any, content: bytes, content_type: str) -> None:
+    r = api.client.post(
+        FORMS, content=content, headers={**api.auth("admin"), "Content-Type": content_type}
+    )
+    assert_problem(r, 422)
+
+
+def test_publish_malformed_msgpack_is_400(api: Any) -> None:
+    r = api.client.post(
+        FORMS, content=b"\xc1", headers={**api.auth("admin"), "Content-Type": "application/msgpack"}
+    )
+    assert_problem(r, 400)

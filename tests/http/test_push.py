@@ -1,0 +1,617 @@
+"""POST /sync/push over HTTP: every status and rejection reason, independent items, replays,
+gzip and MessagePack, pending children, older form versions, NFC, clock skew, area rules."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.support import hoa_giai, submission, uuid7
+
+PUSH = "/api/v1/sync/push"
+
+
+def case(seed: int = 0, **overrides: Any) -> dict[str, Any]:
+    """A new mediation case (hoa_giai v2)."""
+    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=2, **overrides)
+
+
+def edit(parent: dict[str, Any], data: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    """An edit of `parent`'s record, made on a device that had `parent` as the head."""
+    rid = parent["record_id"] or parent["id"]
+    return submission(
+        "hoa_giai", data, version=2, record_id=rid, parents=[parent["id"]], **overrides
+    )
+
+
+def record(api: Any, record_id: str) -> dict[str, Any]:
+    r = api.client.get(f"/api/v1/records/{record_id}", headers=api.auth("supervisor"))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def statuses(results: list[dict[str, Any]]) -> list[str]:
+    return [r["status"] for r in results]
+
+
+def reasons(result: dict[str, Any]) -> tuple[str, set[tuple[str, str]]]:
+    assert result["status"] == "rejected"
+    return result["reason"], {(e["path"], e["code"]) for e in result["errors"]}
+
+
+# --- every status ----------------------------------------------------------------------
+
+
+def test_accepted_creates_a_record_in_the_officers_area(api: Any) -> None:
+    item = case()
+    (result,) = api.push("officer", [item])
+    assert result == {"id": item["id"], "status": "accepted", "record_id": item["id"]}
+    rec = record(api, item["id"])
+    assert rec["area"] == "01.00070"
+    assert rec["form_id"] == "hoa_giai"
+    assert rec["data"] == item["data"]
+    assert rec["heads"] == [item["id"]]
+    assert rec["conflicts"] == []
+
+
+def test_response_has_server_time(api: Any) -> None:
+    r = api.client.post(
+        PUSH, json={"device_id": "phone-1", "submissions": [case()]}, headers=api.auth("officer")
+    )
+    assert datetime.fromisoformat(r.json()["server_time"]).tzinfo is not None
+
+
+def test_duplicate(api: Any) -> None:
+    item = case()
+    api.push("officer", [item])
+    (result,) = api.push("officer", [item])
+    assert result == {"id": item["id"], "status": "duplicate", "record_id": item["id"]}
+
+
+def test_duplicate_within_one_batch(api: Any) -> None:
+    item = case()
+    assert statuses(api.push("officer", [item, item])) == ["accepted", "duplicate"]
+
+
+def test_conflict_lists_the_fields_and_every_value(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    mine = edit(root, {"trang_thai": "hoa_giai_thanh", "ket_qua": "Hai bên thỏa thuận."})
+    theirs = edit(root, {"trang_thai": "hoa_giai_khong_thanh", "so_buoi_hoa_giai": 3})
+    assert statuses(api.push("officer", [mine], device_id="phone-1")) == ["accepted"]
+    (result,) = api.push("officer2", [theirs], device_id="phone-2")
+    assert result["status"] == "conflict"
+    assert result["conflicts"] == ["trang_thai"]
+    rec = record(api, root["id"])
+    assert sorted(rec["heads"]) == sorted([mine["id"], theirs["id"]])
+    assert rec["data"]["ket_qua"] == "Hai bên thỏa thuận."  # different fields merge
+    assert rec["data"]["so_buoi_hoa_giai"] == 3
+    (conflict,) = rec["conflicts"]
+    assert conflict["field"] == "trang_thai"
+    assert {(v["value"], v["submission_id"], v["device_id"]) for v in conflict["values"]} == {
+        ("hoa_giai_thanh", mine["id"], "phone-1"),
+        ("hoa_giai_khong_thanh", theirs["id"], "phone-2"),
+    }
+
+
+def test_edits_of_different_fields_on_two_phones_do_not_conflict(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    a = edit(root, {"ket_qua": "Đã gặp hai bên."})
+    b = edit(root, {"so_buoi_hoa_giai": 2})
+    assert statuses(api.push("officer", [a], device_id="phone-1")) == ["accepted"]
+    assert statuses(api.push("officer2", [b], device_id="phone-2")) == ["accepted"]
+    rec = record(api, root["id"])
+    assert rec["conflicts"] == []
+    assert rec["data"]["ket_qua"] == "Đã gặp hai bên."
+    assert rec["data"]["so_buoi_hoa_giai"] == 2
+
+
+def test_pending_child_then_parent_merges_both(api: Any) -> None:
+    root = case()
+    child = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    grandchild = submission(
+        "hoa_giai", {"so_buoi_hoa_giai": 4}, version=2, record_id=root["id"], parents=[child["id"]]
+    )
+    assert statuses(api.push("officer", [grandchild])) == ["pending"]
+    assert statuses(api.push("officer", [child])) == ["pending"]
+    r = api.client.get(f"/api/v1/records/{root['id']}", headers=api.auth("supervisor"))
+    assert r.status_code == 404  # no record until its first submission arrives
+    assert statuses(api.push("officer", [root])) == ["accepted"]
+    rec = record(api, root["id"])
+    assert rec["heads"] == [grandchild["id"]]
+    assert rec["data"]["trang_thai"] == "hoa_giai_thanh"
+    assert rec["data"]["so_buoi_hoa_giai"] == 4
+    assert {s["id"]: s["status"] for s in rec["submissions"]} == {
+        root["id"]: "merged",
+        child["id"]: "merged",
+        grandchild["id"]: "merged",
+    }
+
+
+def test_pending_edit_of_an_existing_record_is_marked_pending(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    lost = edit(root, {"so_buoi_hoa_giai": 1})
+    late = submission(
+        "hoa_giai", {"so_buoi_hoa_giai": 2}, version=2, record_id=root["id"], parents=[lost["id"]]
+    )
+    assert statuses(api.push("officer", [late])) == ["pending"]
+    rec = record(api, root["id"])
+    assert rec["heads"] == [root["id"]]
+    assert {s["id"]: s["status"] for s in rec["submissions"]} == {
+        root["id"]: "merged",
+        late["id"]: "pending",
+    }
+    assert statuses(api.push("officer", [lost])) == ["accepted"]
+    rec = record(api, root["id"])
+    assert rec["heads"] == [late["id"]]
+    assert rec["data"]["so_buoi_hoa_giai"] == 2
+
+
+# --- every rejection reason ------------------------------------------------------------
+
+
+def test_rejected_unknown_form(api: Any) -> None:
+    (result,) = api.push("officer", [submission("khong_co", {}, version=1)])
+    assert reasons(result) == ("unknown_form", {("submissions[0].form_id", "unknown_form")})
+
+
+@pytest.mark.parametrize("version", [0, 3, -1, 2**40])
+def test_rejected_unknown_version(api: Any, version: int) -> None:
+    (result,) = api.push("officer", [case(form_version=version)])
+    assert reasons(result) == (
+        "unknown_version",
+        {("submissions[0].form_version", "unknown_version")},
+    )
+
+
+def test_rejected_invalid_with_paths_into_nested_repeats(api: Any) -> None:
+    data = hoa_giai(random.Random(1))
+    data["cac_ben"][1]["nam_sinh"] = 1800
+    data["cac_ben"][1]["so_dien_thoai"] = "12345"
+    data["cac_ben"][0]["biet_danh"] = "Tí"
+    data["so_buoi_hoa_giai"] = "hai"
+    del data["loai_vu_viec"]
+    items = [case(), submission("hoa_giai", data, version=2)]
+    good, bad = api.push("officer", items)
+    assert good["status"] == "accepted"
+    assert reasons(bad) == (
+        "invalid",
+        {
+            ("submissions[1].data.cac_ben[1].nam_sinh", "min"),
+            ("submissions[1].data.cac_ben[1].so_dien_thoai", "pattern"),
+            ("submissions[1].data.cac_ben[0].biet_danh", "unknown_field"),
+            ("submissions[1].data.so_buoi_hoa_giai", "type"),
+            ("submissions[1].data.loai_vu_viec", "required"),
+        },
+    )
+
+
+def test_rejected_invalid_repeat_too_short(api: Any) -> None:
+    data = hoa_giai(random.Random(2))
+    data["cac_ben"] = data["cac_ben"][:1]
+    (result,) = api.push("officer", [submission("hoa_giai", data, version=2)])
+    assert reasons(result) == ("invalid", {("submissions[0].data.cac_ben", "min_items")})
+
+
+def test_rejected_invalid_edit_clearing_a_required_field(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    (result,) = api.push("officer", [edit(root, {"trang_thai": None})])
+    assert reasons(result) == ("invalid", {("submissions[0].data.trang_thai", "required")})
+
+
+def test_rejected_id_reused(api: Any) -> None:
+    item = case()
+    api.push("officer", [item])
+    changed = {**item, "data": {**item["data"], "trang_thai": "hoa_giai_thanh"}}
+    (result,) = api.push("officer", [changed])
+    assert reasons(result) == ("id_reused", {("submissions[0].id", "id_reused")})
+    assert record(api, item["id"])["data"] == item["data"]
+
+
+def test_rejected_forbidden_edit_of_another_communes_record(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    (result,) = api.push("other_officer", [edit(root, {"trang_thai": "hoa_giai_thanh"})])
+    assert reasons(result) == ("forbidden", {("submissions[0].record_id", "forbidden")})
+    assert record(api, root["id"])["revision"] == 1
+
+
+def test_rejected_parent_of_another_record(api: Any) -> None:
+    a, b = case(1), case(2)
+    api.push("officer", [a, b])
+    wrong = submission("hoa_giai", {"so_buoi_hoa_giai": 1}, version=2, record_id=a["id"])
+    wrong["parents"] = [b["id"]]
+    (result,) = api.push("officer", [wrong])
+    assert reasons(result) == ("invalid", {("submissions[0].parents", "other_record")})
+
+
+def test_rejected_edit_with_another_form(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    other = submission(
+        "nam_tinh_hinh", {"giau_ten": True}, version=1, record_id=root["id"], parents=[root["id"]]
+    )
+    (result,) = api.push("officer", [other])
+    assert reasons(result) == ("invalid", {("submissions[0].record_id", "form_mismatch")})
+
+
+def test_a_rejected_item_fixed_and_resent_with_its_id_is_accepted(api: Any) -> None:
+    item = case()
+    broken = {**item, "data": {**item["data"], "so_buoi_hoa_giai": 1000}}
+    assert statuses(api.push("officer", [broken])) == ["rejected"]
+    assert statuses(api.push("officer", [item])) == ["accepted"]
+
+
+# --- items are independent -------------------------------------------------------------
+
+
+def test_a_bad_item_between_good_ones_stops_nothing(api: Any) -> None:
+    first, last = case(1), case(2)
+    bad = submission("khong_co", {"x": 1}, version=1)
+    invalid = case(4)
+    invalid["data"]["loai_vu_viec"] = "khong_co_lua_chon"
+    results = api.push("officer", [first, bad, invalid, last])
+    assert statuses(results) == ["accepted", "rejected", "rejected", "accepted"]
+    assert [r["id"] for r in results] == [first["id"], bad["id"], invalid["id"], last["id"]]
+    assert results[2]["errors"][0]["path"] == "submissions[2].data.loai_vu_viec"
+    record(api, first["id"])
+    record(api, last["id"])
+
+
+@pytest.mark.parametrize(
+    ("item", "path", "code"),
+    [
+        (5, "submissions[1]", "type"),
+        ("text", "submissions[1]", "type"),
+        (None, "submissions[1]", "type"),
+        ([], "submissions[1]", "type"),
+        ({}, "submissions[1].id", "required"),
+        ({"id": "x"}, "submissions[1].form_id", "required"),
+        ("form_id", "submissions[1].form_id", "type"),
+        ("form_version", "submissions[1].form_version", "type"),
+        ("data", "submissions[1].data", "type"),
+        ("parents", "submissions[1].parents", "type"),
+        ("extra", "submissions[1]", "unknown_field"),
+        ("bad_id", "submissions[1].id", "format"),
+        ("bad_record_id", "submissions[1].record_id", "format"),
+        ("bad_parent", "submissions[1].parents[0]", "format"),
+        ("bad_time", "submissions[1].captured_at", "format"),
+        ("new_with_parents", "submissions[1].parents", "invalid"),
+        ("edit_without_parents", "submissions[1].parents", "required"),
+        ("unknown_resolves", "submissions[1].resolves[0]", "unknown_field"),
+    ],
+)
+def test_a_malformed_item_is_rejected_alone_with_a_path(
+    api: Any, item: Any, path: str, code: str
+) -> None:
+    good = case(1)
+    broken: dict[str, Any] = case(2)
+    changes: dict[str, Any] = {
+        "form_id": {"form_id": ["hoa_giai"]},
+        "form_version": {"form_version": "2"},
+        "data": {"data": [1, 2]},
+        "parents": {"parents": "none"},
+        "extra": {"extra": 1},
+        "bad_id": {"id": "not-a-uuid"},
+        "bad_record_id": {"record_id": "not-a-uuid", "parents": [uuid7()]},
+        "bad_parent": {"record_id": uuid7(), "parents": ["x"]},
+        "bad_time": {"captured_at": "yesterday"},
+        "new_with_parents": {"parents": [uuid7()]},
+        "edit_without_parents": {"record_id": uuid7()},
+        "unknown_resolves": {"resolves": ["khong_co"]},
+    }
+    if isinstance(item, str) and item in changes:
+        broken.update(changes[item])
+        item = broken
+    results = api.push("officer", [good, item, case(3)])
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert (path, code) in {(e["path"], e["code"]) for e in results[1]["errors"]}
+    assert results[1]["reason"] == "invalid"
+
+
+def test_an_empty_batch_is_fine(api: Any) -> None:
+    assert api.push("officer", []) == []
+
+
+def test_a_batch_of_exactly_1000_items_is_taken(api: Any) -> None:
+    rng = random.Random(5)
+    items = [
+        submission(
+            "nam_tinh_hinh",
+            {
+                "thoi_gian_tiep_nhan": "2026-03-01T21:15:00+07:00",
+                "loai_vu_viec": "danh_nhau_gay_roi",
+                "muc_do": rng.choice(["thap", "trung_binh", "cao"]),
+                "noi_dung": "Nhóm thanh niên tụ tập gây ồn ào.",
+                "nguon_tin": "nguoi_dan_truc_tiep",
+            },
+            version=1,
+        )
+        for _ in range(1000)
+    ]
+    results = api.push("officer", items)
+    assert statuses(results) == ["accepted"] * 1000
+    assert [r["id"] for r in results] == [i["id"] for i in items]
+
+
+# --- replays change nothing ------------------------------------------------------------
+
+
+def pull_all(api: Any, since: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    params = {"since": since} if since else {}
+    r = api.client.get("/api/v1/records", params=params, headers=api.auth("supervisor"))
+    body = r.json()
+    return body["records"], body["next"]
+
+
+def test_replaying_a_batch_returns_duplicates_and_changes_nothing(api: Any) -> None:
+    root = case(1)
+    api.push("officer", [root])
+    bad = case(5)
+    bad["data"]["so_buoi_hoa_giai"] = -1
+    batch = [case(2), edit(root, {"trang_thai": "hoa_giai_thanh"}), bad, case(3)]
+    first = api.push("officer", batch)
+    assert statuses(first) == ["accepted", "accepted", "rejected", "accepted"]
+    records, cursor = pull_all(api)
+    before = {r["record_id"]: r for r in records}
+    audit = api.client.get("/api/v1/audit", headers=api.auth("admin")).json()["entries"]
+
+    again = api.push("officer", batch)
+    assert statuses(again) == ["duplicate", "duplicate", "rejected", "duplicate"]
+    assert [r["record_id"] for r in again if r["status"] == "duplicate"] == [
+        r["record_id"] for r in first if r["status"] == "accepted"
+    ]
+    assert pull_all(api, cursor)[0] == []  # no record changed: the change cursor did not move
+    assert {r["record_id"]: r for r in pull_all(api)[0]} == before
+    assert record(api, root["id"])["revision"] == 2
+    after = api.client.get("/api/v1/audit", headers=api.auth("admin")).json()["entries"]
+    assert after[: len(audit)] == audit
+    assert [e["action"] for e in after[len(audit) :]] == ["sync.push"]
+
+
+def test_replay_with_uppercase_ids_is_a_duplicate(api: Any) -> None:
+    item = case()
+    api.push("officer", [item])
+    upper = {**item, "id": item["id"].upper()}
+    assert api.push("officer", [upper])[0] == {
+        "id": item["id"],
+        "status": "duplicate",
+        "record_id": item["id"],
+    }
+
+
+# --- encodings -------------------------------------------------------------------------
+
+
+def test_gzip_body(api: Any) -> None:
+    items = [case(i) for i in range(20)]
+    body = gzip.compress(json.dumps({"device_id": "phone-1", "submissions": items}).encode())
+    r = api.client.post(
+        PUSH,
+        content=body,
+        headers={
+            **api.auth("officer"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert r.status_code == 200
+    assert statuses(r.json()["results"]) == ["accepted"] * 20
+
+
+def test_gzip_response_when_asked(api: Any) -> None:
+    items = [case(i) for i in range(20)]
+    r = api.client.post(
+        PUSH,
+        json={"device_id": "phone-1", "submissions": items},
+        headers={**api.auth("officer"), "Accept-Encoding": "gzip"},
+    )
+    assert r.headers["content-encoding"] == "gzip"
+    assert statuses(r.json()["results"]) == ["accepted"] * 20
+
+
+def test_json_with_a_charset_parameter(api: Any) -> None:
+    body = json.dumps({"device_id": "phone-1", "submissions": [case()]}).encode()
+    r = api.client.post(
+        PUSH,
+        content=body,
+        headers={**api.auth("officer"), "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert statuses(r.json()["results"]) == ["accepted"]
+
+
+def test_msgpack_body_and_msgpack_response(api: Any) -> None:
+    root = case(1)
+    bad = case(2)
+    bad["data"]["cac_ben"][0]["nam_sinh"] = 3000
+    body = msgspec.msgpack.encode({"device_id": "phone-1", "submissions": [root, bad]})
+    r = api.client.post(
+        PUSH,
+        content=body,
+        headers={
+            **api.auth("officer"),
+            "Content-Type": "application/msgpack",
+            "Accept": "application/msgpack",
+        },
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/msgpack")
+    results = msgspec.msgpack.decode(r.content)["results"]
+    assert statuses(results) == ["accepted", "rejected"]
+    assert results[1]["errors"][0]["path"] == "submissions[1].data.cac_ben[0].nam_sinh"
+    assert record(api, root["id"])["data"] == root["data"]
+    # the same item sent as JSON is the same content
+    assert statuses(api.push("officer", [root])) == ["duplicate"]
+
+
+def test_gzip_msgpack_body(api: Any) -> None:
+    body = gzip.compress(msgspec.msgpack.encode({"device_id": "p", "submissions": [case()]}))
+    r = api.client.post(
+        PUSH,
+        content=body,
+        headers={
+            **api.auth("officer"),
+            "Content-Type": "application/msgpack",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert statuses(r.json()["results"]) == ["accepted"]
+
+
+def test_a_malformed_msgpack_item_is_rejected_alone(api: Any) -> None:
+    items = [case(1), {1: 2}, case(3)]
+    r = api.client.post(
+        PUSH,
+        content=msgspec.msgpack.encode({"device_id": "p", "submissions": items}),
+        headers={**api.auth("officer"), "Content-Type": "application/msgpack"},
+    )
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert results[1]["errors"][0]["path"].startswith("submissions[1]")
+
+
+# --- form versions, text, clocks -------------------------------------------------------
+
+
+def test_older_version_data_maps_to_the_latest_names(api: Any) -> None:
+    data = hoa_giai(random.Random(7))
+    data["tom_tat"] = data.pop("noi_dung_vu_viec")
+    del data["so_buoi_hoa_giai"]  # v1 lacks no field of these, but an old phone may skip it
+    item = submission("hoa_giai", data, version=1)
+    assert statuses(api.push("officer", [item])) == ["accepted"]
+    rec = record(api, item["id"])
+    assert rec["data"]["noi_dung_vu_viec"] == data["tom_tat"]
+    assert "tom_tat" not in rec["data"]
+    assert rec["form_version"] == 2
+
+
+def test_v1_edit_of_a_v2_record_writes_the_renamed_field(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    old_phone = submission(
+        "hoa_giai",
+        {"tom_tat": "Nội dung cập nhật từ máy cũ."},
+        version=1,
+        record_id=root["id"],
+        parents=[root["id"]],
+    )
+    assert statuses(api.push("officer", [old_phone])) == ["accepted"]
+    assert record(api, root["id"])["data"]["noi_dung_vu_viec"] == "Nội dung cập nhật từ máy cũ."
+
+
+def test_v2_name_in_v1_data_is_unknown(api: Any) -> None:
+    item = submission("hoa_giai", hoa_giai(random.Random(8)), version=1)
+    (result,) = api.push("officer", [item])
+    assert ("submissions[0].data.noi_dung_vu_viec", "unknown_field") in reasons(result)[1]
+
+
+def nfd(value: Any) -> Any:
+    return msgspec.json.decode(unicodedata.normalize("NFD", msgspec.json.encode(value).decode()))
+
+
+def test_nfd_input_is_stored_nfc(api: Any) -> None:
+    item = case()
+    sent = nfd(item)
+    assert sent["data"]["cac_ben"][0]["ho_ten"] != item["data"]["cac_ben"][0]["ho_ten"]
+    api.push("officer", [sent])
+    rec = record(api, item["id"])
+    assert rec["data"] == item["data"]
+    assert rec["submissions"][0]["data"] == item["data"]
+    text = msgspec.json.encode(rec).decode()
+    assert unicodedata.is_normalized("NFC", text)
+
+
+def test_nfd_replay_of_an_nfc_item_is_a_duplicate(api: Any) -> None:
+    item = case()
+    api.push("officer", [item])
+    assert statuses(api.push("officer", [nfd(item)])) == ["duplicate"]
+
+
+def test_clock_skew_flag_for_captured_at_two_days_ahead(api: Any) -> None:
+    ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat(timespec="seconds")
+    skewed, fine = case(1, captured_at=ahead), case(2)
+    assert statuses(api.push("officer", [skewed, fine])) == ["accepted", "accepted"]
+    assert "clock_skew" in record(api, skewed["id"])["flags"]
+    assert "clock_skew" not in record(api, fine["id"])["flags"]
+
+
+def test_clock_a_few_hours_ahead_is_not_skew(api: Any) -> None:
+    ahead = (datetime.now(UTC) + timedelta(hours=20)).isoformat(timespec="seconds")
+    item = case(captured_at=ahead)
+    api.push("officer", [item])
+    assert record(api, item["id"])["flags"] == []
+
+
+# --- area rules ------------------------------------------------------------------------
+
+
+def test_officer_of_the_same_commune_edits(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert statuses(api.push("officer2", [edit(root, {"so_buoi_hoa_giai": 5})])) == ["accepted"]
+    assert record(api, root["id"])["data"]["so_buoi_hoa_giai"] == 5
+
+
+def test_officer_of_another_commune_is_forbidden_and_the_rest_goes_through(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    own = case(9)
+    results = api.push("other_officer", [edit(root, {"so_buoi_hoa_giai": 5}), own])
+    assert statuses(results) == ["rejected", "accepted"]
+    assert results[0]["reason"] == "forbidden"
+    assert record(api, own["id"])["area"] == "01.00004"
+
+
+def test_supervisor_of_the_province_edits_records_below(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert statuses(api.push("supervisor", [edit(root, {"so_buoi_hoa_giai": 6})])) == ["accepted"]
+    assert record(api, root["id"])["data"]["so_buoi_hoa_giai"] == 6
+
+
+def test_supervisor_of_another_province_is_forbidden(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    (result,) = api.push("other_supervisor", [edit(root, {"so_buoi_hoa_giai": 6})])
+    assert result["reason"] == "forbidden"
+
+
+def test_admin_edits_anywhere(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert statuses(api.push("admin", [edit(root, {"so_buoi_hoa_giai": 7})])) == ["accepted"]
+
+
+def test_pending_edit_from_another_commune_never_merges(api: Any) -> None:
+    root = case()
+    foreign = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    early = api.push("other_officer", [foreign])
+    assert statuses(early) in (["pending"], ["rejected"])
+    api.push("officer", [root])
+    rec = record(api, root["id"])
+    assert rec["area"] == "01.00070"
+    assert rec["data"]["trang_thai"] == root["data"]["trang_thai"]
+    assert rec["heads"] == [root["id"]]
+
+
+def test_own_edit_after_a_supervisors_early_edit(api: Any) -> None:
+    root = case()
+    by_supervisor = edit(root, {"so_buoi_hoa_giai": 1})
+    assert statuses(api.push("supervisor", [by_supervisor])) == ["pending"]
+    by_officer = edit(root, {"ket_qua": "Đang theo dõi."})
+    assert statuses(api.push("officer", [by_officer])) == ["pending"]
+    assert statuses(api.push("officer", [root])) == ["accepted"]
+    rec = record(api, root["id"])
+    assert rec["area"] == "01.00070"
+    assert rec["data"]["so_buoi_hoa_giai"] == 1
+    assert rec["data"]["ket_qua"] == "Đang theo dõi."

@@ -1,0 +1,373 @@
+"""Supervisors' records over HTTP: one record with its submissions, open conflicts, resolving
+them, the pull cursor, and the audit log."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from tests.support import assert_problem, hoa_giai, submission, uuid7
+
+
+def case(seed: int = 0) -> dict[str, Any]:
+    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=2)
+
+
+def edit(root: dict[str, Any], data: dict[str, Any], parents: list[str] | None = None) -> Any:
+    return submission(
+        "hoa_giai", data, version=2, record_id=root["id"], parents=parents or [root["id"]]
+    )
+
+
+def get(api: Any, record_id: str, who: str = "supervisor") -> Any:
+    return api.client.get(f"/api/v1/records/{record_id}", headers=api.auth(who))
+
+
+def conflicted(api: Any, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A case whose `trang_thai` two phones changed to different values offline."""
+    root = case(seed)
+    api.push("officer", [root])
+    a = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    b = edit(root, {"trang_thai": "hoa_giai_khong_thanh"})
+    api.push("officer", [a], device_id="phone-1")
+    assert api.push("officer2", [b], device_id="phone-2")[0]["status"] == "conflict"
+    return root, a, b
+
+
+def resolve(api: Any, record_id: str, body: dict[str, Any], who: str = "supervisor") -> Any:
+    return api.client.post(f"/api/v1/records/{record_id}/resolve", json=body, headers=api.auth(who))
+
+
+def conflicts(api: Any, who: str = "supervisor", **params: str) -> list[str]:
+    r = api.client.get("/api/v1/conflicts", params=params, headers=api.auth(who))
+    assert r.status_code == 200
+    return [rec["record_id"] for rec in r.json()["records"]]
+
+
+# --- one record ------------------------------------------------------------------------
+
+
+def test_record_with_its_submissions(api: Any) -> None:
+    root = case()
+    change = edit(root, {"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": 1})
+    api.push("officer", [root, change], device_id="phone-7")
+    r = get(api, root["id"])
+    assert r.status_code == 200
+    rec = r.json()
+    assert rec["record_id"] == root["id"]
+    assert rec["form_id"] == "hoa_giai"
+    assert rec["area"] == "01.00070"
+    assert rec["heads"] == [change["id"]]
+    assert rec["revision"] == 2
+    assert rec["conflicts"] == []
+    assert rec["updated_at"]
+    stored = {s["id"]: s for s in rec["submissions"]}
+    assert set(stored) == {root["id"], change["id"]}
+    for s in stored.values():
+        assert s["status"] == "merged"
+        assert s["device_id"] == "phone-7"
+        assert s["user"] == "officer"
+        assert s["received_at"]
+        assert s["form_version"] == 2
+    assert stored[root["id"]]["parents"] == []
+    assert stored[change["id"]]["parents"] == [root["id"]]
+    assert stored[change["id"]]["data"] == change["data"]
+
+
+def test_record_marks_pending_submissions(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    orphan = edit(root, {"so_buoi_hoa_giai": 2}, parents=[uuid7()])
+    assert api.push("officer", [orphan])[0]["status"] == "pending"
+    rec = get(api, root["id"]).json()
+    assert {s["id"]: s["status"] for s in rec["submissions"]} == {
+        root["id"]: "merged",
+        orphan["id"]: "pending",
+    }
+    assert rec["heads"] == [root["id"]]
+    assert "so_buoi_hoa_giai" not in rec["data"] or rec["data"]["so_buoi_hoa_giai"] != 2
+
+
+def test_record_is_found_with_an_uppercase_id(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert get(api, root["id"].upper()).json()["record_id"] == root["id"]
+
+
+@pytest.mark.parametrize(("who", "status"), [("admin", 200), ("other_supervisor", 403)])
+def test_record_by_area(api: Any, who: str, status: int) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert get(api, root["id"], who).status_code == status
+
+
+def test_record_is_for_supervisors(api: Any) -> None:
+    root = case()
+    api.push("officer", [root])
+    assert_problem(get(api, root["id"], "officer"), 403)
+
+
+# --- open conflicts --------------------------------------------------------------------
+
+
+def test_conflicts_lists_only_conflicting_records_of_the_callers_area(api: Any) -> None:
+    root, a, b = conflicted(api)
+    calm = case(1)
+    api.push("officer", [calm])
+    elsewhere = api.user("hcm_officer", "officer", "79.26743")
+    far = case(2)
+    api.push(elsewhere, [far])
+    far_a = edit(far, {"trang_thai": "hoa_giai_thanh"})
+    far_b = edit(far, {"trang_thai": "rut_yeu_cau"})
+    api.push(elsewhere, [far_a], device_id="hcm-1")
+    api.push(elsewhere, [far_b], device_id="hcm-2")
+
+    assert conflicts(api, "supervisor") == [root["id"]]
+    assert conflicts(api, "other_supervisor") == [far["id"]]
+    assert sorted(conflicts(api, "admin")) == sorted([root["id"], far["id"]])
+    assert conflicts(api, "supervisor", form_id="hoa_giai") == [root["id"]]
+    assert conflicts(api, "supervisor", form_id="mo_hinh") == []
+    r = api.client.get("/api/v1/conflicts", headers=api.auth("supervisor"))
+    (listed,) = r.json()["records"]
+    (conflict,) = listed["conflicts"]
+    assert conflict["field"] == "trang_thai"
+    assert {v["submission_id"] for v in conflict["values"]} == {a["id"], b["id"]}
+
+
+def test_conflicts_is_for_supervisors(api: Any) -> None:
+    r = api.client.get("/api/v1/conflicts", headers=api.auth("officer"))
+    assert_problem(r, 403)
+
+
+# --- resolving -------------------------------------------------------------------------
+
+
+def test_resolve_closes_the_conflict(api: Any) -> None:
+    root, a, b = conflicted(api)
+    heads = get(api, root["id"]).json()["heads"]
+    r = resolve(
+        api,
+        root["id"],
+        {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}, "note": "Đã xác minh."},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rec = body["record"]
+    assert rec["conflicts"] == []
+    assert rec["data"]["trang_thai"] == "hoa_giai_thanh"
+    assert rec["heads"] == [body["submission_id"]]
+    assert rec["revision"] == 4
+    assert conflicts(api) == []
+    stored = {s["id"]: s for s in get(api, root["id"]).json()["submissions"]}
+    resolution = stored[body["submission_id"]]
+    assert sorted(resolution["parents"]) == sorted([a["id"], b["id"]])
+    assert resolution["resolves"] == ["trang_thai"]
+    assert resolution["note"] == "Đã xác minh."
+    assert resolution["status"] == "merged"
+
+
+def test_resolve_with_the_provisional_value_closes_it_too(api: Any) -> None:
+    root, _, _ = conflicted(api)
+    rec = get(api, root["id"]).json()
+    provisional = rec["data"]["trang_thai"]
+    r = resolve(api, root["id"], {"heads": rec["heads"], "values": {"trang_thai": provisional}})
+    assert r.status_code == 200
+    assert r.json()["record"]["conflicts"] == []
+    assert r.json()["record"]["data"]["trang_thai"] == provisional
+    assert conflicts(api) == []
+
+
+def test_resolve_heads_in_any_order_and_case(api: Any) -> None:
+    root, _, _ = conflicted(api)
+    heads = [h.upper() for h in reversed(get(api, root["id"]).json()["heads"])]
+    r = resolve(api, root["id"], {"heads": heads, "values": {"trang_thai": "rut_yeu_cau"}})
+    assert r.status_code == 200
+
+
+def test_phones_pull_the_resolution_and_edit_on(api: Any) -> None:
+    root, _, _ = conflicted(api)
+    heads = get(api, root["id"]).json()["heads"]
+    sid = resolve(api, root["id"], {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}})
+    sid = sid.json()["submission_id"]
+    later = edit(root, {"ket_qua": "Hai bên ký biên bản."}, parents=[sid])
+    assert api.push("officer", [later])[0]["status"] == "accepted"
+    rec = get(api, root["id"]).json()
+    assert rec["data"]["trang_thai"] == "hoa_giai_thanh"
+    assert rec["data"]["ket_qua"] == "Hai bên ký biên bản."
+
+
+def test_resolve_409_when_heads_are_stale(api: Any) -> None:
+    root, a, _ = conflicted(api)
+    r = resolve(api, root["id"], {"heads": [a["id"]], "values": {"trang_thai": "hoa_giai_thanh"}})
+    assert_problem(r, 409)
+    heads = get(api, root["id"]).json()["heads"]
+    assert resolve(api, root["id"], {"heads": heads, "values": {"trang_thai": "rut_yeu_cau"}})
+    r = resolve(api, root["id"], {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}})
+    assert_problem(r, 409)
+    assert get(api, root["id"]).json()["data"]["trang_thai"] == "rut_yeu_cau"
+
+
+@pytest.mark.parametrize(
+    ("values", "paths"),
+    [
+        ({"trang_thai": "khong_co"}, {"values.trang_thai"}),
+        (
+            {"trang_thai": 3, "so_buoi_hoa_giai": -1},
+            {"values.trang_thai", "values.so_buoi_hoa_giai"},
+        ),
+        ({"khong_co": 1}, {"values.khong_co"}),
+        ({"cac_ben": [{"ho_ten": "A"}]}, {"values.cac_ben", "values.cac_ben[0].vai_tro"}),
+        ({"trang_thai": None}, {"values.trang_thai"}),
+        ({}, {"values"}),
+    ],
+)
+def test_resolve_422_for_invalid_values(api: Any, values: dict[str, Any], paths: set[str]) -> None:
+    root, _, _ = conflicted(api)
+    rec = get(api, root["id"]).json()
+    body = assert_problem(resolve(api, root["id"], {"heads": rec["heads"], "values": values}), 422)
+    assert {e["path"] for e in body["errors"]} == paths
+    assert get(api, root["id"]).json() == rec
+
+
+def test_resolve_403_outside_the_area(api: Any) -> None:
+    root, _, _ = conflicted(api)
+    heads = get(api, root["id"]).json()["heads"]
+    body = {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}}
+    assert_problem(resolve(api, root["id"], body, who="other_supervisor"), 403)
+    assert_problem(resolve(api, root["id"], body, who="officer"), 403)
+    assert conflicts(api) == [root["id"]]
+
+
+# --- pull ------------------------------------------------------------------------------
+
+
+def pull(api: Any, who: str, path: str = "/api/v1/records", **params: Any) -> Any:
+    r = api.client.get(path, params=params, headers=api.auth(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_pull_pages_through_every_change_once(api: Any) -> None:
+    items = [case(i) for i in range(7)]
+    api.push("officer", items)
+    seen: list[str] = []
+    since = None
+    for _ in range(10):
+        page = pull(api, "supervisor", limit=3, **({"since": since} if since else {}))
+        seen += [r["record_id"] for r in page["records"]]
+        since = page["next"]
+        if not page["more"]:
+            break
+    assert sorted(seen) == sorted(i["id"] for i in items)  # each once; one batch, one commit
+    api.push("officer", [edit(items[2], {"so_buoi_hoa_giai": 9})])
+    page = pull(api, "supervisor", since=since)
+    assert [r["record_id"] for r in page["records"]] == [items[2]["id"]]
+    assert page["records"][0]["data"]["so_buoi_hoa_giai"] == 9
+    assert pull(api, "supervisor", since=page["next"])["records"] == []
+
+
+def test_pull_is_limited_to_the_callers_area(api: Any) -> None:
+    api.push("officer", [case(1)])
+    api.push("other_officer", [case(2)])
+    assert len(pull(api, "supervisor")["records"]) == 2
+    assert pull(api, "other_supervisor")["records"] == []
+
+
+def test_device_pull_has_only_followed_forms_of_the_officers_area(api: Any) -> None:
+    mine, theirs = case(1), case(2)
+    report = submission(
+        "nam_tinh_hinh",
+        {
+            "thoi_gian_tiep_nhan": "2026-03-01T08:30:00+07:00",
+            "loai_vu_viec": "danh_nhau_gay_roi",
+            "muc_do": "thap",
+            "noi_dung": "Tụ tập gây ồn ào sau 23 giờ.",
+            "nguon_tin": "nguoi_dan_truc_tiep",
+        },
+        version=1,
+    )
+    assert [r["status"] for r in api.push("officer", [mine, report])] == ["accepted"] * 2
+    api.push("other_officer", [theirs])
+    page = pull(api, "officer", "/api/v1/sync/pull")
+    assert [r["record_id"] for r in page["records"]] == [mine["id"]]
+    assert len(pull(api, "supervisor")["records"]) == 3
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
+    root, a, _ = conflicted(api)
+    bad = case(5)
+    bad["data"]["so_buoi_hoa_giai"] = -3
+    api.push("officer", [bad, a], device_id="phone-9")
+    heads = get(api, root["id"]).json()["heads"]
+    body = {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}, "note": "Chốt."}
+    sid = resolve(api, root["id"], body).json()["submission_id"]
+    entries = pull(api, "admin", "/api/v1/audit")["entries"]
+    actions = [e["action"] for e in entries]
+    assert {"form.publish", "user.add", "sync.push", "record.resolve"} <= set(actions)
+
+    published = {e["target"] for e in entries if e["action"] == "form.publish"}
+    assert {"hoa_giai@1", "hoa_giai@2", "mo_hinh@1"} <= published
+    users = {e["target"]: e["detail"] for e in entries if e["action"] == "user.add"}
+    assert users["officer"] == {"role": "officer", "area": "01.00070"}
+    assert users["admin"]["role"] == "admin"
+
+    pushes = [e for e in entries if e["action"] == "sync.push"]
+    last = pushes[-1]
+    assert last["user"] == "officer"
+    assert last["device_id"] == "phone-9"
+    assert last["detail"]["items"] == [
+        [bad["id"], "rejected", "invalid"],
+        [a["id"], "duplicate"],
+    ]
+    statuses = {item[1] for e in pushes for item in e["detail"]["items"]}
+    assert statuses == {"accepted", "conflict", "rejected", "duplicate"}
+
+    (resolution,) = [e for e in entries if e["action"] == "record.resolve"]
+    assert resolution["user"] == "supervisor"
+    assert resolution["target"] == root["id"]
+    assert resolution["detail"]["submission_id"] == sid
+    assert resolution["detail"]["fields"] == ["trang_thai"]
+    assert resolution["detail"]["note"] == "Chốt."
+    seqs = [e["seq"] for e in entries]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(e["at"] for e in entries)
+
+
+def test_audit_records_a_publish_by_an_admin(api: Any) -> None:
+    definition = {
+        "form_id": "thu_nghiem",
+        "title": {"vi": "Thử nghiệm", "en": "Pilot"},
+        "fields": [{"name": "ghi_chu", "type": "text", "label": {"vi": "Ghi chú", "en": "Note"}}],
+    }
+    assert api.client.post("/api/v1/forms", json=definition, headers=api.auth("admin")).is_success
+    last = pull(api, "admin", "/api/v1/audit")["entries"][-1]
+    assert (last["action"], last["target"], last["user"]) == (
+        "form.publish",
+        "thu_nghiem@1",
+        "admin",
+    )
+
+
+def test_audit_paginates_with_its_cursor(api: Any) -> None:
+    api.push("officer", [case(i) for i in range(3)])
+    everything = pull(api, "admin", "/api/v1/audit")
+    assert everything["more"] is False
+    paged: list[dict[str, Any]] = []
+    since = None
+    for _ in range(100):
+        page = pull(api, "admin", "/api/v1/audit", limit=4, **({"since": since} if since else {}))
+        assert len(page["entries"]) <= 4
+        paged += page["entries"]
+        since = page["next"]
+        if not page["more"]:
+            break
+    assert paged == everything["entries"]
+    assert pull(api, "admin", "/api/v1/audit", since=since)["entries"] == []
+    api.push("officer", [case(9)])
+    (new,) = pull(api, "admin", "/api/v1/audit", since=since)["entries"]
+    assert new["action"] == "sync.push"
