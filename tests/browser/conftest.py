@@ -212,12 +212,13 @@ class Phone:
         expect(self.page.locator(f'body[data-syncs="{done}"]')).to_have_count(1, timeout=20_000)
 
     def shot(self, name: str, *, docs: bool = False) -> None:
-        """A screenshot in artifacts/screenshots/ (kept by CI); `docs`: also in docs/screenshots/
-        for the README."""
+        """A screenshot in artifacts/screenshots/ (kept by CI). `docs`: one of those kept in
+        docs/screenshots/ for the README, refreshed only with COSO_DOCS_SCREENSHOTS=1 so that a
+        test run leaves the work tree clean."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         self.page.screenshot(path=str(path))
-        if docs:
+        if docs and os.environ.get("COSO_DOCS_SCREENSHOTS") == "1":
             (ROOT / "docs" / "screenshots").mkdir(parents=True, exist_ok=True)
             shutil.copy(path, ROOT / "docs" / "screenshots" / path.name)
 
