@@ -129,14 +129,16 @@ async function pullRecords() {
   for (;;) {
     const q = new URLSearchParams({ limit: '200', ...(since && { since }) });
     const res = await api(`/sync/pull?${q}`);
-    if (res.status === 409 && !seen) {
+    if ((res.status === 409 || res.status === 400) && !seen) {
+      // A cursor from another database (a restored backup) or one the server cannot read:
+      // pull everything again rather than stay stuck.
       const p = await res.json().catch(() => ({}));
-      if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) {
+      if (['reset_required', 'bad_cursor'].includes(p.code) || /reset_required|bad_cursor/.test(p.type ?? '')) {
         since = null;
         seen = new Set();
         continue;
       }
-      throw new SyncError('server', 409, p.detail);
+      throw new SyncError('server', res.status, p.detail);
     }
     const page = await json(res);
     await db.putMany('records', page.records);
