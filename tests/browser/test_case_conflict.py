@@ -90,3 +90,9 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
     expect(shown.filter(has_text="Đang hòa giải")).to_have_count(1)
     expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
     a.shot("05-vu-viec-xung-dot", docs=True)
+
+    # A cursor the server cannot use (a restored backup, say) makes the phone pull afresh.
+    a.js("await db.setKv('cursor', 'not-one-of-ours')")
+    a.sync()
+    expect(a.page.locator("#st-error")).to_have_count(0)
+    assert a.js("(await db.all('records')).map((r) => r.record_id)") == [case_id]
