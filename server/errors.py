@@ -20,6 +20,7 @@ TITLES = {
     415: "Kiểu dữ liệu không hỗ trợ / Unsupported media type",
     422: "Dữ liệu không hợp lệ / Invalid content",
     429: "Quá nhiều yêu cầu / Too many requests",
+    499: "Máy khách đã ngắt kết nối / Client closed request",
     500: "Lỗi máy chủ / Internal server error",
 }
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import anyio
 import msgspec
 from litestar import Request, Response
+from litestar.exceptions import InternalServerException
 
 from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
 from server.protocol import MAX_BODY_BYTES, FieldError
@@ -29,6 +30,16 @@ async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES
     except TimeoutError as exc:
         raise ApiError(
             f"the body took over {BODY_SECONDS} s to arrive", code="timeout", status=408
+        ) from exc
+    except InternalServerException as exc:
+        if "disconnected" not in str(exc.detail):
+            raise
+        # litestar's word for a client that hung up mid-body: nothing was read or stored, and
+        # no one is left to answer; 499 (client closed request) keeps it out of the 5xx
+        raise ApiError(
+            "the client closed the connection before its body arrived",
+            code="client_closed",
+            status=499,
         ) from exc
 
 
