@@ -126,13 +126,16 @@ def _state_of(
 
 def _same(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, but `1` is `1.0`."""
+    if a != b:  # JSON-equal values are always equal in Python: most differences end here
+        return False
+    # Python also says True == 1 and False == 0.0, at any depth
     if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
+        return type(a) is type(b)
+    if isinstance(a, list):  # b is an equal list: same length
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):  # b is an equal dict: same keys
+        return all(_same(v, b[k]) for k, v in a.items())
+    return True
 
 
 def merge(submissions: Iterable[Sub]) -> Merged:
