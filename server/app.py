@@ -20,6 +20,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 from server.api import exports, misc, records, sync
@@ -121,6 +122,7 @@ def create_app(settings: Settings) -> Litestar:
             misc.me,
             misc.audit,
         ],
+        security=[{"bearer": []}],
     )
     handlers: list[Any] = [api, misc.healthz]
     if settings.client.is_dir():
@@ -146,6 +148,19 @@ def create_app(settings: Settings) -> Litestar:
         ],
         exception_handlers={Exception: problem},
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        openapi_config=OpenAPIConfig(title="coso", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="coso",
+            version="1",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="The token `coso users add` printed",
+                    )
+                }
+            ),
+        ),
         request_max_body_size=10 * 1024 * 1024,
     )

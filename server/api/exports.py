@@ -14,6 +14,7 @@ from litestar.response import Stream
 
 from server import areas, cursor, export
 from server.api.deps import CatalogDep, StoreDep
+from server.api.docs import errors, files
 from server.auth import check_area, supervisor_or_above
 from server.errors import Malformed, NotFound
 from server.store import Store
@@ -45,7 +46,13 @@ async def in_thread(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes
             await run_sync(chunks.close)
 
 
-@get("/forms/{form_id:str}/export", guards=[supervisor_or_above], sync_to_thread=True)
+@get(
+    "/forms/{form_id:str}/export",
+    guards=[supervisor_or_above],
+    sync_to_thread=True,
+    operation_class=files(*export.MEDIA_TYPES.values()),
+    responses=errors(400, 403, 404, 409),
+)
 def export_form(
     request: Request[Any, Any, Any],
     store: StoreDep,

@@ -7,17 +7,26 @@ from typing import Any
 import msgspec
 from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
 from server.api.body import read_body, respond
 from server.api.deps import CatalogDep
+from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, body, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
-from server.forms import DefinitionError, parse_definition, read_source
+from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormManifest, PublishResult
 
+NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
 
-@get("/forms", guards=[officer_or_above], sync_to_thread=False)
+
+@get(
+    "/forms",
+    guards=[officer_or_above],
+    sync_to_thread=False,
+    responses={**errors(), **NOT_MODIFIED},
+)
 def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[FormManifest]:
     """The latest version of each form. Send `If-None-Match` to get 304 when nothing changed."""
     catalog.reload()
@@ -29,7 +38,12 @@ def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[F
     return respond(request, FormManifest(forms), headers=headers)
 
 
-@get("/forms/{form_id:str}/versions/{version:int}", guards=[officer_or_above], sync_to_thread=False)
+@get(
+    "/forms/{form_id:str}/versions/{version:int}",
+    guards=[officer_or_above],
+    sync_to_thread=False,
+    responses={**errors(400, 404), **NOT_MODIFIED},
+)
 def form_version(
     request: Request[Any, Any, Any],
     catalog: CatalogDep,
@@ -50,7 +64,16 @@ def form_version(
     return Response(fv.docs[version - 1], media_type="application/json", headers=headers)
 
 
-@post("/forms", guards=[admin_only], status_code=201)
+@post(
+    "/forms",
+    guards=[admin_only],
+    status_code=201,
+    operation_class=body(FormDef, JSON, YAML, MSGPACK, example=FORM_EXAMPLE),
+    responses={
+        200: ResponseSpec(PublishResult, description="Identical to the latest version: unchanged"),
+        **errors(400, 403, 408, 413, 415, 422),
+    },
+)
 async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:
     """Publish a definition (JSON, YAML or MessagePack) as the next version; identical to the
     latest: 200."""

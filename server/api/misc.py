@@ -11,18 +11,19 @@ from litestar.params import FromQuery, QueryParameter
 from server import areas, cursor
 from server.api.body import respond
 from server.api.deps import StoreDep
+from server.api.docs import errors
 from server.auth import admin_only, officer_or_above
 from server.protocol import AuditEntry, AuditPage, Health, Me
 
 
-@get("/me", guards=[officer_or_above], sync_to_thread=False)
+@get("/me", guards=[officer_or_above], sync_to_thread=False, responses=errors())
 def me(request: Request[Any, Any, Any]) -> Me:
     """The caller: name, role, area and the area's official name."""
     user = request.user
     return Me(user.name, user.role, user.area, areas.name(user.area) if user.area else None)
 
 
-@get("/audit", guards=[admin_only], sync_to_thread=True)
+@get("/audit", guards=[admin_only], sync_to_thread=True, responses=errors(400, 403, 409))
 def audit(
     request: Request[Any, Any, Any],
     store: StoreDep,

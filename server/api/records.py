@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from server import cursor, sync
 from server.api.body import decode, respond
 from server.api.deps import CatalogDep, StoreDep
+from server.api.docs import JSON, MSGPACK, RESOLVE_EXAMPLE, body, errors
 from server.auth import check_area, supervisor_or_above
 from server.errors import NotFound
 from server.protocol import (
@@ -44,7 +45,12 @@ def page_response(
     return respond(request, page)
 
 
-@get("/records", guards=[supervisor_or_above], sync_to_thread=True)
+@get(
+    "/records",
+    guards=[supervisor_or_above],
+    sync_to_thread=True,
+    responses=errors(400, 403, 409),
+)
 def records(
     request: Request[Any, Any, Any],
     store: StoreDep,
@@ -60,7 +66,12 @@ def records(
     return page_response(request, store, rows, start, limit)
 
 
-@get("/records/{record_id:str}", guards=[supervisor_or_above], sync_to_thread=True)
+@get(
+    "/records/{record_id:str}",
+    guards=[supervisor_or_above],
+    sync_to_thread=True,
+    responses=errors(400, 403, 404),
+)
 def record(
     request: Request[Any, Any, Any], store: StoreDep, record_id: FromPath[str]
 ) -> Response[RecordDetail]:
@@ -110,7 +121,12 @@ def _merged_ids(rec: Record, subs: list[Any]) -> set[str]:
     return seen
 
 
-@get("/conflicts", guards=[supervisor_or_above], sync_to_thread=True)
+@get(
+    "/conflicts",
+    guards=[supervisor_or_above],
+    sync_to_thread=True,
+    responses=errors(400, 403),
+)
 def conflicts(
     request: Request[Any, Any, Any],
     store: StoreDep,
@@ -128,7 +144,13 @@ def conflicts(
     return respond(request, _RawPage([msgspec.Raw(r.doc) for r in rows], "", False))
 
 
-@post("/records/{record_id:str}/resolve", guards=[supervisor_or_above], status_code=200)
+@post(
+    "/records/{record_id:str}/resolve",
+    guards=[supervisor_or_above],
+    status_code=200,
+    operation_class=body(ResolveRequest, JSON, MSGPACK, example=RESOLVE_EXAMPLE),
+    responses=errors(400, 403, 404, 408, 409, 413, 415, 422),
+)
 async def resolve(
     request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep, record_id: FromPath[str]
 ) -> Response[ResolveResponse]:

@@ -11,13 +11,20 @@ from litestar.params import FromQuery, QueryParameter
 from server import cursor, sync
 from server.api.body import decode, is_msgpack, respond
 from server.api.deps import CatalogDep, StoreDep
+from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, errors
 from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import TooLarge
 from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
 
 
-@post("/sync/push", guards=[officer_or_above], status_code=200)
+@post(
+    "/sync/push",
+    guards=[officer_or_above],
+    status_code=200,
+    operation_class=body(PushRequest, JSON, MSGPACK, example=PUSH_EXAMPLE),
+    responses=errors(400, 408, 413, 415, 422),
+)
 async def push(
     request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep
 ) -> Response[PushResponse]:
@@ -35,7 +42,7 @@ async def push(
     return respond(request, PushResponse(results, sync.now_iso()))
 
 
-@get("/sync/pull", guards=[officer_or_above], sync_to_thread=True)
+@get("/sync/pull", guards=[officer_or_above], sync_to_thread=True, responses=errors(400, 409))
 def pull(
     request: Request[Any, Any, Any],
     store: StoreDep,

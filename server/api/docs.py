@@ -1,0 +1,130 @@
+"""What the OpenAPI document says about the parts that handlers do by hand: request bodies
+(read by `body.py` for gzip, MessagePack and size caps, so litestar never sees their type)
+and the problem+json errors that `app.problem` sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from msgspec import Meta
+
+from server.errors import TITLES
+from server.protocol import MAX_BATCH_ITEMS, Problem, Submission
+
+PROBLEM_JSON = "application/problem+json"
+JSON, MSGPACK, YAML = "application/json", "application/msgpack", "application/yaml"
+
+
+class PushRequest(msgspec.Struct):
+    """The push envelope as clients send it (`PushEnvelope` decodes each item on its own)."""
+
+    device_id: Annotated[str, Meta(min_length=1, max_length=200)]
+    submissions: Annotated[list[Submission], Meta(max_length=MAX_BATCH_ITEMS)]
+
+
+def errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem+json responses of an authenticated endpoint: `statuses`, and the 401 and
+    429 that any call with a bad token can get."""
+    return {
+        status: ResponseSpec(
+            Problem, description=TITLES[status], media_type=PROBLEM_JSON, generate_examples=False
+        )
+        for status in sorted({401, 429, *statuses})
+    }
+
+
+def body(type_: Any, *media_types: str, example: Any = None) -> type[Operation]:
+    """An operation class that documents a request body of `type_` read by hand."""
+    schema = _inline(msgspec.json.schema(type_))
+    content = {m: OpenAPIMediaType(schema=schema, example=example) for m in media_types}  # type: ignore[arg-type]  # a plain JSON Schema dict; litestar writes it out as is
+    request_body = RequestBody(content=content, required=True)
+
+    @dataclass
+    class WithBody(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = request_body
+
+    return WithBody
+
+
+def files(*media_types: str) -> type[Operation]:
+    """An operation class that documents a 200 that is a file in one of `media_types`."""
+    content = {m: OpenAPIMediaType(schema={"type": "string"}) for m in media_types}  # type: ignore[arg-type]
+
+    @dataclass
+    class WithFiles(Operation):
+        def __post_init__(self) -> None:
+            if self.responses and "200" in self.responses:
+                self.responses["200"].content = content  # type: ignore[union-attr]
+
+    return WithFiles
+
+
+# Examples: the "examples" phase of the fuzz test sends them, so they must be real requests.
+PUSH_EXAMPLE = {
+    "device_id": "phone-8f3a",
+    "submissions": [
+        {
+            "id": "0197a3c2-5b1e-7c3d-9a4f-2e6b8d0c1a35",
+            "form_id": "tuyen_truyen",
+            "form_version": 1,
+            "record_id": None,
+            "parents": [],
+            "captured_at": "2026-03-14T09:30:00+07:00",
+            "data": {
+                "ngay_tuyen_truyen": "2026-03-14",
+                "loai_dia_diem": "nha_van_hoa",
+                "ten_dia_diem": "Nhà văn hóa tổ dân phố số 5",
+                "chu_de": ["lua_dao_qua_mang", "phong_chong_ma_tuy"],
+                "hinh_thuc": "hoi_nghi",
+                "so_nguoi_tham_du": 85,
+            },
+        }
+    ],
+}
+RESOLVE_EXAMPLE = {
+    "heads": ["0197a3c2-5b1e-7c3d-9a4f-2e6b8d0c1a35"],
+    "values": {"so_nguoi_tham_du": 90},
+    "note": "Đã xác minh với tổ trưởng tổ dân phố / checked with the group leader",
+}
+FORM_EXAMPLE = {
+    "form_id": "so_lieu_thang",
+    "title": {"vi": "Số liệu tháng", "en": "Monthly figures"},
+    "fields": [
+        {
+            "name": "thang",
+            "type": "date",
+            "label": {"vi": "Tháng", "en": "Month"},
+            "required": True,
+        },
+        {
+            "name": "so_vu_viec",
+            "type": "integer",
+            "label": {"vi": "Số vụ việc", "en": "Number of cases"},
+            "min": 0,
+        },
+    ],
+}
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """msgspec's schema with its `$defs` put in place: the OpenAPI document's own components
+    are litestar's to write. A type that contains itself is inlined once, then left open."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any, seen: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            return {"type": "object"} if name in seen else walk(defs[name], seen | {name})
+        return {k: walk(v, seen) for k, v in node.items()}
+
+    return walk(schema, frozenset())  # type: ignore[no-any-return]
