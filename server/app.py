@@ -27,7 +27,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import TITLES, ApiError
+from server.errors import TITLES, ApiError, NotFound
 from server.protocol import FieldError, Problem
 from server.store import Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -84,6 +84,13 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+def _missing_docs_page(response: Response[Any]) -> Response[Any]:
+    """litestar answers an unknown page under /schema with HTML; every error here is ours."""
+    if response.status_code == 404:
+        raise NotFound("no such page of the API documentation")
+    return response
 
 
 def _store(state: State) -> Store:
@@ -152,6 +159,12 @@ def create_app(settings: Settings) -> Litestar:
             title="coso",
             version="1",
             path="/schema",
+            openapi_router=Router(
+                "/schema",
+                route_handlers=[],
+                include_in_schema=False,
+                after_request=_missing_docs_page,
+            ),
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
