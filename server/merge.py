@@ -141,6 +141,15 @@ def _same(a: Any, b: Any) -> bool:
 def merge(submissions: Iterable[Sub]) -> Merged:
     """The state of a record: a pure function of the set of its submissions."""
     subs = {s.id: s for s in submissions}
+    if len(subs) == 1:
+        (only,) = subs.values()
+        if not only.parents:  # a new record alone (most pushes): every value it has
+            return Merged(
+                data={f: v for f, v in sorted(only.data.items()) if v is not None},
+                heads=[only.id],
+                merged=[only.id],
+                flags=[CLOCK_SKEW] if only.skewed else [],
+            )
     order = mergeable(subs)
     ancestors: dict[str, frozenset[str]] = {}
     writers: dict[str, list[tuple[Sub, Any]]] = {}
