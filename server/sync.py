@@ -53,6 +53,10 @@ class _Ident(msgspec.Struct):
     id: Any = None
 
 
+class _Revision(msgspec.Struct):
+    revision: int
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -171,16 +175,28 @@ def prepare(
         )
     validator = fv.validators[item.form_version - 1]
     data, errors = validator(item.data, creating=creating, path=f"{at}.data")
-    known = {f.name for f in fv.defs[item.form_version - 1].fields}
     resolves = sorted(set(item.resolves))
-    for j, name in enumerate(item.resolves):
-        if name not in known:
-            errors.append(FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}"))
+    if resolves:
+        known = {f.name for f in fv.defs[item.form_version - 1].fields}
+        for j, name in enumerate(item.resolves):
+            if name not in known:
+                errors.append(
+                    FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
+                )
     if errors:
         return _reject(index, sid, "invalid", errors)
-    data_json = encode(data).decode()
-    content = encode(
-        [item.form_id, item.form_version, record_id, parents, item.captured_at, data, resolves]
+    data_bytes = encode(data)
+    data_json = data_bytes.decode()
+    content = encode(  # the same bytes as encoding `data` in place, without doing it twice
+        [
+            item.form_id,
+            item.form_version,
+            record_id,
+            parents,
+            item.captured_at,
+            msgspec.Raw(data_bytes),
+            resolves,
+        ]
     )
     row = SubmissionRow(
         id=sid,
@@ -356,12 +372,16 @@ def _sub(row: SubmissionRow, renames: Mapping[str, str]) -> Sub:
         data = {renames.get(k, k): v for k, v in data.items()}
     return Sub(
         id=row.id,
-        parents=tuple(_decode(row.parents)),
+        parents=() if row.parents == "[]" else tuple(_decode(row.parents)),
         data=data,
         captured_at=row.captured_at,
         captured_ts=row.captured_ts,
         device_id=row.device_id,
-        resolves=frozenset(renames.get(f, f) for f in _decode(row.resolves)),
+        resolves=(
+            frozenset()
+            if row.resolves == "[]"
+            else frozenset(renames.get(f, f) for f in _decode(row.resolves))
+        ),
         skewed=bool(row.skewed),
     )
 
@@ -415,7 +435,8 @@ def rebuild(w: Writer, record_ids: Sequence[str], layout: Layout, now: str) -> d
         if not m.merged:
             continue  # only pending submissions: no record yet
         record = record_of(rid, rows, m, latest, now)
-        if rid in old:
+        # a new revision always changes the record: decode the whole old one only otherwise
+        if rid in old and _decode(old[rid], type=_Revision).revision == record.revision:
             before = _decode(old[rid], type=Record)
             before.updated_at = now
             if before == record:
