@@ -10,6 +10,7 @@ numbered steps in `MIGRATIONS`, tracked in `PRAGMA user_version`. Another backen
 from __future__ import annotations
 
 import contextlib
+import operator
 import sqlite3
 import threading
 import uuid
@@ -116,6 +117,7 @@ class SubmissionRow:
 
 
 SUBMISSION_COLUMNS = tuple(SubmissionRow.__dataclass_fields__)
+_submission_values = operator.attrgetter(*SUBMISSION_COLUMNS)  # row -> tuple in column order
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,7 +417,7 @@ class Writer:
         placeholders = ",".join("?" * len(SUBMISSION_COLUMNS))
         self.conn.executemany(
             f"INSERT INTO submissions ({', '.join(SUBMISSION_COLUMNS)}) VALUES ({placeholders})",
-            [tuple(getattr(r, c) for c in SUBMISSION_COLUMNS) for r in rows],
+            [_submission_values(r) for r in rows],
         )
 
     def submissions_of(self, record_ids: Sequence[str]) -> dict[str, list[SubmissionRow]]:
