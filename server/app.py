@@ -142,17 +142,14 @@ def create_app(settings: Settings) -> Litestar:
                 include_in_schema=False,
             )
         )
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         dependencies={
             "store": Provide(_store, sync_to_thread=False),
             "catalog": Provide(_catalog, sync_to_thread=False),
         },
-        middleware=[
-            edge_middleware,
-            DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"]),
-        ],
+        middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"])],
         exception_handlers={Exception: problem},
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(
@@ -177,3 +174,8 @@ def create_app(settings: Settings) -> Litestar:
         ),
         request_max_body_size=10 * 1024 * 1024,
     )
+    # The edge (security headers, access log) goes around everything litestar answers:
+    # litestar runs `middleware=` only for routed requests and skips its send wrappers for
+    # what a middleware raises, so 404/405 and the auth middleware's 401/429 went out bare.
+    app.asgi_handler = edge_middleware(app.asgi_handler)
+    return app
