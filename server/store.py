@@ -327,9 +327,13 @@ def restore(backup: str | Path, target: str | Path) -> str:
     """Put `backup` in place of the database at `target` and give it a new identity, so that
     cursors handed out before (by either database) get `reset_required`. Returns the new id.
     The server must be stopped while this runs."""
-    source = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+    # as_uri() escapes what a URI would misread in a file name ("#", "?", "%")
+    source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
     try:
-        verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
+        try:
+            verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{backup} is not a SQLite database: {exc}") from exc
         if verdict != "ok":
             raise ValueError(f"{backup} fails its integrity check: {verdict}")
         if (

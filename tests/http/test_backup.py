@@ -1,0 +1,252 @@
+"""Backup and restore with the real commands: `coso backup` taken while a `coso serve`
+takes pushes from several phones, then `coso restore` in place of the database.
+
+The restored database passes `PRAGMA integrity_check`, holds every submission the server
+acknowledged before the backup began (and the record of each), and has a new identity: a
+cursor handed out before gets 409 `reset_required`, and pulling from the start works.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from server.cli import main
+from tests.support import assert_problem, hoa_giai, submission
+
+ROOT = Path(__file__).resolve().parents[2]
+PHONES = 4
+BATCH = 10
+
+
+def coso(*args: str | Path) -> str:
+    """Run a `coso` command to its end; its standard output."""
+    script = Path(sys.executable).with_name("coso")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
+    done = subprocess.run(
+        [*cmd, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@contextmanager
+def serving(db: Path, log: Path) -> Iterator[str]:
+    """`coso serve` on a free port until the block ends; its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    script = Path(sys.executable).with_name("coso")
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(script), "serve", "--db", str(db), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()  # uvicorn shuts down cleanly: the store closes, the WAL is folded in
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Phones:
+    """Threads pushing new records in batches; each acknowledged id with the time it came."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.acked: list[tuple[float, str]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(PHONES)
+        ]
+
+    def _run(self, n: int) -> None:
+        rng = random.Random(n)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(base_url=self.url, headers=headers, timeout=60) as client:
+            while not self._stop.is_set():
+                items = [
+                    submission("hoa_giai", hoa_giai(rng), version=2, rng=rng) for _ in range(BATCH)
+                ]
+                r = client.post(
+                    "/api/v1/sync/push", json={"device_id": f"phone-{n}", "submissions": items}
+                )
+                at = time.monotonic()
+                if r.status_code != 200:
+                    self.errors.append(f"{r.status_code} {r.text[:200]}")
+                    continue
+                with self._lock:
+                    for result in r.json()["results"]:
+                        if result["status"] != "accepted":
+                            self.errors.append(str(result))
+                        self.acked.append((at, result["id"]))
+
+    def __enter__(self) -> Phones:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.acked)
+
+    def before(self, moment: float) -> set[str]:
+        with self._lock:
+            return {sid for at, sid in self.acked if at < moment}
+
+
+def wait_for(phones: Phones, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while phones.count() < count:
+        assert not phones.errors, phones.errors[:3]
+        assert time.monotonic() < deadline, "the phones are not getting through"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: Path) -> None:
+    db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "server.log"
+    token = coso("users", "add", "can-bo", "--role", "officer", "--area", "01.00070", "--db", db)
+    token = token.strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {token}"}
+
+    with serving(db, log) as url:
+        old_id = httpx.get(f"{url}/healthz").json()["database"]
+        with Phones(url, token) as phones:
+            wait_for(phones, 10 * BATCH)  # the load is on
+            pulled = httpx.get(f"{url}/api/v1/sync/pull?limit=5", headers=auth)
+            old_cursor = pulled.json()["next"]
+            began = time.monotonic()
+            out = coso("backup", backup, "--db", db)
+            ended = time.monotonic()
+            wait_for(phones, phones.count() + 10 * BATCH)  # and stayed on after
+        assert not phones.errors, phones.errors[:3]
+        must_have = phones.before(began)
+        during = phones.before(ended) - must_have
+        after = {sid for _, sid in phones.acked} - must_have - during
+    assert "backup" in out
+    assert len(must_have) >= 10 * BATCH and after
+
+    # the operator's restore: the server is stopped, the backup goes in place of coso.db
+    restored = coso("restore", backup, "--db", db)
+    assert "new database id" in restored
+
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        stored = {r[0] for r in conn.execute("SELECT id FROM submissions")}
+        records = {r[0] for r in conn.execute("SELECT record_id FROM records")}
+        new_id = conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0]
+    finally:
+        conn.close()
+    assert must_have <= stored, f"{len(must_have - stored)} acknowledged submissions lost"
+    assert must_have <= records  # each was a new record, with its merged state
+    assert stored <= must_have | during | after  # nothing but what the phones pushed
+    print(
+        f"acknowledged before the backup {len(must_have)}, during {len(during)}, after "
+        f"{len(after)}; in the backup {len(stored)}; backup took {ended - began:.2f} s"
+    )
+    assert new_id != old_id
+
+    with serving(db, log) as url:
+        assert httpx.get(f"{url}/healthz").json()["database"] == new_id
+        r = httpx.get(f"{url}/api/v1/sync/pull", params={"since": old_cursor}, headers=auth)
+        assert assert_problem(r, 409)["code"] == "reset_required"
+        seen: set[str] = set()
+        since = ""
+        while True:  # the client's answer to reset_required: pull again from the start
+            page = httpx.get(
+                f"{url}/api/v1/sync/pull", params={"since": since, "limit": 1000}, headers=auth
+            ).json()
+            seen |= {rec["record_id"] for rec in page["records"]}
+            since = page["next"]
+            if not page["more"]:
+                break
+        assert seen == records
+
+
+# --- the commands' refusals (in-process, fast) -------------------------------------------
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    """A coso database with a user in it."""
+    db = tmp_path / "coso.db"
+    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
+    return db
+
+
+def test_backup_never_overwrites_a_file(live: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "kept.db"
+    kept.write_bytes(b"yesterday's backup")
+    result = run("backup", kept, "--db", live)
+    assert result.exit_code == 1
+    assert "exists" in result.output
+    assert kept.read_bytes() == b"yesterday's backup"
+
+
+def test_restore_refuses_what_is_not_a_coso_backup(live: Path, tmp_path: Path) -> None:
+    before = live.read_bytes()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(random.Random(1).randbytes(8192))
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    for bad, why in ((junk, "not a SQLite database"), (other, "not a coso database")):
+        result = run("restore", bad, "--db", live)
+        assert result.exit_code == 1, result.output
+        assert why in result.output  # a message, not a traceback
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert live.read_bytes() == before
+
+
+def test_restore_reads_a_backup_whatever_its_file_name(live: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "coso #2 ?.db"  # characters a SQLite URI would misread
+    assert run("backup", copy, "--db", live).exit_code == 0
+    target = tmp_path / "restored.db"
+    result = run("restore", copy, "--db", target)
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(target) as conn:
+        assert conn.execute("SELECT name FROM users").fetchall() == [("a",)]
+    conn.close()
