@@ -78,6 +78,12 @@ def coso_command() -> list[str]:
     return [sys.executable, "-c", "from server.cli import main; main()"]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,8 +101,8 @@ def add_officer(db: Path, name: str) -> str:
 
 
 @contextlib.contextmanager
-def server(db: Path) -> Iterator[str]:
-    """`coso serve` in a subprocess on a free loopback port; yields its base URL."""
+def server(db: Path) -> Iterator[tuple[str, int]]:
+    """`coso serve` in a subprocess on a free loopback port; yields its base URL and pid."""
     port = free_port()
     log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -118,7 +124,7 @@ def server(db: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("coso serve did not come up in 60 s")
             time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -228,9 +234,10 @@ def seed_shared(url: str, token: str, pool: list[bytes], pairs: int) -> list[lis
 
 
 def run_clients(
-    url: str, devices: list[Device], seconds: float, batch: int
-) -> tuple[int, float, list[float], Counter[str]]:
-    """Every device pushes batches for `seconds`; (items, wall seconds, latencies, statuses)."""
+    url: str, pid: int, devices: list[Device], seconds: float, batch: int
+) -> tuple[int, float, list[float], Counter[str], float]:
+    """Every device pushes batches for `seconds`; (items, wall seconds, latencies, statuses,
+    CPU seconds the server process used meanwhile)."""
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
     errors: list[BaseException] = []
@@ -263,14 +270,14 @@ def run_clients(
     for t in threads:
         t.start()
     start_gate.wait()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
     stop_at[0] = t0 + seconds
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
     if errors:
         raise errors[0]
-    return sum(statuses.values()), wall, latencies, statuses
+    return sum(statuses.values()), wall, latencies, statuses, cpu
 
 
 def raw_rate(path: Path, bodies: list[bytes]) -> float:
@@ -322,7 +329,7 @@ def results(
     with tempfile.TemporaryDirectory(prefix="coso-bench-") as tmp:
         db = Path(tmp) / "coso.db"
         tokens = [add_officer(db, f"bench-officer-{i}") for i in range(clients)]
-        with server(db) as url:
+        with server(db) as (url, pid):
             pairs = seed_shared(url, tokens[0], pool, clients if clients > 1 else 0)
             devices = [
                 Device(
@@ -333,7 +340,9 @@ def results(
                 )
                 for i in range(clients)
             ]
-            items, wall, latencies, statuses = run_clients(url, devices, seconds, batch)
+            items, wall, latencies, statuses, server_cpu = run_clients(
+                url, pid, devices, seconds, batch
+            )
         # the timed batches, in about the order they were sent, at most 60k rows
         bodies = [b for group in zip_longest(*(d.sent for d in devices)) for b in group if b]
         db_size = sum(f.stat().st_size for f in Path(tmp).glob("coso.db*"))
@@ -352,8 +361,10 @@ def results(
                 f"p99 {percentile(latencies, 99) * 1000:.0f} ms per batch; "
                 f"target ≥ {TARGET:.2f} of raw: {'met' if ratio >= TARGET else 'NOT met'}; "
                 + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-                + f"; {wall:.1f} s, db {db_size / 1e6:.0f} MB"
+                + f"; server CPU {server_cpu / items * 1e6:.0f} us per submission"
+                + f" ({server_cpu / wall:.2f} cores); {wall:.1f} s, db {db_size / 1e6:.0f} MB"
             ),
+            "server_cpu_us": server_cpu / items * 1e6,
             "p50_ms": percentile(latencies, 50) * 1000,
             "p99_ms": percentile(latencies, 99) * 1000,
             "statuses": dict(statuses),
@@ -378,6 +389,7 @@ def main() -> None:
     print(f"  end to end: {r['figure']:,.0f} {r['unit']}")
     print(f"  latency:    p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms per batch")
     print(f"  statuses:   {r['statuses']}")
+    print(f"  server CPU: {r['server_cpu_us']:.0f} us per submission")
     print(f"  raw insert: {r['baseline']:,.0f} rows/s ({r['baseline_name']})")
     ratio = r["figure"] / r["baseline"]
     verdict = "met" if ratio >= TARGET else "NOT met"
