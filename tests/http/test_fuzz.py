@@ -119,3 +119,25 @@ def tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api(case: schemathesis.Case, role: str, tokens: dict[str, str]) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {tokens[role]}"}, checks=CHECKS)
+
+
+def test_the_fuzzed_document_is_the_one_served(api: Any) -> None:
+    r = api.client.get("/schema/openapi.json")
+    assert r.status_code == 200
+    assert r.json() == json.loads(json.dumps(APP.openapi_schema.to_schema()))
+
+
+def test_every_api_route_is_fuzzed() -> None:
+    """No route under /api (nor /healthz) is left out of the document, and so of the run."""
+    documented = {
+        (method.upper(), path)
+        for path, item in APP.openapi_schema.to_schema()["paths"].items()
+        for method in item
+    }
+    served = {
+        (method, route.path_format)
+        for route in APP.routes
+        for method in getattr(route, "methods", ())
+        if method != "OPTIONS" and not route.path.startswith(("/app", "/schema"))
+    }
+    assert documented == served
