@@ -281,3 +281,7 @@ def restore(file: Path, db: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")
+
+
+if __name__ == "__main__":
+    main()
