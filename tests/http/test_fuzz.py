@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from server import sync
+from server.api.docs import FORM_EXAMPLE, PUSH_EXAMPLE, RESOLVE_EXAMPLE
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
@@ -141,3 +142,16 @@ def test_every_api_route_is_fuzzed() -> None:
         if method != "OPTIONS" and not route.path.startswith(("/app", "/schema"))
     }
     assert documented == served
+
+
+def test_the_documented_examples_work(api: Any) -> None:
+    """The examples in the document (sent by the fuzzer's examples phase, and by "Try it
+    out" in /schema) are real requests that succeed, in this order."""
+    r = api.client.post("/api/v1/sync/push", json=PUSH_EXAMPLE, headers=api.auth("officer"))
+    assert r.json()["results"][0]["status"] == "accepted", r.text
+    r = api.client.post("/api/v1/forms", json=FORM_EXAMPLE, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+    record = RESOLVE_EXAMPLE["heads"][0]
+    url = f"/api/v1/records/{record}/resolve"
+    r = api.client.post(url, json=RESOLVE_EXAMPLE, headers=api.auth("supervisor"))
+    assert r.status_code == 200, r.text
