@@ -242,8 +242,13 @@ def run_clients(
     statuses: Counter[str] = Counter()
     errors: list[BaseException] = []
     lock = threading.Lock()
-    start_gate = threading.Barrier(len(devices) + 1)
-    stop_at = [0.0]
+    clock = {"t0": 0.0, "cpu0": 0.0, "stop": 0.0}
+
+    def start() -> None:  # run once, before any thread passes the gate
+        clock["t0"], clock["cpu0"] = time.perf_counter(), cpu_seconds(pid)
+        clock["stop"] = clock["t0"] + seconds
+
+    start_gate = threading.Barrier(len(devices) + 1, action=start)
 
     def work(device: Device) -> None:
         mine: list[float] = []
@@ -252,7 +257,7 @@ def run_clients(
             with httpx.Client(base_url=url, timeout=120) as client:
                 post(client, device.token, device.batch(batch))  # warm the connection
                 start_gate.wait()
-                while time.perf_counter() < stop_at[0]:
+                while time.perf_counter() < clock["stop"]:
                     body = device.batch(batch)
                     device.sent.append(body)
                     t0 = time.perf_counter()
@@ -269,12 +274,11 @@ def run_clients(
     threads = [threading.Thread(target=work, args=(d,)) for d in devices]
     for t in threads:
         t.start()
-    start_gate.wait()
-    t0, cpu0 = time.perf_counter(), cpu_seconds(pid)
-    stop_at[0] = t0 + seconds
+    with contextlib.suppress(threading.BrokenBarrierError):  # a client failed: raised below
+        start_gate.wait()
     for t in threads:
         t.join()
-    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    wall, cpu = time.perf_counter() - clock["t0"], cpu_seconds(pid) - clock["cpu0"]
     if errors:
         raise errors[0]
     return sum(statuses.values()), wall, latencies, statuses, cpu
