@@ -77,7 +77,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         code=code,
         errors=errors,
     )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(status)
     return Response(
         msgspec.json.encode(body),
         status_code=status,

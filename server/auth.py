@@ -71,13 +71,18 @@ class TokenAuth(AbstractAuthenticationMiddleware):
     ) -> AuthenticationResult:
         state = connection.app.state
         client = connection.client.host if connection.client else ""
-        if state.auth_limiter.blocked(client):
-            raise ApiError(
-                "too many failed sign-ins; wait a minute", code="rate_limited", status=429
-            )
         try:
             user = authenticate(state.store, connection.headers.get("authorization"))
         except Unauthorized:
+            # A valid token always passes: phones share carrier NAT addresses, and one phone
+            # with a revoked token must not lock out the commune. Guessing a 256-bit token is
+            # hopeless anyway; the limit keeps failures cheap and visible.
+            if state.auth_limiter.blocked(client):
+                raise ApiError(
+                    "too many failed sign-ins from this address; wait a minute",
+                    code="rate_limited",
+                    status=429,
+                ) from None
             state.auth_limiter.failed(client)
             raise
         return AuthenticationResult(user=user, auth=None)

@@ -273,18 +273,18 @@ def test_the_docs_pages_keep_the_common_headers(api: Api) -> None:
 # --- failed authentication --------------------------------------------------------------
 
 
-def test_twenty_bad_tokens_then_429_for_that_address_even_with_a_good_token(api: Api) -> None:
-    """The limit is per client address and is checked before the token: once an address has
-    failed 20 times in a minute, every call from it that needs a token gets 429, a good token
-    too (otherwise a guesser would simply ignore the 429s and watch for a 200). Other
-    addresses, and the routes that need no token, are not affected."""
+def test_twenty_bad_tokens_then_429_for_that_address_but_good_tokens_pass(api: Api) -> None:
+    """The limit is per client address: once an address has failed 20 times in a minute, its
+    further failures get 429 with Retry-After. A valid token still passes, because officers'
+    phones share carrier NAT addresses and one revoked phone must not lock out the rest."""
     for i in range(20):
         r = api.client.get("/api/v1/me", headers={"Authorization": f"Bearer guess-{i}"})
         assert_problem(r, 401)
     r = api.client.get("/api/v1/me", headers={"Authorization": "Bearer guess-21"})
     assert assert_problem(r, 429)["code"] == "rate_limited"
+    assert r.headers["retry-after"] == "60"
     r = api.client.get("/api/v1/me", headers=api.auth("officer"))
-    assert assert_problem(r, 429)["code"] == "rate_limited"
+    assert r.status_code == 200
     assert api.client.get("/healthz").status_code == 200
     assert api.client.get("/app/").status_code == 200
     sent = _asgi(api, "/api/v1/me", client="203.0.113.9", token=api.tokens["officer"])
