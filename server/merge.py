@@ -57,23 +57,25 @@ def _order_key(s: Sub) -> tuple[float, str]:
 
 def mergeable(subs: Mapping[str, Sub]) -> list[Sub]:
     """The submissions whose every ancestor is present, parents before children (ties by id)."""
-    ready: dict[str, bool] = {}
-
-    def present(sid: str, trail: frozenset[str]) -> bool:
-        if sid in ready:
-            return ready[sid]
-        s = subs.get(sid)
-        ok = (
-            s is not None and sid not in trail and all(present(p, trail | {sid}) for p in s.parents)
-        )
-        ready[sid] = ok
-        return ok
-
-    for sid in sorted(subs):
-        present(sid, frozenset())
+    # Without recursion: a record's history can be longer than Python's recursion limit.
+    # A submission is ready once all its parents are; a missing parent or a cycle never is.
+    waiting = {sid: set(s.parents) for sid, s in subs.items()}
+    children: dict[str, list[str]] = {}
+    for sid, parents in waiting.items():
+        for p in parents:
+            children.setdefault(p, []).append(sid)
+    todo = [sid for sid, parents in waiting.items() if not parents]
+    ready: set[str] = set()
+    while todo:
+        sid = todo.pop()
+        ready.add(sid)
+        for c in children.get(sid, ()):
+            waiting[c].discard(sid)
+            if not waiting[c]:
+                todo.append(c)
     order: list[Sub] = []
     placed: set[str] = set()
-    remaining = sorted(sid for sid, ok in ready.items() if ok)
+    remaining = sorted(ready)
     while remaining:
         later = []
         for sid in remaining:
@@ -109,10 +111,16 @@ def _state_of(
             if inside:
                 data[f] = inside[0][1]
             continue
-        # a writer is a last writer unless it is an ancestor of another writer (never of
-        # itself: the order puts every ancestor strictly before its descendants)
-        hidden = frozenset().union(*(ancestors[s.id] for s, _ in inside))
-        last = [(s, v) for s, v in inside if s.id not in hidden]
+        # a writer is a last writer unless it is an ancestor of another writer. `inside` is
+        # in topological order, so walking it backwards meets every writer after its
+        # descendants; an ancestor of a hidden writer is an ancestor of a last one, so only
+        # the last writers' ancestors need collecting (not all writers': that was O(n^3)).
+        hidden: set[str] = set()
+        last = []
+        for s, v in reversed(inside):
+            if s.id not in hidden:
+                last.append((s, v))
+                hidden |= ancestors[s.id]
         last.sort(key=lambda sv: _order_key(sv[0]), reverse=True)
         data[f] = last[0][1]
         distinct: list[Any] = []
