@@ -162,21 +162,35 @@ def merge(submissions: Iterable[Sub]) -> Merged:
     ancestors: dict[str, frozenset[str]] = {}
     writers: dict[str, list[tuple[Sub, Any]]] = {}
     children: set[str] = set()
+    # The merged data of each submission with its ancestors. S writes every field it changes,
+    # so it is the one last writer of those, and the other fields keep base(S)'s values:
+    # state(S) = base(S) with S's writes. base(S) of an edit with one parent is then that
+    # parent's state, without walking the writers again (the common case: a chain of edits).
+    state: dict[str, dict[str, Any]] = {}
     for s in order:
         ancestors[s.id] = frozenset().union(*((ancestors[p] | {p}) for p in s.parents))
         children.update(s.parents)
-        if s.parents:
+        if len(s.parents) == 1:
+            base = state[s.parents[0]]
+        elif s.parents:
             base, _ = _state_of(s.parents, ancestors, writers)
+        else:
+            base = {}
+        mine = dict(base)
+        if s.parents:
             for f, v in s.data.items():
                 if f in s.resolves or not _same(v, base.get(f)):
                     writers.setdefault(f, []).append((s, v))
+                    mine[f] = v
         else:  # a root: its base is empty, so it writes every non-null value
-            base = {}
             for f, v in s.data.items():
                 if v is not None or f in s.resolves:
                     writers.setdefault(f, []).append((s, v))
+                    mine[f] = v
         for f in s.resolves - s.data.keys():
             writers.setdefault(f, []).append((s, base.get(f)))
+            mine[f] = base.get(f)
+        state[s.id] = mine
     heads = [s.id for s in order if s.id not in children]
     data, conflicts = _state_of(heads, ancestors, writers)
     return Merged(
