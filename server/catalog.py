@@ -67,7 +67,7 @@ class Catalog:
             fv.docs.append(_doc(form, version, sha))
             fv.validators.append(compile_form(form, version))
         for fv in loaded.values():
-            fv.renames = forms.rename_map(fv.defs[-1])
+            fv.renames = forms.rename_map(fv.defs[-1], fv.defs[:-1])
         with self._lock:
             self._forms, self._count = loaded, len(rows)
 
@@ -97,7 +97,8 @@ class Catalog:
     def publish(
         self, form: FormDef, by_user: int | None, by_name: str | None
     ) -> tuple[PublishResult, bool]:
-        """Publish `form` as the next version; (result, created). Identical to the latest: a no-op."""
+        """Publish `form` as the next version: (result, created). Identical to a published
+        version: a no-op that returns that version."""
         sha = forms.sha256(form)
         now = datetime.now(UTC).isoformat(timespec="milliseconds")
         with self.store.write() as w:
@@ -123,10 +124,11 @@ class Catalog:
                 f"{form.form_id}@{version}",
                 msgspec.json.encode({"sha256": sha}).decode(),
             )
-            renamed = earlier and forms.rename_map(earlier[-1]) != forms.rename_map(form)
+            renames = forms.rename_map(form, earlier)
+            renamed = earlier and forms.rename_map(earlier[-1], earlier[:-1]) != renames
             if renamed:
                 # Records hold data under the latest names: map the whole form anew.
-                layout = {form.form_id: (forms.rename_map(form), version)}
+                layout = {form.form_id: (renames, version)}
                 sync.rebuild(w, w.form_record_ids(form.form_id), layout, now)
         self.reload()
         return PublishResult(form.form_id, version, sha), True

@@ -76,11 +76,12 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
     if not catalog.manifest() and schemas.is_dir():
         click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
         publish(catalog, schema_files(schemas))
-    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
+    url = f"http://{'localhost' if local else host}:{port}"
     if demo and not store.users():
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
         for name, role, area in DEMO_USERS:
-            user, token = add_user(store, name, role, area)
+            _, token = add_user(store, name, role, area)
             where = f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
             click.echo(f"  {role:<10} {name:<14} area {where}\n             token {token}")
             if role == "officer":
@@ -89,7 +90,8 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
                 )
     elif not store.users():
         click.echo(
-            f"\nNo users yet. Create one / Tạo người dùng:\n  coso users add NAME --role admin --area '' --db {db}"
+            "\nNo users yet. Create one / Tạo người dùng:\n"
+            f"  coso users add NAME --role admin --area '' --db {db}"
         )
     store.close()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -131,7 +133,8 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--area") from exc
     if area and not areas.is_official(area):
         click.echo(
-            f"warning / cảnh báo: {area} is not an official area code (accepted for pilots and tests)",
+            f"warning / cảnh báo: {area} is not an official area code "
+            "(accepted for pilots and tests)",
             err=True,
         )
     store = Store(db)

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -315,6 +315,24 @@ def _field_path(fields: list[Field], dotted: str) -> str:
     return path
 
 
-def rename_map(latest: FormDef) -> dict[str, str]:
-    """Old top-level names -> the latest version's names, for mapping older data."""
-    return {old: f.name for f in latest.fields for old in f.previous_names or []}
+def rename_map(latest: FormDef, earlier: Sequence[FormDef] = ()) -> dict[str, str]:
+    """Old top-level names -> the names data is kept under now, following chains of renames
+    across versions (v2 renames a to b, v3 renames b to c: a maps to c even when v3 lists only
+    b). A chain that ends in a field removed since maps to that field's last name."""
+    direct: dict[str, str] = {}
+    for version in [*earlier, latest]:
+        for f in version.fields:
+            for old in f.previous_names or []:
+                direct[old] = f.name
+    current = {f.name for f in latest.fields}
+    out = {}
+    for old in direct:
+        if old in current:
+            continue  # a name in use now is never mapped away
+        name, seen = old, {old}
+        while name in direct and name not in current and direct[name] not in seen:
+            name = direct[name]
+            seen.add(name)
+        if name != old:
+            out[old] = name
+    return out

@@ -432,7 +432,8 @@ class Writer:
         ids = list(record_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            sql = f"SELECT record_id, doc FROM records WHERE record_id IN ({','.join('?' * len(chunk))})"
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT record_id, doc FROM records WHERE record_id IN ({marks})"
             out.update(dict(self.conn.execute(sql, chunk).fetchall()))
         return out
 
@@ -499,7 +500,8 @@ class Writer:
         detail: str,
     ) -> None:
         self.conn.execute(
-            "INSERT INTO audit (at, user_id, device_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at, user_id, device_id, action, target, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [at, user_id, device_id, action, target, detail],
         )
 

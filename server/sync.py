@@ -458,7 +458,8 @@ def rebuild(w: Writer, record_ids: Sequence[str], layout: Layout, now: str) -> d
 def resolve(
     store: Store, catalog: Catalog, user: User, record_id: str, req: ResolveRequest
 ) -> tuple[str, Record]:
-    """A supervisor's resolution: a submission with parents = heads that resolves the fields given."""
+    """A supervisor's resolution: a submission with parents = heads that resolves the fields
+    given."""
     now = now_iso()
     with store.write() as w:
         doc = w.records_docs([record_id]).get(record_id)
