@@ -131,7 +131,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         security=[{"bearer": []}],
     )
-    handlers: list[Any] = [api, misc.healthz]
+    handlers: list[Any] = [api, misc.healthz, misc.home]
     if settings.client.is_dir():
         handlers.append(
             create_static_files_router(
@@ -149,7 +149,7 @@ def create_app(settings: Settings) -> Litestar:
             "store": Provide(_store, sync_to_thread=False),
             "catalog": Provide(_catalog, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app"])],
+        middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app", "^/$"])],
         exception_handlers={Exception: problem},
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         openapi_config=OpenAPIConfig(

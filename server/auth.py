@@ -55,9 +55,10 @@ def add_user(
 
 
 def authenticate(store: Store, header: str | None) -> User:
-    if not header or not header.startswith("Bearer "):
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():  # the scheme is case-insensitive
         raise Unauthorized("send Authorization: Bearer TOKEN", code="missing_token")
-    token = header[7:].strip()
+    token = token.strip()
     found = store.user_by_token_hash(token_hash(token))
     # The lookup is by hash; the comparison below keeps the check constant-time as well.
     if found is None or not hmac.compare_digest(found[1], token_hash(token)):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, get
 from litestar.params import FromQuery, QueryParameter
+from litestar.response import Redirect
 
 from server import areas, cursor
 from server.api.body import respond
@@ -45,3 +46,9 @@ def audit(
 def healthz(store: StoreDep) -> Health:
     """Liveness and the database's identity (it changes on restore)."""
     return Health("ok", store.db_id)
+
+
+@get("/", exclude_from_auth=True, include_in_schema=False, sync_to_thread=False)
+def home() -> Redirect:
+    """A person who opens the server's address lands on the officers' app."""
+    return Redirect("/app/")

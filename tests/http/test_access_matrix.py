@@ -103,6 +103,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/conflicts"): Rule("supervisor", "listing", get(f"{API}/conflicts")),
     ("GET", f"{API}/me"): Rule("officer", "none", get(f"{API}/me")),
     ("GET", f"{API}/audit"): Rule("admin", "none", get(f"{API}/audit")),
+    ("GET", "/"): Rule("public", "none", get("/")),
     ("GET", "/healthz"): Rule("public", "none", get("/healthz")),
     ("GET", "/app"): Rule("public", "none", get("/app")),
     ("GET", "/app/{file_path:path}"): Rule("public", "none", get("/app/app.js")),

@@ -395,3 +395,16 @@ def test_tokens_are_stored_only_as_hashes(api: Api) -> None:
     for token in api.tokens.values():
         assert token not in stored
         assert auth.token_hash(token) in stored
+
+
+def test_the_bearer_scheme_is_case_insensitive(api: Api) -> None:
+    token = api.tokens["officer"]
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        r = api.client.get("/api/v1/me", headers={"Authorization": f"{scheme} {token}"})
+        assert r.status_code == 200, scheme
+
+
+def test_the_server_address_leads_to_the_app(api: Api) -> None:
+    r = api.client.get("/", follow_redirects=False)
+    assert r.status_code in (301, 302, 307, 308)
+    assert r.headers["location"].endswith("/app/")
