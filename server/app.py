@@ -151,7 +151,9 @@ def create_app(settings: Settings) -> Litestar:
         },
         middleware=[DefineMiddleware(TokenAuth, exclude=["^/healthz", "^/schema", "^/app", "^/$"])],
         exception_handlers={Exception: problem},
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, gzip_compress_level=5
+        ),
         openapi_config=OpenAPIConfig(
             title="coso",
             version="1",
