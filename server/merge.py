@@ -125,14 +125,14 @@ def _state_of(
         data[f] = last[0][1]
         distinct: list[Any] = []
         for _, v in last:
-            if not any(_same(v, d) for d in distinct):
+            if not any(same_value(v, d) for d in distinct):
                 distinct.append(v)
         if len(distinct) > 1:
             conflicts[f] = [Competing(v, s) for s, v in last]
     return data, conflicts
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """JSON equality: `True` is not `1`, but `1` is `1.0`."""
     if a != b:  # JSON-equal values are always equal in Python: most differences end here
         return False
@@ -140,9 +140,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b)
     if isinstance(a, list):  # b is an equal list: same length
-        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+        return all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):  # b is an equal dict: same keys
-        return all(_same(v, b[k]) for k, v in a.items())
+        return all(same_value(v, b[k]) for k, v in a.items())
     return True
 
 
@@ -179,7 +179,7 @@ def merge(submissions: Iterable[Sub]) -> Merged:
         mine = dict(base)
         if s.parents:
             for f, v in s.data.items():
-                if f in s.resolves or not _same(v, base.get(f)):
+                if f in s.resolves or not same_value(v, base.get(f)):
                     writers.setdefault(f, []).append((s, v))
                     mine[f] = v
         else:  # a root: its base is empty, so it writes every non-null value

@@ -14,7 +14,7 @@ import operator
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,12 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL
     );
     """,
+    # 2: how many stored submissions of a record take no part in its state (waiting for a
+    # parent, or blocked); NULL = not known yet. 0 lets a new edit of the current heads be
+    # merged without reading the record's history (see sync.rebuild).
+    """
+    ALTER TABLE records ADD COLUMN pending INTEGER;
+    """,
 ]
 
 
@@ -128,6 +134,7 @@ class RecordRow:
     change_seq: int
     has_conflicts: int
     doc: str
+    pending: int | None = None
 
 
 def _area_clause(column: str, area: str) -> tuple[str, list[str]]:
@@ -445,12 +452,34 @@ class Writer:
 
     def upsert_records(self, rows: Sequence[RecordRow]) -> None:
         self.conn.executemany(
-            "INSERT INTO records (record_id, form_id, area, change_seq, has_conflicts, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
+            "INSERT INTO records (record_id, form_id, area, change_seq, has_conflicts, doc, "
+            "pending) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET "
             "form_id = excluded.form_id, area = excluded.area, change_seq = excluded.change_seq, "
-            "has_conflicts = excluded.has_conflicts, doc = excluded.doc",
-            [(r.record_id, r.form_id, r.area, r.change_seq, r.has_conflicts, r.doc) for r in rows],
+            "has_conflicts = excluded.has_conflicts, doc = excluded.doc, "
+            "pending = excluded.pending",
+            [
+                (r.record_id, r.form_id, r.area, r.change_seq, r.has_conflicts, r.doc, r.pending)
+                for r in rows
+            ],
         )
+
+    def set_pending(self, counts: Mapping[str, int]) -> None:
+        """Record how many submissions wait, where the state itself did not change."""
+        self.conn.executemany(
+            "UPDATE records SET pending = ? WHERE record_id = ?",
+            [(n, rid) for rid, n in counts.items()],
+        )
+
+    def records_with_pending(self, record_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        """record_id -> (doc, pending) of the records that exist."""
+        out: dict[str, tuple[str, int | None]] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT record_id, doc, pending FROM records WHERE record_id IN ({marks})"
+            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
+        return out
 
     def latest_version(self, form_id: str) -> tuple[int, str, str] | None:
         return self.conn.execute(
