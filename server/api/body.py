@@ -4,6 +4,7 @@ JSON or MessagePack, and content negotiation for responses."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -47,30 +48,51 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMedia(f"Content-Encoding {encoding!r}: use gzip or none")
-    inflater = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
+    inflater = _Gunzip() if encoding == "gzip" else None
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         if inflater is not None:
-            try:
-                # max_length keeps each step bounded; the rest stays in unconsumed_tail
-                piece = inflater.decompress(chunk, limit + 1 - size)
-                while piece:
-                    chunks.append(piece)
-                    size += len(piece)
-                    if size > limit:
-                        break
-                    piece = inflater.decompress(inflater.unconsumed_tail, limit + 1 - size)
-            except zlib.error as exc:
-                raise Malformed(f"the gzip body is corrupt: {exc}", code="bad_gzip") from exc
+            for piece in inflater.feed(chunk, limit + 1 - size):
+                chunks.append(piece)
+                size += len(piece)
         else:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
             raise TooLarge(f"the body is over {limit} bytes", code="body_too_large")
-    if inflater is not None and not inflater.eof and size:
+    if inflater is not None and not inflater.complete and size:
         raise Malformed("the gzip body is truncated", code="bad_gzip")
     return b"".join(chunks)
+
+
+class _Gunzip:
+    """Inflates a gzip body as it streams in, member after member (RFC 1952 allows several),
+    never holding more than the room it is given: a small bomb stops at the cap."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(wbits=31)
+
+    @property
+    def complete(self) -> bool:
+        return self._member.eof
+
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        try:
+            while data and room > 0:
+                # max_length bounds each step; what is left waits in unconsumed_tail
+                piece = self._member.decompress(data, room)
+                room -= len(piece)
+                if piece:
+                    yield piece
+                if self._member.eof:
+                    data = self._member.unused_data
+                    if data:
+                        self._member = zlib.decompressobj(wbits=31)
+                else:
+                    data = self._member.unconsumed_tail
+        except zlib.error as exc:
+            raise Malformed(f"the gzip body is corrupt: {exc}", code="bad_gzip") from exc
 
 
 def is_msgpack(request: Request[Any, Any, Any]) -> bool:

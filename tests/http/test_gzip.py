@@ -1,0 +1,46 @@
+"""Gzip request bodies: streamed, member after member, corrupt or trailing bytes refused."""
+
+import gzip
+import random
+
+import msgspec
+
+from tests.conftest import Api
+from tests.support import assert_problem, hoa_giai, submission
+
+HEADERS = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
+def _body(n: int) -> bytes:
+    rng = random.Random(n)
+    items = [submission("hoa_giai", hoa_giai(rng), version=2) for _ in range(n)]
+    return msgspec.json.encode({"device_id": "phone-gz", "submissions": items})
+
+
+def test_a_body_of_two_gzip_members_is_one_body(api: Api) -> None:
+    body = _body(3)
+    half = len(body) // 2
+    two = gzip.compress(body[:half]) + gzip.compress(body[half:])
+    r = api.client.post(
+        "/api/v1/sync/push", content=two, headers={**HEADERS, **api.auth("officer")}
+    )
+    assert r.status_code == 200, r.text
+    assert [x["status"] for x in r.json()["results"]] == ["accepted"] * 3
+
+
+def test_bytes_after_the_gzip_stream_are_refused_and_nothing_is_stored(api: Api) -> None:
+    body = gzip.compress(_body(2)) + b"not gzip at all"
+    r = api.client.post(
+        "/api/v1/sync/push", content=body, headers={**HEADERS, **api.auth("officer")}
+    )
+    assert assert_problem(r, 400)["code"] == "bad_gzip"
+    page = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    assert page["records"] == []
+
+
+def test_a_truncated_gzip_body_is_refused(api: Api) -> None:
+    body = gzip.compress(_body(2))[:-20]
+    r = api.client.post(
+        "/api/v1/sync/push", content=body, headers={**HEADERS, **api.auth("officer")}
+    )
+    assert assert_problem(r, 400)["code"] == "bad_gzip"
