@@ -18,6 +18,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 
 from server import areas
 from server.errors import ApiError, Forbidden, Unauthorized
+from server.forms import nfc
 from server.store import Store, User
 from server.sync import encode, now_iso
 
@@ -39,6 +40,7 @@ def add_user(
     if role not in RANK:
         raise ValueError(f"role must be one of {', '.join(RANK)}")
     area = "" if role == "admin" and area in ("", "*") else areas.parse(area)
+    name = nfc(name.strip())
     token = new_token()
     now = now_iso()
     with store.write() as w:

@@ -21,6 +21,7 @@ import msgspec
 
 from server import areas
 from server.errors import Forbidden, Invalid, NotFound, Stale
+from server.forms import nfc
 from server.merge import CLOCK_SKEW, Merged, Sub, merge, same_value
 from server.protocol import (
     Conflict,
@@ -541,6 +542,7 @@ def resolve(
     """A supervisor's resolution: a submission with parents = heads that resolves the fields
     given."""
     now = now_iso()
+    note = nfc(req.note)
     with store.write() as w:
         doc = w.records_docs([record_id]).get(record_id)
         if doc is None:
@@ -578,7 +580,7 @@ def resolve(
             received_at=now,
             skewed=0,
             content_hash=hashlib.sha256(content).hexdigest()[:32],
-            note=req.note,
+            note=note,
         )
         w.insert_submissions([row])
         rebuild(w, [record_id], {record.form_id: (fv.renames, fv.latest)}, now, {record_id: [row]})
@@ -588,7 +590,7 @@ def resolve(
             None,
             "record.resolve",
             record_id,
-            encode({"submission_id": sid, "fields": resolves, "note": req.note}).decode(),
+            encode({"submission_id": sid, "fields": resolves, "note": note}).decode(),
         )
         new = _decode(w.records_docs([record_id])[record_id], type=Record)
     return sid, new

@@ -15,6 +15,7 @@ from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, erro
 from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import TooLarge
+from server.forms import nfc
 from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
 
 
@@ -36,7 +37,7 @@ async def push(
     catalog.reload()
     results = await run_sync(
         lambda: sync.push(
-            store, catalog, user, envelope.device_id, envelope.submissions, msgpack=msgpack
+            store, catalog, user, nfc(envelope.device_id), envelope.submissions, msgpack=msgpack
         )
     )
     return respond(request, PushResponse(results, sync.now_iso()))
