@@ -316,15 +316,31 @@ def _field_path(fields: list[Field], dotted: str) -> str:
 
 
 def rename_map(latest: FormDef, earlier: Sequence[FormDef] = ()) -> dict[str, str]:
-    """Old top-level names -> the names data is kept under now, following chains of renames
-    across versions (v2 renames a to b, v3 renames b to c: a maps to c even when v3 lists only
-    b). A chain that ends in a field removed since maps to that field's last name."""
-    direct: dict[str, str] = {}
+    """Old names -> the names data is kept under now, following chains of renames across
+    versions (v2 renames a to b, v3 renames b to c: a maps to c even when v3 lists only b).
+    A chain that ends in a field removed since maps to that field's last name. Fields inside
+    a repeat group appear as `group.old` -> `new` (group under its latest name)."""
+    out = _renames([v.fields for v in [*earlier, latest]])
+    groups: dict[str, list[list[Field]]] = {}
     for version in [*earlier, latest]:
         for f in version.fields:
+            if f.type == "repeat" and f.fields:
+                groups.setdefault(out.get(f.name, f.name), []).append(f.fields)
+    latest_groups = {f.name for f in latest.fields if f.type == "repeat"}
+    for group, lists in groups.items():
+        if group in latest_groups:
+            out.update({f"{group}.{old}": new for old, new in _renames(lists).items()})
+    return out
+
+
+def _renames(versions: Sequence[Sequence[Field]]) -> dict[str, str]:
+    """Renames among sibling fields over versions (the last list is the latest)."""
+    direct: dict[str, str] = {}
+    for fields in versions:
+        for f in fields:
             for old in f.previous_names or []:
                 direct[old] = f.name
-    current = {f.name for f in latest.fields}
+    current = {f.name for f in versions[-1]}
     out = {}
     for old in direct:
         if old in current:

@@ -370,10 +370,27 @@ def _admit(
     return accepted
 
 
+def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """`data` under the latest names, inside repeat groups too (`group.old` entries)."""
+    out = {}
+    for key, value in data.items():
+        key = renames.get(key, key)
+        if type(value) is list and value and type(value[0]) is dict:
+            prefix = key + "."
+            inner = {o[len(prefix) :]: n for o, n in renames.items() if o.startswith(prefix)}
+            if inner:
+                value = [
+                    {inner.get(k, k): v for k, v in item.items()} if type(item) is dict else item
+                    for item in value
+                ]
+        out[key] = value
+    return out
+
+
 def _sub(row: SubmissionRow, renames: Mapping[str, str]) -> Sub:
     data = _decode(row.data)
     if renames:
-        data = {renames.get(k, k): v for k, v in data.items()}
+        data = renamed(data, renames)
     return Sub(
         id=row.id,
         parents=() if row.parents == "[]" else tuple(_decode(row.parents)),

@@ -539,12 +539,21 @@ def test_a_rename_through_previous_names_is_accepted() -> None:
         field("moi", "boolean"),
     )
     assert check_evolution([v1], v2) == []
-    assert rename_map(v2) == {"tom_tat": "noi_dung"}
+    assert rename_map(v2) == {"tom_tat": "noi_dung", "cac_ben.ten": "ho_ten"}
 
 
 def test_rename_map_follows_a_chain_of_renames() -> None:
     v3 = parsed(field("c", previous_names=["a", "b"]), field("d"))
     assert rename_map(v3) == {"a": "c", "b": "c"}
+
+
+def test_rename_map_composes_renames_across_versions() -> None:
+    v1 = parsed(field("a"), field("x"))
+    v2 = parsed(field("b", previous_names=["a"]), field("x"))
+    v3 = parsed(field("c", previous_names=["b"]))  # lists only the last name; x removed
+    assert rename_map(v3, [v1, v2]) == {"a": "c", "b": "c"}
+    v4 = parsed(field("c", previous_names=["b"]), field("a"))  # `a` is reused as a new field
+    assert rename_map(v4, [v1, v2, v3]) == {"b": "c"}
 
 
 def test_a_changed_choice_list_or_constraint_is_not_a_type_change() -> None:
@@ -562,3 +571,16 @@ def test_walk_gives_dotted_paths_in_order() -> None:
         field("r", "repeat", fields=[field("b"), field("s", "repeat", fields=[field("c")])]),
     )
     assert [name for name, _ in walk(v.fields)] == ["a", "r", "r.b", "r.s", "r.s.c"]
+
+
+def test_rename_map_reaches_into_repeat_groups() -> None:
+    v1 = parsed(field("ben", "repeat", fields=[field("ten"), field("tuoi", "integer")]))
+    v2 = parsed(
+        field(
+            "cac_ben",
+            "repeat",
+            previous_names=["ben"],
+            fields=[field("ho_ten", previous_names=["ten"]), field("tuoi", "integer")],
+        )
+    )
+    assert rename_map(v2, [v1]) == {"ben": "cac_ben", "cac_ben.ten": "ho_ten"}
