@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from server import forms, sync
+from server import derive, forms
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
@@ -129,7 +129,7 @@ class Catalog:
             if renamed:
                 # Records hold data under the latest names: map the whole form anew.
                 layout = {form.form_id: (renames, version)}
-                sync.rebuild(w, w.form_record_ids(form.form_id), layout, now)
+                derive.rebuild(w, w.form_record_ids(form.form_id), layout, now)
         self.reload()
         return PublishResult(form.form_id, version, sha), True
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,19 +20,17 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from server import areas
+from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale
 from server.forms import nfc
-from server.merge import CLOCK_SKEW, Merged, Sub, merge, same_value
 from server.protocol import (
-    Conflict,
-    ConflictValue,
     FieldError,
     ItemResult,
     Record,
     ResolveRequest,
     Submission,
 )
-from server.store import RecordRow, Store, SubmissionRow, User, Writer
+from server.store import Store, SubmissionRow, User, Writer
 from server.validate import parse_rfc3339
 
 if TYPE_CHECKING:
@@ -43,19 +41,12 @@ UUID_RE = re.compile(
 )
 SKEW_SECONDS = 86_400
 MAX_PARENTS = 100
-# form_id -> (old name -> latest name, latest version)
-Layout = Mapping[str, tuple[Mapping[str, str], int]]
-
 encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.decode
 
 
 class _Ident(msgspec.Struct):
     id: Any = None
-
-
-class _Revision(msgspec.Struct):
-    revision: int
 
 
 def now_iso() -> str:
@@ -368,189 +359,6 @@ def _admit(
         batch[row.id] = p
         accepted.append(p)
     return accepted
-
-
-def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
-    """`data` under the latest names, inside repeat groups too (`group.old` entries)."""
-    out = {}
-    for key, value in data.items():
-        key = renames.get(key, key)
-        if type(value) is list and value and type(value[0]) is dict:
-            prefix = key + "."
-            inner = {o[len(prefix) :]: n for o, n in renames.items() if o.startswith(prefix)}
-            if inner:
-                value = [
-                    {inner.get(k, k): v for k, v in item.items()} if type(item) is dict else item
-                    for item in value
-                ]
-        out[key] = value
-    return out
-
-
-def _sub(row: SubmissionRow, renames: Mapping[str, str]) -> Sub:
-    data = _decode(row.data)
-    if renames:
-        data = renamed(data, renames)
-    return Sub(
-        id=row.id,
-        parents=() if row.parents == "[]" else tuple(_decode(row.parents)),
-        data=data,
-        captured_at=row.captured_at,
-        captured_ts=row.captured_ts,
-        device_id=row.device_id,
-        resolves=(
-            frozenset()
-            if row.resolves == "[]"
-            else frozenset(renames.get(f, f) for f in _decode(row.resolves))
-        ),
-        skewed=bool(row.skewed),
-    )
-
-
-def record_of(
-    rid: str, rows: Sequence[SubmissionRow], m: Merged, latest: int, updated_at: str
-) -> Record:
-    root = next(r for r in rows if r.id == rid)
-    return Record(
-        record_id=rid,
-        form_id=root.form_id,
-        form_version=latest,
-        area=root.area,
-        data=m.data,
-        heads=m.heads,
-        revision=len(m.merged),
-        conflicts=[
-            Conflict(
-                f,
-                [ConflictValue(c.value, c.sub.id, c.sub.device_id, c.sub.captured_at) for c in cs],
-            )
-            for f, cs in m.conflicts.items()
-        ],
-        updated_at=updated_at,
-        flags=m.flags,
-        created_at=root.received_at,
-    )
-
-
-def _advance(
-    record: Record, rows: Sequence[SubmissionRow], renames: Mapping[str, str], latest: int, now: str
-) -> Record | None:
-    """The record after `rows`, when each row's parents are exactly the heads before it: then
-    base(S) is the record's state, S writes the fields it changes or resolves, and each of
-    those has S as its only last writer (closing any conflict on it) while every other field
-    keeps its value and conflicts. That is rule 3 applied to the new heads, without reading
-    the history. None when a row does not descend from all heads: the caller merges afresh."""
-    heads, data = record.heads, dict(record.data)
-    conflicts = {c.field: c for c in record.conflicts}
-    revision, skewed = record.revision, bool(record.flags)
-    for row in rows:
-        s = _sub(row, renames)
-        if sorted(s.parents) != heads:
-            return None
-        for f, v in s.data.items():
-            if f in s.resolves or not same_value(v, data.get(f)):
-                conflicts.pop(f, None)
-                if v is None:
-                    data.pop(f, None)
-                else:
-                    data[f] = v
-        for f in s.resolves - s.data.keys():
-            conflicts.pop(f, None)
-        heads, revision, skewed = [s.id], revision + 1, skewed or s.skewed
-    return Record(
-        record_id=record.record_id,
-        form_id=record.form_id,
-        form_version=latest,
-        area=record.area,
-        data=dict(sorted(data.items())),
-        heads=heads,
-        revision=revision,
-        conflicts=[conflicts[f] for f in sorted(conflicts)],
-        updated_at=now,
-        flags=[CLOCK_SKEW] if skewed else [],
-        created_at=record.created_at,
-    )
-
-
-def _record_row(w: Writer, record: Record, pending: int) -> RecordRow:
-    return RecordRow(
-        record.record_id,
-        record.form_id,
-        record.area,
-        w.next_change_seq(),
-        int(bool(record.conflicts)),
-        msgspec.json.encode(record).decode(),
-        pending,
-    )
-
-
-def rebuild(
-    w: Writer,
-    record_ids: Sequence[str],
-    layout: Layout,
-    now: str,
-    new_rows: Mapping[str, Sequence[SubmissionRow]] | None = None,
-) -> dict[str, Merged]:
-    """Derive the touched records from their stored submissions; write the ones that changed,
-    each with the next change sequence value.
-
-    `new_rows` (just stored, in batch order) lets an edit of a record's current heads be
-    applied to the stored state (`_advance`) instead of merging the whole history again;
-    the property tests check that both ways give the same record."""
-    stored = w.records_with_pending(record_ids)
-    out: dict[str, Merged] = {}
-    changed: list[RecordRow] = []
-    slow = []
-    for rid in record_ids:
-        doc, pending = stored.get(rid, (None, None))
-        rows = (new_rows or {}).get(rid)
-        if doc is not None and pending == 0 and rows:
-            before = _decode(doc, type=Record)
-            renames, latest = layout.get(before.form_id, ({}, before.form_version))
-            record = _advance(before, rows, renames, latest, now)
-            if record is not None:
-                out[rid] = Merged(
-                    data=record.data,
-                    conflicts={c.field: [] for c in record.conflicts},
-                    heads=record.heads,
-                )
-                changed.append(_record_row(w, record, 0))
-                continue
-        slow.append(rid)
-    subs = w.submissions_of(slow)
-    waiting: dict[str, int] = {}
-    for rid in slow:
-        rows = subs[rid]
-        if not rows:
-            continue
-        root = next((r for r in rows if r.id == rid), None)
-        if root is not None:
-            # Edits stored while the record was unknown (pending) count only if their author
-            # may edit it: of its form, by a user whose area contains the record's.
-            rows = [
-                r for r in rows if r.form_id == root.form_id and areas.contains(r.area, root.area)
-            ]
-        renames, latest = layout.get(rows[0].form_id, ({}, rows[0].form_version))
-        m = merge(_sub(r, renames) for r in rows)
-        out[rid] = m
-        if not m.merged:
-            continue  # only pending submissions: no record yet
-        pending = len(subs[rid]) - len(m.merged)
-        record = record_of(rid, rows, m, latest, now)
-        if rid in stored:
-            doc, before_pending = stored[rid]
-            # a new revision always changes the record: decode the whole old one only otherwise
-            if _decode(doc, type=_Revision).revision == record.revision:
-                before = _decode(doc, type=Record)
-                before.updated_at = now
-                if before == record:
-                    if before_pending != pending:
-                        waiting[rid] = pending
-                    continue
-        changed.append(_record_row(w, record, pending))
-    w.upsert_records(changed)
-    w.set_pending(waiting)
-    return out
 
 
 def resolve(

@@ -19,7 +19,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server import sync
+from server import derive, sync
 from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
@@ -259,7 +259,7 @@ def check_store(s: Server) -> None:
     fv = s.catalog.get("hoa_giai")
     assert fv is not None
     with s.store.write() as w:  # rebuild writes only what differs from the stored state
-        sync.rebuild(w, sorted(expected), {"hoa_giai": (fv.renames, fv.latest)}, sync.now_iso())
+        derive.rebuild(w, sorted(expected), {"hoa_giai": (fv.renames, fv.latest)}, sync.now_iso())
     assert s.docs() == docs and s.seq() == seq, "the stored state is not merge(stored)"
 
 
