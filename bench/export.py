@@ -22,14 +22,12 @@ Pull: p50/p99 of `GET /api/v1/records?limit=1000` from random cursors at the lar
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +35,13 @@ import httpx
 import msgspec
 
 from bench.common import FORM, VERSION, emit, percentile
-from bench.push import coso_command, free_port
 from server import areas, cursor
 from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.protocol import Conflict, ConflictValue, Record
 from server.store import RecordRow, Store
-from tests.support import hoa_giai, uuid7
+from tests.support import hoa_giai, running_server, uuid7
 
 FORMATS = ("csv", "xlsx", "jsonl")
 MEMORY_LIMIT = 1.5
@@ -135,45 +132,13 @@ def status(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-@contextlib.contextmanager
-def server(db: Path) -> Iterator[tuple[str, int]]:
-    """`coso serve` on a free loopback port; yields (base URL, pid)."""
-    port = free_port()
-    log = open(db.with_suffix(".log"), "a")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*coso_command(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"coso serve exited: see {db.with_suffix('.log')}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("coso serve did not come up in 60 s")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 def export_once(db: Path, token: str, fmt: str, expected: int) -> dict[str, Any]:
     """One export through a fresh server: rows/s, first byte, bytes, RSS before and peak."""
     headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
-    with server(db) as (url, pid), httpx.Client(base_url=url, timeout=3600) as client:
+    log = db.with_suffix(".log")
+    with running_server(db, log) as srv, httpx.Client(base_url=srv.url, timeout=3600) as client:
         assert client.get("/api/v1/me", headers=headers).status_code == 200  # warm
-        before = status(pid, "VmRSS")
+        before = status(srv.pid, "VmRSS")
         size = newlines = 0
         first = None
         started = time.perf_counter()
@@ -188,7 +153,7 @@ def export_once(db: Path, token: str, fmt: str, expected: int) -> dict[str, Any]
                 size += len(chunk)
                 newlines += chunk.count(b"\n")
         elapsed = time.perf_counter() - started
-        peak = status(pid, "VmHWM")
+        peak = status(srv.pid, "VmHWM")
     if fmt != "xlsx":  # CSV: a header line and one line per case (no newlines in the data)
         rows = newlines - (fmt == "csv")
         if rows != expected:
@@ -246,7 +211,8 @@ def pulls(db: Path, token: str, db_id: str, total: int, n: int) -> dict[str, Any
     rng = random.Random(7)
     headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
     times = []
-    with server(db) as (url, _), httpx.Client(base_url=url, timeout=120) as client:
+    log = db.with_suffix(".log")
+    with running_server(db, log) as srv, httpx.Client(base_url=srv.url, timeout=120) as client:
         for i in range(n + 5):
             since = cursor.make(db_id, rng.randrange(0, max(1, total - 1000)))
             started = time.perf_counter()

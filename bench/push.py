@@ -23,16 +23,11 @@ import argparse
 import contextlib
 import os
 import random
-import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -41,7 +36,7 @@ import httpx
 import msgspec
 
 from bench.common import FORM, VERSION, emit, percentile
-from tests.support import hoa_giai, now, uuid7
+from tests.support import cli_add_user, hoa_giai, now, running_server, uuid7
 
 AREA = "01.00070"  # Phường Hoàn Kiếm, Thành phố Hà Nội
 TARGET = 0.25
@@ -68,71 +63,10 @@ class Response(msgspec.Struct):
     results: list[Result]
 
 
-def coso_command() -> list[str]:
-    script = Path(sys.executable).with_name("coso")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("coso")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from server.cli import main; main()"]
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def add_officer(db: Path, name: str) -> str:
-    out = subprocess.run(
-        [*coso_command(), "users", "add", name, "--role", "officer", "--area", AREA, "--db", db],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return out.strip().splitlines()[-1]
-
-
-@contextlib.contextmanager
-def server(db: Path) -> Iterator[tuple[str, int]]:
-    """`coso serve` in a subprocess on a free loopback port; yields its base URL and pid."""
-    port = free_port()
-    log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [*coso_command(), "serve", "--db", db, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"coso serve exited: {db.with_suffix('.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("coso serve did not come up in 60 s")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 class Device:
@@ -332,9 +266,9 @@ def results(
     pool = [msgspec.json.encode(hoa_giai(rng)) for _ in range(512)]
     with tempfile.TemporaryDirectory(prefix="coso-bench-") as tmp:
         db = Path(tmp) / "coso.db"
-        tokens = [add_officer(db, f"bench-officer-{i}") for i in range(clients)]
-        with server(db) as (url, pid):
-            pairs = seed_shared(url, tokens[0], pool, clients if clients > 1 else 0)
+        tokens = [cli_add_user(db, f"bench-officer-{i}", "officer", AREA) for i in range(clients)]
+        with running_server(db, db.with_suffix(".log")) as srv:
+            pairs = seed_shared(srv.url, tokens[0], pool, clients if clients > 1 else 0)
             devices = [
                 Device(
                     i,
@@ -345,7 +279,7 @@ def results(
                 for i in range(clients)
             ]
             items, wall, latencies, statuses, server_cpu = run_clients(
-                url, pid, devices, seconds, batch
+                srv.url, srv.pid, devices, seconds, batch
             )
         # the timed batches, in about the order they were sent, at most 60k rows
         bodies = [b for group in zip_longest(*(d.sent for d in devices)) for b in group if b]

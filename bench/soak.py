@@ -54,17 +54,13 @@ import contextlib
 import gzip
 import json
 import random
-import shutil
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +73,7 @@ from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.store import SUBMISSION_COLUMNS, Store, User
-from tests.support import STREETS, hoa_giai, now, person, uuid7
+from tests.support import STREETS, cli_add_user, hoa_giai, now, person, running_server, uuid7
 
 PROVINCE = "01"  # Thành phố Hà Nội
 COMMUNES = ("01.00070", "01.00004", "01.00073")  # Hoàn Kiếm, Ba Đình, Cửa Nam
@@ -656,66 +652,6 @@ class Supervisor(Actor):
 # --- the server ------------------------------------------------------------------------
 
 
-def coso_command() -> list[str]:
-    script = Path(sys.executable).with_name("coso")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("coso")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from server.cli import main; main()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli_user(db: Path, name: str, role: str, area: str) -> str:
-    """A user made with `coso users add`; its token is the last line of the output."""
-    out = subprocess.run(
-        [*coso_command(), "users", "add", name, "--role", role, "--area", area, "--db", str(db)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return out.strip().splitlines()[-1]
-
-
-@contextlib.contextmanager
-def serve(db: Path, log_path: Path) -> Iterator[str]:
-    """`coso serve` on a free loopback port; yields its base URL; stops it with SIGINT."""
-    port = free_port()
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            [*coso_command(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            with httpx.Client(timeout=1) as probe:
-                while True:
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"coso serve exited:\n{log_path.read_text()}")
-                    with contextlib.suppress(httpx.TransportError):
-                        if probe.get(f"{url}/healthz").status_code == 200:
-                            break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("coso serve did not come up in 60 s")
-                    time.sleep(0.1)
-            yield url
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 def server_log(path: Path) -> tuple[Counter[int], list[str]]:
     """Statuses in the server's access log, and lines that tell of an error."""
     statuses: Counter[int] = Counter()
@@ -971,10 +907,10 @@ def run(cfg: Config) -> Report:
             work = cfg.workdir
             work.mkdir(parents=True, exist_ok=True)
         db, log_path = work / "soak.db", work / "server.log"
-        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm"), log_path):  # the log is appended to
             p.unlink(missing_ok=True)
         sup_specs = [("giam-sat-tinh", PROVINCE), ("giam-sat-phuong", COMMUNES[0])]
-        sup_tokens = [cli_user(db, name, "supervisor", area) for name, area in sup_specs]
+        sup_tokens = [cli_add_user(db, name, "supervisor", area) for name, area in sup_specs]
         store = Store(db)
         try:
             officers = [
@@ -985,7 +921,8 @@ def run(cfg: Config) -> Report:
         finally:
             store.close()
 
-        with serve(db, log_path) as url:
+        with running_server(db, log_path, stop_signal=signal.SIGINT, stop_timeout=30) as srv:
+            url = srv.url
             started = time.monotonic()
             deadline = started + cfg.seconds
             phones = [

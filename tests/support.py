@@ -1,12 +1,25 @@
-"""Realistic submissions for tests and benchmarks: valid data for the real forms."""
+"""Shared by tests and benchmarks: realistic submissions (valid data for the real forms), and
+a real `coso serve` subprocess with users made by the real `coso users add`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GIVEN = [
     "Nguyễn Văn",
@@ -104,3 +117,133 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
         assert all(isinstance(v, str) for v in error.values())
         assert error["code"] and error["message"]
     return body
+
+
+# --- a real `coso` in a subprocess ------------------------------------------------------
+# The end-to-end tests and the benchmarks run the installed command, not the app in-process,
+# so that they see what an operator sees: the real startup, process, signals and database file.
+
+
+def coso_command() -> list[str]:
+    """The `coso` command of this interpreter: the script installed beside it, else the module
+    (`python -m server.cli`, run from the repository), never another installation's `coso`."""
+    script = Path(sys.executable).with_name("coso")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "server.cli"]
+
+
+def run_coso(*args: str | Path, timeout: float | None = 120) -> str:
+    """Run a `coso` command to its end from the repository root; its standard output. A
+    failure raises with everything the command printed, so the test or benchmark says why."""
+    done = subprocess.run(
+        [*coso_command(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"coso {' '.join(map(str, args))} exited with {done.returncode}:\n"
+            f"{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+def cli_add_user(db: Path, name: str, role: str, area: str, *, url: str | None = None) -> str:
+    """A user made with `coso users add` (as an operator makes one); its token, which the
+    command prints as the last line. `url`: the server's address for the phone setup link."""
+    args: list[str | Path] = ["users", "add", name, "--role", role, "--area", area]
+    if url is not None:
+        args += ["--url", url]
+    out = run_coso(*args, "--db", Path(db).absolute(), timeout=60)
+    return out.strip().splitlines()[-1].strip()
+
+
+def free_port() -> int:
+    """A loopback TCP port free at the moment of asking (the OS picks it), so that servers
+    started side by side, or one after another, never collide."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    """A `coso serve` subprocess that answered `GET /healthz`."""
+
+    url: str
+    port: int
+    db: Path
+    log: Path  # its standard output and error, appended to
+    proc: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut or the OOM killer would: no shutdown code runs. The block
+        of `running_server` then ends without stopping it again."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+        """A clean shutdown by `sig` (uvicorn closes the store, folding the WAL in); SIGKILL
+        if it has not exited within `timeout` seconds. Nothing if it has already exited."""
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(
+    db: Path,
+    log: Path,
+    *,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+    ready_timeout: float = 60,
+    stop_signal: int = signal.SIGTERM,
+    stop_timeout: float = 10,
+) -> Iterator[RunningServer]:
+    """`coso serve --db DB` on a loopback port (a free one unless given), its output appended
+    to `log`; yields once `/healthz` answers 200, and stops it when the block ends (see
+    `RunningServer.stop`). A restart on the same database is another `running_server` on the
+    same `db` and `log`. Raises RuntimeError, with the end of the log, if the server exits or
+    has not answered within `ready_timeout` seconds."""
+    port = free_port() if port is None else port
+    db = Path(db).absolute()  # the server runs from the repository root
+    cmd = [*coso_command(), "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*cmd, *extra_args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    server = RunningServer(f"http://127.0.0.1:{port}", port, db, log, proc)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        with httpx.Client(timeout=1) as probe:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if probe.get(f"{server.url}/healthz").status_code == 200:
+                        break
+                if proc.poll() is not None:
+                    raise RuntimeError(f"coso serve exited with {proc.returncode}:{_tail(log)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"coso serve did not answer in {ready_timeout} s:{_tail(log)}"
+                    )
+                time.sleep(0.05)
+        yield server
+    finally:
+        server.stop(stop_signal, stop_timeout)
+
+
+def _tail(log: Path, chars: int = 8000) -> str:
+    """The end of a server log, for an error message."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return "\n" + ("..." if len(text) > chars else "") + text[-chars:]

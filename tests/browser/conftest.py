@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.support import cli_add_user, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,19 +45,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-def _coso() -> list[str]:
-    script = Path(sys.executable).with_name("coso")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from server.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -67,29 +53,8 @@ class Server:
     proc: subprocess.Popen[bytes] = field(repr=False)
 
     def add_user(self, name: str, role: str = "officer", area: str = AREA) -> str:
-        """`coso users add`; the token is the last line of its standard output."""
-        out = subprocess.run(
-            [
-                *_coso(),
-                "users",
-                "add",
-                name,
-                "--role",
-                role,
-                "--area",
-                area,
-                "--db",
-                str(self.db),
-                "--url",
-                self.url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-            timeout=60,
-        )
-        return out.stdout.strip().splitlines()[-1].strip()
+        """`coso users add`, with this server's address in the phone setup link; the token."""
+        return cli_add_user(self.db, name, role, area, url=self.url)
 
     def api(self, token: str, path: str, body: Any = None) -> tuple[int, Any]:
         """GET (or POST `body`) on the API as the holder of `token`: (status, JSON)."""
@@ -110,36 +75,8 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    port = _free_port()
-    log = tmp_path / "server.log"
-    db = tmp_path / "coso.db"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*_coso(), "serve", "--db", str(db), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    srv = Server(f"http://127.0.0.1:{port}", db, log, proc)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{srv.url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"coso serve did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield srv
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_server(tmp_path / "coso.db", tmp_path / "server.log") as srv:
+        yield Server(srv.url, srv.db, srv.log, srv.proc)
 
 
 class Phone:

@@ -9,14 +9,9 @@ cursor handed out before gets 409 `reset_required`, and pulling from the start w
 from __future__ import annotations
 
 import random
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,58 +19,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from server.cli import main
-from tests.support import assert_problem, hoa_giai, submission
+from tests.support import (
+    assert_problem,
+    cli_add_user,
+    hoa_giai,
+    run_coso,
+    running_server,
+    submission,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 PHONES = 4
 BATCH = 10
-
-
-def coso(*args: str | Path) -> str:
-    """Run a `coso` command to its end; its standard output."""
-    script = Path(sys.executable).with_name("coso")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
-    done = subprocess.run(
-        [*cmd, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-@contextmanager
-def serving(db: Path, log: Path) -> Iterator[str]:
-    """`coso serve` on a free port until the block ends; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    script = Path(sys.executable).with_name("coso")
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(script), "serve", "--db", str(db), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()  # uvicorn shuts down cleanly: the store closes, the WAL is folded in
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Phones:
@@ -142,18 +96,19 @@ def wait_for(phones: Phones, count: int) -> None:
 @pytest.mark.slow
 def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: Path) -> None:
     db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "server.log"
-    token = coso("users", "add", "can-bo", "--role", "officer", "--area", "01.00070", "--db", db)
-    token = token.strip().splitlines()[-1]
+    token = cli_add_user(db, "can-bo", "officer", "01.00070")
     auth = {"Authorization": f"Bearer {token}"}
 
-    with serving(db, log) as url:
+    # a clean stop (SIGTERM) before the restore: the store closes, the WAL is folded in
+    with running_server(db, log, stop_timeout=20) as srv:
+        url = srv.url
         old_id = httpx.get(f"{url}/healthz").json()["database"]
         with Phones(url, token) as phones:
             wait_for(phones, 10 * BATCH)  # the load is on
             pulled = httpx.get(f"{url}/api/v1/sync/pull?limit=5", headers=auth)
             old_cursor = pulled.json()["next"]
             began = time.monotonic()
-            out = coso("backup", backup, "--db", db)
+            out = run_coso("backup", backup, "--db", db)
             ended = time.monotonic()
             wait_for(phones, phones.count() + 10 * BATCH)  # and stayed on after
         assert not phones.errors, phones.errors[:3]
@@ -164,7 +119,7 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
     assert len(must_have) >= 10 * BATCH and after
 
     # the operator's restore: the server is stopped, the backup goes in place of coso.db
-    restored = coso("restore", backup, "--db", db)
+    restored = run_coso("restore", backup, "--db", db)
     assert "new database id" in restored
 
     conn = sqlite3.connect(db)
@@ -184,7 +139,8 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
     )
     assert new_id != old_id
 
-    with serving(db, log) as url:
+    with running_server(db, log, stop_timeout=20) as srv:
+        url = srv.url
         assert httpx.get(f"{url}/healthz").json()["database"] == new_id
         r = httpx.get(f"{url}/api/v1/sync/pull", params={"since": old_cursor}, headers=auth)
         assert assert_problem(r, 409)["code"] == "reset_required"

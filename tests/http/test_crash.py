@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import json
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,78 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import hoa_giai, submission
+from tests.support import cli_add_user, hoa_giai, running_server, submission
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 AREA = "01.00070"
 PUSH = "/api/v1/sync/push"
 CLIENTS = 4
 ROUNDS = 3  # kills, each while every phone is pushing
-
-
-def coso(*args: str) -> list[str]:
-    script = Path(sys.executable).with_name("coso")
-    exe = (
-        [str(script)]
-        if script.exists()
-        else [sys.executable, "-c", "from server.cli import main; main()"]
-    )
-    return [*exe, *args]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def add_user(db: Path, name: str, role: str, area: str) -> str:
-    """`coso users add`; the token is the last line of its standard output."""
-    out = subprocess.run(
-        coso("users", "add", name, "--role", role, "--area", area, "--db", str(db)),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    return out.stdout.strip().splitlines()[-1].strip()
-
-
-@contextmanager
-def serve(db: Path, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`coso serve` on a free port, up once /healthz answers; stopped (if still running)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            coso("serve", "--db", str(db), "--port", str(port)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"coso serve did not start:\n{log.read_text()}")
-            time.sleep(0.05)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @dataclass
@@ -158,16 +89,16 @@ def stored_ids(db: Path) -> list[str]:
 
 def test_sigkill_while_pushing_loses_no_acknowledged_item(tmp_path: Path) -> None:
     db, log = tmp_path / "coso.db", tmp_path / "server.log"
-    token = add_user(db, "officer", "officer", AREA)
+    token = cli_add_user(db, "officer", "officer", AREA)
     pushers = [Pusher(n, token) for n in range(CLIENTS)]
     acked: set[str] = set()
     for _ in range(ROUNDS):
-        with serve(db, log) as (url, proc):
+        with running_server(db, log, ready_timeout=30) as srv:
             ids = stored_ids(db)
             assert len(ids) == len(set(ids))
             assert acked <= set(ids), f"{len(acked - set(ids))} acknowledged items were lost"
             assert integrity(db) == "ok"
-            threads = [threading.Thread(target=p.run, args=(url,)) for p in pushers]
+            threads = [threading.Thread(target=p.run, args=(srv.url,)) for p in pushers]
             for t in threads:
                 t.start()
             deadline = time.monotonic() + 20
@@ -175,8 +106,7 @@ def test_sigkill_while_pushing_loses_no_acknowledged_item(tmp_path: Path) -> Non
                 assert time.monotonic() < deadline, "the pushes are too slow"
                 time.sleep(0.01)
             time.sleep(random.uniform(0, 0.1))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            srv.kill()
             for t in threads:
                 t.join(30)
         assert all(not t.is_alive() for t in threads)
@@ -184,13 +114,13 @@ def test_sigkill_while_pushing_loses_no_acknowledged_item(tmp_path: Path) -> Non
         acked = set().union(*(p.acked for p in pushers))
 
     sent = {it["id"] for p in pushers for b in p.batches for it in b}
-    with serve(db, log) as (url, _):
+    with running_server(db, log, ready_timeout=30) as srv:
         ids = stored_ids(db)
         assert len(ids) == len(set(ids))
         assert acked <= set(ids), f"{len(acked - set(ids))} acknowledged items were lost"
         assert set(ids) <= sent
         headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        with httpx.Client(base_url=srv.url, headers=headers, timeout=30) as http:
             for p in pushers:
                 for batch in p.batches:
                     r = http.post(PUSH, json={"device_id": f"phone-{p.n}", "submissions": batch})
