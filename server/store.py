@@ -308,12 +308,10 @@ class Store:
             ).fetchall()
 
     def user_names(self, ids: Iterable[int]) -> dict[int, str]:
-        ids = list(set(ids))
         with self.read() as conn:
-            rows = conn.execute(
-                f"SELECT id, name FROM users WHERE id IN ({','.join('?' * len(ids))})", ids
-            ).fetchall()
-        return dict(rows)
+            return dict(
+                _select_in(conn, "SELECT id, name FROM users WHERE id IN ({marks})", set(ids))
+            )
 
     def backup(self, target: str | Path) -> None:
         """A consistent copy of the whole database, taken while others keep writing (SQLite's
@@ -361,17 +359,22 @@ def restore(backup: str | Path, target: str | Path) -> str:
     return new_id
 
 
+def _select_in(conn: sqlite3.Connection, sql: str, ids: Iterable[Any]) -> Iterator[Any]:
+    """The rows of `sql`, whose `{marks}` stands for an IN list, for every id: 500 ids a
+    statement, under SQLite's limit on parameters."""
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
+
 def _submissions_of(
     conn: sqlite3.Connection, record_ids: Sequence[str]
 ) -> dict[str, list[SubmissionRow]]:
     out: dict[str, list[SubmissionRow]] = {rid: [] for rid in record_ids}
-    columns = ", ".join(SUBMISSION_COLUMNS)
-    ids = list(record_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        sql = f"SELECT {columns} FROM submissions WHERE record_id IN ({','.join('?' * len(chunk))})"
-        for row in conn.execute(sql, chunk):
-            out[row[1]].append(SubmissionRow(*row))
+    sql = f"SELECT {', '.join(SUBMISSION_COLUMNS)} FROM submissions WHERE record_id IN ({{marks}})"
+    for row in _select_in(conn, sql, record_ids):
+        out[row[1]].append(SubmissionRow(*row))
     return out
 
 
@@ -392,29 +395,13 @@ class Writer:
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """id -> (content_hash, record_id) for the ids already stored."""
-        out: dict[str, tuple[str, str]] = {}
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            sql = (
-                "SELECT id, content_hash, record_id FROM submissions "
-                f"WHERE id IN ({','.join('?' * len(chunk))})"
-            )
-            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
-        return out
+        sql = "SELECT id, content_hash, record_id FROM submissions WHERE id IN ({marks})"
+        return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, ids)}
 
     def record_heads(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """record_id -> (form_id, area) of the records that exist."""
-        out: dict[str, tuple[str, str]] = {}
-        ids = list(record_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            sql = (
-                "SELECT record_id, form_id, area FROM records "
-                f"WHERE record_id IN ({','.join('?' * len(chunk))})"
-            )
-            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
-        return out
+        sql = "SELECT record_id, form_id, area FROM records WHERE record_id IN ({marks})"
+        return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, record_ids)}
 
     def pending_roots(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """record_id -> (form_id, area) of records known only by stored submissions."""
@@ -435,14 +422,8 @@ class Writer:
         return _submissions_of(self.conn, record_ids)
 
     def records_docs(self, record_ids: Sequence[str]) -> dict[str, str]:
-        out: dict[str, str] = {}
-        ids = list(record_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT record_id, doc FROM records WHERE record_id IN ({marks})"
-            out.update(dict(self.conn.execute(sql, chunk).fetchall()))
-        return out
+        sql = "SELECT record_id, doc FROM records WHERE record_id IN ({marks})"
+        return dict(_select_in(self.conn, sql, record_ids))
 
     def form_record_ids(self, form_id: str) -> list[str]:
         return [
@@ -472,14 +453,8 @@ class Writer:
 
     def records_with_pending(self, record_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
         """record_id -> (doc, pending) of the records that exist."""
-        out: dict[str, tuple[str, int | None]] = {}
-        ids = list(record_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT record_id, doc, pending FROM records WHERE record_id IN ({marks})"
-            out.update({r[0]: (r[1], r[2]) for r in self.conn.execute(sql, chunk)})
-        return out
+        sql = "SELECT record_id, doc, pending FROM records WHERE record_id IN ({marks})"
+        return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, record_ids)}
 
     def latest_version(self, form_id: str) -> tuple[int, str, str] | None:
         return self.conn.execute(
