@@ -93,6 +93,11 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
             "\nNo users yet. Create one / Tạo người dùng:\n"
             f"  coso users add NAME --role admin --area '' --db {db}"
         )
+    elif demo:
+        click.echo(
+            "\nUsers exist already; tokens are shown only when made. A new one / Tạo thêm:\n"
+            f"  coso users add NAME --role officer --area 01.00070 --db {db}"
+        )
     store.close()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
