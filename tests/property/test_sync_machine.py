@@ -15,7 +15,6 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import pytest
@@ -31,10 +30,8 @@ from hypothesis.stateful import (
 )
 from litestar.testing import TestClient
 
-from server.app import ROOT, Settings, create_app
-from server.auth import add_user
-from server.catalog import Catalog, publish_files, schema_files
-from server.store import Store
+from server.app import Settings, create_app
+from server.catalog import Catalog
 from tests.property.record_model import (
     POOLS,
     TIMES,
@@ -47,25 +44,10 @@ from tests.property.record_model import (
     new_case,
     to_version,
 )
+from tests.support import fresh_store
 
 AREA = "01.00070"
 PUSH = "/api/v1/sync/push"
-
-
-@cache
-def template() -> tuple[Store, dict[str, str]]:
-    """A database with the real forms, two officers and a supervisor; their tokens."""
-    store = Store(":memory:")
-    publish_files(Catalog(store), schema_files(ROOT / "schemas"))
-    tokens = {
-        name: add_user(store, name, role, area)[1]
-        for name, role, area in [
-            ("officer", "officer", AREA),
-            ("officer2", "officer", AREA),
-            ("supervisor", "supervisor", "01"),
-        ]
-    }
-    return store, tokens
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +79,7 @@ class Phones(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        tpl, self.tokens = template()
-        self.store = Store(":memory:")
-        tpl.db.conn.backup(self.store.db.conn)
+        self.store, _, self.tokens = fresh_store()
         self.client.app.state.store = self.store
         self.client.app.state.catalog = Catalog(self.store)
         self.phones: list[Phone] = []

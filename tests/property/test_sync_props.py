@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import cache
 from typing import Any
 
 import msgspec
@@ -20,11 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server import derive, sync
-from server.app import ROOT
-from server.auth import add_user
-from server.catalog import Catalog, publish_files, schema_files
+from server.catalog import Catalog
 from server.protocol import ItemResult, ResolveRequest
-from server.store import Store, User
 from tests.property.record_model import (
     POOLS,
     TIMES,
@@ -42,6 +38,7 @@ from tests.property.record_model import (
 from tests.property.record_model import (
     assert_nothing_lost as assert_no_value_lost,
 )
+from tests.support import fresh_store
 
 AREA = "01.00070"
 DEVICES = ("phone-a", "phone-b", "phone-c", "phone-d")
@@ -165,28 +162,11 @@ def arrivals(draw: Any, items: Sequence[Item], *, replays: bool = True) -> list[
 # --- the server under test -----------------------------------------------------------------
 
 
-@cache
-def template() -> tuple[Store, dict[str, User]]:
-    store = Store(":memory:")
-    publish_files(Catalog(store), schema_files(ROOT / "schemas"))
-    users = {
-        name: add_user(store, name, role, area)[0]
-        for name, role, area in [
-            ("officer", "officer", AREA),
-            ("officer2", "officer", AREA),
-            ("supervisor", "supervisor", "01"),
-        ]
-    }
-    return store, users
-
-
 class Server:
     """A fresh store with the real forms, and every submission pushed to it so far."""
 
     def __init__(self) -> None:
-        tpl, self.users = template()
-        self.store = Store(":memory:")
-        tpl.db.conn.backup(self.store.db.conn)
+        self.store, self.users, _ = fresh_store()
         self.catalog = Catalog(self.store)
         self.stored: dict[str, Item] = {}
 
