@@ -76,7 +76,7 @@ class Prepared:
     parents: tuple[str, ...]
 
 
-def _reject(index: int, sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
+def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
     return ItemResult(id=sid, status="rejected", reason=reason, errors=errors)
 
 
@@ -114,7 +114,7 @@ def prepare(
             sid = decoder_ident(decoder, raw)
         except (msgspec.ValidationError, msgspec.DecodeError):
             sid = None
-        return _reject(index, sid, "invalid", [_msgspec_error(exc, at)])
+        return _reject(sid, "invalid", [_msgspec_error(exc, at)])
     errors: list[FieldError] = []
     sid = item.id.lower() if UUID_RE.match(item.id) else item.id
     if not UUID_RE.match(item.id):
@@ -143,18 +143,16 @@ def prepare(
             FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
         )
     if errors:
-        return _reject(index, sid, "invalid", errors)
+        return _reject(sid, "invalid", errors)
     fv = catalog.get(item.form_id)
     if fv is None:
         return _reject(
-            index,
             sid,
             "unknown_form",
             [FieldError(f"{at}.form_id", "unknown_form", f"no form {item.form_id!r}")],
         )
     if not 1 <= item.form_version <= fv.latest:
         return _reject(
-            index,
             sid,
             "unknown_version",
             [
@@ -176,7 +174,7 @@ def prepare(
                     FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
                 )
     if errors:
-        return _reject(index, sid, "invalid", errors)
+        return _reject(sid, "invalid", errors)
     data_bytes = encode(data)
     data_json = data_bytes.decode()
     content = encode(  # the same bytes as encoding `data` in place, without doing it twice
@@ -315,7 +313,6 @@ def _admit(
                 results[p.index] = ItemResult(row.id, "duplicate", seen[1])
             else:
                 results[p.index] = _reject(
-                    p.index,
                     row.id,
                     "id_reused",
                     [FieldError(f"{at}.id", "id_reused", "this id was stored with other content")],
@@ -324,7 +321,6 @@ def _admit(
         owner = owners.get(row.record_id)
         if owner is not None and owner[0] != row.form_id:
             results[p.index] = _reject(
-                p.index,
                 row.id,
                 "invalid",
                 [
@@ -338,7 +334,6 @@ def _admit(
             continue
         if owner is not None and owner[1] is not None and not areas.contains(user.area, owner[1]):
             results[p.index] = _reject(
-                p.index,
                 row.id,
                 "forbidden",
                 [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
@@ -350,7 +345,6 @@ def _admit(
         }
         if homes - {row.record_id}:
             results[p.index] = _reject(
-                p.index,
                 row.id,
                 "invalid",
                 [FieldError(f"{at}.parents", "other_record", "a parent belongs to another record")],
