@@ -175,40 +175,65 @@ def prepare(
                 )
     if errors:
         return _reject(sid, "invalid", errors)
-    data_bytes = encode(data)
-    data_json = data_bytes.decode()
-    content = encode(  # the same bytes as encoding `data` in place, without doing it twice
-        [
-            item.form_id,
-            item.form_version,
-            record_id,
-            parents,
-            item.captured_at,
-            msgspec.Raw(data_bytes),
-            resolves,
-        ]
-    )
-    row = SubmissionRow(
-        id=sid,
+    row = stored_row(
+        sid=sid,
         record_id=record_id,
         form_id=item.form_id,
         form_version=item.form_version,
-        parents=encode(parents).decode(),
+        parents=parents,
         captured_at=item.captured_at,
         captured_ts=captured.timestamp(),  # type: ignore[union-attr]
-        data=data_json,
+        data=data,
+        resolves=resolves,
+        device_id=device_id,
+        user=user,
+        received_at=received_at,
+        skewed=captured.timestamp() > received_ts + SKEW_SECONDS,  # type: ignore[union-attr]
+    )
+    return Prepared(index, row, creating, parents)
+
+
+def stored_row(
+    *,
+    sid: str,
+    record_id: str,
+    form_id: str,
+    form_version: int,
+    parents: Sequence[str],
+    captured_at: str,
+    captured_ts: float,
+    data: dict[str, Any],
+    resolves: Sequence[str],
+    device_id: str,
+    user: User,
+    received_at: str,
+    skewed: bool,
+    note: str | None = None,
+) -> SubmissionRow:
+    """A submission as stored, with the hash of its content (what decides `duplicate` from
+    `id_reused`): form, version, record, parents, capture time, data and resolves."""
+    data_bytes = encode(data)
+    content = encode(  # embedding the encoded data gives the same bytes without a 2nd pass
+        [form_id, form_version, record_id, parents, captured_at, msgspec.Raw(data_bytes), resolves]
+    )
+    return SubmissionRow(
+        id=sid,
+        record_id=record_id,
+        form_id=form_id,
+        form_version=form_version,
+        parents=encode(parents).decode(),
+        captured_at=captured_at,
+        captured_ts=captured_ts,
+        data=data_bytes.decode(),
         resolves=encode(resolves).decode(),
         device_id=device_id,
         user_id=user.id,
         area=user.area,
         received_at=received_at,
-        skewed=int(
-            captured.timestamp()  # type: ignore[union-attr]
-            > received_ts + SKEW_SECONDS
-        ),
+        skewed=int(skewed),
         content_hash=hashlib.sha256(content).hexdigest()[:32],
+        note=note,
     )
-    return Prepared(index, row, creating, parents)
 
 
 def decoder_ident(decoder: Any, raw: Any) -> str | None:
@@ -382,23 +407,20 @@ def resolve(
             raise Invalid("the values do not fit the form", errors=errors)
         sid = uuid7()
         resolves = sorted(data)
-        content = encode([record.form_id, fv.latest, record_id, heads, now, data, resolves])
-        row = SubmissionRow(
-            id=sid,
+        row = stored_row(
+            sid=sid,
             record_id=record_id,
             form_id=record.form_id,
             form_version=fv.latest,
-            parents=encode(heads).decode(),
+            parents=heads,
             captured_at=now,
             captured_ts=time.time(),
-            data=encode(data).decode(),
-            resolves=encode(resolves).decode(),
+            data=data,
+            resolves=resolves,
             device_id=f"resolve:{user.name}",
-            user_id=user.id,
-            area=user.area,
+            user=user,
             received_at=now,
-            skewed=0,
-            content_hash=hashlib.sha256(content).hexdigest()[:32],
+            skewed=False,
             note=note,
         )
         w.insert_submissions([row])
