@@ -317,8 +317,11 @@ def test_coso_export_xlsx_and_jsonl_and_an_area(db: Path, tmp_path: Path) -> Non
     out = tmp_path / "x.xlsx"
     result = run("export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(db))
     assert result.exit_code == 0, result.output
-    sheet = openpyxl.load_workbook(out, read_only=True)["hoa_giai"]
-    assert len(list(sheet.iter_rows())) == 31
+    book = openpyxl.load_workbook(out, read_only=True)  # holds the file open until closed
+    try:
+        assert len(list(book["hoa_giai"].iter_rows())) == 31
+    finally:
+        book.close()
     result = run("export", "hoa_giai", "--format", "jsonl", "--area", "01.00004", "--db", str(db))
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
