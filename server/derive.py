@@ -45,9 +45,9 @@ def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _sub(row: SubmissionRow, renames: Mapping[str, str]) -> Sub:
+def _sub(row: SubmissionRow, renames: Mapping[str, str], latest: int) -> Sub:
     data = _decode(row.data)
-    if renames:
+    if renames and row.form_version != latest:  # the latest names are never renamed away
         data = renamed(data, renames)
     return Sub(
         id=row.id,
@@ -102,7 +102,7 @@ def _advance(
     conflicts = {c.field: c for c in record.conflicts}
     revision, skewed = record.revision, bool(record.flags)
     for row in rows:
-        s = _sub(row, renames)
+        s = _sub(row, renames, latest)
         if sorted(s.parents) != heads:
             return None
         for f, v in s.data.items():
@@ -155,13 +155,14 @@ def rebuild(
     `new_rows` (just stored, in batch order) lets an edit of a record's current heads be
     applied to the stored state (`_advance`) instead of merging the whole history again;
     the property tests check that both ways give the same record."""
+    new_rows = new_rows or {}
     stored = w.records_with_pending(record_ids)
     out: dict[str, Merged] = {}
     changed: list[RecordRow] = []
-    slow = []
+    slow, fresh = [], []
     for rid in record_ids:
         doc, pending = stored.get(rid, (None, None))
-        rows = (new_rows or {}).get(rid)
+        rows = new_rows.get(rid)
         if doc is not None and pending == 0 and rows:
             before = _decode(doc, type=Record)
             renames, latest = layout.get(before.form_id, ({}, before.form_version))
@@ -175,7 +176,14 @@ def rebuild(
                 changed.append(_record_row(w, record, 0))
                 continue
         slow.append(rid)
-    subs = w.submissions_of(slow)
+        if doc is None and rows:
+            fresh.append(rid)
+    # A record first seen in this batch, with no submission stored before it, is merged from
+    # the rows in hand instead of reading them back.
+    counts = w.submission_counts(fresh)
+    in_hand = {rid for rid in fresh if counts.get(rid) == len(new_rows[rid])}
+    subs = w.submissions_of([rid for rid in slow if rid not in in_hand])
+    subs.update((rid, list(new_rows[rid])) for rid in in_hand)
     waiting: dict[str, int] = {}
     for rid in slow:
         rows = subs[rid]
@@ -189,7 +197,7 @@ def rebuild(
                 r for r in rows if r.form_id == root.form_id and areas.contains(r.area, root.area)
             ]
         renames, latest = layout.get(rows[0].form_id, ({}, rows[0].form_version))
-        m = merge(_sub(r, renames) for r in rows)
+        m = merge(_sub(r, renames, latest) for r in rows)
         out[rid] = m
         if not m.merged:
             continue  # only pending submissions: no record yet

@@ -411,6 +411,14 @@ class Writer:
                 out[rid] = (subs[0].form_id, subs[0].area)
         return out
 
+    def submission_counts(self, record_ids: Sequence[str]) -> dict[str, int]:
+        """record_id -> how many submissions are stored, for the records that have any."""
+        sql = (
+            "SELECT record_id, count(*) FROM submissions WHERE record_id IN ({marks}) "
+            "GROUP BY record_id"
+        )
+        return dict(_select_in(self.conn, sql, record_ids))
+
     def insert_submissions(self, rows: Sequence[SubmissionRow]) -> None:
         placeholders = ",".join("?" * len(SUBMISSION_COLUMNS))
         self.conn.executemany(
