@@ -29,10 +29,11 @@ function check(f, v, path, errs) {
       if (f.pattern && v && !new RegExp(f.pattern, 'u').test(v)) errs.push({ path, code: 'pattern' });
       return;
     case 'integer':
-      if (type(Number.isInteger(v))) bounds(f, v, path, errs);
-      return;
     case 'decimal':
-      if (type(isNum(v))) bounds(f, v, path, errs);
+      // beyond ±(2^53 - 1) the server refuses an integer (`range`): it would not stay exact
+      if (!type(f.type === 'integer' ? Number.isInteger(v) : isNum(v))) return;
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) errs.push({ path, code: 'range' });
+      else bounds(f, v, path, errs);
       return;
     case 'boolean':
       type(typeof v === 'boolean');

@@ -80,12 +80,17 @@ def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResul
     return ItemResult(id=sid, status="rejected", reason=reason, errors=errors)
 
 
-def _msgspec_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> FieldError:
+def _msgspec_error(
+    exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str, decoder: Any, raw: Any
+) -> FieldError:
     message, _, where = str(exc).partition(" - at `$")
-    path = prefix + where.rstrip("`")
+    where = where.rstrip("`")
+    if where.startswith(".data[...]"):  # msgspec does not name the key: find it
+        where = ".data" + _data_key_path(decoder, raw) + where[len(".data[...]") :]
+    path = prefix + where
     code = "unknown_field" if "unknown field" in message else "invalid"
-    if "missing required field" in message:
-        code = "required"
+    if "missing required field" in message or code == "unknown_field":
+        code = "required" if code == "invalid" else code
         field = message.rsplit("`", 2)[-2] if message.count("`") >= 2 else ""
         path = f"{path}.{field}" if field else path
     elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
@@ -109,12 +114,16 @@ def prepare(
     at = f"submissions[{index}]"
     try:
         item: Submission = decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         try:
             sid = decoder_ident(decoder, raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             sid = None
-        return _reject(sid, "invalid", [_msgspec_error(exc, at)])
+        if isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
+            error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
+        else:
+            error = _msgspec_error(exc, at, decoder, raw)
+        return _reject(sid, "invalid", [error])
     errors: list[FieldError] = []
     sid = item.id.lower() if UUID_RE.match(item.id) else item.id
     if not UUID_RE.match(item.id):
@@ -234,6 +243,26 @@ def stored_row(
         content_hash=hashlib.sha256(content).hexdigest()[:32],
         note=note,
     )
+
+
+class _DataKeys(msgspec.Struct):
+    data: dict[str, msgspec.Raw] = {}
+
+
+def _data_key_path(decoder: Any, raw: Any) -> str:
+    """`.key` of the first value in an item's `data` that does not decode, or `[...]`."""
+    json = not isinstance(decoder, msgspec.msgpack.Decoder)
+    codec = msgspec.json if json else msgspec.msgpack
+    try:
+        values = codec.decode(raw, type=_DataKeys).data
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return "[...]"
+    for key, value in values.items():
+        try:
+            codec.decode(value)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return f".{key}"
+    return "[...]"
 
 
 def decoder_ident(decoder: Any, raw: Any) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from server.forms import Field, FormDef
+from server.forms import Field, FormDef, text_pattern
 from server.protocol import FieldError
 
 # A check takes (value, path, errors) and returns the value to keep (normalised).
@@ -27,6 +27,7 @@ RFC3339_RE = re.compile(
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 MAX_TEXT = 100_000
 MAX_ITEMS = 10_000
+MAX_SAFE_INT = 2**53 - 1
 GEO_KEYS = frozenset({"lat", "lon", "alt", "accuracy"})
 
 
@@ -39,6 +40,8 @@ def _type_name(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a number that is not finite (NaN or infinity)"
     return {str: "string", int: "integer", float: "number", list: "array", dict: "object"}.get(
         type(value), type(value).__name__
     )
@@ -74,7 +77,7 @@ def _bounds(f: Field, path: str, errors: list[FieldError], value: float, what: s
 
 def _text(f: Field) -> Check:
     limit = f.max_length or MAX_TEXT
-    pattern = re.compile(f.pattern) if f.pattern else None
+    pattern = text_pattern(f.pattern) if f.pattern else None
 
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, str):
@@ -83,17 +86,31 @@ def _text(f: Field) -> Check:
         if len(value) > limit:
             errors.append(FieldError(path, "max_length", f"at most {limit} characters"))
         if pattern is not None and value and not pattern.search(value):
-            errors.append(FieldError(path, "pattern", f"does not match {pattern.pattern}"))
+            errors.append(FieldError(path, "pattern", f"does not match {f.pattern}"))
         return value
 
     return check
+
+
+def _exact(value: Any, path: str, errors: list[FieldError]) -> bool:
+    """An integer is kept only within ±(2**53 - 1): beyond that a phone's JavaScript, a
+    spreadsheet or MessagePack would not hold it exactly."""
+    if type(value) is int and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        errors.append(
+            FieldError(
+                path, "range", f"an integer must be between {-MAX_SAFE_INT} and {MAX_SAFE_INT}"
+            )
+        )
+        return False
+    return True
 
 
 def _integer(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
             return _wrong_type("integer", value, path, errors)
-        _bounds(f, path, errors, value, "value")
+        if _exact(value, path, errors):
+            _bounds(f, path, errors, value, "value")
         return value
 
     return check
@@ -103,7 +120,8 @@ def _decimal(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not _is_number(value):
             return _wrong_type("number", value, path, errors)
-        _bounds(f, path, errors, value, "value")
+        if _exact(value, path, errors):
+            _bounds(f, path, errors, value, "value")
         return value
 
     return check

@@ -61,8 +61,8 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
             size += len(chunk)
         if size > limit:
             raise TooLarge(f"the body is over {limit} bytes", code="body_too_large")
-    if inflater is not None and not inflater.complete and size:
-        raise Malformed("the gzip body is truncated", code="bad_gzip")
+    if inflater is not None and not inflater.complete:
+        raise Malformed("the gzip body is truncated or empty", code="bad_gzip")
     return b"".join(chunks)
 
 
@@ -113,10 +113,18 @@ async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = M
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `$")
-        path = where.rstrip("`").lstrip(".")
-        raise Invalid(message, errors=[FieldError(path, "invalid", message)]) from exc
-    except (msgspec.DecodeError, RecursionError) as exc:
-        # msgspec raises RecursionError for nesting deeper than the interpreter's limit
+        path, code = where.rstrip("`").lstrip("."), "invalid"
+        for words, code_ in (
+            ("missing required field", "required"),
+            ("unknown field", "unknown_field"),
+        ):
+            if words in message and message.count("`") >= 2:  # msgspec names it: `field`
+                field = message.rsplit("`", 2)[-2]
+                path, code = f"{path}.{field}" if path else field, code_
+        raise Invalid(message, errors=[FieldError(path, code, message)]) from exc
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
+        # UnicodeDecodeError for a MessagePack str that is not UTF-8
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
 
@@ -131,7 +139,9 @@ def respond(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
-    """Encode `payload` as MessagePack when the client asks for it, else JSON."""
+    """Encode `payload` as MessagePack when the client asks for it, else JSON (`Vary: Accept`,
+    so a cache never hands one to a client that asked for the other)."""
+    headers = {"Vary": "Accept", **(headers or {})}
     if wants_msgpack(request):
         body = msgspec.msgpack.encode(msgspec.json.decode(msgspec.json.encode(payload)))
         return Response(body, status_code=status, media_type=MSGPACK, headers=headers)

@@ -44,3 +44,11 @@ def test_a_truncated_gzip_body_is_refused(api: Api) -> None:
         "/api/v1/sync/push", content=body, headers={**HEADERS, **api.auth("officer")}
     )
     assert assert_problem(r, 400)["code"] == "bad_gzip"
+
+
+def test_a_gzip_body_cut_inside_its_header_or_empty_is_refused(api: Api) -> None:
+    for body in (gzip.compress(_body(1))[:5], b""):
+        r = api.client.post(
+            "/api/v1/sync/push", content=body, headers={**HEADERS, **api.auth("officer")}
+        )
+        assert assert_problem(r, 400)["code"] == "bad_gzip", body

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.support import hoa_giai, submission, uuid7
+from tests.support import assert_problem, hoa_giai, submission, uuid7
 
 PUSH = "/api/v1/sync/push"
 
@@ -281,7 +281,7 @@ def test_a_bad_item_between_good_ones_stops_nothing(api: Any) -> None:
         ("form_version", "submissions[1].form_version", "type"),
         ("data", "submissions[1].data", "type"),
         ("parents", "submissions[1].parents", "type"),
-        ("extra", "submissions[1]", "unknown_field"),
+        ("extra", "submissions[1].extra", "unknown_field"),
         ("bad_id", "submissions[1].id", "format"),
         ("bad_record_id", "submissions[1].record_id", "format"),
         ("bad_parent", "submissions[1].parents[0]", "format"),
@@ -478,6 +478,60 @@ def test_a_malformed_msgpack_item_is_rejected_alone(api: Any) -> None:
     results = r.json()["results"]
     assert statuses(results) == ["accepted", "rejected", "accepted"]
     assert results[1]["errors"][0]["path"].startswith("submissions[1]")
+
+
+def test_an_item_with_text_that_is_not_utf8_is_rejected_alone(api: Any) -> None:
+    """MessagePack carries raw bytes: an item whose text is not UTF-8 is rejected with a
+    path; the items around it are stored."""
+    broken = case(2)
+    broken["data"]["noi_dung_vu_viec"] = "QQQQ"
+    body = msgspec.msgpack.encode({"device_id": "p", "submissions": [case(1), broken, case(3)]})
+    body = body.replace(b"QQQQ", b"\xff\xfe\xfd\xfc")
+    r = api.client.post(
+        PUSH, content=body, headers={**api.auth("officer"), "Content-Type": "application/msgpack"}
+    )
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert results[1]["id"] == broken["id"]
+    assert reasons(results[1]) == ("invalid", {("submissions[1]", "malformed")})
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/msgpack"])
+def test_a_body_that_is_not_utf8_is_a_400(api: Any, content_type: str) -> None:
+    body = (
+        b'{"device_id":"\xff\xfe","submissions":[]}'
+        if content_type == "application/json"
+        else b"\x82\xa9device_id\xa2\xff\xfe\xabsubmissions\x90"
+    )
+    r = api.client.post(
+        PUSH, content=body, headers={**api.auth("officer"), "Content-Type": content_type}
+    )
+    assert assert_problem(r, 400)["code"] == "malformed_body"
+
+
+def test_a_number_out_of_range_names_its_field(api: Any) -> None:
+    good, broken = case(1), case(2)
+    body = json.dumps({"device_id": "p", "submissions": [good, broken]})
+    body = body.replace(
+        f'"so_buoi_hoa_giai": {broken["data"]["so_buoi_hoa_giai"]}', '"so_buoi_hoa_giai": 1e400'
+    )
+    assert "1e400" in body
+    r = api.client.post(PUSH, content=body, headers=api.auth("officer"))
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected"]
+    assert reasons(results[1])[1] == {("submissions[1].data.so_buoi_hoa_giai", "invalid")}
+
+
+def test_a_missing_envelope_field_is_named(api: Any) -> None:
+    r = api.client.post(PUSH, json={"submissions": []}, headers=api.auth("officer"))
+    assert [e["path"] for e in assert_problem(r, 422)["errors"]] == ["device_id"]
+
+
+def test_answers_vary_by_accept(api: Any) -> None:
+    r = api.client.post(
+        PUSH, json={"device_id": "p", "submissions": []}, headers=api.auth("officer")
+    )
+    assert "accept" in r.headers["vary"].lower()
 
 
 # --- form versions, text, clocks -------------------------------------------------------

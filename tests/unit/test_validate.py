@@ -134,9 +134,34 @@ def test_pattern_match(value: str) -> None:
     ok("sdt", value)  # an empty text is "no value": the pattern does not apply
 
 
-@pytest.mark.parametrize("value", ["912345678", "0912", "0912-345-678", "+84912345678", "a"])
+@pytest.mark.parametrize(
+    "value",
+    ["912345678", "0912", "0912-345-678", "+84912345678", "a", "0912345678\n", "\uff10912345678"],
+)
 def test_pattern_miss(value: str) -> None:
+    """As the phone's JavaScript tests it: `$` is the very end (not before a final newline)
+    and `[0-9]`/`\\d` are ASCII digits."""
     bad("sdt", value, "pattern")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"^\d{3}$", "123", True),
+        (r"^\d{3}$", "١٢٣", False),  # Arabic-Indic digits are not \d in JavaScript
+        (r"^a[$]b$", "a$b", True),  # `$` inside a class stays a dollar sign
+        (r"^x\$$", "x$", True),  # so does an escaped one
+        (r"^x\$$", "x$\n", False),
+        (r"^[]a]+$", "]a", True),
+        (r"ab", "xxabxx", True),  # tested anywhere in the value, like RegExp.test
+    ],
+)
+def test_patterns_match_like_javascript(pattern: str, value: str, matches: bool) -> None:
+    form = parse_definition(
+        {"form_id": "mau", "title": L, "fields": [field("t", "text", pattern=pattern)]}
+    )
+    _, errors = compile_form(form, 1)({"t": value}, creating=True)
+    assert (errors == []) is matches, (pattern, value, errors)
 
 
 # --- integer and decimal --------------------------------------------------------------------
@@ -152,9 +177,38 @@ def test_integer_wrong_type(value: Any) -> None:
     bad("so_nguoi", value, "type")
 
 
-@pytest.mark.parametrize(("value", "code"), [(-1, "min"), (101, "max"), (10**30, "max")])
+@pytest.mark.parametrize(("value", "code"), [(-1, "min"), (101, "max"), (10**30, "range")])
 def test_integer_bounds(value: int, code: str) -> None:
     bad("so_nguoi", value, code)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(2**53 - 1, True), (-(2**53 - 1), True), (2**53, False), (-(2**64), False), (10**400, False)],
+)
+def test_numbers_are_kept_only_where_every_reader_holds_them_exactly(
+    value: int, accepted: bool
+) -> None:
+    """Without min/max an integer (or a decimal given as one) must still fit what a phone's
+    JavaScript, MessagePack and a spreadsheet hold exactly: ±(2**53 - 1)."""
+    form = parse_definition(
+        {
+            "form_id": "so",
+            "title": L,
+            "fields": [field("i", "integer"), field("d", "decimal")],
+        }
+    )
+    validate = compile_form(form, 1)
+    for name in ("i", "d"):
+        _, errors = validate({name: value}, creating=True)
+        assert [(e.path, e.code) for e in errors] == ([] if accepted else [(name, "range")])
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_number_that_is_not_finite_is_named_so(value: float) -> None:
+    _, errors = check({"dien_tich": value, "vi_tri": {"lat": value, "lon": 1}})
+    assert [(e.path, e.code) for e in errors] == [("dien_tich", "type"), ("vi_tri.lat", "type")]
+    assert all("not finite" in e.message for e in errors)
 
 
 @pytest.mark.parametrize("value", [-1.5, 0, 3, 2.25, 10, 10.0, 1e-9])
