@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from server.errors import ApiError, Malformed
+
+if TYPE_CHECKING:
+    from server.store import Store
 
 
 def make(db_id: str, seq: int) -> str:
@@ -31,6 +35,19 @@ def read(db_id: str, cursor: str | None) -> int:
     if cursor_db != db_id:
         raise ApiError(
             "this cursor comes from another database: pull again from the start",
+            code="reset_required",
+            status=409,
+        )
+    return value
+
+
+def start(store: Store, cursor: str | None) -> int:
+    """`read`, and 409 `reset_required` for a cursor past the database's latest change (one
+    this database never gave: a client that kept it would miss the changes up to there)."""
+    value = read(store.db_id, cursor)
+    if value and value > store.last_change_seq():
+        raise ApiError(
+            "this cursor is ahead of this database: pull again from the start",
             code="reset_required",
             status=409,
         )

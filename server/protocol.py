@@ -157,6 +157,8 @@ class RecordDetail(Record):
 
 class ConflictList(Struct):
     records: list[Record]
+    next: str
+    more: bool
 
 
 class ResolveRequest(Struct, forbid_unknown_fields=True):

@@ -231,6 +231,11 @@ class Store:
             rows = conn.execute("SELECT id, name, role, area FROM users ORDER BY id").fetchall()
         return [User(*r) for r in rows]
 
+    def last_change_seq(self) -> int:
+        """The change sequence of the latest change to any record (0 before the first)."""
+        with self.read() as conn:
+            return conn.execute("SELECT coalesce(max(change_seq), 0) FROM records").fetchone()[0]
+
     def form_count(self) -> int:
         with self.read() as conn:
             return conn.execute("SELECT count(*) FROM forms").fetchone()[0]

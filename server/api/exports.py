@@ -66,7 +66,7 @@ def export_form(
     `since`, as a file: `format=csv` (UTF-8 with BOM), `xlsx` or `jsonl`."""
     if format not in export.MEDIA_TYPES:
         raise Malformed(f"format {format!r}: use csv, xlsx or jsonl", code="bad_format")
-    start = cursor.read(store.db_id, since)
+    start = cursor.start(store, since)
     scope = request.user.area
     if area:
         try:

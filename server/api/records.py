@@ -49,21 +49,32 @@ def page_response(
     "/records",
     guards=[supervisor_or_above],
     sync_to_thread=True,
-    responses=errors(400, 403, 409),
+    responses=errors(400, 403, 404, 409),
 )
 def records(
     request: Request[Any, Any, Any],
     store: StoreDep,
+    catalog: CatalogDep,
     form_id: FromQuery[str | None] = None,
     since: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[RecordPage]:
     """Records in the caller's area changed after `since`, oldest change first."""
-    start = cursor.read(store.db_id, since)
+    start = cursor.start(store, since)
     rows = store.records_page(
-        area=request.user.area, since=start, limit=limit, form_ids=[form_id] if form_id else None
+        area=request.user.area, since=start, limit=limit, form_ids=_forms(catalog, form_id)
     )
     return page_response(request, store, rows, start, limit)
+
+
+def _forms(catalog: CatalogDep, form_id: str | None) -> list[str] | None:
+    """The `form_id` filter: None for all forms, 404 for a form never published."""
+    if not form_id:
+        return None
+    catalog.reload()
+    if catalog.get(form_id) is None:
+        raise NotFound(f"no form {form_id!r}", code="unknown_form")
+    return [form_id]
 
 
 @get(
@@ -125,23 +136,27 @@ def _merged_ids(rec: Record, subs: list[Any]) -> set[str]:
     "/conflicts",
     guards=[supervisor_or_above],
     sync_to_thread=True,
-    responses=errors(400, 403),
+    responses=errors(400, 403, 404, 409),
 )
 def conflicts(
     request: Request[Any, Any, Any],
     store: StoreDep,
+    catalog: CatalogDep,
     form_id: FromQuery[str | None] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
+    since: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[ConflictList]:
-    """Records in the caller's area with open conflicts."""
+    """Records in the caller's area with open conflicts, oldest change first, a page at a
+    time: `next` is the cursor for the following page, `more` says whether there may be one."""
+    start = cursor.start(store, since)
     rows = store.records_page(
         area=request.user.area,
-        since=0,
+        since=start,
         limit=limit,
-        form_ids=[form_id] if form_id else None,
+        form_ids=_forms(catalog, form_id),
         conflicts_only=True,
     )
-    return respond(request, _RawPage([msgspec.Raw(r.doc) for r in rows], "", False))
+    return page_response(request, store, rows, start, limit)
 
 
 @post(

@@ -53,7 +53,7 @@ def pull(
 ) -> Response[RecordPage]:
     """The records of `sync_to_devices` forms in the caller's area changed after `since`."""
     catalog.reload()
-    start = cursor.read(store.db_id, since)
+    start = cursor.start(store, since)
     rows = store.records_page(
         area=request.user.area, since=start, limit=limit, form_ids=catalog.device_forms()
     )

@@ -3,6 +3,7 @@ them, the pull cursor, and the audit log."""
 
 from __future__ import annotations
 
+import base64
 import random
 from typing import Any
 
@@ -134,6 +135,44 @@ def test_conflicts_lists_only_conflicting_records_of_the_callers_area(api: Any) 
     (conflict,) = listed["conflicts"]
     assert conflict["field"] == "trang_thai"
     assert {v["submission_id"] for v in conflict["values"]} == {a["id"], b["id"]}
+
+
+def test_conflicts_come_a_page_at_a_time_and_none_is_missed(api: Any) -> None:
+    """More conflicted records than a page: following `next` while `more` lists each once."""
+    roots = [conflicted(api, seed)[0]["id"] for seed in range(5)]
+    seen: list[str] = []
+    since = ""
+    for _ in range(10):
+        r = api.client.get(
+            "/api/v1/conflicts", params={"limit": 2, "since": since}, headers=api.auth("supervisor")
+        )
+        page = r.json()
+        seen += [rec["record_id"] for rec in page["records"]]
+        since = page["next"]
+        if not page["more"]:
+            break
+    assert sorted(seen) == sorted(roots) and len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("path", ["/api/v1/conflicts", "/api/v1/records"])
+def test_filtering_by_a_form_never_published_is_a_404(api: Any, path: str) -> None:
+    r = api.client.get(path, params={"form_id": "khong_co"}, headers=api.auth("supervisor"))
+    assert assert_problem(r, 404)["code"] == "unknown_form"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/conflicts", "/api/v1/records", "/api/v1/sync/pull"])
+def test_a_cursor_ahead_of_the_database_is_refused(api: Any, path: str) -> None:
+    """A cursor this database never gave (its sequence is past the latest change) would make
+    the client miss every change up to there: 409 `reset_required`, as for another database."""
+    conflicted(api)
+    page = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    _, db_id, seq = base64.urlsafe_b64decode(page["next"] + "==").decode().split(":")
+    ahead = base64.urlsafe_b64encode(f"c1:{db_id}:{int(seq) + 5}".encode()).decode().rstrip("=")
+    who = "officer" if path.endswith("pull") else "supervisor"
+    r = api.client.get(path, params={"since": ahead}, headers=api.auth(who))
+    assert assert_problem(r, 409)["code"] == "reset_required"
+    r = api.client.get(path, params={"since": page["next"]}, headers=api.auth(who))
+    assert r.status_code == 200
 
 
 def test_conflicts_is_for_supervisors(api: Any) -> None:
