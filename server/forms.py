@@ -38,8 +38,38 @@ FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 MAX_FIELDS = 500
-# libyaml's safe loader when PyYAML was built with it: ten times faster than the pure one
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: Any, where: str = "") -> None:
+        super().__init__(f"the key {key!r} appears twice in one object{where}")
+        self.key = key
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's safe loader when PyYAML was built with it (ten times faster than the pure
+    one), refusing a key given twice in one mapping: YAML would keep the last silently."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(key, f" (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+YAML_LOADER = _Loader
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -128,11 +158,13 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         if filename.endswith(".json") or text.lstrip().startswith("{"):
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_json_object)
         else:
             data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
         # json.loads lets a lone surrogate escape ("\ud800") through: that is not Unicode
         msgspec.json.encode(data)
+    except _DuplicateKey as exc:
+        raise DefinitionError([FieldError("", "duplicate_key", str(exc))]) from exc
     except (ValueError, TypeError, RecursionError, yaml.YAMLError) as exc:
         raise DefinitionError([FieldError("", "syntax", f"not valid YAML or JSON: {exc}")]) from exc
     return data

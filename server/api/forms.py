@@ -10,11 +10,11 @@ from litestar import Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
-from server.api.body import read_body, respond
+from server.api.body import read_body, respond, wants_msgpack
 from server.api.deps import CatalogDep
 from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, body, errors
 from server.auth import admin_only, officer_or_above
-from server.errors import Invalid, Malformed, NotFound
+from server.errors import Invalid, Malformed, NotFound, UnsupportedMedia
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormManifest, PublishResult
 
@@ -31,11 +31,24 @@ def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[F
     """The latest version of each form. Send `If-None-Match` to get 304 when nothing changed."""
     catalog.reload()
     forms = catalog.manifest()
-    etag = '"' + catalog.etag() + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in request.headers.get("if-none-match", ""):
+    etag = _etag(request, catalog.etag())
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
+    if _not_modified(request, etag):
         return Response(b"", status_code=304, headers=headers)
     return respond(request, FormManifest(forms), headers=headers)
+
+
+def _etag(request: Request[Any, Any, Any], tag: str) -> str:
+    """A strong ETag per representation: the MessagePack one differs from the JSON one."""
+    return f'"{tag}-msgpack"' if wants_msgpack(request) else f'"{tag}"'
+
+
+def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
+    """If-None-Match (RFC 9110 13.1.2): `*`, or a list of tags (weak ones compare too)."""
+    header = request.headers.get("if-none-match", "")
+    if header.strip() == "*":
+        return True
+    return etag in {t.strip().removeprefix("W/") for t in header.split(",")}
 
 
 @get(
@@ -55,11 +68,16 @@ def form_version(
     fv = catalog.get(form_id)
     if fv is None or not 1 <= version <= fv.latest:
         raise NotFound(f"no version {version} of form {form_id!r}", code="unknown_form")
-    etag = f'"{fv.shas[version - 1]}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable"}
-    if etag in request.headers.get("if-none-match", ""):
+    etag = _etag(request, fv.shas[version - 1])
+    # private: the answer needs a token, so a shared cache must not keep it
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "Vary": "Accept",
+    }
+    if _not_modified(request, etag):
         return Response(b"", status_code=304, headers=headers)
-    if "msgpack" in request.headers.get("accept", ""):
+    if wants_msgpack(request):
         return respond(request, msgspec.Raw(fv.docs[version - 1]), headers=headers)
     return Response(fv.docs[version - 1], media_type="application/json", headers=headers)
 
@@ -77,20 +95,40 @@ def form_version(
 async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:
     """Publish a definition (JSON, YAML or MessagePack) as the next version; identical to the
     latest: 200."""
+    media = _definition_media(request)
     body = await read_body(request, 2 * 1024 * 1024)
     user = request.user
+    if not body.strip():
+        raise Malformed("the body is empty: send a form definition", code="malformed_body")
     try:
-        if "msgpack" in request.headers.get("content-type", ""):
+        if media == "msgpack":
             try:
                 source = msgspec.msgpack.decode(body)
-            except (msgspec.DecodeError, RecursionError) as exc:
-                raise Malformed(f"the body is not valid MessagePack: {exc}") from exc
+            except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+                raise Malformed(
+                    f"the body is not valid MessagePack: {exc}", code="malformed_body"
+                ) from exc
         else:
             source = read_source(body)
         form = parse_definition(source)
         result, created = await run_sync(catalog.publish, form, user.id, user.name)
     except DefinitionError as exc:
+        if [e.code for e in exc.errors] == ["syntax"]:  # not YAML or JSON at all
+            raise Malformed(exc.errors[0].message, code="malformed_body") from exc
         raise Invalid(
             "the form definition has problems", errors=exc.errors, code="invalid_definition"
         ) from exc
     return respond(request, result, status=201 if created else 200)
+
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def _definition_media(request: Request[Any, Any, Any]) -> str:
+    """ "msgpack" or "text" (JSON or YAML) from Content-Type; 415 for anything else."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in (MSGPACK, "application/x-msgpack", "application/vnd.msgpack"):
+        return "msgpack"
+    if media in (JSON, "", *YAML_TYPES) or media.endswith(("+json", "+yaml")):
+        return "text"
+    raise UnsupportedMedia(f"Content-Type {media!r}: send {JSON}, {YAML} or {MSGPACK}")

@@ -62,6 +62,28 @@ def test_manifest_etag_gives_304_with_an_empty_body(api: Any) -> None:
     assert manifest(api, **{"If-None-Match": '"something-else"'}).status_code == 200
 
 
+def test_manifest_if_none_match_star_and_lists(api: Any) -> None:
+    etag = manifest(api).headers["etag"]
+    assert manifest(api, **{"If-None-Match": "*"}).status_code == 304
+    assert manifest(api, **{"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+
+
+@pytest.mark.parametrize("path", ["", "/hoa_giai/versions/2"])
+def test_json_and_msgpack_have_their_own_etags(api: Any, path: str) -> None:
+    """One URL, two representations: a cache (or a phone) holding the JSON must never be told
+    it is fresh for the MessagePack, so the tags differ and the answers vary by Accept."""
+    url, msgpack = f"{FORMS}{path}", {"Accept": "application/msgpack"}
+    as_json = api.client.get(url, headers=api.auth("officer"))
+    as_msgpack = api.client.get(url, headers={**api.auth("officer"), **msgpack})
+    assert as_json.headers["etag"] != as_msgpack.headers["etag"]
+    assert "accept" in as_json.headers["vary"].lower()
+    assert "private" in as_json.headers["cache-control"]  # it needs a token: no shared cache
+    stale = {**api.auth("officer"), **msgpack, "If-None-Match": as_json.headers["etag"]}
+    assert api.client.get(url, headers=stale).status_code == 200
+    fresh = {**api.auth("officer"), **msgpack, "If-None-Match": as_msgpack.headers["etag"]}
+    assert api.client.get(url, headers=fresh).status_code == 304
+
+
 def test_manifest_etag_changes_after_a_publish(api: Any) -> None:
     etag = manifest(api).headers["etag"]
     assert publish(api, new_form()).status_code == 201
@@ -266,17 +288,18 @@ def test_publish_nfd_text_is_the_same_definition_as_nfc(api: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "content_type"),
+    ("content", "content_type", "status"),
     [
-        (b"\xff\xfe not utf-8", "application/yaml"),
-        (b'{"form_id": "x\\ud800", "fields": []}', "application/json"),
-        (b"[" * 50_000 + b"]" * 50_000, "application/json"),
-        (b"{" * 50_000, "application/json"),
-        (b"a: [", "application/yaml"),
-        (b"!!python/object:os.system {}", "application/yaml"),
-        (b"- 1\n- 2\n", "application/yaml"),
-        (msgspec.msgpack.encode({1: 2, "fields": [{3: 4}]}), "application/msgpack"),
-        (msgspec.msgpack.encode([1, 2]), "application/msgpack"),
+        (b"\xff\xfe not utf-8", "application/yaml", 400),
+        (b'{"form_id": "x\\ud800", "fields": []}', "application/json", 400),
+        (b"[" * 50_000 + b"]" * 50_000, "application/json", 400),
+        (b"{" * 50_000, "application/json", 400),
+        (b"a: [", "application/yaml", 400),
+        (b"!!python/object:os.system {}", "application/yaml", 400),
+        (b"", "application/json", 400),
+        (b"- 1\n- 2\n", "application/yaml", 422),
+        (msgspec.msgpack.encode({1: 2, "fields": [{3: 4}]}), "application/msgpack", 422),
+        (msgspec.msgpack.encode([1, 2]), "application/msgpack", 422),
     ],
     ids=[
         "not utf-8",
@@ -285,16 +308,48 @@ def test_publish_nfd_text_is_the_same_definition_as_nfc(api: Any) -> None:
         "unclosed json",
         "bad yaml",
         "yaml python tag",
+        "empty",
         "yaml list",
         "msgpack int keys",
         "msgpack list",
     ],
 )
-def test_publish_garbage_is_422_never_500(api: Any, content: bytes, content_type: str) -> None:
+def test_publish_garbage_is_400_or_422_never_500(
+    api: Any, content: bytes, content_type: str, status: int
+) -> None:
+    """A body that is not YAML, JSON or MessagePack at all is malformed (400); one that is,
+    but is no form definition, is 422 with the problems."""
     r = api.client.post(
         FORMS, content=content, headers={**api.auth("admin"), "Content-Type": content_type}
     )
-    assert_problem(r, 422)
+    assert_problem(r, status)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"form_id": "a", "form_id": "b"}', "application/json"),
+        (b"form_id: a\ntitle: {vi: x, en: y}\nform_id: b\n", "application/yaml"),
+    ],
+)
+def test_publish_refuses_a_key_given_twice(api: Any, content: bytes, content_type: str) -> None:
+    """JSON and YAML both let the last of two equal keys win silently: a definition with one
+    is refused instead of publishing whichever came last."""
+    r = api.client.post(
+        FORMS, content=content, headers={**api.auth("admin"), "Content-Type": content_type}
+    )
+    assert [e["code"] for e in assert_problem(r, 422)["errors"]] == ["duplicate_key"]
+
+
+@pytest.mark.parametrize(
+    "content_type", ["image/png", "text/plain", "application/x-www-form-urlencoded", "text/xml"]
+)
+def test_publish_refuses_other_media_types(api: Any, content_type: str) -> None:
+    body = msgspec.json.encode(new_form())
+    r = api.client.post(
+        FORMS, content=body, headers={**api.auth("admin"), "Content-Type": content_type}
+    )
+    assert_problem(r, 415)
 
 
 def test_publish_malformed_msgpack_is_400(api: Any) -> None:
