@@ -78,7 +78,19 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_wrapper)
+            if path == "/app":  # the app's relative URLs need the slash: /app/app.js, not /app.js
+                query = scope.get("query_string", b"")
+                location = b"/app/" + (b"?" + query if query else b"")
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 308,
+                        "headers": [(b"location", location), (b"content-length", b"0")],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": b""})
+            else:
+                await app(scope, receive, send_wrapper)
         finally:
             user = scope.get("user")
             access_log.info(

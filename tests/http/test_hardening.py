@@ -408,3 +408,14 @@ def test_the_server_address_leads_to_the_app(api: Api) -> None:
     r = api.client.get("/", follow_redirects=False)
     assert r.status_code in (301, 302, 307, 308)
     assert r.headers["location"].endswith("/app/")
+
+
+def test_the_app_without_its_slash_leads_to_the_app(api: Api) -> None:
+    """`/app` would serve the page with its relative URLs resolving to `/app.js`, a 404: it
+    redirects to `/app/` (keeping a query string), with the common headers."""
+    r = api.client.get("/app?x=1", follow_redirects=False)
+    assert r.status_code == 308
+    assert r.headers["location"] == "/app/?x=1"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    r = api.client.get("/app/", follow_redirects=False)
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
