@@ -77,7 +77,9 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         code=code,
         errors=errors,
     )
-    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(status)
+    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(status, {})
+    if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)
+        headers = {**exc.headers, **headers}
     return Response(
         msgspec.json.encode(body),
         status_code=status,

@@ -168,11 +168,18 @@ def test_404_resolve_unknown_record(api: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
-    [("DELETE", "/api/v1/forms"), ("PUT", PUSH), ("GET", PUSH), ("POST", "/api/v1/records")],
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/forms", {"GET", "POST"}),
+        ("PUT", PUSH, {"POST"}),
+        ("GET", PUSH, {"POST"}),
+        ("POST", "/api/v1/records", {"GET"}),
+    ],
 )
-def test_405(api: Any, method: str, path: str) -> None:
-    assert_problem(api.client.request(method, path, headers=api.auth("admin")), 405)
+def test_405_says_what_is_allowed(api: Any, method: str, path: str, allowed: set[str]) -> None:
+    r = api.client.request(method, path, headers=api.auth("admin"))
+    assert_problem(r, 405)
+    assert allowed <= {m.strip() for m in r.headers["allow"].split(",")}  # RFC 9110 15.5.6
 
 
 # --- 409 -------------------------------------------------------------------------------
