@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import re
 import tempfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +33,7 @@ import xlsxwriter
 from server import areas
 from server.forms import Choice, Field, FormDef, walk
 from server.protocol import Label
+from server.validate import MAX_SAFE_INT
 
 Format = Literal["csv", "xlsx", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {
@@ -182,18 +186,46 @@ class _Doc(msgspec.Struct):
 
 
 _decode_doc = msgspec.json.Decoder(_Doc).decode
-_encode = msgspec.json.encode
+_SCALAR = (str, int, float, Decimal)
+
+
+def _decode(doc: str | bytes) -> _Doc:
+    try:
+        return _decode_doc(doc)
+    except msgspec.DecodeError:
+        # Numbers msgspec refuses but an older database may hold (1e400, NaN, Infinity, an
+        # integer of over 4,300 digits): kept exactly, as a Decimal or as the word itself.
+        obj = json.loads(doc, parse_float=_float, parse_int=_int, parse_constant=str)
+        return msgspec.convert(obj, _Doc)
+
+
+def _float(text: str) -> float | Decimal:
+    number = float(text)
+    return number if math.isfinite(number) else Decimal(text)
+
+
+def _int(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # past sys.get_int_max_str_digits()
+        return Decimal(text)
 
 
 def rows(
     docs: Iterable[str | bytes], cols: Sequence[Column], *, nested: bool
 ) -> Iterator[list[Any]]:
-    """One list of cell values per record: str, int, float, bool or None, and with `nested`
-    (JSONL) lists for repeat groups and conflicts, which are otherwise text."""
+    """One list of cell values per record: str, int, float, Decimal, bool or None, and with
+    `nested` (JSONL) lists for repeat groups and conflicts, which are otherwise text."""
     fields = cols[len(_HEAD) : len(cols) - len(_TAIL)]
     names: dict[str, str | None] = {}
+    encode = msgspec.json.Encoder(decimal_format="number").encode
+
+    def text(value: Any) -> Any:
+        """A scalar as it is, anything else (a list, an object) as JSON text."""
+        return value if isinstance(value, _SCALAR) else encode(value).decode()
+
     for doc in docs:
-        rec = _decode_doc(doc)
+        rec = _decode(doc)
         if rec.area not in names:
             names[rec.area] = areas.name(rec.area)
         row: list[Any] = [rec.record_id, rec.area, names[rec.area]]
@@ -207,20 +239,17 @@ def rows(
             if value is None:
                 row.append(None)
             elif col.kind == "value":
-                row.append(value if isinstance(value, str | int | float) else _json(value))
+                row.append(text(value))
             elif col.kind in ("lat", "lon"):
-                row.append(value.get(col.kind) if isinstance(value, dict) else None)
+                part = value.get(col.kind) if isinstance(value, dict) else None
+                row.append(None if part is None else text(part))
             elif col.kind == "multiple":
-                row.append(" ".join(map(str, value)) if isinstance(value, list) else _json(value))
+                row.append(" ".join(map(str, value)) if isinstance(value, list) else text(value))
             else:  # repeat
-                row.append(value if nested else _json(value))
+                row.append(value if nested else text(value))
         conflicts = [c.field for c in rec.conflicts]
         row += [rec.revision, conflicts if nested else " ".join(conflicts), rec.updated_at]
         yield row
-
-
-def _json(value: Any) -> str:
-    return value if isinstance(value, str) else _encode(value).decode()
 
 
 # --- encoders ------------------------------------------------------------------------------
@@ -271,7 +300,7 @@ def _csv(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[bytes,
 
 def _jsonl(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[bytes, None, None]:
     names = [c.name for c in cols]
-    encode = msgspec.json.Encoder().encode
+    encode = msgspec.json.Encoder(decimal_format="number").encode
     buf = bytearray()
     for row in cells:
         buf += encode(dict(zip(names, row, strict=True)))
@@ -314,8 +343,13 @@ def _xlsx(
                         ws.write_string(r, c, neutralise(value))  # type: ignore[union-attr]
                 elif isinstance(value, bool):
                     ws.write_boolean(r, c, value)  # type: ignore[union-attr]
-                elif value is not None:
+                elif (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT) or (
+                    type(value) is float and math.isfinite(value)
+                ):
                     ws.write_number(r, c, value)  # type: ignore[union-attr]
+                elif value is not None:
+                    # a double would round it (or cannot hold it): its exact digits as text
+                    ws.write_string(r, c, str(value))  # type: ignore[union-attr]
             r += 1
         if ws is None:  # no records: still the header
             ws = book.add_worksheet(title)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
+import msgspec
 import openpyxl
 import pytest
 
@@ -307,6 +309,31 @@ def test_formula_like_text_is_neutralised_in_csv_and_xlsx(api: Api, survey: Any)
         assert table[survey["v2"]]["dien_thoai"] == "'+84 912 345 678"
         assert table[survey["other"]]["ho_va_ten"] == "'-2+3"
         assert table[survey["other"]]["dien_thoai"] == "-12"  # a plain number is harmless
+
+
+def test_a_stored_number_too_large_for_a_spreadsheet_never_breaks_an_export(
+    api: Api, survey: Any
+) -> None:
+    """The validator refuses such integers now; an older database may still hold them."""
+    row = api.store.record(survey["v1"])
+    assert row is not None
+    doc = msgspec.json.decode(row.doc)
+    doc["data"] |= {"tuoi": 10**400, "nhiet_do": -(2**53)}
+    with api.store.write() as w:
+        w.upsert_records([replace(row, doc=msgspec.json.encode(doc).decode())])
+    _, cells, _ = read_xlsx(get(api, "xlsx").content)
+    assert len(cells) == 4  # every record, not a body cut short
+    assert (cells[survey["v1"]]["tuoi"], cells[survey["v1"]]["nhiet_do"]) == (
+        str(10**400),  # as text: a spreadsheet's number would round it
+        str(-(2**53)),
+    )
+    _, rows = read_csv(get(api, "csv").content)
+    assert (rows[survey["v1"]]["tuoi"], rows[survey["v1"]]["nhiet_do"]) == (
+        str(10**400),
+        str(-(2**53)),
+    )
+    _, lines = read_jsonl(get(api, "jsonl").content)
+    assert (lines[survey["v1"]]["tuoi"], lines[survey["v1"]]["nhiet_do"]) == (10**400, -(2**53))
 
 
 def test_an_export_is_an_attachment_of_the_right_type(api: Api, survey: Any) -> None:

@@ -214,6 +214,54 @@ def test_xlsx_cells_have_types() -> None:
     assert cells["ten"] == 'Lê Thị Hà, "Hà"\nxuống dòng'
 
 
+def read(fmt: str, docs: list[bytes]) -> list[dict[str, Any]]:
+    """The rows of an export of `docs` in `fmt`, as dicts; JSONL numbers as their text."""
+    data = b"".join(export.export(fmt, docs, sample_versions(), sheet="thu"))  # type: ignore[arg-type]
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    if fmt == "jsonl":
+        lines = data.decode().splitlines()
+        return [json.loads(line, parse_int=str, parse_float=str) for line in lines]
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    header, *lines = [list(r) for r in book["thu"].iter_rows(values_only=True)]
+    return [dict(zip(header, line, strict=True)) for line in lines]
+
+
+def test_a_number_a_spreadsheet_cannot_hold_exactly_is_text_in_xlsx() -> None:
+    data = {"so": 10**400, "thap": -(2**53), "vi_tri": {"lat": 2**53 - 1, "lon": -(10**400)}}
+    docs = [doc(data), doc({"so": 1}, rid="r2")]
+    (xlsx, after) = read("xlsx", docs)
+    assert (xlsx["so"], xlsx["thap"]) == (str(10**400), str(-(2**53)))
+    assert (xlsx["vi_tri_lat"], xlsx["vi_tri_lon"]) == (2**53 - 1, str(-(10**400)))
+    assert after["so"] == 1  # the export went on past it
+    for fmt in ("csv", "jsonl"):  # exact digits, numbers as ever
+        row, _ = read(fmt, docs)
+        assert (row["so"], row["thap"]) == (str(10**400), str(-(2**53))), fmt
+        assert (row["vi_tri_lat"], row["vi_tri_lon"]) == (str(2**53 - 1), str(-(10**400)))
+    jsonl = b"".join(export.export("jsonl", docs, sample_versions()))
+    assert b'"so":1' + b"0" * 400 + b"," in jsonl  # a JSON number, not a string
+
+
+def test_numbers_json_decoders_refuse_are_exported_as_stored() -> None:
+    """1e400, NaN, -Infinity and a 5,000-digit integer (an older database, another tool):
+    the export reads them all the same and keeps every digit."""
+    raw = doc({"so": "@so", "thap": "@thap", "vi_tri": {"lat": "@lat", "lon": "@lon"}})
+    for key, number in (("so", "1" + "0" * 5000), ("thap", "1e400"), ("lat", "NaN")):
+        raw = raw.replace(f'"@{key}"'.encode(), number.encode())
+    raw = raw.replace(b'"@lon"', b"-Infinity")
+    docs = [raw, doc({"so": 1}, rid="r2")]
+    for fmt in ("csv", "jsonl", "xlsx"):
+        row, after = read(fmt, docs)
+        assert row["so"] == "1" + "0" * 5000, fmt
+        assert row["thap"] == "1E+400", fmt
+        assert row["vi_tri_lat"] == "NaN", fmt  # JSON has no NaN: the word, as text
+        lon = row["vi_tri_lon"]
+        assert lon == ("-Infinity" if fmt == "jsonl" else "'-Infinity"), fmt  # text, neutralised
+        assert after["so"] in ("1", 1), fmt
+    jsonl = b"".join(export.export("jsonl", docs, sample_versions()))
+    assert b'"thap":1E+400,' in jsonl and b'"so":1' + b"0" * 5000 + b"," in jsonl  # numbers
+
+
 def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> None:
     monkeypatch.setattr(export, "XLSX_ROWS", 3)  # a header and two rows per sheet
     docs = [doc({"so": i}, rid=f"r{i}") for i in range(5)]
