@@ -46,14 +46,17 @@ XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
 BOM = "\ufeff"
 
 # A cell starting with one of these is read as a formula by spreadsheet programs (OWASP
-# "CSV injection"); a quote in front makes it text. A plain number is left alone.
+# "CSV injection"), or as a number that drops the sign (`+84912345678`); a quote in front
+# makes it text. Only a negative whole number a spreadsheet reads back unchanged is left
+# alone: no leading zero (`-007` would lose them), at most 15 digits (Excel's precision),
+# no decimal point (its meaning depends on the reader's locale) and no exponent.
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NEGATIVE = re.compile(r"-[1-9][0-9]{0,14}")
 
 
 def neutralise(text: str) -> str:
-    """`text` as a spreadsheet will show it and never evaluate it."""
-    if text.startswith(_TRIGGERS) and not _NUMBER.fullmatch(text):
+    """`text` as a spreadsheet will show it and never evaluate or reinterpret it."""
+    if text.startswith(_TRIGGERS) and not _NEGATIVE.fullmatch(text):
         return "'" + text
     return text
 

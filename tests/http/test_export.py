@@ -300,6 +300,11 @@ def test_the_xlsx_labels_sheet_lists_each_column(api: Api, survey: Any) -> None:
 
 
 def test_formula_like_text_is_neutralised_in_csv_and_xlsx(api: Api, survey: Any) -> None:
+    phone = push(
+        api,
+        "officer",
+        submission("khao_sat", {"ho_va_ten": "-007", "dien_thoai": "+84912345678"}, version=3),
+    )
     _, rows = read_csv(get(api, "csv").content)
     _, cells, _ = read_xlsx(get(api, "xlsx").content)
     for table in (rows, cells):
@@ -308,7 +313,11 @@ def test_formula_like_text_is_neutralised_in_csv_and_xlsx(api: Api, survey: Any)
         assert table[survey["v2"]]["ghi_chu"] == "'=1+2"
         assert table[survey["v2"]]["dien_thoai"] == "'+84 912 345 678"
         assert table[survey["other"]]["ho_va_ten"] == "'-2+3"
-        assert table[survey["other"]]["dien_thoai"] == "-12"  # a plain number is harmless
+        assert table[survey["other"]]["dien_thoai"] == "-12"  # read back as it is: left alone
+        assert table[phone]["dien_thoai"] == "'+84912345678"  # not the number 84912345678
+        assert table[phone]["ho_va_ten"] == "'-007"  # not the number -7
+    _, lines = read_jsonl(get(api, "jsonl").content)
+    assert (lines[phone]["ho_va_ten"], lines[phone]["dien_thoai"]) == ("-007", "+84912345678")
 
 
 def test_a_stored_number_too_large_for_a_spreadsheet_never_breaks_an_export(

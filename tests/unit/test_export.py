@@ -127,9 +127,18 @@ def test_geopoints_split_and_names_never_collide() -> None:
         ("\rcmd", "'\rcmd"),
         ("-", "'-"),
         ("+84 912 345 678", "'+84 912 345 678"),
-        ("-12", "-12"),  # a plain number is harmless and stays as it is
-        ("+3.5", "+3.5"),
-        ("-1e5", "-1e5"),
+        ("+84912345678", "'+84912345678"),  # a spreadsheet would drop the +
+        ("+3.5", "'+3.5"),
+        ("+0", "'+0"),
+        ("-12", "-12"),  # a negative whole number is read back unchanged: left alone
+        ("-123456789012345", "-123456789012345"),
+        ("-1234567890123456", "'-1234567890123456"),  # 16 digits: Excel rounds the last
+        ("-007", "'-007"),  # leading zeros would go
+        ("-0", "'-0"),
+        ("-0.5", "'-0.5"),  # a decimal point depends on the locale (1.500 is 1500 in vi-VN)
+        ("-1e5", "'-1e5"),
+        ("-12 ", "'-12 "),
+        ("-12\n", "'-12\n"),
         ("Nguyễn Văn An", "Nguyễn Văn An"),
         ("a=b", "a=b"),
         ("", ""),
