@@ -43,6 +43,8 @@ MEDIA_TYPES: dict[str, str] = {
 }
 CHUNK = 64 * 1024
 XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
+XLSX_TEXT = 32_767  # characters (UTF-16 units) per cell
+TRUNCATED = "… [cắt bớt, xem CSV/JSONL / truncated, see CSV/JSONL]"
 BOM = "\ufeff"
 
 # A cell starting with one of these is read as a formula by spreadsheet programs (OWASP
@@ -315,6 +317,25 @@ def _jsonl(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[byte
         yield bytes(buf)
 
 
+def _xlsx_text(text: str) -> str:
+    """`text` as an XLSX cell holds it: neutralised and fitted."""
+    return _fit(neutralise(text))
+
+
+def _fit(text: str) -> str:
+    """`text` cut at Excel's limit with a marker that says so (XlsxWriter would cut it
+    silently), the total within the limit and no character split."""
+    if len(text) <= XLSX_TEXT // 2:  # fits, however many UTF-16 units each character takes
+        return text
+    units = text.encode("utf-16-le")
+    if len(units) <= 2 * XLSX_TEXT:
+        return text
+    kept = units[: 2 * (XLSX_TEXT - len(TRUNCATED))]
+    if 0xD8 <= kept[-1] <= 0xDB:  # the first half of a surrogate pair: drop the character
+        kept = kept[:-2]
+    return kept.decode("utf-16-le") + TRUNCATED
+
+
 def _xlsx(
     cells: Iterator[list[Any]], cols: Sequence[Column], sheet: str, tmpdir: str | Path | None
 ) -> Generator[bytes, None, None]:
@@ -343,7 +364,7 @@ def _xlsx(
             for c, value in enumerate(row):
                 if isinstance(value, str):
                     if value:  # an empty string stays a blank cell, as in CSV
-                        ws.write_string(r, c, neutralise(value))  # type: ignore[union-attr]
+                        ws.write_string(r, c, _xlsx_text(value))  # type: ignore[union-attr]
                 elif isinstance(value, bool):
                     ws.write_boolean(r, c, value)  # type: ignore[union-attr]
                 elif (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT) or (
@@ -352,7 +373,7 @@ def _xlsx(
                     ws.write_number(r, c, value)  # type: ignore[union-attr]
                 elif value is not None:
                     # a double would round it (or cannot hold it): its exact digits as text
-                    ws.write_string(r, c, str(value))  # type: ignore[union-attr]
+                    ws.write_string(r, c, _fit(str(value)))  # type: ignore[union-attr]
             r += 1
         if ws is None:  # no records: still the header
             ws = book.add_worksheet(title)
@@ -380,7 +401,7 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     for r, line in enumerate(lines, start=1):
         for c, text in enumerate(line):
             if text:
-                ws.write_string(r, c, neutralise(text))
+                ws.write_string(r, c, _xlsx_text(text))
 
 
 def _choices(choices: tuple[Choice, ...]) -> str:

@@ -345,6 +345,19 @@ def test_a_stored_number_too_large_for_a_spreadsheet_never_breaks_an_export(
     assert (lines[survey["v1"]]["tuoi"], lines[survey["v1"]]["nhiet_do"]) == (10**400, -(2**53))
 
 
+def test_text_past_excels_cell_limit_is_cut_visibly_in_xlsx_only(api: Api, survey: Any) -> None:
+    long = "Biên bản hòa giải. " * 2500  # 47,500 characters
+    rid = push(api, "officer", submission("khao_sat", {"ho_va_ten": long}, version=3))
+    _, cells, _ = read_xlsx(get(api, "xlsx").content)
+    cell = cells[rid]["ho_va_ten"]
+    assert len(cell) == 32_767  # Excel's limit, the marker included
+    assert cell.endswith("… [cắt bớt, xem CSV/JSONL / truncated, see CSV/JSONL]")
+    assert long.startswith(cell.split("…")[0])
+    _, rows = read_csv(get(api, "csv").content)
+    _, lines = read_jsonl(get(api, "jsonl").content)
+    assert rows[rid]["ho_va_ten"] == lines[rid]["ho_va_ten"] == long
+
+
 def test_an_export_is_an_attachment_of_the_right_type(api: Api, survey: Any) -> None:
     for fmt, media in (
         ("csv", "text/csv"),

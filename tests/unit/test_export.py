@@ -271,6 +271,33 @@ def test_numbers_json_decoders_refuse_are_exported_as_stored() -> None:
     assert b'"thap":1E+400,' in jsonl and b'"so":1' + b"0" * 5000 + b"," in jsonl  # numbers
 
 
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def test_xlsx_cuts_text_past_excels_limit_with_a_marker_and_csv_jsonl_keep_it() -> None:
+    texts = {
+        "long": "Nguyễn Văn An " * 3000,  # 42,000 characters
+        "emoji": "😀" * 20_000,  # 40,000 UTF-16 units, as Excel counts
+        "formula": "=" + "x" * (export.XLSX_TEXT - 1),  # fits until neutralised
+        "exact": "x" * export.XLSX_TEXT,
+    }
+    docs = [doc({"ten": text}, rid=rid) for rid, text in texts.items()]
+    cells = {row["record_id"]: row["ten"] for row in read("xlsx", docs)}
+    assert cells["exact"] == texts["exact"]  # at the limit: whole, no marker
+    for rid in ("long", "emoji", "formula"):
+        cell = cells[rid]
+        assert cell.endswith(export.TRUNCATED), rid
+        assert export.XLSX_TEXT - 1 <= utf16(cell) <= export.XLSX_TEXT, rid
+        kept = cell.removesuffix(export.TRUNCATED)
+        assert export.neutralise(texts[rid]).startswith(kept), rid
+    assert set(cells["emoji"].removesuffix(export.TRUNCATED)) == {"😀"}  # no half character
+    assert export.TRUNCATED.startswith("… [cắt bớt") and "truncated" in export.TRUNCATED
+    for fmt in ("csv", "jsonl"):
+        kept = {row["record_id"]: row["ten"] for row in read(fmt, docs)}
+        assert kept["long"] == texts["long"] and kept["emoji"] == texts["emoji"], fmt
+
+
 def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> None:
     monkeypatch.setattr(export, "XLSX_ROWS", 3)  # a header and two rows per sheet
     docs = [doc({"so": i}, rid=f"r{i}") for i in range(5)]
