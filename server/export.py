@@ -317,9 +317,23 @@ def _jsonl(cells: Iterator[list[Any]], cols: Sequence[Column]) -> Generator[byte
         yield bytes(buf)
 
 
+# What an XLSX cell cannot hold as it is (XML 1.0 has no C0 controls but tab, LF and CR):
+# XlsxWriter writes it as `_x0007_`, which readers other than Excel show as it is, and CR
+# too (`_x000D_`). Controls are shown as their Unicode pictures (U+0007 as ␇), U+FFFE and
+# U+FFFF as �, and a CRLF or CR line break becomes LF, Excel's own line break in a cell.
+_UNHELD = re.compile("\r\n?|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    char = match.group()[0]
+    if char == "\r":
+        return "\n"
+    return chr(0x2400 + ord(char)) if char < " " else "\ufffd"
+
+
 def _xlsx_text(text: str) -> str:
-    """`text` as an XLSX cell holds it: neutralised and fitted."""
-    return _fit(neutralise(text))
+    """`text` as an XLSX cell holds it: neutralised, controls shown, fitted."""
+    return _fit(_UNHELD.sub(_picture, neutralise(text)))
 
 
 def _fit(text: str) -> str:

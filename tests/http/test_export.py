@@ -358,6 +358,18 @@ def test_text_past_excels_cell_limit_is_cut_visibly_in_xlsx_only(api: Api, surve
     assert rows[rid]["ho_va_ten"] == lines[rid]["ho_va_ten"] == long
 
 
+def test_control_characters_are_shown_in_xlsx_and_kept_in_csv_and_jsonl(
+    api: Api, survey: Any
+) -> None:
+    text = "chuông\x07 reo\x1b[0m\tdòng\r\nhai"
+    rid = push(api, "officer", submission("khao_sat", {"ho_va_ten": text}, version=3))
+    _, cells, _ = read_xlsx(get(api, "xlsx").content)
+    assert cells[rid]["ho_va_ten"] == "chuông␇ reo␛[0m\tdòng\nhai"
+    _, rows = read_csv(get(api, "csv").content)
+    _, lines = read_jsonl(get(api, "jsonl").content)
+    assert rows[rid]["ho_va_ten"] == lines[rid]["ho_va_ten"] == text
+
+
 def test_an_export_is_an_attachment_of_the_right_type(api: Api, survey: Any) -> None:
     for fmt, media in (
         ("csv", "text/csv"),

@@ -298,6 +298,16 @@ def test_xlsx_cuts_text_past_excels_limit_with_a_marker_and_csv_jsonl_keep_it() 
         assert kept["long"] == texts["long"] and kept["emoji"] == texts["emoji"], fmt
 
 
+def test_xlsx_shows_control_characters_it_cannot_hold_and_csv_jsonl_keep_them() -> None:
+    text = "chuông\x07 reo\x1b[0m\x00 tab\tLF\nCRLF\r\nCR\rend\ufffe"
+    (xlsx,) = read("xlsx", [doc({"ten": text})])
+    assert xlsx["ten"] == "chuông␇ reo␛[0m␀ tab\tLF\nCRLF\nCR\nend\ufffd"  # no _x0007_
+    assert read("xlsx", [doc({"ten": "\x07=1"})])[0]["ten"] == "␇=1"
+    for fmt in ("csv", "jsonl"):
+        (row,) = read(fmt, [doc({"ten": text})])
+        assert row["ten"] == text, fmt
+
+
 def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> None:
     monkeypatch.setattr(export, "XLSX_ROWS", 3)  # a header and two rows per sheet
     docs = [doc({"so": i}, rid=f"r{i}") for i in range(5)]
