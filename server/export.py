@@ -45,6 +45,29 @@ CHUNK = 64 * 1024
 XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
 XLSX_TEXT = 32_767  # characters (UTF-16 units) per cell
 TRUNCATED = "… [cắt bớt, xem CSV/JSONL / truncated, see CSV/JSONL]"
+# What a reader sees of an XLSX beside the data is in Vietnamese, then English
+RECORDS_SHEET = "bản ghi - records"  # when the form's own name cannot be a sheet's
+COLUMNS_SHEET = "cột - columns"
+_COLUMNS_HEADER = (
+    "cột / column",
+    "kiểu / type",
+    "nhãn tiếng Việt / Vietnamese label",
+    "nhãn tiếng Anh / English label",
+    "lựa chọn / choices",
+    "ghi chú / note",
+)
+TYPE_VI = {  # the field types (forms.FIELD_TYPES) in Vietnamese
+    "text": "văn bản",
+    "integer": "số nguyên",
+    "decimal": "số thập phân",
+    "boolean": "có hoặc không",
+    "date": "ngày",
+    "datetime": "ngày giờ",
+    "select_one": "chọn một",
+    "select_multiple": "chọn nhiều",
+    "geopoint": "tọa độ",
+    "repeat": "nhóm lặp lại",
+}
 BOM = "\ufeff"
 
 # A cell starting with one of these is read as a formula by spreadsheet programs (OWASP
@@ -93,7 +116,8 @@ _TAIL = (
         "conflicts",
         Label("Trường đang xung đột", "Fields in conflict"),
         "text",
-        note="field names, space-separated (a list in JSONL)",
+        note="tên các trường, cách nhau bằng dấu cách (danh sách trong JSONL) / "
+        "field names, space-separated (a list in JSONL)",
     ),
     Column("updated_at", Label("Cập nhật lúc", "Last updated"), "datetime"),
 )
@@ -135,16 +159,17 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
         keys = (name, *sorted(olds.get(name, [])))
         notes = []
         if len(keys) > 1:
-            notes.append("renamed from " + ", ".join(keys[1:]))
+            olds_text = ", ".join(keys[1:])
+            notes.append(f"đổi tên từ {olds_text} / renamed from {olds_text}")
         if version < len(versions):
-            notes.append(f"removed after version {version}")
+            notes.append(f"không còn sau phiên bản {version} / removed after version {version}")
         base = Column(
             name=name,
             label=f.label,
             type=f.type,
             keys=keys,
             choices=tuple(f.choices or ()),
-            note="; ".join(notes),
+            note="\n".join(notes),
         )
         if f.type == "geopoint":
             parts = [
@@ -265,7 +290,7 @@ def export(
     docs: Iterable[str | bytes],
     versions: Sequence[FormDef],
     *,
-    sheet: str = "records",
+    sheet: str = "",
     tmpdir: str | Path | None = None,
 ) -> Generator[bytes, None, None]:
     """The export of `docs` (stored record JSON, in order) in `fmt`, as chunks of bytes."""
@@ -367,7 +392,7 @@ def _xlsx(
         )
         bold = book.add_format({"bold": True})
         title = re.sub(r"[\[\]:*?/\\']", "_", sheet)[:28]
-        title = "records" if title.lower() in ("", "columns") else title
+        title = RECORDS_SHEET if title.lower() in ("", COLUMNS_SHEET.lower()) else title
         ws, r, part = None, XLSX_ROWS, 1
         for row in cells:
             if r == XLSX_ROWS:  # the first sheet, or the last one is full: start another
@@ -392,7 +417,7 @@ def _xlsx(
         if ws is None:  # no records: still the header
             ws = book.add_worksheet(title)
             ws.write_row(0, 0, [c.name for c in cols], bold)
-        _columns_sheet(book.add_worksheet("columns"), cols, bold)
+        _columns_sheet(book.add_worksheet(COLUMNS_SHEET), cols, bold)
         book.close()
         with path.open("rb") as f:
             while chunk := f.read(CHUNK * 4):
@@ -402,20 +427,26 @@ def _xlsx(
 def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     """Each column with its labels in Vietnamese and English, its type and its choices;
     a repeat group's own fields follow it (they are inside its JSON)."""
-    ws.write_row(0, 0, ["column", "type", "label_vi", "label_en", "choices", "note"], bold)
+    ws.write_row(0, 0, _COLUMNS_HEADER, bold)
     lines = []
     for col in cols:
         lines.append(
-            [col.name, col.type, col.label.vi, col.label.en, _choices(col.choices), col.note]
+            [col.name, _type(col.type), col.label.vi, col.label.en, _choices(col.choices), col.note]
         )
         for path, f in col.subfields:
             choices = _choices(tuple(f.choices or ()))
-            note = f"inside {col.name} (JSON)"
-            lines.append([f"{col.name}[].{path}", f.type, f.label.vi, f.label.en, choices, note])
+            note = f"nằm trong {col.name} (JSON) / inside {col.name} (JSON)"
+            lines.append(
+                [f"{col.name}[].{path}", _type(f.type), f.label.vi, f.label.en, choices, note]
+            )
     for r, line in enumerate(lines, start=1):
         for c, text in enumerate(line):
             if text:
                 ws.write_string(r, c, _xlsx_text(text))
+
+
+def _type(name: str) -> str:
+    return f"{TYPE_VI[name]} / {name}" if name in TYPE_VI else name
 
 
 def _choices(choices: tuple[Choice, ...]) -> str:

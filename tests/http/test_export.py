@@ -265,7 +265,7 @@ def test_values_sit_under_the_right_columns_in_jsonl(api: Api, survey: Any) -> N
 def test_values_sit_under_the_right_columns_in_xlsx(api: Api, survey: Any) -> None:
     r = get(api, "xlsx")
     _, rows, book = read_xlsx(r.content)
-    assert book.sheetnames == ["khao_sat", "columns"]
+    assert book.sheetnames == ["khao_sat", "cột - columns"]
     assert set(rows) == set(survey.values())
     one = rows[survey["v1"]]
     assert one["ho_va_ten"] == "Nguyễn Văn A"
@@ -282,14 +282,23 @@ def test_values_sit_under_the_right_columns_in_xlsx(api: Api, survey: Any) -> No
 
 def test_the_xlsx_labels_sheet_lists_each_column(api: Api, survey: Any) -> None:
     _, _, book = read_xlsx(get(api, "xlsx").content)
-    header, *lines = [list(r) for r in book["columns"].iter_rows(values_only=True)]
-    assert header == ["column", "type", "label_vi", "label_en", "choices", "note"]
-    by_name = {line[0]: dict(zip(header, line, strict=True)) for line in lines}
+    header, *lines = [list(r) for r in book["cột - columns"].iter_rows(values_only=True)]
+    assert [h.split(" / ")[1] for h in header] == [
+        "column",
+        "type",
+        "Vietnamese label",
+        "English label",
+        "choices",
+        "note",
+    ]
+    keys = ["column", "type", "label_vi", "label_en", "choices", "note"]
+    by_name = {line[0]: dict(zip(keys, line, strict=True)) for line in lines}
     assert [line[0] for line in lines if "[]." not in line[0]] == COLUMNS
     assert by_name["ho_va_ten"]["label_vi"] == "Họ và tên"
     assert by_name["ho_va_ten"]["label_en"] == "Full name"
-    assert "renamed from ten" in by_name["ho_va_ten"]["note"]
-    assert "removed after version 2" in by_name["ghi_chu"]["note"]
+    assert by_name["ho_va_ten"]["note"] == "đổi tên từ ten / renamed from ten"
+    assert by_name["ghi_chu"]["note"] == "không còn sau phiên bản 2 / removed after version 2"
+    assert by_name["tuoi"]["type"] == "số nguyên / integer"
     assert by_name["so_thich"]["choices"].splitlines() == [
         "a: Đọc sách / Reading",
         "b: Bóng đá / Football",

@@ -27,7 +27,7 @@ from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.cli import main
 from server.export import columns, neutralise
-from server.forms import FormDef, parse_definition
+from server.forms import FIELD_TYPES, FormDef, parse_definition
 from server.store import Store
 from tests.support import hoa_giai, submission
 
@@ -71,8 +71,8 @@ def test_the_latest_versions_fields_come_first_then_removed_ones_newest_first() 
     v3 = form(field("c"), field("a"), field("b"))
     assert names([v1, v2, v3]) == ["c", "a", "b", "old2", "old1"]
     notes = {c.name: c.note for c in columns([v1, v2, v3])}
-    assert notes["old2"] == "removed after version 2"
-    assert notes["old1"] == "removed after version 1"
+    assert notes["old2"] == "không còn sau phiên bản 2 / removed after version 2"
+    assert notes["old1"] == "không còn sau phiên bản 1 / removed after version 1"
 
 
 def test_record_columns_go_around_the_fields() -> None:
@@ -87,7 +87,17 @@ def test_a_field_renamed_twice_is_one_column_under_its_newest_name() -> None:
     (col,) = columns([v1, v2, v3])[3:-3]
     assert col.name == "ho_va_ten"
     assert col.keys == ("ho_va_ten", "ho_ten", "ten")  # data under any name is found
-    assert col.note == "renamed from ho_ten, ten"
+    assert col.note == "đổi tên từ ho_ten, ten / renamed from ho_ten, ten"
+
+
+def test_a_renamed_and_removed_field_has_both_notes() -> None:
+    v1 = form(field("x"), field("a"))
+    v2 = form(field("x"), field("b", previous_names=["a"]))
+    v3 = form(field("x"))
+    assert columns([v1, v2, v3])[4].note.splitlines() == [
+        "đổi tên từ a / renamed from a",
+        "không còn sau phiên bản 2 / removed after version 2",
+    ]
 
 
 def test_a_renamed_then_removed_field_keeps_its_last_name() -> None:
@@ -313,7 +323,7 @@ def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> Non
     docs = [doc({"so": i}, rid=f"r{i}") for i in range(5)]
     data = b"".join(export.export("xlsx", docs, sample_versions(), sheet="thu"))
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
-    assert book.sheetnames == ["thu", "thu 2", "thu 3", "columns"]
+    assert book.sheetnames == ["thu", "thu 2", "thu 3", "cột - columns"]
     ids = []
     for name in book.sheetnames[:3]:
         header, *rows = [list(r) for r in book[name].iter_rows(values_only=True)]
@@ -322,9 +332,46 @@ def test_xlsx_goes_on_to_another_sheet_when_one_is_full(monkeypatch: Any) -> Non
     assert ids == [f"r{i}" for i in range(5)]
 
 
-def test_an_unusable_sheet_name_is_replaced() -> None:
-    data = b"".join(export.export("xlsx", [], sample_versions(), sheet="columns"))
-    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames == ["records", "columns"]
+@pytest.mark.parametrize("sheet", ["", "CỘT - columns", "[]"])
+def test_an_unusable_sheet_name_is_replaced(sheet: str) -> None:
+    data = b"".join(export.export("xlsx", [], sample_versions(), sheet=sheet))
+    names = openpyxl.load_workbook(io.BytesIO(data)).sheetnames
+    assert names == (
+        ["__", "cột - columns"] if sheet == "[]" else ["bản ghi - records", "cột - columns"]
+    )
+
+
+def test_every_text_beside_the_data_in_xlsx_is_vietnamese_then_english() -> None:
+    """The sheet names, the columns sheet's header, types and notes ("vi / en"); the
+    column names are identifiers and the labels come in their own vi and en columns."""
+    assert set(export.TYPE_VI) == set(FIELD_TYPES)
+    v1 = form(field("ten"), field("cu"))
+    v2 = form(field("ho_ten", previous_names=["ten"]), field("nhom", "repeat", fields=[field("a")]))
+    data = b"".join(export.export("xlsx", [], [v1, v2], sheet=""))
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    assert book.sheetnames == ["bản ghi - records", "cột - columns"]
+    header, *lines = [list(r) for r in book["cột - columns"].iter_rows(values_only=True)]
+    assert header == [
+        "cột / column",
+        "kiểu / type",
+        "nhãn tiếng Việt / Vietnamese label",
+        "nhãn tiếng Anh / English label",
+        "lựa chọn / choices",
+        "ghi chú / note",
+    ]
+    by_name = {line[0]: line for line in lines}
+    assert by_name["revision"][1] == "số nguyên / integer"
+    assert by_name["nhom"][1] == "nhóm lặp lại / repeat"
+    notes = {name: line[5] for name, line in by_name.items() if line[5]}
+    assert notes == {
+        "ho_ten": "đổi tên từ ten / renamed from ten",
+        "cu": "không còn sau phiên bản 1 / removed after version 1",
+        "nhom[].a": "nằm trong nhom (JSON) / inside nhom (JSON)",
+        "conflicts": "tên các trường, cách nhau bằng dấu cách (danh sách trong JSONL) / "
+        "field names, space-separated (a list in JSONL)",
+    }
+    for line in lines:
+        assert " / " in line[1], line  # every type has its Vietnamese name
 
 
 # --- streaming and memory ------------------------------------------------------------------
