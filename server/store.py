@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import re
 import sqlite3
 import threading
 import uuid
@@ -90,6 +91,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE records ADD COLUMN pending INTEGER;
     """,
 ]
+# what a restore checks a backup for: the tables of the first schema (later steps add to them)
+COSO_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", MIGRATIONS[0]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,13 +156,23 @@ class Store:
         self.memory = self.path == ":memory:"
         self._lock = threading.RLock()
         self._local = threading.local()
+        if not self.memory:  # checked before _connect() turns WAL on in another program's file
+            with contextlib.closing(sqlite3.connect(self.path)) as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if version == 0 and tables:  # never migrated by coso, yet it holds tables
+                raise sqlite3.DatabaseError("it holds another program's tables, not coso's")
         self._writer = self._connect()
-        self.db = Database(self._writer)
-        with self._lock:
-            self._migrate()
-        self.db_id: str = self._writer.execute(
-            "SELECT value FROM meta WHERE key = 'db_id'"
-        ).fetchone()[0]
+        try:
+            self.db = Database(self._writer)
+            with self._lock:
+                self._migrate()
+            self.db_id: str = self._writer.execute(
+                "SELECT value FROM meta WHERE key = 'db_id'"
+            ).fetchone()[0]
+        except BaseException:
+            self._writer.close()
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
@@ -336,26 +349,44 @@ class Store:
 def restore(backup: str | Path, target: str | Path) -> str:
     """Put `backup` in place of the database at `target` and give it a new identity, so that
     cursors handed out before (by either database) get `reset_required`. Returns the new id.
-    The server must be stopped while this runs."""
+    Raises ValueError, with `target` untouched, for a backup that is not a whole coso database
+    (not SQLite, damaged, empty, another program's, from a newer coso). The server must be
+    stopped while this runs (`coso restore` makes sure of it)."""
     # as_uri() escapes what a URI would misread in a file name ("#", "?", "%")
     source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
     try:
         try:
             verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
+            version = source.execute("PRAGMA user_version").fetchone()[0]
+            tables = {
+                name
+                for (name,) in source.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{backup} is not a SQLite database: {exc}") from exc
+            raise ValueError(
+                f"{backup} is not a SQLite database ({exc}) / không phải cơ sở dữ liệu SQLite"
+            ) from exc
         if verdict != "ok":
-            raise ValueError(f"{backup} fails its integrity check: {verdict}")
-        if (
-            source.execute("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").fetchone()[0]
-            != 1
-        ):
-            raise ValueError(f"{backup} is not a coso database")
+            raise ValueError(f"{backup} fails its integrity check: {verdict} / tệp sao lưu bị hỏng")
+        if version == 0 or not COSO_TABLES.issubset(tables):  # 0: empty, or not ours
+            raise ValueError(f"{backup} is not a coso database / không phải cơ sở dữ liệu coso")
+        if version > len(MIGRATIONS):
+            raise ValueError(
+                f"{backup} comes from a newer coso (schema {version}); upgrade coso first"
+                " / tệp sao lưu từ phiên bản coso mới hơn, hãy nâng cấp coso trước"
+            )
         dest = sqlite3.connect(str(target))
         try:
+            try:
+                dest.execute("PRAGMA user_version").fetchone()
+            except sqlite3.DatabaseError as exc:  # not overwritten: it may not be a database
+                raise ValueError(
+                    f"{target} is not a SQLite database ({exc}); move it aside and restore again"
+                    " / không phải cơ sở dữ liệu SQLite: hãy chuyển tệp đi rồi khôi phục lại"
+                ) from exc
             source.backup(dest)
             new_id = str(uuid.uuid4())
-            dest.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [new_id])
+            dest.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('db_id', ?)", [new_id])
             dest.commit()
         finally:
             dest.close()
