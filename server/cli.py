@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import logging
+import os
+import socket
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,7 +40,128 @@ DEMO_USERS = (  # a real commune and its province
 )
 
 
+class Coso(click.Group):
+    """The `coso` group: a file an operator names that cannot be used (missing, unreadable, a
+    full disk) or a database error is a one-line message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # `coso export ... | head`: click ends quietly
+        except OSError as exc:
+            what = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(
+                f"{what}{exc.strerror or exc} / lỗi tệp hoặc hệ thống"
+            ) from exc
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"database error / lỗi cơ sở dữ liệu: {exc}") from exc
+
+
+def need_dir(file: Path) -> None:
+    """Refuse a file to be made in a directory that does not exist."""
+    parent = file.absolute().parent
+    if not parent.is_dir():
+        raise click.ClickException(f"no directory {parent} / không có thư mục {parent}")
+
+
+def check_db(db: str, *, create: bool = False) -> None:
+    """Refuse a --db that is a directory, or that does not exist unless the command makes one
+    (`serve`, `users add`, `restore`): a mistyped path must not become an empty database."""
+    path = Path(db)
+    if path.is_dir():
+        raise click.ClickException(
+            f"{db} is a directory, not a database file / là thư mục, không phải tệp cơ sở dữ liệu"
+        )
+    if create:
+        need_dir(path)
+    elif not path.exists():
+        raise click.ClickException(f"no database at {db} / không có cơ sở dữ liệu tại {db}")
+
+
+@contextlib.contextmanager
+def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
+    """The database a command works on, checked by `check_db`, closed when the block ends; a
+    file SQLite cannot open, or one that is not coso's, is a message."""
+    check_db(db, create=create)
+    try:
+        store = Store(db)
+    except sqlite3.OperationalError as exc:  # locked, not readable, not writable
+        raise click.ClickException(
+            f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
+        ) from exc
+    except sqlite3.DatabaseError as exc:  # "file is not a database", another program's
+        raise click.ClickException(
+            f"{db} is not a coso database ({exc}) / không phải cơ sở dữ liệu coso"
+        ) from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
+    """`coso serve` holds this, shared, for as long as it runs; `coso restore` takes it
+    exclusively without waiting, so that it never swaps the database under a running server
+    (which would go on with the old database id). A file beside the database, since SQLite
+    locks only during transactions; the kernel lets go when the process ends, however it ends."""
+    if db == ":memory:":
+        yield
+        return
+    path = Path(db).resolve()
+    with path.with_name(path.name + ".lock").open("a") as f:
+        try:
+            fcntl.flock(f, (fcntl.LOCK_EX | fcntl.LOCK_NB) if restoring else fcntl.LOCK_SH)
+        except BlockingIOError as exc:
+            raise click.ClickException(
+                f"a coso server is running on {db}: stop the server first"
+                " / máy chủ coso đang chạy trên cơ sở dữ liệu này: hãy dừng máy chủ trước"
+            ) from exc
+        yield
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, before the banner, an address the server could not listen on (a port in use,
+    a host not of this machine): each address of `host` bound as asyncio will bind it for
+    uvicorn (SO_REUSEADDR, IPv6 only on IPv6, an address family the machine lacks skipped),
+    then let go."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        bound = 0
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind(address)
+                except OSError as exc:
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                else:
+                    bound += 1
+        if not bound:
+            raise OSError(errno.EADDRNOTAVAIL, os.strerror(errno.EADDRNOTAVAIL))
+    except OSError as exc:
+        in_use = ": cổng đang được dùng" if exc.errno == errno.EADDRINUSE else ""
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            f" / không mở được cổng {port} trên {host}{in_use}"
+        ) from exc
+
+
 def publish(catalog: Catalog, files: list[Path]) -> None:
+    for path in files:  # all of them readable as text before any is published
+        try:
+            path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"{path}: not UTF-8 text (byte {exc.start}); not published"
+                " / không phải văn bản UTF-8, chưa xuất bản"
+            ) from exc
     try:
         for _, result, created in publish_files(catalog, files):
             state = "published / đã xuất bản" if created else "unchanged / không đổi"
@@ -48,7 +176,7 @@ def setup_link(url: str, token: str) -> str:
     return f"{url.rstrip('/')}/app/#token={token}"
 
 
-@click.group()
+@click.group(cls=Coso)
 def main() -> None:
     """coso — máy chủ đồng bộ dữ liệu công tác cơ sở / sync server for grassroots work."""
 
@@ -56,7 +184,7 @@ def main() -> None:
 @main.command()
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--schemas",
     type=click.Path(file_okay=False, path_type=Path),
@@ -71,13 +199,31 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
     """Chạy máy chủ / Run the server (API at /api/v1, phone app at /app/)."""
     import uvicorn
 
-    store = Store(db)
+    check_port(host, port)
+    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
+    url = f"http://{'localhost' if local else host}:{port}"
+    with open_store(db, create=True) as store:
+        welcome(store, db, url, schemas, demo)
+    with server_lock(db):  # the server's own store is opened inside: never one restored under it
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
+        uvicorn.run(
+            create_app(Settings(db=db)),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,  # ours is structured and never holds a token (server/web.py)
+            timeout_keep_alive=10,
+        )
+
+
+def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
+    """What `coso serve` does and says before it starts: the forms on an empty database, and
+    the demo users or how to make one."""
     catalog = Catalog(store)
     if not catalog.manifest() and schemas.is_dir():
         click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
         publish(catalog, schema_files(schemas))
-    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
-    url = f"http://{'localhost' if local else host}:{port}"
     if demo and not store.users():
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
         for name, role, area in DEMO_USERS:
@@ -98,17 +244,6 @@ def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
             "\nUsers exist already; tokens are shown only when made. A new one / Tạo thêm:\n"
             f"  coso users add NAME --role officer --area 01.00070 --db {db}"
         )
-    store.close()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
-    uvicorn.run(
-        create_app(Settings(db=db)),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,  # ours is structured and never holds a token (server/web.py)
-        timeout_keep_alive=10,
-    )
 
 
 @main.group()
@@ -132,6 +267,9 @@ def users() -> None:
 @DB_OPTION
 def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     """Tạo người dùng / Create a user; the token is the last line of the output."""
+    name = name.strip()
+    if not name:
+        raise click.BadParameter("a name is needed / cần có tên", param_hint="NAME")
     try:
         area = "" if role == "admin" and area in ("", "*") else areas.parse(area)
     except areas.AreaError as exc:
@@ -142,9 +280,8 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
             "(accepted for pilots and tests)",
             err=True,
         )
-    store = Store(db)
-    user, token = add_user(store, name, role, area)
-    store.close()
+    with open_store(db, create=True) as store:
+        user, token = add_user(store, name, role, area)
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
     click.echo(f"{user.role} {user.name} — area {area} {where}".rstrip())
     if role == "officer":
@@ -169,11 +306,8 @@ def forms() -> None:
 @DB_OPTION
 def forms_publish(files: tuple[Path, ...], db: str) -> None:
     """Xuất bản biểu mẫu / Publish form definitions (YAML or JSON) as new versions."""
-    store = Store(db)
-    try:
+    with open_store(db) as store:
         publish(Catalog(store), list(files))
-    finally:
-        store.close()
 
 
 @main.command("export")
@@ -196,8 +330,9 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
         raise click.BadParameter(str(exc), param_hint="--area") from exc
     if out is None and fmt == "xlsx" and sys.stdout.isatty():
         raise click.UsageError("XLSX is binary: give --out FILE / hãy chỉ định --out")
-    store = Store(db)
-    try:
+    if out is not None:
+        need_dir(out)
+    with open_store(db) as store:
         fv = Catalog(store).get(form_id)
         if fv is None:
             raise click.ClickException(f"no form {form_id!r} / không có biểu mẫu này")
@@ -219,8 +354,6 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                 part.replace(out)
             finally:
                 part.unlink(missing_ok=True)
-    finally:
-        store.close()
 
 
 def _progress(docs: Iterator[str], total: int, label: str) -> Iterator[str]:
@@ -253,7 +386,7 @@ def areas_group() -> None:
 
 @areas_group.command("search")
 @click.argument("text")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 def areas_search(text: str, limit: int) -> None:
     """Tìm mã địa bàn / Find official area codes by name (with or without diacritics)."""
     found = areas.search(text, limit)
@@ -270,11 +403,13 @@ def backup(file: Path, db: str) -> None:
     """Sao lưu / Take a consistent copy of the database, even while the server runs."""
     if file.exists():
         raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")
-    store = Store(db)
-    try:
-        store.backup(file)
-    finally:
-        store.close()
+    need_dir(file)
+    with open_store(db) as store:
+        try:
+            store.backup(file)
+        except BaseException:
+            file.unlink(missing_ok=True)  # no half a backup (it did not exist before)
+            raise
     click.echo(f"backup written / đã sao lưu: {file}")
 
 
@@ -284,10 +419,14 @@ def backup(file: Path, db: str) -> None:
 def restore(file: Path, db: str) -> None:
     """Khôi phục / Put a backup back (stop the server first); the database gets a new
     identity, so phones and supervisors pull again from the start."""
-    try:
-        new_id = restore_db(file, db)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    check_db(db, create=True)  # a new database is a restore on a new machine
+    if file.resolve() == Path(db).resolve():
+        raise click.ClickException(f"{file} is the database itself / tệp sao lưu chính là {db}")
+    with server_lock(db, restoring=True):
+        try:
+            new_id = restore_db(file, db)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")
 
 

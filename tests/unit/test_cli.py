@@ -59,6 +59,7 @@ def test_areas_search_without_diacritics() -> None:
 
 def test_forms_publish_is_idempotent_and_reports_errors(tmp_path: Path) -> None:
     db = str(tmp_path / "c.db")
+    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)[0] == 0
     files = [str(p) for p in schema_files(ROOT / "schemas")]
     code, out, _ = run("forms", "publish", *files, "--db", db)
     assert code == 0

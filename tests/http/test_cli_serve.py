@@ -1,0 +1,120 @@
+"""`coso serve` as an operator runs it: what it refuses before it starts (a message in both
+languages, no banner, no traceback), and the lock that keeps `coso restore` from swapping the
+database under a running server."""
+
+from __future__ import annotations
+
+import random
+import socket
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from server.cli import main
+from tests.support import ROOT, cli_add_user, coso_command, free_port, running_server
+
+
+def coso(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """A `coso` process to its end (a timeout, not a hang, if it starts serving after all)."""
+    return subprocess.run(
+        [*coso_command(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "coso on http" not in done.stdout  # the banner
+    for word in words:
+        assert word in done.stderr
+
+
+def db_id(db: Path) -> str:
+    with closing(sqlite3.connect(db)) as conn:
+        return str(conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0])
+
+
+def test_serve_refuses_a_database_it_cannot_use(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(random.Random(5).randbytes(8192))
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    cases = [
+        (tmp_path / "nowhere" / "c.db", "no directory", "không có thư mục"),
+        (folder, "is a directory", "là thư mục"),
+        (junk, "not a coso database (file is not a database)", "không phải cơ sở dữ liệu coso"),
+        (other, "another program's tables", "không phải cơ sở dữ liệu coso"),
+    ]
+    port = str(free_port())
+    for db, *why in cases:
+        before = db.read_bytes() if db.is_file() else None
+        refused(coso("serve", "--db", db, "--port", port), *why)
+        assert (db.read_bytes() if db.is_file() else None) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("port", ["65536", "99999", "-1"])
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "c.db"), "--port", port])
+    assert result.exit_code == 2
+    assert "--port" in result.output and "0<=x<=65535" in result.output
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_serve_refuses_a_port_in_use_before_anything_else(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = coso("serve", "--db", db, "--host", "127.0.0.1", "--port", port, "--demo")
+    refused(done, f"cannot listen on 127.0.0.1:{port}", "cổng đang được dùng")
+    assert "token" not in done.stdout  # no demo users made, no forms published
+    assert not db.exists()
+
+
+@pytest.mark.slow
+def test_restore_refuses_while_the_server_runs(tmp_path: Path) -> None:
+    db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "serve.log"
+    cli_add_user(db, "quan-tri", "admin", "")
+    with running_server(db, log) as server:
+        before = httpx.get(f"{server.url}/healthz").json()["database"]
+        assert coso("backup", backup, "--db", db).returncode == 0  # a backup, while it runs
+        refused(
+            coso("restore", backup, "--db", db),
+            "stop the server first",
+            "hãy dừng máy chủ trước",
+        )
+        # the server goes on, on the same database
+        assert httpx.get(f"{server.url}/healthz").json()["database"] == before == db_id(db)
+        assert server.proc.poll() is None
+    done = coso("restore", backup, "--db", db)  # stopped: the restore goes ahead
+    assert done.returncode == 0, done.stderr
+    assert db_id(db) != before
+    with running_server(db, log) as server:  # and the next server serves the restored one
+        assert httpx.get(f"{server.url}/healthz").json()["database"] == db_id(db)
+
+
+@pytest.mark.slow
+def test_the_lock_goes_with_a_killed_server(tmp_path: Path) -> None:
+    """A server killed outright (power cut, OOM) leaves no lock behind: the kernel drops it."""
+    db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "serve.log"
+    cli_add_user(db, "quan-tri", "admin", "")
+    assert coso("backup", backup, "--db", db).returncode == 0
+    with running_server(db, log) as server:
+        server.kill()
+    done = coso("restore", backup, "--db", db)
+    assert done.returncode == 0, done.stderr

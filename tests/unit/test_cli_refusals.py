@@ -1,0 +1,251 @@
+"""What the `coso` commands refuse, in-process on real files: a message in both languages and
+a non-zero exit, never a traceback, and nothing made or changed. (`coso serve`'s refusals are
+in tests/http/test_cli_serve.py: a regression there would start a server.)"""
+
+import random
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from server.app import ROOT
+from server.cli import main
+
+SCHEMA = ROOT / "schemas" / "hoa_giai.v1.yaml"
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def refused(result: Result, *words: str) -> None:
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # a message, no traceback
+    for word in words:
+        assert word in result.output
+
+
+def user_count(db: Path) -> int:
+    with closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    """A coso database with a user in it."""
+    db = tmp_path / "coso.db"
+    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
+    return db
+
+
+def sqlite_file(path: Path, *statements: str) -> Path:
+    with closing(sqlite3.connect(path)) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    return path
+
+
+# --- restore: only a whole coso database goes in ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [
+        (lambda p: p.write_bytes(b""), "not a coso database"),
+        (lambda p: p.write_bytes(b"\x00" * 4096), "not a SQLite database"),
+        (lambda p: p.write_text("hello\n"), "not a SQLite database"),
+        (lambda p: p.write_bytes(random.Random(2).randbytes(8192)), "not a SQLite database"),
+        (lambda p: sqlite_file(p, "CREATE TABLE t (x)"), "not a coso database"),
+        # a table of coso's name, in a database coso never made
+        (lambda p: sqlite_file(p, "CREATE TABLE meta (key, value)"), "not a coso database"),
+        (lambda p: sqlite_file(p, "PRAGMA user_version = 1"), "not a coso database"),
+    ],
+    ids=["empty", "zeros", "text", "random", "other-sqlite", "meta-only", "version-only"],
+)
+def test_restore_refuses_what_is_not_a_coso_backup_and_keeps_the_database(
+    live: Path, tmp_path: Path, make: Callable[[Path], object], why: str
+) -> None:
+    before = live.read_bytes()
+    bad = tmp_path / "bad.db"
+    make(bad)
+    refused(run("restore", bad, "--db", live), why, "không phải cơ sở dữ liệu")
+    assert live.read_bytes() == before
+    assert user_count(live) == 1
+
+
+def test_restore_refuses_a_backup_from_a_newer_coso(live: Path, tmp_path: Path) -> None:
+    newer = tmp_path / "newer.db"
+    assert run("backup", newer, "--db", live).exit_code == 0
+    sqlite_file(newer, "PRAGMA user_version = 99")
+    refused(run("restore", newer, "--db", live), "newer coso", "mới hơn")
+
+
+def test_restore_refuses_the_database_onto_itself(live: Path) -> None:
+    before = live.read_bytes()
+    refused(run("restore", live, "--db", live), "the database itself")
+    assert live.read_bytes() == before
+
+
+# --- a --db that is not there is not made ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "hoa_giai"],
+        ["export", "hoa_giai", "--format", "jsonl", "--out", "{tmp}/out.jsonl"],
+        ["backup", "{tmp}/b.db"],
+        ["forms", "publish", str(SCHEMA)],
+    ],
+    ids=["export", "export-out", "backup", "forms-publish"],
+)
+def test_commands_refuse_a_database_that_does_not_exist(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "missing.db"
+    args = [a.format(tmp=tmp_path) for a in command]
+    refused(run(*args, "--db", missing), f"no database at {missing}", "không có cơ sở dữ liệu")
+    assert sorted(tmp_path.iterdir()) == []  # no database, no backup, no export
+
+
+def test_users_add_makes_a_new_database_but_not_a_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "c.db"
+    refused(
+        run("users", "add", "a", "--role", "admin", "--area", "", "--db", missing),
+        "no directory",
+        "không có thư mục",
+    )
+    assert not missing.parent.exists()
+    made = tmp_path / "new.db"
+    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", made).exit_code == 0
+    assert user_count(made) == 1
+
+
+# --- a --db that is not a coso database -------------------------------------------------------
+
+
+def bad_databases(tmp_path: Path) -> list[tuple[Path, str]]:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(random.Random(3).randbytes(8192))
+    other = sqlite_file(tmp_path / "other.db", "CREATE TABLE t (x)")
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    return [
+        (tmp_path / "nowhere" / "c.db", "no "),
+        (folder, "is a directory"),
+        (junk, "not a coso database (file is not a database)"),
+        (other, "not a coso database (it holds another program's tables"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "hoa_giai"],
+        ["users", "add", "lan", "--role", "officer", "--area", "01.00070"],
+        ["forms", "publish", str(SCHEMA)],
+        ["backup", "{tmp}/b.db"],
+    ],
+    ids=["export", "users-add", "forms-publish", "backup"],
+)
+def test_commands_refuse_a_database_they_cannot_use(tmp_path: Path, command: list[str]) -> None:
+    args = [a.format(tmp=tmp_path) for a in command]
+    for db, why in bad_databases(tmp_path):
+        before = db.read_bytes() if db.is_file() else None
+        refused(run(*args, "--db", db), why, " / ")
+        assert (db.read_bytes() if db.is_file() else None) == before
+        assert not (tmp_path / "b.db").exists()
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_restore_refuses_a_target_that_is_not_a_database(live: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "good-backup.db"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    for db, why in bad_databases(tmp_path)[:3]:
+        if why.startswith("not a coso database (file"):
+            why = "not a SQLite database (file is not a database); move it aside"
+        before = db.read_bytes() if db.is_file() else None
+        refused(run("restore", backup, "--db", db), why, " / ")
+        assert (db.read_bytes() if db.is_file() else None) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_restore_puts_a_backup_in_place_of_another_programs_database(
+    live: Path, tmp_path: Path
+) -> None:
+    """A SQLite database named by --db is overwritten, whoever's it was: the operator named
+    it. (A file that is not SQLite at all is refused, above.)"""
+    backup = tmp_path / "good-backup.db"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    other = sqlite_file(tmp_path / "other.db", "CREATE TABLE t (x)")
+    assert run("restore", backup, "--db", other).exit_code == 0
+    assert user_count(other) == 1
+
+
+# --- files that are not there, or not text ---------------------------------------------------
+
+
+def test_backup_into_a_directory_that_does_not_exist(live: Path, tmp_path: Path) -> None:
+    target = tmp_path / "nowhere" / "b.db"
+    refused(run("backup", target, "--db", live), "no directory", "không có thư mục")
+    assert not target.parent.exists()
+
+
+def test_export_into_a_directory_that_does_not_exist(live: Path, tmp_path: Path) -> None:
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    target = tmp_path / "nowhere" / "x.csv"
+    refused(
+        run("export", "hoa_giai", "--out", target, "--db", live),
+        "no directory",
+        "không có thư mục",
+    )
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["title: café\n".encode("latin-1"), b"\xff\xfe\x00\x01binary\x00", b"form_id: x\n\x80"],
+    ids=["latin1", "binary", "stray-byte"],
+)
+def test_forms_publish_refuses_a_file_that_is_not_utf8(
+    live: Path, tmp_path: Path, content: bytes
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content)
+    # the good file is not published either: every file is read before any is published
+    refused(
+        run("forms", "publish", SCHEMA, bad, "--db", live),
+        "not UTF-8",
+        "không phải văn bản UTF-8",
+    )
+    with closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
+
+
+# --- options out of range --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_areas_search_limit_is_at_least_one(limit: str) -> None:
+    result = run("areas", "search", "a", "--limit", limit)
+    assert result.exit_code == 2
+    assert "--limit" in result.output
+    assert "no area matches" not in result.output
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_users_add_refuses_a_blank_name(live: Path, name: str) -> None:
+    result = run("users", "add", name, "--role", "officer", "--area", "01.00070", "--db", live)
+    assert result.exit_code == 2
+    assert "cần có tên" in result.output
+    assert user_count(live) == 1
+
+
+def test_users_add_keeps_a_name_without_the_spaces_around_it(live: Path) -> None:
+    assert (
+        run("users", "add", "  lan  ", "--role", "admin", "--area", "", "--db", live).exit_code == 0
+    )
+    with closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("SELECT name FROM users ORDER BY id DESC").fetchone() == ("lan",)
