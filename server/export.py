@@ -11,6 +11,10 @@ No SQL and no HTTP: `export()` takes an iterable of record documents and the for
 and yields encoded chunks, holding one buffer of rows at a time, never the whole export.
 XLSX needs its zip directory at the end, so it is written to a temporary file with
 XlsxWriter's `constant_memory` mode and that file is then read out in chunks.
+
+No value may stop an export once its response has started: what a spreadsheet cannot hold
+(a number past 2**53, text past 32,767 characters, control characters) is adapted in XLSX
+only, visibly, and CSV and JSONL keep every value whole.
 """
 
 from __future__ import annotations
