@@ -24,6 +24,7 @@ function check(f, v, path, errs) {
   switch (f.type) {
     case 'text':
       if (!type(typeof v === 'string')) return;
+      if (v.includes('\u0000')) errs.push({ path, code: 'control_character' });
       if ([...v].length > (f.max_length ?? 100000))
         errs.push({ path, code: 'max_length', limit: f.max_length });
       if (f.pattern && v && !new RegExp(f.pattern, 'u').test(v)) errs.push({ path, code: 'pattern' });

@@ -83,6 +83,8 @@ def _text(f: Field) -> Check:
         if not isinstance(value, str):
             return _wrong_type("text", value, path, errors)
         value = _nfc(value)
+        if "\x00" in value:  # no database text type or C string holds it (PostgreSQL neither)
+            errors.append(FieldError(path, "control_character", "text may not contain U+0000"))
         if len(value) > limit:
             errors.append(FieldError(path, "max_length", f"at most {limit} characters"))
         if pattern is not None and value and not pattern.search(value):

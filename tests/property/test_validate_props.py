@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.forms import FIELD_TYPES, Field, FormDef, parse_definition, read_source
-from server.validate import MAX_TEXT, compile_form
+from server.forms import FIELD_TYPES, Field, FormDef, parse_definition, read_source, text_pattern
+from server.validate import MAX_SAFE_INT, MAX_TEXT, compile_form
 
 SCHEMAS = {
     p.stem: parse_definition(read_source(p.read_text("utf-8"), p.name))
@@ -128,7 +127,7 @@ any_form = st.one_of(forms, st.sampled_from(sorted(SCHEMAS.values(), key=lambda 
 
 # --- valid data for a definition ------------------------------------------------------------
 
-letters = st.characters(codec="utf-8") | st.sampled_from(
+letters = st.characters(codec="utf-8", exclude_characters="\x00") | st.sampled_from(
     list("aăâeêiôơưđ\u0300\u0301\u0303\u0309\u0323")
 )
 
@@ -136,8 +135,12 @@ letters = st.characters(codec="utf-8") | st.sampled_from(
 def text_values(f: Field) -> st.SearchStrategy[str]:
     limit = f.max_length or MAX_TEXT
     if f.pattern is not None:
-        pattern = f.pattern
-        values = st.from_regex(pattern).map(nfc).filter(lambda s: bool(re.search(pattern, s)))
+        pattern = text_pattern(f.pattern)  # as the server (and the phone) match it
+        values = (
+            st.from_regex(pattern)
+            .map(nfc)
+            .filter(lambda s: bool(pattern.search(s)) and "\x00" not in s)
+        )
     else:
         values = st.text(letters, max_size=min(limit, 30))
     values = values.filter(lambda s: len(nfc(s)) <= limit)
@@ -154,8 +157,8 @@ def datetimes() -> st.SearchStrategy[str]:
 
 def decimal_values(f: Field) -> st.SearchStrategy[int | float]:
     floats = st.floats(f.min, f.max, allow_nan=False, allow_infinity=False)
-    low = None if f.min is None else math.ceil(f.min)
-    high = None if f.max is None else math.floor(f.max)
+    low = -MAX_SAFE_INT if f.min is None else max(math.ceil(f.min), -MAX_SAFE_INT)
+    high = MAX_SAFE_INT if f.max is None else min(math.floor(f.max), MAX_SAFE_INT)
     if low is not None and high is not None and low > high:
         return floats
     return floats | st.integers(low, high)
@@ -172,8 +175,9 @@ def values_for(f: Field) -> st.SearchStrategy[Any]:
     if f.type == "text":
         return text_values(f)
     if f.type == "integer":
-        return st.integers(
-            None if f.min is None else int(f.min), None if f.max is None else int(f.max)
+        return st.integers(  # within what every reader holds exactly (validate.MAX_SAFE_INT)
+            -MAX_SAFE_INT if f.min is None else max(int(f.min), -MAX_SAFE_INT),
+            MAX_SAFE_INT if f.max is None else min(int(f.max), MAX_SAFE_INT),
         )
     if f.type == "decimal":
         return decimal_values(f)

@@ -144,6 +144,13 @@ def test_pattern_miss(value: str) -> None:
     bad("sdt", value, "pattern")
 
 
+def test_text_with_a_nul_is_refused() -> None:
+    """U+0000 ends a C string and no PostgreSQL text holds it: refused, with a path, where
+    other control characters (tab, newline, ...) are text like any other."""
+    bad("bat_buoc", "a\x00b", "control_character")
+    ok("bat_buoc", "a\tb\nc\x07")
+
+
 @pytest.mark.parametrize(
     ("pattern", "value", "matches"),
     [
