@@ -27,7 +27,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import TITLES, ApiError, NotFound
+from server.errors import TITLES, ApiError, NotFound, bilingual
 from server.protocol import FieldError, Problem
 from server.store import Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -73,7 +73,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         type=f"urn:coso:problem:{code}",
         title=TITLES.get(status, "Error"),
         status=status,
-        detail=detail,
+        detail=bilingual(code, detail),
         code=code,
         errors=errors,
     )

@@ -24,6 +24,47 @@ TITLES = {
     500: "Lỗi máy chủ / Internal server error",
 }
 
+# What each problem `code` means, in Vietnamese: the `detail` of every problem+json starts
+# with it, then " / " and the English detail (which names the specifics).
+DETAILS_VI = {
+    "bad_request": "Yêu cầu không hợp lệ",
+    "malformed": "Dữ liệu gửi lên sai định dạng",
+    "malformed_body": "Nội dung gửi lên không đọc được (không phải JSON/YAML/MessagePack hợp lệ)",
+    "bad_gzip": "Dữ liệu nén gzip bị hỏng hoặc thiếu",
+    "bad_cursor": "Con trỏ đồng bộ không hợp lệ",
+    "bad_format": "Định dạng xuất không được hỗ trợ",
+    "bad_area": "Mã địa bàn không hợp lệ",
+    "bad_parameter": "Tham số không hợp lệ",
+    "unauthorized": "Chưa xác thực",
+    "missing_token": "Thiếu mã truy cập (token)",
+    "bad_token": "Mã truy cập không hợp lệ",
+    "forbidden": "Không có quyền với địa bàn hoặc thao tác này",
+    "not_found": "Không tìm thấy",
+    "unknown_form": "Không có biểu mẫu hoặc phiên bản này",
+    "unknown_record": "Không có hồ sơ này",
+    "method_not_allowed": "Phương thức không được hỗ trợ",
+    "timeout": "Gửi dữ liệu quá lâu",
+    "stale": "Dữ liệu đã thay đổi",
+    "stale_heads": "Hồ sơ đã có thay đổi mới: hãy tải lại rồi xử lý",
+    "reset_required": "Cần đồng bộ lại từ đầu",
+    "too_large": "Dữ liệu quá lớn",
+    "body_too_large": "Nội dung gửi lên quá lớn",
+    "too_many_items": "Quá nhiều mục trong một lần gửi",
+    "unsupported_media_type": "Kiểu nội dung không được hỗ trợ",
+    "invalid": "Dữ liệu không hợp lệ",
+    "invalid_definition": "Định nghĩa biểu mẫu có lỗi",
+    "rate_limited": "Quá nhiều lần thử sai, hãy đợi",
+    "client_closed": "Máy khách đã ngắt kết nối",
+    "internal": "Lỗi máy chủ",
+    "http_error": "Lỗi yêu cầu",
+}
+
+
+def bilingual(code: str, detail: str) -> str:
+    """`detail` with the Vietnamese for its `code` in front: "Vietnamese / English"."""
+    vi = DETAILS_VI.get(code)
+    return f"{vi} / {detail}" if vi else detail
+
 
 class ApiError(Exception):
     status = 400

@@ -113,6 +113,8 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert isinstance(body["title"], str) and body["title"]
     assert body["status"] == status
     assert isinstance(body["detail"], str) and body["detail"]
+    # people read title and detail: Vietnamese, then " / " and English
+    assert " / " in body["title"] and " / " in body["detail"], body
     for error in body.get("errors") or []:
         assert set(error) == {"path", "code", "message"}, error
         assert all(isinstance(v, str) for v in error.values())
