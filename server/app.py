@@ -27,7 +27,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import TITLES, ApiError, NotFound, bilingual
+from server.errors import TITLES, ApiError, NotFound, bilingual, bilingual_errors
 from server.protocol import FieldError, Problem
 from server.store import Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -75,7 +75,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         status=status,
         detail=bilingual(code, detail),
         code=code,
-        errors=errors,
+        errors=bilingual_errors(errors),
     )
     headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(status, {})
     if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)

@@ -59,6 +59,48 @@ DETAILS_VI = {
     "http_error": "Lỗi yêu cầu",
 }
 
+# The same for the `code` of each entry of `errors` (its `message` gives the specifics).
+FIELD_ERRORS_VI = {
+    "required": "Bắt buộc",
+    "type": "Sai kiểu giá trị",
+    "format": "Sai định dạng",
+    "pattern": "Không đúng định dạng",
+    "min": "Nhỏ hơn mức tối thiểu",
+    "max": "Lớn hơn mức tối đa",
+    "range": "Ngoài phạm vi cho phép",
+    "max_length": "Quá dài",
+    "min_items": "Quá ít mục",
+    "max_items": "Quá nhiều mục",
+    "choice": "Không có trong các lựa chọn",
+    "duplicate": "Bị trùng",
+    "duplicate_key": "Một khóa xuất hiện hai lần",
+    "unknown_field": "Trường không có trong biểu mẫu",
+    "unknown_form": "Không có biểu mẫu này",
+    "unknown_version": "Không có phiên bản này",
+    "control_character": "Có ký tự điều khiển không hợp lệ",
+    "malformed": "Dữ liệu không đọc được",
+    "invalid": "Không hợp lệ",
+    "not_allowed": "Không được phép ở đây",
+    "syntax": "Sai cú pháp YAML/JSON",
+    "id_reused": "Mã này đã dùng cho nội dung khác",
+    "forbidden": "Ngoài địa bàn của bạn",
+    "other_record": "Thuộc hồ sơ khác",
+    "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
+    "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
+}
+
+
+def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None:
+    """Each error's message with the Vietnamese for its code in front."""
+    if not errors:
+        return errors
+    return [
+        FieldError(e.path, e.code, f"{FIELD_ERRORS_VI[e.code]} / {e.message}")
+        if e.code in FIELD_ERRORS_VI and " / " not in e.message
+        else e
+        for e in errors
+    ]
+
 
 def bilingual(code: str, detail: str) -> str:
     """`detail` with the Vietnamese for its `code` in front: "Vietnamese / English"."""

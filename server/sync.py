@@ -21,7 +21,7 @@ import msgspec
 
 from server import areas
 from server.derive import rebuild
-from server.errors import Forbidden, Invalid, NotFound, Stale
+from server.errors import Forbidden, Invalid, NotFound, Stale, bilingual_errors
 from server.forms import nfc
 from server.protocol import (
     FieldError,
@@ -77,7 +77,7 @@ class Prepared:
 
 
 def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
-    return ItemResult(id=sid, status="rejected", reason=reason, errors=errors)
+    return ItemResult(id=sid, status="rejected", reason=reason, errors=bilingual_errors(errors))
 
 
 def _msgspec_error(

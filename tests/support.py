@@ -119,6 +119,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
         assert set(error) == {"path", "code", "message"}, error
         assert all(isinstance(v, str) for v in error.values())
         assert error["code"] and error["message"]
+        assert " / " in error["message"], error  # Vietnamese / English here too
     return body
 
 

@@ -43,6 +43,7 @@ def statuses(results: list[dict[str, Any]]) -> list[str]:
 
 def reasons(result: dict[str, Any]) -> tuple[str, set[tuple[str, str]]]:
     assert result["status"] == "rejected"
+    assert all(" / " in e["message"] for e in result["errors"]), result  # Vietnamese / English
     return result["reason"], {(e["path"], e["code"]) for e in result["errors"]}
 
 
