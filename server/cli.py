@@ -270,14 +270,20 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     name = name.strip()
     if not name:
         raise click.BadParameter("a name is needed / cần có tên", param_hint="NAME")
+    if role == "admin" and area not in ("", "*"):  # PROTOCOL: an admin is everything
+        raise click.BadParameter(
+            "an admin sees every area: give --area '' / quản trị viên quản lý mọi địa bàn: "
+            "dùng --area ''",
+            param_hint="--area",
+        )
     try:
-        area = "" if role == "admin" and area in ("", "*") else areas.parse(area)
+        area = "" if role == "admin" else areas.parse(area)
     except areas.AreaError as exc:
         raise click.BadParameter(str(exc), param_hint="--area") from exc
     if area and not areas.is_official(area):
         click.echo(
-            f"warning / cảnh báo: {area} is not an official area code "
-            "(accepted for pilots and tests)",
+            f"warning / cảnh báo: {area} không phải mã địa bàn chính thức, vẫn được chấp nhận "
+            "(thí điểm, kiểm thử) / is not an official area code (accepted for pilots and tests)",
             err=True,
         )
     with open_store(db, create=True) as store:

@@ -249,3 +249,12 @@ def test_users_add_keeps_a_name_without_the_spaces_around_it(live: Path) -> None
     )
     with closing(sqlite3.connect(live)) as conn:
         assert conn.execute("SELECT name FROM users ORDER BY id DESC").fetchone() == ("lan",)
+
+
+def test_users_add_refuses_an_admin_bound_to_an_area(live: Path) -> None:
+    """PROTOCOL: an admin is "everything"; an admin of one province would still read the
+    whole audit log and publish forms for all, so a bound admin is refused, not half-made."""
+    result = run("users", "add", "qt", "--role", "admin", "--area", "01", "--db", live)
+    assert result.exit_code == 2
+    assert "--area ''" in result.output
+    assert user_count(live) == 1
