@@ -133,7 +133,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         security=[{"bearer": []}],
     )
-    handlers: list[Any] = [api, misc.healthz, misc.home]
+    handlers: list[Any] = [api, misc.healthz, misc.healthz_head, misc.home]
     if settings.client.is_dir():
         handlers.append(
             create_static_files_router(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response, get, head
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect
 
@@ -46,6 +46,12 @@ def audit(
 def healthz(store: StoreDep) -> Health:
     """Liveness and the database's identity (it changes on restore)."""
     return Health("ok", store.db_id)
+
+
+@head("/healthz", sync_to_thread=True, exclude_from_auth=True, include_in_schema=False)
+def healthz_head(store: StoreDep) -> None:
+    """The same check without a body, for uptime monitors that send HEAD."""
+    store.last_change_seq()  # the database answers
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False, sync_to_thread=False)

@@ -105,6 +105,7 @@ ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/audit"): Rule("admin", "none", get(f"{API}/audit")),
     ("GET", "/"): Rule("public", "none", get("/")),
     ("GET", "/healthz"): Rule("public", "none", get("/healthz")),
+    ("HEAD", "/healthz"): Rule("public", "none", get("/healthz")),
     ("GET", "/app"): Rule("public", "none", get("/app")),
     ("GET", "/app/{file_path:path}"): Rule("public", "none", get("/app/app.js")),
     ("HEAD", "/app/{file_path:path}"): Rule("public", "none", get("/app/index.html")),

@@ -419,3 +419,8 @@ def test_the_app_without_its_slash_leads_to_the_app(api: Api) -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
     r = api.client.get("/app/", follow_redirects=False)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+
+
+def test_uptime_monitors_may_send_head_to_healthz(api: Api) -> None:
+    r = api.client.head("/healthz")
+    assert r.status_code == 200 and r.content == b""
