@@ -48,7 +48,7 @@ def healthz(store: StoreDep) -> Health:
     return Health("ok", store.db_id)
 
 
-@head("/healthz", sync_to_thread=True, exclude_from_auth=True, include_in_schema=False)
+@head("/healthz", sync_to_thread=True, exclude_from_auth=True)
 def healthz_head(store: StoreDep) -> None:
     """The same check without a body, for uptime monitors that send HEAD."""
     store.last_change_seq()  # the database answers
