@@ -60,21 +60,35 @@ def records(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[RecordPage]:
     """Records in the caller's area changed after `since`, oldest change first."""
+    return _page(request, store, catalog, form_id, since, limit)
+
+
+def _page(
+    request: Request[Any, Any, Any],
+    store: StoreDep,
+    catalog: CatalogDep,
+    form_id: str | None,
+    since: str | None,
+    limit: int,
+    conflicts_only: bool = False,
+) -> Response[Any]:
+    """A page of the caller's records after the cursor `since`; a `form_id` never published
+    is a 404."""
     start = cursor.start(store, since)
+    form_ids = None
+    if form_id:
+        catalog.reload()
+        if catalog.get(form_id) is None:
+            raise NotFound(f"no form {form_id!r}", code="unknown_form")
+        form_ids = [form_id]
     rows = store.records_page(
-        area=request.user.area, since=start, limit=limit, form_ids=_forms(catalog, form_id)
+        area=request.user.area,
+        since=start,
+        limit=limit,
+        form_ids=form_ids,
+        conflicts_only=conflicts_only,
     )
     return page_response(request, store, rows, start, limit)
-
-
-def _forms(catalog: CatalogDep, form_id: str | None) -> list[str] | None:
-    """The `form_id` filter: None for all forms, 404 for a form never published."""
-    if not form_id:
-        return None
-    catalog.reload()
-    if catalog.get(form_id) is None:
-        raise NotFound(f"no form {form_id!r}", code="unknown_form")
-    return [form_id]
 
 
 @get(
@@ -148,15 +162,7 @@ def conflicts(
 ) -> Response[ConflictList]:
     """Records in the caller's area with open conflicts, oldest change first, a page at a
     time: `next` is the cursor for the following page, `more` says whether there may be one."""
-    start = cursor.start(store, since)
-    rows = store.records_page(
-        area=request.user.area,
-        since=start,
-        limit=limit,
-        form_ids=_forms(catalog, form_id),
-        conflicts_only=True,
-    )
-    return page_response(request, store, rows, start, limit)
+    return _page(request, store, catalog, form_id, since, limit, conflicts_only=True)
 
 
 @post(
