@@ -17,6 +17,7 @@ from server import areas
 from server.merge import CLOCK_SKEW, Merged, Sub, merge, same_value
 from server.protocol import Conflict, ConflictValue, Record
 from server.store import RecordRow, SubmissionRow, Writer
+from server.validate import instant_ns
 
 # form_id -> (old name -> latest name, latest version)
 Layout = Mapping[str, tuple[Mapping[str, str], int]]
@@ -54,7 +55,7 @@ def _sub(row: SubmissionRow, renames: Mapping[str, str], latest: int) -> Sub:
         parents=() if row.parents == "[]" else tuple(_decode(row.parents)),
         data=data,
         captured_at=row.captured_at,
-        captured_ts=row.captured_ts,
+        captured_ts=instant_ns(row.captured_at),  # exact, where row.captured_ts is a float
         device_id=row.device_id,
         resolves=(
             frozenset()

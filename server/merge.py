@@ -29,7 +29,9 @@ class Sub:
     parents: tuple[str, ...]
     data: Mapping[str, Any]
     captured_at: str = ""
-    captured_ts: float = 0.0  # `captured_at` as a POSIX time, so offsets compare right
+    # `captured_at` as a number that orders as the instant does, so offsets compare right
+    # (derive gives exact integer nanoseconds; any number ordering the same would do)
+    captured_ts: float = 0.0
     device_id: str = ""
     resolves: frozenset[str] = frozenset()
     skewed: bool = False  # captured_at more than a day ahead of the server when received

@@ -102,6 +102,28 @@ def test_conflict_lists_the_fields_and_every_value(api: Any) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("later", "earlier"),
+    [
+        ("2025-06-01T09:00:00.0000009Z", "2025-06-01T09:00:00.0000001Z"),  # past microseconds
+        ("2025-06-01T16:00:00.000001+07:00", "2025-06-01T09:00:00Z"),  # another offset
+        ("9000-01-01T00:00:00.000009Z", "9000-01-01T00:00:00.000001Z"),  # where floats blur
+    ],
+)
+def test_the_provisional_value_is_the_later_capture_to_the_last_digit(
+    api: Any, later: str, earlier: str
+) -> None:
+    """The greatest (captured_at, id) wins, compared as exact instants: the later capture
+    wins even when its id sorts first."""
+    root = case()
+    api.push("officer", [root])
+    first = edit(root, {"ket_qua": "sau"}, captured_at=later, id="0" + uuid7()[1:])
+    second = edit(root, {"ket_qua": "truoc"}, captured_at=earlier, id="f" + uuid7()[1:])
+    api.push("officer", [first], device_id="phone-1")
+    assert api.push("officer2", [second], device_id="phone-2")[0]["status"] == "conflict"
+    assert record(api, root["id"])["data"]["ket_qua"] == "sau"
+
+
 def test_edits_of_different_fields_on_two_phones_do_not_conflict(api: Any) -> None:
     root = case()
     api.push("officer", [root])
