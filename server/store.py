@@ -439,14 +439,6 @@ class Writer:
         sql = "SELECT record_id, form_id, area FROM records WHERE record_id IN ({marks})"
         return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, record_ids)}
 
-    def pending_roots(self, record_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """record_id -> (form_id, area) of records known only by stored submissions."""
-        out: dict[str, tuple[str, str]] = {}
-        for rid, subs in _submissions_of(self.conn, record_ids).items():
-            if subs:
-                out[rid] = (subs[0].form_id, subs[0].area)
-        return out
-
     def submission_counts(self, record_ids: Sequence[str]) -> dict[str, int]:
         """record_id -> how many submissions are stored, for the records that have any."""
         sql = (

@@ -337,13 +337,10 @@ def _admit(
     """Decide duplicates, id reuse, parents in other records and area rules, in batch order."""
     stored = w.content_hashes([p.row.id for p in prepared])
     edited = sorted({p.row.record_id for p in prepared if not p.creating})
-    owners: dict[str, tuple[str, str | None]] = dict(w.record_heads(edited))
-    # A record known only by pending edits has a form but no area yet: its area is its first
-    # submission's, checked again when that arrives (see `rebuild`), not a pending edit's.
-    owners.update(
-        (rid, (form_id, None))
-        for rid, (form_id, _) in w.pending_roots([r for r in edited if r not in owners]).items()
-    )
+    # A record's form and area are its root's. Edits of a record whose root has not come yet
+    # are stored pending; when it comes, `rebuild` merges those of its form by users whose
+    # area contains it (a pending edit never decides the form or the area).
+    owners: dict[str, tuple[str, str]] = dict(w.record_heads(edited))
     parent_homes = {
         pid: rec
         for pid, (_, rec) in w.content_hashes(
@@ -386,7 +383,7 @@ def _admit(
                 ],
             )
             continue
-        if owner is not None and owner[1] is not None and not areas.contains(user.area, owner[1]):
+        if owner is not None and not areas.contains(user.area, owner[1]):
             results[p.index] = _reject(
                 row.id,
                 "forbidden",

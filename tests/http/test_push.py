@@ -268,6 +268,30 @@ def test_rejected_edit_with_another_form(api: Any) -> None:
     assert reasons(result) == ("invalid", {("submissions[0].record_id", "form_mismatch")})
 
 
+@pytest.mark.parametrize("order", ["stray, edit, root", "edit, stray, root", "stray, root+edit"])
+def test_an_early_edit_of_another_form_never_decides_the_records_form(api: Any, order: str) -> None:
+    """The root decides a record's form, whatever came first: an early edit naming the record
+    under another form stays pending (never merged), and never costs the record's own root
+    or edits, in any order or batching."""
+    root = case()
+    rid = root["id"]
+    stray = submission("mo_hinh", {"ghi_chu": "x"}, version=1, record_id=rid, parents=[rid])
+    mine = edit(root, {"ket_qua": "X"})
+    items = {"stray": stray, "edit": mine, "root": root}
+    got: dict[str, str] = {}
+    for batch in order.split(", "):
+        names = batch.split("+")
+        for name, r in zip(names, api.push("officer", [items[n] for n in names]), strict=True):
+            got[name] = r["status"]
+    assert got["root"] == "accepted" and got["stray"] == "pending"
+    assert got["edit"] in ("accepted", "pending")  # pending when it came before the root
+    rec = record(api, rid)
+    assert rec["form_id"] == "hoa_giai" and rec["data"]["ket_qua"] == "X"
+    assert rec["heads"] == [mine["id"]] and rec["revision"] == 2
+    status = {s["id"]: s["status"] for s in rec["submissions"]}
+    assert status[stray["id"]] == "pending"
+
+
 def test_a_rejected_item_fixed_and_resent_with_its_id_is_accepted(api: Any) -> None:
     item = case()
     broken = {**item, "data": {**item["data"], "so_buoi_hoa_giai": 1000}}
