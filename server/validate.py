@@ -204,6 +204,7 @@ def _count(f: Field, path: str, errors: list[FieldError], n: int) -> None:
 
 def _select_multiple(f: Field) -> Check:
     values = frozenset(c.value for c in f.choices or [])
+    rank = {c.value: i for i, c in enumerate(f.choices or [])}.__getitem__
 
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, list):
@@ -224,6 +225,8 @@ def _select_multiple(f: Field) -> Check:
             else:
                 seen.add(v)
         _count(f, path, errors, len(value))
+        if len(seen) == len(out):  # a set of choices: kept in the form's order, so that two
+            out.sort(key=rank)  # phones ticking the same boxes in turn never conflict
         return out
 
     return check

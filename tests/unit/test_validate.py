@@ -144,6 +144,15 @@ def test_pattern_miss(value: str) -> None:
     bad("sdt", value, "pattern")
 
 
+def test_select_multiple_keeps_the_forms_order() -> None:
+    """Ticked boxes are a set: kept in the order of the form's choices, so the same boxes
+    ticked in another order are the same value (no conflict, a replay is a duplicate)."""
+    out, errors = check({"chu_de": ["khac", "dat_dai"]})
+    assert errors == [] and out["chu_de"] == ["dat_dai", "khac"]
+    out, errors = check({"chu_de": ["khac", "khac"]})  # refused: not reordered either
+    assert [(e.path, e.code) for e in errors] == [("chu_de[1]", "duplicate")]
+
+
 def test_text_with_a_nul_is_refused() -> None:
     """U+0000 ends a C string and no PostgreSQL text holds it: refused, with a path, where
     other control characters (tab, newline, ...) are text like any other."""
