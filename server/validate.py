@@ -317,7 +317,8 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
                 out[key] = field_check(v, prefix + key, errors)
         for name in required:
             v = value.get(name, ...)
-            if v is None or v == "" or v == [] or (v is ... and whole):
+            blank = type(v) is str and not v.strip()  # "" or only spaces: nothing was written
+            if v is None or blank or v == [] or (v is ... and whole):
                 errors.append(FieldError(prefix + name, "required", "this field is required"))
         return out
 

@@ -49,9 +49,10 @@ def healthz(store: StoreDep) -> Health:
 
 
 @head("/healthz", sync_to_thread=True, exclude_from_auth=True)
-def healthz_head(store: StoreDep) -> None:
+def healthz_head(store: StoreDep) -> Response[None]:
     """The same check without a body, for uptime monitors that send HEAD."""
     store.last_change_seq()  # the database answers
+    return Response(None, media_type="text/plain")
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False, sync_to_thread=False)

@@ -144,7 +144,7 @@ def text_values(f: Field) -> st.SearchStrategy[str]:
     else:
         values = st.text(letters, max_size=min(limit, 30))
     values = values.filter(lambda s: len(nfc(s)) <= limit)
-    return values.filter(bool) if f.required else values
+    return values.filter(str.strip) if f.required else values  # blank is missing
 
 
 def datetimes() -> st.SearchStrategy[str]:

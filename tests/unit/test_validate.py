@@ -153,6 +153,11 @@ def test_select_multiple_keeps_the_forms_order() -> None:
     assert [(e.path, e.code) for e in errors] == [("chu_de[1]", "duplicate")]
 
 
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u3000"])
+def test_a_required_text_of_only_spaces_is_missing(blank: str) -> None:
+    assert ("bat_buoc", "required") in codes({"bat_buoc": blank})
+
+
 def test_text_with_a_nul_is_refused() -> None:
     """U+0000 ends a C string and no PostgreSQL text holds it: refused, with a path, where
     other control characters (tab, newline, ...) are text like any other."""
