@@ -52,7 +52,7 @@ def healthz(store: StoreDep) -> Health:
 def healthz_head(store: StoreDep) -> Response[None]:
     """The same check without a body, for uptime monitors that send HEAD."""
     store.last_change_seq()  # the database answers
-    return Response(None, media_type="text/plain")
+    return Response(b"", media_type="application/json")
 
 
 @get("/", exclude_from_auth=True, include_in_schema=False, sync_to_thread=False)
