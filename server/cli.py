@@ -183,25 +183,45 @@ def main() -> None:
 
 @main.command()
 @DB_OPTION
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Địa chỉ lắng nghe / Address to listen on (0.0.0.0: every network interface).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Cổng / Port.",
+)
+@click.option(
+    "--url",
+    envvar="COSO_URL",
+    help="Địa chỉ điện thoại dùng / The address phones use, e.g. https://coso.example.vn "
+    "behind an HTTPS proxy (for the setup links printed); default http://localhost:PORT.",
+)
 @click.option(
     "--schemas",
     type=click.Path(file_okay=False, path_type=Path),
     default=ROOT / "schemas",
     show_default=True,
-    help="Form definitions to publish on an empty database.",
+    help="Biểu mẫu xuất bản khi cơ sở dữ liệu trống / "
+    "Form definitions to publish on an empty database.",
 )
 @click.option(
-    "--demo", is_flag=True, help="Also create one demo user per role and print their tokens."
+    "--demo",
+    is_flag=True,
+    help="Tạo người dùng thử / Also create one demo user per role and print their tokens.",
 )
-def serve(db: str, host: str, port: int, schemas: Path, demo: bool) -> None:
+def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: bool) -> None:
     """Chạy máy chủ / Run the server (API at /api/v1, phone app at /app/)."""
     import uvicorn
 
     check_port(host, port)
     local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
-    url = f"http://{'localhost' if local else host}:{port}"
+    url = (url or f"http://{'localhost' if local else host}:{port}").rstrip("/")
     with open_store(db, create=True) as store:
         welcome(store, db, url, schemas, demo)
     with server_lock(db):  # the server's own store is opened inside: never one restored under it

@@ -3,6 +3,7 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from server.app import ROOT
@@ -88,3 +89,22 @@ def test_backup_and_restore_give_a_new_identity(tmp_path: Path) -> None:
     ]
     assert ids[0] != ids[1]
     assert sqlite3.connect(restored).execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+def test_serve_demo_prints_setup_links_for_the_address_phones_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Behind an HTTPS proxy the server listens on one address and phones use another:
+    `--url` (or COSO_URL) is what the printed setup link carries."""
+    from server.cli import welcome
+    from server.store import Store
+
+    db = tmp_path / "coso.db"
+    store = Store(db)
+    try:
+        welcome(store, str(db), "https://coso.example.vn", ROOT / "schemas", demo=True)
+    finally:
+        store.close()
+    out = capsys.readouterr().out
+    assert "https://coso.example.vn/app/#token=" in out
+    assert "localhost" not in out
