@@ -1,5 +1,6 @@
-"""At 360x640 (a cheap Android phone) no screen scrolls sideways and every control is at least
-44 px tall, in Vietnamese and in English, with errors showing."""
+"""At 360x640 (a cheap Android phone) no screen scrolls sideways, every control is at least
+44 px tall and every tab label stays on one line (with the outbox count), in Vietnamese and in
+English, with errors showing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ MEASURE = """() => {
     if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
     if (r.height < 44) small.push(`${el.outerHTML.slice(0, 90)} -> ${r.height}px`);
   }
-  return {width: document.documentElement.scrollWidth, small};
+  const wrapped = [];
+  for (const tab of document.querySelectorAll('a.tab')) {
+    const texts = document.createTreeWalker(tab, NodeFilter.SHOW_TEXT);
+    for (let n = texts.nextNode(); n; n = texts.nextNode()) {
+      const r = document.createRange();
+      r.selectNodeContents(n);
+      if (r.getClientRects().length > 1) wrapped.push(tab.textContent);
+    }
+    if (tab.scrollWidth > tab.clientWidth) wrapped.push(`${tab.textContent} (overflows)`);
+  }
+  return {width: document.documentElement.scrollWidth, small, wrapped};
 }"""
 
 
@@ -21,6 +32,14 @@ MEASURE = """() => {
 def test_every_screen_fits_a_small_phone(phones, server) -> None:
     phone = phones("can-bo-e", viewport=(360, 640))
     page = phone.page
+    # Twelve items the server turned down (never pushed again): "Hộp thư đi (12)" on the tab.
+    phone.js(
+        """await db.putMany('outbox', [...Array(12).keys()].map((i) => ({
+          id: `0190aaaa-0000-7000-8000-${String(i).padStart(12, '0')}`, form_id: 'tuyen_truyen',
+          form_version: 1, parents: [], captured_at: '2025-09-01T08:00:00+07:00', data: {},
+          status: 'rejected', errors: [{path: '', code: 'invalid', message: 'Không hợp lệ / x'}],
+          saved_at: '2025-09-01T08:00:00+07:00'})))"""
+    )
     form_ids = [f["form_id"] for f in server.api(phone.token, "/forms")[1]["forms"]]
     seen = []
 
@@ -28,11 +47,13 @@ def test_every_screen_fits_a_small_phone(phones, server) -> None:
         result = page.evaluate(MEASURE)
         assert result["width"] <= 360, f"{name}: scrolls sideways ({result['width']} px)"
         assert result["small"] == [], f"{name}: controls under 44 px: {result['small']}"
+        assert result["wrapped"] == [], f"{name}: tab labels on two lines: {result['wrapped']}"
         seen.append(name)
 
     for lang in ("vi", "en"):
         page.goto(f"{server.url}/app/#/")
         expect(page.locator("#form-list a").first).to_be_visible()
+        expect(page.locator(".tab .count")).to_have_text("(12)")
         check(f"{lang} home")
         for form_id in form_ids:
             phone.new(form_id)
