@@ -6,6 +6,9 @@ const GEO = { lat: [-90, 90], lon: [-180, 180], alt: [-20000, 100000], accuracy:
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 const missing = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
+// Text of only spaces counts as not written for a required field; the spaces of Python's
+// str.strip() (JS trim() differs: it strips U+FEFF and keeps U+001C-U+001F and U+0085).
+const BLANK = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
 
 function validDate(s) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
@@ -84,7 +87,7 @@ function check(f, v, path, errs) {
 function validateInto(fields, data, prefix, errs) {
   for (const f of fields) {
     const v = data?.[f.name];
-    if (missing(v)) {
+    if (missing(v) || (f.required && typeof v === 'string' && BLANK.test(v))) {
       if (f.required) errs.push({ path: prefix + f.name, code: 'required' });
     } else check(f, v, prefix + f.name, errs);
   }
