@@ -91,7 +91,17 @@ const S = {
   e_range: ['Ngoài phạm vi cho phép', 'Out of range'],
   e_control_character: ['Có ký tự điều khiển không hợp lệ', 'Contains an invalid control character'],
   e_unknown_field: ['Trường không có trong biểu mẫu', 'Not a field of this form'],
+  // Whole-submission refusals a phone can meet (PROTOCOL.md, push).
+  e_unknown_form: ['Máy chủ không có biểu mẫu này', 'The server has no such form'],
+  e_unknown_version: ['Máy chủ không có phiên bản biểu mẫu này', 'The server has no such form version'],
+  e_id_reused: ['Mã bản ghi này đã dùng cho nội dung khác', 'This id was already used for other content'],
+  e_forbidden: ['Hồ sơ ngoài địa bàn của bạn', 'The record is outside your area'],
+  e_form_mismatch: ['Hồ sơ thuộc biểu mẫu khác', 'The record belongs to another form'],
+  e_other_record: ['Bản trước thuộc hồ sơ khác', 'A parent belongs to another record'],
 };
+// Codes that are about the whole submission; other codes without a field are the server's
+// words (a bad `captured_at`, say), not a field's.
+const ITEM_CODES = new Set(['unknown_form', 'unknown_version', 'id_reused', 'forbidden', 'form_mismatch', 'other_record']);
 
 export let lang = localStorage.getItem('coso.lang') === 'en' ? 'en' : 'vi';
 
@@ -109,14 +119,15 @@ export function t(key, params = {}) {
 // A {vi, en} label from a form definition.
 export const L = (label) => label?.[lang] || label?.vi || label?.en || '';
 
-// An error from validate() or the server, for field definition `f`.
+// An error from validate() or the server (whose `message` is "Vietnamese / English"), for
+// field definition `f`.
 export function errorText(e, f) {
   if (e.code === 'type' && (f?.type === 'integer' || f?.type === 'decimal' || e.type === 'decimal'))
     return t(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
   const limit =
     e.limit ??
     (e.code === 'max_length' ? f?.max_length : /^min/.test(e.code) ? f?.min : f?.max);
-  if (S[`e_${e.code}`]) return t(`e_${e.code}`, { limit });
+  if (S[`e_${e.code}`] && (e.path || !e.message || ITEM_CODES.has(e.code))) return t(`e_${e.code}`, { limit });
   return t('server_rejected', { m: e.message || e.code });
 }
 

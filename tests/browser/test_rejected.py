@@ -1,9 +1,11 @@
-"""A submission the server rejects stays in the outbox, marked, with the server's error shown
-at the field; once the officer fixes it, it goes out again (same id: it was never stored)."""
+"""A submission the server rejects stays in the outbox, marked, with the server's errors shown
+at their fields; once the officer fixes it, it goes out again (same id: it was never stored).
+Refusals of a whole submission read in the phone's words, or in the server's own."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,15 +30,19 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     phone.fill(SESSION)
     phone.save()
     [item] = phone.outbox()
-    # Written behind the form's back, so only the server can catch it.
-    phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_nguoi_tham_du: -5}})", item)
+    # Written behind the form's back, so only the server can catch them.
+    phone.js(
+        "await db.put('outbox', {...arg, data: {...arg.data, so_nguoi_tham_du: -5,"
+        " ten_dia_diem: 'Trường THCS\\u0000Trưng Vương'}})",
+        item,
+    )
 
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
     [kept] = phone.outbox()
     assert kept["id"] == item["id"]
     assert kept["status"] == "rejected"
-    assert [e["path"] for e in kept["errors"]] == ["so_nguoi_tham_du"]
+    assert sorted(e["path"] for e in kept["errors"]) == ["so_nguoi_tham_du", "ten_dia_diem"]
 
     page.goto(f"{server.url}/app/#/outbox")
     row = page.locator(f'#outbox-list li[data-id="{item["id"]}"]')
@@ -48,12 +54,15 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     saved = json.loads(Path(download.value.path()).read_text("utf-8"))
     assert [s["id"] for s in saved["submissions"]] == [item["id"]]
     assert saved["device_id"] == phone.js("await db.kv('device_id')")
-    assert saved["rejected"][item["id"]][0]["code"] == "min"
+    assert {e["code"] for e in saved["rejected"][item["id"]]} == {"min", "control_character"}
     row.get_by_role("link").click()
     error = phone.field("so_nguoi_tham_du").locator(".err")
     expect(error).to_have_text("Không được nhỏ hơn 0")
-    phone.fill({"so_nguoi_tham_du": "45"})
+    bad_text = phone.field("ten_dia_diem").locator(".err")
+    expect(bad_text).to_have_text("Có ký tự điều khiển không hợp lệ")
+    phone.fill({"so_nguoi_tham_du": "45", "ten_dia_diem": SESSION["ten_dia_diem"]})
     expect(error).to_be_hidden()
+    expect(bad_text).to_be_hidden()
     phone.save()
     expect(page.locator("#st-result")).to_have_text("Lần gửi cuối: 1 đã nhận", timeout=20_000)
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
@@ -65,3 +74,20 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     assert status == 200
     assert record["data"]["so_nguoi_tham_du"] == 45
     assert [s["id"] for s in record["submissions"]] == [item["id"]]
+
+    # A whole submission refused: the phone's words for a code it knows, else the server's
+    # "Vietnamese / English" message (a field's words would be wrong here).
+    old, clock = str(uuid.uuid4()), str(uuid.uuid4())
+    phone.js(
+        "await db.putMany('outbox', [{...arg.item, id: arg.old, form_version: 99},"
+        " {...arg.item, id: arg.clock, captured_at: 'hôm qua'}])",
+        {"item": item, "old": old, "clock": clock},
+    )
+    phone.sync()
+    page.goto(f"{server.url}/app/#/outbox")
+    expect(page.locator(f'li[data-id="{old}"] .err')).to_have_text(
+        "Máy chủ không có phiên bản biểu mẫu này"
+    )
+    expect(page.locator(f'li[data-id="{clock}"] .err')).to_contain_text(
+        "Máy chủ từ chối: Sai định dạng / "
+    )
