@@ -166,9 +166,11 @@ function widget(f, value, path, ctx) {
       const long = f.max_length > 300 || (!f.max_length && !f.pattern);
       // A digits-only pattern (phone numbers) gets the phone keypad.
       const digits = f.pattern && !/[a-ce-zA-Z]/.test(f.pattern.replace(/\\d/g, '')) ? 'tel' : undefined;
+      // No maxLength attribute: it counts UTF-16 units and would cut text with emoji short of
+      // max_length, which counts characters; validate() names an overlong text instead.
       const el = long
-        ? h('textarea', { id, name: id, rows: 3, maxLength: f.max_length })
-        : input({ type: 'text', inputMode: digits, maxLength: f.max_length, autocomplete: 'off' });
+        ? h('textarea', { id, name: id, rows: 3 })
+        : input({ type: 'text', inputMode: digits, autocomplete: 'off' });
       el.value = value ?? '';
       body = el;
       w.get = () => (el.value === '' ? undefined : el.value.normalize('NFC'));

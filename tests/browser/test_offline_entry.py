@@ -1,5 +1,6 @@
 """Setup link -> forms on the phone; no network -> the app still opens and three forms are
-filled and saved (one mistake caught inline); network back -> they reach the server intact."""
+filled and saved (one mistake caught inline; a text as long as its limit allows in
+characters, emoji included); network back -> they reach the server intact."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ HOA_GIAI = {
     "noi_dung_vu_viec": "Tranh chấp lối đi chung giữa hai hộ liền kề",
     "trang_thai": "moi_tiep_nhan",
 }
+# max_length counts characters: 4000 of them, mostly emoji (two UTF-16 units each), fit in 4000.
+LONG = (HOA_GIAI["noi_dung_vu_viec"] + " ").ljust(4000, "🏠")
 
 
 @pytest.mark.browser
@@ -77,7 +80,10 @@ def test_offline_entry_then_sync(phones, server) -> None:
     expect(page.locator(".flash")).to_be_visible()
 
     phone.new("hoa_giai")
-    phone.fill(HOA_GIAI)
+    phone.fill({**HOA_GIAI, "noi_dung_vu_viec": LONG + "!"})
+    expect(phone.field("noi_dung_vu_viec").locator(".err")).to_have_text("Tối đa 4000 ký tự")
+    phone.fill({"noi_dung_vu_viec": LONG})
+    expect(phone.field("noi_dung_vu_viec").locator(".err")).to_be_hidden()
     phone.save()
     expect(page.locator(".flash")).to_be_visible()
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 3")
@@ -111,7 +117,7 @@ def test_offline_entry_then_sync(phones, server) -> None:
             {"ho_ten": "Lê Văn Bình", "vai_tro": "ben_con_lai"},
         ],
         "loai_vu_viec": "xay_dung_loi_di",
-        "noi_dung_vu_viec": "Tranh chấp lối đi chung giữa hai hộ liền kề",
+        "noi_dung_vu_viec": LONG,
         "trang_thai": "moi_tiep_nhan",
     }
     # The case comes back to the phone for follow-up.
