@@ -3,7 +3,7 @@
 // #/fix/ID, #/cases, #/case/ID, #/edit/ID. The setup link's #token=… is read once and wiped.
 import * as db from './db.js';
 import { L, lang, setLang, t, timeText } from './i18n.js';
-import { describeError, formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
+import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
 import { validate } from './validate.js';
@@ -164,7 +164,7 @@ async function formView(id) {
   if (!def) return page('', h('p', { class: 'err' }, t('e_unknown_field')));
   const rec = d.record_id ? await db.get('records', d.record_id) : null;
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
-  const form = renderForm(def, d.data, { fresh: d.fresh, conflicts });
+  const form = renderForm(def, d.data, { fresh: d.fresh, conflicts, device: await db.kv('device_id') });
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const problems = h('p', { class: 'err', id: 'form-errors', role: 'alert', hidden: true });
   const touched = new Set();
@@ -301,7 +301,6 @@ async function casesView() {
 async function caseView(recordId) {
   const r = await db.get('records', recordId);
   const me = await db.kv('device_id');
-  const device = (d) => (d === me ? t('this_phone') : t('device_n', { d: `…${String(d).slice(-6)}` }));
   if (!r) return go('#/cases');
   const def = await latestDef(r.form_id);
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
@@ -314,7 +313,7 @@ async function caseView(recordId) {
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
         h('strong', {}, L(field(c.field)?.label) || c.field),
         h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value),
-          h('small', {}, ` — ${t('by_device', { d: device(v.device_id), t: timeText(v.captured_at) })}`))))))) : null,
+          h('small', {}, ` — ${t('by_device', { d: deviceText(v.device_id, me), t: timeText(v.captured_at) })}`))))))) : null,
     def ? renderData(def, r.data) : null,
     link(`#/edit/${recordId}`, `✎ ${t('edit')}`, 'btn big'));
 }

@@ -58,6 +58,9 @@ function choiceLabel(f, v) {
 const itemText = (f, item) =>
   f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ');
 
+// Who wrote a value: this phone (its own device id `mine`) or another, by its id's end.
+export const deviceText = (d, mine) => (d === mine ? t('this_phone') : t('device_n', { d: `…${String(d).slice(-6)}` }));
+
 // A value as text for reading (case view, conflicts).
 export function formatValue(f, v) {
   if (v == null) return '—';
@@ -100,7 +103,7 @@ function widget(f, value, path, ctx) {
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: t('device_n', { d: `…${String(c.device_id).slice(-6)}` }), t: timeText(c.captured_at) })}`)))))
+        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: deviceText(c.device_id, ctx.device), t: timeText(c.captured_at) })}`)))))
     : null;
   const w = { f, showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
   let body;
@@ -282,9 +285,10 @@ function find(g, path) {
 }
 
 // {el, data(), showErrors(errors) -> count shown, clearErrors()} for definition `def`.
-// opts: {fresh: a new record (required repeats start filled), conflicts: {field: values}}.
+// opts: {fresh: a new record (required repeats start filled), conflicts: {field: values},
+// device: this phone's device id}.
 export function renderForm(def, data, opts = {}) {
-  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts };
+  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, device: opts.device };
   const g = group(def.fields, data ?? {}, '', ctx);
   const general = h('div', { class: 'err general', role: 'alert', hidden: true });
   const all = (ws) => ws.flatMap((w) => [w, ...(w.items ?? []).flatMap((it) => all(it.widgets))]);

@@ -96,3 +96,9 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
     a.sync()
     expect(a.page.locator("#st-error")).to_have_count(0)
     assert a.js("(await db.all('records')).map((r) => r.record_id)") == [case_id]
+
+    # The edit form names the writers as the case view does: A's own value is "this phone".
+    a.page.goto(f"{server.url}/app/#/edit/{case_id}")
+    competing = a.field("trang_thai").locator(".competing li")
+    expect(competing.filter(has_text="Đang hòa giải")).to_contain_text("máy này")
+    expect(competing.filter(has_text="Hòa giải thành")).to_contain_text("máy …")
