@@ -12,6 +12,8 @@ const main = document.getElementById('main');
 const bar = document.getElementById('status');
 let leave = null; // flushes the open form's draft before the screen changes
 let flash = '';
+let shown = null; // the open form's {id, attempted, touched}: its errors outlive a language switch
+let keep = null; // `shown`, handed to the same form drawn again in the other language
 
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
@@ -167,8 +169,9 @@ async function formView(id) {
   const form = renderForm(def, d.data, { fresh: d.fresh, conflicts, device: await db.kv('device_id') });
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const problems = h('p', { class: 'err', id: 'form-errors', role: 'alert', hidden: true });
-  const touched = new Set();
-  let attempted = false;
+  const state = keep?.id === id ? keep : { id, attempted: false, touched: new Set() };
+  const { touched } = state;
+  shown = state;
   let timer = null;
 
   const save = async () => {
@@ -182,16 +185,16 @@ async function formView(id) {
   const check = (scroll = false) => {
     const under = (p, q) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
     const errs = validate(def.fields, form.data());
-    const shown = attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
-    form.showErrors(shown, scroll);
-    problems.hidden = !attempted || !errs.length;
+    const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
+    form.showErrors(visible, scroll);
+    problems.hidden = !state.attempted || !errs.length;
     problems.textContent = t('fix_errors', { n: errs.length });
     return errs;
   };
   form.el.addEventListener('input', () => {
     clearTimeout(timer);
     timer = setTimeout(save, 400);
-    if (attempted) check();
+    if (state.attempted) check();
   });
   form.el.addEventListener('change', (e) => {
     const p = e.target.closest?.('[data-path]')?.dataset.path;
@@ -202,7 +205,7 @@ async function formView(id) {
   leave = save;
 
   const finish = async () => {
-    attempted = true;
+    state.attempted = true;
     const errs = check(true);
     if (errs.length) return;
     const data = form.data();
@@ -239,7 +242,8 @@ async function formView(id) {
       h('button', { type: 'submit', id: 'save-btn', class: 'big' }, `✓ ${t('save')}`),
       note,
       h('button', { type: 'button', class: 'link danger', onclick: discard }, t('delete_draft'))));
-  if (d.errors?.length) form.showErrors(d.errors, true);
+  if (d.errors?.length) form.showErrors(d.errors, state !== keep);
+  if (state.attempted || touched.size) check();
 }
 
 async function outboxView() {
@@ -323,6 +327,7 @@ async function caseView(recordId) {
 async function route() {
   if (leave) await leave().catch(() => {});
   leave = null;
+  shown = null;
   if (!(await db.kv('token'))) return setupView();
   const [, name, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) ?? [];
   const views = { new: newDraft, draft: formView, fix: fixItem, outbox: outboxView, cases: casesView, case: caseView, edit: editRecord };
@@ -336,7 +341,9 @@ async function boot() {
     if (leave) await leave();
     setLang(lang === 'vi' ? 'en' : 'vi');
     document.getElementById('lang').textContent = t('lang_btn');
-    route();
+    keep = shown;
+    await route();
+    keep = null;
   });
   document.getElementById('lang').textContent = t('lang_btn');
   document.getElementById('lang').title = t('lang_title');

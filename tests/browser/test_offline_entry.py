@@ -1,6 +1,7 @@
 """Setup link -> forms on the phone; no network -> the app still opens and three forms are
-filled and saved (one mistake caught inline; a text as long as its limit allows in
-characters, emoji included); network back -> they reach the server intact."""
+filled and saved (one mistake caught inline, kept through a language switch; a text as long
+as its limit allows in characters, emoji included); network back -> they reach the server
+intact."""
 
 from __future__ import annotations
 
@@ -74,6 +75,10 @@ def test_offline_entry_then_sync(phones, server) -> None:
     expect(page.locator("#form-errors")).to_be_visible()
     assert len(phone.outbox()) == 1
     phone.shot("02-loi-nhap-lieu")
+    for shown in ("Wrong format", "Không đúng định dạng"):
+        page.locator("#lang").click()
+        expect(phone.field("sdt_nguoi_bao").locator(".err")).to_have_text(shown)
+        expect(page.locator("#form-errors")).to_be_visible()
     phone.fill({"sdt_nguoi_bao": "0912345678"})
     expect(phone.field("sdt_nguoi_bao").locator(".err")).to_be_hidden()
     phone.save()
