@@ -1,6 +1,7 @@
 // Talking to the server: setup, form downloads (If-None-Match), pushing the outbox in
 // batches, pulling follow-up cases, and retrying with exponential backoff. One sync runs
-// at a time; the UI listens with onStatus().
+// at a time (a sync asked for meanwhile runs once more after it); the UI listens with
+// onStatus().
 import * as db from './db.js';
 import { uuid7 } from './uuid7.js';
 
@@ -154,11 +155,13 @@ async function pullRecords() {
 }
 
 let running = null;
+let again = null; // the pass after the running one, for syncs asked for while it runs
 let failures = 0;
 let timer = null;
 
 export function syncNow() {
-  if (running) return running;
+  // The running pass may have read the outbox before the item that asks for this sync.
+  if (running) return (again ??= running.then(() => { again = null; return syncNow(); }));
   clearTimeout(timer);
   status.nextRetry = null;
   running = (async () => {

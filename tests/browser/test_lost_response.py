@@ -1,5 +1,6 @@
 """The push reaches the server but its response is lost on the way back: the phone keeps its
-outbox, retries, gets `duplicate`s, and the server holds each submission once."""
+outbox, retries, gets `duplicate`s, and the server holds each submission once. A submission
+saved while a sync runs goes out with one more pass after it."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ def test_lost_push_response_is_retried_as_duplicates(phones, server) -> None:
     assert [r["status"] for r in results] == ["duplicate", "duplicate"]
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
     assert phone.outbox() == []
+
+    # Saved while a sync is pulling: that sync read the outbox before it, the next one sends it.
+    held: list[Route] = []
+    page.route("**/api/v1/sync/pull**", lambda route: held.append(route), times=1)
+    phone.new("nam_tinh_hinh")
+    phone.fill({**REPORT, "noi_dung": "Cháy nhỏ ở bãi rác cuối ngõ"})
+    with page.expect_request("**/api/v1/sync/pull**"):
+        page.locator("#sync-btn").click()
+    phone.save()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 1")
+    [late] = phone.outbox()
+    held[0].continue_()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    ids = sorted([*ids, late["id"]])
 
     boss = server.add_user("giam-sat", "supervisor", "01")
     records = server.records(boss, "nam_tinh_hinh")
