@@ -1,6 +1,7 @@
 // The officer's app: setup from the link, screens (forms, drafts, outbox, cases), the sync
 // status bar. Routes live in the URL fragment: #/, #/new/FORM, #/draft/ID, #/outbox,
-// #/fix/ID, #/cases, #/case/ID, #/edit/ID. The setup link's #token=… is read once and wiped.
+// #/fix/ID, #/cases, #/case/ID, #/edit/ID. A setup link's #token=… (opened in a new tab or
+// in this one) is read and wiped at once.
 import * as db from './db.js';
 import { L, lang, setLang, t, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
@@ -14,6 +15,7 @@ let leave = null; // flushes the open form's draft before the screen changes
 let flash = '';
 let shown = null; // the open form's {id, attempted, touched}: its errors outlive a language switch
 let keep = null; // `shown`, handed to the same form drawn again in the other language
+let pending = null; // a setup token that met no network, tried again when the network returns
 
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
@@ -71,8 +73,8 @@ function page(current, ...kids) {
 
 // --- screens ---------------------------------------------------------------------------
 
-async function setupView(problem = '') {
-  const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', placeholder: t('setup_input') });
+async function setupView(problem = '', token = '') {
+  const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', placeholder: t('setup_input'), value: token });
   main.replaceChildren(h('section', { class: 'card' },
     h('h2', {}, t('setup_title')),
     h('p', {}, t('setup_text')),
@@ -85,16 +87,38 @@ async function setupView(problem = '') {
   bar.replaceChildren();
 }
 
+// Nothing is kept unless the setup succeeds; a phone already set up carries on as it was.
 async function doSetup(token) {
+  pending = null;
   try {
     await sync.setup(token);
   } catch (e) {
-    if (e.kind === 'auth') await db.del('kv', 'token');
-    return setupView(e.kind === 'auth' ? t('setup_bad') : e.kind === 'network' ? t('setup_offline') : e.message);
+    const problem = {
+      auth: () => t('setup_bad'),
+      network: () => t('setup_offline'),
+      other_user: () => t('setup_other_user', { n: e.unsent, old: e.before.name, new: e.me.name }),
+    }[e.kind]?.() ?? t('err_server', { m: e.message });
+    if (!(await db.kv('token'))) {
+      if (e.kind === 'network') pending = token;
+      return setupView(problem, pending ?? '');
+    }
+    flash = problem;
+    // Where the previous officer can sync or save the outbox to a file.
+    history.replaceState(null, '', e.kind === 'other_user' ? '#/outbox' : '#/');
+    return route();
   }
   await showUser();
   await sync.online();
   route();
+}
+
+// `#token=…` in the address: take it out of the address bar and the history, then set up.
+function takeToken() {
+  const token = /^#token=([^&]+)/.exec(location.hash)?.[1];
+  if (!token) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  doSetup(decodeURIComponent(token));
+  return true;
 }
 
 async function showUser() {
@@ -268,6 +292,8 @@ async function outboxView() {
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
 async function exportOutbox() {
   const items = await db.all('outbox');
+  // What the file holds may leave the phone when another officer takes it over.
+  await db.setKv('exported', Object.fromEntries(items.map((i) => [i.id, i.saved_at])));
   const body = {
     device_id: await db.kv('device_id'),
     submissions: items.map(sync.toWire),
@@ -328,6 +354,7 @@ async function route() {
   if (leave) await leave().catch(() => {});
   leave = null;
   shown = null;
+  if (takeToken()) return;
   if (!(await db.kv('token'))) return setupView();
   const [, name, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) ?? [];
   const views = { new: newDraft, draft: formView, fix: fixItem, outbox: outboxView, cases: casesView, case: caseView, edit: editRecord };
@@ -348,23 +375,19 @@ async function boot() {
   document.getElementById('lang').textContent = t('lang_btn');
   document.getElementById('lang').title = t('lang_title');
   addEventListener('hashchange', route);
-  addEventListener('online', () => sync.online());
+  addEventListener('online', () => (pending ? doSetup(pending) : sync.online()));
   addEventListener('offline', renderStatus);
   addEventListener('pagehide', () => leave?.());
   sync.onStatus(() => {
     renderStatus();
+    if (!sync.status.running) showUser(); // a sync may have finished an interrupted setup
     // Finished syncs, counted for anyone watching (the browser tests).
     if (!sync.status.running) document.body.dataset.syncs = Number(document.body.dataset.syncs ?? 0) + 1;
     // Lists refresh when a sync lands; an open form is never redrawn under the officer.
     if (!sync.status.running && !leave && !/^#\/(new|fix|edit)/.test(location.hash)) route();
   });
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
-  const token = /^#token=([^&]+)/.exec(location.hash)?.[1];
-  if (token) {
-    // The token never stays in the address bar or the history.
-    history.replaceState(null, '', location.pathname + location.search);
-    return doSetup(decodeURIComponent(token));
-  }
+  if (takeToken()) return;
   await showUser();
   await route();
   if ((await db.kv('token')) && navigator.onLine) sync.syncNow();

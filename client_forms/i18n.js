@@ -12,7 +12,11 @@ const S = {
   setup_input: ['Đường dẫn hoặc mã cài đặt', 'Setup link or token'],
   setup_btn: ['Cài đặt', 'Set up'],
   setup_bad: ['Mã không hợp lệ hoặc đã bị thu hồi.', 'The token is invalid or was revoked.'],
-  setup_offline: ['Cần có mạng để cài đặt lần đầu.', 'The first setup needs a network connection.'],
+  setup_offline: ['Cần có mạng để cài đặt; máy chưa lưu gì. Hãy thử lại khi có mạng.', 'Setting up needs the network; nothing was kept. Try again when online.'],
+  setup_other_user: [
+    'Đường dẫn này của {new}, nhưng máy còn {n} mục chưa gửi của {old}. Hãy đồng bộ trước, hoặc lưu hộp thư đi ra tệp, rồi mở lại đường dẫn.',
+    'This link is for {new}, but the phone still holds {n} unsent item(s) of {old}. Sync first, or save the outbox to a file, then open the link again.',
+  ],
   forms: ['Biểu mẫu', 'Forms'],
   no_forms: ['Chưa tải được biểu mẫu. Bấm Đồng bộ khi có mạng.', 'No forms yet. Press Sync when online.'],
   drafts: ['Bản nháp', 'Drafts'],

@@ -1,7 +1,7 @@
 // Talking to the server: setup, form downloads (If-None-Match), pushing the outbox in
 // batches, pulling follow-up cases, and retrying with exponential backoff. One sync runs
-// at a time (a sync asked for meanwhile runs once more after it); the UI listens with
-// onStatus().
+// at a time (a sync asked for meanwhile runs once more after it), and none during a setup
+// (it waits for it); the UI listens with onStatus().
 import * as db from './db.js';
 import { uuid7 } from './uuid7.js';
 
@@ -17,7 +17,7 @@ const emit = () => listeners.forEach((fn) => fn(status));
 class SyncError extends Error {
   constructor(kind, status, detail) {
     super(detail || kind);
-    this.kind = kind; // network | auth | server
+    this.kind = kind; // network | auth | server | other_user (setup)
     this.status = status;
     this.retry = kind === 'network' || status >= 500 || status === 429 || status === 408;
   }
@@ -31,8 +31,8 @@ async function failure(res) {
   return err;
 }
 
-export async function api(path, { method = 'GET', body, headers = {} } = {}) {
-  const token = await db.kv('token');
+export async function api(path, { method = 'GET', body, headers = {}, token } = {}) {
+  token ??= await db.kv('token');
   try {
     return await fetch(API + path, {
       method,
@@ -55,12 +55,37 @@ async function json(res) {
   return res.json();
 }
 
-// Store the token, check it with /me, make this phone's device id.
-export async function setup(token) {
-  await db.setKv('token', token);
-  const me = await json(await api('/me'));
+// The same officer: /me has no user id, and a token issued again keeps name, role and area.
+const sameUser = (a, b) => a.name === b.name && a.role === b.role && a.area === b.area;
+
+let settingUp = null; // the running setup: syncs wait for it
+
+// Check the token with /me before keeping anything, so a setup that fails (no network, a
+// revoked token) leaves the phone as it was. A token of another officer than the one set up
+// takes the phone over only when none of the previous officer's submissions is left unsent
+// (saved to a file counts as kept): then their cases, pull cursor and drafts go.
+export function setup(token) {
+  settingUp = takeOver(token).finally(() => {
+    settingUp = null;
+  });
+  return settingUp;
+}
+
+async function takeOver(token) {
+  const me = await json(await api('/me', { token }));
+  while (running) await running; // the previous officer's sync, with their token, ends first
+  const before = await db.kv('me');
+  if (before && !sameUser(before, me)) {
+    const saved = (await db.kv('exported')) ?? {}; // {id: saved_at} of the last outbox file
+    const unsent = (await db.all('outbox')).filter((i) => saved[i.id] !== i.saved_at).length;
+    if (unsent) throw Object.assign(new SyncError('other_user', 0), { before, me, unsent });
+    for (const store of ['outbox', 'drafts', 'records']) await db.clear(store);
+    for (const key of ['cursor', 'last_sync', 'exported']) await db.del('kv', key);
+    Object.assign(status, { error: null, nextRetry: null, lastResult: null });
+  }
   await db.setKv('me', me);
   if (!(await db.kv('device_id'))) await db.setKv('device_id', uuid7());
+  await db.setKv('token', token); // last: a stored token means a phone set up
   // Ask the browser not to evict the outbox when the phone is short of space.
   await navigator.storage?.persist?.().catch(() => false);
   return me;
@@ -95,7 +120,8 @@ export function toWire(item) {
 const fieldPath = (p) => /^submissions\[\d+\]\.data\.(.+)$/.exec(p ?? '')?.[1] ?? '';
 
 async function pushOutbox() {
-  const deviceId = await db.kv('device_id');
+  let deviceId = await db.kv('device_id');
+  if (!deviceId) await db.setKv('device_id', (deviceId = uuid7())); // the server requires one
   const items = (await db.all('outbox'))
     .filter((i) => i.status !== 'rejected')
     .sort((a, b) => (a.id < b.id ? -1 : 1)); // UUIDv7: the order they were saved, parents first
@@ -160,6 +186,7 @@ let failures = 0;
 let timer = null;
 
 export function syncNow() {
+  if (settingUp) return settingUp.catch(() => {}).then(syncNow); // with whoever is set up then
   // The running pass may have read the outbox before the item that asks for this sync.
   if (running) return (again ??= running.then(() => { again = null; return syncNow(); }));
   clearTimeout(timer);
@@ -170,6 +197,8 @@ export function syncNow() {
     emit();
     try {
       if (!(await db.kv('token'))) return;
+      // A phone whose setup was cut short by an older client: finish it.
+      if (!(await db.kv('me'))) await db.setKv('me', await json(await api('/me')));
       await pushOutbox(); // the officer's data first
       await refreshForms();
       await pullRecords();

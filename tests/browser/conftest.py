@@ -162,10 +162,13 @@ class Phone:
 
 @pytest.fixture
 def phones(browser: Browser, server: Server) -> Iterator[Any]:
-    """phones(name) -> a set-up Phone for a new officer of AREA (390x844, Hà Nội time)."""
+    """phones(name) -> a set-up Phone for a new officer of AREA (390x844, Hà Nội time);
+    `setup=False`: a blank page, for tests of the setup itself."""
     made: list[BrowserContext] = []
 
-    def make(name: str, *, viewport: tuple[int, int] = (390, 844), **kwargs: Any) -> Phone:
+    def make(
+        name: str, *, viewport: tuple[int, int] = (390, 844), setup: bool = True, **kwargs: Any
+    ) -> Phone:
         context = browser.new_context(
             viewport={"width": viewport[0], "height": viewport[1]},
             locale="vi-VN",
@@ -177,7 +180,8 @@ def phones(browser: Browser, server: Server) -> Iterator[Any]:
         context.set_default_timeout(15_000)
         made.append(context)
         phone = Phone(context, server, server.add_user(name))
-        phone.setup()
+        if setup:
+            phone.setup()
         return phone
 
     yield make

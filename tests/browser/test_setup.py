@@ -1,0 +1,111 @@
+"""Setting a phone up: a first setup that meets no network keeps nothing and finishes when the
+network returns; a setup link of another officer opened in the running app is wiped from the
+address, refused while the first officer's outbox is unsent and saved nowhere else, and then
+takes the phone over without the first officer's cases or drafts."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import Route, expect
+
+CASE = {
+    "ngay_tiep_nhan": "2025-08-15",
+    "cac_ben": [
+        {"ho_ten": "Phạm Văn Cường", "vai_tro": "ben_yeu_cau"},
+        {"ho_ten": "Đỗ Thị Dung", "vai_tro": "ben_con_lai"},
+    ],
+    "loai_vu_viec": "dat_dai",
+    "noi_dung_vu_viec": "Tranh chấp ranh giới đất vườn giữa hai hộ",
+    "trang_thai": "moi_tiep_nhan",
+}
+REPORT = {
+    "thoi_gian_tiep_nhan": "2025-09-10T07:30",
+    "loai_vu_viec": "nguoi_la_kha_nghi",
+    "muc_do": "thap",
+    "noi_dung": "Xe ô tô lạ đỗ nhiều giờ đầu ngõ",
+    "nguon_tin": "nguoi_dan_truc_tiep",
+}
+
+
+@pytest.mark.browser
+def test_setup_keeps_nothing_until_it_works_and_officers_never_mix(phones, server) -> None:
+    desk = server.add_user("can-bo-truc-ban")
+    case_id = str(uuid.uuid4())
+    case = {
+        "id": case_id,
+        "form_id": "hoa_giai",
+        "form_version": 2,
+        "parents": [],
+        "captured_at": "2025-08-15T08:00:00+07:00",
+        "data": CASE,
+    }
+    status, pushed = server.api(
+        desk, "/sync/push", {"device_id": "truc-ban", "submissions": [case]}
+    )
+    assert status == 200
+    assert pushed["results"][0]["status"] == "accepted", pushed
+
+    # The app loads but /me never answers: nothing is kept, and the network coming back
+    # finishes the setup by itself.
+    a = phones("can-bo-an", setup=False)
+    page = a.page
+    page.route("**/api/v1/me", lambda route: route.abort("internetdisconnected"), times=1)
+    page.goto(f"{server.url}/app/#token={a.token}")
+    expect(page.locator(".card .err")).to_contain_text("Cần có mạng")
+    assert "token" not in page.url
+    assert a.js("[await db.kv('token'), await db.kv('me'), await db.kv('device_id')]") == [
+        None,
+        None,
+        None,
+    ]
+    a.offline()
+    a.offline(False)
+    expect(page.locator("#form-list a").first).to_be_visible(timeout=20_000)
+    expect(page.locator("#who")).to_contain_text("can-bo-an")
+    assert a.js("(await db.kv('me')).name") == "can-bo-an"
+    assert a.js("!!(await db.kv('device_id'))")
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+
+    # Officer A leaves a report unsent (the push never gets through) and a draft.
+    def no_push(route: Route) -> None:
+        route.abort("connectionreset")
+
+    page.route("**/api/v1/sync/push", no_push)
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    a.save()
+    expect(page.locator("#st-error")).to_be_visible()
+    a.new("tuyen_truyen")
+    a.fill({"ten_dia_diem": "Chợ Hàng Da"})
+
+    # Officer B's setup link, opened in the tab where A's app runs: wiped from the address,
+    # and refused while A's report is only on this phone.
+    b_token = server.add_user("can-bo-binh", area="01.00004")  # Phường Ba Đình
+    page.goto(f"{server.url}/app/#token={b_token}")
+    expect(page.locator(".flash")).to_contain_text("1 mục chưa gửi của can-bo-an")
+    assert "token" not in page.url
+    expect(page.locator("main h2")).to_have_text("Hộp thư đi")
+    expect(page.locator("#who")).to_contain_text("can-bo-an")
+    assert a.js("(await db.kv('me')).name") == "can-bo-an"
+    assert len(a.outbox()) == 1
+    a.shot("06-doi-can-bo-con-muc-chua-gui")
+
+    # Saved to a file, the report no longer holds the phone: B takes it over, without A's
+    # case, draft or report (pushed with B's token, it would land in B's area as B's).
+    with page.expect_download():
+        page.locator("#export-btn").click()
+    page.goto(f"{server.url}/app/#token={b_token}")
+    expect(page.locator("#who")).to_contain_text("can-bo-binh", timeout=20_000)
+    assert "token" not in page.url
+    expect(page.locator("#st-last")).not_to_have_text("Đồng bộ lần cuối: chưa", timeout=20_000)
+    assert a.js("[...await db.all('outbox'), ...await db.all('drafts')]") == []
+    assert a.js("await db.all('records')") == []
+
+    # A phone whose setup an older client left half done: the next sync finishes it.
+    a.js("await db.del('kv', 'me'), await db.del('kv', 'device_id')")
+    a.sync()
+    assert a.js("(await db.kv('me')).name") == "can-bo-binh"
+    assert a.js("!!(await db.kv('device_id'))")
