@@ -9,16 +9,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-CASE = {
-    "ngay_tiep_nhan": "2025-08-15",
-    "cac_ben": [
-        {"ho_ten": "Phạm Văn Cường", "vai_tro": "ben_yeu_cau", "nam_sinh": 1965},
-        {"ho_ten": "Đỗ Thị Dung", "vai_tro": "ben_con_lai"},
-    ],
-    "loai_vu_viec": "dat_dai",
-    "noi_dung_vu_viec": "Tranh chấp ranh giới đất vườn giữa hai hộ",
-    "trang_thai": "moi_tiep_nhan",
-}
+from tests.browser.samples import CASE
 
 
 @pytest.mark.browser

@@ -7,13 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Route, expect
 
-REPORT = {
-    "thoi_gian_tiep_nhan": "2025-09-10T07:30",
-    "loai_vu_viec": "nguoi_la_kha_nghi",
-    "muc_do": "thap",
-    "noi_dung": "Xe ô tô lạ đỗ nhiều giờ đầu ngõ",
-    "nguon_tin": "nguoi_dan_truc_tiep",
-}
+from tests.browser.samples import REPORT
 
 
 @pytest.mark.browser
