@@ -249,10 +249,14 @@ class _DataKeys(msgspec.Struct):
     data: dict[str, msgspec.Raw] = {}
 
 
+def _codec(decoder: Any) -> Any:
+    """The msgspec module (json or msgpack) of a batch's item decoder."""
+    return msgspec.msgpack if isinstance(decoder, msgspec.msgpack.Decoder) else msgspec.json
+
+
 def _data_key_path(decoder: Any, raw: Any) -> str:
     """`.key` of the first value in an item's `data` that does not decode, or `[...]`."""
-    json = not isinstance(decoder, msgspec.msgpack.Decoder)
-    codec = msgspec.json if json else msgspec.msgpack
+    codec = _codec(decoder)
     try:
         values = codec.decode(raw, type=_DataKeys).data
     except (msgspec.DecodeError, UnicodeDecodeError):
@@ -266,9 +270,7 @@ def _data_key_path(decoder: Any, raw: Any) -> str:
 
 
 def decoder_ident(decoder: Any, raw: Any) -> str | None:
-    ident = (
-        msgspec.msgpack if isinstance(decoder, msgspec.msgpack.Decoder) else msgspec.json
-    ).decode(raw, type=_Ident)
+    ident = _codec(decoder).decode(raw, type=_Ident)
     return ident.id if isinstance(ident.id, str) else None
 
 
