@@ -95,13 +95,21 @@ class _Gunzip:
             raise Malformed(f"the gzip body is corrupt: {exc}", code="bad_gzip") from exc
 
 
-def is_msgpack(request: Request[Any, Any, Any]) -> bool:
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
+    """Whether the body is MessagePack (else JSON, or YAML where `yaml`); 415 for any other
+    Content-Type."""
     media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
     if media in (MSGPACK, "application/x-msgpack", "application/vnd.msgpack"):
         return True
     if media in (JSON, "") or media.endswith("+json"):
         return False
-    raise UnsupportedMedia(f"Content-Type {media!r}: send application/json or {MSGPACK}")
+    if yaml and (media in YAML_TYPES or media.endswith("+yaml")):
+        return False
+    also = ", application/yaml" if yaml else ""
+    raise UnsupportedMedia(f"Content-Type {media!r}: send application/json{also} or {MSGPACK}")
 
 
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = MAX_BODY_BYTES) -> T:

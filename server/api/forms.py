@@ -10,11 +10,11 @@ from litestar import Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
-from server.api.body import read_body, respond, wants_msgpack
+from server.api.body import is_msgpack, read_body, respond, wants_msgpack
 from server.api.deps import CatalogDep
 from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, body, errors
 from server.auth import admin_only, officer_or_above
-from server.errors import Invalid, Malformed, NotFound, UnsupportedMedia
+from server.errors import Invalid, Malformed, NotFound
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormManifest, PublishResult
 
@@ -95,13 +95,13 @@ def form_version(
 async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:
     """Publish a definition (JSON, YAML or MessagePack) as the next version; identical to the
     latest: 200."""
-    media = _definition_media(request)
+    msgpack = is_msgpack(request, yaml=True)
     body = await read_body(request, 2 * 1024 * 1024)
     user = request.user
     if not body.strip():
         raise Malformed("the body is empty: send a form definition", code="malformed_body")
     try:
-        if media == "msgpack":
+        if msgpack:
             try:
                 source = msgspec.msgpack.decode(body)
             except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
@@ -119,16 +119,3 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
             "the form definition has problems", errors=exc.errors, code="invalid_definition"
         ) from exc
     return respond(request, result, status=201 if created else 200)
-
-
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
-def _definition_media(request: Request[Any, Any, Any]) -> str:
-    """ "msgpack" or "text" (JSON or YAML) from Content-Type; 415 for anything else."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media in (MSGPACK, "application/x-msgpack", "application/vnd.msgpack"):
-        return "msgpack"
-    if media in (JSON, "", *YAML_TYPES) or media.endswith(("+json", "+yaml")):
-        return "text"
-    raise UnsupportedMedia(f"Content-Type {media!r}: send {JSON}, {YAML} or {MSGPACK}")
