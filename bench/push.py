@@ -15,6 +15,11 @@ The baseline inserts the very rows that were pushed, one row per submission, int
 table with Python's `sqlite3` (`executemany`, WAL, `synchronous=FULL`, one transaction per
 batch), on the same disk, after the server has stopped. Target: end-to-end at least 1/4 of
 the raw rate (issue 3).
+
+Then the same phones push the same kind of batches, for the same time, to a bare litestar
+endpoint that only decodes and inserts (`bench/bare.py`): the ceiling of the HTTP stack and
+these clients on this machine, before any of coso's own work (validation, merge, change
+sequence, audit, auth).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from bench.bare import bare_server
 from bench.common import FORM, VERSION, emit, percentile
 from tests.support import cli_add_user, hoa_giai, now, running_server, uuid7
 
@@ -281,12 +287,18 @@ def results(
             items, wall, latencies, statuses, server_cpu = run_clients(
                 srv.url, srv.pid, devices, seconds, batch
             )
+        # the same phones (same seeds, same batches) against the bare endpoint: the stack's
+        # own ceiling, with nothing of coso's work (bench/bare.py)
+        with bare_server(Path(tmp) / "bare.db", Path(tmp) / "bare.log") as (url, pid):
+            twins = [Device(i, "-", pool, d.shared_order) for i, d in enumerate(devices)]
+            bare_items, bare_wall, _, _, bare_cpu = run_clients(url, pid, twins, seconds, batch)
         # the timed batches, in about the order they were sent, at most 60k rows
         bodies = [b for group in zip_longest(*(d.sent for d in devices)) for b in group if b]
         db_size = sum(f.stat().st_size for f in Path(tmp).glob("coso.db*"))
         raw = raw_rate(Path(tmp) / "raw.db", bodies[: max(1, 60_000 // batch)])
     rate = items / wall
     ratio = rate / raw
+    bare = bare_items / bare_wall
     return [
         {
             "benchmark": f"push: {clients} clients x batches of {batch}, HTTP loopback",
@@ -300,8 +312,12 @@ def results(
                 f"target ≥ {TARGET:.2f} of raw: {'met' if ratio >= TARGET else 'NOT met'}; "
                 + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
                 + f"; server CPU {server_cpu / items * 1e6:.0f} us per submission"
-                + f" ({server_cpu / wall:.2f} cores); {wall:.1f} s, db {db_size / 1e6:.0f} MB"
+                + f" ({server_cpu / wall:.2f} cores); {wall:.1f} s, db {db_size / 1e6:.0f} MB; "
+                + f"bare litestar decode+insert endpoint, same clients: {bare:,.0f}/s "
+                + f"({bare / raw:.3f} of raw, server CPU {bare_cpu / bare_items * 1e6:.0f} us)"
             ),
+            "bare": bare,
+            "bare_cpu_us": bare_cpu / bare_items * 1e6,
             "server_cpu_us": server_cpu / items * 1e6,
             "p50_ms": percentile(latencies, 50) * 1000,
             "p99_ms": percentile(latencies, 99) * 1000,
@@ -332,6 +348,11 @@ def main() -> None:
     ratio = r["figure"] / r["baseline"]
     verdict = "met" if ratio >= TARGET else "NOT met"
     print(f"  ratio:      {ratio:.3f} (target ≥ {TARGET:.2f}: {verdict})")
+    print(
+        f"  bare stack: {r['bare']:,.0f} submissions/s, {r['bare'] / r['baseline']:.3f} of raw,"
+        f" server CPU {r['bare_cpu_us']:.0f} us per submission (bench/bare.py: litestar decode"
+        " + executemany only, same clients and batches)"
+    )
 
 
 if __name__ == "__main__":
