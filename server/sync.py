@@ -9,6 +9,7 @@ record's state with the pure merge engine. The stored state of a record is alway
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -119,8 +120,16 @@ def prepare(
             sid = decoder_ident(decoder, raw)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             sid = None
+        lone = None if _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
         if isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
+        elif lone is not None:
+            sid, where = lone
+            error = FieldError(
+                at + where,
+                "malformed",
+                "text with half of a UTF-16 surrogate pair (an emoji cut in two) is not text",
+            )
         else:
             error = _msgspec_error(exc, at, decoder, raw)
         return _reject(sid, "invalid", [error])
@@ -267,6 +276,35 @@ def _data_key_path(decoder: Any, raw: Any) -> str:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return f".{key}"
     return "[...]"
+
+
+def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
+    """(the item's id, the path of the first text in it) holding a lone UTF-16 surrogate
+    escape ("\\ud83d"), which msgspec refuses as a whole and the standard parser reads; None
+    for an item with none."""
+    try:
+        item = json.loads(bytes(memoryview(raw)))  # raw: a msgspec.Raw or bytes
+    except (ValueError, RecursionError):
+        return None
+
+    def lone(text: str) -> bool:
+        return any("\ud800" <= c <= "\udfff" for c in text)
+
+    ident = item.get("id") if isinstance(item, dict) else None
+    ident = ident if isinstance(ident, str) and not lone(ident) else None
+    todo: list[tuple[str, Any]] = [("", item)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, str) and lone(value):
+            return ident, path
+        if isinstance(value, dict):
+            for key in value:
+                if lone(key):  # the key itself: name the object that holds it
+                    return ident, path
+            todo.extend((f"{path}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def decoder_ident(decoder: Any, raw: Any) -> str | None:

@@ -3,6 +3,7 @@ JSON or MessagePack, and content negotiation for responses."""
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -114,7 +115,12 @@ def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
 
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = MAX_BODY_BYTES) -> T:
     body = await read_body(request, limit)
-    msgpack = is_msgpack(request)
+    return parse(body, type_, msgpack=is_msgpack(request))
+
+
+def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
+    """`body` decoded as `type_`: 422 with a path for a wrong shape, 400 for a body that is not
+    JSON (or MessagePack) at all."""
     try:
         if msgpack:
             return msgspec.msgpack.decode(body, type=type_)
@@ -129,12 +135,68 @@ async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = M
             if words in message and message.count("`") >= 2:  # msgspec names it: `field`
                 field = message.rsplit("`", 2)[-2]
                 path, code = f"{path}.{field}" if path else field, code_
+        if msgpack and not path and body[:1] in (b"{", b"["):
+            message += "; the body looks like JSON: send Content-Type: application/json"
         raise Invalid(message, errors=[FieldError(path, code, message)]) from exc
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
+
+
+class _Number(str):
+    """A JSON number (or NaN/Infinity) kept as its text, written back unchanged."""
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """A JSON object as its (key, value) pairs, duplicates and order kept."""
+
+
+def _dump(value: Any) -> str:
+    """JSON text of a value read by `split_json_batch`, as it was sent: strings escaped to
+    ASCII (so a lone surrogate is written back as the same escape), numbers as sent."""
+    if isinstance(value, _Number):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, _Pairs):
+        return "{" + ",".join(f"{json.dumps(k)}:{_dump(v)}" for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump(v) for v in value) + "]"
+    return json.dumps(value)  # true, false, null
+
+
+def split_json_batch(body: bytes, type_: type[T]) -> T | None:
+    """A JSON batch that msgspec refuses as a whole, split into its items by the standard
+    library's parser, which lets a lone UTF-16 surrogate escape ("\\ud83d", what JavaScript
+    writes for text cut inside an emoji) through: each item is then decoded, and refused, on
+    its own, so one bad item costs nothing else. None when that parser refuses it too, or the
+    envelope itself is at fault."""
+    try:
+        doc = json.loads(
+            body,
+            object_pairs_hook=_Pairs,
+            parse_float=_Number,
+            parse_int=_Number,
+            parse_constant=_Number,
+        )
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(doc, _Pairs):
+        return None
+    items = [v for k, v in doc if k == "submissions"]
+    envelope = _Pairs((k, v) for k, v in doc if k != "submissions")
+    if len(items) != 1 or not isinstance(items[0], list) or isinstance(items[0], _Pairs):
+        return None
+    try:
+        head = msgspec.json.decode(
+            _dump(_Pairs([*envelope, ("submissions", [])])).encode(), type=type_
+        )
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    head.submissions = [msgspec.Raw(_dump(item).encode()) for item in items[0]]  # type: ignore[attr-defined]
+    return head
 
 
 def wants_msgpack(request: Request[Any, Any, Any]) -> bool:

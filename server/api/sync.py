@@ -9,12 +9,12 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery, QueryParameter
 
 from server import cursor, sync
-from server.api.body import decode, is_msgpack, respond
+from server.api.body import is_msgpack, parse, read_body, respond, split_json_batch
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, errors
 from server.api.records import page_response
 from server.auth import officer_or_above
-from server.errors import TooLarge
+from server.errors import Malformed, TooLarge
 from server.forms import nfc
 from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
 
@@ -30,10 +30,17 @@ async def push(
     request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep
 ) -> Response[PushResponse]:
     """Store and merge a batch; one result per item, in order. A 200 is durable."""
-    envelope = await decode(request, PushEnvelope, MAX_BODY_BYTES)
+    body, msgpack = await read_body(request, MAX_BODY_BYTES), is_msgpack(request)
+    try:
+        envelope = parse(body, PushEnvelope, msgpack=msgpack)
+    except Malformed:
+        split = None if msgpack else split_json_batch(body, PushEnvelope)
+        if split is None:
+            raise
+        envelope = split
     if len(envelope.submissions) > MAX_BATCH_ITEMS:
         raise TooLarge(f"at most {MAX_BATCH_ITEMS} submissions per batch", code="too_many_items")
-    user, msgpack = request.user, is_msgpack(request)
+    user = request.user
     catalog.reload()
     results = await run_sync(
         lambda: sync.push(

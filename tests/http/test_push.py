@@ -543,6 +543,74 @@ def test_an_item_with_text_that_is_not_utf8_is_rejected_alone(api: Any) -> None:
     assert reasons(results[1]) == ("invalid", {("submissions[1]", "malformed")})
 
 
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ('"Ghi ch\\ud83d"', "submissions[1].data.ket_qua"),  # an emoji cut after its first half
+        ('"\\ude00 ab"', "submissions[1].data.ket_qua"),  # a second half alone
+        ('"ok", "\\ud83dkey": 1', "submissions[1].data"),  # in a key
+    ],
+)
+def test_a_lone_surrogate_in_json_is_rejected_alone_with_its_path(
+    api: Any, text: str, path: str
+) -> None:
+    """JavaScript's JSON.stringify writes text cut inside an emoji as a lone surrogate
+    escape. msgspec refuses such a body as a whole; the item must be refused alone."""
+    items = [case(1), case(2), case(3)]
+    raw = [json.dumps(i) for i in items]
+    raw[1] = raw[1][:-2] + ', "ket_qua": ' + text + "}}"  # after data's last key
+    body = '{"device_id": "p", "submissions": [' + ", ".join(raw) + "]}"
+    r = api.client.post(
+        PUSH,
+        content=body.encode(),
+        headers={**api.auth("officer"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert results[1]["id"] == items[1]["id"]
+    assert reasons(results[1]) == ("invalid", {(path, "malformed")})
+    assert record(api, items[2]["id"])["data"] == items[2]["data"]
+
+
+def test_a_nan_literal_in_one_item_costs_nothing_else(api: Any) -> None:
+    items = [case(1), case(2), case(3)]
+    raw = [json.dumps(i) for i in items]
+    raw[1] = raw[1].replace('"parents": []', '"parents": [], "x": NaN')
+    body = '{"device_id": "p", "submissions": [' + ", ".join(raw) + "]}"
+    r = api.client.post(
+        PUSH,
+        content=body.encode(),
+        headers={**api.auth("officer"), "Content-Type": "application/json"},
+    )
+    assert statuses(r.json()["results"]) == ["accepted", "rejected", "accepted"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"device_id": "\\ud83d", "submissions": []}',  # the envelope itself
+        '{"device_id": "p", "submissions": [1,]}',  # not JSON for any parser
+    ],
+)
+def test_a_batch_whose_envelope_is_bad_is_still_a_400(api: Any, body: str) -> None:
+    r = api.client.post(
+        PUSH,
+        content=body.encode(),
+        headers={**api.auth("officer"), "Content-Type": "application/json"},
+    )
+    assert assert_problem(r, 400)["code"] == "malformed_body"
+
+
+def test_json_sent_as_msgpack_says_so(api: Any) -> None:
+    r = api.client.post(
+        PUSH,
+        content=json.dumps({"device_id": "p", "submissions": []}).encode(),
+        headers={**api.auth("officer"), "Content-Type": "application/msgpack"},
+    )
+    assert "application/json" in assert_problem(r, 422)["detail"]
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "application/msgpack"])
 def test_a_body_that_is_not_utf8_is_a_400(api: Any, content_type: str) -> None:
     body = (
