@@ -35,7 +35,7 @@ from server.store import Store, SubmissionRow, User, Writer
 from server.validate import parse_rfc3339
 
 if TYPE_CHECKING:
-    from server.catalog import Catalog
+    from server.catalog import Catalog, FormVersions
 
 UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
@@ -446,6 +446,43 @@ def _admit(
     return accepted
 
 
+def _resolution_values(
+    fv: FormVersions, record: Record, values: dict[str, Any]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The values of a resolution, checked against the latest version; a field in conflict
+    that a later version removed (its values are kept) is checked against the newest version
+    that had it, so that its conflict can be settled too."""
+    latest = {f.name for f in fv.defs[-1].fields}
+    conflicted = {c.field for c in record.conflicts}
+    gone = {k: v for k, v in values.items() if k not in latest and k in conflicted}
+    data, errors = fv.validators[-1](
+        {k: v for k, v in values.items() if k not in gone}, creating=False, path="values"
+    )
+    for name, value in gone.items():
+        for version in range(fv.latest - 1, 0, -1):  # the newest earlier version first
+            old = next(
+                (
+                    f.name
+                    for f in fv.defs[version - 1].fields
+                    if fv.renames.get(f.name, f.name) == name
+                ),
+                None,
+            )
+            if old is not None:
+                checked, problems = fv.validators[version - 1](
+                    {old: value}, creating=False, path="values"
+                )
+                data[name] = checked.get(old)
+                errors += [
+                    FieldError(
+                        e.path.replace(f"values.{old}", f"values.{name}", 1), e.code, e.message
+                    )
+                    for e in problems
+                ]
+                break
+    return data, errors
+
+
 def resolve(
     store: Store, catalog: Catalog, user: User, record_id: str, req: ResolveRequest
 ) -> tuple[str, Record]:
@@ -456,17 +493,24 @@ def resolve(
     with store.write() as w:
         doc = w.records_docs([record_id]).get(record_id)
         if doc is None:
-            raise NotFound(f"no record {record_id}")
+            raise NotFound(f"no record {record_id}", code="unknown_record")
         record = _decode(doc, type=Record)
         if not areas.contains(user.area, record.area):
             raise Forbidden("this record is outside your area")
+        bad = [
+            FieldError(f"heads[{i}]", "format", "a head is a submission UUID")
+            for i, h in enumerate(req.heads)
+            if not UUID_RE.match(h)
+        ]
+        if bad:
+            raise Invalid("heads are submission UUIDs", errors=bad)
         heads = sorted({h.lower() for h in req.heads})
         if heads != record.heads:
             raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
         fv = catalog.get(record.form_id)
         if fv is None:
             raise NotFound(f"no form {record.form_id}")
-        data, errors = fv.validators[-1](req.values, creating=False, path="values")
+        data, errors = _resolution_values(fv, record, req.values)
         if not req.values:
             errors.append(FieldError("values", "required", "name at least one field to settle"))
         if errors:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from server.app import ROOT
+from server.forms import parse_definition, read_source
 from tests.support import assert_problem, hoa_giai, submission, uuid7
 
 
@@ -268,6 +270,49 @@ def test_resolve_422_for_invalid_values(api: Any, values: dict[str, Any], paths:
     body = assert_problem(resolve(api, root["id"], {"heads": rec["heads"], "values": values}), 422)
     assert {e["path"] for e in body["errors"]} == paths
     assert get(api, root["id"]).json() == rec
+
+
+def test_resolve_422_for_heads_that_are_not_uuids(api: Any) -> None:
+    root, _, _ = conflicted(api)
+    body = {"heads": ["not-a-uuid"], "values": {"trang_thai": "hoa_giai_thanh"}}
+    problem = assert_problem(resolve(api, root["id"], body), 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("heads[0]", "format")]
+
+
+def test_resolve_of_an_unknown_record_is_unknown_record(api: Any) -> None:
+    body = {"heads": [uuid7()], "values": {"trang_thai": "hoa_giai_thanh"}}
+    assert assert_problem(resolve(api, uuid7(), body), 404)["code"] == "unknown_record"
+    assert assert_problem(get(api, uuid7()), 404)["code"] == "unknown_record"
+
+
+def test_a_conflict_on_a_field_a_later_version_removed_can_still_be_settled(api: Any) -> None:
+    """The values of a removed field are kept, and so is its conflict: a supervisor must be
+    able to settle it, checked against the newest version that had the field."""
+    root = case(5)
+    api.push("officer", [root])
+    a = edit(root, {"hoa_giai_vien": "Nguyễn Văn Hoà"})
+    b = edit(root, {"hoa_giai_vien": "Lê Thị Bình"})
+    api.push("officer", [a], device_id="phone-1")
+    api.push("officer2", [b], device_id="phone-2")
+    v3 = read_source((ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8"))
+    v3["fields"] = [f for f in v3["fields"] if f["name"] != "hoa_giai_vien"]
+    assert api.catalog.publish(parse_definition(v3), None, None)[0].version == 3
+    rec = get(api, root["id"]).json()
+    assert [c["field"] for c in rec["conflicts"]] == ["hoa_giai_vien"]
+    assert conflicts(api) == [root["id"]]
+    wrong = {"heads": rec["heads"], "values": {"hoa_giai_vien": 7}}
+    problem = assert_problem(resolve(api, root["id"], wrong), 422)
+    assert [e["path"] for e in problem["errors"]] == ["values.hoa_giai_vien"]
+    right = {"heads": rec["heads"], "values": {"hoa_giai_vien": "Lê Thị Bình"}}
+    r = resolve(api, root["id"], right)
+    assert r.status_code == 200, r.text
+    assert r.json()["record"]["conflicts"] == []
+    assert r.json()["record"]["data"]["hoa_giai_vien"] == "Lê Thị Bình"
+    assert conflicts(api) == []
+    # a field no version ever had is still unknown
+    heads = r.json()["record"]["heads"]
+    problem = assert_problem(resolve(api, root["id"], {"heads": heads, "values": {"x": 1}}), 422)
+    assert problem["errors"][0]["code"] == "unknown_field"
 
 
 def test_resolve_403_outside_the_area(api: Any) -> None:
