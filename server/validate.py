@@ -242,7 +242,9 @@ def _geopoint(f: Field) -> Check:
             if key not in value:
                 errors.append(FieldError(f"{path}.{key}", "required", f"a geopoint needs {key}"))
         unknown = False
-        for key, v in value.items():
+        if value.get("alt", 0) is None or value.get("accuracy", 0) is None:
+            value = {k: v for k, v in value.items() if v is not None or k in ("lat", "lon")}
+        for key, v in value.items():  # optional alt and accuracy: null is no value
             if key not in GEO_KEYS:
                 unknown = True
                 key = _nfc(key) if isinstance(key, str) else key
@@ -273,7 +275,13 @@ def _repeat(f: Field) -> Check:
         if len(value) > MAX_ITEMS:
             errors.append(FieldError(path, "max_items", f"at most {MAX_ITEMS} items"))
             return value
-        return [inner(item, f"{path}[{i}]", errors, True) for i, item in enumerate(value)]
+        out = [inner(item, f"{path}[{i}]", errors, True) for i, item in enumerate(value)]
+        # in a group, a null sub-field is no value, as a missing one: one spelling, so that
+        # the same entries never differ (a spurious conflict) by how a client wrote nothing
+        return [
+            {k: v for k, v in item.items() if v is not None} if type(item) is dict else item
+            for item in out
+        ]
 
     return check
 

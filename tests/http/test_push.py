@@ -137,6 +137,29 @@ def test_edits_of_different_fields_on_two_phones_do_not_conflict(api: Any) -> No
     assert rec["data"]["so_buoi_hoa_giai"] == 2
 
 
+def test_a_group_written_with_nulls_or_without_them_is_one_value(api: Any) -> None:
+    """One phone leaves a party's empty year out, another wrote it as null: the same parties,
+    so the other phone's real change of them wins with no conflict."""
+    data = hoa_giai(random.Random(4))
+    data["cac_ben"] = [
+        {"ho_ten": "Nguyễn Văn A", "vai_tro": "ben_yeu_cau", "nam_sinh": None},
+        {"ho_ten": "Trần Thị B", "vai_tro": "ben_con_lai", "nam_sinh": None},
+    ]
+    root = submission("hoa_giai", data, version=2)
+    api.push("officer", [root])
+    same = [{k: v for k, v in p.items() if v is not None} for p in data["cac_ben"]]
+    a = edit(root, {"trang_thai": "dang_hoa_giai", "cac_ben": same})
+    renamed = [same[0], {**same[1], "ho_ten": "Trần Thị B2"}]
+    b = edit(root, {"cac_ben": renamed})
+    api.push("officer", [a], device_id="phone-1")
+    (result,) = api.push("officer2", [b], device_id="phone-2")
+    assert result["status"] == "accepted", result
+    rec = record(api, root["id"])
+    assert rec["conflicts"] == []
+    assert rec["data"]["cac_ben"] == renamed
+    assert rec["data"]["trang_thai"] == "dang_hoa_giai"
+
+
 def test_pending_child_then_parent_merges_both(api: Any) -> None:
     root = case()
     child = edit(root, {"trang_thai": "hoa_giai_thanh"})

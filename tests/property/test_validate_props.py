@@ -239,17 +239,20 @@ def test_generated_definitions_are_valid(source: dict[str, Any]) -> None:
     assert len(form.fields) == len(source["fields"])
 
 
-def kept(fields: list[Field], data: dict[str, Any]) -> dict[str, Any]:
-    """What the validator keeps of valid `data`: text in NFC, and the choices of each
-    select_multiple in the form's order (a set of ticked boxes, whatever order they came in)."""
+def kept(fields: list[Field], data: dict[str, Any], *, group: bool = False) -> dict[str, Any]:
+    """What the validator keeps of valid `data`: text in NFC, the choices of each
+    select_multiple in the form's order (a set of ticked boxes, whatever order they came in),
+    and in a repeat group's entry (`group`) no null sub-field (null is no value there)."""
     out = {}
     for key, value in normalised(data, "NFC").items():
+        if group and value is None:
+            continue
         f = next(f for f in fields if f.name == key)
         if f.type == "select_multiple" and value is not None:
             order = [c.value for c in f.choices or []]
             value = sorted(value, key=order.index)
         elif f.type == "repeat" and value is not None:
-            value = [kept(f.fields or [], item) for item in value]
+            value = [kept(f.fields or [], item, group=True) for item in value]
         out[key] = value
     return out
 
