@@ -93,6 +93,7 @@ const S = {
   e_min_items: ['Cần ít nhất {limit} mục', 'At least {limit} items'],
   e_max_items: ['Tối đa {limit} mục', 'At most {limit} items'],
   e_range: ['Ngoài phạm vi cho phép', 'Out of range'],
+  e_malformed: ['Có ký tự hỏng (nửa biểu tượng cảm xúc)', 'A broken character (half an emoji)'],
   e_control_character: ['Có ký tự điều khiển không hợp lệ', 'Contains an invalid control character'],
   e_unknown_field: ['Trường không có trong biểu mẫu', 'Not a field of this form'],
   // Whole-submission refusals a phone can meet (PROTOCOL.md, push).

@@ -28,6 +28,8 @@ function check(f, v, path, errs) {
     case 'text':
       if (!type(typeof v === 'string')) return;
       if (v.includes('\u0000')) errs.push({ path, code: 'control_character' });
+      // half of a surrogate pair (text cut inside an emoji) is not text: the server refuses it
+      if (/\p{Cs}/u.test(v)) errs.push({ path, code: 'malformed' });
       if ([...v].length > (f.max_length ?? 100000))
         errs.push({ path, code: 'max_length', limit: f.max_length });
       if (f.pattern && v && !new RegExp(f.pattern, 'u').test(v)) errs.push({ path, code: 'pattern' });

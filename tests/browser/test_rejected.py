@@ -91,3 +91,41 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     expect(page.locator(f'li[data-id="{clock}"] .err')).to_contain_text(
         "Máy chủ từ chối: Sai định dạng / "
     )
+
+
+@pytest.mark.browser
+def test_text_cut_inside_an_emoji_is_caught_on_the_phone_and_refused_alone(phones, server) -> None:
+    """Half of a surrogate pair is not text: the form says so, and an item that holds one
+    anyway (written behind the form's back) is refused alone by the server, with its field."""
+    phone = phones("can-bo-c")
+    page = phone.page
+    phone.new("tuyen_truyen")
+    phone.fill(SESSION)
+    page.evaluate(
+        "() => { const el = document.querySelector('[data-path=ten_dia_diem] input');"
+        " el.value = 'Trường THCS \\ud83d';"
+        " for (const t of ['input', 'change']) el.dispatchEvent(new Event(t, {bubbles: true})) }"
+    )
+    expect(phone.field("ten_dia_diem").locator(".err")).to_have_text(
+        "Có ký tự hỏng (nửa biểu tượng cảm xúc)"
+    )
+    phone.fill({"ten_dia_diem": SESSION["ten_dia_diem"]})
+    phone.offline()
+    phone.save()
+    phone.new("tuyen_truyen")
+    phone.fill({**SESSION, "ten_dia_diem": "Nhà văn hoá thôn 2"})
+    phone.save()
+    first, second = phone.outbox()
+    phone.js(
+        "await db.put('outbox',"
+        " {...arg, data: {...arg.data, ten_dia_diem: 'Nhà văn hoá \\ud83d'}})",
+        second,
+    )
+    phone.offline(False)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+    [kept] = phone.outbox()
+    assert kept["id"] == second["id"]
+    assert [(e["path"], e["code"]) for e in kept["errors"]] == [("ten_dia_diem", "malformed")]
+    boss = server.add_user("giam-sat-c", "supervisor", "01")
+    status, _ = server.api(boss, f"/records/{first['id']}")
+    assert status == 200
