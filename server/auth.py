@@ -19,7 +19,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from server import areas
 from server.errors import ApiError, Forbidden, Unauthorized
 from server.forms import nfc
-from server.store import Store, User
+from server.store import Store, User, UserRow
 from server.sync import encode, now_iso
 
 RANK = {"officer": 0, "supervisor": 1, "admin": 2}
@@ -54,6 +54,25 @@ def add_user(
             encode({"role": role, "area": area}).decode(),
         )
     return User(uid, name, role, area), token
+
+
+def set_disabled(store: Store, user: UserRow, disabled: bool, *, by: User | None = None) -> bool:
+    """Disable a user (a lost phone) or enable it again, audited in the same transaction;
+    False, with nothing written, when it already was. Every request looks its token up
+    (`authenticate`, nothing cached), so a running server refuses or accepts it at once."""
+    now = now_iso()
+    with store.write() as w:
+        changed = w.set_user_disabled(user.id, disabled)
+        if changed:
+            w.audit(
+                now,
+                by.id if by else None,
+                None,
+                "user.disable" if disabled else "user.enable",
+                user.name,
+                encode({"id": user.id, "role": user.role, "area": user.area}).decode(),
+            )
+    return changed
 
 
 def authenticate(store: Store, header: str | None) -> User:

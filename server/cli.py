@@ -19,11 +19,11 @@ import click
 
 from server import areas
 from server.app import ROOT, Settings, create_app
-from server.auth import add_user
+from server.auth import add_user, set_disabled
 from server.catalog import Catalog, publish_files, schema_files
 from server.export import export
-from server.forms import DefinitionError
-from server.store import Store
+from server.forms import DefinitionError, nfc
+from server.store import Store, UserRow
 from server.store import restore as restore_db
 
 DB_OPTION = click.option(
@@ -176,6 +176,11 @@ def setup_link(url: str, token: str) -> str:
     return f"{url.rstrip('/')}/app/#token={token}"
 
 
+def area_label(area: str) -> str:
+    """An area's code and official name, as `users add` prints them."""
+    return f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
+
+
 @click.group(cls=Coso)
 def main() -> None:
     """coso — máy chủ đồng bộ dữ liệu công tác cơ sở / sync server for grassroots work."""
@@ -248,8 +253,9 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
         for name, role, area in DEMO_USERS:
             _, token = add_user(store, name, role, area)
-            where = f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
-            click.echo(f"  {role:<10} {name:<14} area {where}\n             token {token}")
+            click.echo(
+                f"  {role:<10} {name:<14} area {area_label(area)}\n             token {token}"
+            )
             if role == "officer":
                 click.echo(
                     f"             phone setup link / liên kết cài đặt: {setup_link(url, token)}"
@@ -318,6 +324,104 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
         segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
     click.echo("Token (shown once / chỉ hiện một lần):")
     click.echo(token)
+
+
+@users.command("list")
+@DB_OPTION
+def users_list(db: str) -> None:
+    """Danh sách người dùng / List the users: id, name, role, area, when made, disabled or not."""
+    with open_store(db) as store:
+        rows = store.user_rows()
+    if not rows:
+        click.echo("chưa có người dùng / no users yet")
+        return
+    table = [
+        (
+            "id",
+            "tên / name",
+            "vai trò / role",
+            "địa bàn / area",
+            "tạo lúc / created",
+            "trạng thái / status",
+        ),
+        *(
+            (
+                str(u.id),
+                u.name if u.name.isprintable() else repr(u.name),  # one line per user, always
+                u.role,
+                area_label(u.area),
+                u.created_at,
+                "đã khóa / disabled" if u.disabled else "hoạt động / active",
+            )
+            for u in rows
+        ),
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def find_user(store: Store, key: str) -> UserRow:
+    """USER of `users disable`/`enable`: the user with that id, else the one user of that
+    name. An id always names one user; a name two users share is refused, not guessed at."""
+    key = nfc(key.strip())
+    if key.isascii() and key.isdigit() and len(key) < 19:  # within SQLite's integers
+        found = store.user_rows(user_id=int(key))
+        if found:
+            return found[0]
+    found = store.user_rows(name=key)
+    if not found:
+        raise click.BadParameter(
+            f"no user has the id or name {key!r} (see coso users list)"
+            " / không có người dùng nào có mã số hoặc tên này (xem coso users list)",
+            param_hint="USER",
+        )
+    if len(found) > 1:
+        ids = ", ".join(str(u.id) for u in found)
+        raise click.BadParameter(
+            f"{len(found)} users are named {key!r} (ids {ids}): give the id"
+            f" / {len(found)} người dùng có tên này (mã số {ids}): hãy dùng mã số",
+            param_hint="USER",
+        )
+    return found[0]
+
+
+def change_user(key: str, db: str, *, disabled: bool) -> None:
+    with open_store(db) as store:
+        user = find_user(store, key)
+        changed = set_disabled(store, user, disabled)
+    who = f"{user.id} {user.name} — {user.role}, {area_label(user.area)}"
+    if disabled and changed:
+        click.echo(
+            f"đã khóa / disabled: {who}; mã truy cập bị từ chối từ bây giờ"
+            " / its token is refused from now on"
+        )
+    elif disabled:
+        click.echo(f"đã khóa từ trước, không thay đổi / already disabled, nothing changed: {who}")
+    elif changed:
+        click.echo(
+            f"đã mở khóa / enabled: {who}; mã truy cập dùng lại được / its token works again"
+        )
+    else:
+        click.echo(f"không bị khóa, không thay đổi / not disabled, nothing changed: {who}")
+
+
+@users.command("disable")
+@click.argument("user")
+@DB_OPTION
+def users_disable(user: str, db: str) -> None:
+    """Khóa người dùng / Disable a user (a lost phone): its token gets 401 at once, from a
+    running server too. USER: an id (see `coso users list`) or a name."""
+    change_user(user, db, disabled=True)
+
+
+@users.command("enable")
+@click.argument("user")
+@DB_OPTION
+def users_enable(user: str, db: str) -> None:
+    """Mở khóa người dùng / Enable a disabled user again: the same token works again.
+    USER: an id (see `coso users list`) or a name."""
+    change_user(user, db, disabled=False)
 
 
 @main.group()

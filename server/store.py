@@ -104,6 +104,18 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class UserRow:
+    """A user as `coso users list` shows it."""
+
+    id: int
+    name: str
+    role: str
+    area: str
+    created_at: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SubmissionRow:
     """A submission as stored: every column of `submissions`, JSON columns as text."""
 
@@ -243,6 +255,19 @@ class Store:
         with self.read() as conn:
             rows = conn.execute("SELECT id, name, role, area FROM users ORDER BY id").fetchall()
         return [User(*r) for r in rows]
+
+    def user_rows(self, *, user_id: int | None = None, name: str | None = None) -> list[UserRow]:
+        """Every user, by id; or only the one with `user_id`, or those named `name`."""
+        sql = "SELECT id, name, role, area, created_at, disabled FROM users"
+        if user_id is not None:
+            sql, args = sql + " WHERE id = ?", [user_id]
+        elif name is not None:
+            sql, args = sql + " WHERE name = ?", [name]
+        else:
+            args = []
+        with self.read() as conn:
+            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [UserRow(*r[:5], bool(r[5])) for r in rows]
 
     def last_change_seq(self) -> int:
         """The change sequence of the latest change to any record (0 before the first)."""
@@ -529,6 +554,14 @@ class Writer:
             [name, role, area, token_hash, at],
         )
         return int(cur.lastrowid or 0)
+
+    def set_user_disabled(self, user_id: int, disabled: bool) -> bool:
+        """Disable or enable a user; False when it already was (nothing written)."""
+        cur = self.conn.execute(
+            "UPDATE users SET disabled = ? WHERE id = ? AND disabled != ?",
+            [int(disabled), user_id, int(disabled)],
+        )
+        return cur.rowcount == 1
 
     def audit(
         self,

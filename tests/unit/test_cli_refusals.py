@@ -100,8 +100,11 @@ def test_restore_refuses_the_database_onto_itself(live: Path) -> None:
         ["export", "hoa_giai", "--format", "jsonl", "--out", "{tmp}/out.jsonl"],
         ["backup", "{tmp}/b.db"],
         ["forms", "publish", str(SCHEMA)],
+        ["users", "list"],
+        ["users", "disable", "a"],
+        ["users", "enable", "a"],
     ],
-    ids=["export", "export-out", "backup", "forms-publish"],
+    ids=["export", "export-out", "backup", "forms-publish", "users-list", "disable", "enable"],
 )
 def test_commands_refuse_a_database_that_does_not_exist(tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "missing.db"
@@ -147,8 +150,10 @@ def bad_databases(tmp_path: Path) -> list[tuple[Path, str]]:
         ["users", "add", "lan", "--role", "officer", "--area", "01.00070"],
         ["forms", "publish", str(SCHEMA)],
         ["backup", "{tmp}/b.db"],
+        ["users", "list"],
+        ["users", "disable", "a"],
     ],
-    ids=["export", "users-add", "forms-publish", "backup"],
+    ids=["export", "users-add", "forms-publish", "backup", "users-list", "users-disable"],
 )
 def test_commands_refuse_a_database_they_cannot_use(tmp_path: Path, command: list[str]) -> None:
     args = [a.format(tmp=tmp_path) for a in command]
@@ -258,3 +263,36 @@ def test_users_add_refuses_an_admin_bound_to_an_area(live: Path) -> None:
     assert result.exit_code == 2
     assert "--area ''" in result.output
     assert user_count(live) == 1
+
+
+# --- users disable/enable: USER names exactly one user -----------------------------------------
+
+
+def disabled_and_audit(db: Path) -> tuple[list[tuple[int, int]], int]:
+    with closing(sqlite3.connect(db)) as conn:
+        users = conn.execute("SELECT id, disabled FROM users ORDER BY id").fetchall()
+        return users, int(conn.execute("SELECT count(*) FROM audit").fetchone()[0])
+
+
+@pytest.mark.parametrize("command", ["disable", "enable"])
+def test_users_disable_refuses_a_name_several_users_share(live: Path, command: str) -> None:
+    for role, area in [("officer", "01.00070"), ("supervisor", "01")]:
+        assert (
+            run("users", "add", "lan", "--role", role, "--area", area, "--db", live).exit_code == 0
+        )
+    before = disabled_and_audit(live)
+    result = run("users", command, "lan", "--db", live)
+    assert result.exit_code == 2
+    refused(result, "2 users are named 'lan' (ids 2, 3): give the id", "(mã số 2, 3)")
+    assert result.output.count("Error:") == 1
+    assert disabled_and_audit(live) == before  # nobody disabled, nothing audited
+
+
+@pytest.mark.parametrize("user", ["nobody", "7", " ", "9" * 40])
+def test_users_disable_refuses_an_unknown_user(live: Path, user: str) -> None:
+    before = disabled_and_audit(live)
+    for command in ("disable", "enable"):
+        result = run("users", command, user, "--db", live)
+        assert result.exit_code == 2
+        refused(result, "no user has the id or name", "không có người dùng nào")
+    assert disabled_and_audit(live) == before

@@ -1,0 +1,142 @@
+"""`coso users list`, `disable` and `enable`, run in-process with click's runner on a real
+database file. (What they refuse is in test_cli_refusals.py; a disabled token against a
+running server in tests/http/test_revoke.py.)"""
+
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from server.auth import token_hash
+from server.cli import main
+from server.store import Store
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def add(db: Path, name: str, role: str, area: str) -> str:
+    code, out, err = run("users", "add", name, "--role", role, "--area", area, "--db", db)
+    assert code == 0, err
+    return out.strip().splitlines()[-1]
+
+
+def token_works(db: Path, token: str) -> bool:
+    store = Store(db)
+    try:
+        return store.user_by_token_hash(token_hash(token)) is not None
+    finally:
+        store.close()
+
+
+def audit(db: Path) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(
+            "SELECT user_id, device_id, action, target, detail FROM audit ORDER BY seq"
+        ).fetchall()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "coso.db"
+
+
+def test_list_shows_every_user_with_its_area_name_and_whether_disabled(db: Path) -> None:
+    add(db, "quan-tri", "admin", "")
+    add(db, "lan", "officer", "01.00070")
+    add(db, "giam-sat", "supervisor", "01")
+    assert run("users", "disable", "lan", "--db", db)[0] == 0
+    code, out, _ = run("users", "list", "--db", db)
+    assert code == 0
+    header, *lines = out.splitlines()
+    for word in ("id", "tên / name", "vai trò / role", "địa bàn / area", "trạng thái / status"):
+        assert word in header
+    assert len(lines) == 3
+    with closing(sqlite3.connect(db)) as conn:
+        made = dict(conn.execute("SELECT name, created_at FROM users"))
+    admin, officer, supervisor = lines
+    assert admin.split()[:3] == ["1", "quan-tri", "admin"]
+    assert "(all areas / toàn quốc)" in admin and "hoạt động / active" in admin
+    assert officer.split()[:3] == ["2", "lan", "officer"]
+    assert "01.00070 Phường Hoàn Kiếm, Thành phố Hà Nội" in officer
+    assert "đã khóa / disabled" in officer
+    assert officer.index("Hoàn Kiếm") < officer.index(made["lan"]) < officer.index("đã khóa")
+    assert supervisor.split()[:4] == ["3", "giam-sat", "supervisor", "01"]
+    assert "Thành phố Hà Nội" in supervisor and "hoạt động / active" in supervisor
+    for line in lines:  # the columns line up under the header
+        assert line.index("20") == header.index("tạo lúc / created")
+
+
+def test_list_of_a_database_with_no_users(db: Path) -> None:
+    Store(db).close()
+    code, out, _ = run("users", "list", "--db", db)
+    assert code == 0
+    assert out.strip() == "chưa có người dùng / no users yet"
+
+
+def test_disable_and_enable_by_name_or_id_are_audited(db: Path) -> None:
+    lan = add(db, "lan", "officer", "01.00070")
+    other = add(db, "minh", "officer", "01.00070")
+    code, out, _ = run("users", "disable", "lan", "--db", db)
+    assert code == 0
+    assert "đã khóa / disabled: 1 lan" in out and "Phường Hoàn Kiếm" in out
+    assert not token_works(db, lan)
+    assert token_works(db, other)  # only that user
+    code, out, _ = run("users", "enable", "1", "--db", db)
+    assert code == 0
+    assert "đã mở khóa / enabled: 1 lan" in out
+    assert token_works(db, lan)  # the same token, working again
+    detail = {"id": 1, "role": "officer", "area": "01.00070"}
+    assert [(*row[:4], json.loads(str(row[4]))) for row in audit(db)[2:]] == [
+        (None, None, "user.disable", "lan", detail),  # by the CLI: no user, no device
+        (None, None, "user.enable", "lan", detail),
+    ]
+
+
+def test_disabling_twice_says_so_and_changes_nothing(db: Path) -> None:
+    add(db, "lan", "officer", "01.00070")
+    assert run("users", "disable", "lan", "--db", db)[0] == 0
+    before = audit(db)
+    code, out, _ = run("users", "disable", "lan", "--db", db)
+    assert code == 0
+    assert "already disabled, nothing changed" in out and "đã khóa từ trước" in out
+    code, out, _ = run("users", "enable", "lan", "--db", db)
+    assert code == 0
+    code, out, _ = run("users", "enable", "lan", "--db", db)
+    assert code == 0
+    assert "not disabled, nothing changed" in out and "không bị khóa" in out
+    assert [row[2] for row in audit(db)[len(before) :]] == ["user.enable"]
+
+
+def test_an_id_names_its_user_even_when_another_has_that_name(db: Path) -> None:
+    """An id always names one user, so any user can be disabled, however they are named."""
+    first = add(db, "lan", "officer", "01.00070")
+    named_one = add(db, "1", "officer", "01.00070")
+    assert run("users", "disable", "1", "--db", db)[0] == 0
+    assert not token_works(db, first)
+    assert token_works(db, named_one)
+    assert run("users", "disable", "2", "--db", db)[0] == 0
+    assert not token_works(db, named_one)
+
+
+def test_a_name_is_matched_as_stored(db: Path) -> None:
+    """Names are stored NFC without the spaces around them; USER is read the same way."""
+    token = add(db, "Nguyễn Lan", "officer", "01.00070")
+    decomposed = "  Nguye\u0302\u0303n Lan "
+    assert run("users", "disable", decomposed, "--db", db)[0] == 0
+    assert not token_works(db, token)
+
+
+def test_list_keeps_one_line_per_user_whatever_the_name(db: Path) -> None:
+    add(db, "lan\nanh", "officer", "01.00070")
+    add(db, "minh", "officer", "01.00070")
+    code, out, _ = run("users", "list", "--db", db)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3  # the header and two users
+    assert lines[1].split()[:2] == ["1", "'lan\\nanh'"]
