@@ -20,9 +20,10 @@ import click
 from server import areas
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user, set_disabled
-from server.catalog import Catalog, publish_files, schema_files
+from server.catalog import Catalog, schema_files
+from server.errors import bilingual_errors
 from server.export import export
-from server.forms import DefinitionError, nfc
+from server.forms import DefinitionError, nfc, parse_definition, read_source
 from server.store import Store, UserRow
 from server.store import restore as restore_db
 
@@ -154,22 +155,40 @@ def check_port(host: str, port: int) -> None:
 
 
 def publish(catalog: Catalog, files: list[Path]) -> None:
-    for path in files:  # all of them readable as text before any is published
+    """Publish `files` in the order given, one line each (file, form, version). Every file is
+    read and checked as a definition first: one that is not UTF-8, YAML or JSON, or not a
+    definition, publishes nothing. A change between versions that is refused (type changed,
+    rename collision) stops at that file, after saying what was published before it."""
+    parsed = []
+    for path in files:
         try:
-            path.read_text("utf-8")
+            parsed.append((path, parse_definition(read_source(path.read_text("utf-8"), path.name))))
         except UnicodeDecodeError as exc:
             raise click.ClickException(
-                f"{path}: not UTF-8 text (byte {exc.start}); not published"
-                " / không phải văn bản UTF-8, chưa xuất bản"
+                f"{path}: not UTF-8 text (byte {exc.start}); nothing published"
+                " / không phải văn bản UTF-8, chưa xuất bản gì"
             ) from exc
-    try:
-        for _, result, created in publish_files(catalog, files):
-            state = "published / đã xuất bản" if created else "unchanged / không đổi"
-            click.echo(f"{result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}")
-    except DefinitionError as exc:
-        for e in exc.errors:
-            click.echo(f"{exc.file}: {e.path}: {e.message}", err=True)  # type: ignore[attr-defined]
-        raise click.ClickException(f"{exc.file}: not published / chưa xuất bản") from exc  # type: ignore[attr-defined]
+        except DefinitionError as exc:
+            _definition_errors(path, exc)
+            raise click.ClickException(
+                f"{path}: not a form definition; nothing published"
+                " / không phải định nghĩa biểu mẫu, chưa xuất bản gì"
+            ) from exc
+    for path, form in parsed:
+        try:
+            result, created = catalog.publish(form, None, "cli")
+        except DefinitionError as exc:
+            _definition_errors(path, exc)
+            raise click.ClickException(f"{path}: not published / chưa xuất bản") from exc
+        state = "published / đã xuất bản" if created else "unchanged / không đổi"
+        click.echo(
+            f"{path.name}: {result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}"
+        )
+
+
+def _definition_errors(path: Path, exc: DefinitionError) -> None:
+    for e in bilingual_errors(exc.errors) or []:
+        click.echo(f"{path}: {e.path}: {e.message}" if e.path else f"{path}: {e.message}", err=True)
 
 
 def setup_link(url: str, token: str) -> str:
@@ -209,7 +228,7 @@ def main() -> None:
 )
 @click.option(
     "--schemas",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=ROOT / "schemas",
     show_default=True,
     help="Biểu mẫu xuất bản khi cơ sở dữ liệu trống / "
@@ -246,7 +265,7 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
     """What `coso serve` does and says before it starts: the forms on an empty database, and
     the demo users or how to make one."""
     catalog = Catalog(store)
-    if not catalog.manifest() and schemas.is_dir():
+    if not catalog.manifest():
         click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
         publish(catalog, schema_files(schemas))
     if demo and not store.users():

@@ -108,3 +108,65 @@ def test_serve_demo_prints_setup_links_for_the_address_phones_use(
     out = capsys.readouterr().out
     assert "https://coso.example.vn/app/#token=" in out
     assert "localhost" not in out
+
+
+def _form(form_id: str, field_type: str = "text", label: str = "Tên") -> str:
+    return (
+        f"form_id: {form_id}\ntitle: {{vi: Thử, en: Test}}\n"
+        f"fields: [{{name: ten, type: {field_type}, label: {{vi: {label}, en: Name}}}}]\n"
+    )
+
+
+def test_forms_publish_keeps_the_order_given_and_names_each_file(tmp_path: Path) -> None:
+    """`publish old.yaml new.yaml` makes old v1 and new v2 whatever their names: sorting them
+    made the older file the latest version, and the output did not say which file was which."""
+    db = str(tmp_path / "c.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
+    old, new = tmp_path / "z_old.yaml", tmp_path / "a_new.yaml"
+    old.write_text(_form("thu"), "utf-8")
+    new.write_text(_form("thu", label="Họ và tên"), "utf-8")
+    code, out, _ = run("forms", "publish", str(old), str(new), "--db", db)
+    assert code == 0
+    assert out.splitlines() == [
+        line
+        for line in out.splitlines()
+        if line.startswith(("z_old.yaml: thu v1 published", "a_new.yaml: thu v2 published"))
+    ]
+    assert len(out.splitlines()) == 2
+
+
+def test_forms_publish_checks_every_file_before_publishing_any(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(_form("thu"), "utf-8")
+    bad.write_text("form_id: [", "utf-8")
+    code, out, err = run("forms", "publish", str(good), str(bad), "--db", db)
+    assert code == 1
+    assert "nothing published" in err and "chưa xuất bản gì" in err
+    assert ": : " not in err  # a whole-file error has no empty path
+    assert all(" / " in line for line in err.splitlines() if str(bad) in line)  # bilingual
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
+
+
+def test_forms_publish_says_what_was_published_before_a_refused_change(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
+    v1, v2 = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
+    v1.write_text(_form("thu"), "utf-8")
+    v2.write_text(_form("thu", field_type="integer"), "utf-8")  # a type change: refused
+    code, out, err = run("forms", "publish", str(v1), str(v2), "--db", db)
+    assert code == 1
+    assert "v1.yaml: thu v1 published" in out
+    assert "fields[0]" in err or "ten" in err
+    assert "v2.yaml: not published / chưa xuất bản" in err
+
+
+def test_serve_refuses_a_schemas_directory_that_does_not_exist(tmp_path: Path) -> None:
+    code, _, err = run(
+        "serve", "--schemas", str(tmp_path / "khong-co"), "--db", str(tmp_path / "c.db")
+    )
+    assert code == 2
+    assert "does not exist" in err
+    assert not (tmp_path / "c.db").exists()
