@@ -84,7 +84,12 @@ def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResul
 def _msgspec_error(
     exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str, decoder: Any, raw: Any
 ) -> FieldError:
-    message, _, where = str(exc).partition(" - at `$")
+    text = str(exc)
+    if " - at `key` in `$" in text:  # a key of the wrong type: the object that holds it
+        message, _, where = text.partition(" - at `key` in `$")
+        message = f"a key: {message}"
+    else:
+        message, _, where = text.partition(" - at `$")
     where = where.rstrip("`")
     if where.startswith(".data[...]"):  # msgspec does not name the key: find it
         where = ".data" + _data_key_path(decoder, raw) + where[len(".data[...]") :]

@@ -550,6 +550,18 @@ def test_a_malformed_msgpack_item_is_rejected_alone(api: Any) -> None:
     assert results[1]["errors"][0]["path"].startswith("submissions[1]")
 
 
+def test_a_key_that_is_not_text_names_the_object_holding_it(api: Any) -> None:
+    broken = case(2)
+    broken["data"][7] = "x"
+    body = msgspec.msgpack.encode({"device_id": "p", "submissions": [case(1), broken]})
+    r = api.client.post(
+        PUSH, content=body, headers={**api.auth("officer"), "Content-Type": "application/msgpack"}
+    )
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected"]
+    assert reasons(results[1]) == ("invalid", {("submissions[1].data", "type")})
+
+
 def test_an_item_with_text_that_is_not_utf8_is_rejected_alone(api: Any) -> None:
     """MessagePack carries raw bytes: an item whose text is not UTF-8 is rejected with a
     path; the items around it are stored."""
