@@ -3,8 +3,10 @@
 // #/fix/ID, #/cases, #/case/ID, #/edit/ID. A setup link's #token=… (opened in a new tab or
 // in this one) is read and wiped at once.
 import * as db from './db.js';
+import * as drafts from './drafts.js';
+import { applied, blank, changes } from './edit.js';
 import { L, lang, setLang, t, timeText } from './i18n.js';
-import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm } from './render.js';
+import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
 import { validate } from './validate.js';
@@ -16,6 +18,7 @@ let flash = '';
 let shown = null; // the open form's {id, attempted, touched}: its errors outlive a language switch
 let keep = null; // `shown`, handed to the same form drawn again in the other language
 let pending = null; // a setup token that met no network, tried again when the network returns
+let barOpen = false; // the status bar's second line in full
 
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
@@ -37,20 +40,26 @@ async function renderStatus() {
   const last = await db.kv('last_sync');
   const s = sync.status;
   const err = s.error;
-  const lines = [
+  // Two lines at most, each cut short on a small phone: what needs the officer on the first,
+  // the sync's details on the second; a tap shows them in full.
+  const first = [
     h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected })),
     rejected ? h('span', { id: 'st-rejected', class: 'bad' }, t('rejected_n', { n: rejected })) : null,
-    h('span', { id: 'st-last' }, t('last_sync', { t: last ? timeText(last) : t('never') })),
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     err ? h('span', { id: 'st-error', class: 'bad' },
       err.kind === 'network' ? t('err_network') : err.kind === 'auth' ? t('err_auth') : t('err_server', { m: err.message })) : null,
+  ];
+  const second = [
     s.nextRetry ? h('span', {}, t('retry_at', { t: timeText(new Date(s.nextRetry).toISOString()).slice(0, 5) })) : null,
     s.lastResult ? h('span', { id: 'st-result' }, t('last_result', {
       r: Object.entries(s.lastResult).map(([k, n]) => `${n} ${t(`st_${k}`)}`).join(', '),
     })) : null,
+    h('span', { id: 'st-last' }, t('last_sync', { t: last ? timeText(last) : t('never') })),
   ];
   bar.replaceChildren(
-    h('div', { class: 'st-text', role: 'status' }, lines),
+    h('button', { type: 'button', class: `st-text${barOpen ? ' open' : ''}`, role: 'status', title: t('st_more'),
+      'aria-expanded': String(barOpen), onclick: () => { barOpen = !barOpen; renderStatus(); } },
+    h('span', { class: 'st-line' }, first), h('span', { class: 'st-line' }, second)),
     h('button', { id: 'sync-btn', type: 'button', disabled: s.running, onclick: () => sync.online() },
       s.running ? t('syncing') : `⟳ ${t('sync')}`),
   );
@@ -126,9 +135,25 @@ async function showUser() {
   document.getElementById('who').textContent = me ? `${me.name} · ${me.area_name || me.area}` : '';
 }
 
+// What a draft holds, to tell drafts apart: the case it updates, or its first text written.
+async function draftHint(d) {
+  const def = await db.get('forms', [d.form_id, d.form_version]);
+  if (d.record_id) return t('draft_update', { s: summary(def, d.base ?? d.data, 2) || d.record_id.slice(-6) });
+  const text = def?.fields.find((f) => f.type === 'text' && typeof d.data?.[f.name] === 'string' && d.data[f.name].trim());
+  const hint = text ? d.data[text.name] : summary(def, d.data, 2);
+  return hint.length > 60 ? `${hint.slice(0, 59)}…` : hint || t('draft_empty');
+}
+
 async function homeView() {
   const manifest = (await db.kv('manifest')) ?? [];
-  const drafts = (await db.all('drafts')).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
+  const hour = new Date(Date.now() - 3600e3).toISOString();
+  const stored = await db.all('drafts');
+  // New drafts with nothing entered (a tab closed on an empty form) go; a fresh one may still
+  // be open in another tab, so only after an hour.
+  const empty = stored.filter((d) => !d.record_id && !d.fixing && blank(d.data) && !drafts.buffered(d.id));
+  await db.delMany('drafts', empty.filter((d) => d.updated_at < hour).map((d) => d.id));
+  const list = stored.filter((d) => !empty.includes(d)).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
+  const hints = await Promise.all(list.map(draftHint));
   const titles = Object.fromEntries(manifest.map((f) => [f.form_id, f.title]));
   page('#/',
     h('section', {},
@@ -137,11 +162,12 @@ async function homeView() {
         ? h('ul', { class: 'list', id: 'form-list' }, manifest.map((f) =>
           h('li', {}, link(`#/new/${f.form_id}`, L(f.title), 'btn big'))))
         : h('p', {}, t('no_forms'))),
-    drafts.length ? h('section', {},
+    list.length ? h('section', {},
       h('h2', {}, t('drafts')),
-      h('ul', { class: 'list', id: 'draft-list' }, drafts.map((d) =>
-        h('li', {}, link(`#/draft/${d.id}`, [L(titles[d.form_id]) || d.form_id,
-          h('small', {}, ` · ${timeText(d.updated_at)}`)], 'btn secondary'))))) : null);
+      h('ul', { class: 'list', id: 'draft-list' }, list.map((d, i) =>
+        h('li', {}, link(`#/draft/${d.id}`, [h('strong', {}, L(titles[d.form_id]) || d.form_id),
+          h('small', { class: 'draft-hint' }, hints[i]),
+          h('small', {}, timeText(d.updated_at))], 'btn secondary case'))))) : null);
 }
 
 async function newDraft(formId) {
@@ -154,32 +180,64 @@ async function newDraft(formId) {
   go(`#/draft/${id}`);
 }
 
-// A rejected outbox item opens as a draft with the same id (it was never stored).
+// A rejected outbox item opens as a draft with the same id: saved, it goes out under that id
+// again (it was never stored, and an edit saved on top of it, held `pending` by the server,
+// then finds its parent), or under a new one if the id itself was refused (id_reused). An edit
+// keeps its base, so the fields the officer emptied are sent as null again.
 async function fixItem(id) {
   if (!(await db.get('drafts', id))) {
     const item = await db.get('outbox', id);
     if (!item) return go('#/outbox');
-    await db.put('drafts', { ...item, fixing: true, updated_at: new Date().toISOString() });
+    await drafts.reopen(id);
+    // an edit saved by an older client has no base: it sent the whole form
+    const base = item.record_id ? item.base ?? (await db.get('records', item.record_id))?.data ?? {} : undefined;
+    await db.put('drafts', {
+      ...item, base, data: item.record_id ? applied(base, item.data) : item.data, fixing: true,
+      reused: item.errors?.some((e) => e.code === 'id_reused'), updated_at: new Date().toISOString(),
+    });
   }
   go(`#/draft/${id}`);
 }
 
-// Editing a case: parents = the heads the phone has (or its own unsent edit of it).
+// Editing a case: parents = the heads the phone has (kept up to date by each accepted push),
+// or its own latest unsent edit of it; never an edit the server refused, which it will never
+// have (an edit built on it would wait `pending` for ever).
 async function editRecord(recordId) {
-  const open = (await db.all('drafts')).find((d) => d.record_id === recordId);
+  const open = (await db.all('drafts')).find((d) => d.record_id === recordId && !d.fixing);
   if (open) return go(`#/draft/${open.id}`);
   const rec = await db.get('records', recordId);
   const def = rec && (await latestDef(rec.form_id));
   if (!def) return go('#/cases');
-  const mine = (await db.all('outbox')).filter((i) => i.record_id === recordId || i.id === recordId).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-  const base = mine && mine.id !== recordId ? mine.data : rec.data;
+  const mine = (await db.all('outbox'))
+    .filter((i) => i.record_id === recordId && i.status !== 'rejected')
+    .sort((a, b) => (a.id < b.id ? 1 : -1))[0];
+  const base = mine ? applied(mine.base ?? rec.data, mine.data) : rec.data;
   const id = uuid7();
   await db.put('drafts', {
     id, form_id: rec.form_id, form_version: def.version, record_id: recordId,
-    parents: mine && mine.id !== recordId ? [mine.id] : rec.heads, base, data: base,
-    updated_at: new Date().toISOString(),
+    parents: mine ? [mine.id] : rec.heads, base, data: base, updated_at: new Date().toISOString(),
   });
   go(`#/draft/${id}`);
+}
+
+// Rejected edits of a case: the officer is told they are not recorded and where to fix them.
+async function refusedEdits(recordId) {
+  const box = await db.all('outbox');
+  return box.some((i) => i.record_id === recordId && i.status === 'rejected')
+    ? h('p', { class: 'notice', id: 'edit-refused' }, t('edit_rejected'), ' ', link('#/outbox', t('outbox'), 'link'))
+    : null;
+}
+
+// Labels of choices earlier versions offered: {field: {value: label}}.
+async function oldLabels(formId) {
+  const out = {};
+  const walk = (fields) => fields.forEach((f) => {
+    for (const c of f.choices ?? []) (out[f.name] ??= {})[c.value] ??= c.label;
+    if (f.fields) walk(f.fields);
+  });
+  (await db.all('forms')).filter((d) => d.form_id === formId).sort((a, b) => b.version - a.version)
+    .forEach((d) => walk(d.fields));
+  return out;
 }
 
 async function formView(id) {
@@ -188,27 +246,45 @@ async function formView(id) {
   const def = await db.get('forms', [d.form_id, d.form_version]);
   const latest = await latestDef(d.form_id);
   if (!def) return page('', h('p', { class: 'err' }, t('e_unknown_field')));
+  // Typed just before a reload: the crash buffer is newer than the stored draft.
+  const typed = drafts.buffered(id);
+  if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, fresh: false, updated_at: new Date(typed.at).toISOString() });
+  const moved = await drafts.keep(d, typed?.at ?? 0); // saved meanwhile in another tab?
   const rec = d.record_id ? await db.get('records', d.record_id) : null;
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
-  const form = renderForm(def, d.data, { fresh: d.fresh, conflicts, device: await db.kv('device_id') });
+  const form = renderForm(def, d.data, {
+    fresh: d.fresh, conflicts, device: await db.kv('device_id'), oldLabels: await oldLabels(d.form_id),
+  });
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
+  const movedNote = h('div', { id: 'draft-moved' });
+  const showMoved = () => movedNote.replaceChildren(h('p', { class: 'notice' }, t('moved')));
+  if (moved) showMoved();
   const problems = h('p', { class: 'err', id: 'form-errors', role: 'alert', hidden: true });
   const state = keep?.id === id ? keep : { id, attempted: false, touched: new Set() };
   const { touched } = state;
   shown = state;
   let timer = null;
+  let waiting = 0; // since when an autosave is due: typing with no pause still saves every 2 s
 
+  // An edit sends only what changed against the data the form opened with.
+  const outgoing = (data) => (d.record_id ? changes(def.fields, data, d.base ?? {}) : data);
   const save = async () => {
     clearTimeout(timer);
+    waiting = 0;
+    const readAt = Date.now();
     d.data = form.data();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
-    await db.put('drafts', d);
+    if (await drafts.keep(d, readAt)) showMoved();
     note.textContent = t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) });
   };
   const check = (scroll = false) => {
     const under = (p, q) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
-    const errs = validate(def.fields, form.data());
+    const data = form.data();
+    const sent = outgoing(data);
+    // Fields an edit leaves as they were are not sent, so not checked (a value of an earlier
+    // version stays as it is).
+    const errs = validate(def.fields, data).filter((e) => !d.record_id || e.path.match(/^[^.[]+/)[0] in sent);
     const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
     form.showErrors(visible, scroll);
     problems.hidden = !state.attempted || !errs.length;
@@ -216,42 +292,55 @@ async function formView(id) {
     return errs;
   };
   form.el.addEventListener('input', () => {
+    drafts.buffer(d.id, form.data());
     clearTimeout(timer);
-    timer = setTimeout(save, 400);
+    waiting ||= Date.now();
+    timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
     if (state.attempted) check();
   });
   form.el.addEventListener('change', (e) => {
     const p = e.target.closest?.('[data-path]')?.dataset.path;
     if (p) touched.add(p);
+    drafts.buffer(d.id, form.data());
     save();
     check();
   });
-  leave = save;
+  // Leaving the form keeps the draft, unless nothing was entered (or, for an edit, changed).
+  leave = async (going = true) => {
+    await save();
+    if (!going || d.fixing) return;
+    const data = form.data();
+    if (d.record_id ? !Object.keys(outgoing(data)).length : blank(data)) {
+      await db.del('drafts', d.id);
+      drafts.unbuffer(d.id);
+    }
+  };
 
   const finish = async () => {
     state.attempted = true;
-    const errs = check(true);
-    if (errs.length) return;
-    const data = form.data();
-    if (d.record_id) {
-      // An edit sends the whole form; a field the officer emptied is cleared with null.
-      for (const [k, v] of Object.entries(d.base ?? {})) if (v != null && !(k in data)) data[k] = null;
-    }
-    await db.put('outbox', {
-      id: d.id, form_id: d.form_id, form_version: d.form_version,
-      record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
-      data, status: 'queued', saved_at: new Date().toISOString(),
+    if (check(true).length) return;
+    clearTimeout(timer);
+    d.data = form.data();
+    const item = await drafts.submit(d, (d) => {
+      const data = outgoing(d.data);
+      if (d.record_id && !Object.keys(data).length) return null;
+      return {
+        // A fresh id for every save; a fixed item keeps its own (never stored) unless refused.
+        id: d.fixing && !d.reused ? d.id : uuid7(), form_id: d.form_id, form_version: d.form_version,
+        record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
+        data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
+      };
     });
-    await db.del('drafts', d.id);
     leave = null;
-    flash = t('saved');
+    flash = t(item ? 'saved' : 'no_changes');
     go(d.record_id ? `#/case/${d.record_id}` : '#/');
-    if (navigator.onLine) sync.syncNow();
+    if (item && navigator.onLine) sync.syncNow();
   };
 
   const discard = async () => {
     if (!confirm(t('confirm_delete'))) return;
     await db.del('drafts', d.id);
+    drafts.unbuffer(d.id);
     leave = null;
     go(d.fixing ? '#/outbox' : '#/');
   };
@@ -261,6 +350,8 @@ async function formView(id) {
     h('p', { class: 'hint' }, t('version', { v: def.version })),
     latest && latest.version > def.version ? h('p', { class: 'notice' }, t('old_version', { v: def.version })) : null,
     d.fixing ? h('p', { class: 'notice' }, t('rejected_note')) : null,
+    !d.fixing && d.record_id ? await refusedEdits(d.record_id) : null,
+    movedNote,
     h('form', { id: 'entry', novalidate: true, onsubmit: (e) => { e.preventDefault(); finish(); } },
       form.el, problems,
       h('button', { type: 'submit', id: 'save-btn', class: 'big' }, `✓ ${t('save')}`),
@@ -284,9 +375,20 @@ async function outboxView() {
         h('small', {}, ` · ${timeText(i.saved_at)} · `, h('span', { class: 'badge' }, t(`st_${i.status}`))),
         i.status === 'rejected' ? [
           h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
-          link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
+          h('div', { class: 'row' }, link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
+            h('button', { type: 'button', class: 'secondary discard', onclick: () => discardItem(i.id) }, t('discard'))),
         ] : null))) : h('p', {}, t('outbox_empty')),
     h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
+}
+
+// A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
+async function discardItem(id) {
+  if (!confirm(t('confirm_discard'))) return;
+  await db.del('outbox', id);
+  await db.del('drafts', id); // its fix, if one was started
+  drafts.unbuffer(id);
+  flash = t('discarded');
+  route();
 }
 
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
@@ -314,18 +416,13 @@ async function casesView() {
   const records = (await db.all('records')).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
   const defs = {};
   for (const r of records) defs[r.form_id] ??= await latestDef(r.form_id);
-  const summary = (r) => {
-    const def = defs[r.form_id];
-    return (def?.fields ?? []).filter((f) => r.data[f.name] != null && f.type !== 'repeat').slice(0, 3)
-      .map((f) => formatValue(f, r.data[f.name])).join(' · ');
-  };
   page('#/cases',
     h('h2', {}, t('cases')),
     records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
       h('li', {}, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
         h('strong', {}, L(defs[r.form_id]?.title) || r.form_id,
           r.conflicts.length ? h('span', { class: 'badge bad' }, ` ${t('conflict_badge')}`) : null),
-        h('small', {}, summary(r)))))) : h('p', {}, t('no_cases')));
+        h('small', {}, summary(defs[r.form_id], r.data)))))) : h('p', {}, t('no_cases')));
 }
 
 async function caseView(recordId) {
@@ -338,6 +435,7 @@ async function caseView(recordId) {
   page('#/cases',
     h('h2', {}, L(def?.title) || r.form_id),
     h('p', { class: 'hint' }, t('updated', { t: timeText(r.updated_at) }), unsent ? ` · ${t('unsent')}` : ''),
+    await refusedEdits(recordId),
     r.conflicts.length ? h('section', { class: 'conflicts', id: 'conflicts' },
       h('h3', {}, `⚠ ${t('conflicts')}`),
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
@@ -350,8 +448,9 @@ async function caseView(recordId) {
 
 // --- routing ---------------------------------------------------------------------------
 
-async function route() {
-  if (leave) await leave().catch(() => {});
+// `redraw`: the same screen again (a language switch), so an empty draft stays.
+async function route(redraw = false) {
+  if (leave) await leave(!redraw).catch(() => {});
   leave = null;
   shown = null;
   if (takeToken()) return;
@@ -365,19 +464,19 @@ async function route() {
 async function boot() {
   document.documentElement.lang = lang;
   document.getElementById('lang').addEventListener('click', async () => {
-    if (leave) await leave();
     setLang(lang === 'vi' ? 'en' : 'vi');
     document.getElementById('lang').textContent = t('lang_btn');
+    document.getElementById('lang').title = t('lang_title');
     keep = shown;
-    await route();
+    await route(true);
     keep = null;
   });
   document.getElementById('lang').textContent = t('lang_btn');
   document.getElementById('lang').title = t('lang_title');
-  addEventListener('hashchange', route);
+  addEventListener('hashchange', () => route());
   addEventListener('online', () => (pending ? doSetup(pending) : sync.online()));
   addEventListener('offline', renderStatus);
-  addEventListener('pagehide', () => leave?.());
+  addEventListener('pagehide', () => leave?.(false));
   sync.onStatus(() => {
     renderStatus();
     if (!sync.status.running) showUser(); // a sync may have finished an interrupted setup

@@ -51,5 +51,18 @@ export const putMany = (store, values) =>
 export const delMany = (store, keys) =>
   run(store, 'readwrite', (s) => keys.forEach((k) => s.delete(k)));
 
+// One read-write transaction over several stores: `fn(store, out)` chains its requests and
+// fills `out`, which resolves once everything has committed (or nothing has).
+export async function tx(stores, fn) {
+  const db = await open();
+  const t = db.transaction(stores, 'readwrite', { durability: 'strict' });
+  const out = {};
+  fn((name) => t.objectStore(name), out);
+  return new Promise((resolve, reject) => {
+    t.oncomplete = () => resolve(out);
+    t.onerror = t.onabort = () => reject(t.error);
+  });
+}
+
 export const kv = (key) => get('kv', key);
 export const setKv = (key, value) => put('kv', value, key);

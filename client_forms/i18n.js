@@ -48,6 +48,25 @@ const S = {
   draft_saved: ['Bản nháp đã lưu {t}', 'Draft saved {t}'],
   delete_draft: ['Xoá bản nháp', 'Delete draft'],
   confirm_delete: ['Xoá bản nháp này?', 'Delete this draft?'],
+  moved: [
+    'Bản nháp này đã được lưu ở một thẻ khác; phần bạn thay đổi thêm sẽ được gửi như một lần cập nhật.',
+    'This draft was saved in another tab; what you change here now goes as an update of it.',
+  ],
+  no_changes: ['Không có gì thay đổi, không cần gửi.', 'Nothing changed: nothing to send.'],
+  draft_update: ['Cập nhật: {s}', 'Update: {s}'],
+  draft_empty: ['(chưa nhập gì)', '(nothing entered yet)'],
+  old_choice: ['từ phiên bản trước', 'from an earlier version'],
+  edit_rejected: [
+    'Một lần cập nhật trước của vụ việc này bị máy chủ từ chối và chưa được ghi nhận: hãy sửa nó trong Hộp thư đi.',
+    'An earlier update of this case was refused by the server and is not recorded: fix it in the Outbox.',
+  ],
+  discard: ['Bỏ mục này', 'Discard'],
+  confirm_discard: [
+    'Bỏ mục bị từ chối này? Nội dung của nó sẽ bị xoá khỏi máy (hãy lưu hộp thư đi ra tệp trước nếu cần giữ).',
+    'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it).',
+  ],
+  discarded: ['Đã bỏ mục bị từ chối.', 'The rejected item was discarded.'],
+  st_more: ['Chi tiết đồng bộ', 'Sync details'],
   version: ['phiên bản {v}', 'version {v}'],
   old_version: ['Bản nháp dùng phiên bản cũ {v} của biểu mẫu.', 'This draft uses the older version {v} of the form.'],
   yes: ['Có', 'Yes'],
@@ -81,14 +100,17 @@ const S = {
   server_rejected: ['Máy chủ từ chối: {m}', 'Server rejected: {m}'],
   e_required: ['Bắt buộc nhập', 'Required'],
   e_type_integer: ['Nhập một số nguyên', 'Enter a whole number'],
+  e_thousands: ['Viết liền các chữ số, không dấu chấm hay dấu cách: {v}', 'Write the digits with no separators: {v}'],
   e_type_decimal: ['Nhập một số', 'Enter a number'],
   e_type: ['Giá trị không đúng kiểu', 'Wrong kind of value'],
   e_min: ['Không được nhỏ hơn {limit}', 'Must be at least {limit}'],
   e_max: ['Không được lớn hơn {limit}', 'Must be at most {limit}'],
   e_max_length: ['Tối đa {limit} ký tự', 'At most {limit} characters'],
   e_pattern: ['Không đúng định dạng', 'Wrong format'],
+  e_pattern_compact: ['Viết liền, không dấu cách, dấu chấm hay gạch ngang: {v}', 'Write it with no spaces, dots or dashes: {v}'],
   e_format: ['Ngày giờ không hợp lệ', 'Not a valid date or time'],
   e_choice: ['Lựa chọn không hợp lệ', 'Not one of the choices'],
+  e_choice_old: ['Lựa chọn của phiên bản trước không còn dùng được: bỏ chọn nó để lưu', 'A choice of an earlier version, no longer offered: untick it to save'],
   e_duplicate: ['Chọn trùng lặp', 'Selected twice'],
   e_min_items: ['Cần ít nhất {limit} mục', 'At least {limit} items'],
   e_max_items: ['Tối đa {limit} mục', 'At most {limit} items'],
@@ -125,10 +147,20 @@ export function t(key, params = {}) {
 export const L = (label) => label?.[lang] || label?.vi || label?.en || '';
 
 // An error from validate() or the server (whose `message` is "Vietnamese / English"), for
-// field definition `f`.
-export function errorText(e, f) {
+// field definition `f`, whose value in the form is `value`: what to write, where it can tell.
+export function errorText(e, f, value) {
+  const typed = typeof value === 'string' ? value.trim() : '';
+  // "1.500" or "1 500": the Vietnamese way of writing thousands, not a whole number to a phone
+  if (e.code === 'type' && f?.type === 'integer' && /^[+-]?\d{1,3}([.,\s]\d{3})+$/.test(typed))
+    return t('e_thousands', { v: typed.replace(/[.,\s]/g, '') });
   if (e.code === 'type' && (f?.type === 'integer' || f?.type === 'decimal' || e.type === 'decimal'))
     return t(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
+  if (e.code === 'pattern' && f?.pattern) {
+    // "0912 345 678", "+84 912.345.678": right once written together
+    const compact = typed.replace(/[\s.()-]/g, '').replace(/^\+84/, '0');
+    if (compact !== typed && new RegExp(f.pattern, 'u').test(compact)) return t('e_pattern_compact', { v: compact });
+    if (f.hint) return `${t('e_pattern')}: ${L(f.hint)}`;
+  }
   const limit =
     e.limit ??
     (e.code === 'max_length' ? f?.max_length : /^min/.test(e.code) ? f?.min : f?.max);

@@ -84,12 +84,24 @@ export function formatValue(f, v) {
   }
 }
 
-function choiceInputs(f, type, name, checked) {
-  return f.choices.map((c) =>
-    h('label', { class: 'opt' },
+function choiceInputs(choices, type, name, checked) {
+  return choices.map((c) =>
+    h('label', { class: `opt${c.old ? ' old' : ''}` },
       h('input', { type, name, value: c.value, checked: checked(c.value) }),
-      h('span', {}, L(c.label))),
+      h('span', {}, c.text)),
   );
+}
+
+// The field's choices, plus a value the current version no longer offers (a case written on an
+// earlier one), shown and selected as such: it stays unless the officer changes it.
+function choicesFor(f, value, ctx) {
+  const list = f.choices.map((c) => ({ value: c.value, text: L(c.label) }));
+  for (const v of [value ?? []].flat()) {
+    if (typeof v !== 'string' || f.choices.some((c) => c.value === v)) continue;
+    const label = ctx.oldLabels?.[f.name]?.[v];
+    list.push({ value: v, old: true, text: `${label ? L(label) : v} (${t('old_choice')})` });
+  }
+  return list;
 }
 
 function widget(f, value, path, ctx) {
@@ -105,7 +117,8 @@ function widget(f, value, path, ctx) {
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
         h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: deviceText(c.device_id, ctx.device), t: timeText(c.captured_at) })}`)))))
     : null;
-  const w = { f, showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
+  const choices = f.choices ? choicesFor(f, value, ctx) : [];
+  const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
   let body;
   const input = (attrs) => h('input', { id, name: id, ...attrs });
   switch (f.type) {
@@ -142,17 +155,17 @@ function widget(f, value, path, ctx) {
     }
     case 'select_one':
       if (f.choices.length <= 6) {
-        body = h('div', { class: 'opts' }, choiceInputs(f, 'radio', id, (v) => v === value));
+        body = h('div', { class: 'opts' }, choiceInputs(choices, 'radio', id, (v) => v === value));
         w.get = () => body.querySelector('input:checked')?.value;
       } else {
         body = h('select', { id },
           h('option', { value: '' }, t('choose')),
-          f.choices.map((c) => h('option', { value: c.value, selected: c.value === value }, L(c.label))));
+          choices.map((c) => h('option', { value: c.value, selected: c.value === value }, c.text)));
         w.get = () => body.value || undefined;
       }
       break;
     case 'select_multiple': {
-      body = h('div', { class: 'opts' }, choiceInputs(f, 'checkbox', id, (v) => value?.includes(v)));
+      body = h('div', { class: 'opts' }, choiceInputs(choices, 'checkbox', id, (v) => value?.includes(v)));
       w.get = () => {
         const picked = [...body.querySelectorAll('input:checked')].map((c) => c.value);
         return picked.length ? picked : undefined;
@@ -286,9 +299,9 @@ function find(g, path) {
 
 // {el, data(), showErrors(errors) -> count shown, clearErrors()} for definition `def`.
 // opts: {fresh: a new record (required repeats start filled), conflicts: {field: values},
-// device: this phone's device id}.
+// device: this phone's device id, oldLabels: {field: {value: label}} from earlier versions}.
 export function renderForm(def, data, opts = {}) {
-  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, device: opts.device };
+  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, device: opts.device, oldLabels: opts.oldLabels };
   const g = group(def.fields, data ?? {}, '', ctx);
   const general = h('div', { class: 'err general', role: 'alert', hidden: true });
   const all = (ws) => ws.flatMap((w) => [w, ...(w.items ?? []).flatMap((it) => all(it.widgets))]);
@@ -306,7 +319,8 @@ export function renderForm(def, data, opts = {}) {
       const loose = [];
       for (const e of errors) {
         const w = e.path ? find(g, e.path) : null;
-        if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), errorText(e, w.f)]);
+        const text = w?.legacy && e.code === 'choice' ? t('e_choice_old') : w && errorText(e, w.f, w.get());
+        if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), text]);
         else loose.push(errorText(e));
       }
       byWidget.forEach((msgs, w) => w.showError([...new Set(msgs)].join(' · ')));
@@ -326,13 +340,22 @@ export function describeError(def, e) {
   let f;
   for (const part of e.path?.match(/[^.[\]]+/g) ?? []) {
     const next = fields.find((x) => x.name === part);
-    if (!next) continue;
+    if (!next) {
+      // a field this version lacks (removed since): its name, not nothing
+      if (!/^\d+$/.test(part)) labels.push(part);
+      continue;
+    }
     f = next;
     labels.push(L(f.label));
     fields = f.fields ?? [];
   }
   return `${labels.length ? `${labels.join(' › ')}: ` : ''}${errorText(e, f)}`;
 }
+
+// The first values of a case or draft, for lists: "Camera an ninh tổ 5 · Tự phòng".
+export const summary = (def, data, n = 3) =>
+  (def?.fields ?? []).filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
+    .map((f) => formatValue(f, data[f.name])).join(' · ');
 
 // Read-only view of a record's data.
 export function renderData(def, data) {

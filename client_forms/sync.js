@@ -3,6 +3,8 @@
 // at a time (a sync asked for meanwhile runs once more after it), and none during a setup
 // (it waits for it); the UI listens with onStatus().
 import * as db from './db.js';
+import { unbufferAll } from './drafts.js';
+import { afterPush } from './edit.js';
 import { uuid7 } from './uuid7.js';
 
 const API = new URL('../api/v1', location.href).pathname;
@@ -80,7 +82,8 @@ async function takeOver(token) {
     const unsent = (await db.all('outbox')).filter((i) => saved[i.id] !== i.saved_at).length;
     if (unsent) throw Object.assign(new SyncError('other_user', 0), { before, me, unsent });
     for (const store of ['outbox', 'drafts', 'records']) await db.clear(store);
-    for (const key of ['cursor', 'last_sync', 'exported']) await db.del('kv', key);
+    for (const key of ['cursor', 'last_sync', 'exported', 'saved_drafts']) await db.del('kv', key);
+    unbufferAll();
     Object.assign(status, { error: null, nextRetry: null, lastResult: null });
   }
   await db.setKv('me', me);
@@ -133,11 +136,13 @@ async function pushOutbox() {
     const byId = new Map(batch.map((b) => [b.id, b]));
     const done = [];
     const rejected = [];
+    const merged = [];
     for (const r of results) {
       counts[r.status] = (counts[r.status] ?? 0) + 1;
       const item = byId.get(r.id);
       if (!item) continue;
       if (FINAL.has(r.status)) done.push(r.id);
+      if (FINAL.has(r.status) && r.status !== 'pending' && item.record_id) merged.push(item);
       else if (r.status === 'rejected') {
         const errors = (r.errors?.length ? r.errors : [{ code: r.reason ?? 'invalid', message: r.reason }])
           .map((e) => ({ ...e, path: fieldPath(e.path) }));
@@ -146,8 +151,22 @@ async function pushOutbox() {
     }
     await db.delMany('outbox', done);
     await db.putMany('outbox', rejected);
+    await updateCases(merged);
   }
   if (items.length) status.lastResult = counts;
+}
+
+// The phone's copy of each case an edit went into, as the server now has it (heads and data),
+// without waiting for the pull: on 2G the pull after a push often fails, and the next edit
+// built on the old heads would conflict with the officer's own.
+async function updateCases(items) {
+  const cases = new Map();
+  for (const item of items) {
+    const rec = cases.get(item.record_id) ?? (await db.get('records', item.record_id));
+    const next = rec && afterPush(rec, item);
+    if (next) cases.set(item.record_id, next);
+  }
+  if (cases.size) await db.putMany('records', [...cases.values()]);
 }
 
 async function pullRecords() {

@@ -68,3 +68,76 @@ def test_new_version_leaves_old_drafts_alone(phones, server) -> None:
     expect(phone.field("so_phu_nu")).to_be_visible()
     draft = phone.js("(await db.all('drafts'))[0]")
     assert draft["form_version"] == published["version"]
+
+
+@pytest.mark.browser
+def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> None:
+    """A version drops two choices and a field: an older case edited on the phone keeps the
+    dropped choices, shown and selected as from an earlier version, and the removed field,
+    because an edit sends only what the officer changed."""
+    phone = phones("can-bo-g")
+    page = phone.page
+    phone.new("mo_hinh")
+    phone.fill(
+        {
+            "ten_mo_hinh": "Camera an ninh tổ 5",
+            "loai_mo_hinh": "tu_phong",
+            "ngay_thanh_lap": "2024-03-01",
+            "linh_vuc_hoat_dong": ["camera_an_ninh", "an_ninh_ton_giao"],
+            "nguoi_phu_trach": "Lê Văn Tám",
+            "hieu_qua": "trung_binh",
+        }
+    )
+    phone.save()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+
+    form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
+    form["fields"] = [f for f in form["fields"] if f["name"] != "ngay_thanh_lap"]
+    for f in form["fields"]:
+        if f["name"] in ("hieu_qua", "linh_vuc_hoat_dong"):
+            gone = {"trung_binh", "an_ninh_ton_giao"}
+            f["choices"] = [c for c in f["choices"] if c["value"] not in gone]
+    admin = server.add_user("quan-tri", "admin", "")
+    status, published = server.api(admin, "/forms", form)
+    assert status == 201, published
+    phone.sync()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [record] = server.records(boss, "mo_hinh")
+    case_id = record["record_id"]
+
+    page.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(page.locator("#form-title")).to_be_visible()
+    expect(page.locator(".hint").first).to_have_text(f"phiên bản {published['version']}")
+    old = phone.field("hieu_qua").locator(".opt.old")
+    expect(old).to_have_text("Trung bình (từ phiên bản trước)")
+    expect(old.locator("input")).to_be_checked()
+    kept = phone.field("linh_vuc_hoat_dong").locator(".opt.old input")
+    expect(kept).to_be_checked()
+    expect(phone.field("ngay_thanh_lap")).to_have_count(0)
+    phone.fill({"so_thanh_vien": "12"})
+    phone.save()
+    expect(page.locator(".flash")).to_be_visible()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-rejected")).to_have_count(0)
+
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200
+    assert record["data"]["hieu_qua"] == "trung_binh"
+    assert record["data"]["linh_vuc_hoat_dong"] == ["camera_an_ninh", "an_ninh_ton_giao"]
+    assert record["data"]["ngay_thanh_lap"] == "2024-03-01"
+    assert record["data"]["so_thanh_vien"] == 12
+    assert record["submissions"][-1]["data"] == {"so_thanh_vien": 12}
+
+    # A refusal at a field this version lacks names it, rather than saying nothing of where.
+    phone.js(
+        "await db.put('outbox', {id: '01a00000-0000-7000-8000-000000000009', form_id: 'mo_hinh',"
+        " form_version: arg, record_id: null, parents: [], captured_at:"
+        " '2025-09-01T08:00:00+07:00', data: {}, status: 'rejected', saved_at:"
+        " '2025-09-01T08:00:00+07:00', errors: [{path: 'ngay_thanh_lap', code: 'unknown_field',"
+        " message: 'x'}]})",
+        published["version"],
+    )
+    page.goto(f"{server.url}/app/#/outbox")
+    expect(page.locator("#outbox-list .err li")).to_have_text(
+        "ngay_thanh_lap: Trường không có trong biểu mẫu"
+    )

@@ -68,3 +68,33 @@ def test_every_screen_fits_a_small_phone(phones, server) -> None:
         page.locator("#lang").click()
         expect(page.locator("#lang")).to_have_text("VI" if lang == "vi" else "EN")
     assert len(seen) == 2 * (3 + 2 * len(form_ids))
+
+
+@pytest.mark.browser
+def test_status_bar_stays_two_lines_on_the_smallest_phone(phones, server) -> None:
+    """320x568 with a rejected item, a network error and a retry time: two short lines (the
+    rest on a tap), not a third of the screen."""
+    phone = phones("can-bo-n", viewport=(320, 568))
+    page = phone.page
+    phone.js(
+        "await db.put('outbox', {id: '01a00000-0000-7000-8000-000000000001', form_id: 'mo_hinh',"
+        " form_version: 1, record_id: null, parents: [], captured_at: '2025-01-01T00:00:00+07:00',"
+        " data: {ten_mo_hinh: 'x'}, status: 'queued', saved_at: new Date().toISOString()})"
+    )
+    phone.sync()
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1")
+    phone.context.route("**/api/v1/**", lambda route: route.abort())
+    phone.sync()
+    expect(page.locator("#st-error")).to_be_visible()
+    phone.new("danh_gia_tieu_chi")
+    page.mouse.wheel(0, 1500)
+    bar = page.locator("#status")
+    lines = page.locator("#status .st-line")
+    expect(lines).to_have_count(2)
+    assert bar.bounding_box()["height"] <= 72
+    for i in range(2):
+        assert lines.nth(i).bounding_box()["height"] < 26, "one line each"
+    expect(lines.nth(1)).to_contain_text("Thử lại lúc")
+    page.locator("#status .st-text").click()  # the details, in full
+    expect(page.locator("#status .st-text")).to_have_attribute("aria-expanded", "true")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320

@@ -1,0 +1,99 @@
+// A draft's life: kept as the officer types (a synchronous crash buffer in localStorage on
+// every keystroke, the IndexedDB draft after a pause), and saved to the outbox once. What each
+// draft was saved as is remembered (kv `saved_drafts`), in the transaction that saves it, so a
+// second tab on the same draft cannot send it again under the same id: its autosave and its
+// Save carry on as an edit of what the first tab saved.
+import * as db from './db.js';
+import { stateAfter } from './edit.js';
+
+const SAVED = 'saved_drafts'; // {draft id: {id, record_id, data, at}}
+const KEEP = 200;
+const BUF = 'coso.typing.';
+
+const stale = (d, s) => s && d.after !== s.id;
+
+function onto(d, s) {
+  Object.assign(d, { record_id: s.record_id, parents: [s.id], base: s.data, after: s.id, fresh: false });
+  delete d.fixing;
+  delete d.errors;
+}
+
+// --- the crash buffer: survives a reload at any moment, even one that cuts an autosave short
+
+export function buffer(id, data) {
+  try {
+    localStorage.setItem(BUF + id, JSON.stringify({ data, at: Date.now() }));
+  } catch {
+    // storage full: the IndexedDB draft still follows a moment later
+  }
+}
+
+export function buffered(id) {
+  try {
+    return JSON.parse(localStorage.getItem(BUF + id) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+export const unbuffer = (id) => localStorage.removeItem(BUF + id);
+
+export function unbufferAll() {
+  for (const k of Object.keys(localStorage)) if (k.startsWith(BUF)) localStorage.removeItem(k);
+}
+
+// --- IndexedDB
+
+// Keep the draft; true when it was saved elsewhere meanwhile and now goes on as an edit of that.
+export async function keep(d, readAt = Date.now()) {
+  const out = await db.tx(['kv', 'drafts'], (st, out) => {
+    const r = st('kv').get(SAVED);
+    r.onsuccess = () => {
+      const s = r.result?.[d.id];
+      if (stale(d, s)) {
+        onto(d, s);
+        out.moved = true;
+      }
+      st('drafts').put(d);
+    };
+  });
+  if ((buffered(d.id)?.at ?? Infinity) <= readAt) unbuffer(d.id);
+  return !!out.moved;
+}
+
+// The draft as the outbox item `build(d)` makes of it, saved with the draft's removal (and, for
+// a fixed item saved under a new id, the old item's) in one transaction. A draft saved
+// meanwhile in another tab is first moved onto that save. `build` (synchronous) may return
+// null: nothing to send, the draft just goes.
+export async function submit(d, build) {
+  const out = await db.tx(['kv', 'drafts', 'outbox'], (st, out) => {
+    const r = st('kv').get(SAVED);
+    r.onsuccess = () => {
+      const saved = r.result ?? {};
+      if (stale(d, saved[d.id])) onto(d, saved[d.id]);
+      const item = (out.item = build(d));
+      st('drafts').delete(d.id);
+      if (!item) return;
+      st('outbox').put(item);
+      if (d.fixing && item.id !== d.id) st('outbox').delete(d.id);
+      saved[d.id] = { id: item.id, record_id: item.record_id ?? item.id, data: stateAfter(item), at: item.saved_at };
+      const ids = Object.keys(saved).sort((a, b) => (saved[a].at < saved[b].at ? 1 : -1));
+      for (const old of ids.slice(KEEP)) delete saved[old];
+      st('kv').put(saved, SAVED);
+    };
+  });
+  unbuffer(d.id);
+  return out.item;
+}
+
+// A rejected item opened to be fixed: whatever it was saved as never reached the server.
+export async function reopen(id) {
+  await db.tx(['kv'], (st) => {
+    const r = st('kv').get(SAVED);
+    r.onsuccess = () => {
+      if (!r.result?.[id]) return;
+      delete r.result[id];
+      st('kv').put(r.result, SAVED);
+    };
+  });
+}

@@ -1,0 +1,62 @@
+// What an edit of a case sends, and the phone's copy of the case after it (pure). An edit
+// sends only the fields the officer changed against the data the form opened with (`base`):
+// a field left as it was, or one the current version lacks, stays absent (PROTOCOL: absent =
+// untouched), and an emptied field goes as null. So a value the current version no longer
+// offers, or a field it removed, survives an edit that did not touch it.
+
+// One spelling per value: a select_multiple as a set, objects by their known fields, no nulls.
+function canon(f, v) {
+  if (v == null || v === '' || (Array.isArray(v) && !v.length)) return null;
+  if (f?.type === 'select_multiple') return [...v].sort();
+  if (f?.type === 'repeat') return v.map((item) => canonAll(f.fields, item ?? {}));
+  if (f?.type === 'geopoint') return Object.keys(v).sort().filter((k) => v[k] != null).map((k) => [k, v[k]]);
+  return v;
+}
+// Sub-fields a later version dropped are left out: an untouched group stays unchanged.
+const canonAll = (fields, obj) =>
+  fields.filter((g) => canon(g, obj[g.name]) != null).map((g) => [g.name, canon(g, obj[g.name])]);
+
+export const same = (f, a, b) => JSON.stringify(canon(f, a)) === JSON.stringify(canon(f, b));
+
+// {field: value} for the fields of `fields` whose value in `now` differs from `base`.
+export function changes(fields, now, base) {
+  const out = {};
+  for (const f of fields) if (!same(f, now[f.name], base?.[f.name])) out[f.name] = now[f.name] ?? null;
+  return out;
+}
+
+// `base` with an edit's data applied (null clears).
+export function applied(base, data) {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(data ?? {})) {
+    if (v == null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+// What the record holds once an outbox item is in: its base with its data (an item made by an
+// older client has no base and sent the whole form).
+export const stateAfter = (item) => applied(item.base ?? {}, item.data);
+
+// Nothing entered: only empty values (a required group starts with empty items).
+export const blank = (v) =>
+  v == null || v === '' || (typeof v === 'object' && Object.values(v).every(blank));
+
+// The phone's copy of a case after the server took one of its edits: the edit's parents,
+// when they were heads of this copy, give way to it, and its data is applied. The next edit
+// then descends from it, even when the pull that would have said so failed.
+export function afterPush(rec, item) {
+  if (!item.parents?.length || !item.parents.every((p) => rec.heads.includes(p))) return null;
+  const written = Object.keys(item.data);
+  return {
+    ...rec,
+    heads: [...rec.heads.filter((h) => !item.parents.includes(h)), item.id],
+    data: applied(rec.data, item.data),
+    // an edit that descends from every head settles the conflicts on the fields it writes
+    conflicts: item.parents.length === rec.heads.length
+      ? rec.conflicts.filter((c) => !written.includes(c.field))
+      : rec.conflicts,
+    updated_at: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,132 @@
+"""Edits of a follow-up case on the phone: a refused edit is fixed with the same intent (the
+fields the officer emptied are cleared again), a later edit is never built on a refused one,
+and a pushed edit becomes the phone's copy of the case even when the pull after it fails."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.samples import CASE
+
+
+def push_case(server, data: dict) -> str:
+    desk = server.add_user(f"truc-ban-{uuid.uuid4().hex[:6]}")
+    case_id = str(uuid.uuid4())
+    status, body = server.api(
+        desk,
+        "/sync/push",
+        {
+            "device_id": "may-truc-ban",
+            "submissions": [
+                {
+                    "id": case_id,
+                    "form_id": "hoa_giai",
+                    "form_version": 2,
+                    "parents": [],
+                    "captured_at": "2025-08-15T08:00:00+07:00",
+                    "data": data,
+                }
+            ],
+        },
+    )
+    assert status == 200
+    assert body["results"][0]["status"] == "accepted", body
+    return case_id
+
+
+def open_edit(phone, case_id: str) -> None:
+    page = phone.page
+    page.goto(f"{phone.server.url}/app/#/case/{case_id}")
+    page.locator(f'a[href="#/edit/{case_id}"]').click()
+    expect(page.locator("#entry")).to_be_visible()
+
+
+@pytest.mark.browser
+def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, server) -> None:
+    case_id = push_case(server, {**CASE, "hoa_giai_vien": "Nguyễn Văn Hòa"})
+    phone = phones("can-bo-h")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+
+    # The officer empties the mediator (the wrong person) and counts the sessions...
+    open_edit(phone, case_id)
+    phone.fill({"hoa_giai_vien": "", "so_buoi_hoa_giai": "2"})
+    phone.save()
+    expect(page.locator(".flash")).to_be_visible()
+    [first] = phone.outbox()
+    assert first["data"] == {"hoa_giai_vien": None, "so_buoi_hoa_giai": 2}
+    # ...and the server refuses it (the count written behind the form's back).
+    phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_buoi_hoa_giai: -1}})", first)
+    phone.offline(False)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+
+    # Another update of the case meanwhile: told of the refused one, built on the server's heads.
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(page.locator("#edit-refused")).to_be_visible()
+    open_edit(phone, case_id)
+    expect(page.locator("#edit-refused")).to_be_visible()
+    phone.offline()
+    phone.fill({"trang_thai": "dang_hoa_giai"})
+    phone.save()
+    expect(page.locator(".flash")).to_be_visible()
+    second = next(i for i in phone.outbox() if i["id"] != first["id"])
+    assert second["parents"] == [case_id]
+    phone.offline(False)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200
+    assert record["data"]["trang_thai"] == "dang_hoa_giai"
+    assert record["data"]["hoa_giai_vien"] == "Nguyễn Văn Hòa"
+
+    # Fixed, the refused edit goes again with its intent: the mediator emptied.
+    page.goto(f"{server.url}/app/#/outbox")
+    page.locator(f'#outbox-list li[data-id="{first["id"]}"] a').click()
+    expect(phone.field("so_buoi_hoa_giai").locator(".err")).to_have_text("Không được nhỏ hơn 0")
+    expect(phone.field("hoa_giai_vien").locator("input, textarea")).to_have_value("")
+    phone.fill({"so_buoi_hoa_giai": "2"})
+    phone.save()
+    expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    assert phone.outbox() == []
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert record["data"].get("hoa_giai_vien") is None
+    assert record["data"]["so_buoi_hoa_giai"] == 2
+    assert record["data"]["trang_thai"] == "dang_hoa_giai"
+    assert record["conflicts"] == []
+
+
+@pytest.mark.browser
+def test_a_pushed_edit_is_the_phones_copy_when_the_pull_fails(phones, server) -> None:
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-i")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    # 2G: every pull fails from now on, the pushes get through.
+    phone.context.route("**/api/v1/sync/pull**", lambda route: route.abort())
+
+    open_edit(phone, case_id)
+    phone.fill({"trang_thai": "dang_hoa_giai"})
+    phone.save()
+    expect(page.locator("#st-error")).to_be_visible(timeout=20_000)
+    assert phone.outbox() == []
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(page.locator("dl.data")).to_contain_text("Đang hòa giải")
+
+    open_edit(phone, case_id)
+    expect(phone.field("trang_thai").locator("input:checked")).to_have_value("dang_hoa_giai")
+    phone.fill({"trang_thai": "hoa_giai_thanh"})
+    phone.save()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200
+    assert record["conflicts"] == []
+    assert record["data"]["trang_thai"] == "hoa_giai_thanh"
+    assert len(record["heads"]) == 1

@@ -1,0 +1,132 @@
+"""Drafts: what is typed survives a reload at any moment; a form opened by mistake leaves no
+draft, and drafts are told apart by what they hold; the same draft saved from two tabs goes
+out once and then as an update (never twice under one id); a rejected item can be given up."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.samples import REPORT
+
+TEXT = "Hai thanh niên đi xe máy không biển số, nghi trộm chó, chạy về hướng đê"
+
+
+@pytest.mark.browser
+def test_typed_text_survives_a_reload_right_after_the_last_key(phones, server) -> None:
+    phone = phones("can-bo-j")
+    page = phone.page
+    for wait in (0, 150):
+        phone.new("nam_tinh_hinh")
+        phone.field("noi_dung").locator("textarea").click()
+        page.keyboard.type(TEXT, delay=5)  # no pause: the debounced autosave never ran
+        page.wait_for_timeout(wait)
+        page.reload()
+        expect(page.locator("#entry")).to_be_visible()
+        expect(phone.field("noi_dung").locator("textarea")).to_have_value(TEXT)
+    page.goto(f"{server.url}/app/#/")
+    expect(page.locator("#draft-list li")).to_have_count(2)
+
+
+@pytest.mark.browser
+def test_no_empty_drafts_and_each_draft_shows_what_it_holds(phones, server) -> None:
+    phone = phones("can-bo-k")
+    page = phone.page
+    for _ in range(3):  # opened by mistake, backed out of
+        page.locator('#form-list a[href="#/new/khen_thuong"]').click()
+        expect(page.locator("#entry")).to_be_visible()
+        page.go_back()
+        expect(page.locator("#form-list")).to_be_visible()
+    assert phone.js("await db.all('drafts')") == []
+    expect(page.locator("#draft-list")).to_have_count(0)
+
+    for words in ("Xe ô tô lạ đỗ đầu ngõ", "Người lạ hỏi thăm nhà vắng chủ"):
+        phone.new("nam_tinh_hinh")
+        phone.fill({"noi_dung": words})
+        page.go_back()
+        expect(page.locator("#form-list")).to_be_visible()
+    hints = page.locator("#draft-list .draft-hint")
+    expect(hints).to_have_text(["Người lạ hỏi thăm nhà vắng chủ", "Xe ô tô lạ đỗ đầu ngõ"])
+
+
+@pytest.mark.browser
+def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, server) -> None:
+    phone = phones("can-bo-l")
+    page = phone.page
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    page.wait_for_timeout(600)
+    tab2 = phone.context.new_page()  # the same app in a second tab, on the same draft
+    tab2.goto(page.url)
+    expect(tab2.locator("#entry")).to_be_visible()
+    phone.save()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+
+    extra = tab2.locator('[data-path="bien_phap_xu_ly"] textarea')
+    extra.fill("Đã mời lên làm việc")
+    extra.dispatch_event("change")
+    expect(tab2.locator("#draft-moved .notice")).to_be_visible()
+    tab2.locator("#save-btn").click()
+    expect(tab2.locator(".flash")).to_be_visible()
+    expect(tab2.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    assert phone.outbox() == []
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [record] = server.records(boss, "nam_tinh_hinh")
+    assert record["data"]["bien_phap_xu_ly"] == "Đã mời lên làm việc"
+    assert record["data"]["noi_dung"] == REPORT["noi_dung"]
+    status, full = server.api(boss, f"/records/{record['record_id']}")
+    assert status == 200
+    assert [s["data"] for s in full["submissions"]][1] == {"bien_phap_xu_ly": "Đã mời lên làm việc"}
+    tab2.close()
+
+    # An item whose id the server already holds with other content (an older client's two
+    # tabs): fixed and saved, it goes out under a new id.
+    first = full["submissions"][0]
+    phone.js(
+        "await db.put('outbox', {...arg, record_id: null, status: 'queued',"
+        " saved_at: new Date().toISOString(), data: {...arg.data, noi_dung: 'Nội dung khác'}})",
+        {k: first[k] for k in ("id", "form_id", "form_version", "parents", "captured_at", "data")},
+    )
+    phone.sync()
+    [reused] = phone.outbox()
+    assert reused["status"] == "rejected"
+    assert [e["code"] for e in reused["errors"]] == ["id_reused"]
+    page.goto(f"{server.url}/app/#/outbox")
+    page.locator(f'li[data-id="{reused["id"]}"] a').click()
+    expect(page.locator("#entry")).to_be_visible()
+    phone.save()
+    expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    assert sorted(r["data"]["noi_dung"] for r in server.records(boss, "nam_tinh_hinh")) == [
+        "Nội dung khác",
+        REPORT["noi_dung"],
+    ]
+
+    # A rejected item the officer gives up: after saving the outbox to a file, and a yes.
+    gone = str(uuid.uuid4())
+    phone.js(
+        "await db.put('outbox', {id: arg, form_id: 'nam_tinh_hinh', form_version: 1,"
+        " record_id: null, parents: [], captured_at: '2025-09-01T08:00:00+07:00', data: {},"
+        " status: 'rejected', saved_at: '2025-09-01T08:00:00+07:00',"
+        " errors: [{path: '', code: 'id_reused', message: 'x'}]})",
+        gone,
+    )
+    page.goto(f"{server.url}/app/#/outbox")
+    with page.expect_download() as download:
+        page.locator("#export-btn").click()
+    saved = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert [s["id"] for s in saved["submissions"]] == [gone]
+    row = page.locator(f'li[data-id="{gone}"]')
+    page.once("dialog", lambda d: d.dismiss())
+    row.locator("button.discard").click()
+    expect(row).to_be_visible()
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    row.locator("button.discard").click()
+    expect(row).to_have_count(0)
+    assert "Bỏ mục bị từ chối này?" in asked[0]
+    assert phone.outbox() == []

@@ -1,0 +1,47 @@
+"""Messages that say what to write: a number with thousands separators, a phone number with
+spaces or +84, a pattern the form explains in its hint; the language button says what it
+does in the language shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+
+@pytest.mark.browser
+def test_messages_say_what_to_write(phones, server) -> None:
+    form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
+    for f in form["fields"]:
+        if f["name"] == "sdt_nguoi_phu_trach":
+            f["hint"] = {"vi": "10 hoặc 11 chữ số, bắt đầu bằng 0", "en": "10 or 11 digits from 0"}
+    admin = server.add_user("quan-tri", "admin", "")
+    status, published = server.api(admin, "/forms", form)
+    assert status == 201, published
+    phone = phones("can-bo-m")
+    page = phone.page
+
+    phone.new("tuyen_truyen")
+    phone.fill({"so_nguoi_tham_du": "1.500"})
+    expect(phone.field("so_nguoi_tham_du").locator(".err")).to_have_text(
+        "Viết liền các chữ số, không dấu chấm hay dấu cách: 1500"
+    )
+
+    phone.new("mo_hinh")
+    phone.fill({"sdt_nguoi_phu_trach": "+84 912 345 678"})
+    phone_err = phone.field("sdt_nguoi_phu_trach").locator(".err")
+    expect(phone_err).to_have_text("Viết liền, không dấu cách, dấu chấm hay gạch ngang: 0912345678")
+    phone.fill({"sdt_nguoi_phu_trach": "12345"})
+    expect(phone_err).to_have_text("Không đúng định dạng: 10 hoặc 11 chữ số, bắt đầu bằng 0")
+
+    lang = page.locator("#lang")
+    expect(lang).to_have_attribute("title", "Chuyển sang tiếng Anh")
+    lang.click()
+    expect(phone_err).to_have_text("Wrong format: 10 or 11 digits from 0")
+    expect(lang).to_have_attribute("title", "Switch to Vietnamese")
+    lang.click()
+    expect(lang).to_have_attribute("title", "Chuyển sang tiếng Anh")
