@@ -1,0 +1,583 @@
+"""Text field patterns: JavaScript's `RegExp` with the `u` flag, read, matched and vetted here.
+
+Phones test a field's `pattern` with `new RegExp(pattern, 'u').test(value)`, so a pattern is
+ECMAScript syntax. `compile` reads it with ECMAScript's grammar, refusing (with the construct
+and its position) what JavaScript cannot compile and what would not match the same way here,
+and translates what Python spells or means differently (`\\s`, `.`, `$`, `\\d \\w \\b` always
+ASCII, `\\u{...}` and surrogate pairs, `\\p{...}`, named groups) for the `regex` module, which
+matches with a timeout and without holding the GIL. At publish, server/redos.py also refuses a
+pattern that a backtracking engine (the phone's) can take exponential time on.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import regex
+
+MAX_SOURCE = 1000  # characters of pattern
+MAX_COUNT = 1000  # the largest n in {n} / {n,m}: lengths are max_length's job
+MAX_DEPTH = 32  # nested groups
+TIMEOUT = 0.05  # seconds one value may take to match on the server
+
+# What JavaScript's \s, \d, \w and line terminators are (the u flag, no i flag).
+SPACE = (
+    (0x09, 0x0D),
+    (0x20, 0x20),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+    (0xFEFF, 0xFEFF),
+)
+DIGIT = ((0x30, 0x39),)
+WORD = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
+LINE_TERMINATORS = ((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))
+SYNTAX = "^$\\.*+?()[]{}|/"  # what `\` may escape to itself with the u flag
+
+# \p{...}: ECMAScript's names, exact (the regex module also takes loose spellings that
+# JavaScript refuses, so a name is checked here, then written as regex spells it).
+_CATEGORIES = (
+    "C Other, Cc Control cntrl, Cf Format, Cn Unassigned, Co Private_Use, Cs Surrogate, "
+    "L Letter, LC Cased_Letter, Ll Lowercase_Letter, Lm Modifier_Letter, Lo Other_Letter, "
+    "Lt Titlecase_Letter, Lu Uppercase_Letter, M Mark Combining_Mark, Mc Spacing_Mark, "
+    "Me Enclosing_Mark, Mn Nonspacing_Mark, N Number, Nd Decimal_Number digit, "
+    "Nl Letter_Number, No Other_Number, P Punctuation punct, Pc Connector_Punctuation, "
+    "Pd Dash_Punctuation, Pe Close_Punctuation, Pf Final_Punctuation, Pi Initial_Punctuation, "
+    "Po Other_Punctuation, Ps Open_Punctuation, S Symbol, Sc Currency_Symbol, "
+    "Sk Modifier_Symbol, Sm Math_Symbol, So Other_Symbol, Z Separator, Zl Line_Separator, "
+    "Zp Paragraph_Separator, Zs Space_Separator"
+)
+GENERAL_CATEGORY = {
+    name: names.split()[0] for names in _CATEGORIES.split(", ") for name in names.split()
+}
+_BINARY = (
+    "ASCII, ASCII_Hex_Digit AHex, Alphabetic Alpha, Any, Assigned, Bidi_Control Bidi_C, "
+    "Bidi_Mirrored Bidi_M, Case_Ignorable CI, Cased, Changes_When_Casefolded CWCF, "
+    "Changes_When_Casemapped CWCM, Changes_When_Lowercased CWL, Changes_When_Titlecased CWT, "
+    "Changes_When_Uppercased CWU, Dash, Default_Ignorable_Code_Point DI, Deprecated Dep, "
+    "Diacritic Dia, Emoji, Emoji_Component EComp, Emoji_Modifier EMod, "
+    "Emoji_Modifier_Base EBase, Emoji_Presentation EPres, Extended_Pictographic ExtPict, "
+    "Extender Ext, Grapheme_Base Gr_Base, Grapheme_Extend Gr_Ext, Hex_Digit Hex, "
+    "IDS_Binary_Operator IDSB, IDS_Trinary_Operator IDST, ID_Continue IDC, ID_Start IDS, "
+    "Ideographic Ideo, Join_Control Join_C, Logical_Order_Exception LOE, Lowercase Lower, "
+    "Math, Noncharacter_Code_Point NChar, Pattern_Syntax Pat_Syn, Pattern_White_Space Pat_WS, "
+    "Quotation_Mark QMark, Radical, Regional_Indicator RI, Sentence_Terminal STerm, "
+    "Soft_Dotted SD, Terminal_Punctuation Term, Unified_Ideograph UIdeo, Uppercase Upper, "
+    "Variation_Selector VS, White_Space space, XID_Continue XIDC, XID_Start XIDS"
+)
+BINARY_PROPERTY = {
+    name: names.split()[0] for names in _BINARY.split(", ") for name in names.split()
+}
+# Scripts for \p{Script=...} and \p{Script_Extensions=...}: those of Vietnam's languages and
+# the widest spread, each with its four-letter alias (others are refused, not guessed at).
+_SCRIPTS = (
+    "Latin Latn, Han Hani, Common Zyyy, Inherited Zinh Qaai, Cham, Tai_Viet Tavt, Khmer Khmr, "
+    "Thai, Lao Laoo, Tai_Le Tale, New_Tai_Lue Talu, Tai_Tham Lana, Myanmar Mymr, Yi Yiii, "
+    "Bopomofo Bopo, Hangul Hang, Hiragana Hira, Katakana Kana, Greek Grek, Cyrillic Cyrl, "
+    "Armenian Armn, Georgian Geor, Hebrew Hebr, Arabic Arab, Devanagari Deva, Bengali Beng, "
+    "Tamil Taml, Tibetan Tibt, Mongolian Mong, Ethiopic Ethi"
+)
+SCRIPT = {name: names.split()[0] for names in _SCRIPTS.split(", ") for name in names.split()}
+
+
+class PatternError(ValueError):
+    """A pattern refused; the message is "Vietnamese / English", naming where and what."""
+
+    code = "invalid"
+
+    def __init__(self, vi: str, en: str, at: int | None = None) -> None:
+        where = ("", "") if at is None else (f"ký tự {at + 1}: ", f"at character {at + 1}: ")
+        super().__init__(f"{where[0]}{vi} / {where[1]}{en}")
+
+
+class SlowPattern(PatternError):
+    code = "slow"
+
+
+# --- the syntax tree ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CharSet:
+    """Characters one position may hold: code point ranges and `\\p{...}`, maybe negated."""
+
+    ranges: tuple[tuple[int, int], ...] = ()
+    props: tuple[str, ...] = ()  # as regex spells them: `\p{Lu}`, `\P{Script=Latin}`
+    negated: bool = False
+
+    @property
+    def single(self) -> int | None:
+        """The one character of a plain literal (a range may start or end only at one)."""
+        if len(self.ranges) == 1 and not self.props and not self.negated:
+            lo, hi = self.ranges[0]
+            return lo if lo == hi else None
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Assert:
+    kind: str  # ^ $ b B
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    behind: bool
+    negative: bool
+    body: Alt
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    body: CharSet | Alt
+    low: int
+    high: int | None
+    lazy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alt:
+    branches: tuple[tuple[Node, ...], ...]  # each branch a sequence
+
+
+Node = CharSet | Assert | Look | Repeat | Alt
+
+
+def _char(cp: int) -> CharSet:
+    return CharSet(((cp, cp),))
+
+
+def _complement(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    out, start = [], 0
+    for lo, hi in sorted(ranges):
+        if lo > start:
+            out.append((start, lo - 1))
+        start = max(start, hi + 1)
+    if start <= 0x10FFFF:
+        out.append((start, 0x10FFFF))
+    return tuple(out)
+
+
+class _Parser:
+    """ECMAScript's Pattern grammar with the u flag (no Annex B leniency), refusing what would
+    not match alike here: backreferences (JavaScript matches a group not yet set as empty, Python
+    fails it) and what JavaScript does not have (inline flags, atomic groups, possessive
+    quantifiers, \\A \\Z, {,n}: Python's, and refused by JavaScript too)."""
+
+    def __init__(self, source: str) -> None:
+        self.s, self.i, self.depth, self.names = source, 0, 0, set[str]()
+
+    def fail(self, vi: str, en: str, at: int | None = None) -> NoReturn:
+        raise PatternError(vi, en, self.i if at is None else at)
+
+    def peek(self, ahead: int = 0) -> str:
+        return self.s[self.i + ahead] if self.i + ahead < len(self.s) else ""
+
+    def parse(self) -> Alt:
+        tree = self.alternation()
+        if self.i < len(self.s):
+            self.fail("“)” không có “(” mở tương ứng", "“)” closes no group")
+        return tree
+
+    def alternation(self) -> Alt:
+        branches = [self.sequence()]
+        while self.peek() == "|":
+            self.i += 1
+            branches.append(self.sequence())
+        return Alt(tuple(branches))
+
+    def sequence(self) -> tuple[Node, ...]:
+        items: list[Node] = []
+        while self.i < len(self.s) and self.peek() not in "|)":
+            items.append(self.quantified(self.term()))
+        return tuple(items)
+
+    def term(self) -> Node:
+        start, c = self.i, self.peek()
+        self.i += 1
+        if c in "^$":
+            return Assert(c)
+        if c == ".":
+            return CharSet(LINE_TERMINATORS, negated=True)
+        if c == "[":
+            return self.char_class(start)
+        if c == "(":
+            return self.group(start)
+        if c == "\\":
+            return self.escape(start, in_class=False)
+        if c in "*+?" or (c == "{" and self.braces(start) is not None):
+            self.fail(
+                f"“{c}” không lặp lại được gì (đứng sau một ký tự hoặc nhóm)",
+                f"“{c}” has nothing to repeat (it follows a character or a group)",
+                start,
+            )
+        if c in "{}]":
+            self.fail(
+                f"“{c}” đứng riêng: viết \\{c} để chỉ chính ký tự đó",
+                f"a lone “{c}”: write \\{c} for the character itself",
+                start,
+            )
+        return _char(ord(c))
+
+    def quantified(self, atom: Node) -> Node:
+        start, c = self.i, self.peek()
+        if not c or c not in "*+?{":
+            return atom
+        if c == "{":
+            bounds = self.braces(start)
+            if bounds is None:
+                return atom  # the next term() says what is wrong with this "{"
+            low, high = bounds
+        else:
+            self.i += 1
+            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
+        if isinstance(atom, Assert | Look):
+            self.fail(
+                "không lặp lại được một điều kiện vị trí (^ $ \\b (?= ...)",
+                "an assertion (^ $ \\b (?= ...) cannot be repeated",
+                start,
+            )
+        lazy = self.peek() == "?"
+        self.i += lazy
+        if self.peek() == "+":
+            self.fail(
+                "lượng từ chiếm hữu (*+ ++ ?+) là cú pháp Python, JavaScript không có",
+                "possessive quantifiers (*+ ++ ?+) are Python syntax, not JavaScript",
+            )
+        return Repeat(atom, low, high, lazy)  # type: ignore[arg-type]  # CharSet or Alt
+
+    def braces(self, start: int) -> tuple[int, int | None] | None:
+        """`{n}`, `{n,}`, `{n,m}` at `start`, consumed; None (nothing consumed) otherwise."""
+        m = re.compile(r"\{(\d*)(,?)(\d*)\}").match(self.s, start)
+        if m is None or (not m[2] and not m[1]) or (m[3] and not m[2]):
+            return None
+        if not m[1]:
+            self.fail(
+                f"“{m[0]}” là cú pháp Python: viết {{0,{m[3]}}}",
+                f"“{m[0]}” is Python syntax: write {{0,{m[3]}}}",
+                start,
+            )
+        low = int(m[1])
+        high = low if not m[2] else int(m[3]) if m[3] else None
+        if max(low, high or 0) > MAX_COUNT:
+            self.fail(
+                f"số lần lặp quá {MAX_COUNT}: giới hạn độ dài bằng max_length",
+                f"a count above {MAX_COUNT}: limit the length with max_length",
+                start,
+            )
+        if high is not None and low > high:
+            self.fail(f"“{m[0]}”: số đầu lớn hơn số sau", f"“{m[0]}”: numbers out of order", start)
+        self.i = m.end()
+        return low, high
+
+    def group(self, start: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            self.fail("lồng nhóm quá sâu", f"groups nested deeper than {MAX_DEPTH}", start)
+        look: tuple[bool, bool] | None = None
+        if self.peek() == "?":
+            head = self.s[self.i : self.i + 3]
+            if head[:2] in ("?:", "?=", "?!"):
+                look = None if head[1] == ":" else (False, head[1] == "!")
+                self.i += 2
+            elif head in ("?<=", "?<!"):
+                look = (True, head[2] == "!")
+                self.i += 3
+            elif head[:2] == "?<":
+                self.group_name(start)
+            elif head[:2] == "?P":
+                self.fail(
+                    "(?P...) là cú pháp Python: nhóm có tên viết (?<ten>...)",
+                    "(?P...) is Python syntax: a named group is (?<name>...)",
+                    start,
+                )
+            else:
+                self.fail(
+                    "“(?” chỉ mở (?: (?= (?! (?<= (?<! (?<ten>: không có cờ như (?i) (chữ hoa "
+                    "và thường khác nhau: viết [Hh]), chú thích (?#) hay nhóm nguyên tử (?>)",
+                    "“(?” can only start (?: (?= (?! (?<= (?<! (?<name>: no inline flags such "
+                    "as (?i) (case counts: write [Hh]), comments (?#) or atomic groups (?>)",
+                    start,
+                )
+        body = self.alternation()
+        if self.peek() != ")":
+            self.fail("“(” không có “)” đóng", "“(” is never closed", start)
+        self.i += 1
+        self.depth -= 1
+        return body if look is None else Look(look[0], look[1], body)
+
+    def group_name(self, start: int) -> None:
+        m = re.compile(r"\?<([^>]*)>").match(self.s, self.i)
+        if m is None or not re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$]*", m[1]):
+            self.fail(
+                "tên nhóm (?<ten>...) là chữ cái Latinh không dấu, chữ số, _ hoặc $",
+                "a group name (?<name>...) is ASCII letters, digits, _ or $",
+                start,
+            )
+        if m[1] in self.names:
+            self.fail(f"tên nhóm “{m[1]}” dùng hai lần", f"the group name “{m[1]}” is used twice")
+        self.names.add(m[1])
+        self.i = m.end()
+
+    def char_class(self, start: int) -> CharSet:
+        negated = self.peek() == "^"
+        self.i += negated
+        ranges: list[tuple[int, int]] = []
+        props: list[str] = []
+        while self.peek() != "]":
+            if not self.peek():
+                self.fail("“[” không có “]” đóng", "“[” is never closed", start)
+            at = self.i
+            first = self.class_atom()
+            if self.peek() == "-" and self.peek(1) not in ("]", ""):
+                self.i += 1
+                last = self.class_atom()
+                lo, hi = first.single, last.single
+                if lo is None or hi is None:
+                    self.fail(
+                        "một khoảng không bắt đầu hay kết thúc bằng lớp như \\d: viết \\- "
+                        "cho dấu gạch",
+                        "a range cannot start or end at a class such as \\d: write \\- for "
+                        "a hyphen",
+                        at,
+                    )
+                if lo > hi:
+                    self.fail("khoảng ký tự ngược thứ tự", "a character range out of order", at)
+                ranges.append((lo, hi))
+            else:
+                ranges += _complement(first.ranges) if first.negated else first.ranges
+                props += first.props
+        self.i += 1
+        return CharSet(tuple(ranges), tuple(props), negated)
+
+    def class_atom(self) -> CharSet:
+        start, c = self.i, self.peek()
+        self.i += 1
+        return self.escape(start, in_class=True) if c == "\\" else _char(ord(c))
+
+    def escape(self, start: int, *, in_class: bool) -> Node:
+        c = self.peek()
+        self.i += 1
+        if not c:
+            self.fail("“\\” ở cuối mẫu", "a “\\” at the end of the pattern", start)
+        if c in "dDwWsS":
+            ranges = {"d": DIGIT, "w": WORD, "s": SPACE}[c.lower()]
+            return CharSet(ranges, negated=c.isupper())
+        if c in "pP":
+            return self.property(start, negated=c == "P")
+        if c in "bB" and not in_class:
+            return Assert(c)
+        if in_class and c in "b-":
+            return _char(8 if c == "b" else ord("-"))
+        if c == "0" and not self.peek().isdigit():
+            return _char(0)
+        if c.isdigit():
+            if not in_class and c != "0":
+                self.fail(
+                    f"không nhận tham chiếu ngược \\{c}: JavaScript và Python khớp nó khác nhau",
+                    f"backreferences (\\{c}) are refused: JavaScript and Python match them "
+                    "differently",
+                    start,
+                )
+            self.fail(
+                f"\\{c}...: JavaScript (cờ u) không có thoát bát phân",
+                f"\\{c}...: JavaScript (u flag) has no octal escapes",
+                start,
+            )
+        if c == "k":
+            self.fail(
+                "không nhận tham chiếu ngược \\k<ten>: JavaScript và Python khớp nó khác nhau",
+                "backreferences (\\k<name>) are refused: JavaScript and Python match them "
+                "differently",
+                start,
+            )
+        if c in "fnrtv":
+            return _char(ord({"f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}[c]))
+        if c == "c":
+            if not (self.peek().isascii() and self.peek().isalpha()):
+                self.fail("\\c cần một chữ cái (\\cJ)", "\\c takes a letter (\\cJ)", start)
+            self.i += 1
+            return _char(ord(self.s[self.i - 1]) % 32)
+        if c == "x":
+            if not re.fullmatch(r"[0-9A-Fa-f]{2}", self.s[self.i : self.i + 2]):
+                self.fail("\\x cần 2 chữ số hex (\\x41)", "\\x takes two hex digits (\\x41)", start)
+            self.i += 2
+            return _char(int(self.s[self.i - 2 : self.i], 16))
+        if c == "u":
+            return _char(self.unicode_escape(start))
+        if c in SYNTAX:
+            return _char(ord(c))
+        if c in "AZzG":
+            self.fail(
+                f"\\{c} là cú pháp Python: đầu chuỗi viết ^, cuối chuỗi viết $",
+                f"\\{c} is Python syntax: write ^ for the start and $ for the end",
+                start,
+            )
+        self.fail(
+            f"JavaScript (cờ u) không có thoát “\\{c}”: viết chính ký tự đó",
+            f"“\\{c}” is not an escape in JavaScript with the u flag: write the character",
+            start,
+        )
+
+    def unicode_escape(self, start: int) -> int:
+        m = re.compile(r"\{([0-9A-Fa-f]{1,8})\}|([0-9A-Fa-f]{4})").match(self.s, self.i)
+        cp = int(m[1] or m[2], 16) if m else -1
+        if m is None or cp > 0x10FFFF:
+            self.fail(
+                "\\u cần 4 chữ số hex (\\u00E0) hoặc \\u{...} đến 10FFFF",
+                "\\u takes four hex digits (\\u00E0) or \\u{...} up to 10FFFF",
+                start,
+            )
+        self.i = m.end()
+        low = re.compile(r"\\u([Dd][C-Fc-f][0-9A-Fa-f]{2})").match(self.s, self.i)
+        if m[2] and 0xD800 <= cp <= 0xDBFF and low:
+            self.i = low.end()  # a surrogate pair is one code point with the u flag
+            return 0x10000 + ((cp - 0xD800) << 10) + (int(low[1], 16) - 0xDC00)
+        if 0xD800 <= cp <= 0xDFFF:
+            self.fail(
+                "nửa cặp thay thế (surrogate) đứng riêng không bao giờ khớp văn bản",
+                "a lone surrogate never matches text",
+                start,
+            )
+        return cp
+
+    def property(self, start: int, *, negated: bool) -> CharSet:
+        m = re.compile(r"\{([A-Za-z_]+)(?:=([A-Za-z0-9_]+))?\}").match(self.s, self.i)
+        name = _property(m[1], m[2]) if m else None
+        if m is None or name is None:
+            self.fail(
+                "thuộc tính Unicode không có (tên viết đúng như JavaScript, vd. \\p{L}, "
+                "\\p{Lu}, \\p{Script=Latin})",
+                "no such Unicode property (names as JavaScript spells them, e.g. \\p{L}, "
+                "\\p{Lu}, \\p{Script=Latin})",
+                start,
+            )
+        self.i = m.end()
+        return CharSet(props=(f"\\{'P' if negated else 'p'}{{{name}}}",))
+
+
+def _property(name: str, value: str | None) -> str | None:
+    """ECMAScript's `\\p{name}` / `\\p{name=value}`, as regex spells it; None if JavaScript
+    does not know it exactly so."""
+    if value is None:
+        return GENERAL_CATEGORY.get(name) or BINARY_PROPERTY.get(name)
+    if name in ("General_Category", "gc"):
+        return GENERAL_CATEGORY.get(value)
+    key = {"sc": "Script", "scx": "Script_Extensions"}.get(name, name)
+    if key not in ("Script", "Script_Extensions") or value not in SCRIPT:
+        return None
+    return f"{key}={SCRIPT[value]}"
+
+
+# --- translation ----------------------------------------------------------------------------
+
+_WORD_CLASS = "[0-9A-Z_a-z]"
+_ASSERTIONS = {
+    "^": "^",
+    "$": r"\Z",  # Python's $ also matches before a final newline
+    "b": f"(?:(?<={_WORD_CLASS})(?!{_WORD_CLASS})|(?<!{_WORD_CLASS})(?={_WORD_CLASS}))",
+    "B": f"(?:(?<={_WORD_CLASS})(?={_WORD_CLASS})|(?<!{_WORD_CLASS})(?!{_WORD_CLASS}))",
+}
+
+
+def literal(cp: int) -> str:
+    c = chr(cp)
+    if c.isascii() and c.isalnum():
+        return c
+    return f"\\x{cp:02x}" if cp < 0x100 else f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}"
+
+
+def class_text(cs: CharSet) -> str:
+    if cs.single is not None:
+        return literal(cs.single)
+    if not cs.ranges and not cs.props:
+        return "[\\x00-\\U0010ffff]" if cs.negated else "(?!)"
+    body = "".join(literal(lo) + ("" if lo == hi else "-" + literal(hi)) for lo, hi in cs.ranges)
+    return f"[{'^' if cs.negated else ''}{body}{''.join(cs.props)}]"
+
+
+def emit(node: Node, chars: Any = class_text, *, probe: bool = False) -> str:
+    """The tree as Python regex syntax; `chars` writes each CharSet (`probe`: for
+    server/redos.py, in Python's re as V8 would backtrack)."""
+    if isinstance(node, CharSet):
+        return chars(node)  # type: ignore[no-any-return]
+    if isinstance(node, Assert):
+        return _ASSERTIONS[node.kind]
+    if isinstance(node, Alt):
+        return "(?:" + "|".join(_branch(b, chars, probe) for b in node.branches) + ")"
+    if isinstance(node, Look):
+        if probe and node.behind and len(set(_widths(node.body))) != 1:
+            return ""  # Python's re looks behind by a fixed width only; a probe can do without
+        head = ("(?<" if node.behind else "(?") + ("!" if node.negative else "=")
+        return head + emit(node.body, chars, probe=probe) + ")"
+    count = {(0, None): "*", (1, None): "+", (0, 1): "?"}.get((node.low, node.high))
+    if count is None:
+        high = "" if node.high is None else str(node.high)
+        count = f"{{{node.low}}}" if node.high == node.low else f"{{{node.low},{high}}}"
+    return emit(node.body, chars, probe=probe) + count + ("?" if node.lazy else "")
+
+
+def _branch(branch: tuple[Node, ...], chars: Any, probe: bool) -> str:
+    text = "".join(emit(n, chars, probe=probe) for n in branch)
+    if probe and len(branch) == 1 and isinstance(branch[0], CharSet) and branch[0].single is None:
+        # Python's re merges classes given as alternatives, (\p{L}|[A-Z]), into one class,
+        # which backtracks once; V8 tries each: an empty lookahead keeps them apart.
+        text += "(?=)"
+    return text
+
+
+def _widths(node: Node) -> list[int | None]:
+    """The lengths a node can match (None: unbounded); for fixed-width lookbehinds."""
+    if isinstance(node, CharSet):
+        return [1]
+    if isinstance(node, Assert | Look):
+        return [0]
+    if isinstance(node, Repeat):
+        inner = set(_widths(node.body))
+        if node.high is None or None in inner:
+            return [None] if inner != {0} else [0]
+        return [w * n for w in inner for n in (node.low, node.high)]  # type: ignore[operator]
+    out: list[int | None] = []
+    for branch in node.branches:
+        total: int | None = 0
+        for n in branch:
+            ws = set(_widths(n))
+            if len(ws) != 1 or None in ws or total is None:
+                return [None, 0]
+            total += ws.pop()  # type: ignore[operator]
+        out.append(total)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A checked pattern: its ECMAScript `source`, and `python`, the same for Python's regex
+    module (which Python's re takes too, but for \\p{...} and lookbehinds of varying width)."""
+
+    source: str
+    python: str
+    tree: Alt = field(repr=False, compare=False)
+    compiled: Any = field(repr=False, compare=False)  # regex.Pattern[str]
+
+    def search(self, value: str) -> bool:
+        """Whether `value` matches somewhere in it, as RegExp.test says; raises TimeoutError
+        past TIMEOUT (the GIL is let go meanwhile: other requests go on)."""
+        return self.compiled.search(value, timeout=TIMEOUT, concurrent=True) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def compile(source: str) -> Pattern:
+    """Read an ECMAScript (u flag) pattern; PatternError says what and where if refused."""
+    if len(source) > MAX_SOURCE:
+        raise PatternError(
+            f"mẫu dài quá {MAX_SOURCE} ký tự", f"a pattern longer than {MAX_SOURCE} characters"
+        )
+    tree = _Parser(source).parse()
+    python = emit(tree)
+    return Pattern(source, python, tree, regex.compile(python, regex.V0))

@@ -1,0 +1,137 @@
+"""Text patterns: ECMAScript syntax (the u flag) read and matched as the phone's RegExp does,
+refusals that name the construct and its position, the publish-time probe against patterns
+that take exponential time, and the matching timeout (server/patterns.py, server/redos.py)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from server import patterns, redos
+from server.forms import parse_definition, read_source, walk
+from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
+from tests.property.test_validate_props import PATTERNS
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.parametrize(("pattern", "value", "expected"), MATCHES)
+def test_matches_as_javascript_does(pattern: str, value: str, expected: bool) -> None:
+    assert patterns.compile(pattern).search(value) is expected
+
+
+@pytest.mark.parametrize(("pattern", "value", "expected"), MATCHES)
+def test_the_translation_means_the_same_to_pythons_re(
+    pattern: str, value: str, expected: bool
+) -> None:
+    """`python` is what hypothesis' from_regex reads (tests/property): without \\p{...} or a
+    lookbehind of varying width it is plain `re` syntax, and matches alike."""
+    if r"\p" in pattern.lower() or pattern == r"(?<=a+)b":
+        pytest.skip("re has no \\p{...} and looks behind by a fixed width only")
+    assert (re.search(patterns.compile(pattern).python, value) is not None) is expected
+
+
+@pytest.mark.parametrize("pattern", NOT_JAVASCRIPT + REFUSED_VALID_JAVASCRIPT)
+def test_refused(pattern: str) -> None:
+    with pytest.raises(patterns.PatternError) as info:
+        patterns.compile(pattern)
+    assert info.value.code == "invalid"
+    assert " / " in str(info.value)  # Vietnamese / English
+
+
+@pytest.mark.parametrize(
+    ("pattern", "where", "says"),
+    [
+        (r"(?i)^hn[0-9]+$", 1, "no inline flags such as (?i) (case counts: write [Hh])"),
+        (r"^[0-9]{,3}$", 7, "“{,3}” is Python syntax: write {0,3}"),
+        (r"ab\Z", 3, "\\Z is Python syntax: write ^ for the start and $ for the end"),
+        (r"x(?P<so>a)", 2, "(?P...) is Python syntax: a named group is (?<name>...)"),
+        (r"^a*+$", 4, "possessive quantifiers (*+ ++ ?+) are Python syntax"),
+        (r"(a)\1", 4, "backreferences (\\1) are refused"),
+        (r"^[\d-z]$", 3, "a range cannot start or end at a class such as \\d"),
+        (r"^\p{letter}$", 2, "no such Unicode property"),
+        (r"[0-9", 1, "“[” is never closed"),
+        (r"ab)", 3, "“)” closes no group"),
+        (r"a{2,1}", 2, "numbers out of order"),
+        (r"a}", 2, "a lone “}”: write \\} for the character itself"),
+        (r"\uD800", 1, "a lone surrogate never matches text"),
+        (r"^.{0,5000}$", 3, "a count above 1000: limit the length with max_length"),
+    ],
+)
+def test_a_refusal_names_the_construct_and_where_it_is(pattern: str, where: int, says: str) -> None:
+    with pytest.raises(patterns.PatternError) as info:
+        patterns.compile(pattern)
+    vietnamese, english = str(info.value).split(" / ", 1)
+    assert vietnamese.startswith(f"ký tự {where}: ")
+    assert english.startswith(f"at character {where}: ")
+    assert says in english, english
+
+
+def test_a_pattern_too_long_or_too_deep_is_refused() -> None:
+    with pytest.raises(patterns.PatternError, match="longer than 1000"):
+        patterns.compile("a" * 1001)
+    with pytest.raises(patterns.PatternError, match="nested deeper"):
+        patterns.compile("(" * 40 + ")" * 40)
+
+
+def every_pattern_in_the_tests_and_schemas() -> list[str]:
+    found = set(SAFE) | {p for p, _, _ in MATCHES} | set(PATTERNS) | {"^[0-9]+$"}
+    for path in (ROOT / "schemas").glob("*.yaml"):
+        form = parse_definition(read_source(path.read_text("utf-8"), path.name))
+        found |= {f.pattern for _, f in walk(form.fields) if f.pattern is not None}
+    return sorted(found)
+
+
+@pytest.mark.parametrize("pattern", every_pattern_in_the_tests_and_schemas())
+def test_common_and_published_patterns_pass_the_probe(pattern: str) -> None:
+    assert redos.check(pattern).source == pattern
+
+
+@pytest.mark.parametrize("pattern", SLOW)
+def test_a_pattern_that_can_take_exponential_time_is_refused(pattern: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(patterns.SlowPattern) as info:
+        redos.check(pattern)
+    assert time.monotonic() - start < 10  # the first slow probe stops it
+    assert info.value.code == "slow"
+    assert "exponential time, e.g. on " in str(info.value)
+
+
+def test_the_refusal_shows_a_text_that_is_slow() -> None:
+    text = redos.slow_text(r"^([A-Za-z]+\s?)+$")
+    assert text is not None and re.fullmatch(r"a{40}[^A-Za-z\s]", text), text
+
+
+def test_a_slow_part_behind_a_prefix_is_found() -> None:
+    """The probes reach the repetition through what comes before it."""
+    text = redos.slow_text(r"^HN-[0-9]{2}-([0-9]+)+$")
+    assert text is not None and text.startswith("HN-00-000")
+
+
+def test_high_polynomial_time_is_refused_unless_max_length_keeps_texts_short() -> None:
+    with pytest.raises(patterns.SlowPattern):
+        redos.check(r".*.*=.*")  # cubic: 1000 characters are 10**9 steps
+    assert redos.check(r".*.*=.*", max_length=50).source == ".*.*=.*"
+    with pytest.raises(patterns.SlowPattern):  # exponential: refused whatever the length
+        redos.check(r"^(a+)+$", max_length=20)
+
+
+def test_exotic_characters_do_not_count() -> None:
+    """[À-ỹ] holds U+1680 OGHAM SPACE MARK, which \\s holds too, so a text of them makes this
+    exponential; no one types it: the probes use what people type, and the server still has
+    its timeout."""
+    assert redos.slow_text(r"^[A-Za-zÀ-ỹ]+(\s[A-Za-zÀ-ỹ]+)*$") is None
+
+
+def test_matching_stops_at_the_timeout() -> None:
+    """A slow pattern that got through (published before these checks) cannot hold the
+    server: the regex module's guards make most of them linear, and the rest time out."""
+    pattern = patterns.compile(r"^(a|a)+$")  # compiled only: no probe
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        pattern.search("a" * 40 + "!")
+    assert time.monotonic() - start < 1
+    assert patterns.compile(r"^([A-Za-z]+\s?)+$").search("a" * 27 + "!") is False  # guarded
