@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from server.forms import Field, FormDef, text_pattern
+from server import patterns
+from server.forms import Field, FormDef
 from server.protocol import FieldError
 
 # A check takes (value, path, errors) and returns the value to keep (normalised).
@@ -94,7 +95,12 @@ def _bounds(f: Field, path: str, errors: list[FieldError], value: float, what: s
 
 def _text(f: Field) -> Check:
     limit = f.max_length or MAX_TEXT
-    pattern = text_pattern(f.pattern) if f.pattern else None
+    try:
+        pattern = patterns.compile(f.pattern) if f.pattern else None
+    except patterns.PatternError:
+        # Published before patterns were read as JavaScript reads them, and refused now: the
+        # phone's RegExp cannot compile most of these either, and then checks nothing.
+        pattern = None
 
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, str):
@@ -104,8 +110,19 @@ def _text(f: Field) -> Check:
             errors.append(FieldError(path, "control_character", "text may not contain U+0000"))
         if len(value) > limit:
             errors.append(FieldError(path, "max_length", f"at most {limit} characters"))
-        if pattern is not None and value and not pattern.search(value):
-            errors.append(FieldError(path, "pattern", f"does not match {f.pattern}"))
+        if pattern is not None and value:
+            try:
+                if not pattern.search(value):
+                    errors.append(FieldError(path, "pattern", f"does not match {f.pattern}"))
+            except TimeoutError:
+                errors.append(
+                    FieldError(
+                        path,
+                        "pattern_timeout",
+                        "mẫu kiểm tra chạy quá lâu với giá trị này / the pattern took too long"
+                        f" to check this value ({f.pattern})",
+                    )
+                )
         return value
 
     return check

@@ -3,13 +3,15 @@ and edit (PROTOCOL.md, "Form definitions": values in `data`)."""
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
-from server.forms import parse_definition, read_source
+from server.forms import FormDef, parse_definition, read_source
 from server.validate import Validator, compile_form
 
 L = {"vi": "Nhãn", "en": "Label"}
@@ -173,8 +175,10 @@ def test_text_with_a_nul_is_refused() -> None:
         (r"^a[$]b$", "a$b", True),  # `$` inside a class stays a dollar sign
         (r"^x\$$", "x$", True),  # so does an escaped one
         (r"^x\$$", "x$\n", False),
-        (r"^[]a]+$", "]a", True),
+        (r"^[\]a]+$", "]a", True),  # (`[]a]` is Python's; JavaScript refuses it)
         (r"ab", "xxabxx", True),  # tested anywhere in the value, like RegExp.test
+        (r"^[A-Za-zÀ-ỹ\s]+$", "Nguyễn\u00a0Văn An", True),  # \s holds a no-break space
+        (r"^.+$", "a\u2028b", False),  # `.` is no line terminator
     ],
 )
 def test_patterns_match_like_javascript(pattern: str, value: str, matches: bool) -> None:
@@ -183,6 +187,28 @@ def test_patterns_match_like_javascript(pattern: str, value: str, matches: bool)
     )
     _, errors = compile_form(form, 1)({"t": value}, creating=True)
     assert (errors == []) is matches, (pattern, value, errors)
+
+
+def legacy(pattern: str) -> Validator:
+    """A form published before patterns were checked at publish: not through
+    parse_definition, as the catalogue loads one from the database."""
+    form = msgspec.convert(
+        {"form_id": "cu", "title": L, "fields": [field("t", "text", pattern=pattern)]}, FormDef
+    )
+    return compile_form(form, 1)
+
+
+def test_a_slow_pattern_published_before_times_out_on_its_own_path() -> None:
+    start = time.monotonic()
+    _, errors = legacy(r"^(a|a)+$")({"t": "a" * 40 + "!"}, creating=True)
+    assert time.monotonic() - start < 1
+    assert [(e.path, e.code) for e in errors] == [("t", "pattern_timeout")]
+    assert " / " in errors[0].message
+
+
+def test_a_python_pattern_published_before_checks_nothing_as_on_the_phone() -> None:
+    """The phone cannot compile `(?i)` either: neither side checks it."""
+    assert legacy(r"(?i)^hn[0-9]+$")({"t": "xyz"}, creating=True)[1] == []
 
 
 # --- integer and decimal --------------------------------------------------------------------
