@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.forms import FIELD_TYPES, Field, FormDef, parse_definition, read_source, text_pattern
+from server import patterns
+from server.forms import FIELD_TYPES, Field, FormDef, parse_definition, read_source
 from server.validate import MAX_SAFE_INT, MAX_TEXT, compile_form
 
 SCHEMAS = {
@@ -135,7 +137,8 @@ letters = st.characters(codec="utf-8", exclude_characters="\x00") | st.sampled_f
 def text_values(f: Field) -> st.SearchStrategy[str]:
     limit = f.max_length or MAX_TEXT
     if f.pattern is not None:
-        pattern = text_pattern(f.pattern)  # as the server (and the phone) match it
+        # as the server (and the phone) match it, in Python's re for from_regex
+        pattern = re.compile(patterns.compile(f.pattern).python)
         values = (
             st.from_regex(pattern)
             .map(nfc)
