@@ -110,7 +110,8 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
                 ) from exc
         else:
             source = read_source(body)
-        form = parse_definition(source)
+        # in a thread: checking a text pattern runs probes in a child process (server/redos.py)
+        form = await run_sync(parse_definition, source)
         result, created = await run_sync(catalog.publish, form, user.id, user.name)
     except DefinitionError as exc:
         if [e.code for e in exc.errors] == ["syntax"]:  # not YAML or JSON at all
