@@ -87,6 +87,8 @@ FIELD_ERRORS_VI = {
     "other_record": "Thuộc hồ sơ khác",
     "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
     "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
+    "too_deep": "Lồng nhau quá sâu",
+    "too_large": "Quá lớn",
 }
 
 

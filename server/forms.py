@@ -38,6 +38,18 @@ FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 MAX_FIELDS = 500
+MAX_REPEAT_DEPTH = 8  # repeat groups inside one another
+# Any definition is refused past these before it is read any further, so that nothing below
+# recurses without end: arrays and objects inside one another (8 levels of repeat groups
+# take about 20), and values counted as YAML aliases expand them (a 2 MiB body holds 1M).
+MAX_NESTING = 64
+MAX_VALUES = 1_000_000
+# The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
+# submitted integers to the same).
+MAX_BOUND = 2**53 - 1
+# In a label: C0 controls and DEL, and the bidirectional overrides and isolates that make
+# text show in another order than it is stored.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 class _DuplicateKey(ValueError):
@@ -46,18 +58,37 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's safe loader when PyYAML was built with it (ten times faster than the pure
-    one), refusing a key given twice in one mapping: YAML would keep the last silently."""
+    one), refusing a key given twice in one mapping: YAML would keep the last silently.
+    Merge keys (`<<: *anchor`) work as in `yaml.safe_load`: the keys written next to them
+    win over the merged ones, and only the written keys must be distinct."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise _DuplicateKey(key, f" (line {key_node.start_mark.line + 1})")
-            seen.add(key)
-        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+    def construct_document(self, node: yaml.Node) -> Any:
+        # Every mapping is checked before any is built: building flattens merge keys into
+        # the mappings (and an anchored one may be merged before it is built itself).
+        seen, stack = set(), [node]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                continue  # an alias: the same node again
+            seen.add(id(current))
+            if isinstance(current, yaml.MappingNode):
+                keys = set()
+                for key_node, value_node in current.value:
+                    stack += (key_node, value_node)
+                    if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node)
+                    if key in keys:
+                        raise _DuplicateKey(key, f" (line {key_node.start_mark.line + 1})")
+                    keys.add(key)
+            elif isinstance(current, yaml.SequenceNode):
+                stack += current.value
+        return super().construct_document(node)
 
 
 YAML_LOADER = _Loader
@@ -161,6 +192,9 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
             data = json.loads(text, object_pairs_hook=_json_object)
         else:
             data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
+        shape = _shape_error(data)
+        if shape is not None:
+            raise DefinitionError([shape])
         # json.loads lets a lone surrogate escape ("\ud800") through: that is not Unicode
         msgspec.json.encode(data)
     except _DuplicateKey as exc:
@@ -170,8 +204,51 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
     return data
 
 
+def _shape_error(data: Any) -> FieldError | None:
+    """Where `data` nests deeper than MAX_NESTING or holds more than MAX_VALUES values (a
+    YAML alias counts its value again each time), found without recursion."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 0, ())]
+    count = 0
+    while stack:
+        value, depth, trail = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return FieldError("", "too_large", f"a definition holds at most {MAX_VALUES} values")
+        if isinstance(value, dict | list):
+            if depth == MAX_NESTING:
+                return _too_deep(trail)
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((v, depth + 1, (trail, k)) for k, v in items)
+    return None
+
+
+def _too_deep(trail: tuple[Any, ...]) -> FieldError:
+    """The error for the value at `trail` (nested pairs of parent and key): repeat groups
+    inside one another are refused at the first one too many, as `_convert_fields` does."""
+    keys: list[Any] = []
+    while trail:
+        trail, key = trail
+        keys.append(key)
+    keys.reverse()
+    groups = 0  # `fields[i]` steps from the top: a field, a field of a group in it, ...
+    for name, index in zip(keys[::2], keys[1::2], strict=False):
+        if name != "fields" or not isinstance(index, int):
+            break
+        groups += 1
+    if groups > MAX_REPEAT_DEPTH + 1:  # inside the fields of a group one level too deep
+        path = ".".join(f"fields[{i}]" for i in keys[1 : 2 * MAX_REPEAT_DEPTH + 2 : 2])
+        message = f"repeat groups may be nested at most {MAX_REPEAT_DEPTH} deep"
+        return FieldError(path, "too_deep", message)
+    path = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
+    message = f"nested too deeply (over {MAX_NESTING} levels of objects and lists)"
+    return FieldError(path, "too_deep", message)
+
+
 def parse_definition(source: Any) -> FormDef:
     """Plain data -> a checked FormDef, or DefinitionError listing every problem at once."""
+    shape = _shape_error(source)
+    if shape is not None:
+        raise DefinitionError([shape])
     source = nfc(source)
     if not isinstance(source, dict):
         raise DefinitionError([FieldError("", "type", "a form definition is an object")])
@@ -194,6 +271,7 @@ def parse_definition(source: Any) -> FormDef:
             errors.append(
                 FieldError("form_id", "pattern", "form_id must match [a-z][a-z0-9_]{1,63}")
             )
+        _check_label(form.title, "title", errors)
     if errors:
         raise DefinitionError(errors)
     return form  # type: ignore[return-value]  # errors is empty, so form was converted
@@ -215,19 +293,25 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
     return FieldError(path, code, message)
 
 
-def _convert_fields(raw: list[Any], path: str, errors: list[FieldError]) -> list[Field]:
+def _convert_fields(
+    raw: list[Any], path: str, errors: list[FieldError], depth: int = 0
+) -> list[Field]:
     """Convert and check one level of fields (and the levels below it); a field that does
-    not convert is left out, but keeps its place so that the paths of the others stay true."""
+    not convert is left out, but keeps its place so that the paths of the others stay true.
+    `depth` is the number of repeat groups around this level."""
     slots: list[Field | None] = []
     for i, item in enumerate(raw):
         here = f"{path}[{i}]"
         nested = item.get("fields") if isinstance(item, dict) else None
         inner: list[Field] | None = None
         if nested is not None:
-            if isinstance(nested, list):
-                inner = _convert_fields(nested, f"{here}.fields", errors)
-            else:
+            if not isinstance(nested, list):
                 errors.append(FieldError(f"{here}.fields", "type", "fields is a list"))
+            elif depth == MAX_REPEAT_DEPTH:
+                message = f"repeat groups may be nested at most {MAX_REPEAT_DEPTH} deep"
+                errors.append(FieldError(here, "too_deep", message))
+            else:
+                inner = _convert_fields(nested, f"{here}.fields", errors, depth + 1)
         try:
             field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
@@ -238,9 +322,37 @@ def _convert_fields(raw: list[Any], path: str, errors: list[FieldError]) -> list
             slots.append(None)
             continue
         field.fields = inner
+        _tidy(field)
         slots.append(field)
     _check_fields(slots, path, errors)
     return [f for f in slots if f is not None]
+
+
+def _tidy(f: Field) -> None:
+    """Spellings that mean the same written one way, so that they hash the same: an empty
+    list is no list, and a whole number written `1.0` is `1`."""
+    f.previous_names = f.previous_names or None
+    f.choices = f.choices or None
+    f.fields = f.fields or None
+    if isinstance(f.min, float) and f.min.is_integer() and abs(f.min) <= MAX_BOUND:
+        f.min = int(f.min)
+    if isinstance(f.max, float) and f.max.is_integer() and abs(f.max) <= MAX_BOUND:
+        f.max = int(f.max)
+
+
+def _check_label(label: Label | None, path: str, errors: list[FieldError]) -> None:
+    """A label is shown to officers as it is: it needs visible text and nothing unshown."""
+    if label is None:
+        return
+    for lang in ("vi", "en"):
+        text = getattr(label, lang)
+        bad = _UNSHOWN.search(text)
+        if bad is not None:
+            message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
+            errors.append(FieldError(f"{path}.{lang}", "control_character", message))
+        elif not text.strip():
+            message = "a label needs visible text, not only spaces"
+            errors.append(FieldError(f"{path}.{lang}", "required", message))
 
 
 def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError]) -> None:
@@ -273,6 +385,10 @@ def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError
                         "a field name must match [a-z][a-z0-9_]{0,63}",
                     )
                 )
+        _check_label(f.label, f"{here}.label", errors)
+        _check_label(f.hint, f"{here}.hint", errors)
+        for j, c in enumerate(f.choices or []):
+            _check_label(c.label, f"{here}.choices[{j}].label", errors)
         _check_options(f, here, errors)
 
 
@@ -294,7 +410,7 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
     elif f.choices is not None:
         err("choices", "not_allowed", f"choices are only for select fields, not {f.type}")
     if f.type == "repeat":
-        if not f.fields:
+        if not f.fields and not any(e.path in (here, f"{here}.fields") for e in errors):
             err("fields", "required", "a repeat field needs its own fields")
     elif f.fields is not None:
         err("fields", "not_allowed", f"fields are only for repeat, not {f.type}")
@@ -304,6 +420,8 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
             continue
         if isinstance(value, float) and not math.isfinite(value):
             err(bound, "invalid", f"{bound} must be a finite number")
+        elif abs(value) > MAX_BOUND:
+            err(bound, "range", f"{bound} must be between {-MAX_BOUND} and {MAX_BOUND}")
         elif f.type not in ("integer", "decimal") and not counts:
             err(bound, "not_allowed", f"{bound} is for numbers, select_multiple and repeat")
         elif (f.type == "integer" or counts) and isinstance(value, float):
@@ -327,7 +445,11 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
 
 
 def canonical(form: FormDef) -> bytes:
-    """The canonical encoding hashed for `sha256`: sorted keys, defaults omitted, NFC text."""
+    """The canonical encoding hashed for `sha256`: sorted keys, NFC text, defaults and empty
+    lists omitted, whole numbers as integers (`min: 1.0` is `min: 1`)."""
+    form = msgspec.json.decode(msgspec.json.encode(form), type=FormDef)  # a copy to tidy
+    for _, f in walk(form.fields):
+        _tidy(f)
     return msgspec.json.encode(msgspec.to_builtins(form), order="sorted")
 
 

@@ -357,3 +357,92 @@ def test_publish_malformed_msgpack_is_400(api: Any) -> None:
         FORMS, content=b"\xc1", headers={**api.auth("admin"), "Content-Type": "application/msgpack"}
     )
     assert_problem(r, 400)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    inner: dict[str, Any] = {"name": "la", "type": "text", "label": LABEL}
+    for level in range(depth, 0, -1):
+        inner = {"name": f"nhom_{level}", "type": "repeat", "label": LABEL, "fields": [inner]}
+    return {**new_form(), "fields": [inner]}
+
+
+@pytest.mark.parametrize("depth", [9, 250, 400])
+@pytest.mark.parametrize("media", ["json", "msgpack", "yaml"])
+def test_publish_refuses_repeat_groups_nested_too_deep_never_500(
+    api: Any, depth: int, media: str
+) -> None:
+    """Repeat groups inside one another at most 8 deep: deeper is 422 at the ninth group, in
+    every body type (a RecursionError here once answered 500)."""
+    encode = {
+        "json": msgspec.json.encode,
+        "msgpack": msgspec.msgpack.encode,
+        "yaml": lambda d: b"---\n" + msgspec.json.encode(d),  # JSON is YAML's flow style
+    }[media]
+    r = api.client.post(
+        FORMS,
+        content=encode(nested(depth)),
+        headers={**api.auth("admin"), "Content-Type": f"application/{media}"},
+    )
+    body = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [
+        (".".join(["fields[0]"] * 9), "too_deep")
+    ]
+    assert publish(api, nested(8)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"a: &a [*a]\n", b"form_id: ab\nfields: &f [{name: a, fields: *f}]\n"],
+    ids=["list", "fields"],
+)
+def test_publish_refuses_a_yaml_alias_inside_itself(api: Any, content: bytes) -> None:
+    r = api.client.post(
+        FORMS, content=content, headers={**api.auth("admin"), "Content-Type": "application/yaml"}
+    )
+    assert [e["code"] for e in assert_problem(r, 422)["errors"]] == ["too_deep"]
+
+
+def test_publish_yaml_with_merge_keys(api: Any) -> None:
+    text = (
+        "form_id: tieu_chi_thu\n"
+        'title: {vi: "Chấm điểm", en: "Scoring"}\n'
+        "fields:\n"
+        "  - &score {name: tieu_chi_01, type: integer, min: 0, max: 10, required: true,\n"
+        '            label: {vi: "Tiêu chí 1", en: "Criterion 1"}}\n'
+        '  - {<<: *score, name: tieu_chi_02, label: {vi: "Tiêu chí 2", en: "Criterion 2"}}\n'
+    )
+    headers = {**api.auth("admin"), "Content-Type": "application/yaml"}
+    r = api.client.post(FORMS, content=text.encode(), headers=headers)
+    assert r.status_code == 201, r.text
+    url = f"{FORMS}/tieu_chi_thu/versions/1"
+    fields = api.client.get(url, headers=api.auth("officer")).json()["fields"]
+    assert [(f["name"], f["max"], f["label"]["en"]) for f in fields] == [
+        ("tieu_chi_01", 10, "Criterion 1"),
+        ("tieu_chi_02", 10, "Criterion 2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda f: f.update(previous_names=[]),
+        lambda f: f.update(min=1.0),
+        lambda f: f.update(min=1.0, max=10.0, previous_names=[], choices=[]),
+    ],
+    ids=["empty previous_names", "1.0", "all"],
+)
+def test_publish_what_means_the_same_again_is_a_no_op(api: Any, respell: Any) -> None:
+    """PROTOCOL: re-publishing a definition identical to a published version returns it; an
+    empty list or `1.0` for `1` is the same definition."""
+    body = new_form()
+    body["fields"].append({"name": "so", "type": "decimal", "label": LABEL, "min": 1, "max": 10})
+    first = publish(api, body)
+    assert first.status_code == 201
+    again = copy.deepcopy(body)
+    respell(again["fields"][1])
+    r = publish(api, again)
+    assert r.status_code == 200
+    assert r.json() == first.json()
+    url = f"{FORMS}/thu_nghiem/versions/1"
+    served = api.client.get(url, headers=api.auth("officer")).json()["fields"][1]
+    assert served == {"name": "so", "type": "decimal", "label": LABEL, "min": 1, "max": 10}

@@ -2,6 +2,7 @@
 a non-zero exit, never a traceback, and nothing made or changed. (`coso serve`'s refusals are
 in tests/http/test_cli_serve.py: a regression there would start a server.)"""
 
+import json
 import random
 import sqlite3
 from collections.abc import Callable
@@ -227,6 +228,37 @@ def test_forms_publish_refuses_a_file_that_is_not_utf8(
     )
     with closing(sqlite3.connect(live)) as conn:
         assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
+
+
+def deep_form(depth: int) -> bytes:
+    label = {"vi": "Nhãn", "en": "Label"}
+    inner: dict[str, object] = {"name": "la", "type": "text", "label": label}
+    for level in range(depth, 0, -1):
+        inner = {"name": f"nhom_{level}", "type": "repeat", "label": label, "fields": [inner]}
+    return json.dumps({"form_id": "sau", "title": label, "fields": [inner]}).encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("deep.json", deep_form(9)),
+        ("deeper.json", deep_form(250)),
+        ("alias.yaml", b"form_id: ab\nfields: &f [{name: a, fields: *f}]\n"),
+    ],
+    ids=["9", "250", "alias-in-itself"],
+)
+def test_forms_publish_refuses_nesting_too_deep(
+    live: Path, tmp_path: Path, name: str, content: bytes
+) -> None:
+    """A RecursionError once came out of `coso forms publish` as a traceback."""
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    result = run("forms", "publish", bad, "--db", live)
+    refused(result, "Lồng nhau quá sâu /", "chưa xuất bản")
+    assert "Traceback" not in result.output
+    if name != "alias.yaml":
+        assert f"{'.'.join(['fields[0]'] * 9)}: " in result.output
+        assert "at most 8 deep" in result.output
 
 
 # --- options out of range --------------------------------------------------------------------

@@ -14,6 +14,7 @@ import yaml
 
 from server.forms import (
     DefinitionError,
+    Field,
     FormDef,
     canonical,
     check_evolution,
@@ -23,6 +24,7 @@ from server.forms import (
     sha256,
     walk,
 )
+from server.protocol import Label
 
 SCHEMAS = sorted((Path(__file__).parents[2] / "schemas").glob("*.yaml"))
 L = {"vi": "Nhãn", "en": "Label"}
@@ -298,6 +300,132 @@ def test_problems_inside_nested_repeats_have_full_paths() -> None:
     assert problems(source) == [("fields[1].fields[1].fields[1].max_length", "invalid")]
 
 
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        (lambda d, text: d.update(title={"vi": text, "en": "x"}), "title.vi"),
+        (
+            lambda d, text: d["fields"][0].update(label={"vi": "x", "en": text}),
+            "fields[0].label.en",
+        ),
+        (lambda d, text: d["fields"][0].update(hint={"vi": text, "en": "x"}), "fields[0].hint.vi"),
+        (
+            lambda d, text: d["fields"][1]["choices"][1].update(label={"vi": "x", "en": text}),
+            "fields[1].choices[1].label.en",
+        ),
+        (
+            lambda d, text: d["fields"][2]["fields"][0].update(label={"vi": text, "en": "x"}),
+            "fields[2].fields[0].label.vi",
+        ),
+    ],
+    ids=["title", "label", "hint", "choice", "nested"],
+)
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (" ", "required"),
+        ("\u3000\u00a0 ", "required"),
+        ("Tên\x00", "control_character"),
+        ("Tên\tHọ", "control_character"),
+        ("Tên\n", "control_character"),
+        ("\x1fx", "control_character"),
+        ("Tên\x7f", "control_character"),
+        ("Tên \u202egnàh", "control_character"),
+        ("\u202aTên", "control_character"),
+        ("Tên \u2066x\u2069", "control_character"),
+    ],
+)
+def test_labels_need_visible_text_and_nothing_unshown(
+    where: Any, path: str, text: str, code: str
+) -> None:
+    """Officers read labels as they are: only spaces, controls, and bidirectional overrides or
+    isolates (text shown in another order than stored) are refused, each at its path."""
+    source = copy.deepcopy(
+        form(
+            field("a"),
+            field("loai", "select_one", choices=CHOICES),
+            field("nhom", "repeat", fields=[field("b")]),
+        )
+    )
+    where(source, text)
+    assert problems(source) == [(path, code)]
+
+
+def test_labels_with_diacritics_and_inner_spaces_are_fine() -> None:
+    label = {"vi": " Họ và tên người được hòa giải ", "en": "Name (family, given)"}
+    parse_definition(form(field("a", label=label, hint=label)))
+
+
+@pytest.mark.parametrize("bound", [2**53, -(2**53), 1e16, -1e300, 10**30])
+@pytest.mark.parametrize("type_", ["integer", "decimal"])
+def test_bounds_beyond_what_a_phone_holds_exactly_are_refused(type_: str, bound: float) -> None:
+    assert problems(form(field("a", type_, max=bound))) == [("fields[0].max", "range")]
+
+
+def test_bounds_up_to_2_53_minus_1_are_fine() -> None:
+    top = 2**53 - 1
+    parsed = parse_definition(form(field("a", "integer", min=-top, max=top)))
+    assert (parsed.fields[0].min, parsed.fields[0].max) == (-top, top)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A form whose one field is `depth` repeat groups inside one another."""
+    inner = field("la")
+    for level in range(depth, 0, -1):
+        inner = field(f"nhom_{level}", "repeat", fields=[inner])
+    return form(inner)
+
+
+def test_repeat_groups_nest_at_most_8_deep() -> None:
+    parsed = parse_definition(nested(8))
+    assert [name for name, _ in walk(parsed.fields)][-1].count(".") == 8
+    ninth = ".".join(["fields[0]"] * 9)
+    assert problems(nested(9)) == [(ninth, "too_deep")]
+    assert problems(nested(10)) == [(ninth, "too_deep")]
+
+
+@pytest.mark.parametrize("depth", [40, 250, 2000])
+def test_any_depth_of_repeat_groups_is_the_same_error(depth: int) -> None:
+    """Far past the limit too: the same error at the ninth group, never a RecursionError."""
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(nested(depth))
+    assert [(e.path, e.code) for e in info.value.errors] == [
+        (".".join(["fields[0]"] * 9), "too_deep")
+    ]
+    assert "at most 8 deep" in info.value.errors[0].message
+
+
+def test_deeply_nested_values_anywhere_are_refused_with_their_path() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(form(field("a", label=deep)))
+    ((path, code),) = [(e.path, e.code) for e in info.value.errors]
+    assert code == "too_deep"
+    assert path.startswith("fields[0].label[0][0]")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &a [*a]\n", "a: &a {b: *a}\n", "form_id: ab\nfields: &f [{name: a, fields: *f}]\n"],
+    ids=["list", "mapping", "fields"],
+)
+def test_a_yaml_alias_inside_itself_is_refused(text: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        read_source(text, "x.yaml")
+    assert [e.code for e in info.value.errors] == ["too_deep"]
+
+
+def test_yaml_aliases_that_expand_past_a_million_values_are_refused() -> None:
+    """A few hundred bytes of YAML ("billion laughs") would take a thousand million values."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(DefinitionError) as info:
+        read_source("\n".join(lines) + "\n", "x.yaml")
+    assert [e.code for e in info.value.errors] == ["too_large"]
+
+
 # --- every problem at once ------------------------------------------------------------------
 
 
@@ -361,6 +489,52 @@ def test_read_source_yaml_and_json_give_the_same_data() -> None:
     assert read_source(yaml.safe_dump(data, allow_unicode=True), "x.yaml") == data
     assert read_source(json.dumps(data), "x.json") == data
     assert read_source(json.dumps(data).encode(), "") == data
+
+
+def test_yaml_merge_keys_work_as_in_safe_load() -> None:
+    text = (
+        "form_id: tieu_chi_thu\n"
+        'title: {vi: "Chấm điểm", en: "Scoring"}\n'
+        "fields:\n"
+        "  - &score {name: tieu_chi_01, type: integer, min: 0, max: 10, required: true,\n"
+        '            label: {vi: "Tiêu chí 1", en: "Criterion 1"}}\n'
+        '  - {<<: *score, name: tieu_chi_02, label: {vi: "Tiêu chí 2", en: "Criterion 2"}}\n'
+        "  - <<: [*score, {hint: {vi: a, en: b}}]\n"
+        "    name: tieu_chi_03\n"
+    )
+    data = read_source(text, "x.yaml")
+    assert data == yaml.safe_load(text)
+    second, third = data["fields"][1], data["fields"][2]
+    assert (second["name"], second["max"], second["label"]["en"]) == (
+        "tieu_chi_02",
+        10,
+        "Criterion 2",
+    )
+    assert (third["name"], third["hint"], third["label"]["en"]) == (
+        "tieu_chi_03",
+        {"vi": "a", "en": "b"},
+        "Criterion 1",
+    )
+    assert [f.name for f in parse_definition(data).fields] == [
+        "tieu_chi_01",
+        "tieu_chi_02",
+        "tieu_chi_03",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x: &a {k: 1}\ny: {<<: *a, k: 2, k: 3}\n",
+        "x: {<<: {k: 1, k: 2}}\n",
+        "x: &a {k: 1, k: 2}\ny: {<<: *a}\n",
+    ],
+    ids=["beside a merge", "inside a merged mapping", "inside an anchor"],
+)
+def test_a_key_written_twice_is_refused_with_merge_keys_too(text: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        read_source(text, "x.yaml")
+    assert [e.code for e in info.value.errors] == ["duplicate_key"]
 
 
 @pytest.mark.parametrize(
@@ -452,6 +626,43 @@ def test_explicit_defaults_do_not_change_the_hash() -> None:
     bare = form(field("a"))
     explicit = form(field("a", required=False), sync_to_devices=False)
     assert sha256(parse_definition(bare)) == sha256(parse_definition(explicit))
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda d: d["fields"][0].update(previous_names=[]),
+        lambda d: d["fields"][0].update(choices=[]),
+        lambda d: d["fields"][0].update(fields=[]),
+        lambda d: d["fields"][0].update(hint=None, required=False, pattern=None),
+        lambda d: d["fields"][1].update(min=1.0),
+        lambda d: d["fields"][2].update(min=0.0, max=3.0),
+        lambda d: d["fields"][3]["fields"][0].update(previous_names=[], max=5.0),
+    ],
+)
+def test_spellings_of_the_same_definition_have_the_same_hash(respell: Any) -> None:
+    """An empty list is no list and `1.0` is `1`: re-publishing what means the same is a no-op."""
+    source = form(
+        field("a"),
+        field("so", "decimal", min=1, max=10),
+        field("chon", "select_multiple", choices=CHOICES, min=0, max=3),
+        field("nhom", "repeat", fields=[field("n", "integer", max=5)]),
+    )
+    respelled = copy.deepcopy(source)
+    respell(respelled)
+    assert json.dumps(respelled) != json.dumps(source)  # spelled differently
+    assert canonical(parse_definition(respelled)) == canonical(parse_definition(source))
+
+
+def test_the_canonical_form_tidies_a_definition_stored_before_it_did() -> None:
+    """A version published with `min: 1.0` or an empty previous_names is hashed as tidy."""
+    stored = FormDef(
+        "thu_nghiem",
+        Label("Nhãn", "Label"),
+        [Field("a", "decimal", Label("Nhãn", "Label"), min=1.0, previous_names=[])],
+    )
+    assert canonical(stored) == canonical(parse_definition(form(field("a", "decimal", min=1))))
+    assert stored.fields[0].min == 1.0  # the stored copy is left as it was
 
 
 def test_the_hash_is_a_sha256_hex_digest_of_sorted_json() -> None:
