@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 
 from server import derive, forms
+from server.evolution import check_evolution, rename_map
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
@@ -67,7 +68,7 @@ class Catalog:
             fv.docs.append(_doc(form, version, sha))
             fv.validators.append(compile_form(form, version))
         for fv in loaded.values():
-            fv.renames = forms.rename_map(fv.defs[-1], fv.defs[:-1])
+            fv.renames = rename_map(fv.defs[-1], fv.defs[:-1])
         with self._lock:
             self._forms, self._count = loaded, len(rows)
 
@@ -111,7 +112,7 @@ class Catalog:
             earlier = [
                 msgspec.json.decode(d, type=FormDef) for d in w.form_definitions(form.form_id)
             ]
-            errors = forms.check_evolution(earlier, form)
+            errors = check_evolution(earlier, form)
             if errors:
                 raise DefinitionError(errors)
             version = (latest[0] if latest else 0) + 1
@@ -124,8 +125,8 @@ class Catalog:
                 f"{form.form_id}@{version}",
                 msgspec.json.encode({"sha256": sha}).decode(),
             )
-            renames = forms.rename_map(form, earlier)
-            renamed = earlier and forms.rename_map(earlier[-1], earlier[:-1]) != renames
+            renames = rename_map(form, earlier)
+            renamed = earlier and rename_map(earlier[-1], earlier[:-1]) != renames
             if renamed:
                 # Records hold data under the latest names: map the whole form anew.
                 layout = {form.form_id: (renames, version)}

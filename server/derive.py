@@ -30,7 +30,8 @@ class _Revision(msgspec.Struct):
 
 
 def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
-    """`data` under the latest names, inside repeat groups too (`group.old` entries)."""
+    """`data` under the latest names, inside repeat groups too (`group.old` entries, and
+    `group.inner.old` in a group inside a group)."""
     out = {}
     for key, value in data.items():
         key = renames.get(key, key)
@@ -38,10 +39,7 @@ def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
             prefix = key + "."
             inner = {o[len(prefix) :]: n for o, n in renames.items() if o.startswith(prefix)}
             if inner:
-                value = [
-                    {inner.get(k, k): v for k, v in item.items()} if type(item) is dict else item
-                    for item in value
-                ]
+                value = [renamed(item, inner) if type(item) is dict else item for item in value]
         out[key] = value
     return out
 

@@ -87,6 +87,8 @@ FIELD_ERRORS_VI = {
     "other_record": "Thuộc hồ sơ khác",
     "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
     "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
+    "rename_collision": "Đổi tên làm hai trường của một phiên bản cũ trùng vào một tên",
+    "name_reused": "Tên này đã được đổi sang trường khác ở phiên bản trước",
     "too_deep": "Lồng nhau quá sâu",
     "too_large": "Quá lớn",
 }

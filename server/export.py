@@ -35,6 +35,7 @@ import msgspec
 import xlsxwriter
 
 from server import areas
+from server.evolution import evolve
 from server.forms import Choice, Field, FormDef, walk
 from server.protocol import Label
 from server.validate import MAX_SAFE_INT
@@ -127,36 +128,18 @@ _TAIL = (
 )
 
 
-def _newest_names(versions: Sequence[FormDef]) -> dict[str, str]:
-    """Every top-level name a field ever had -> its name in the newest version that has it.
-    A name the latest version uses is always its own (a name may be reused after a rename)."""
-    step: dict[str, str] = {}
-    for form in versions:
-        for f in form.fields:
-            for old in f.previous_names or []:
-                step[old] = f.name
-    current = {f.name for f in versions[-1].fields}
-    out: dict[str, str] = {}
-    for name in step:
-        seen, newest = {name}, name
-        while newest in step and newest not in current and step[newest] not in seen:
-            newest = step[newest]
-            seen.add(newest)
-        out[name] = newest
-    return out
-
-
 def columns(versions: Sequence[FormDef]) -> list[Column]:
     """The export's columns for a form with these versions (oldest first)."""
-    newest = _newest_names(versions)
+    evolution = evolve(versions)
     fields: dict[str, tuple[Field, int]] = {}  # newest name -> (newest definition, its version)
-    for number in range(len(versions), 0, -1):
-        for f in versions[number - 1].fields:
-            fields.setdefault(newest.get(f.name, f.name), (f, number))
+    for place in sorted(evolution.places, key=lambda p: -p.version):
+        if "." not in place.latest:
+            fields.setdefault(place.latest, (place.field, place.version))
     olds: dict[str, list[str]] = {}
-    for old, name in newest.items():
-        if old != name:
+    for old, name in evolution.renames.items():
+        if "." not in old:  # fields inside repeat groups are inside the group's column
             olds.setdefault(name, []).append(old)
+
     taken = {c.name for c in (*_HEAD, *_TAIL)}
     out = list(_HEAD)
     for name, (f, version) in fields.items():
@@ -167,6 +150,7 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             notes.append(f"đổi tên từ {olds_text} / renamed from {olds_text}")
         if version < len(versions):
             notes.append(f"không còn sau phiên bản {version} / removed after version {version}")
+        subfields = tuple(walk(f.fields or [], ""))
         base = Column(
             name=name,
             label=f.label,
@@ -183,7 +167,7 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
         elif f.type == "select_multiple":
             parts = [replace(base, kind="multiple")]
         elif f.type == "repeat":
-            parts = [replace(base, kind="repeat", subfields=tuple(walk(f.fields or [], "")))]
+            parts = [replace(base, kind="repeat", subfields=subfields)]
         else:
             parts = [base]
         for col in parts:

@@ -1,7 +1,7 @@
-"""Form definitions: load from YAML/JSON, check every rule at once, canonical hash, evolution.
+"""Form definitions: load from YAML/JSON, check every rule at once, canonical hash.
 
 Pure: no HTTP, no SQL. A definition that passes `parse_definition` is safe to publish as a
-new version once `check_evolution` against the earlier versions finds nothing.
+new version once `evolution.check_evolution` against the earlier versions finds nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
@@ -463,76 +463,3 @@ def walk(fields: list[Field], prefix: str = "") -> Iterator[tuple[str, Field]]:
         yield prefix + f.name, f
         if f.fields:
             yield from walk(f.fields, f"{prefix}{f.name}.")
-
-
-def check_evolution(earlier: list[FormDef], new: FormDef) -> list[FieldError]:
-    """A field may not change type between versions; a rename goes through previous_names."""
-    types: dict[str, tuple[str, int]] = {}
-    for number, old in enumerate(earlier, start=1):
-        for dotted, f in walk(old.fields):
-            types[dotted] = (f.type, number)
-    errors = []
-    for dotted, f in walk(new.fields):
-        parent = dotted.rpartition(".")[0]
-        names = [dotted] + [f"{parent}.{n}" if parent else n for n in f.previous_names or []]
-        for name in names:
-            if name in types and types[name][0] != f.type:
-                old_type, version = types[name]
-                errors.append(
-                    FieldError(
-                        _field_path(new.fields, dotted),
-                        "type_changed",
-                        f"{name!r} was {old_type} in version {version}; a field never changes "
-                        f"type (add a new field instead)",
-                    )
-                )
-    return errors
-
-
-def _field_path(fields: list[Field], dotted: str) -> str:
-    """`cac_ben.ho_ten` -> `fields[2].fields[0]`, the path of that field in the definition."""
-    path, current = "", fields
-    for part in dotted.split("."):
-        index = next(i for i, f in enumerate(current) if f.name == part)
-        path = f"{path}.fields[{index}]" if path else f"fields[{index}]"
-        current = current[index].fields or []
-    return path
-
-
-def rename_map(latest: FormDef, earlier: Sequence[FormDef] = ()) -> dict[str, str]:
-    """Old names -> the names data is kept under now, following chains of renames across
-    versions (v2 renames a to b, v3 renames b to c: a maps to c even when v3 lists only b).
-    A chain that ends in a field removed since maps to that field's last name. Fields inside
-    a repeat group appear as `group.old` -> `new` (group under its latest name)."""
-    out = _renames([v.fields for v in [*earlier, latest]])
-    groups: dict[str, list[list[Field]]] = {}
-    for version in [*earlier, latest]:
-        for f in version.fields:
-            if f.type == "repeat" and f.fields:
-                groups.setdefault(out.get(f.name, f.name), []).append(f.fields)
-    latest_groups = {f.name for f in latest.fields if f.type == "repeat"}
-    for group, lists in groups.items():
-        if group in latest_groups:
-            out.update({f"{group}.{old}": new for old, new in _renames(lists).items()})
-    return out
-
-
-def _renames(versions: Sequence[Sequence[Field]]) -> dict[str, str]:
-    """Renames among sibling fields over versions (the last list is the latest)."""
-    direct: dict[str, str] = {}
-    for fields in versions:
-        for f in fields:
-            for old in f.previous_names or []:
-                direct[old] = f.name
-    current = {f.name for f in versions[-1]}
-    out = {}
-    for old in direct:
-        if old in current:
-            continue  # a name in use now is never mapped away
-        name, seen = old, {old}
-        while name in direct and name not in current and direct[name] not in seen:
-            name = direct[name]
-            seen.add(name)
-        if name != old:
-            out[old] = name
-    return out

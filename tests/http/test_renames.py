@@ -1,12 +1,14 @@
-"""Data of older form versions reaches the latest names, inside repeat groups too."""
+"""Data of older form versions reaches the latest names, inside repeat groups too, and a new
+version that would lose or misfile some of it is refused."""
 
 import copy
 import random
+from typing import Any
 
 from server.app import ROOT
 from server.forms import parse_definition, read_source
 from tests.conftest import Api
-from tests.support import hoa_giai, submission
+from tests.support import assert_problem, hoa_giai, submission
 
 
 def test_a_rename_inside_a_repeat_group_maps_old_and_stored_data(api: Api) -> None:
@@ -32,3 +34,65 @@ def test_a_rename_inside_a_repeat_group_maps_old_and_stored_data(api: Api) -> No
     assert api.push("officer", [e])[0]["status"] == "accepted"
     rec = api.client.get(f"/api/v1/records/{old['id']}", headers=api.auth("supervisor")).json()
     assert rec["data"]["cac_ben"][0]["ho_va_ten"] == "Trần Thị Mới"
+
+
+# --- what a new version may not do to the data collected ---------------------------------------
+
+LABEL = {"vi": "Nhãn", "en": "Label"}
+
+
+def field(name: str, type_: str = "text", **options: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "label": LABEL, **options}
+
+
+def publish(api: Api, *fields: dict[str, Any]) -> Any:
+    body = {"form_id": "thu_nghiem", "title": LABEL, "fields": list(fields)}
+    return api.client.post("/api/v1/forms", json=body, headers=api.auth("admin"))
+
+
+def record(api: Api, record_id: str) -> Any:
+    r = api.client.get(f"/api/v1/records/{record_id}", headers=api.auth("supervisor"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_rename_that_would_keep_two_fields_under_one_name_is_refused(api: Api) -> None:
+    """v1 has `ho` and `ten`; a v2 keeping `ten` with `previous_names: [ho]` would leave each
+    record one of its two values. It is refused, and the records keep both."""
+    assert publish(api, field("ho"), field("ten")).status_code == 201
+    item = submission("thu_nghiem", {"ho": "Nguyễn", "ten": "An"}, version=1)
+    assert api.push("officer", [item])[0]["status"] == "accepted"
+    body = assert_problem(publish(api, field("ten", previous_names=["ho"])), 422)
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [
+        ("fields[0].previous_names[0]", "rename_collision")
+    ]
+    assert body["errors"][0]["message"].startswith("Đổi tên làm hai trường")
+    assert record(api, item["id"])["data"] == {"ho": "Nguyễn", "ten": "An"}
+
+
+def test_a_name_renamed_away_is_not_given_to_a_new_field(api: Api) -> None:
+    """v1 `ten` became `ho_ten` in v2; a v3 adding a new field `ten` would read v1's names as
+    the new field's. It is refused, with the way to say "this is the same field"."""
+    assert publish(api, field("ten")).status_code == 201
+    item = submission("thu_nghiem", {"ten": "Nguyễn Văn A"}, version=1)
+    assert api.push("officer", [item])[0]["status"] == "accepted"
+    assert publish(api, field("ho_ten", previous_names=["ten"])).status_code == 201
+    body = assert_problem(publish(api, field("ho_ten"), field("ten")), 422)
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [("fields[1].name", "name_reused")]
+    assert "list 'ho_ten' in previous_names" in body["errors"][0]["message"]
+    assert record(api, item["id"])["data"] == {"ho_ten": "Nguyễn Văn A"}
+    # renamed back, saying so: the data follows
+    assert publish(api, field("ten", previous_names=["ho_ten"])).status_code == 201
+    assert record(api, item["id"])["data"] == {"ten": "Nguyễn Văn A"}
+
+
+def test_a_type_change_through_a_renamed_group_is_refused(api: Api) -> None:
+    assert publish(api, field("g", "repeat", fields=[field("x")])).status_code == 201
+    item = submission("thu_nghiem", {"g": [{"x": "Nguyễn Văn A"}]}, version=1)
+    assert api.push("officer", [item])[0]["status"] == "accepted"
+    v2 = field("g2", "repeat", previous_names=["g"], fields=[field("x", "integer")])
+    body = assert_problem(publish(api, v2), 422)
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [
+        ("fields[0].fields[0]", "type_changed")
+    ]
+    assert record(api, item["id"])["data"] == {"g": [{"x": "Nguyễn Văn A"}]}

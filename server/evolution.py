@@ -1,0 +1,200 @@
+"""Form evolution: under which latest name the data of every earlier version is kept, and the
+checks that keep each value there when a new version is published.
+
+Pure: no HTTP, no SQL. One level of sibling fields (the form's, or a repeat group's) is read
+version after version: each field takes over the names it claims (its own and its
+`previous_names`) with every older name whose data had come to one of them. A name then
+leads to the field its data belongs to now; a field removed since keeps its last name.
+
+A new version is refused (every problem at once, each with a path into it) when it would
+lose or misfile data of an earlier version:
+- `type_changed`: a field, under any of its names, inside renamed groups too, had another type;
+- `rename_collision`: two fields of one earlier version would come to the same name, and
+  each record would keep the value of only one;
+- `name_reused`: a name whose data went to another field by a rename is taken by a field that
+  is not that one (data of the versions before the rename would be read as the new field's).
+Only what the new version brings is refused: a form published with one of these before they
+were checked can still get new versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from server.forms import Field, FormDef
+from server.protocol import FieldError
+
+
+@dataclass(slots=True, frozen=True)
+class Place:
+    """One field of one version, and where its data is kept now."""
+
+    version: int
+    dotted: str  # its dotted path in that version (`ben.ten`)
+    field: Field
+    latest: str  # its dotted path under the latest names (`cac_ben.ho_ten`)
+
+
+@dataclass(slots=True)
+class Evolution:
+    renames: dict[str, str] = field(default_factory=dict)  # see rename_map
+    places: list[Place] = field(default_factory=list)
+    errors: list[FieldError] = field(default_factory=list)  # those the last version brings
+
+
+# One level of fields in each version that has it, oldest first: (version, the dotted prefix
+# of the level in that version, its fields).
+_Lists = list[tuple[int, str, Sequence[Field]]]
+
+
+def evolve(versions: Sequence[FormDef]) -> Evolution:
+    """Where the data of every field of every version (oldest first) is kept under the last
+    version's names, and the problems the last version brings."""
+    out = Evolution()
+    lists: _Lists = [(n, "", v.fields) for n, v in enumerate(versions, start=1)]
+    _level(lists, len(versions), "fields", "", out)
+    return out
+
+
+def check_evolution(earlier: Sequence[FormDef], new: FormDef) -> list[FieldError]:
+    """What would be lost or misfiled if `new` were published after `earlier`."""
+    return evolve([*earlier, new]).errors
+
+
+def rename_map(latest: FormDef, earlier: Sequence[FormDef] = ()) -> dict[str, str]:
+    """Old names -> the names data is kept under now, following chains of renames across
+    versions (v2 renames a to b, v3 renames b to c: a maps to c even when v3 lists only b).
+    A chain that ends in a field removed since maps to that field's last name. Fields inside
+    a repeat group appear as `group.old` -> `new` (`group.inner.old` one level down), the
+    groups under their latest names."""
+    return evolve([*earlier, latest]).renames
+
+
+def _level(lists: _Lists, n: int, path: str, prefix: str, out: Evolution) -> None:
+    """One level: its renames and places into `out`, and, when version `n` has the level
+    (its fields at `path`), the problems it brings; then the repeat groups inside it."""
+    owner: dict[str, str] = {}  # every name used at this level -> the field it leads to
+    before = owner
+    for k, _, fields in lists:
+        if k == n:
+            before = dict(owner)
+        claimed = {c: f.name for f in fields for c in (f.name, *(f.previous_names or ()))}
+        owner.update({x: claimed[o] for x, o in owner.items() if o in claimed})
+        owner.update(claimed)
+    out.renames.update({prefix + x: o for x, o in owner.items() if x != o})
+    out.places.extend(
+        Place(k, pk + f.name, f, prefix + owner[f.name]) for k, pk, fields in lists for f in fields
+    )
+    new = lists[-1][2] if lists and lists[-1][0] == n else None
+    if new is not None:
+        reused = _reused(new, before, path, out.errors)
+        _collisions(lists, new, before, owner, path, out.errors)
+        _type_changes(lists, new, owner, n, reused, path, out.errors)
+    groups: dict[str, _Lists] = {}
+    for k, pk, fields in lists:
+        for f in fields:
+            if f.fields:
+                groups.setdefault(owner[f.name], []).append((k, f"{pk}{f.name}.", f.fields))
+    index = {f.name: i for i, f in enumerate(new or ())}
+    for name, inner in groups.items():
+        _level(inner, n, f"{path}[{index.get(name)}].fields", f"{prefix}{name}.", out)
+
+
+def _reused(
+    new: Sequence[Field], before: dict[str, str], path: str, errors: list[FieldError]
+) -> set[str]:
+    """A name the new version claims whose data had gone to a field it does not claim; the
+    fields that claim one."""
+    out = set()
+    for i, f in enumerate(new):
+        names = (f.name, *(f.previous_names or ()))
+        for j, name in enumerate(names):
+            went = before.get(name, name)
+            if went in names:
+                continue
+            where = f"{path}[{i}].name" if j == 0 else f"{path}[{i}].previous_names[{j - 1}]"
+            message = (
+                f"{name!r} was renamed to {went!r} in an earlier version: its data is kept "
+                f"under {went!r}, and {'this field' if j == 0 else f'{f.name!r}'} would take "
+                f"it; use another name, or list {went!r} in previous_names if this is that "
+                f"same field renamed back"
+            )
+            errors.append(FieldError(where, "name_reused", message))
+            out.add(f.name)
+    return out
+
+
+def _collisions(
+    lists: _Lists,
+    new: Sequence[Field],
+    before: dict[str, str],
+    owner: dict[str, str],
+    path: str,
+    errors: list[FieldError],
+) -> None:
+    """Two fields of one earlier version that the new version's renames bring together."""
+    index = {f.name: i for i, f in enumerate(new)}
+    reported = set()
+    for k, pk, fields in lists[:-1]:
+        # the new name of each of this version's fields -> the name each came from just before
+        arrive: dict[str, dict[str, str]] = {}
+        for f in fields:
+            arrive.setdefault(owner[f.name], {}).setdefault(before.get(f.name, f.name), f.name)
+        for target, sources in arrive.items():
+            if len(sources) < 2 or target not in index:
+                continue
+            i = index[target]
+            claims = [target, *(new[i].previous_names or ())]
+            # the field that had the name already keeps it, else the first one listed
+            order = sorted(sources, key=lambda b: claims.index(b) if b in claims else len(claims))
+            kept = sources[order[0]]
+            for b in order[1:]:
+                where = (
+                    f"{path}[{i}].previous_names[{claims.index(b) - 1}]"
+                    if b in claims
+                    else f"{path}[{i}]"
+                )
+                if where in reported:
+                    continue
+                reported.add(where)
+                message = (
+                    f"{pk + sources[b]!r} and {pk + kept!r} are two fields of version {k}: both "
+                    f"would be kept as {target!r}, and each record would lose one of their "
+                    f"values; rename one of them to a name of its own"
+                )
+                errors.append(FieldError(where, "rename_collision", message))
+
+
+def _type_changes(
+    lists: _Lists,
+    new: Sequence[Field],
+    owner: dict[str, str],
+    n: int,
+    reused: set[str],
+    path: str,
+    errors: list[FieldError],
+) -> None:
+    """A field of the new version that had another type under one of its names; a change
+    already in the version before it (published before this was checked) is not the new
+    version's doing, and a field that takes a name it may not has that error only."""
+    index = {f.name: i for i, f in enumerate(new)}
+    last: dict[str, tuple[int, str, str]] = {}  # new name -> the newest earlier other type
+    same_before = set()
+    for k, pk, fields in lists[:-1]:
+        for f in fields:
+            target = owner[f.name]
+            if target not in index or target in reused:
+                continue
+            if f.type != new[index[target]].type:
+                last[target] = (k, pk + f.name, f.type)
+            elif k == n - 1:
+                same_before.add(target)
+    for target, (k, dotted, old_type) in last.items():
+        if target in same_before:
+            continue
+        message = (
+            f"{dotted!r} was {old_type} in version {k}; a field never changes type "
+            f"(add a new field instead)"
+        )
+        errors.append(FieldError(f"{path}[{index[target]}]", "type_changed", message))

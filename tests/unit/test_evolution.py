@@ -1,0 +1,342 @@
+"""Form evolution (server/evolution.py): where each earlier version's data is kept under the
+latest names, and what a new version may not do to it: change a field's type, bring two fields
+of one version together, or give a renamed-away name to another field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.derive import renamed
+from server.evolution import check_evolution, evolve, rename_map
+from server.forms import FormDef, parse_definition, read_source, walk
+from server.protocol import FieldError
+
+L = {"vi": "Nhãn", "en": "Label"}
+CHOICES = [{"value": "a", "label": L}, {"value": "b", "label": L}]
+
+
+def field(name: str, type_: str = "text", **options: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "label": L, **options}
+
+
+def parsed(*fields: dict[str, Any]) -> FormDef:
+    return parse_definition({"form_id": "thu_nghiem", "title": L, "fields": list(fields)})
+
+
+def hoa_giai(version: int) -> dict[str, Any]:
+    path = Path(__file__).parents[2] / "schemas" / f"hoa_giai.v{version}.yaml"
+    return read_source(path.read_text(encoding="utf-8"), path.name)
+
+
+def codes(errors: list[FieldError]) -> list[tuple[str, str]]:
+    return [(e.path, e.code) for e in errors]
+
+
+def group(name: str, *fields: dict[str, Any], **options: Any) -> dict[str, Any]:
+    return field(name, "repeat", fields=list(fields), **options)
+
+
+# --- as before: types, renames, chains --------------------------------------------------------
+
+
+def test_the_real_hoa_giai_v2_evolves_from_v1() -> None:
+    v1, v2 = parse_definition(hoa_giai(1)), parse_definition(hoa_giai(2))
+    assert check_evolution([v1], v2) == []
+    assert rename_map(v2) == {"tom_tat": "noi_dung_vu_viec"}
+    assert rename_map(v1) == {}
+    new_names = {name for name, _ in walk(v2.fields)} - {name for name, _ in walk(v1.fields)}
+    assert "noi_dung_vu_viec" in new_names
+    assert len(new_names) >= 2  # the rename, and at least one added field
+
+
+def test_a_type_change_is_refused_with_the_path_of_the_field() -> None:
+    v1 = parsed(field("a"), field("so_nguoi", "integer"))
+    v2 = parsed(field("a"), field("b"), field("so_nguoi", "decimal"))
+    errors = check_evolution([v1], v2)
+    assert [(e.path, e.code) for e in errors] == [("fields[2]", "type_changed")]
+    assert "integer" in errors[0].message
+    assert "version 1" in errors[0].message
+
+
+def test_a_type_change_against_any_earlier_version_is_refused() -> None:
+    v1 = parsed(field("a"), field("cu", "date"))
+    v2 = parsed(field("a"))  # `cu` removed
+    v3 = parsed(field("a"), field("cu", "text"))  # and brought back as another type
+    errors = check_evolution([v1, v2], v3)
+    assert [(e.path, e.code) for e in errors] == [("fields[1]", "type_changed")]
+    assert "version 1" in errors[0].message
+
+
+def test_a_type_change_inside_a_repeat_has_the_nested_path() -> None:
+    v1 = parsed(field("cac_ben", "repeat", fields=[field("ho_ten"), field("tuoi", "integer")]))
+    v2 = parsed(field("x"), field("cac_ben", "repeat", fields=[field("ho_ten"), field("tuoi")]))
+    errors = check_evolution([v1], v2)
+    assert [(e.path, e.code) for e in errors] == [("fields[1].fields[1]", "type_changed")]
+
+
+def test_a_type_change_through_a_rename_is_refused() -> None:
+    v1 = parsed(field("tom_tat"))
+    v2 = parsed(field("noi_dung", "integer", previous_names=["tom_tat"]))
+    assert [(e.path, e.code) for e in check_evolution([v1], v2)] == [("fields[0]", "type_changed")]
+
+
+def test_a_rename_through_previous_names_is_accepted() -> None:
+    v1 = parsed(field("tom_tat", max_length=10), field("cac_ben", "repeat", fields=[field("ten")]))
+    v2 = parsed(
+        field("noi_dung", max_length=4000, previous_names=["tom_tat"]),
+        field("cac_ben", "repeat", fields=[field("ho_ten", previous_names=["ten"])]),
+        field("moi", "boolean"),
+    )
+    assert check_evolution([v1], v2) == []
+    assert rename_map(v2) == {"tom_tat": "noi_dung", "cac_ben.ten": "ho_ten"}
+
+
+def test_rename_map_follows_a_chain_of_renames() -> None:
+    v3 = parsed(field("c", previous_names=["a", "b"]), field("d"))
+    assert rename_map(v3) == {"a": "c", "b": "c"}
+
+
+def test_rename_map_composes_renames_across_versions() -> None:
+    v1 = parsed(field("a"), field("x"))
+    v2 = parsed(field("b", previous_names=["a"]), field("x"))
+    v3 = parsed(field("c", previous_names=["b"]))  # lists only the last name; x removed
+    assert rename_map(v3, [v1, v2]) == {"a": "c", "b": "c"}
+    v4 = parsed(field("c", previous_names=["b"]), field("a"))  # `a` back as a new field
+    assert rename_map(v4, [v1, v2, v3]) == {"b": "c"}
+    assert codes(check_evolution([v1, v2, v3], v4)) == [("fields[1].name", "name_reused")]
+
+
+def test_a_changed_choice_list_or_constraint_is_not_a_type_change() -> None:
+    v1 = parsed(field("loai", "select_one", choices=CHOICES), field("so", "integer", max=5))
+    v2 = parsed(
+        field("loai", "select_one", choices=[*CHOICES, {"value": "c", "label": L}]),
+        field("so", "integer", max=50, required=True),
+    )
+    assert check_evolution([v1], v2) == []
+
+
+def test_rename_map_reaches_into_repeat_groups() -> None:
+    v1 = parsed(field("ben", "repeat", fields=[field("ten"), field("tuoi", "integer")]))
+    v2 = parsed(
+        field(
+            "cac_ben",
+            "repeat",
+            previous_names=["ben"],
+            fields=[field("ho_ten", previous_names=["ten"]), field("tuoi", "integer")],
+        )
+    )
+    assert rename_map(v2, [v1]) == {"ben": "cac_ben", "cac_ben.ten": "ho_ten"}
+
+
+def test_rename_map_reaches_into_groups_inside_groups() -> None:
+    v1 = parsed(group("ben", field("ten"), group("lan", field("ngay", "date"))))
+    v2 = parsed(
+        group(
+            "cac_ben",
+            field("ho_ten", previous_names=["ten"]),
+            group(
+                "cac_lan",
+                field("ngay_gap", "date", previous_names=["ngay"]),
+                previous_names=["lan"],
+            ),
+            previous_names=["ben"],
+        )
+    )
+    renames = rename_map(v2, [v1])
+    assert renames == {
+        "ben": "cac_ben",
+        "cac_ben.ten": "ho_ten",
+        "cac_ben.lan": "cac_lan",
+        "cac_ben.cac_lan.ngay": "ngay_gap",
+    }
+    old = {"ben": [{"ten": "An", "lan": [{"ngay": "2025-01-02"}]}]}
+    assert renamed(old, renames) == {
+        "cac_ben": [{"ho_ten": "An", "cac_lan": [{"ngay_gap": "2025-01-02"}]}]
+    }
+
+
+def test_a_field_renamed_back_and_then_removed_keeps_its_last_name() -> None:
+    """Data of every version of one field ends under one name: the one it had last."""
+    v1 = parsed(field("x"), field("a"))
+    v2 = parsed(field("x"), field("b", previous_names=["a"]))
+    v3 = parsed(field("x"), field("a", previous_names=["b"]))
+    v4 = parsed(field("x"))
+    assert check_evolution([v1, v2], v3) == check_evolution([v1, v2, v3], v4) == []
+    renames = rename_map(v4, [v1, v2, v3])
+    assert renames == {"b": "a"}
+    assert {renamed({n: 1}, renames).popitem()[0] for n in ("a", "b")} == {"a"}
+
+
+# --- rename_collision: two fields of one version may not come to one name ----------------------
+
+
+def test_keeping_one_of_two_fields_under_both_names_is_refused() -> None:
+    """v1 has `ho` and `ten`; v2 keeps `ten` and lists `ho` as its previous name: every v1
+    record would keep only one of its two values."""
+    v1 = parsed(field("ho"), field("ten"))
+    v2 = parsed(field("ten", previous_names=["ho"]))
+    errors = check_evolution([v1], v2)
+    assert codes(errors) == [("fields[0].previous_names[0]", "rename_collision")]
+    assert "'ho' and 'ten' are two fields of version 1" in errors[0].message
+
+
+def test_renaming_two_fields_to_one_is_refused_at_the_second_name() -> None:
+    v1 = parsed(field("ho"), field("ten"), field("x"))
+    v2 = parsed(field("x"), field("ho_ten", previous_names=["ho", "ten"]))
+    assert codes(check_evolution([v1], v2)) == [("fields[1].previous_names[1]", "rename_collision")]
+
+
+def test_a_collision_through_a_chain_of_renames_is_refused() -> None:
+    v1 = parsed(field("ho"), field("ten"))
+    v2 = parsed(field("ho_dem", previous_names=["ho"]), field("ten"))
+    v3 = parsed(field("ten", previous_names=["ho_dem"]))  # `ho` reaches `ten` through `ho_dem`
+    assert codes(check_evolution([v1, v2], v3)) == [
+        ("fields[0].previous_names[0]", "rename_collision")
+    ]
+
+
+def test_a_collision_inside_a_renamed_group_has_the_nested_path() -> None:
+    v1 = parsed(group("ben", field("ho"), field("ten")))
+    v2 = parsed(
+        field("x"), group("cac_ben", field("ten", previous_names=["ho"]), previous_names=["ben"])
+    )
+    errors = check_evolution([v1], v2)
+    assert codes(errors) == [("fields[1].fields[0].previous_names[0]", "rename_collision")]
+    assert "'ben.ho' and 'ben.ten'" in errors[0].message
+
+
+def test_fields_that_never_were_in_one_version_may_become_one() -> None:
+    v1 = parsed(field("x"), field("a"))
+    v2 = parsed(field("x"), field("b"))  # `a` removed, `b` added
+    v3 = parsed(field("x"), field("b", previous_names=["a"]))  # "b is what a was"
+    assert check_evolution([v1, v2], v3) == []
+    assert rename_map(v3, [v1, v2]) == {"a": "b"}
+
+
+# --- name_reused: a name renamed away belongs to the field it went to ---------------------------
+
+
+def test_a_new_field_may_not_take_a_name_renamed_away() -> None:
+    v1 = parsed(field("ten"))
+    v2 = parsed(field("ho_ten", previous_names=["ten"]))
+    v3 = parsed(field("ho_ten"), field("ten"))
+    errors = check_evolution([v1, v2], v3)
+    assert codes(errors) == [("fields[1].name", "name_reused")]
+    assert "'ten' was renamed to 'ho_ten'" in errors[0].message
+
+
+def test_a_name_renamed_away_from_a_field_removed_since_is_not_free_either() -> None:
+    v1 = parsed(field("x"), field("a"))
+    v2 = parsed(field("x"), field("b", previous_names=["a"]))
+    v3 = parsed(field("x"))
+    v4 = parsed(field("x"), field("a", "integer"))
+    assert codes(check_evolution([v1, v2, v3], v4)) == [("fields[1].name", "name_reused")]
+
+
+def test_a_field_may_be_renamed_back_if_it_says_so() -> None:
+    v1 = parsed(field("ten"))
+    v2 = parsed(field("ho_ten", previous_names=["ten"]))
+    back = parsed(field("ten", previous_names=["ho_ten"]))
+    assert check_evolution([v1, v2], back) == []
+    assert rename_map(back, [v1, v2]) == {"ho_ten": "ten"}
+    silent = parsed(field("ten"))  # `ho_ten` dropped, `ten` back: which field is it?
+    assert codes(check_evolution([v1, v2], silent)) == [("fields[0].name", "name_reused")]
+
+
+def test_a_previous_name_must_name_where_the_data_went() -> None:
+    v1 = parsed(field("x"), field("a"))
+    v2 = parsed(field("x"), field("b", previous_names=["a"]))
+    v3 = parsed(field("x"))
+    wrong = parsed(field("x"), field("c", previous_names=["a"]))  # v2's data is under `b`
+    errors = check_evolution([v1, v2, v3], wrong)
+    assert codes(errors) == [("fields[1].previous_names[0]", "name_reused")]
+    right = parsed(field("x"), field("c", previous_names=["a", "b"]))
+    assert check_evolution([v1, v2, v3], right) == []
+
+
+def test_a_name_reused_inside_a_group_has_the_nested_path() -> None:
+    v1 = parsed(group("ben", field("ten")))
+    v2 = parsed(group("ben", field("ho_ten", previous_names=["ten"])))
+    v3 = parsed(group("ben", field("ho_ten"), field("ten")))
+    assert codes(check_evolution([v1, v2], v3)) == [("fields[0].fields[1].name", "name_reused")]
+
+
+def test_only_what_the_new_version_brings_is_refused() -> None:
+    """A form published with a reused name, a collision and a type change before these were
+    checked can still get new versions; a new version's own problems are still refused."""
+    v1 = parsed(field("ten"), field("ho"), field("y"), group("g", field("x")))
+    v2 = parsed(
+        field("ho_ten", previous_names=["ten"]),
+        field("y", previous_names=["ho"]),
+        group("g2", field("x", "integer"), previous_names=["g"]),
+    )
+
+    def v3(x_type: str = "integer", *more: dict[str, Any]) -> FormDef:
+        return parsed(
+            field("ho_ten"),
+            field("ten"),
+            field("y", previous_names=["ho"]),
+            group("g2", field("x", x_type)),
+            *more,
+        )
+
+    assert check_evolution([v1, v2, v3()], v3("integer", field("moi"))) == []
+    assert codes(check_evolution([v1, v2, v3()], v3("integer", field("g")))) == [
+        ("fields[4].name", "name_reused")
+    ]
+    assert codes(check_evolution([v1, v2, v3()], v3("date"))) == [
+        ("fields[3].fields[0]", "type_changed")
+    ]
+
+
+# --- type changes through renamed groups ---------------------------------------------------------
+
+
+def test_a_type_change_inside_a_renamed_group_is_refused() -> None:
+    v1 = parsed(group("g", field("x")))
+    v2 = parsed(group("g2", field("x", "integer"), previous_names=["g"]))
+    errors = check_evolution([v1], v2)
+    assert codes(errors) == [("fields[0].fields[0]", "type_changed")]
+    assert "'g.x' was text in version 1" in errors[0].message
+
+
+def test_a_type_change_of_a_renamed_field_inside_a_renamed_group_is_refused() -> None:
+    v1 = parsed(group("g", field("a"), field("x")))
+    v2 = parsed(group("g2", field("a"), field("y", previous_names=["x"]), previous_names=["g"]))
+    v3 = parsed(
+        group("g3", field("a"), field("z", "date", previous_names=["y"]), previous_names=["g2"])
+    )
+    assert check_evolution([v1], v2) == []
+    assert codes(check_evolution([v1, v2], v3)) == [("fields[0].fields[1]", "type_changed")]
+
+
+def test_a_type_change_in_a_group_inside_a_group_is_refused() -> None:
+    v1 = parsed(group("g", group("h", field("x", "integer"))))
+    v2 = parsed(group("g", group("h2", field("x", "decimal"), previous_names=["h"])))
+    assert codes(check_evolution([v1], v2)) == [("fields[0].fields[0].fields[0]", "type_changed")]
+
+
+# --- where each version's data goes ---------------------------------------------------------------
+
+
+def test_places_name_every_field_of_every_version_under_its_latest_path() -> None:
+    v1 = parsed(group("ben", field("ten")), field("a"))
+    v2 = parsed(group("cac_ben", field("ho_ten", previous_names=["ten"]), previous_names=["ben"]))
+    places = {(p.version, p.dotted): p.latest for p in evolve([v1, v2]).places}
+    assert places == {
+        (1, "ben"): "cac_ben",
+        (1, "a"): "a",
+        (1, "ben.ten"): "cac_ben.ho_ten",
+        (2, "cac_ben"): "cac_ben",
+        (2, "cac_ben.ho_ten"): "cac_ben.ho_ten",
+    }
+    assert [name for name, _ in walk(v2.fields)] == ["cac_ben", "cac_ben.ho_ten"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_real_forms_evolve(version: int) -> None:
+    versions = [parse_definition(hoa_giai(v)) for v in range(1, version + 1)]
+    assert check_evolution(versions[:-1], versions[-1]) == []
