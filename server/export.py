@@ -108,6 +108,9 @@ class Column:
     choices: tuple[Choice, ...] = ()
     note: str = ""
     subfields: tuple[tuple[str, Field], ...] = ()  # a repeat's fields, by dotted path
+    # choices only earlier versions had, with the last version that had each, for the
+    # column ("") and for its subfields (by their dotted path)
+    earlier_choices: tuple[tuple[str, tuple[tuple[Choice, int], ...]], ...] = ()
 
 
 _HEAD = (
@@ -132,13 +135,21 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
     """The export's columns for a form with these versions (oldest first)."""
     evolution = evolve(versions)
     fields: dict[str, tuple[Field, int]] = {}  # newest name -> (newest definition, its version)
+    # newest dotted name -> value -> (choice, the last version that had it), newest first
+    offered: dict[str, dict[str, tuple[Choice, int]]] = {}
     for place in sorted(evolution.places, key=lambda p: -p.version):
         if "." not in place.latest:
             fields.setdefault(place.latest, (place.field, place.version))
+        for c in place.field.choices or ():
+            offered.setdefault(place.latest, {}).setdefault(c.value, (c, place.version))
     olds: dict[str, list[str]] = {}
     for old, name in evolution.renames.items():
         if "." not in old:  # fields inside repeat groups are inside the group's column
             olds.setdefault(name, []).append(old)
+
+    def earlier(dotted: str, f: Field) -> tuple[tuple[Choice, int], ...]:
+        now = {c.value for c in f.choices or ()}
+        return tuple(v for value, v in offered.get(dotted, {}).items() if value not in now)
 
     taken = {c.name for c in (*_HEAD, *_TAIL)}
     out = list(_HEAD)
@@ -151,6 +162,7 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
         if version < len(versions):
             notes.append(f"không còn sau phiên bản {version} / removed after version {version}")
         subfields = tuple(walk(f.fields or [], ""))
+        extra = ((path, earlier(f"{name}.{path}", sub)) for path, sub in subfields)
         base = Column(
             name=name,
             label=f.label,
@@ -158,6 +170,9 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             keys=keys,
             choices=tuple(f.choices or ()),
             note="\n".join(notes),
+            earlier_choices=tuple(
+                (path, cs) for path, cs in (("", earlier(name, f)), *extra) if cs
+            ),
         )
         if f.type == "geopoint":
             parts = [
@@ -418,11 +433,11 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     ws.write_row(0, 0, _COLUMNS_HEADER, bold)
     lines = []
     for col in cols:
-        lines.append(
-            [col.name, _type(col.type), col.label.vi, col.label.en, _choices(col.choices), col.note]
-        )
+        earlier = dict(col.earlier_choices)
+        choices = _choices(col.choices, earlier.get("", ()))
+        lines.append([col.name, _type(col.type), col.label.vi, col.label.en, choices, col.note])
         for path, f in col.subfields:
-            choices = _choices(tuple(f.choices or ()))
+            choices = _choices(tuple(f.choices or ()), earlier.get(path, ()))
             note = f"nằm trong {col.name} (JSON) / inside {col.name} (JSON)"
             lines.append(
                 [f"{col.name}[].{path}", _type(f.type), f.label.vi, f.label.en, choices, note]
@@ -437,5 +452,13 @@ def _type(name: str) -> str:
     return f"{TYPE_VI[name]} / {name}" if name in TYPE_VI else name
 
 
-def _choices(choices: tuple[Choice, ...]) -> str:
-    return "\n".join(f"{c.value}: {c.label.vi} / {c.label.en}" for c in choices)
+def _choices(choices: tuple[Choice, ...], earlier: tuple[tuple[Choice, int], ...] = ()) -> str:
+    """One line per choice; after the column's own, those only earlier versions had (their
+    values are still in the records collected then)."""
+    lines = [f"{c.value}: {c.label.vi} / {c.label.en}" for c in choices]
+    lines += [
+        f"{c.value}: {c.label.vi} / {c.label.en} "
+        f"(không còn sau phiên bản {v} / removed after version {v})"
+        for c, v in earlier
+    ]
+    return "\n".join(lines)

@@ -394,6 +394,65 @@ def test_every_text_beside_the_data_in_xlsx_is_vietnamese_then_english() -> None
         assert " / " in line[1], line  # every type has its Vietnamese name
 
 
+def legend(versions: list[FormDef]) -> dict[str, list[str]]:
+    """The choices each line of the columns sheet lists, one per entry."""
+    data = b"".join(export.export("xlsx", [], versions, sheet=""))
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    _, *lines = [list(r) for r in book["cột - columns"].iter_rows(values_only=True)]
+    return {line[0]: (line[4] or "").splitlines() for line in lines}
+
+
+def choice(value: str, vi: str, en: str) -> dict[str, Any]:
+    return {"value": value, "label": {"vi": vi, "en": en}}
+
+
+def test_the_columns_sheet_explains_choices_only_earlier_versions_had() -> None:
+    """Records collected under v1 still hold `no_nan` after v2 dropped it: the legend lists
+    it after the latest version's choices, saying until which version it was offered."""
+    land, debts, family = (
+        choice("dat_dai", "Đất đai", "Land"),
+        choice("no_nan", "Nợ nần", "Debts"),
+        choice("gia_dinh", "Gia đình", "Family"),
+    )
+    v1 = form(
+        field("loai", "select_one", choices=[land, debts, family]),
+        field("ben", "repeat", fields=[field("vai_tro", "select_multiple", choices=[land, debts])]),
+        field("cu", "select_one", choices=[land, debts]),
+    )
+    v2 = form(
+        field("loai_vu_viec", "select_one", previous_names=["loai"], choices=[land, family]),
+        field("ben", "repeat", fields=[field("vai_tro", "select_multiple", choices=[land])]),
+        field("cu", "select_one", choices=[debts]),
+    )
+    v3 = form(
+        field(
+            "loai_vu_viec",
+            "select_one",
+            choices=[choice("dat_dai", "Đất đai, ranh giới", "Land, boundaries")],
+        ),
+        field("ben", "repeat", fields=[field("vai_tro", "select_multiple", choices=[land])]),
+    )
+    lines = legend([v1, v2, v3])
+    assert lines["loai_vu_viec"] == [
+        "dat_dai: Đất đai, ranh giới / Land, boundaries",
+        "gia_dinh: Gia đình / Family (không còn sau phiên bản 2 / removed after version 2)",
+        "no_nan: Nợ nần / Debts (không còn sau phiên bản 1 / removed after version 1)",
+    ]
+    assert lines["ben[].vai_tro"] == [
+        "dat_dai: Đất đai / Land",
+        "no_nan: Nợ nần / Debts (không còn sau phiên bản 1 / removed after version 1)",
+    ]
+    assert lines["cu"] == [  # removed after v2: its choices then, and v1's before them
+        "no_nan: Nợ nần / Debts",
+        "dat_dai: Đất đai / Land (không còn sau phiên bản 1 / removed after version 1)",
+    ]
+    assert legend([v1])["loai"] == [
+        "dat_dai: Đất đai / Land",
+        "no_nan: Nợ nần / Debts",
+        "gia_dinh: Gia đình / Family",
+    ]
+
+
 # --- streaming and memory ------------------------------------------------------------------
 
 
