@@ -12,7 +12,6 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -22,6 +21,7 @@ from server.evolution import check_evolution, rename_map
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
+from server.sync import now_iso
 from server.validate import Validator, compile_form
 
 
@@ -101,7 +101,7 @@ class Catalog:
         """Publish `form` as the next version: (result, created). Identical to a published
         version: a no-op that returns that version."""
         sha = forms.sha256(form)
-        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        now = now_iso()
         with self.store.write() as w:
             latest = w.latest_version(form.form_id)
             # Identical to any published version: a no-op that returns that version, so that

@@ -3,6 +3,7 @@ version that would lose or misfile some of it is refused."""
 
 import copy
 import random
+import re
 from typing import Any
 
 from server.app import ROOT
@@ -38,6 +39,7 @@ def test_a_rename_inside_a_repeat_group_maps_old_and_stored_data(api: Api) -> No
 
 # --- what a new version may not do to the data collected ---------------------------------------
 
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 LABEL = {"vi": "Nhãn", "en": "Label"}
 
 
@@ -96,3 +98,21 @@ def test_a_type_change_through_a_renamed_group_is_refused(api: Api) -> None:
         ("fields[0].fields[0]", "type_changed")
     ]
     assert record(api, item["id"])["data"] == {"g": [{"x": "Nguyễn Văn A"}]}
+
+
+def test_records_remapped_by_a_publish_and_its_audit_entry_spell_times_as_pushes_do(
+    api: Api,
+) -> None:
+    """One spelling of a time everywhere: UTC, milliseconds, `Z` (sync.now_iso)."""
+    assert publish(api, field("a")).status_code == 201
+    item = submission("thu_nghiem", {"a": "x"}, version=1)
+    api.push("officer", [item])
+    assert TIME.fullmatch(record(api, item["id"])["updated_at"])
+    assert publish(api, field("b", previous_names=["a"])).status_code == 201
+    rec = record(api, item["id"])
+    assert rec["data"] == {"b": "x"}
+    assert TIME.fullmatch(rec["updated_at"]), rec["updated_at"]
+    audit = api.client.get("/api/v1/audit", headers=api.auth("admin")).json()["entries"]
+    publishes = [e for e in audit if e["action"] == "form.publish"]
+    assert publishes
+    assert all(TIME.fullmatch(e["at"]) for e in audit), [e["at"] for e in audit]
