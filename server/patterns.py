@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -22,6 +23,8 @@ MAX_SOURCE = 1000  # characters of pattern
 MAX_COUNT = 1000  # the largest n in {n} / {n,m}: lengths are max_length's job
 MAX_DEPTH = 32  # nested groups
 TIMEOUT = 0.05  # seconds one value may take to match on the server
+STRAINED_TIMEOUT = 0.002  # the same, for STRAIN seconds after a pattern timed out
+STRAIN = 10.0
 
 # What JavaScript's \s, \d, \w and line terminators are (the u flag, no i flag).
 SPACE = (
@@ -555,20 +558,32 @@ def _widths(node: Node) -> list[int | None]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Pattern:
     """A checked pattern: its ECMAScript `source`, and `python`, the same for Python's regex
-    module (which Python's re takes too, but for \\p{...} and lookbehinds of varying width)."""
+    module (which Python's re takes too, but for \\p{...} and lookbehinds of varying width).
+    One object per source, shared by every form version and request that uses it."""
 
     source: str
     python: str
-    tree: Alt = field(repr=False, compare=False)
-    compiled: Any = field(repr=False, compare=False)  # regex.Pattern[str]
+    tree: Alt = field(repr=False)
+    compiled: Any = field(repr=False)  # regex.Pattern[str]
+    strained_until: float = field(default=0.0, repr=False)
 
     def search(self, value: str) -> bool:
         """Whether `value` matches somewhere in it, as RegExp.test says; raises TimeoutError
-        past TIMEOUT (the GIL is let go meanwhile: other requests go on)."""
-        return self.compiled.search(value, timeout=TIMEOUT, concurrent=True) is not None
+        past TIMEOUT (the GIL is let go meanwhile: other requests go on). After a timeout,
+        and for STRAIN seconds, it allows STRAINED_TIMEOUT only: values that take long come
+        by the thousand in a push, and a value an officer types takes microseconds."""
+        strained = time.monotonic() < self.strained_until
+        try:
+            found = self.compiled.search(
+                value, timeout=STRAINED_TIMEOUT if strained else TIMEOUT, concurrent=True
+            )
+        except TimeoutError:
+            self.strained_until = time.monotonic() + STRAIN
+            raise
+        return found is not None
 
 
 @functools.lru_cache(maxsize=1024)
