@@ -141,7 +141,7 @@ def test_forms_publish_checks_every_file_before_publishing_any(tmp_path: Path) -
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(_form("thu"), "utf-8")
     bad.write_text("form_id: [", "utf-8")
-    code, out, err = run("forms", "publish", str(good), str(bad), "--db", db)
+    code, _, err = run("forms", "publish", str(good), str(bad), "--db", db)
     assert code == 1
     assert "nothing published" in err and "chưa xuất bản gì" in err
     assert ": : " not in err  # a whole-file error has no empty path
