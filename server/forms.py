@@ -18,6 +18,7 @@ import msgspec
 import yaml
 from msgspec import Struct
 
+from server import patterns, redos
 from server.protocol import FieldError, Label
 
 FieldType = Literal[
@@ -138,34 +139,11 @@ class DefinitionError(Exception):
         self.errors = errors
 
 
-def text_pattern(source: str) -> re.Pattern[str]:
-    """A text field's `pattern`, compiled to match as the phones' JavaScript does (`RegExp`
-    with the `u` flag, tested anywhere in the value): `$` is the end of the value (Python's
-    `$` also matches before a final newline, so `^0[0-9]{9}$` would let "0912345678\\n"
-    through), and `\\d`, `\\w`, `\\b` are ASCII."""
-    out, i, in_class = [], 0, False
-    while i < len(source):
-        c = source[i]
-        if c == "\\":
-            out.append(source[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            for lead in ("^", "]"):  # `[]...]` and `[^]...]` start with a literal `]`
-                if source[i : i + 1] == lead:
-                    out.append(lead)
-                    i += 1
-            continue
-        elif c == "$":
-            c = r"\Z"
-        out.append(c)
-        i += 1
-    return re.compile("".join(out), re.ASCII)
+def text_pattern(source: str, max_length: int | None = None) -> patterns.Pattern:
+    """A text field's `pattern`, read as the phones' JavaScript reads it (`RegExp` with the `u`
+    flag; server/patterns.py), refused (PatternError) if JavaScript or the server would read it
+    otherwise, or if a backtracking engine can take exponential time on it (server/redos.py)."""
+    return redos.check(source, max_length)
 
 
 def nfc(value: Any) -> Any:
@@ -439,9 +417,9 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
             err("pattern", "not_allowed", "pattern is for text fields only")
         else:
             try:
-                text_pattern(f.pattern)
-            except re.error as exc:
-                err("pattern", "invalid", f"not a valid regular expression: {exc}")
+                text_pattern(f.pattern, f.max_length)
+            except patterns.PatternError as exc:
+                err("pattern", exc.code, str(exc))
 
 
 def canonical(form: FormDef) -> bytes:

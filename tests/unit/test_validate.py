@@ -177,6 +177,7 @@ def test_text_with_a_nul_is_refused() -> None:
         (r"^x\$$", "x$\n", False),
         (r"^[\]a]+$", "]a", True),  # (`[]a]` is Python's; JavaScript refuses it)
         (r"ab", "xxabxx", True),  # tested anywhere in the value, like RegExp.test
+        (r"^\p{L}+( \p{L}+)*$", "Nguyễn Văn An", True),
         (r"^[A-Za-zÀ-ỹ\s]+$", "Nguyễn\u00a0Văn An", True),  # \s holds a no-break space
         (r"^.+$", "a\u2028b", False),  # `.` is no line terminator
     ],
