@@ -572,6 +572,8 @@ class Writer:
         target: str | None,
         detail: str,
     ) -> None:
+        if user_id is None and device_id is None:  # no user: the `coso` command on the server
+            device_id = "cli"
         self.conn.execute(
             "INSERT INTO audit (at, user_id, device_id, action, target, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -396,6 +396,10 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
 
     published = {e["target"] for e in entries if e["action"] == "form.publish"}
     assert {"hoa_giai@1", "hoa_giai@2", "mo_hinh@1"} <= published
+    # published with no user (as the `coso` command does): from the server's command line
+    assert {(e["user"], e["device_id"]) for e in entries if e["action"] == "form.publish"} == {
+        (None, "cli")
+    }
     users = {e["target"]: e["detail"] for e in entries if e["action"] == "user.add"}
     assert users["officer"] == {"role": "officer", "area": "01.00070"}
     assert users["admin"]["role"] == "admin"

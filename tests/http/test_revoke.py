@@ -57,8 +57,8 @@ def test_disable_and_enable_while_the_app_runs(tmp_path: Path) -> None:
         assert r.json()["name"] == "lan"
         detail = {"id": 2, "role": "officer", "area": "01.00070"}
         assert user_changes(client, admin) == [
-            (None, None, "user.disable", "lan", detail),  # by the CLI: no user, no device
-            (None, None, "user.enable", "lan", detail),
+            (None, "cli", "user.disable", "lan", detail),  # by the `coso` command: no user
+            (None, "cli", "user.enable", "lan", detail),
         ]
 
 

@@ -93,8 +93,8 @@ def test_disable_and_enable_by_name_or_id_are_audited(db: Path) -> None:
     assert token_works(db, lan)  # the same token, working again
     detail = {"id": 1, "role": "officer", "area": "01.00070"}
     assert [(*row[:4], json.loads(str(row[4]))) for row in audit(db)[2:]] == [
-        (None, None, "user.disable", "lan", detail),  # by the CLI: no user, no device
-        (None, None, "user.enable", "lan", detail),
+        (None, "cli", "user.disable", "lan", detail),  # by the `coso` command: no user
+        (None, "cli", "user.enable", "lan", detail),
     ]
 
 
