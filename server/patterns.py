@@ -42,6 +42,7 @@ SPACE = (
 DIGIT = ((0x30, 0x39),)
 WORD = ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A))
 LINE_TERMINATORS = ((0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029))
+DIGITS = "0123456789"  # str.isdigit and re's \d take other scripts' digits too
 SYNTAX = "^$\\.*+?()[]{}|/"  # what `\` may escape to itself with the u flag
 
 # \p{...}: ECMAScript's names, exact (the regex module also takes loose spellings that
@@ -257,7 +258,7 @@ class _Parser:
 
     def braces(self, start: int) -> tuple[int, int | None] | None:
         """`{n}`, `{n,}`, `{n,m}` at `start`, consumed; None (nothing consumed) otherwise."""
-        m = re.compile(r"\{(\d*)(,?)(\d*)\}").match(self.s, start)
+        m = re.compile(r"\{([0-9]*)(,?)([0-9]*)\}").match(self.s, start)
         if m is None or (not m[2] and not m[1]) or (m[3] and not m[2]):
             return None
         if not m[1]:
@@ -378,9 +379,9 @@ class _Parser:
             return Assert(c)
         if in_class and c in "b-":
             return _char(8 if c == "b" else ord("-"))
-        if c == "0" and not self.peek().isdigit():
+        if c == "0" and not (self.peek() and self.peek() in DIGITS):
             return _char(0)
-        if c.isdigit():
+        if c in DIGITS:
             if not in_class and c != "0":
                 self.fail(
                     f"không nhận tham chiếu ngược \\{c}: JavaScript và Python khớp nó khác nhau",

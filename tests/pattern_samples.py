@@ -113,6 +113,7 @@ NOT_JAVASCRIPT = [
     r"{",
     r"a{",
     r"x{2",
+    "a{\u0661}",  # an Arabic-Indic digit is no count
     r"a**",
     r"a{2}{3}",
     r"\q",
