@@ -117,4 +117,4 @@ def test_patterns_the_probe_refuses_are_slow_in_chromium_and_safe_ones_fast(js: 
     # the safe ones, on the same kind of texts: their own letters, 40 times, then a misfit
     safe = [(p, "a" * 40 + "!") for p in SAFE] + [(p, "0" * 40 + "!") for p in SAFE]
     took = timed(js, safe, 1000)
-    assert None not in took and max(took) < 50, took
+    assert None not in took and max(took) < 250, took  # microseconds, with room for a busy CI
