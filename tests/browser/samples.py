@@ -1,5 +1,10 @@
 """What the browser tests fill in and push: one mediation case and one situation report, in
-Vietnamese as an officer would write them."""
+Vietnamese as an officer would write them, and a case pushed by another device."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
 
 CASE = {
     "ngay_tiep_nhan": "2025-08-15",
@@ -19,3 +24,29 @@ REPORT = {
     "noi_dung": "Xe ô tô lạ đỗ nhiều giờ đầu ngõ",
     "nguon_tin": "nguoi_dan_truc_tiep",
 }
+
+
+def push_case(server: Any, data: dict[str, Any]) -> str:
+    """A `hoa_giai` case created through the API by an officer on duty at another desk."""
+    desk = server.add_user(f"truc-ban-{uuid.uuid4().hex[:6]}")
+    case_id = str(uuid.uuid4())
+    status, body = server.api(
+        desk,
+        "/sync/push",
+        {
+            "device_id": "may-truc-ban",
+            "submissions": [
+                {
+                    "id": case_id,
+                    "form_id": "hoa_giai",
+                    "form_version": 2,
+                    "parents": [],
+                    "captured_at": "2025-08-15T08:00:00+07:00",
+                    "data": data,
+                }
+            ],
+        },
+    )
+    assert status == 200
+    assert body["results"][0]["status"] == "accepted", body
+    return case_id

@@ -4,37 +4,15 @@ phone."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.samples import CASE
+from tests.browser.samples import CASE, push_case
 
 
 @pytest.mark.browser
 def test_two_officers_edit_one_case_offline(phones, server) -> None:
-    desk = server.add_user("can-bo-truc-ban")
-    case_id = str(uuid.uuid4())
-    status, body = server.api(
-        desk,
-        "/sync/push",
-        {
-            "device_id": "may-truc-ban",
-            "submissions": [
-                {
-                    "id": case_id,
-                    "form_id": "hoa_giai",
-                    "form_version": 2,
-                    "parents": [],
-                    "captured_at": "2025-08-15T08:00:00+07:00",
-                    "data": CASE,
-                }
-            ],
-        },
-    )
-    assert status == 200
-    assert body["results"][0]["status"] == "accepted", body
+    case_id = push_case(server, CASE)
 
     a, b = phones("can-bo-an"), phones("can-bo-binh")
     for phone in (a, b):

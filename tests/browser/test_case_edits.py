@@ -4,37 +4,10 @@ and a pushed edit becomes the phone's copy of the case even when the pull after 
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.samples import CASE
-
-
-def push_case(server, data: dict) -> str:
-    desk = server.add_user(f"truc-ban-{uuid.uuid4().hex[:6]}")
-    case_id = str(uuid.uuid4())
-    status, body = server.api(
-        desk,
-        "/sync/push",
-        {
-            "device_id": "may-truc-ban",
-            "submissions": [
-                {
-                    "id": case_id,
-                    "form_id": "hoa_giai",
-                    "form_version": 2,
-                    "parents": [],
-                    "captured_at": "2025-08-15T08:00:00+07:00",
-                    "data": data,
-                }
-            ],
-        },
-    )
-    assert status == 200
-    assert body["results"][0]["status"] == "accepted", body
-    return case_id
+from tests.browser.samples import CASE, push_case
 
 
 def open_edit(phone, case_id: str) -> None:
