@@ -58,9 +58,14 @@ _CATEGORIES = (
     "Sk Modifier_Symbol, Sm Math_Symbol, So Other_Symbol, Z Separator, Zl Line_Separator, "
     "Zp Paragraph_Separator, Zs Space_Separator"
 )
-GENERAL_CATEGORY = {
-    name: names.split()[0] for names in _CATEGORIES.split(", ") for name in names.split()
-}
+
+
+def _aliases(table: str) -> dict[str, str]:
+    """Every spelling of each entry ("Lu Uppercase_Letter, ...") -> its first, short one."""
+    return {name: names.split()[0] for names in table.split(", ") for name in names.split()}
+
+
+GENERAL_CATEGORY = _aliases(_CATEGORIES)
 _BINARY = (
     "ASCII, ASCII_Hex_Digit AHex, Alphabetic Alpha, Any, Assigned, Bidi_Control Bidi_C, "
     "Bidi_Mirrored Bidi_M, Case_Ignorable CI, Cased, Changes_When_Casefolded CWCF, "
@@ -76,9 +81,7 @@ _BINARY = (
     "Soft_Dotted SD, Terminal_Punctuation Term, Unified_Ideograph UIdeo, Uppercase Upper, "
     "Variation_Selector VS, White_Space space, XID_Continue XIDC, XID_Start XIDS"
 )
-BINARY_PROPERTY = {
-    name: names.split()[0] for names in _BINARY.split(", ") for name in names.split()
-}
+BINARY_PROPERTY = _aliases(_BINARY)
 # Scripts for \p{Script=...} and \p{Script_Extensions=...}: those of Vietnam's languages and
 # the widest spread, each with its four-letter alias (others are refused, not guessed at).
 _SCRIPTS = (
@@ -88,7 +91,7 @@ _SCRIPTS = (
     "Armenian Armn, Georgian Geor, Hebrew Hebr, Arabic Arab, Devanagari Deva, Bengali Beng, "
     "Tamil Taml, Tibetan Tibt, Mongolian Mong, Ethiopic Ethi"
 )
-SCRIPT = {name: names.split()[0] for names in _SCRIPTS.split(", ") for name in names.split()}
+SCRIPT = _aliases(_SCRIPTS)
 
 
 class PatternError(ValueError):
