@@ -19,7 +19,7 @@ import yaml
 from msgspec import Struct
 
 from server import patterns, redos
-from server.protocol import FieldError, Label
+from server.protocol import LONE_SURROGATE, FieldError, Label, lone_surrogate_path
 
 FieldType = Literal[
     "text",
@@ -173,7 +173,12 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
         shape = _shape_error(data)
         if shape is not None:
             raise DefinitionError([shape])
-        # json.loads lets a lone surrogate escape ("\ud800") through: that is not Unicode
+        # json.loads and YAML let a lone surrogate escape ("\ud800") through: not Unicode
+        where = lone_surrogate_path(data)
+        if where is not None:
+            raise DefinitionError(
+                [FieldError(where.removeprefix("."), "malformed", LONE_SURROGATE)]
+            )
         msgspec.json.encode(data)
     except _DuplicateKey as exc:
         raise DefinitionError([FieldError("", "duplicate_key", str(exc))]) from exc

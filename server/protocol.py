@@ -201,3 +201,33 @@ class AuditPage(Struct):
 class Health(Struct):
     status: Literal["ok"]
     database: str
+
+
+# JavaScript's JSON.stringify writes text cut inside an emoji as half of a surrogate pair
+# ("\ud83d"): msgspec refuses the whole document, Python's json reads it, and it is no text.
+LONE_SURROGATE = (
+    "Có ký tự hỏng: nửa cặp ký tự UTF-16 (một biểu tượng cảm xúc bị cắt đôi) / "
+    "text with half of a UTF-16 surrogate pair (an emoji cut in two) is not text"
+)
+
+
+def lone_surrogate_path(value: Any) -> str | None:
+    """The path (`.data.a`, `[2].b`; "" for `value` itself) of the first text in a JSON-like
+    value that holds a lone UTF-16 surrogate, or of the object whose key does; None when no
+    text does. The one check for pushes, resolutions, definitions and any other body."""
+
+    def lone(text: str) -> bool:
+        return any("\ud800" <= c <= "\udfff" for c in text)
+
+    todo: list[tuple[str, Any]] = [("", value)]
+    while todo:
+        path, item = todo.pop()
+        if isinstance(item, str) and lone(item):
+            return path
+        if isinstance(item, dict):
+            if any(isinstance(k, str) and lone(k) for k in item):
+                return path  # a key: name the object that holds it
+            todo.extend((f"{path}.{k}", v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None

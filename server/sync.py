@@ -25,11 +25,13 @@ from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale, bilingual_errors
 from server.forms import nfc
 from server.protocol import (
+    LONE_SURROGATE,
     FieldError,
     ItemResult,
     Record,
     ResolveRequest,
     Submission,
+    lone_surrogate_path,
 )
 from server.store import Store, SubmissionRow, User, Writer
 from server.validate import parse_rfc3339
@@ -130,11 +132,7 @@ def prepare(
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
         elif lone is not None:
             sid, where = lone
-            error = FieldError(
-                at + where,
-                "malformed",
-                "text with half of a UTF-16 surrogate pair (an emoji cut in two) is not text",
-            )
+            error = FieldError(at + where, "malformed", LONE_SURROGATE)
         else:
             error = _msgspec_error(exc, at, decoder, raw)
         return _reject(sid, "invalid", [error])
@@ -291,25 +289,12 @@ def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
         item = json.loads(bytes(memoryview(raw)))  # raw: a msgspec.Raw or bytes
     except (ValueError, RecursionError):
         return None
-
-    def lone(text: str) -> bool:
-        return any("\ud800" <= c <= "\udfff" for c in text)
-
+    path = lone_surrogate_path(item)
+    if path is None:
+        return None
     ident = item.get("id") if isinstance(item, dict) else None
-    ident = ident if isinstance(ident, str) and not lone(ident) else None
-    todo: list[tuple[str, Any]] = [("", item)]
-    while todo:
-        path, value = todo.pop()
-        if isinstance(value, str) and lone(value):
-            return ident, path
-        if isinstance(value, dict):
-            for key in value:
-                if lone(key):  # the key itself: name the object that holds it
-                    return ident, path
-            todo.extend((f"{path}.{k}", v) for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            todo.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
-    return None
+    ident = ident if isinstance(ident, str) and lone_surrogate_path(ident) is None else None
+    return ident, path
 
 
 def decoder_ident(decoder: Any, raw: Any) -> str | None:

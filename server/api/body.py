@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import InternalServerException
 
 from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
-from server.protocol import MAX_BODY_BYTES, FieldError
+from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_path
 
 T = TypeVar("T")
 BODY_SECONDS = 120
@@ -141,8 +141,27 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8
+        where = None if msgpack else _lone_surrogate_in(body)
+        if where is not None:
+            raise Malformed(
+                f"the body is not Unicode text: half of a UTF-16 surrogate pair (an emoji cut "
+                f"in two) at {where or 'its top'}",
+                code="malformed_body",
+                errors=[FieldError(where, "malformed", LONE_SURROGATE)],
+            ) from exc
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
+
+
+def _lone_surrogate_in(body: bytes) -> str | None:
+    """The path of the text holding a lone surrogate escape in a body that is JSON for the
+    standard library's parser (which reads one), though not for msgspec; else None."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    path = lone_surrogate_path(doc)
+    return None if path is None else path.removeprefix(".")
 
 
 class _Number(str):

@@ -116,6 +116,13 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
     except DefinitionError as exc:
         if [e.code for e in exc.errors] == ["syntax"]:  # not YAML or JSON at all
             raise Malformed(exc.errors[0].message, code="malformed_body") from exc
+        if [e.code for e in exc.errors] == ["malformed"]:  # not Unicode text (read_source)
+            raise Malformed(
+                "the body is not Unicode text: half of a UTF-16 surrogate pair (an emoji cut "
+                f"in two) at {exc.errors[0].path or 'its top'}",
+                code="malformed_body",
+                errors=exc.errors,
+            ) from exc
         raise Invalid(
             "the form definition has problems", errors=exc.errors, code="invalid_definition"
         ) from exc

@@ -1,0 +1,87 @@
+"""Half of a UTF-16 surrogate pair ("\\ud83d", what JavaScript's JSON.stringify writes for
+text cut inside an emoji) anywhere in a body: inside a push's submissions it costs that item
+alone (tests/http/test_push.py); anywhere else the body is refused, 400, naming the text that
+holds it, never with a parser's words ("Input data was truncated")."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from tests.support import assert_problem, hoa_giai, submission
+
+JSON = {"Content-Type": "application/json"}
+MESSAGE = "half of a UTF-16 surrogate pair (an emoji cut in two)"
+
+
+def refused_at(response: Any, path: str) -> None:
+    body = assert_problem(response, 400)
+    assert body["code"] == "malformed_body", body
+    assert MESSAGE in body["detail"] and path in body["detail"], body
+    [error] = body["errors"]
+    assert (error["path"], error["code"]) == (path, "malformed"), body
+    assert MESSAGE in error["message"], body
+    assert "truncated" not in body["detail"] and "codec" not in body["detail"], body
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ('{"device_id": "ph\\ud83d", "submissions": []}', "device_id"),
+        ('{"device_id": "p", "submissions": [], "client": "v\\ud83d"}', "client"),
+        ('{"device_id": "p", "submissions": [], "extra": {"a": ["x", "\\ude00"]}}', "extra.a[1]"),
+    ],
+    ids=["device_id", "an extra key", "deep in an extra key"],
+)
+def test_push_envelope(api: Any, body: str, path: str) -> None:
+    r = api.client.post(
+        "/api/v1/sync/push", content=body.encode(), headers={**api.auth("officer"), **JSON}
+    )
+    refused_at(r, path)
+
+
+@pytest.mark.parametrize(
+    ("template", "path"),
+    [
+        ('{"heads": %s, "values": {"ket_qua": "ok"}, "note": "xong \\ud83d"}', "note"),
+        ('{"heads": %s, "values": {"ket_qua": "y\\ud83d"}}', "values.ket_qua"),
+    ],
+    ids=["note", "a value"],
+)
+def test_resolve(api: Any, template: str, path: str) -> None:
+    root = submission("hoa_giai", hoa_giai(random.Random(3)), version=2)
+    api.push("officer", [root])
+    body = template % f'["{root["id"]}"]'
+    r = api.client.post(
+        f"/api/v1/records/{root['id']}/resolve",
+        content=body.encode(),
+        headers={**api.auth("supervisor"), **JSON},
+    )
+    refused_at(r, path)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            '{"form_id": "srg_x", "title": {"vi": "a\\ud83d", "en": "a"}, "fields": '
+            '[{"name": "a", "type": "text", "label": {"vi": "a", "en": "a"}}]}',
+            "application/json",
+        ),
+        (  # YAML's parser refuses the escape itself, with its line and column; JSON is YAML
+            '{"form_id": "srg_x", "title": {"vi": "a\\ud83d", "en": "a"}, "fields": '
+            '[{"name": "a", "type": "text", "label": {"vi": "a", "en": "a"}}]}',
+            "application/yaml",
+        ),
+    ],
+    ids=["json", "yaml"],
+)
+def test_publish_title(api: Any, body: str, content_type: str) -> None:
+    r = api.client.post(
+        "/api/v1/forms",
+        content=body.encode(),
+        headers={**api.auth("admin"), "Content-Type": content_type},
+    )
+    refused_at(r, "title.vi")
