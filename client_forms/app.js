@@ -4,7 +4,7 @@
 // in this one) is read and wiped at once.
 import * as db from './db.js';
 import * as drafts from './drafts.js';
-import { applied, blank, changes } from './edit.js';
+import { applied, blank, changes, rebased } from './edit.js';
 import { L, lang, setLang, t, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
@@ -37,14 +37,16 @@ async function renderStatus() {
   }
   const box = await db.all('outbox');
   const rejected = box.filter((i) => i.status === 'rejected').length;
+  const held = box.filter((i) => i.status === 'held').length;
   const last = await db.kv('last_sync');
   const s = sync.status;
   const err = s.error;
   // Two lines at most, each cut short on a small phone: what needs the officer on the first,
   // the sync's details on the second; a tap shows them in full.
   const first = [
-    h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected })),
+    h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
     rejected ? h('span', { id: 'st-rejected', class: 'bad' }, t('rejected_n', { n: rejected })) : null,
+    held ? h('span', { id: 'st-held', class: 'bad' }, t('held_n', { n: held })) : null,
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     err ? h('span', { id: 'st-error', class: 'bad' },
       err.kind === 'network' ? t('err_network') : err.kind === 'auth' ? t('err_auth') : t('err_server', { m: err.message })) : null,
@@ -201,7 +203,7 @@ async function fixItem(id) {
 
 // Editing a case: parents = the heads the phone has (kept up to date by each accepted push),
 // or its own latest unsent edit of it; never an edit the server refused, which it will never
-// have (an edit built on it would wait `pending` for ever).
+// have (an edit built on it would wait `pending` for ever), nor one held behind such an edit.
 async function editRecord(recordId) {
   const open = (await db.all('drafts')).find((d) => d.record_id === recordId && !d.fixing);
   if (open) return go(`#/draft/${open.id}`);
@@ -209,7 +211,7 @@ async function editRecord(recordId) {
   const def = rec && (await latestDef(rec.form_id));
   if (!def) return go('#/cases');
   const mine = (await db.all('outbox'))
-    .filter((i) => i.record_id === recordId && i.status !== 'rejected')
+    .filter((i) => i.record_id === recordId && i.status !== 'rejected' && i.status !== 'held')
     .sort((a, b) => (a.id < b.id ? 1 : -1))[0];
   const base = mine ? applied(mine.base ?? rec.data, mine.data) : rec.data;
   const id = uuid7();
@@ -220,12 +222,12 @@ async function editRecord(recordId) {
   go(`#/draft/${id}`);
 }
 
-// Rejected edits of a case: the officer is told they are not recorded and where to fix them.
+// Rejected edits of a case, and those held behind one: the officer is told they are not
+// recorded and where to see to them.
 async function refusedEdits(recordId) {
-  const box = await db.all('outbox');
-  return box.some((i) => i.record_id === recordId && i.status === 'rejected')
-    ? h('p', { class: 'notice', id: 'edit-refused' }, t('edit_rejected'), ' ', link('#/outbox', t('outbox'), 'link'))
-    : null;
+  const mine = (await db.all('outbox')).filter((i) => i.record_id === recordId);
+  const key = mine.some((i) => i.status === 'rejected') ? 'edit_rejected' : mine.some((i) => i.status === 'held') ? 'edit_held' : null;
+  return key ? h('p', { class: 'notice', id: 'edit-refused' }, t(key), ' ', link('#/outbox', t('outbox'), 'link')) : null;
 }
 
 // Labels of choices earlier versions offered: {field: {value: label}}.
@@ -377,18 +379,33 @@ async function outboxView() {
           h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
           h('div', { class: 'row' }, link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
             h('button', { type: 'button', class: 'secondary discard', onclick: () => discardItem(i.id) }, t('discard'))),
-        ] : null))) : h('p', {}, t('outbox_empty')),
+        ] : i.status === 'held' ? h('p', { class: 'hint held-note' }, t('held_note')) : null))) : h('p', {}, t('outbox_empty')),
     h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
 }
 
 // A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
+// The edits held behind it are not: they go again without it, under new ids, as the
+// confirmation says.
 async function discardItem(id) {
-  if (!confirm(t('confirm_discard'))) return;
-  await db.del('outbox', id);
-  await db.del('drafts', id); // its fix, if one was started
+  const box = await db.all('outbox');
+  const gone = box.find((i) => i.id === id);
+  if (!gone) return route();
+  const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
+  const next = rebased(gone, box.filter((i) => i.status === 'held'), rec, uuid7);
+  const n = next.length;
+  if (!confirm(n ? t(gone.record_id ? 'confirm_discard_held' : 'confirm_discard_held_new', { n }) : t('confirm_discard'))) return;
   drafts.unbuffer(id);
-  flash = t('discarded');
+  await db.tx(['outbox', 'drafts'], (st) => {
+    st('outbox').delete(id);
+    st('drafts').delete(id); // its fix, if one was started
+    for (const [old, item] of next) {
+      st('outbox').delete(old);
+      st('outbox').put(item);
+    }
+  });
+  flash = n ? t('discarded_held', { n }) : t('discarded');
   route();
+  if (n && navigator.onLine) sync.syncNow();
 }
 
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
@@ -401,6 +418,7 @@ async function exportOutbox() {
     submissions: items.map(sync.toWire),
     exported_at: new Date().toISOString(),
     rejected: Object.fromEntries(items.filter((i) => i.status === 'rejected').map((i) => [i.id, i.errors])),
+    held: items.filter((i) => i.status === 'held').map((i) => i.id), // waiting behind a rejected one
     drafts: await db.all('drafts'),
   };
   const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 1)], { type: 'application/json' }));

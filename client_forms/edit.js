@@ -60,3 +60,26 @@ export function afterPush(rec, item) {
     updated_at: new Date().toISOString(),
   };
 }
+
+// The outbox after the officer discards `gone`, a rejected item: the edits held behind it
+// (built on it, so never merged by the server) go again under new ids, in the order saved,
+// without its changes: onto the case as the phone has it (`rec`), or, when `gone` created the
+// record, the first of them as the record's creation, holding all it showed. [[old id, item]].
+export function rebased(gone, held, rec, newId) {
+  const by = new Map(); // old id -> the item going in its place
+  const sorted = [...held].sort((a, b) => (a.id < b.id ? -1 : 1));
+  for (const i of sorted) {
+    if (!i.parents?.some((p) => p === gone.id || by.has(p))) continue;
+    const parent = by.get(i.parents.find((p) => by.has(p)));
+    const made = !gone.record_id && !parent; // gone created the record: this creates it now
+    const recordId = gone.record_id || !parent ? i.record_id : parent.record_id ?? parent.id;
+    by.set(i.id, made
+      ? { ...i, id: newId(), record_id: null, parents: [], data: stateAfter(i), base: undefined, status: 'queued' }
+      : {
+        ...i, id: newId(), record_id: recordId, status: 'queued',
+        parents: i.parents.flatMap((p) => (p === gone.id ? rec?.heads ?? [] : [by.get(p)?.id ?? p])),
+        base: parent ? stateAfter(parent) : rec?.data ?? i.base,
+      });
+  }
+  return [...by];
+}

@@ -28,6 +28,7 @@ const S = {
   syncing: ['Đang đồng bộ…', 'Syncing…'],
   waiting: ['Chờ gửi: {n}', 'Waiting: {n}'],
   rejected_n: ['Bị từ chối: {n}', 'Rejected: {n}'],
+  held_n: ['Chờ mục bị từ chối: {n}', 'Held by a rejected item: {n}'],
   last_sync: ['Đồng bộ lần cuối: {t}', 'Last sync: {t}'],
   never: ['chưa', 'never'],
   offline: ['Không có mạng', 'Offline'],
@@ -41,6 +42,11 @@ const S = {
   st_conflict: ['có xung đột', 'conflict'],
   st_pending: ['chờ bản trước', 'pending'],
   st_rejected: ['bị từ chối', 'rejected'],
+  st_held: ['chờ mục bị từ chối', 'held'],
+  held_note: [
+    'Cập nhật này làm tiếp trên một mục bị từ chối ở trên: máy chủ giữ nó nhưng chưa ghi nhận. Hãy sửa mục đó (cập nhật này sẽ được ghi nhận cùng), hoặc bỏ nó (cập nhật này sẽ được gửi lại, không kèm thay đổi của mục bị bỏ).',
+    'This update was made on top of a rejected item above: the server holds it but has not recorded it. Fix that item (this update is then recorded with it), or discard it (this update is then sent again, without the discarded item\'s changes).',
+  ],
   st_queued: ['chờ gửi', 'waiting'],
   save: ['Lưu vào hộp thư đi', 'Save to outbox'],
   saved: ['Đã lưu. Sẽ gửi khi có mạng.', 'Saved. It will be sent when online.'],
@@ -60,12 +66,28 @@ const S = {
     'Một lần cập nhật trước của vụ việc này bị máy chủ từ chối và chưa được ghi nhận: hãy sửa nó trong Hộp thư đi.',
     'An earlier update of this case was refused by the server and is not recorded: fix it in the Outbox.',
   ],
+  edit_held: [
+    'Một lần cập nhật của vụ việc này đang chờ mục bị từ chối và chưa được ghi nhận: xem Hộp thư đi.',
+    'An update of this case waits behind a rejected item and is not recorded yet: see the Outbox.',
+  ],
   discard: ['Bỏ mục này', 'Discard'],
   confirm_discard: [
     'Bỏ mục bị từ chối này? Nội dung của nó sẽ bị xoá khỏi máy (hãy lưu hộp thư đi ra tệp trước nếu cần giữ).',
     'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it).',
   ],
   discarded: ['Đã bỏ mục bị từ chối.', 'The rejected item was discarded.'],
+  confirm_discard_held: [
+    'Bỏ mục bị từ chối này? Nội dung của nó sẽ bị xoá khỏi máy (hãy lưu hộp thư đi ra tệp trước nếu cần giữ). {n} lần cập nhật sau, làm tiếp trên mục này, vẫn được giữ: chúng sẽ được gửi lại trên bản hiện có ở máy chủ, không kèm thay đổi của mục bị bỏ.',
+    'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it). The {n} later update(s) made on top of it are kept: they are sent again onto what the server holds, without the discarded item\'s changes.',
+  ],
+  confirm_discard_held_new: [
+    'Bỏ mục bị từ chối này? Nội dung của nó sẽ bị xoá khỏi máy (hãy lưu hộp thư đi ra tệp trước nếu cần giữ). {n} lần cập nhật sau của nó vẫn được giữ: lần đầu sẽ được gửi như một hồ sơ mới, gồm mọi thứ đã thấy khi cập nhật.',
+    'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it). Its {n} later update(s) are kept: the first is sent as a new record, holding everything shown when it was made.',
+  ],
+  discarded_held: [
+    'Đã bỏ mục bị từ chối; {n} lần cập nhật sau sẽ được gửi lại.',
+    'The rejected item was discarded; the {n} later update(s) will be sent again.',
+  ],
   st_more: ['Chi tiết đồng bộ', 'Sync details'],
   version: ['phiên bản {v}', 'version {v}'],
   old_version: ['Bản nháp dùng phiên bản cũ {v} của biểu mẫu.', 'This draft uses the older version {v} of the form.'],

@@ -125,8 +125,12 @@ const fieldPath = (p) => /^submissions\[\d+\]\.data\.(.+)$/.exec(p ?? '')?.[1] ?
 async function pushOutbox() {
   let deviceId = await db.kv('device_id');
   if (!deviceId) await db.setKv('device_id', (deviceId = uuid7())); // the server requires one
-  const items = (await db.all('outbox'))
-    .filter((i) => i.status !== 'rejected')
+  const box = await db.all('outbox');
+  // What the server has not taken: rejected items and the edits held behind them.
+  const blocked = new Set(box.filter((i) => i.status === 'rejected' || i.status === 'held').map((i) => i.id));
+  let held = box.filter((i) => i.status === 'held').sort((a, b) => (a.id < b.id ? -1 : 1));
+  const items = box
+    .filter((i) => !blocked.has(i.id))
     .sort((a, b) => (a.id < b.id ? -1 : 1)); // UUIDv7: the order they were saved, parents first
   const counts = {};
   for (let i = 0; i < items.length; i += BATCH) {
@@ -134,23 +138,39 @@ async function pushOutbox() {
     const body = { device_id: deviceId, submissions: batch.map(toWire) };
     const { results } = await json(await api('/sync/push', { method: 'POST', body }));
     const byId = new Map(batch.map((b) => [b.id, b]));
-    const done = [];
-    const rejected = [];
+    const left = new Map(); // id -> merged (not pending) for the items the server took
+    const keep = [];
     const merged = [];
     for (const r of results) {
       counts[r.status] = (counts[r.status] ?? 0) + 1;
       const item = byId.get(r.id);
       if (!item) continue;
-      if (FINAL.has(r.status)) done.push(r.id);
-      if (FINAL.has(r.status) && r.status !== 'pending' && item.record_id) merged.push(item);
-      else if (r.status === 'rejected') {
+      if (r.status === 'pending' && item.parents?.some((p) => blocked.has(p))) {
+        // Built on an item of this phone that the server refused: stored there but never
+        // merged until that item is fixed (or discarded, and this one sent again), so it
+        // stays in the outbox, and in the file the outbox is saved to.
+        blocked.add(r.id);
+        keep.push({ ...item, status: 'held' });
+      } else if (FINAL.has(r.status)) {
+        left.set(r.id, r.status !== 'pending');
+        if (r.status !== 'pending' && item.record_id) merged.push(item);
+      } else if (r.status === 'rejected') {
         const errors = (r.errors?.length ? r.errors : [{ code: r.reason ?? 'invalid', message: r.reason }])
           .map((e) => ({ ...e, path: fieldPath(e.path) }));
-        rejected.push({ ...item, status: 'rejected', errors });
+        blocked.add(r.id);
+        keep.push({ ...item, status: 'rejected', errors });
       }
     }
-    await db.delMany('outbox', done);
-    await db.putMany('outbox', rejected);
+    // A fixed item taken under its own id: the edits held behind it were merged with it.
+    held = held.filter((h) => {
+      const p = h.parents.find((id) => left.has(id));
+      if (p === undefined) return true;
+      left.set(h.id, left.get(p));
+      if (left.get(p) && h.record_id) merged.push(h);
+      return false;
+    });
+    await db.delMany('outbox', [...left.keys()]);
+    await db.putMany('outbox', keep);
     await updateCases(merged);
   }
   if (items.length) status.lastResult = counts;

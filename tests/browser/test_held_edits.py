@@ -1,0 +1,102 @@
+"""An edit built on one the server refuses is held there `pending`: the phone keeps it in the
+outbox (and in the file the outbox is saved to) until the refused edit is fixed, when both are
+recorded, or discarded, when the later edit goes again without it. Nothing written is lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.samples import CASE, push_case
+from tests.browser.test_case_edits import open_edit
+
+AGREED = "Hai bên đã ký biên bản thỏa thuận"
+
+
+def two_edits_the_first_refused(phones, server, name: str) -> tuple:
+    """A case edited twice offline, the second built on the first; the first is refused."""
+    case_id = push_case(server, CASE)
+    phone = phones(name)
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+    for values in ({"so_buoi_hoa_giai": "2"}, {"ket_qua": AGREED}):
+        open_edit(phone, case_id)
+        phone.fill(values)
+        phone.save()
+        expect(page.locator("#entry")).to_have_count(0)
+    first, second = sorted(phone.outbox(), key=lambda i: i["id"])
+    assert second["parents"] == [first["id"]]
+    # the server refuses the first (a count written behind the form's back)
+    phone.js("await db.put('outbox', {...arg, data: {so_buoi_hoa_giai: -1}})", first)
+    phone.offline(False)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+    expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối: 1")
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
+    assert sorted((i["id"], i["status"]) for i in phone.outbox()) == [
+        (first["id"], "rejected"),
+        (second["id"], "held"),
+    ]
+    return phone, case_id, first, second
+
+
+@pytest.mark.browser
+def test_discarding_a_refused_edit_sends_the_later_one_again(phones, server) -> None:
+    phone, case_id, first, second = two_edits_the_first_refused(phones, server, "can-bo-m")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(page.locator("#edit-refused")).to_be_visible()
+
+    page.goto(f"{server.url}/app/#/outbox")
+    expect(page.locator(f'li[data-id="{second["id"]}"] .held-note')).to_be_visible()
+    with page.expect_download() as download:
+        page.locator("#export-btn").click()
+    saved = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert sorted(s["id"] for s in saved["submissions"]) == [first["id"], second["id"]]
+    assert saved["held"] == [second["id"]]
+
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
+    page.locator(f'li[data-id="{first["id"]}"] button.discard').click()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    for _ in range(100):
+        record = server.api(boss, f"/records/{case_id}")[1]
+        if "ket_qua" in record["data"]:
+            break
+        page.wait_for_timeout(200)
+    assert "1 lần cập nhật sau" in asked[0]
+    assert "gửi lại" in asked[0]
+    assert record["data"]["ket_qua"] == AGREED
+    assert "so_buoi_hoa_giai" not in record["data"]  # the discarded edit's change
+    assert record["conflicts"] == []
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    assert phone.outbox() == []
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(page.locator("dl.data")).to_contain_text(AGREED)
+    expect(page.locator("#edit-refused")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_fixing_a_refused_edit_records_the_one_held_behind_it(phones, server) -> None:
+    phone, case_id, first, _ = two_edits_the_first_refused(phones, server, "can-bo-n")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/outbox")
+    page.locator(f'li[data-id="{first["id"]}"] a').click()
+    expect(page.locator("#entry")).to_be_visible()
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    phone.save()
+    expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
+    expect(page.locator("#st-held")).to_have_count(0, timeout=20_000)
+    assert phone.outbox() == []
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200
+    assert record["data"]["so_buoi_hoa_giai"] == 3
+    assert record["data"]["ket_qua"] == AGREED
+    assert len(record["heads"]) == 1
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(page.locator("dl.data")).to_contain_text(AGREED)
