@@ -52,6 +52,8 @@ POLY_LENGTH = 1000  # for high polynomial ones ((.*a){4}): 10**12 steps, or 1000
 PROBE_LIMIT = 0.05  # CPU seconds any one probe may take
 DEADLINE = 20.0  # seconds for them all, a backstop
 MAX_PROBES = 6000
+SPELLINGS = 12  # texts through one repetition's body, at most
+MAX_PUMP = 100  # characters of a text pumped
 
 # The child stops a probe after PROBE_LIMIT seconds of its own CPU time (not wall time: a busy
 # machine that leaves it waiting does not make a pattern slow); Python's re checks for signals
@@ -133,6 +135,29 @@ class _Probe:
         parts = [self.shortest(n) for n in branch]
         return None if None in parts else "".join(parts)  # type: ignore[arg-type]
 
+    def spellings(self, node: Node) -> list[str]:
+        r"""Short texts `node` matches, one through each branch of each alternation in it (the
+        rest shortest), so that (\p{L}|ngh) gives "a" and "ngh": repeated, the latter is
+        matched by either branch, and a failing end makes a backtracking engine try 2**n
+        ways."""
+        if isinstance(node, CharSet):
+            return self.members[node][:1]
+        if isinstance(node, Repeat):
+            once = [t * max(node.low, 1) for t in self.spellings(node.body)]
+            return ([""] if node.low == 0 else []) + once
+        if isinstance(node, Alt):
+            out: list[str] = []
+            for branch in node.branches:
+                parts = [self.shortest(n) for n in branch]
+                shortest = [t for t in parts if t is not None]
+                if len(shortest) < len(parts):
+                    continue
+                for i, n in enumerate(branch):
+                    before, after = "".join(shortest[:i]), "".join(shortest[i + 1 :])
+                    out += [before + t + after for t in self.spellings(n)]
+            return list(dict.fromkeys(out))[:SPELLINGS]
+        return [""]
+
     def prefix(self, node: Node, target: Repeat) -> str | None:
         """A short text that takes a match from `node`'s start to `target`'s."""
         if node is target:
@@ -162,9 +187,10 @@ class _Probe:
                 continue
             inside = list(dict.fromkeys(c for cs in _sets(rep.body) for c in self.members[cs]))
             pumps = firsts[:8] + [a + b for a in firsts[:4] for b in inside[:6]]
-            shortest = self.shortest(rep.body)
-            if shortest and len(shortest) > 1:
-                pumps.append(shortest)
+            # Each way through the body, and two of them in a row ((ab|a|ba)+ on "aba"...).
+            spelled = [t for t in self.spellings(rep.body) if 0 < len(t) <= MAX_PUMP]
+            pumps += [t for t in spelled if len(t) > 1]
+            pumps += [a + b for a in spelled[:5] for b in spelled[:5]]
             ends = [""] + [c for c in self.alphabet if c not in firsts]
             exp += [prefix + pump * REPEATS + end for pump in pumps for end in ends]
             poly += [prefix + c * long + end for c in firsts[:4] for end in ends[:8]]

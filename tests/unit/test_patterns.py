@@ -113,6 +113,15 @@ def test_a_slow_part_behind_a_prefix_is_found() -> None:
     assert text is not None and text.startswith("HN-00-000")
 
 
+def test_a_branch_of_several_characters_is_pumped_as_other_branches_spell_it() -> None:
+    r"""(\p{L}|ngh)+: "ngh" is one branch or three letters, so "ngh" * n + "!" takes 2**n
+    steps (Chromium: a 100-character value held a phone for minutes)."""
+    text = redos.slow_text(r"^(?:\p{L}|ngh)+$", max_length=200)
+    assert text is not None and text[:-1] == "ngh" * 40 and not text[-1].isalpha(), text
+    assert redos.slow_text(r"^(?:ab|a|ba)+$") == "aba" * 40 + "c"  # two branches in a row
+    assert redos.slow_text(r"^(?:x(?:\p{L}|ngh))+$") is None  # an x between: one way only
+
+
 def test_high_polynomial_time_is_refused_unless_max_length_keeps_texts_short() -> None:
     with pytest.raises(patterns.SlowPattern):
         redos.check(r".*.*=.*")  # cubic: 1000 characters are 10**9 steps
