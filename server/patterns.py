@@ -11,9 +11,10 @@ pattern that a backtracking engine (the phone's) can take exponential time on.
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -22,6 +23,12 @@ import regex
 MAX_SOURCE = 1000  # characters of pattern
 MAX_COUNT = 1000  # the largest n in {n} / {n,m}: lengths are max_length's job
 MAX_DEPTH = 32  # nested groups
+# Characters, classes and assertions in a pattern with its counts written out ((?:ab?){3} as
+# ab?ab?ab?): the regex module compiles counts so, some 300 bytes each at worst, and nested
+# counts multiply ((?:(?:a{1000}){1000}){1000} is 10**9: the server grew to 24 GB). Field
+# formats need a few dozen repetitions nested once or twice, or one long count (.{0,1000}).
+MAX_SIZE = 5000  # about 1 MB compiled at worst
+CACHE_SIZE = 200_000  # compiled patterns kept, in the same units (some 60 MB at worst)
 TIMEOUT = 0.05  # seconds one value may take to match on the server
 STRAINED_TIMEOUT = 0.002  # the same, for STRAIN seconds after a pattern timed out
 STRAIN = 10.0
@@ -108,6 +115,20 @@ class SlowPattern(PatternError):
     code = "slow"
 
 
+class LargePattern(PatternError):
+    code = "too_large"
+
+    def __init__(self, size: int, at: int | None = None) -> None:
+        big, limit = (f"{n:,}".replace(",", ".") for n in (size, MAX_SIZE))
+        super().__init__(
+            f"mẫu quá lớn: viết đủ các lần lặp ra thì được {big} ký tự, quá {limit} (các số "
+            "lần lặp lồng nhau nhân với nhau): giới hạn độ dài bằng max_length",
+            f"a pattern too large: written out, its counts make {size:,} characters, above "
+            f"{MAX_SIZE:,} (nested counts multiply): limit the length with max_length",
+            at,
+        )
+
+
 # --- the syntax tree ------------------------------------------------------------------------
 
 
@@ -190,6 +211,8 @@ class _Parser:
         tree = self.alternation()
         if self.i < len(self.s):
             self.fail("“)” không có “(” mở tương ứng", "“)” closes no group")
+        if size(tree) > MAX_SIZE:
+            raise LargePattern(size(tree))
         return tree
 
     def alternation(self) -> Alt:
@@ -257,7 +280,10 @@ class _Parser:
                 "lượng từ chiếm hữu (*+ ++ ?+) là cú pháp Python, JavaScript không có",
                 "possessive quantifiers (*+ ++ ?+) are Python syntax, not JavaScript",
             )
-        return Repeat(atom, low, high, lazy)  # type: ignore[arg-type]  # CharSet or Alt
+        repeat = Repeat(atom, low, high, lazy)  # type: ignore[arg-type]  # CharSet or Alt
+        if size(repeat) > MAX_SIZE:
+            raise LargePattern(size(repeat), start)
+        return repeat
 
     def braces(self, start: int) -> tuple[int, int | None] | None:
         """`{n}`, `{n,}`, `{n,m}` at `start`, consumed; None (nothing consumed) otherwise."""
@@ -539,6 +565,17 @@ def _branch(branch: tuple[Node, ...], chars: Any, probe: bool) -> str:
     return text
 
 
+def size(node: Node) -> int:
+    """How many characters, classes and assertions `node` is with its counts written out."""
+    if isinstance(node, CharSet | Assert):
+        return 1
+    if isinstance(node, Look):
+        return size(node.body)
+    if isinstance(node, Repeat):
+        return max(node.low, node.high or 0, 1) * size(node.body)
+    return sum(size(n) for branch in node.branches for n in branch)
+
+
 def _widths(node: Node) -> list[int | None]:
     """The lengths a node can match (None: unbounded); for fixed-width lookbehinds."""
     if isinstance(node, CharSet):
@@ -566,12 +603,13 @@ def _widths(node: Node) -> list[int | None]:
 class Pattern:
     """A checked pattern: its ECMAScript `source`, and `python`, the same for Python's regex
     module (which Python's re takes too, but for \\p{...} and lookbehinds of varying width).
-    One object per source, shared by every form version and request that uses it."""
+    One object per source while cached, shared by every form version and request using it."""
 
     source: str
     python: str
     tree: Alt = field(repr=False)
     compiled: Any = field(repr=False)  # regex.Pattern[str]
+    size: int = field(repr=False)
     strained_until: float = field(default=0.0, repr=False)
 
     def search(self, value: str) -> bool:
@@ -590,13 +628,39 @@ class Pattern:
         return found is not None
 
 
-@functools.lru_cache(maxsize=1024)
+_cache: OrderedDict[str, Pattern] = OrderedDict()
+_cached = 0  # the sizes of the patterns in _cache
+_lock = threading.Lock()
+
+
 def compile(source: str) -> Pattern:
-    """Read an ECMAScript (u flag) pattern; PatternError says what and where if refused."""
+    """Read an ECMAScript (u flag) pattern; PatternError says what and where if refused. The
+    most recently used patterns are kept, up to CACHE_SIZE of their sizes."""
+    global _cached
+    with _lock:
+        pattern = _cache.get(source)
+        if pattern is not None:
+            _cache.move_to_end(source)
+            return pattern
+    pattern = _compile(source)
+    with _lock:
+        if source not in _cache:
+            _cache[source] = pattern
+            _cached += pattern.size
+        while _cached > CACHE_SIZE:
+            _cached -= _cache.popitem(last=False)[1].size
+    return pattern
+
+
+def _compile(source: str) -> Pattern:
     if len(source) > MAX_SOURCE:
         raise PatternError(
             f"mẫu dài quá {MAX_SOURCE} ký tự", f"a pattern longer than {MAX_SOURCE} characters"
         )
     tree = _Parser(source).parse()
     python = emit(tree)
-    return Pattern(source, python, tree, regex.compile(python, regex.V0))
+    try:
+        compiled = regex.compile(python, regex.V0)
+    except (MemoryError, RecursionError) as exc:  # not seen within MAX_SIZE: a backstop
+        raise LargePattern(size(tree)) from exc
+    return Pattern(source, python, tree, compiled, size(tree))

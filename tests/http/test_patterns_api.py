@@ -1,7 +1,7 @@
 """Text patterns over HTTP: publishing refuses, with problem+json and a path, a pattern the
 phone's JavaScript cannot compile or that can take exponential time; JavaScript's own syntax
-is published and enforced as the phone enforces it; a slow pattern that got in before these
-checks costs a push item 50 ms, not the server."""
+is published and enforced as the phone enforces it, and one too large written out is refused; a
+slow pattern that got in before these checks costs a push item 50 ms, not the server."""
 
 from __future__ import annotations
 
@@ -71,6 +71,28 @@ def test_javascript_syntax_is_published_and_enforced_as_on_the_phone(api: Any) -
     assert sorted((e["path"], e["code"]) for e in results[1]["errors"]) == [
         (f"submissions[1].data.{name}", "pattern") for name in ("ho_ten", "mat", "so", "ten")
     ]
+
+
+def test_a_pattern_too_large_written_out_is_refused_at_publish(api: Any) -> None:
+    """Nested counts multiply as the regex module compiles them: (?:(?:a{1000}){1000}){1000}
+    grew the server to 24 GB. Refused, each with its path, before anything is compiled."""
+    r = publish(
+        api,
+        form(
+            "lon",
+            ok=r"^(?:[0-9]{3}-){2}[0-9]{4}$",
+            so=r"^(?:a{100}){100}$",
+            ma=r"(?:(?:a{1000}){1000}){1000}",
+        ),
+    )
+    errors = assert_problem(r, 422)["errors"]
+    assert [(e["path"], e["code"]) for e in errors] == [
+        ("fields[1].pattern", "too_large"),
+        ("fields[2].pattern", "too_large"),
+    ]
+    assert "mẫu quá lớn" in errors[0]["message"]
+    assert "its counts make 10,000 characters, above 5,000" in errors[0]["message"]
+    assert api.client.get("/healthz").status_code == 200
 
 
 def test_a_slow_pattern_published_before_costs_its_items_a_timeout_not_the_server(

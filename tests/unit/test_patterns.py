@@ -5,12 +5,16 @@ that take exponential time, and the matching timeout (server/patterns.py, server
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from server import patterns, redos
+from server.cli import main
 from server.forms import parse_definition, read_source, walk
 from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
 from tests.property.test_validate_props import PATTERNS
@@ -161,3 +165,76 @@ def test_after_a_timeout_a_pattern_allows_less_for_a_while() -> None:
             pattern.search("a" * 40 + "!")
     assert time.monotonic() - start < 2
     assert pattern.search("aab") is True
+
+
+@pytest.mark.parametrize(
+    ("pattern", "where", "size"),
+    [
+        (r"(?:(?:a{1000}){1000}){1000}", 15, "1,000,000"),  # 24 GB in regex.compile
+        (r"^(?:a{1000}){1000}$", 13, "1,000,000"),
+        (r"^(?:[0-9]{100}-){50}$", 17, "5,050"),
+        (r"^(?:a?a?a?a?a?a?){1000}$", 18, "6,000"),
+    ],
+)
+def test_a_pattern_too_large_written_out_is_refused_where_it_grows(
+    pattern: str, where: int, size: str
+) -> None:
+    with pytest.raises(patterns.LargePattern) as info:
+        patterns.compile(pattern)
+    assert info.value.code == "too_large"
+    vietnamese, english = str(info.value).split(" / ", 1)
+    assert vietnamese.startswith(f"ký tự {where}: mẫu quá lớn")
+    assert english.startswith(f"at character {where}: a pattern too large")
+    assert f"make {size} characters, above 5,000" in english
+
+
+def test_a_pattern_too_large_only_as_a_whole_is_refused() -> None:
+    with pytest.raises(patterns.LargePattern, match="make 6,000 characters"):
+        patterns.compile("a{1000}" * 6)
+
+
+def test_long_counts_and_a_few_nested_ones_are_accepted() -> None:
+    for source in (
+        r"^.{0,1000}$",
+        r"^(?:[0-9]{3}-){2}[0-9]{4}$",
+        r"^(?:\p{L}{1,50} ){0,20}\p{L}+$",
+    ):
+        assert redos.check(source).size <= patterns.MAX_SIZE
+
+
+def test_the_compile_cache_is_bounded_by_the_patterns_sizes() -> None:
+    for n in range(60):
+        patterns.compile(f"^(?:ab{n}){{1,900}}$")  # 2,700 to 3,600 each
+    assert patterns._cached <= patterns.CACHE_SIZE
+    assert sum(p.size for p in patterns._cache.values()) == patterns._cached
+    assert len(patterns._cache) < 60
+
+
+def test_publishing_a_huge_pattern_stays_small_and_says_why(tmp_path: Path) -> None:
+    """`coso forms publish` under a 1 GB address-space limit: a refusal, not a MemoryError
+    traceback (regex.compile once grew the server to 24 GB on this pattern)."""
+    form = tmp_path / "form.yaml"
+    form.write_text(
+        "form_id: nested_counts\ntitle: {vi: x, en: x}\nfields:\n"
+        "  - {name: ma, type: text, label: {vi: Mã, en: Code}, "
+        "pattern: '(?:(?:a{1000}){1000}){1000}'}\n",
+        "utf-8",
+    )
+    db = str(tmp_path / "c.db")
+    made = CliRunner().invoke(
+        main, ["users", "add", "a", "--role", "admin", "--area", "", "--db", db]
+    )
+    assert made.exit_code == 0, made.stderr
+    coso = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30)); "
+    coso += "from server.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", coso, "forms", "publish", str(form), "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode not in (0, -9), done.stderr
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
+    assert "fields[0].pattern" in done.stderr and "too large" in done.stderr, done.stderr
