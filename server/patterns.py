@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -30,8 +29,6 @@ MAX_DEPTH = 32  # nested groups
 MAX_SIZE = 5000  # about 1 MB compiled at worst
 CACHE_SIZE = 200_000  # compiled patterns kept, in the same units (some 60 MB at worst)
 TIMEOUT = 0.05  # seconds one value may take to match on the server
-STRAINED_TIMEOUT = 0.002  # the same, for STRAIN seconds after a pattern timed out
-STRAIN = 10.0
 
 # What JavaScript's \s, \d, \w and line terminators are (the u flag, no i flag).
 SPACE = (
@@ -610,22 +607,13 @@ class Pattern:
     tree: Alt = field(repr=False)
     compiled: Any = field(repr=False)  # regex.Pattern[str]
     size: int = field(repr=False)
-    strained_until: float = field(default=0.0, repr=False)
 
     def search(self, value: str) -> bool:
         """Whether `value` matches somewhere in it, as RegExp.test says; raises TimeoutError
-        past TIMEOUT (the GIL is let go meanwhile: other requests go on). After a timeout,
-        and for STRAIN seconds, it allows STRAINED_TIMEOUT only: values that take long come
-        by the thousand in a push, and a value an officer types takes microseconds."""
-        strained = time.monotonic() < self.strained_until
-        try:
-            found = self.compiled.search(
-                value, timeout=STRAINED_TIMEOUT if strained else TIMEOUT, concurrent=True
-            )
-        except TimeoutError:
-            self.strained_until = time.monotonic() + STRAIN
-            raise
-        return found is not None
+        past TIMEOUT. The GIL is let go meanwhile, and a push matches before it takes the
+        write lock, so a slow value costs its own request only: each value gets the same
+        TIMEOUT whatever other requests matched before it."""
+        return self.compiled.search(value, timeout=TIMEOUT, concurrent=True) is not None
 
 
 _cache: OrderedDict[str, Pattern] = OrderedDict()

@@ -152,19 +152,15 @@ def test_matching_stops_at_the_timeout() -> None:
     assert patterns.compile(r"^([A-Za-z]+\s?)+$").search("a" * 27 + "!") is False  # guarded
 
 
-def test_after_a_timeout_a_pattern_allows_less_for_a_while() -> None:
-    """A thousand slow values in one push would hold a thread for a minute at 50 ms each:
-    after one times out, the pattern gives each value 2 ms for ten seconds, which a value an
-    officer types does not need."""
-    pattern = patterns.compile(r"^(a|a)+(b|b)+$")
+def test_a_value_gets_the_whole_timeout_whatever_timed_out_before() -> None:
+    """Whether a valid value is accepted cannot depend on what another device pushed: a long
+    valid value (some 10 ms) still matches right after another value timed out."""
+    pattern = patterns.compile(r"^(?:[\p{L} ]|ngh)+$")  # compiled only: the probe refuses it
+    good = ("Nguyễn Văn Nghĩa " * 5000).strip()
+    assert pattern.search(good) is True
     with pytest.raises(TimeoutError):
-        pattern.search("a" * 40 + "!")
-    start = time.monotonic()
-    for _ in range(100):
-        with pytest.raises(TimeoutError):
-            pattern.search("a" * 40 + "!")
-    assert time.monotonic() - start < 2
-    assert pattern.search("aab") is True
+        pattern.search("ngh" * 60 + "!")
+    assert pattern.search(good) is True
 
 
 @pytest.mark.parametrize(
