@@ -378,7 +378,7 @@ async function outboxView() {
         i.status === 'rejected' ? [
           h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
           h('div', { class: 'row' }, link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
-            h('button', { type: 'button', class: 'secondary discard', onclick: () => discardItem(i.id) }, t('discard'))),
+            h('button', { type: 'button', class: 'secondary discard', onclick: () => discardItem(i, items) }, t('discard'))),
         ] : i.status === 'held' ? h('p', { class: 'hint held-note' }, t('held_note')) : null))) : h('p', {}, t('outbox_empty')),
     h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
 }
@@ -386,14 +386,13 @@ async function outboxView() {
 // A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
 // The edits held behind it are not: they go again without it, under new ids, as the
 // confirmation says.
-async function discardItem(id) {
-  const box = await db.all('outbox');
-  const gone = box.find((i) => i.id === id);
-  if (!gone) return route();
-  const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
-  const next = rebased(gone, box.filter((i) => i.status === 'held'), rec, uuid7);
-  const n = next.length;
+async function discardItem(gone, shown) {
+  const held = (box) => box.filter((i) => i.status === 'held');
+  const n = rebased(gone, held(shown), null, () => '').length; // as the list shows them
   if (!confirm(n ? t(gone.record_id ? 'confirm_discard_held' : 'confirm_discard_held_new', { n }) : t('confirm_discard'))) return;
+  const { id } = gone;
+  const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
+  const next = rebased(gone, held(await db.all('outbox')), rec, uuid7);
   drafts.unbuffer(id);
   await db.tx(['outbox', 'drafts'], (st) => {
     st('outbox').delete(id);
@@ -403,9 +402,9 @@ async function discardItem(id) {
       st('outbox').put(item);
     }
   });
-  flash = n ? t('discarded_held', { n }) : t('discarded');
+  flash = next.length ? t('discarded_held', { n: next.length }) : t('discarded');
   route();
-  if (n && navigator.onLine) sync.syncNow();
+  if (next.length && navigator.onLine) sync.syncNow();
 }
 
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
