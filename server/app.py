@@ -133,7 +133,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         security=[{"bearer": []}],
     )
-    handlers: list[Any] = [api, misc.healthz, misc.healthz_head, misc.home]
+    handlers: list[Any] = [api, misc.healthz, misc.home]
     if settings.client.is_dir():
         handlers.append(
             create_static_files_router(
@@ -181,5 +181,10 @@ def create_app(settings: Settings) -> Litestar:
     # The edge (security headers, access log) goes around everything litestar answers:
     # litestar runs `middleware=` only for routed requests and skips its send wrappers for
     # what a middleware raises, so 404/405 and the auth middleware's 401/429 went out bare.
-    app.asgi_handler = edge_middleware(app.asgi_handler)
+    methods: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods.setdefault(route.path, set()).update(getattr(route, "methods", ()))
+    app.asgi_handler = edge_middleware(
+        app.asgi_handler, {path: frozenset(m) for path, m in methods.items()}
+    )
     return app

@@ -1,5 +1,6 @@
 """The HTTP edge: security headers, a strict Content-Security-Policy for the app, structured
-access logs (never a token), and a limit on failed authentication per client address.
+access logs (never a token), a limit on failed authentication per client address, and HEAD
+wherever GET works (RFC 9110 9.3.2), with the `Allow` of 405 and OPTIONS answers saying so.
 
 A plain ASGI middleware, so it sees every response, static files and errors included.
 """
@@ -10,6 +11,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,28 +54,60 @@ class FailedAuthLimiter:
         self._failures.setdefault(client, deque()).append(time.monotonic())
 
 
-def edge_middleware(app: ASGIApp) -> ASGIApp:
+def _allow(methods: Any) -> bytes:
+    """An `Allow` value: HEAD wherever GET is."""
+    allowed = {m.strip().upper() for m in methods if m.strip()}
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed)).encode()
+
+
+def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = None) -> ASGIApp:
+    """`routes`: each path template's methods, for OPTIONS answers (litestar's list only
+    those of the first handler registered for a path: `OPTIONS /api/v1/forms` left out POST).
+    """
+    routes = routes or {}
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         started = time.perf_counter()
         path: str = scope["path"]
+        method: str = scope["method"]
+        # HEAD is GET without the body: the same status and headers (ETag, Content-Length),
+        # from the same handler. The server below us still sees HEAD in its own scope.
+        inner: Scope = {**scope, "method": "GET"} if method == "HEAD" else scope  # type: ignore[typeddict-item]
         csp = (
             None
             if path.startswith("/schema")
             else (APP_CSP if path.startswith("/app") else API_CSP)
         )
-        seen: dict[str, Any] = {"status": 0, "bytes": 0}
+        seen: dict[str, Any] = {"status": 0, "bytes": 0, "ended": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                seen["status"] = message["status"]
+                seen["status"] = status = message["status"]
                 headers = list(message.get("headers", [])) + COMMON
                 if csp:
                     headers.append((b"content-security-policy", csp.encode()))
+                if status == 405 or (method == "OPTIONS" and status < 300):
+                    listed = [v for k, v in headers if k.lower() == b"allow"]
+                    if listed:
+                        template = inner.get("path_template")
+                        methods = routes.get(template) if status < 300 and template else None
+                        allow = _allow(methods or listed[0].decode().split(","))
+                        headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                        headers.append((b"allow", allow))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
+                if method == "HEAD":
+                    # the first body message ends the response; what follows (a stream) is
+                    # dropped, and the server tells the app the client is gone
+                    if seen["ended"]:
+                        return
+                    seen["ended"] = True
+                    message = {"type": "http.response.body", "body": b"", "more_body": False}
                 seen["bytes"] += len(message.get("body", b""))
             await send(message)
 
@@ -90,9 +124,9 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
                 )
                 await send_wrapper({"type": "http.response.body", "body": b""})
             else:
-                await app(scope, receive, send_wrapper)
+                await app(inner, receive, send_wrapper)
         finally:
-            user = scope.get("user")
+            user = inner.get("user")
             access_log.info(
                 json.dumps(
                     {

@@ -1,0 +1,70 @@
+"""HEAD wherever GET works (RFC 9110 9.3.2): the GET's status and headers (ETag,
+Content-Length, Content-Type), no body; and `Allow` lists HEAD beside GET."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import uuid7
+
+KEPT = ("content-type", "content-length", "etag", "cache-control", "location", "allow")
+
+
+def get_urls(app: Any) -> list[str]:
+    """A URL for every route that answers GET."""
+    urls = []
+    for path, handlers in app.route_handler_method_map.items():
+        if "GET" not in handlers:
+            continue
+        url = path.replace("{form_id:str}", "hoa_giai").replace("{version:int}", "2")
+        url = url.replace("{record_id:str}", uuid7()).replace("{file_path:path}", "app.js")
+        urls.append(url.replace("{path:str}", "x"))
+    return urls
+
+
+def test_head_is_get_without_the_body_on_every_get_route(api: Any) -> None:
+    urls = get_urls(api.client.app)
+    assert "/api/v1/forms/hoa_giai/versions/2" in urls and "/api/v1/records" in urls
+    for url in [*urls, "/app", "/api/v1/forms/hoa_giai/export?format=csv"]:
+        got = api.client.get(url, headers=api.auth("admin"), follow_redirects=False)
+        head = api.client.head(url, headers=api.auth("admin"), follow_redirects=False)
+        assert head.status_code == got.status_code != 405, url
+        assert head.content == b"", url
+        for name in KEPT:
+            assert head.headers.get(name) == got.headers.get(name), (url, name)
+
+
+def test_head_answers_304_to_a_matching_etag(api: Any) -> None:
+    url = "/api/v1/forms/hoa_giai/versions/2"
+    etag = api.client.get(url, headers=api.auth("officer")).headers["etag"]
+    r = api.client.head(url, headers={**api.auth("officer"), "If-None-Match": etag})
+    assert r.status_code == 304 and r.headers["etag"] == etag and r.content == b""
+
+
+def test_head_needs_the_token_get_needs(api: Any) -> None:
+    r = api.client.head("/api/v1/me")
+    assert r.status_code == 401 and r.content == b""
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "allow"),
+    [
+        ("PUT", "/api/v1/forms", "GET, HEAD, OPTIONS, POST"),
+        ("DELETE", "/api/v1/me", "GET, HEAD, OPTIONS"),
+        ("HEAD", "/api/v1/sync/push", "OPTIONS, POST"),  # HEAD only where GET is
+        ("GET", "/api/v1/sync/push", "OPTIONS, POST"),
+    ],
+)
+def test_a_405_allows_head_where_get_is(api: Any, method: str, url: str, allow: str) -> None:
+    r = api.client.request(method, url, headers=api.auth("admin"))
+    assert r.status_code == 405
+    assert r.headers["allow"] == allow
+
+
+def test_options_lists_every_method_of_a_path(api: Any) -> None:
+    r = api.client.options("/api/v1/forms")
+    assert r.status_code == 204
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS, POST"
