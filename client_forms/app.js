@@ -266,6 +266,7 @@ async function formView(id) {
   const { touched } = state;
   shown = state;
   let timer = null;
+  let closed = false; // saved to the outbox: nothing here is kept as a draft again
   let waiting = 0; // since when an autosave is due: typing with no pause still saves every 2 s
 
   // An edit sends only what changed against the data the form opened with.
@@ -273,6 +274,7 @@ async function formView(id) {
   const save = async () => {
     clearTimeout(timer);
     waiting = 0;
+    if (closed) return;
     const readAt = Date.now();
     d.data = form.data();
     d.fresh = false;
@@ -294,6 +296,7 @@ async function formView(id) {
     return errs;
   };
   form.el.addEventListener('input', () => {
+    if (closed) return;
     drafts.buffer(d.id, form.data());
     clearTimeout(timer);
     waiting ||= Date.now();
@@ -303,25 +306,32 @@ async function formView(id) {
   form.el.addEventListener('change', (e) => {
     const p = e.target.closest?.('[data-path]')?.dataset.path;
     if (p) touched.add(p);
+    if (closed) return;
     drafts.buffer(d.id, form.data());
     save();
     check();
   });
   // Leaving the form keeps the draft, unless nothing was entered (or, for an edit, changed).
-  leave = async (going = true) => {
+  const leaveForm = async (going = true) => {
     await save();
     if (!going || d.fixing) return;
     const data = form.data();
     if (d.record_id ? !Object.keys(outgoing(data)).length : blank(data)) {
+      drafts.unbuffer(d.id); // first: a buffer left by a reload here would bring the draft back
       await db.del('drafts', d.id);
-      drafts.unbuffer(d.id);
     }
   };
+  leave = leaveForm;
 
+  // Once: a second tap, the field's `change` as the form goes, or a reload (`pagehide`) while
+  // the draft is saved would otherwise keep it again as an update of its own save.
   const finish = async () => {
+    if (closed) return;
     state.attempted = true;
     if (check(true).length) return;
     clearTimeout(timer);
+    closed = true;
+    leave = null;
     d.data = form.data();
     const item = await drafts.submit(d, (d) => {
       const data = outgoing(d.data);
@@ -332,8 +342,11 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
+    }).catch((e) => {
+      closed = false; // not saved: the form is the draft's again
+      leave = leaveForm;
+      throw e;
     });
-    leave = null;
     flash = t(item ? 'saved' : 'no_changes');
     go(d.record_id ? `#/case/${d.record_id}` : '#/');
     if (item && navigator.onLine) sync.syncNow();
@@ -341,8 +354,9 @@ async function formView(id) {
 
   const discard = async () => {
     if (!confirm(t('confirm_delete'))) return;
-    await db.del('drafts', d.id);
+    closed = true;
     drafts.unbuffer(d.id);
+    await db.del('drafts', d.id);
     leave = null;
     go(d.fixing ? '#/outbox' : '#/');
   };

@@ -134,3 +134,34 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
     expect(row).to_have_count(0)
     assert "Bỏ mục bị từ chối này?" in asked[0]
     assert phone.outbox() == []
+
+
+@pytest.mark.browser
+def test_a_double_tap_or_a_reload_during_save_leaves_no_stray_draft(phones, server) -> None:
+    phone = phones("can-bo-p")
+    page = phone.page
+    phone.offline()
+    names = []
+    for n in range(2):  # taps with the focus left in the field, as the fastest fingers do
+        phone.new("nam_tinh_hinh")
+        phone.fill({**REPORT, "noi_dung": f"Lần chạm {n}"})
+        page.evaluate("const b = document.querySelector('#save-btn'); b.click(); b.click()")
+        expect(page.locator("#form-list")).to_be_visible()
+        names.append(f"Lần chạm {n}")
+    for delay in (20, 40, 80):
+        phone.new("nam_tinh_hinh")
+        phone.fill({**REPORT, "noi_dung": f"Tải lại {delay}"})
+        page.evaluate(
+            f"setTimeout(() => location.reload(), {delay});"
+            " document.querySelector('#save-btn').click()"
+        )
+        page.wait_for_timeout(1000)
+        expect(page.locator("#sync-btn")).to_be_visible()
+    page.goto(f"{server.url}/app/#/")
+    expect(page.locator("#form-list")).to_be_visible()
+    strays = [d for d in phone.js("await db.all('drafts')") if d.get("record_id")]
+    assert strays == []
+    expect(page.locator("#draft-list .draft-hint", has_text="Cập nhật")).to_have_count(0)
+    sent = sorted(i["data"]["noi_dung"] for i in phone.outbox())
+    assert set(names) <= set(sent)
+    assert len(sent) == len(set(sent))  # each at most once
