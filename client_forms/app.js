@@ -150,6 +150,11 @@ async function homeView() {
   const manifest = (await db.kv('manifest')) ?? [];
   const hour = new Date(Date.now() - 3600e3).toISOString();
   const stored = await db.all('drafts');
+  // Text typed into a draft that has gone since (see drafts.recover): a draft again, or let go.
+  for (const id of drafts.orphans(stored.map((d) => d.id))) {
+    const d = await drafts.recover(id);
+    if (d) stored.push(d);
+  }
   // New drafts with nothing entered (a tab closed on an empty form) go; a fresh one may still
   // be open in another tab, so only after an hour.
   const empty = stored.filter((d) => !d.record_id && !d.fixing && blank(d.data) && !drafts.buffered(d.id));
@@ -243,7 +248,8 @@ async function oldLabels(formId) {
 }
 
 async function formView(id) {
-  const d = await db.get('drafts', id);
+  const stored = await db.get('drafts', id);
+  const d = stored ?? (await drafts.recover(id)); // gone while a tab typed in it
   if (!d) return go('#/');
   const def = await db.get('forms', [d.form_id, d.form_version]);
   const latest = await latestDef(d.form_id);
@@ -260,7 +266,7 @@ async function formView(id) {
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const movedNote = h('div', { id: 'draft-moved' });
   const showMoved = () => movedNote.replaceChildren(h('p', { class: 'notice' }, t('moved')));
-  if (moved) showMoved();
+  if (moved || d.after) showMoved(); // an update of a save made elsewhere, however it got here
   const problems = h('p', { class: 'err', id: 'form-errors', role: 'alert', hidden: true });
   const state = keep?.id === id ? keep : { id, attempted: false, touched: new Set() };
   const { touched } = state;
@@ -297,7 +303,7 @@ async function formView(id) {
   };
   form.el.addEventListener('input', () => {
     if (closed) return;
-    drafts.buffer(d.id, form.data());
+    drafts.buffer(d, form.data());
     clearTimeout(timer);
     waiting ||= Date.now();
     timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
@@ -307,7 +313,7 @@ async function formView(id) {
     const p = e.target.closest?.('[data-path]')?.dataset.path;
     if (p) touched.add(p);
     if (closed) return;
-    drafts.buffer(d.id, form.data());
+    drafts.buffer(d, form.data());
     save();
     check();
   });

@@ -4,7 +4,7 @@
 // second tab on the same draft cannot send it again under the same id: its autosave and its
 // Save carry on as an edit of what the first tab saved.
 import * as db from './db.js';
-import { stateAfter } from './edit.js';
+import { blank, changes, stateAfter } from './edit.js';
 
 const SAVED = 'saved_drafts'; // {draft id: {id, record_id, data, at}}
 const KEEP = 200;
@@ -20,9 +20,10 @@ function onto(d, s) {
 
 // --- the crash buffer: survives a reload at any moment, even one that cuts an autosave short
 
-export function buffer(id, data) {
+// With what the draft is besides its data, so that it can be made again if it goes meanwhile.
+export function buffer(d, data) {
   try {
-    localStorage.setItem(BUF + id, JSON.stringify({ data, at: Date.now() }));
+    localStorage.setItem(BUF + d.id, JSON.stringify({ data, at: Date.now(), draft: { ...d, data: undefined } }));
   } catch {
     // storage full: the IndexedDB draft still follows a moment later
   }
@@ -37,6 +38,10 @@ export function buffered(id) {
 }
 
 export const unbuffer = (id) => localStorage.removeItem(BUF + id);
+
+// Buffers of drafts not in `ids`.
+export const orphans = (ids) =>
+  Object.keys(localStorage).filter((k) => k.startsWith(BUF)).map((k) => k.slice(BUF.length)).filter((id) => !ids.includes(id));
 
 export function unbufferAll() {
   for (const k of Object.keys(localStorage)) if (k.startsWith(BUF)) localStorage.removeItem(k);
@@ -84,6 +89,31 @@ export async function submit(d, build) {
   });
   unbuffer(d.id);
   return out.item;
+}
+
+// A crash buffer whose draft is gone: saved or deleted in another tab while this one was being
+// typed in, or saved here just before a reload cut the clean-up short. What was typed is a
+// draft again, going on as an update of what the draft was saved as (as a second tab does),
+// unless it adds nothing to that save; either way the buffer goes. The draft, or null.
+export async function recover(id) {
+  const typed = buffered(id);
+  if (!typed) return null;
+  const saved = (await db.kv(SAVED))?.[id];
+  // a buffer of an older client holds only the data: the form is the saved item's
+  const was = typed.draft ?? (saved && ((await db.get('outbox', saved.id)) ?? (await db.get('records', saved.record_id))));
+  const d = was && {
+    ...(typed.draft ?? { form_id: was.form_id, form_version: was.form_version }),
+    id, data: typed.data, fresh: false, updated_at: new Date(typed.at).toISOString(),
+  };
+  if (d && stale(d, saved)) onto(d, saved);
+  const def = d && (await db.get('forms', [d.form_id, d.form_version]));
+  const adds = def && (d.record_id ? Object.keys(changes(def.fields, d.data, d.base ?? {})).length : !blank(d.data));
+  if (!adds) {
+    unbuffer(id);
+    return null;
+  }
+  await keep(d, typed.at);
+  return d;
 }
 
 // A rejected item opened to be fixed: whatever it was saved as never reached the server.
