@@ -84,6 +84,11 @@ def authenticate(store: Store, header: str | None) -> User:
     # The lookup is by hash; the comparison below keeps the check constant-time as well.
     if found is None or not hmac.compare_digest(found[1], token_hash(token)):
         raise Unauthorized("this token is not valid", code="bad_token")
+    if found[2]:  # a real token, not a guess: say why, so the phone asks for a new one
+        raise Unauthorized(
+            "this account is disabled: ask an admin to enable it or for a new token",
+            code="account_disabled",
+        )
     return found[0]
 
 
@@ -95,10 +100,13 @@ class TokenAuth(AbstractAuthenticationMiddleware):
         client = connection.client.host if connection.client else ""
         try:
             user = authenticate(state.store, connection.headers.get("authorization"))
-        except Unauthorized:
-            # A valid token always passes: phones share carrier NAT addresses, and one phone
-            # with a revoked token must not lock out the commune. Guessing a 256-bit token is
-            # hopeless anyway; the limit keeps failures cheap and visible.
+        except Unauthorized as exc:
+            # A valid token always passes: phones share carrier NAT addresses (and a TLS
+            # proxy's), and one phone with a revoked token must not lock out the commune; nor
+            # does a disabled user's token count as a failure: it is no guess. Guessing a
+            # 256-bit token is hopeless anyway; the limit keeps failures cheap and visible.
+            if exc.code == "account_disabled":
+                raise
             if state.auth_limiter.blocked(client):
                 raise ApiError(
                     "too many failed sign-ins from this address; wait a minute",

@@ -38,6 +38,7 @@ DETAILS_VI = {
     "unauthorized": "Chưa xác thực",
     "missing_token": "Thiếu mã truy cập (token)",
     "bad_token": "Mã truy cập không hợp lệ",
+    "account_disabled": "Tài khoản đã bị khóa",
     "forbidden": "Không có quyền với địa bàn hoặc thao tác này",
     "not_found": "Không tìm thấy",
     "unknown_form": "Không có biểu mẫu hoặc phiên bản này",

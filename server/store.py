@@ -242,14 +242,14 @@ class Store:
 
     # --- reads --------------------------------------------------------------------------
 
-    def user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+    def user_by_token_hash(self, token_hash: str) -> tuple[User, str, bool] | None:
+        """(the user, its token's hash, whether it is disabled) for the token's hash."""
         with self.read() as conn:
             row = conn.execute(
-                "SELECT id, name, role, area, token_hash FROM users "
-                "WHERE token_hash = ? AND disabled = 0",
+                "SELECT id, name, role, area, token_hash, disabled FROM users WHERE token_hash = ?",
                 [token_hash],
             ).fetchone()
-        return (User(*row[:4]), row[4]) if row else None
+        return (User(*row[:4]), row[4], bool(row[5])) if row else None
 
     def users(self) -> list[User]:
         with self.read() as conn:

@@ -358,9 +358,9 @@ class _PrefixStore:
     def __init__(self, token: str) -> None:
         self.hash = auth.token_hash(token)
 
-    def user_by_token_hash(self, token_hash: str) -> tuple[User, str] | None:
+    def user_by_token_hash(self, token_hash: str) -> tuple[User, str, bool] | None:
         if token_hash[:3] == self.hash[:3]:
-            return User(1, "officer", "officer", "01.00070"), self.hash
+            return User(1, "officer", "officer", "01.00070"), self.hash, False
         return None
 
 

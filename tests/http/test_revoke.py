@@ -49,7 +49,8 @@ def test_disable_and_enable_while_the_app_runs(tmp_path: Path) -> None:
         cli("users", "disable", "lan", "--db", db)
         for path in ("/api/v1/me", "/api/v1/forms", "/api/v1/sync/pull"):
             body = assert_problem(client.get(path, headers=bearer(phone)), 401)
-            assert body["code"] == "bad_token"
+            assert body["code"] == "account_disabled"
+            assert body["detail"].startswith("Tài khoản đã bị khóa / this account is disabled")
         assert client.get("/api/v1/me", headers=bearer(admin)).status_code == 200  # only lan
         cli("users", "enable", "2", "--db", db)
         r = client.get("/api/v1/me", headers=bearer(phone))
@@ -60,6 +61,25 @@ def test_disable_and_enable_while_the_app_runs(tmp_path: Path) -> None:
             (None, "cli", "user.disable", "lan", detail),  # by the `coso` command: no user
             (None, "cli", "user.enable", "lan", detail),
         ]
+
+
+def test_a_disabled_token_is_no_failed_sign_in(tmp_path: Path) -> None:
+    """A disabled user's phone keeps trying (behind a TLS proxy every phone has one address):
+    it is told its account is disabled every time, never 429, and it costs no other phone
+    the failures a guesser is allowed."""
+    db = tmp_path / "coso.db"
+    phone = cli("users", "add", "lan", "--role", "officer", "--area", "01.00070", "--db", db)
+    phone = phone.strip().splitlines()[-1]
+    cli("users", "disable", "lan", "--db", db)
+    with TestClient(create_app(Settings(db=str(db)))) as client:
+        for _ in range(30):
+            body = assert_problem(client.get("/api/v1/sync/pull", headers=bearer(phone)), 401)
+            assert body["code"] == "account_disabled"
+        for _ in range(20):  # a guesser's failures still count, from the first one
+            assert client.get("/api/v1/me", headers=bearer("x" + phone)).status_code == 401
+        assert assert_problem(client.get("/api/v1/me", headers=bearer("guess")), 429)
+        body = assert_problem(client.get("/api/v1/me", headers=bearer(phone)), 401)
+        assert body["code"] == "account_disabled"  # the phone still learns why
 
 
 @pytest.mark.slow

@@ -29,7 +29,8 @@ def add(db: Path, name: str, role: str, area: str) -> str:
 def token_works(db: Path, token: str) -> bool:
     store = Store(db)
     try:
-        return store.user_by_token_hash(token_hash(token)) is not None
+        found = store.user_by_token_hash(token_hash(token))
+        return found is not None and not found[2]
     finally:
         store.close()
 
