@@ -51,7 +51,7 @@ def add_user(
             None,
             "user.add",
             name,
-            encode({"role": role, "area": area}).decode(),
+            encode({"id": uid, "role": role, "area": area}).decode(),
         )
     return User(uid, name, role, area), token
 

@@ -186,6 +186,7 @@ class AuditEntry(Struct):
     seq: int
     at: str
     user: str | None
+    user_id: int | None  # names are not unique: two officers may both be "lan"
     device_id: str | None
     action: str
     target: str | None

@@ -344,7 +344,7 @@ class Store:
     def audit_page(self, since: int, limit: int) -> list[tuple[Any, ...]]:
         with self.read() as conn:
             return conn.execute(
-                "SELECT a.seq, a.at, u.name, a.device_id, a.action, a.target, a.detail "
+                "SELECT a.seq, a.at, u.name, a.user_id, a.device_id, a.action, a.target, a.detail "
                 "FROM audit a LEFT JOIN users u ON u.id = a.user_id "
                 "WHERE a.seq > ? ORDER BY a.seq LIMIT ?",
                 [since, limit],

@@ -35,8 +35,8 @@ def audit(
     start = cursor.read(store.db_id, since)
     rows = store.audit_page(start, limit)
     entries = [
-        AuditEntry(seq, at, user, device, action, target, msgspec.Raw(detail))
-        for seq, at, user, device, action, target, detail in rows
+        AuditEntry(seq, at, user, user_id, device, action, target, msgspec.Raw(detail))
+        for seq, at, user, user_id, device, action, target, detail in rows
     ]
     last = rows[-1][0] if rows else start
     return respond(request, AuditPage(entries, cursor.make(store.db_id, last), len(rows) == limit))

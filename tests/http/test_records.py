@@ -401,12 +401,14 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
         (None, "cli")
     }
     users = {e["target"]: e["detail"] for e in entries if e["action"] == "user.add"}
-    assert users["officer"] == {"role": "officer", "area": "01.00070"}
+    officer_id = users["officer"]["id"]
+    assert users["officer"] == {"id": officer_id, "role": "officer", "area": "01.00070"}
     assert users["admin"]["role"] == "admin"
+    assert {e["user_id"] for e in entries if e["action"] == "form.publish"} == {None}
 
     pushes = [e for e in entries if e["action"] == "sync.push"]
     last = pushes[-1]
-    assert last["user"] == "officer"
+    assert (last["user"], last["user_id"]) == ("officer", officer_id)
     assert last["device_id"] == "phone-9"
     assert last["detail"]["items"] == [
         [bad["id"], "rejected", "invalid"],
@@ -417,6 +419,7 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
 
     (resolution,) = [e for e in entries if e["action"] == "record.resolve"]
     assert resolution["user"] == "supervisor"
+    assert resolution["user_id"] == users["supervisor"]["id"] != officer_id
     assert resolution["target"] == root["id"]
     assert resolution["detail"]["submission_id"] == sid
     assert resolution["detail"]["fields"] == ["trang_thai"]
@@ -424,6 +427,21 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
     seqs = [e["seq"] for e in entries]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert all(e["at"] for e in entries)
+
+
+def test_audit_tells_two_users_of_one_name_apart(api: Any) -> None:
+    """Names are not unique (`coso users add lan` twice makes two users): each entry carries
+    the id of who acted beside the name, and `user.add` the id it gave."""
+    first, second = api.user("lan", "officer", "01.00070"), api.user("lan", "officer", "01.00070")
+    api.push(first, [case(21)], device_id="phone")
+    api.push(second, [case(22)], device_id="phone")
+    entries = pull(api, "admin", "/api/v1/audit")["entries"]
+    added = [
+        e["detail"]["id"] for e in entries if (e["action"], e["target"]) == ("user.add", "lan")
+    ]
+    assert len(set(added)) == 2
+    pushes = [e for e in entries if e["action"] == "sync.push" and e["user"] == "lan"]
+    assert [e["user_id"] for e in pushes] == added
 
 
 def test_audit_records_a_publish_by_an_admin(api: Any) -> None:
