@@ -439,14 +439,26 @@ def _admit(
 def _resolution_values(
     fv: FormVersions, record: Record, values: dict[str, Any]
 ) -> tuple[dict[str, Any], list[FieldError]]:
-    """The values of a resolution, checked against the latest version; a field in conflict
-    that a later version removed (its values are kept) is checked against the newest version
-    that had it, so that its conflict can be settled too."""
+    """The values of a resolution, checked against the latest version; a field's older name
+    is read as its latest, as older versions' data is (the supervisor may have seen the record
+    before a publish renamed it); a field in conflict that a later version removed (its values
+    are kept) is checked against the newest version that had it, so that its conflict can be
+    settled too. Errors name the fields as they were sent."""
     latest = {f.name for f in fv.defs[-1].fields}
+    sent: dict[str, str] = {}  # the name a value is kept under -> the name it was sent under
+    named: dict[str, Any] = {}
+    twice: list[FieldError] = []
+    for key, value in values.items():
+        name = key if key in latest or "." in key else fv.renames.get(key, key)
+        if name in named:
+            message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+            twice.append(FieldError(f"values.{key}", "duplicate", message))
+            continue
+        sent[name], named[name] = key, value
     conflicted = {c.field for c in record.conflicts}
-    gone = {k: v for k, v in values.items() if k not in latest and k in conflicted}
+    gone = {k: v for k, v in named.items() if k not in latest and k in conflicted}
     data, errors = fv.validators[-1](
-        {k: v for k, v in values.items() if k not in gone}, creating=False, path="values"
+        {k: v for k, v in named.items() if k not in gone}, creating=False, path="values"
     )
     for name, value in gone.items():
         for version in range(fv.latest - 1, 0, -1):  # the newest earlier version first
@@ -470,7 +482,19 @@ def _resolution_values(
                     for e in problems
                 ]
                 break
-    return data, errors
+    return data, [_as_sent(e, sent) for e in errors] + twice
+
+
+def _as_sent(error: FieldError, sent: dict[str, str]) -> FieldError:
+    """`error` with its path under the name the field was sent under (`values.b[0]`, though
+    checked as `c`)."""
+    head, _, _ = error.path.removeprefix("values.").partition(".")
+    name = head.partition("[")[0]
+    if not error.path.startswith("values.") or sent.get(name, name) == name:
+        return error
+    return FieldError(
+        f"values.{sent[name]}{error.path[len('values.') + len(name) :]}", error.code, error.message
+    )
 
 
 def resolve(

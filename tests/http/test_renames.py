@@ -116,3 +116,36 @@ def test_records_remapped_by_a_publish_and_its_audit_entry_spell_times_as_pushes
     publishes = [e for e in audit if e["action"] == "form.publish"]
     assert publishes
     assert all(TIME.fullmatch(e["at"]) for e in audit), [e["at"] for e in audit]
+
+
+def test_a_resolve_with_a_fields_older_name_settles_it_under_the_new_one(api: Api) -> None:
+    """A supervisor looks at a conflict on `b`; an admin publishes a version renaming `b` to
+    `c`; the supervisor's resolution, sent with `b`, settles `c` (as a phone's data of the
+    older version lands under `c`); a bad value is reported at the name sent."""
+    assert publish(api, field("a"), field("b", max_length=5)).status_code == 201
+    root = submission("thu_nghiem", {"a": "x", "b": "y"}, version=1)
+    api.push("officer", [root])
+    edits = [
+        submission("thu_nghiem", {"b": v}, version=1, record_id=root["id"], parents=[root["id"]])
+        for v in ("B1", "B2")
+    ]
+    assert api.push("officer", edits)[-1]["status"] == "conflict"
+    seen = record(api, root["id"])
+    assert [c["field"] for c in seen["conflicts"]] == ["b"]
+    renamed = field("c", max_length=5, previous_names=["b"])
+    assert publish(api, field("a"), renamed).status_code == 201
+    url = f"/api/v1/records/{root['id']}/resolve"
+
+    def resolve(values: dict[str, Any]) -> Any:
+        body = {"heads": seen["heads"], "values": values}
+        return api.client.post(url, json=body, headers=api.auth("supervisor"))
+
+    problem = assert_problem(resolve({"b": "too long"}), 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("values.b", "max_length")]
+    problem = assert_problem(resolve({"b": "B1", "c": "B2"}), 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("values.c", "duplicate")]
+    r = resolve({"b": "B1"})
+    assert r.status_code == 200, r.text
+    settled = r.json()["record"]
+    assert settled["data"]["c"] == "B1" and "b" not in settled["data"]
+    assert settled["conflicts"] == []
