@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from sqlite_utils import Database
 
 from server import areas
@@ -463,6 +464,20 @@ class Writer:
         """record_id -> (form_id, area) of the records that exist."""
         sql = "SELECT record_id, form_id, area FROM records WHERE record_id IN ({marks})"
         return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, record_ids)}
+
+    def waiting_parents(self, record_ids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+        """record_id -> {id: parents} of the stored submissions of those records that have
+        some waiting (`pending` not 0 or not known, or no state yet): in a record whose every
+        submission is merged, none names a submission that is not stored."""
+        sql = "SELECT record_id FROM records WHERE record_id IN ({marks}) AND pending = 0"
+        settled = {r[0] for r in _select_in(self.conn, sql, record_ids)}
+        out: dict[str, dict[str, list[str]]] = {}
+        sql = "SELECT record_id, id, parents FROM submissions WHERE record_id IN ({marks})"
+        for rid, sid, parents in _select_in(
+            self.conn, sql, [r for r in record_ids if r not in settled]
+        ):
+            out.setdefault(rid, {})[sid] = msgspec.json.decode(parents)
+        return out
 
     def submission_counts(self, record_ids: Sequence[str]) -> dict[str, int]:
         """record_id -> how many submissions are stored, for the records that have any."""

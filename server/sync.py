@@ -377,6 +377,9 @@ def _admit(
             sorted({pid for p in prepared for pid in p.parents})
         ).items()
     }
+    # parents of the record's submissions that could name one not stored yet: those stored
+    # while the record has some waiting, and the batch's, for `_closes_cycle`
+    links = w.waiting_parents(edited)
     batch: dict[str, Prepared] = {}
     for p in prepared:
         if p.creating and p.row.record_id not in owners:
@@ -431,9 +434,35 @@ def _admit(
                 [FieldError(f"{at}.parents", "other_record", "a parent belongs to another record")],
             )
             continue
+        known = links.setdefault(row.record_id, {})
+        if p.parents and _closes_cycle(row.id, p.parents, known):
+            message = "a parent descends from this submission: it could never be merged"
+            results[p.index] = _reject(
+                row.id, "invalid", [FieldError(f"{at}.parents", "cycle", message)]
+            )
+            continue
+        known[row.id] = list(p.parents)
         batch[row.id] = p
         accepted.append(p)
     return accepted
+
+
+def _closes_cycle(sid: str, parents: Sequence[str], known: dict[str, list[str]]) -> bool:
+    """Whether `sid` is an ancestor of its own `parents` through `known` (id -> parents of the
+    record's submissions that may name one not stored): only possible when one of them names
+    `sid`, so the walk, over each of them at most once, is rarely taken."""
+    if not any(sid in ps for ps in known.values()):
+        return False
+    seen: set[str] = set()
+    todo = list(parents)
+    while todo:
+        current = todo.pop()
+        if current == sid:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(known.get(current, ()))
+    return False
 
 
 def _resolution_values(

@@ -202,6 +202,45 @@ def test_pending_edit_of_an_existing_record_is_marked_pending(api: Any) -> None:
     assert rec["data"]["so_buoi_hoa_giai"] == 2
 
 
+def on(root: dict[str, Any], parent_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An edit of root's record whose parent is `parent_id` (sent before or after it)."""
+    return submission("hoa_giai", data, version=2, record_id=root["id"], parents=[parent_id])
+
+
+def test_edits_that_name_each_other_as_parent_are_a_cycle_not_pending(api: Any) -> None:
+    """Pending means a parent has not come yet; an edit whose parent descends from it can
+    never merge, so the one that would close the cycle is refused (`cycle`), in one batch or
+    over several, and a replay changes nothing."""
+    root = case()
+    api.push("officer", [root])
+    a, b = uuid7(), uuid7()
+    results = api.push(
+        "officer",
+        [{**on(root, b, {"so_buoi_hoa_giai": 1}), "id": a}, {**on(root, a, {}), "id": b}],
+    )
+    assert statuses(results) == ["pending", "rejected"]
+    assert reasons(results[1]) == ("invalid", {("submissions[1].parents", "cycle")})
+    c, d, e = uuid7(), uuid7(), uuid7()
+    items = [
+        {**on(root, parent, {"so_buoi_hoa_giai": n}), "id": sid}
+        for sid, parent, n in ((c, d, 3), (d, e, 4), (e, c, 5))
+    ]
+    assert statuses(api.push("officer", [items[0]])) == ["pending"]
+    assert statuses(api.push("officer", [items[1]])) == ["pending"]
+    for _ in range(2):  # and again, as a phone retrying would
+        (result,) = api.push("officer", [items[2]])
+        assert reasons(result) == ("invalid", {("submissions[0].parents", "cycle")})
+    rec = record(api, root["id"])
+    assert rec["heads"] == [root["id"]] and rec["data"] == root["data"]
+    assert e not in {s["id"] for s in rec["submissions"]}
+    # the record takes edits of its heads as before, late parents too
+    lost_id = uuid7()
+    late = on(root, lost_id, {"so_buoi_hoa_giai": 6})
+    lost = {**on(root, root["id"], {"so_buoi_hoa_giai": 7}), "id": lost_id}
+    assert statuses(api.push("officer", [late, lost])) == ["accepted", "accepted"]
+    assert record(api, root["id"])["data"]["so_buoi_hoa_giai"] == 6
+
+
 # --- every rejection reason ------------------------------------------------------------
 
 
