@@ -10,7 +10,7 @@ from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from server import cursor, sync
+from server import cursor
 from server.api.body import decode, respond
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, RESOLVE_EXAMPLE, body, errors
@@ -25,6 +25,7 @@ from server.protocol import (
     ResolveResponse,
     StoredSubmission,
 )
+from server.resolve import resolve as resolve_record
 from server.store import RecordRow
 
 
@@ -179,5 +180,5 @@ async def resolve(
     409 when `heads` are no longer the record's heads."""
     body = await decode(request, ResolveRequest, 1024 * 1024)
     user = request.user
-    sid, rec = await run_sync(lambda: sync.resolve(store, catalog, user, record_id.lower(), body))
+    sid, rec = await run_sync(lambda: resolve_record(store, catalog, user, record_id.lower(), body))
     return respond(request, ResolveResponse(sid, rec))

@@ -18,7 +18,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server import derive, sync
+from server import derive, resolve, sync
 from server.catalog import Catalog
 from server.protocol import ItemResult, ResolveRequest
 from tests.property.record_model import (
@@ -349,7 +349,7 @@ def test_a_descendant_of_all_writers_closes_the_conflict(items: list[Item], data
             deliver(s, Batch("phone-z", (replace(new("z", heads, {f: None}, "phone-z"), data={}),)))
         else:
             req = ResolveRequest(heads=heads, values={f: z}, note="hai bên thống nhất")
-            sid, _ = sync.resolve(s.store, s.catalog, s.users["supervisor"], rid, req)
+            sid, _ = resolve.resolve(s.store, s.catalog, s.users["supervisor"], rid, req)
             row = next(r for r in s.store.submissions_of([rid])[rid] if r.id == sid)
             s.stored[sid] = item_of_row(row)
             check_store(s)

@@ -1,0 +1,149 @@
+"""A supervisor's resolution: a submission whose parents are the record's heads and that
+`resolves` the fields given, so that their conflicts close (PROTOCOL.md, "Merge rules" 2-3).
+Stored and merged as a pushed submission is (server/sync.py `stored_row`, derive `rebuild`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from server import areas
+from server.derive import rebuild
+from server.errors import Forbidden, Invalid, NotFound, Stale
+from server.forms import nfc
+from server.protocol import FieldError, Record, ResolveRequest
+from server.store import Store, User
+from server.sync import UUID_RE, encode, now_iso, stored_row, uuid7
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog, FormVersions
+
+_decode = msgspec.json.decode
+
+
+def _resolution_values(
+    fv: FormVersions, record: Record, values: dict[str, Any]
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The values of a resolution, checked against the latest version; a field's older name
+    is read as its latest, as older versions' data is (the supervisor may have seen the record
+    before a publish renamed it); a field in conflict that a later version removed (its values
+    are kept) is checked against the newest version that had it, so that its conflict can be
+    settled too. Errors name the fields as they were sent."""
+    latest = {f.name for f in fv.defs[-1].fields}
+    sent: dict[str, str] = {}  # the name a value is kept under -> the name it was sent under
+    named: dict[str, Any] = {}
+    twice: list[FieldError] = []
+    for key, value in values.items():
+        name = key if key in latest or "." in key else fv.renames.get(key, key)
+        if name in named:
+            message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+            twice.append(FieldError(f"values.{key}", "duplicate", message))
+            continue
+        sent[name], named[name] = key, value
+    conflicted = {c.field for c in record.conflicts}
+    gone = {k: v for k, v in named.items() if k not in latest and k in conflicted}
+    data, errors = fv.validators[-1](
+        {k: v for k, v in named.items() if k not in gone}, creating=False, path="values"
+    )
+    for name, value in gone.items():
+        for version in range(fv.latest - 1, 0, -1):  # the newest earlier version first
+            old = next(
+                (
+                    f.name
+                    for f in fv.defs[version - 1].fields
+                    if fv.renames.get(f.name, f.name) == name
+                ),
+                None,
+            )
+            if old is not None:
+                checked, problems = fv.validators[version - 1](
+                    {old: value}, creating=False, path="values"
+                )
+                data[name] = checked.get(old)
+                errors += [
+                    FieldError(
+                        e.path.replace(f"values.{old}", f"values.{name}", 1), e.code, e.message
+                    )
+                    for e in problems
+                ]
+                break
+    return data, [_as_sent(e, sent) for e in errors] + twice
+
+
+def _as_sent(error: FieldError, sent: dict[str, str]) -> FieldError:
+    """`error` with its path under the name the field was sent under (`values.b[0]`, though
+    checked as `c`)."""
+    head, _, _ = error.path.removeprefix("values.").partition(".")
+    name = head.partition("[")[0]
+    if not error.path.startswith("values.") or sent.get(name, name) == name:
+        return error
+    return FieldError(
+        f"values.{sent[name]}{error.path[len('values.') + len(name) :]}", error.code, error.message
+    )
+
+
+def resolve(
+    store: Store, catalog: Catalog, user: User, record_id: str, req: ResolveRequest
+) -> tuple[str, Record]:
+    """A supervisor's resolution: a submission with parents = heads that resolves the fields
+    given."""
+    now = now_iso()
+    note = nfc(req.note)
+    with store.write() as w:
+        doc = w.records_docs([record_id]).get(record_id)
+        if doc is None:
+            raise NotFound(f"no record {record_id}", code="unknown_record")
+        record = _decode(doc, type=Record)
+        if not areas.contains(user.area, record.area):
+            raise Forbidden("this record is outside your area")
+        bad = [
+            FieldError(f"heads[{i}]", "format", "a head is a submission UUID")
+            for i, h in enumerate(req.heads)
+            if not UUID_RE.match(h)
+        ]
+        if bad:
+            raise Invalid("heads are submission UUIDs", errors=bad)
+        heads = sorted({h.lower() for h in req.heads})
+        if heads != record.heads:
+            raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
+        fv = catalog.get(record.form_id)
+        if fv is None:
+            raise NotFound(f"no form {record.form_id}")
+        data, errors = _resolution_values(fv, record, req.values)
+        if not req.values:
+            errors.append(FieldError("values", "required", "name at least one field to settle"))
+        if errors:
+            raise Invalid("the values do not fit the form", errors=errors)
+        sid = uuid7()
+        resolves = sorted(data)
+        row = stored_row(
+            sid=sid,
+            record_id=record_id,
+            form_id=record.form_id,
+            form_version=fv.latest,
+            parents=heads,
+            captured_at=now,
+            captured_ts=time.time(),
+            data=data,
+            resolves=resolves,
+            device_id=f"resolve:{user.name}",
+            user=user,
+            received_at=now,
+            skewed=False,
+            note=note,
+        )
+        w.insert_submissions([row])
+        rebuild(w, [record_id], {record.form_id: (fv.renames, fv.latest)}, now, {record_id: [row]})
+        w.audit(
+            now,
+            user.id,
+            None,
+            "record.resolve",
+            record_id,
+            encode({"submission_id": sid, "fields": resolves, "note": note}).decode(),
+        )
+        new = _decode(w.records_docs([record_id])[record_id], type=Record)
+    return sid, new
