@@ -7,6 +7,7 @@ phones run old clients for months.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -210,6 +211,18 @@ LONE_SURROGATE = (
     "Có ký tự hỏng: nửa cặp ký tự UTF-16 (một biểu tượng cảm xúc bị cắt đôi) / "
     "text with half of a UTF-16 surrogate pair (an emoji cut in two) is not text"
 )
+
+
+def lone_surrogate_in(raw: Any) -> tuple[Any, str] | None:
+    """(the document, the path of its text holding a lone surrogate escape) of JSON text
+    (bytes or a msgspec.Raw) that the standard library's parser reads, though msgspec does
+    not; None when it is not such JSON or holds none."""
+    try:
+        doc = json.loads(bytes(memoryview(raw)))
+    except (ValueError, RecursionError):
+        return None
+    path = lone_surrogate_path(doc)
+    return None if path is None else (doc, path)
 
 
 def lone_surrogate_path(value: Any) -> str | None:

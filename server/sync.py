@@ -10,7 +10,6 @@ record's state with the pure merge engine. The stored state of a record is alway
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -29,6 +28,7 @@ from server.protocol import (
     FieldError,
     ItemResult,
     Submission,
+    lone_surrogate_in,
     lone_surrogate_path,
 )
 from server.store import Store, SubmissionRow, User, Writer
@@ -283,13 +283,10 @@ def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
     """(the item's id, the path of the first text in it) holding a lone UTF-16 surrogate
     escape ("\\ud83d"), which msgspec refuses as a whole and the standard parser reads; None
     for an item with none."""
-    try:
-        item = json.loads(bytes(memoryview(raw)))  # raw: a msgspec.Raw or bytes
-    except (ValueError, RecursionError):
+    found = lone_surrogate_in(raw)
+    if found is None:
         return None
-    path = lone_surrogate_path(item)
-    if path is None:
-        return None
+    item, path = found
     ident = item.get("id") if isinstance(item, dict) else None
     ident = ident if isinstance(ident, str) and lone_surrogate_path(ident) is None else None
     return ident, path

@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.exceptions import InternalServerException
 
 from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
-from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_path
+from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_in
 
 T = TypeVar("T")
 BODY_SECONDS = 120
@@ -141,7 +141,8 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8
-        where = None if msgpack else _lone_surrogate_in(body)
+        found = None if msgpack else lone_surrogate_in(body)
+        where = None if found is None else found[1].removeprefix(".")
         if where is not None:
             raise Malformed(
                 f"the body is not Unicode text: half of a UTF-16 surrogate pair (an emoji cut "
@@ -151,17 +152,6 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             ) from exc
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
-
-
-def _lone_surrogate_in(body: bytes) -> str | None:
-    """The path of the text holding a lone surrogate escape in a body that is JSON for the
-    standard library's parser (which reads one), though not for msgspec; else None."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    path = lone_surrogate_path(doc)
-    return None if path is None else path.removeprefix(".")
 
 
 class _Number(str):
