@@ -54,6 +54,44 @@ class FailedAuthLimiter:
         self._failures.setdefault(client, deque()).append(time.monotonic())
 
 
+def qualities(header: str) -> dict[str, float]:
+    """An Accept or Accept-Encoding value as {lowercased item: its best q} (RFC 9110 12.4.2):
+    `q=0` means "not acceptable"; a q that is not a number from 0 to 1 counts as 1."""
+    found: dict[str, float] = {}
+    for part in header.split(","):
+        item, *params = part.split(";")
+        item = item.strip().lower()
+        if not item:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 1.0
+                if not 0.0 <= q <= 1.0:  # NaN too
+                    q = 1.0
+        found[item] = max(found.get(item, 0.0), q)
+    return found
+
+
+def _accept_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The request's headers with Accept-Encoding rewritten to the codings it accepts (q > 0,
+    lowercased; `*` names gzip too): litestar's compression looks for "gzip" anywhere in the
+    value, so `gzip;q=0`, a client's "never gzip", got gzip."""
+    value = b",".join(v for k, v in headers if k.lower() == b"accept-encoding")
+    if not value:
+        return headers
+    q = qualities(value.decode("latin-1"))
+    accepted = [coding for coding, weight in q.items() if weight > 0]
+    if "gzip" not in q and q.get("*", 0.0) > 0:
+        accepted.append("gzip")
+    rest = [(k, v) for k, v in headers if k.lower() != b"accept-encoding"]
+    return [*rest, (b"accept-encoding", ", ".join(accepted).encode("latin-1"))]
+
+
 def _allow(methods: Any) -> bytes:
     """An `Allow` value: HEAD wherever GET is."""
     allowed = {m.strip().upper() for m in methods if m.strip()}
@@ -78,6 +116,9 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
         # HEAD is GET without the body: the same status and headers (ETag, Content-Length),
         # from the same handler. The server below us still sees HEAD in its own scope.
         inner: Scope = {**scope, "method": "GET"} if method == "HEAD" else scope  # type: ignore[typeddict-item]
+        headers_in = list(scope.get("headers", []))
+        if any(k.lower() == b"accept-encoding" for k, _ in headers_in):
+            inner = {**inner, "headers": _accept_encoding(headers_in)}  # type: ignore[typeddict-item]
         csp = (
             None
             if path.startswith("/schema")

@@ -15,6 +15,7 @@ from litestar.exceptions import InternalServerException
 
 from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
 from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_in
+from server.web import qualities
 
 T = TypeVar("T")
 BODY_SECONDS = 120
@@ -209,7 +210,15 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
 
 
 def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
-    return MSGPACK in request.headers.get("accept", "")
+    """Whether `Accept` prefers MessagePack to JSON (RFC 9110 12.5.1): named with a q above 0
+    and at least JSON's (JSON's through `*/*` or `application/*` too). A tie goes to
+    MessagePack, named on purpose; `application/msgpack;q=0` means "not that"."""
+    header = request.headers.get("accept", "")
+    if MSGPACK not in header.lower():
+        return False
+    q = qualities(header)
+    json_q = max(q.get(JSON, 0.0), q.get("application/*", 0.0), q.get("*/*", 0.0))
+    return q.get(MSGPACK, 0.0) > 0 and q[MSGPACK] >= json_q
 
 
 def respond(

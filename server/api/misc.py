@@ -18,10 +18,11 @@ from server.protocol import AuditEntry, AuditPage, Health, Me
 
 
 @get("/me", guards=[officer_or_above], sync_to_thread=False, responses=errors())
-def me(request: Request[Any, Any, Any]) -> Me:
+def me(request: Request[Any, Any, Any]) -> Response[Me]:
     """The caller: name, role, area and the area's official name."""
     user = request.user
-    return Me(user.name, user.role, user.area, areas.name(user.area) if user.area else None)
+    name = areas.name(user.area) if user.area else None
+    return respond(request, Me(user.name, user.role, user.area, name))
 
 
 @get("/audit", guards=[admin_only], sync_to_thread=True, responses=errors(400, 403, 409))

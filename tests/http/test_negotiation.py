@@ -1,0 +1,81 @@
+"""Content negotiation as RFC 9110 reads it: `q=0` means "not this", the preferred type wins,
+and every JSON answer of the API comes as MessagePack to a client that asks for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+MSGPACK = "application/msgpack"
+
+
+def _is_msgpack(r: Any) -> bool:
+    return bool(r.headers["content-type"].startswith(MSGPACK))
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/msgpack;q=0",
+        "application/msgpack; q=0.0",
+        "application/json, application/msgpack;q=0",
+        "application/json;q=0.9, application/msgpack;q=0.1",
+        "application/msgpack;q=0.5, */*",
+    ],
+)
+def test_msgpack_refused_or_less_preferred_gets_json(api: Any, accept: str) -> None:
+    for path in ("/api/v1/records", "/api/v1/forms", "/api/v1/forms/hoa_giai/versions/2"):
+        r = api.client.get(path, headers={**api.auth("supervisor"), "Accept": accept})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("application/json"), (path, accept)
+        r.json()
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/msgpack",
+        "application/msgpack, application/json;q=0.5",
+        "application/json;q=0, application/msgpack",
+        "application/json, application/msgpack",
+        "*/*;q=0.1, application/msgpack",
+    ],
+)
+def test_msgpack_asked_for_gets_msgpack(api: Any, accept: str) -> None:
+    r = api.client.get("/api/v1/records", headers={**api.auth("supervisor"), "Accept": accept})
+    assert r.status_code == 200 and _is_msgpack(r), accept
+    assert msgspec.msgpack.decode(r.content)["records"] == []
+
+
+def test_me_comes_as_msgpack_when_asked(api: Any) -> None:
+    as_json = api.client.get("/api/v1/me", headers=api.auth("officer"))
+    r = api.client.get("/api/v1/me", headers={**api.auth("officer"), "Accept": MSGPACK})
+    assert r.status_code == 200 and _is_msgpack(r), r.headers
+    assert msgspec.msgpack.decode(r.content) == as_json.json()
+    assert "accept" in r.headers["vary"].lower()
+
+
+def _big_get(api: Any, accept_encoding: str) -> Any:
+    headers = {**api.auth("admin"), "Accept-Encoding": accept_encoding}
+    return api.client.get("/api/v1/audit", headers=headers)  # over 1 KiB: compressible
+
+
+@pytest.mark.parametrize(
+    "accept_encoding", ["gzip;q=0", "gzip; q=0, br", "identity, gzip;q=0.000", "GZIP;Q=0"]
+)
+def test_gzip_refused_with_q0_is_not_sent(api: Any, accept_encoding: str) -> None:
+    r = _big_get(api, accept_encoding)
+    assert r.status_code == 200
+    assert "content-encoding" not in r.headers, (accept_encoding, r.headers)
+    assert r.json()["entries"]
+
+
+@pytest.mark.parametrize(
+    "accept_encoding", ["gzip", "br, gzip", "gzip;q=0.5", "deflate, gzip;q=1", "GZIP", "*"]
+)
+def test_gzip_accepted_is_sent(api: Any, accept_encoding: str) -> None:
+    r = _big_get(api, accept_encoding)
+    assert r.headers.get("content-encoding") == "gzip", accept_encoding
+    assert msgspec.json.decode(r.content)["entries"]  # httpx inflated it
