@@ -289,7 +289,8 @@ async function formView(id) {
     note.textContent = t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) });
   };
   const check = (scroll = false) => {
-    const under = (p, q) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
+    // `q#`: the count of a repeat group (an item added or removed), not the fields inside it
+    const under = (p, q) => (q.endsWith('#') ? p === q.slice(0, -1) : p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`));
     const data = form.data();
     const sent = outgoing(data);
     // Fields an edit leaves as they were are not sent, so not checked (a value of an earlier
@@ -311,7 +312,8 @@ async function formView(id) {
   });
   form.el.addEventListener('change', (e) => {
     const p = e.target.closest?.('[data-path]')?.dataset.path;
-    if (p) touched.add(p);
+    // An item just added is empty, not wrong: its fields show errors once touched, or on saving.
+    if (p) touched.add(e.target.classList?.contains('items') ? `${p}#` : p);
     if (closed) return;
     drafts.buffer(d, form.data());
     save();

@@ -1,0 +1,47 @@
+"""Adding an item to a repeat group: its empty fields are not marked wrong before the officer
+has had a chance to fill them, so no error appears and disappears above the next control she
+taps (which moved it away from under her finger: the tap was lost)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+
+@pytest.mark.browser
+def test_a_new_item_is_not_marked_wrong_and_the_next_tap_lands(phones) -> None:
+    phone = phones("can-bo-r", viewport=(360, 640))
+    page = phone.page
+    phone.offline()
+    phone.new("mo_hinh")
+    page.locator('[data-path="hoat_dong"] button.secondary', has_text="+").click()
+    item = phone.field("hoat_dong[0].noi_dung")
+    expect(item).to_be_visible()
+    expect(page.locator('[data-path^="hoat_dong["] .err:not([hidden])')).to_have_count(0)
+
+    item.locator("textarea, input").first.click()
+    page.keyboard.type("Lắp 4 camera ở đầu ngõ")
+    radio = phone.field("hieu_qua").locator('input[value="kha"]')
+    radio.scroll_into_view_if_needed()
+    box = radio.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # one tap
+    expect(radio).to_be_checked()
+
+    # Leaving the item's required date empty is still caught, at the field, on saving.
+    phone.save()
+    expect(phone.field("hoat_dong[0].ngay").locator(".err")).to_have_text("Bắt buộc nhập")
+    expect(phone.field("hoat_dong[0].noi_dung").locator(".err")).to_be_hidden()
+
+
+@pytest.mark.browser
+def test_removing_items_below_the_minimum_says_so_at_once(phones) -> None:
+    """The count of a group is what adding and removing touch: under its minimum, it shows."""
+    phone = phones("can-bo-s", viewport=(360, 640))
+    page = phone.page
+    phone.new("hoa_giai")
+    expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(2)
+    page.locator('[data-path="cac_ben"] .item-head button').first.click()
+    expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(1)
+    expect(page.locator('[data-path="cac_ben"] > .err')).to_have_text("Cần ít nhất 2 mục")
+    expect(page.locator('[data-path^="cac_ben["] .err:not([hidden])')).to_have_count(0)
