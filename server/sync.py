@@ -32,7 +32,7 @@ from server.protocol import (
     lone_surrogate_path,
 )
 from server.store import Store, SubmissionRow, User, Writer
-from server.validate import parse_rfc3339
+from server.validate import rfc3339_ns
 
 if TYPE_CHECKING:
     from server.catalog import Catalog
@@ -75,6 +75,8 @@ class Prepared:
     row: SubmissionRow
     creating: bool
     parents: tuple[str, ...]
+    data: dict[str, Any]  # row.data before encoding, so that merging need not decode it again
+    captured_ns: int
 
 
 def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
@@ -156,8 +158,8 @@ def prepare(
         errors.append(FieldError(f"{at}.parents", "required", "an edit names the heads it had"))
     if sid in parents:
         errors.append(FieldError(f"{at}.parents", "invalid", "a submission is not its own parent"))
-    captured = parse_rfc3339(item.captured_at)
-    if captured is None:
+    captured_ns = rfc3339_ns(item.captured_at)
+    if captured_ns is None:
         errors.append(
             FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
         )
@@ -201,15 +203,15 @@ def prepare(
         form_version=item.form_version,
         parents=parents,
         captured_at=item.captured_at,
-        captured_ts=captured.timestamp(),  # type: ignore[union-attr]
+        captured_ts=captured_ns / 1e9,
         data=data,
         resolves=resolves,
         device_id=device_id,
         user=user,
         received_at=received_at,
-        skewed=captured.timestamp() > received_ts + SKEW_SECONDS,  # type: ignore[union-attr]
+        skewed=captured_ns / 1e9 > received_ts + SKEW_SECONDS,
     )
-    return Prepared(index, row, creating, parents)
+    return Prepared(index, row, creating, parents, data, captured_ns)
 
 
 def stored_row(
@@ -327,7 +329,8 @@ def push(
         new_rows: dict[str, list[SubmissionRow]] = {}
         for p in accepted:
             new_rows.setdefault(p.row.record_id, []).append(p.row)
-        merged = rebuild(w, sorted(new_rows), layout, received_at, new_rows)
+        validated = {p.row.id: (p.data, p.captured_ns) for p in accepted}
+        merged = rebuild(w, sorted(new_rows), layout, received_at, new_rows, validated)
         for p in accepted:
             m = merged.get(p.row.record_id)
             if m is None or p.row.id in m.pending:

@@ -73,17 +73,29 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-def instant_ns(value: str) -> int:
-    """An RFC 3339 time (one `parse_rfc3339` accepts) as exact integer nanoseconds since the
-    epoch: what orders `captured_at`. A float of seconds cannot: it keeps no more than
-    microseconds now, and less in the far future, where `datetime` drops digits past six."""
-    parsed = parse_rfc3339(value)
-    if parsed is None:
-        raise ValueError(f"not an RFC 3339 time: {value!r}")
+def rfc3339_ns(value: str) -> int | None:
+    """An RFC 3339 time with offset as exact integer nanoseconds since the epoch (what orders
+    `captured_at`), or None for anything else. A float of seconds cannot: it keeps no more
+    than microseconds now, and less in the far future, where `datetime` drops digits past six."""
     match = RFC3339_RE.match(value)
-    fraction = (match.group(1) or ".")[1:] if match else ""
+    if match is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
     seconds = (parsed.replace(microsecond=0) - _EPOCH) // _SECOND
-    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0"))
+    return seconds * 1_000_000_000 + int((match.group(1) or ".")[1:].ljust(9, "0"))
+
+
+def instant_ns(value: str) -> int:
+    """`rfc3339_ns` of a time already checked."""
+    ns = rfc3339_ns(value)
+    if ns is None:
+        raise ValueError(f"not an RFC 3339 time: {value!r}")
+    return ns
 
 
 def _bounds(f: Field, path: str, errors: list[FieldError], value: float, what: str) -> None:
@@ -277,7 +289,7 @@ def _geopoint(f: Field) -> Check:
                 errors.append(FieldError(here, "range", f"{key} must be between {low} and {high}"))
         if unknown:
             return {(_nfc(k) if isinstance(k, str) else k): v for k, v in value.items()}
-        return value
+        return dict(sorted(value.items()))  # as stored (keys sorted), for merging in hand
 
     return check
 
@@ -294,9 +306,10 @@ def _repeat(f: Field) -> Check:
             return value
         out = [inner(item, f"{path}[{i}]", errors, True) for i, item in enumerate(value)]
         # in a group, a null sub-field is no value, as a missing one: one spelling, so that
-        # the same entries never differ (a spurious conflict) by how a client wrote nothing
+        # the same entries never differ (a spurious conflict) by how a client wrote nothing;
+        # keys sorted as stored, so that data merged in hand is the data read back
         return [
-            {k: v for k, v in item.items() if v is not None} if type(item) is dict else item
+            {k: v for k, v in sorted(item.items()) if v is not None} if type(item) is dict else item
             for item in out
         ]
 
