@@ -109,6 +109,10 @@ def resolve(
         heads = sorted({h.lower() for h in req.heads})
         if heads != record.heads:
             raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
+        # Under the write lock no publish is half done: the versions the database holds now
+        # are the ones this resolution is made and derived under (a `coso forms publish`
+        # while the server runs reaches the catalogue no other way).
+        catalog.reload()
         fv = catalog.get(record.form_id)
         if fv is None:
             raise NotFound(f"no form {record.form_id}")
