@@ -14,6 +14,7 @@ from server.api.body import respond
 from server.api.deps import StoreDep
 from server.api.docs import errors
 from server.auth import admin_only, officer_or_above
+from server.errors import ApiError
 from server.protocol import AuditEntry, AuditPage, Health, Me
 
 
@@ -34,6 +35,14 @@ def audit(
 ) -> Response[AuditPage]:
     """Every publish, push item, resolution and user change, oldest first."""
     start = cursor.read(store.db_id, since)
+    # The log's seq runs 1, 2, 3... with no gaps (nothing is ever deleted): a cursor names an
+    # entry, or it was never given here (another list's, made up) and would skip entries.
+    if start and not [r for r in store.audit_page(start - 1, 1) if r[0] == start]:
+        raise ApiError(
+            "this cursor is ahead of this database's audit log: read it again from the start",
+            code="reset_required",
+            status=409,
+        )
     rows = store.audit_page(start, limit)
     entries = [
         AuditEntry(seq, at, user, user_id, device, action, target, msgspec.Raw(detail))
