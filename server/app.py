@@ -6,6 +6,7 @@ The CLI and the tests build the app through this one constructor.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +44,17 @@ class Settings:
     client: Path = ROOT / "client_forms"
 
 
+BUSY_RETRY_SECONDS = 30
+
+
+def _database_busy(exc: Exception) -> bool:
+    """SQLite's "database is locked" (or "busy"): a write that waited for another out."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    message = str(exc).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
 def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     """Every error, ours or the framework's, as RFC 9457 problem+json."""
     errors: list[FieldError] | None = None
@@ -66,6 +78,16 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
             413: "too_large",
             429: "rate_limited",
         }.get(status, "http_error")
+    elif _database_busy(exc):
+        # another writer (`coso forms publish` re-deriving a renamed form's records, say) held
+        # the database past the store's busy_timeout: the transaction never began, so the
+        # client may send the same request again
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        status, code = 503, "busy"
+        detail = (
+            f"the database is busy with another write; nothing was stored: send again in "
+            f"{BUSY_RETRY_SECONDS} s"
+        )
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         status, code, detail = 500, "internal", "an unexpected error; it has been logged"
@@ -77,7 +99,11 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem
         code=code,
         errors=bilingual_errors(errors),
     )
-    headers = {401: {"WWW-Authenticate": "Bearer"}, 429: {"Retry-After": "60"}}.get(status, {})
+    headers = {
+        401: {"WWW-Authenticate": "Bearer"},
+        429: {"Retry-After": "60"},
+        503: {"Retry-After": str(BUSY_RETRY_SECONDS)},
+    }.get(status, {})
     if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)
         headers = {**exc.headers, **headers}
     return Response(

@@ -22,6 +22,7 @@ TITLES = {
     429: "Quá nhiều yêu cầu / Too many requests",
     499: "Máy khách đã ngắt kết nối / Client closed request",
     500: "Lỗi máy chủ / Internal server error",
+    503: "Máy chủ đang bận / Service unavailable",
 }
 
 # What each problem `code` means, in Vietnamese: the `detail` of every problem+json starts
@@ -57,6 +58,7 @@ DETAILS_VI = {
     "rate_limited": "Quá nhiều lần thử sai, hãy đợi",
     "client_closed": "Máy khách đã ngắt kết nối",
     "internal": "Lỗi máy chủ",
+    "busy": "Máy chủ đang bận ghi dữ liệu khác, chưa lưu gì: hãy gửi lại sau",
     "http_error": "Lỗi yêu cầu",
 }
 
