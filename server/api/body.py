@@ -48,6 +48,8 @@ async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES
 
 async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "x-gzip":  # RFC 9110 8.4.1.3: a recipient SHOULD take it as gzip
+        encoding = "gzip"
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMedia(f"Content-Encoding {encoding!r}: use gzip or none")
     inflater = _Gunzip() if encoding == "gzip" else None

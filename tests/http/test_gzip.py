@@ -52,3 +52,16 @@ def test_a_gzip_body_cut_inside_its_header_or_empty_is_refused(api: Api) -> None
             "/api/v1/sync/push", content=body, headers={**HEADERS, **api.auth("officer")}
         )
         assert assert_problem(r, 400)["code"] == "bad_gzip", body
+
+
+def test_x_gzip_is_gzip(api: Api) -> None:
+    """RFC 9110 8.4.1.3: a recipient SHOULD take `x-gzip` as `gzip` (older HTTP stacks send it)."""
+    for coding in ("x-gzip", "X-GZIP"):
+        body = _body(2)
+        r = api.client.post(
+            "/api/v1/sync/push",
+            content=gzip.compress(body),
+            headers={**HEADERS, "Content-Encoding": coding, **api.auth("officer")},
+        )
+        assert r.status_code == 200, (coding, r.text)
+        assert [x["status"] for x in r.json()["results"]] == ["accepted"] * 2
