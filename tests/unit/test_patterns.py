@@ -4,6 +4,7 @@ that take exponential time, and the matching timeout (server/patterns.py, server
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -234,3 +235,30 @@ def test_publishing_a_huge_pattern_stays_small_and_says_why(tmp_path: Path) -> N
     assert done.returncode not in (0, -9), done.stderr
     assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
     assert "fields[0].pattern" in done.stderr and "too large" in done.stderr, done.stderr
+
+
+class _Starved:
+    """A compiled pattern whose first matches are stopped by the timeout while the machine
+    left the thread waiting (the clock ran, the thread's CPU did not), as under heavy load."""
+
+    def __init__(self, compiled: object, stalls: int) -> None:
+        self.compiled = compiled
+        self.stalls = stalls
+
+    def search(self, value: str, **kwargs: object) -> object:
+        if self.stalls:
+            self.stalls -= 1
+            time.sleep(patterns.TIMEOUT)
+            raise TimeoutError("regex timed out")
+        return self.compiled.search(value, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_a_busy_machine_does_not_refuse_a_valid_value() -> None:
+    """The soak found a phone number refused pattern_timeout by ^0[0-9]{9,10}$ on a loaded
+    machine, and so a stored submission, sent again, rejected instead of duplicate."""
+    real = patterns.compile(r"^0[0-9]{9,10}$")
+    starved = dataclasses.replace(real, compiled=_Starved(real.compiled, stalls=2))
+    assert starved.search("0912345678") is True
+    always = dataclasses.replace(real, compiled=_Starved(real.compiled, stalls=100))
+    with pytest.raises(TimeoutError):  # never for ever: a few tries, then refused
+        always.search("0912345678")
