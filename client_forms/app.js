@@ -19,6 +19,20 @@ let shown = null; // the open form's {id, attempted, touched}: its errors outliv
 let keep = null; // `shown`, handed to the same form drawn again in the other language
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
+let pressed = false; // a finger or the mouse is down
+
+// Tapping another control ends the edit of a field (its `change`): an error that then comes or
+// goes moves the controls below it, and a tap whose press and release land on different
+// controls is lost. So that error is shown once the tap is over.
+const released = []; // what waits for the tap to end
+addEventListener('pointerdown', () => { pressed = true; }, true);
+for (const type of ['pointerup', 'pointercancel']) {
+  addEventListener(type, () => {
+    pressed = false;
+    released.splice(0).forEach((fn) => setTimeout(fn)); // after the click this release makes
+  }, true);
+}
+const afterTap = (fn) => (pressed ? released.push(fn) : setTimeout(fn));
 
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
@@ -317,7 +331,7 @@ async function formView(id) {
     if (closed) return;
     drafts.buffer(d, form.data());
     save();
-    check();
+    afterTap(check);
   });
   // Leaving the form keeps the draft, unless nothing was entered (or, for an edit, changed).
   const leaveForm = async (going = true) => {

@@ -45,3 +45,28 @@ def test_removing_items_below_the_minimum_says_so_at_once(phones) -> None:
     expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(1)
     expect(page.locator('[data-path="cac_ben"] > .err')).to_have_text("Cần ít nhất 2 mục")
     expect(page.locator('[data-path^="cac_ben["] .err:not([hidden])')).to_have_count(0)
+
+
+@pytest.mark.parametrize("touch", [False, True], ids=["mouse", "finger"])
+@pytest.mark.browser
+def test_an_error_shown_on_leaving_a_field_does_not_lose_the_tap_below(phones, touch) -> None:
+    """A wrong phone number, then a tap on the choice just below it: the error it brings (which
+    pushes that choice down) comes after the tap, which picks the choice."""
+    phone = phones(f"can-bo-t{int(touch)}", viewport=(360, 640), has_touch=touch)
+    page = phone.page
+    phone.new("hoa_giai")
+    phone.field("cac_ben[0].so_dien_thoai").locator("input").click()
+    page.keyboard.type("0912")
+    radio = phone.field("cac_ben[0].vai_tro").locator('input[value="ben_yeu_cau"]')
+    radio.scroll_into_view_if_needed()
+    box = radio.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    if touch:
+        page.touchscreen.tap(x, y)
+    else:
+        page.mouse.click(x, y)
+    expect(radio).to_be_checked()
+    expect(phone.field("cac_ben[0].so_dien_thoai").locator(".err")).to_have_text(
+        "Không đúng định dạng"
+    )
