@@ -90,7 +90,7 @@ class Submission(Struct, forbid_unknown_fields=True):
 class ItemResult(Struct, omit_defaults=True):
     id: str | None
     status: Status
-    record_id: str | None = None
+    record_id: str | None  # always sent: null only for an item too broken to name one
     errors: list[FieldError] | None = None
     conflicts: list[str] | None = None
     reason: str | None = None  # for `rejected`: unknown_form, unknown_version, invalid, ...

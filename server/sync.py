@@ -48,6 +48,7 @@ _decode = msgspec.json.decode
 
 class _Ident(msgspec.Struct):
     id: Any = None
+    record_id: Any = None
 
 
 def now_iso() -> str:
@@ -79,8 +80,16 @@ class Prepared:
     captured_ns: int
 
 
-def _reject(sid: str | None, reason: str, errors: list[FieldError]) -> ItemResult:
-    return ItemResult(id=sid, status="rejected", reason=reason, errors=bilingual_errors(errors))
+def _reject(
+    sid: str | None, record_id: str | None, reason: str, errors: list[FieldError]
+) -> ItemResult:
+    return ItemResult(
+        id=sid,
+        status="rejected",
+        record_id=record_id,
+        reason=reason,
+        errors=bilingual_errors(errors),
+    )
 
 
 def _msgspec_error(
@@ -124,9 +133,9 @@ def prepare(
         item: Submission = decoder.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         try:
-            sid = decoder_ident(decoder, raw)
+            sid, rid = decoder_ident(decoder, raw)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-            sid = None
+            sid = rid = None
         lone = None if _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
         if isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
@@ -135,7 +144,7 @@ def prepare(
             error = FieldError(at + where, "malformed", LONE_SURROGATE)
         else:
             error = _msgspec_error(exc, at, decoder, raw)
-        return _reject(sid, "invalid", [error])
+        return _reject(sid, rid, "invalid", [error])
     errors: list[FieldError] = []
     sid = item.id.lower() if UUID_RE.match(item.id) else item.id
     if not UUID_RE.match(item.id):
@@ -143,6 +152,7 @@ def prepare(
     record_id = item.record_id.lower() if item.record_id is not None else sid
     if item.record_id is not None and not UUID_RE.match(item.record_id):
         errors.append(FieldError(f"{at}.record_id", "format", "record_id must be a UUID"))
+        record_id = item.record_id
     parents = tuple(sorted({p.lower() for p in item.parents}))
     for j, p in enumerate(item.parents):
         if not UUID_RE.match(p):
@@ -164,17 +174,19 @@ def prepare(
             FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
         )
     if errors:
-        return _reject(sid, "invalid", errors)
+        return _reject(sid, record_id, "invalid", errors)
     fv = catalog.get(item.form_id)
     if fv is None:
         return _reject(
             sid,
+            record_id,
             "unknown_form",
             [FieldError(f"{at}.form_id", "unknown_form", f"no form {item.form_id!r}")],
         )
     if not 1 <= item.form_version <= fv.latest:
         return _reject(
             sid,
+            record_id,
             "unknown_version",
             [
                 FieldError(
@@ -195,7 +207,7 @@ def prepare(
                     FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
                 )
     if errors:
-        return _reject(sid, "invalid", errors)
+        return _reject(sid, record_id, "invalid", errors)
     row = stored_row(
         sid=sid,
         record_id=record_id,
@@ -294,9 +306,14 @@ def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
     return ident, path
 
 
-def decoder_ident(decoder: Any, raw: Any) -> str | None:
+def decoder_ident(decoder: Any, raw: Any) -> tuple[str | None, str | None]:
+    """(id, record_id) of an item that does not decode as a whole, where they are strings: the
+    record_id of one with none is its id (it would have made a new record)."""
     ident = _codec(decoder).decode(raw, type=_Ident)
-    return ident.id if isinstance(ident.id, str) else None
+    sid = ident.id if isinstance(ident.id, str) else None
+    if ident.record_id is None:
+        return sid, sid
+    return sid, ident.record_id if isinstance(ident.record_id, str) else None
 
 
 def push(
@@ -322,6 +339,9 @@ def push(
     with store.write() as w:
         accepted = _admit(w, user, prepared, results)
         w.insert_submissions([p.row for p in accepted])
+        # A version published since the items were checked (they stay valid: versions never
+        # change) may rename fields: records are merged under the latest names of now.
+        catalog.reload()
         layout = {
             fid: (catalog.get(fid).renames, catalog.get(fid).latest)
             for fid in {p.row.form_id for p in accepted}
@@ -396,6 +416,7 @@ def _admit(
             else:
                 results[p.index] = _reject(
                     row.id,
+                    row.record_id,
                     "id_reused",
                     [FieldError(f"{at}.id", "id_reused", "this id was stored with other content")],
                 )
@@ -404,6 +425,7 @@ def _admit(
         if owner is not None and owner[0] != row.form_id:
             results[p.index] = _reject(
                 row.id,
+                row.record_id,
                 "invalid",
                 [
                     FieldError(
@@ -417,6 +439,7 @@ def _admit(
         if owner is not None and not areas.contains(user.area, owner[1]):
             results[p.index] = _reject(
                 row.id,
+                row.record_id,
                 "forbidden",
                 [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
             )
@@ -428,6 +451,7 @@ def _admit(
         if homes - {row.record_id}:
             results[p.index] = _reject(
                 row.id,
+                row.record_id,
                 "invalid",
                 [FieldError(f"{at}.parents", "other_record", "a parent belongs to another record")],
             )
@@ -436,7 +460,7 @@ def _admit(
         if p.parents and _closes_cycle(row.id, p.parents, known):
             message = "a parent descends from this submission: it could never be merged"
             results[p.index] = _reject(
-                row.id, "invalid", [FieldError(f"{at}.parents", "cycle", message)]
+                row.id, row.record_id, "invalid", [FieldError(f"{at}.parents", "cycle", message)]
             )
             continue
         known[row.id] = list(p.parents)

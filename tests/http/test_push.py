@@ -428,6 +428,30 @@ def test_a_malformed_item_is_rejected_alone_with_a_path(
     assert results[1]["reason"] == "invalid"
 
 
+def test_every_result_names_its_record_rejected_ones_too(api: Any) -> None:
+    """PROTOCOL: each result is {"id", "status", "record_id", ...}: a rejected item names the
+    record it would have made or edited (null only when the item names none at all)."""
+    unknown_form = submission("khong_co", {"x": 1}, version=1)
+    invalid = case(4)
+    invalid["data"]["loai_vu_viec"] = "khong_co_lua_chon"
+    not_a_uuid = case(5, record_id="not-a-uuid", parents=[uuid7()])
+    no_form = {"id": uuid7(), "form_id": 5}
+    results = api.push("officer", [unknown_form, invalid, not_a_uuid, no_form, 7])
+    assert statuses(results) == ["rejected"] * 5
+    assert [r["record_id"] for r in results] == [
+        unknown_form["id"],  # a new record: its own id
+        invalid["id"],
+        "not-a-uuid",  # as sent, with the error on it
+        no_form["id"],  # no record_id given: a new record's
+        None,  # not an object: nothing to name, but the key is there
+    ]
+    root = case(6)
+    api.push("officer", [root])
+    (refused,) = api.push("other_officer", [edit(root, {"trang_thai": "hoa_giai_thanh"})])
+    assert (refused["status"], refused["reason"]) == ("rejected", "forbidden")
+    assert refused["record_id"] == root["id"]
+
+
 def test_an_empty_batch_is_fine(api: Any) -> None:
     assert api.push("officer", []) == []
 
