@@ -41,6 +41,9 @@ UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 )
 SKEW_SECONDS = 86_400
+# what decoding one item may raise: RecursionError past ~1,000 levels of nesting, and
+# UnicodeDecodeError for a MessagePack str that is not UTF-8
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 MAX_PARENTS = 100
 encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.decode
@@ -78,6 +81,9 @@ class Prepared:
     parents: tuple[str, ...]
     data: dict[str, Any]  # row.data before encoding, so that merging need not decode it again
     captured_ns: int
+    # pattern matches the timeout stopped: the item is refused unless its id is stored with
+    # this content (then it is a duplicate, as it was when it first came, on a quieter moment)
+    timed_out: list[FieldError] | None = None
 
 
 def _reject(
@@ -131,13 +137,16 @@ def prepare(
     at = f"submissions[{index}]"
     try:
         item: Submission = decoder.decode(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except _UNREADABLE as exc:
         try:
             sid, rid = decoder_ident(decoder, raw)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except _UNREADABLE:
             sid = rid = None
-        lone = None if _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
-        if isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
+        deep = isinstance(exc, RecursionError)
+        lone = None if deep or _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
+        if deep:  # nested past what the decoder follows (~1,000 levels): no form goes so deep
+            error = FieldError(at, "too_deep", "nested too deep to read")
+        elif isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
         elif lone is not None:
             sid, where = lone
@@ -206,8 +215,11 @@ def prepare(
                 errors.append(
                     FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
                 )
+    timed_out = None
     if errors:
-        return _reject(sid, record_id, "invalid", errors)
+        if any(e.code != "pattern_timeout" for e in errors):
+            return _reject(sid, record_id, "invalid", errors)
+        timed_out = errors
     row = stored_row(
         sid=sid,
         record_id=record_id,
@@ -223,7 +235,7 @@ def prepare(
         received_at=received_at,
         skewed=captured_ns / 1e9 > received_ts + SKEW_SECONDS,
     )
-    return Prepared(index, row, creating, parents, data, captured_ns)
+    return Prepared(index, row, creating, parents, data, captured_ns, timed_out)
 
 
 def stored_row(
@@ -420,6 +432,9 @@ def _admit(
                     "id_reused",
                     [FieldError(f"{at}.id", "id_reused", "this id was stored with other content")],
                 )
+            continue
+        if p.timed_out:
+            results[p.index] = _reject(row.id, row.record_id, "invalid", p.timed_out)
             continue
         owner = owners.get(row.record_id)
         if owner is not None and owner[0] != row.form_id:

@@ -10,7 +10,9 @@ import time
 from typing import Any
 
 import msgspec
+import pytest
 
+from server import patterns
 from server.forms import FormDef
 from tests.support import assert_problem, submission
 
@@ -143,3 +145,24 @@ def test_a_slow_pattern_published_before_costs_its_own_push_not_the_server(api: 
         ("submissions[0].data.ten", "pattern_timeout")
     ]
     assert results[-1]["status"] == "accepted"
+
+
+def test_a_stored_item_whose_match_times_out_when_sent_again_is_a_duplicate(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phone that lost the answer sends its batch again while the server is busy: a match
+    that took a few milliseconds when the item was stored now runs out of time. The stored
+    item is answered duplicate, as PROTOCOL says of a replay; a new item is refused
+    pattern_timeout, and an old id with other content id_reused."""
+    slow_form(api, "cu_lai", r"^(?:[\p{L} ]|ngh)+$")
+    name = ("Nguyễn Văn Nghĩa " * 300).strip()
+    stored = submission("cu_lai", {"ten": name}, version=1)
+    assert api.push("officer", [stored])[0]["status"] == "accepted"
+    monkeypatch.setattr(patterns, "TIMEOUT", 1e-7)  # every match of a long value times out
+    new = submission("cu_lai", {"ten": name}, version=1)
+    changed = {**stored, "data": {"ten": name + " Minh"}}
+    again, fresh, reused = api.push("officer", [stored, new, changed])
+    assert (again["status"], again["record_id"]) == ("duplicate", stored["id"])
+    assert fresh["status"] == "rejected"
+    assert [e["code"] for e in fresh["errors"]] == ["pattern_timeout"]
+    assert reused["reason"] == "id_reused"
