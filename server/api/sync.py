@@ -13,6 +13,7 @@ from server.api.body import is_msgpack, parse, read_body, respond, split_json_ba
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, errors
 from server.api.records import page_response
+from server.api.split import split_deep_batch
 from server.auth import officer_or_above
 from server.errors import Malformed, TooLarge
 from server.forms import nfc
@@ -33,8 +34,11 @@ async def push(
     body, msgpack = await read_body(request, MAX_BODY_BYTES), is_msgpack(request)
     try:
         envelope = parse(body, PushEnvelope, msgpack=msgpack)
-    except Malformed:
-        split = None if msgpack else split_json_batch(body, PushEnvelope)
+    except Malformed as exc:
+        if isinstance(exc.__cause__, RecursionError):  # an item nested too deep: split
+            split = split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+        else:  # a lone surrogate in an item: the standard parser reads it
+            split = None if msgpack else split_json_batch(body, PushEnvelope)
         if split is None:
             raise
         envelope = split

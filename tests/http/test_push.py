@@ -684,6 +684,37 @@ def test_a_nan_literal_in_one_item_costs_nothing_else(api: Any) -> None:
     assert statuses(r.json()["results"]) == ["accepted", "rejected", "accepted"]
 
 
+@pytest.mark.parametrize("codec", ["json", "msgpack"])
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_an_item_nested_past_any_decoder_costs_nothing_else(
+    api: Any, codec: str, depth: int
+) -> None:
+    """An item nested deeper than the decoders follow (Python's recursion limit, ~1,000) made
+    the whole batch a 400: it is refused on its own, too_deep, and the others are stored."""
+    first, deep, last = case(1), case(2), case(3)
+    deep["data"]["noi_dung_vu_viec"] = "PLACEHOLDER"  # then an array nested `depth` deep
+    envelope = {"device_id": "p", "submissions": [first, deep, last]}
+    if codec == "json":
+        nested = b"[" * depth + b"]" * depth
+        body = json.dumps(envelope).encode().replace(b'"PLACEHOLDER"', nested)
+    else:
+        nested = b"\x91" * depth + b"\xc0"
+        body = msgspec.msgpack.encode(envelope).replace(b"\xabPLACEHOLDER", nested)
+    r = api.client.post(
+        PUSH,
+        content=body,
+        headers={**api.auth("officer"), "Content-Type": f"application/{codec}"},
+    )
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert [(e["path"], e["code"]) for e in results[1]["errors"]] == [
+        ("submissions[1]", "too_deep")
+    ]
+    record(api, first["id"])
+    record(api, last["id"])
+
+
 @pytest.mark.parametrize(
     "body",
     [
