@@ -166,11 +166,13 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        # A byte order mark, as Windows editors save UTF-8: YAML skips it, json refuses it.
+        text = text.removeprefix("\ufeff")
         if filename.endswith(".json") or text.lstrip().startswith("{"):
             data = json.loads(text, object_pairs_hook=_json_object)
         else:
             data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
-        shape = _shape_error(data)
+        shape = _shape_error(data) or _key_error(data)
         if shape is not None:
             raise DefinitionError([shape])
         # json.loads and YAML let a lone surrogate escape ("\ud800") through: not Unicode
@@ -205,6 +207,55 @@ def _shape_error(data: Any) -> FieldError | None:
     return None
 
 
+# What YAML makes of a scalar written without quotes, other than text (`no` is false).
+_YAML_TYPES = {
+    "bool": (
+        "đúng/sai (yes, no, on, off, true, false)",
+        "true/false (yes, no, on, off, true, false)",
+    ),
+    "int": ("một số", "a number"),
+    "float": ("một số", "a number"),
+    "date": ("một ngày", "a date"),
+    "datetime": ("một thời điểm", "a time"),
+    "NoneType": ("rỗng (null, ~)", "null (null, ~)"),
+}
+
+
+def _not_text(what: str) -> str:
+    """The message for a scalar YAML typed where text belongs (`value: no`, `name: on`)."""
+    vi, en = _YAML_TYPES[what]
+    return (
+        f"cần chữ, nhưng YAML đọc giá trị viết không có ngoặc kép này là {vi}: hãy đặt nó trong "
+        f'ngoặc kép, vd. value: "no", value: "1" / expected text, got {what}: YAML reads this '
+        f'value written without quotes as {en}; put it in quotes, e.g. value: "no", '
+        'value: "1"'
+    )
+
+
+def _key_error(data: Any) -> FieldError | None:
+    """Where `data` has a key that is not text (YAML reads `yes:`, `1:` or `2025-01-01:` as
+    true, a number, a date), found without recursion (after `_shape_error` bounded it)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key, v in value.items():
+                if not isinstance(key, str):
+                    kind = type(key).__name__
+                    what = kind if kind in _YAML_TYPES else "a value that is not text"
+                    vi, en = _YAML_TYPES.get(kind, ("một giá trị không phải chữ", what))
+                    message = (
+                        f"khóa {key!r} không phải chữ: YAML đọc khóa viết không có ngoặc kép này "
+                        f"là {vi}; hãy đặt nó trong ngoặc kép / the key {key!r} is not text: "
+                        f"YAML reads this key written without quotes as {en}; put it in quotes"
+                    )
+                    return FieldError(path or "(top)", "type", message)
+                stack.append((v, f"{path}.{key}".lstrip(".")))
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+    return None
+
+
 def _too_deep(trail: tuple[Any, ...]) -> FieldError:
     """The error for the value at `trail` (nested pairs of parent and key): repeat groups
     inside one another are refused at the first one too many, as `_convert_fields` does."""
@@ -229,7 +280,7 @@ def _too_deep(trail: tuple[Any, ...]) -> FieldError:
 
 def parse_definition(source: Any) -> FormDef:
     """Plain data -> a checked FormDef, or DefinitionError listing every problem at once."""
-    shape = _shape_error(source)
+    shape = _shape_error(source) or _key_error(source)
     if shape is not None:
         raise DefinitionError([shape])
     source = nfc(source)
@@ -268,6 +319,11 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
         where = where.rstrip("`")
         path = (prefix + where).lstrip(".")
     code = "invalid"
+    got = re.fullmatch(r"Expected `str[^`]*`, got `(\w+)`", message)
+    if got is not None and got[1] in _YAML_TYPES:
+        message = _not_text(got[1])
+    elif message.startswith("Invalid enum value"):
+        message += f" (a type is one of: {', '.join(FIELD_TYPES)})"
     key = re.search(r"(unknown|missing required) field `([^`]*)`", message)
     if key is not None:
         # msgspec reports these at the enclosing object; the path names the key itself.

@@ -489,6 +489,73 @@ def test_read_source_yaml_and_json_give_the_same_data() -> None:
     assert read_source(json.dumps(data).encode(), "") == data
 
 
+def test_a_byte_order_mark_is_skipped_in_json_as_in_yaml() -> None:
+    """Windows editors save UTF-8 with a BOM: `coso forms publish x.json` read such a file as
+    not JSON, while the same file as YAML, or POSTed, was published."""
+    data = form(field("a"))
+    for text, name in [(json.dumps(data), "x.json"), (yaml.safe_dump(data), "x.yaml")]:
+        assert read_source("\ufeff" + text, name) == data
+        assert read_source(("\ufeff" + text).encode(), name) == data
+
+
+YAML_FIELD = (
+    "form_id: thu\ntitle: {vi: T, en: T}\nfields:\n"
+    "  - {name: a, type: %s, label: {vi: A, en: A}%s}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "got"),
+    [
+        (", 1: x", "fields[0]", "1"),
+        (", yes: x", "fields[0]", "True"),
+        (", 2025-01-01: x", "fields[0]", "datetime.date(2025, 1, 1)"),
+        (
+            ", choices: [{value: a, label: {vi: A, en: A, ~: B}}]",
+            "fields[0].choices[0].label",
+            "None",
+        ),
+    ],
+)
+def test_a_key_yaml_reads_as_no_text_is_refused_at_its_place(
+    extra: str, path: str, got: str
+) -> None:
+    """`yes:` is true to YAML: the error said "not valid YAML or JSON: Only dicts with str-like
+    or number-like keys are supported" with no place, and `1:` "Expected `str` - at `key` in
+    `$`"."""
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(read_source(YAML_FIELD % ("select_one", extra), "x.yaml"))
+    [error] = info.value.errors
+    assert (error.path, error.code) == (path, "type")
+    assert f"the key {got} is not text" in error.message
+    assert "ngoặc kép" in error.message and "put it in quotes" in error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "got"), [("no", "bool"), ("on", "bool"), ("010", "int"), ("2025-01-01", "date")]
+)
+def test_a_value_yaml_reads_as_no_text_says_to_quote_it(value: str, got: str) -> None:
+    """The Norway problem: `value: no` is false to YAML; "Expected `str`, got `bool`" did not
+    say why nor what to do."""
+    choices = f", choices: [{{value: {value}, label: {{vi: A, en: A}}}}]"
+    assert problems(read_source(YAML_FIELD % ("select_one", choices), "x.yaml")) == [
+        ("fields[0].choices[0].value", "invalid")
+    ]
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(read_source(YAML_FIELD % ("select_one", choices), "x.yaml"))
+    message = info.value.errors[0].message
+    assert f"expected text, got {got}" in message and "put it in quotes" in message
+    assert message.startswith("cần chữ")  # Vietnamese first
+    name_on = read_source(YAML_FIELD.replace("name: a", "name: on") % ("text", ""), "x.yaml")
+    assert problems(name_on) == [("fields[0].name", "invalid")]
+
+
+def test_an_unknown_type_lists_the_types() -> None:
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(form(field("a", "number")))
+    assert "one of: text, integer, decimal" in info.value.errors[0].message
+
+
 def test_yaml_merge_keys_work_as_in_safe_load() -> None:
     text = (
         "form_id: tieu_chi_thu\n"
