@@ -19,6 +19,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.file_system import BaseLocalFileSystem
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -121,6 +122,16 @@ def _missing_docs_page(response: Response[Any]) -> Response[Any]:
     return response
 
 
+class AppFiles(BaseLocalFileSystem):
+    """The app's files on disk. A path no file can have (a NUL byte, `/app/app.js%00.png`)
+    is not found: the operating system refuses it with a ValueError, which was a 500."""
+
+    async def info(self, path: Any, **kwargs: Any) -> Any:
+        if "\x00" in str(path):
+            raise FileNotFoundError(path)
+        return await super().info(path, **kwargs)
+
+
 def _store(state: State) -> Store:
     return state.store  # type: ignore[no-any-return]
 
@@ -166,6 +177,7 @@ def create_app(settings: Settings) -> Litestar:
                 path="/app",
                 directories=[settings.client],
                 html_mode=True,
+                file_system=AppFiles(),
                 opt={"exclude_from_auth": True},
                 include_in_schema=False,
             )

@@ -24,6 +24,17 @@ APP_CSP = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# litestar's docs pages (/schema) load their scripts from CDNs (redoc's `latest`, unpinned,
+# with no integrity check). A sandbox without allow-same-origin runs them in an opaque
+# origin: whatever a CDN serves cannot read the app's IndexedDB (the officer's token, the
+# cases), register a service worker or call the API as this origin. The public OpenAPI
+# document they fetch is open to any origin for that (DOCS_CORS): it holds no secret.
+DOCS_CSP = (
+    "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox allow-forms; "
+    "frame-ancestors 'none'"
+)
+DOCS_CORS = [(b"access-control-allow-origin", b"*")]
+DOCS_DOCUMENTS = ("/schema/openapi.json", "/schema/openapi.yaml", "/schema/openapi.yml")
 COMMON = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -119,19 +130,17 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
         headers_in = list(scope.get("headers", []))
         if any(k.lower() == b"accept-encoding" for k, _ in headers_in):
             inner = {**inner, "headers": _accept_encoding(headers_in)}  # type: ignore[typeddict-item]
-        csp = (
-            None
-            if path.startswith("/schema")
-            else (APP_CSP if path.startswith("/app") else API_CSP)
-        )
+        docs = path == "/schema" or path.startswith("/schema/")
+        csp = DOCS_CSP if docs else (APP_CSP if path.startswith("/app") else API_CSP)
         seen: dict[str, Any] = {"status": 0, "bytes": 0, "ended": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = status = message["status"]
                 headers = list(message.get("headers", [])) + COMMON
-                if csp:
-                    headers.append((b"content-security-policy", csp.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
+                if docs and path in DOCS_DOCUMENTS:
+                    headers += DOCS_CORS
                 if status == 405 or (method == "OPTIONS" and status < 300):
                     listed = [v for k, v in headers if k.lower() == b"allow"]
                     if listed:

@@ -262,8 +262,8 @@ def test_the_app_page_works_under_its_policy(api: Api) -> None:
 
 
 def test_the_docs_pages_keep_the_common_headers(api: Api) -> None:
-    """/schema renders litestar's docs pages (scripts from their CDN): no CSP of ours there,
-    but the other headers still hold."""
+    """/schema renders litestar's docs pages (scripts from their CDN): a sandbox for a CSP
+    there (tests/http/test_edge_probes.py), and the other headers still hold."""
     r = api.client.get("/schema/swagger")
     assert r.status_code == 200
     for name, value in COMMON.items():
