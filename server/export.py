@@ -50,6 +50,7 @@ CHUNK = 64 * 1024
 XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
 XLSX_TEXT = 32_767  # characters (UTF-16 units) per cell
 TRUNCATED = "… [cắt bớt, xem CSV/JSONL / truncated, see CSV/JSONL]"
+CHOICES_CONTINUED = "các lựa chọn tiếp theo / choices continued"
 # What a reader sees of an XLSX beside the data is in Vietnamese, then English
 RECORDS_SHEET = "bản ghi - records"  # when the form's own name cannot be a sheet's
 COLUMNS_SHEET = "cột - columns"
@@ -431,21 +432,48 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     """Each column with its labels in Vietnamese and English, its type and its choices;
     a repeat group's own fields follow it (they are inside its JSON)."""
     ws.write_row(0, 0, _COLUMNS_HEADER, bold)
-    lines = []
+    lines: list[list[str]] = []
+
+    def line(name: str, kind: str, label: Label, choices: str, note: str) -> None:
+        # A long choice list (2,000 communes) goes on as many lines as it needs: one cell
+        # would cut it, and no other file of the export lists the choices.
+        first, *more = _cells(choices)
+        lines.append([name, kind, label.vi, label.en, first, note])
+        lines.extend([name, "", "", "", part, CHOICES_CONTINUED] for part in more)
+
     for col in cols:
         earlier = dict(col.earlier_choices)
-        choices = _choices(col.choices, earlier.get("", ()))
-        lines.append([col.name, _type(col.type), col.label.vi, col.label.en, choices, col.note])
+        line(
+            col.name,
+            _type(col.type),
+            col.label,
+            _choices(col.choices, earlier.get("", ())),
+            col.note,
+        )
         for path, f in col.subfields:
             choices = _choices(tuple(f.choices or ()), earlier.get(path, ()))
             note = f"nằm trong {col.name} (JSON) / inside {col.name} (JSON)"
-            lines.append(
-                [f"{col.name}[].{path}", _type(f.type), f.label.vi, f.label.en, choices, note]
-            )
+            line(f"{col.name}[].{path}", _type(f.type), f.label, choices, note)
     for r, line in enumerate(lines, start=1):
         for c, text in enumerate(line):
             if text:
                 ws.write_string(r, c, _xlsx_text(text))
+
+
+def _cells(lines: str) -> list[str]:
+    """Lines of text in as few cells as hold them whole, each within an XLSX cell's limit
+    (a line longer than that alone is cut by `_fit` in its own cell)."""
+    cells: list[str] = []
+    size = XLSX_TEXT + 1
+    for text in lines.split("\n"):
+        units = len(text.encode("utf-16-le")) // 2
+        if cells and size + 1 + units < XLSX_TEXT:  # one to spare for neutralise's '"
+            cells[-1] += "\n" + text
+            size += 1 + units
+        else:
+            cells.append(text)
+            size = units
+    return cells or [""]
 
 
 def _type(name: str) -> str:

@@ -406,6 +406,26 @@ def choice(value: str, vi: str, en: str) -> dict[str, Any]:
     return {"value": value, "label": {"vi": vi, "en": en}}
 
 
+def test_a_long_choice_list_goes_on_in_the_columns_sheet_whole() -> None:
+    """2,000 communes as choices: the one cell cut them at about 1,000 with "truncated, see
+    CSV/JSONL", which list no choices; now they go on in lines below, none lost."""
+    communes = [choice(f"x{i:04d}", f"Xã Đông Hòa {i}", f"Commune {i}") for i in range(2000)]
+    v1 = form(field("xa", "select_one", choices=communes), field("ghi_chu"))
+    data = b"".join(export.export("xlsx", [], [v1], sheet=""))
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    _, *lines = [list(r) for r in book["cột - columns"].iter_rows(values_only=True)]
+    mine = [line for line in lines if line[0] == "xa"]
+    assert len(mine) > 1
+    assert mine[0][1] == "chọn một / select_one" and mine[0][2] == "XA"
+    assert all(line[5] == export.CHOICES_CONTINUED for line in mine[1:])
+    listed = [entry for line in mine for entry in line[4].splitlines()]
+    assert listed == [f"x{i:04d}: Xã Đông Hòa {i} / Commune {i}" for i in range(2000)]
+    assert all(len(line[4]) <= export.XLSX_TEXT for line in mine)
+    assert [line[0] for line in lines].index("ghi_chu") == [line[0] for line in lines].index(
+        "xa"
+    ) + len(mine)
+
+
 def test_the_columns_sheet_explains_choices_only_earlier_versions_had() -> None:
     """Records collected under v1 still hold `no_nan` after v2 dropped it: the legend lists
     it after the latest version's choices, saying until which version it was offered."""
