@@ -56,7 +56,7 @@ def _database_busy(exc: Exception) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
-def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Every error, ours or the framework's, as RFC 9457 problem+json."""
     errors: list[FieldError] | None = None
     if isinstance(exc, ApiError):

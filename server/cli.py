@@ -485,7 +485,7 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
         fv = Catalog(store).get(form_id)
         if fv is None:
             raise click.ClickException(f"no form {form_id!r} / không có biểu mẫu này")
-        docs = (row.doc for row in store.iter_records(form_id, area))
+        docs: Iterator[str] = (row.doc for row in store.iter_records(form_id, area))
         if sys.stderr.isatty():  # a progress line for people, nothing for pipes and scripts
             docs = _progress(docs, store.count_records(form_id, area), form_id)
         chunks = export(fmt, docs, fv.defs, sheet=form_id)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import regex
 
@@ -391,7 +391,9 @@ class _Parser:
     def class_atom(self) -> CharSet:
         start, c = self.i, self.peek()
         self.i += 1
-        return self.escape(start, in_class=True) if c == "\\" else _char(ord(c))
+        if c != "\\":
+            return _char(ord(c))
+        return cast(CharSet, self.escape(start, in_class=True))  # in a class: a set, always
 
     def escape(self, start: int, *, in_class: bool) -> Node:
         c = self.peek()

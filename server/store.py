@@ -260,6 +260,7 @@ class Store:
     def user_rows(self, *, user_id: int | None = None, name: str | None = None) -> list[UserRow]:
         """Every user, by id; or only the one with `user_id`, or those named `name`."""
         sql = "SELECT id, name, role, area, created_at, disabled FROM users"
+        args: list[Any]
         if user_id is not None:
             sql, args = sql + " WHERE id = ?", [user_id]
         elif name is not None:
@@ -268,7 +269,7 @@ class Store:
             args = []
         with self.read() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-        return [UserRow(*r[:5], bool(r[5])) for r in rows]
+        return [UserRow(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
     def last_change_seq(self) -> int:
         """The change sequence of the latest change to any record (0 before the first)."""

@@ -144,7 +144,7 @@ def prepare(
             sid = rid = None
         deep = isinstance(exc, RecursionError)
         lone = None if deep or _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
-        if deep:  # nested past what the decoder follows (~1,000 levels): no form goes so deep
+        if isinstance(exc, RecursionError):  # past what the decoder follows (~1,000 levels)
             error = FieldError(at, "too_deep", "nested too deep to read")
         elif isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
@@ -182,7 +182,7 @@ def prepare(
         errors.append(
             FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
         )
-    if errors:
+    if errors or captured_ns is None:
         return _reject(sid, record_id, "invalid", errors)
     fv = catalog.get(item.form_id)
     if fv is None:
@@ -354,10 +354,8 @@ def push(
         # A version published since the items were checked (they stay valid: versions never
         # change) may rename fields: records are merged under the latest names of now.
         catalog.reload()
-        layout = {
-            fid: (catalog.get(fid).renames, catalog.get(fid).latest)
-            for fid in {p.row.form_id for p in accepted}
-        }  # type: ignore[union-attr]
+        forms = {fid: catalog.get(fid) for fid in {p.row.form_id for p in accepted}}
+        layout = {fid: (fv.renames, fv.latest) for fid, fv in forms.items() if fv is not None}
         new_rows: dict[str, list[SubmissionRow]] = {}
         for p in accepted:
             new_rows.setdefault(p.row.record_id, []).append(p.row)

@@ -340,7 +340,7 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
         if not isinstance(value, dict):
             return _wrong_type("an object", value, path, errors)
         prefix = f"{path}." if path else ""
-        out = {}
+        out: dict[str, Any] = {}
         for key, v in value.items():
             field_check = checks.get(key)
             if field_check is None:

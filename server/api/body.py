@@ -145,13 +145,13 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8
         found = None if msgpack else lone_surrogate_in(body)
-        where = None if found is None else found[1].removeprefix(".")
-        if where is not None:
+        if found is not None:
+            spot = found[1].removeprefix(".")
             raise Malformed(
                 f"the body is not Unicode text: half of a UTF-16 surrogate pair (an emoji cut "
-                f"in two) at {where or 'its top'}",
+                f"in two) at {spot or 'its top'}",
                 code="malformed_body",
-                errors=[FieldError(where, "malformed", LONE_SURROGATE)],
+                errors=[FieldError(spot, "malformed", LONE_SURROGATE)],
             ) from exc
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
