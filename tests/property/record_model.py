@@ -191,6 +191,8 @@ def evaluate_record(subs: Mapping[str, Item]) -> Expected | None:
     @cache
     def writes(sid: str) -> dict[str, Any]:
         # Rule 2: S writes f when f is in S.resolves or S.data[f] differs from base(S)[f].
+        # (Python's == is JSON equality here: a field's values all have the form's type, so
+        # `True == 1`, where the two differ, cannot meet; 1 == 1.0 as in JSON.)
         s = subs[sid]
         base = state(frozenset(s.parents))[0] if s.parents else {}
         out = {f: v for f, v in s.latest.items() if f in s.latest_resolves or v != base.get(f)}
