@@ -49,9 +49,14 @@ function parseNumber(s, integer) {
   return ok ? Number(s) : s;
 }
 
+// A value holding a bidi override (U+202E) is shown isolated (FSI…PDI), its own isolates
+// dropped: it cannot turn around the text after it (who wrote it, when, the next item).
+const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
+const iso = (s) => (BIDI.test(s) ? `\u2068${s.replace(/[\u2066-\u2069]/g, '')}\u2069` : s);
+
 function choiceLabel(f, v) {
   const c = f.choices?.find((x) => x.value === v);
-  return c ? L(c.label) : String(v);
+  return c ? L(c.label) : iso(String(v));
 }
 
 // One item of a repeat group on one line: "Phạm Văn Cường · 1965 · Bên yêu cầu".
@@ -59,7 +64,7 @@ const itemText = (f, item) =>
   f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ');
 
 // Who wrote a value: this phone (its own device id `mine`) or another, by its id's end.
-export const deviceText = (d, mine) => (d === mine ? t('this_phone') : t('device_n', { d: `…${String(d).slice(-6)}` }));
+export const deviceText = (d, mine) => (d === mine ? t('this_phone') : t('device_n', { d: `…${iso(String(d).slice(-6))}` }));
 
 // A value as text for reading (case view, conflicts).
 export function formatValue(f, v) {
@@ -80,7 +85,7 @@ export function formatValue(f, v) {
     case 'repeat':
       return v.map((item, i) => `${i + 1}. ${itemText(f, item)}`).join('; ');
     default:
-      return typeof v === 'object' ? JSON.stringify(v) : String(v);
+      return iso(typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
 }
 
