@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 
 from server import derive, forms
-from server.evolution import check_evolution, rename_map
+from server.evolution import check_evolution, rename_map, with_retired
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
@@ -66,9 +66,12 @@ class Catalog:
             fv.defs.append(form)
             fv.shas.append(sha)
             fv.docs.append(_doc(form, version, sha))
-            fv.validators.append(compile_form(form, version))
         for fv in loaded.values():
             fv.renames = rename_map(fv.defs[-1], fv.defs[:-1])
+            # data is checked with the fields removed since kept (optional) where they were
+            fv.validators = [
+                compile_form(form, n) for n, form in enumerate(with_retired(fv.defs), start=1)
+            ]
         with self._lock:
             self._forms, self._count = loaded, len(rows)
 

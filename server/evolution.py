@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from server.forms import Field, FormDef
 from server.protocol import FieldError
 
@@ -55,6 +57,59 @@ def evolve(versions: Sequence[FormDef]) -> Evolution:
     lists: _Lists = [(n, "", v.fields) for n, v in enumerate(versions, start=1)]
     _level(lists, len(versions), "fields", "", out)
     return out
+
+
+def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
+    """Each version (oldest first) as its data is checked: with the fields removed before the
+    latest version added, optional, at each level the version has, under the names records
+    keep them (their last). A record keeps what a removed field collected, inside repeat
+    group items too; a client that edits a group sends its items back whole, with those
+    values, and they must not be refused as unknown (PROTOCOL: removing a field from a form
+    never hides data already collected)."""
+    evolution = evolve(versions)
+    alive = {p.latest for p in evolution.places if p.version == len(versions)}
+    last: dict[str, Place] = {}
+    for place in evolution.places:  # in version order: the last definition stays
+        if place.latest not in alive:
+            last[place.latest] = place
+    if not last:
+        return list(versions)
+    out = []
+    for n, version in enumerate(versions, start=1):
+        # where each level of this version keeps its data: latest dotted path -> field
+        mine = {p.latest: p for p in evolution.places if p.version == n}
+        retired: dict[str, list[Field]] = {}
+        for path, place in last.items():
+            parent, _, name = path.rpartition(".")
+            if path in mine or (parent and parent not in mine):
+                continue  # this version's own field, or a level this version has not
+            if any(
+                p.latest.rpartition(".")[0] == parent and p.field.name == name
+                for p in mine.values()
+            ):
+                continue  # the name is this version's, for another field
+            gone = msgspec.structs.replace(
+                place.field, name=name, required=False, previous_names=None
+            )
+            retired.setdefault(parent, []).append(gone)
+        out.append(_extend(version, retired, mine))
+    return out
+
+
+def _extend(version: FormDef, retired: dict[str, list[Field]], mine: dict[str, Place]) -> FormDef:
+    """`version` with `retired[level]` appended to each level (keyed by latest dotted path)."""
+    if not retired:
+        return version
+    latest_of = {id(p.field): latest for latest, p in mine.items()}
+
+    def level(fields: Sequence[Field], key: str) -> list[Field]:
+        kept = [
+            msgspec.structs.replace(f, fields=level(f.fields, latest_of[id(f)])) if f.fields else f
+            for f in fields
+        ]
+        return kept + retired.get(key, [])
+
+    return msgspec.structs.replace(version, fields=level(version.fields, ""))
 
 
 def check_evolution(earlier: Sequence[FormDef], new: FormDef) -> list[FieldError]:

@@ -149,3 +149,38 @@ def test_a_resolve_with_a_fields_older_name_settles_it_under_the_new_one(api: Ap
     settled = r.json()["record"]
     assert settled["data"]["c"] == "B1" and "b" not in settled["data"]
     assert settled["conflicts"] == []
+
+
+def test_a_group_edited_on_a_version_without_one_of_its_sub_fields_keeps_that_data(
+    api: Api,
+) -> None:
+    """PROTOCOL: removing a field from a form never hides data already collected. v1's
+    parties had `ten`; v2 removed it. An officer on v2 edits a party: the items go back
+    whole, `ten` with them (it was refused as unknown), and the record keeps it."""
+    party = {"name": "ben", "type": "repeat", "label": LABEL}
+    v1 = publish(api, {**party, "fields": [field("ten"), field("tuoi", "integer")]})
+    assert v1.status_code in (200, 201), v1.text
+    first = submission("thu_nghiem", {"ben": [{"ten": "An", "tuoi": 30}]}, version=1)
+    assert api.push("officer", [first])[0]["status"] == "accepted"
+    v2 = publish(api, {**party, "fields": [field("tuoi", "integer")]})
+    assert v2.status_code in (200, 201), v2.text
+    held = record(api, first["id"])["data"]["ben"]
+    assert held == [{"ten": "An", "tuoi": 30}]
+    item = {**held[0], "tuoi": 31}  # the item as the record holds it, one value changed
+    edit = submission(
+        "thu_nghiem", {"ben": [item]}, version=2, record_id=first["id"], parents=[first["id"]]
+    )
+    assert api.push("officer", [edit])[0]["status"] == "accepted"
+    assert record(api, first["id"])["data"]["ben"] == [{"ten": "An", "tuoi": 31}]
+    # checked as v1 checked it: a number where v1 had text is still refused
+    wrong = submission(
+        "thu_nghiem",
+        {"ben": [{"ten": 5, "tuoi": 31}]},
+        version=2,
+        record_id=first["id"],
+        parents=[edit["id"]],
+    )
+    [refused] = api.push("officer", [wrong])
+    assert [(e["path"], e["code"]) for e in refused["errors"]] == [
+        ("submissions[0].data.ben[0].ten", "type")
+    ]

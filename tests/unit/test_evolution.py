@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from server.derive import renamed
-from server.evolution import check_evolution, evolve, rename_map
+from server.evolution import check_evolution, evolve, rename_map, with_retired
 from server.forms import FormDef, parse_definition, read_source, walk
 from server.protocol import FieldError
+from server.validate import compile_form
 
 L = {"vi": "Nhãn", "en": "Label"}
 CHOICES = [{"value": "a", "label": L}, {"value": "b", "label": L}]
@@ -340,3 +341,46 @@ def test_places_name_every_field_of_every_version_under_its_latest_path() -> Non
 def test_the_real_forms_evolve(version: int) -> None:
     versions = [parse_definition(hoa_giai(v)) for v in range(1, version + 1)]
     assert check_evolution(versions[:-1], versions[-1]) == []
+
+
+# --- data of removed fields: checked, not refused -------------------------------------------
+
+
+def test_a_removed_sub_field_is_accepted_in_later_items_and_checked_by_its_last_definition() -> (
+    None
+):
+    """v1's group item had `ten`; v2 removed it and renamed the group. A record keeps the
+    v1 values, and an officer editing an item on v2 sends the item back with them."""
+    v1 = parsed(group("nhom", field("ten", required=True, max_length=5), field("tuoi", "integer")))
+    v2 = parsed(group("nhom2", field("tuoi", "integer"), previous_names=["nhom"]))
+    v3 = parsed(
+        group("nhom2", field("tuoi", "integer"), field("moi")),
+        field("ghi_chu"),
+    )
+    checked = with_retired([v1, v2, v3])
+    assert [f.name for f in checked[2].fields[0].fields] == ["tuoi", "moi", "ten"]
+    validate = compile_form(checked[2], 3)
+    data, errors = validate({"nhom2": [{"tuoi": 3, "ten": "An"}]}, creating=False)
+    assert errors == []
+    assert data == {"nhom2": [{"ten": "An", "tuoi": 3}]}
+    # checked by its last definition (at most 5 characters), never required
+    _, errors = validate({"nhom2": [{"ten": "Nguyễn Văn An"}]}, creating=True)
+    assert [(e.path, e.code) for e in errors] == [("nhom2[0].ten", "max_length")]
+    # what no version had is still unknown, and a later field is unknown to an earlier one
+    _, errors = validate({"nhom2": [{"khong_co": 1}]}, creating=False)
+    assert [e.code for e in errors] == ["unknown_field"]
+    _, errors = compile_form(checked[1], 2)({"nhom2": [{"moi": "x"}]}, creating=False)
+    assert [e.code for e in errors] == ["unknown_field"]
+    # v2 (the group under its v2 name) takes the removed field too; v1 has it as its own
+    assert [f.name for f in checked[1].fields[0].fields] == ["tuoi", "ten"]
+    assert checked[0] is v1
+    # the published definitions themselves are untouched
+    assert [f.name for f in v3.fields[0].fields] == ["tuoi", "moi"]
+
+
+def test_a_removed_top_level_field_is_accepted_optional() -> None:
+    v1 = parsed(field("a", required=True), field("b"))
+    v2 = parsed(field("b"))
+    checked = with_retired([v1, v2])
+    assert [(f.name, f.required) for f in checked[1].fields] == [("b", False), ("a", False)]
+    assert with_retired([v2]) == [v2]
