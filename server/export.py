@@ -454,8 +454,8 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
             choices = _choices(tuple(f.choices or ()), earlier.get(path, ()))
             note = f"nằm trong {col.name} (JSON) / inside {col.name} (JSON)"
             line(f"{col.name}[].{path}", _type(f.type), f.label, choices, note)
-    for r, line in enumerate(lines, start=1):
-        for c, text in enumerate(line):
+    for r, row in enumerate(lines, start=1):
+        for c, text in enumerate(row):
             if text:
                 ws.write_string(r, c, _xlsx_text(text))
 

@@ -217,7 +217,7 @@ def _children(node: Node) -> list[Node]:
 
 def _repeats(node: Node) -> list[Repeat]:
     here = [node] if isinstance(node, Repeat) and (node.high is None or node.high > 1) else []
-    return here + [r for child in _children(node) for r in _repeats(child)]  # type: ignore[misc]
+    return here + [r for child in _children(node) for r in _repeats(child)]
 
 
 def _sets(node: Node) -> list[CharSet]:

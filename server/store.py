@@ -274,11 +274,12 @@ class Store:
     def last_change_seq(self) -> int:
         """The change sequence of the latest change to any record (0 before the first)."""
         with self.read() as conn:
-            return conn.execute("SELECT coalesce(max(change_seq), 0) FROM records").fetchone()[0]
+            row = conn.execute("SELECT coalesce(max(change_seq), 0) FROM records").fetchone()
+            return int(row[0])
 
     def form_count(self) -> int:
         with self.read() as conn:
-            return conn.execute("SELECT count(*) FROM forms").fetchone()[0]
+            return int(conn.execute("SELECT count(*) FROM forms").fetchone()[0])
 
     def form_versions(self) -> list[tuple[str, int, str, str]]:
         """(form_id, version, sha256, definition JSON) of every published version."""
@@ -339,9 +340,8 @@ class Store:
     def count_records(self, form_id: str, area: str) -> int:
         where, params = _area_clause("area", area)
         with self.read() as conn:
-            return conn.execute(
-                f"SELECT count(*) FROM records WHERE form_id = ? AND {where}", [form_id, *params]
-            ).fetchone()[0]
+            sql = f"SELECT count(*) FROM records WHERE form_id = ? AND {where}"
+            return int(conn.execute(sql, [form_id, *params]).fetchone()[0])
 
     def audit_page(self, since: int, limit: int) -> list[tuple[Any, ...]]:
         with self.read() as conn:
@@ -370,7 +370,7 @@ class Store:
 
     def integrity_check(self) -> str:
         with self.read() as conn:
-            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
 def restore(backup: str | Path, target: str | Path) -> str:
@@ -534,11 +534,12 @@ class Writer:
         return {r[0]: (r[1], r[2]) for r in _select_in(self.conn, sql, record_ids)}
 
     def latest_version(self, form_id: str) -> tuple[int, str, str] | None:
-        return self.conn.execute(
+        row: tuple[int, str, str] | None = self.conn.execute(
             "SELECT version, sha256, definition FROM forms WHERE form_id = ? "
             "ORDER BY version DESC LIMIT 1",
             [form_id],
         ).fetchone()
+        return row
 
     def version_with_sha(self, form_id: str, sha: str) -> int | None:
         row = self.conn.execute(

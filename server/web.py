@@ -12,8 +12,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("coso.access")
@@ -118,18 +119,19 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
     routes = routes or {}
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         started = time.perf_counter()
-        path: str = scope["path"]
-        method: str = scope["method"]
+        http = cast("dict[str, Any]", scope)  # an HTTP scope, as a plain mapping to copy
+        path: str = http["path"]
+        method: str = http["method"]
         # HEAD is GET without the body: the same status and headers (ETag, Content-Length),
         # from the same handler. The server below us still sees HEAD in its own scope.
-        inner: Scope = {**scope, "method": "GET"} if method == "HEAD" else scope  # type: ignore[typeddict-item]
-        headers_in = list(scope.get("headers", []))
+        inner = {**http, "method": "GET"} if method == "HEAD" else http
+        headers_in = list(http.get("headers", []))
         if any(k.lower() == b"accept-encoding" for k, _ in headers_in):
-            inner = {**inner, "headers": _accept_encoding(headers_in)}  # type: ignore[typeddict-item]
+            inner = {**inner, "headers": _accept_encoding(headers_in)}
         docs = path == "/schema" or path.startswith("/schema/")
         csp = DOCS_CSP if docs else (APP_CSP if path.startswith("/app") else API_CSP)
         seen: dict[str, Any] = {"status": 0, "bytes": 0, "ended": False}
@@ -165,16 +167,16 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
             if path == "/app":  # the app's relative URLs need the slash: /app/app.js, not /app.js
                 query = scope.get("query_string", b"")
                 location = b"/app/" + (b"?" + query if query else b"")
-                await send_wrapper(
-                    {
-                        "type": "http.response.start",
-                        "status": 308,
-                        "headers": [(b"location", location), (b"content-length", b"0")],
-                    }
-                )
-                await send_wrapper({"type": "http.response.body", "body": b""})
+                start: Message = {
+                    "type": "http.response.start",
+                    "status": 308,
+                    "headers": [(b"location", location), (b"content-length", b"0")],
+                }
+                await send_wrapper(start)
+                end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+                await send_wrapper(end)
             else:
-                await app(inner, receive, send_wrapper)
+                await app(cast(Scope, inner), receive, send_wrapper)
         finally:
             user = inner.get("user")
             access_log.info(
