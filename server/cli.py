@@ -23,7 +23,7 @@ from server.auth import add_user, set_disabled
 from server.catalog import Catalog, schema_files
 from server.errors import bilingual_errors
 from server.export import export
-from server.forms import DefinitionError, nfc, parse_definition, read_source
+from server.forms import UNSHOWN, DefinitionError, nfc, parse_definition, read_source
 from server.store import Store, UserRow
 from server.store import restore as restore_db
 
@@ -315,6 +315,13 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     name = name.strip()
     if not name:
         raise click.BadParameter("a name is needed / cần có tên", param_hint="NAME")
+    bad = UNSHOWN.search(name)
+    if bad is not None:  # shown in the audit log, the app's header and every submission
+        raise click.BadParameter(
+            f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is a control or direction"
+            " character, not text / tên có ký tự điều khiển, không phải chữ",
+            param_hint="NAME",
+        )
     if role == "admin" and area not in ("", "*"):  # PROTOCOL: an admin is everything
         raise click.BadParameter(
             "an admin sees every area: give --area '' / quản trị viên quản lý mọi địa bàn: "

@@ -50,7 +50,7 @@ MAX_VALUES = 1_000_000
 MAX_BOUND = 2**53 - 1
 # In a label: C0 controls and DEL, and the bidirectional overrides and isolates that make
 # text show in another order than it is stored.
-_UNSHOWN = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+UNSHOWN = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 class _DuplicateKey(ValueError):
@@ -385,7 +385,7 @@ def _check_label(label: Label | None, path: str, errors: list[FieldError]) -> No
         return
     for lang in ("vi", "en"):
         text = getattr(label, lang)
-        bad = _UNSHOWN.search(text)
+        bad = UNSHOWN.search(text)
         if bad is not None:
             message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
             errors.append(FieldError(f"{path}.{lang}", "control_character", message))

@@ -280,6 +280,16 @@ def test_users_add_refuses_a_blank_name(live: Path, name: str) -> None:
     assert user_count(live) == 1
 
 
+@pytest.mark.parametrize("name", ["Lan\u202e", "\u2066Lan", "Lan\x1b[31m", "L\x00an"])
+def test_users_add_refuses_control_and_direction_characters(live: Path, name: str) -> None:
+    """A name is shown in the audit log, the app's header and beside every submission: a
+    right-to-left override there turns the text after it around (who wrote what, when)."""
+    result = run("users", "add", name, "--role", "officer", "--area", "01.00070", "--db", live)
+    assert result.exit_code == 2
+    assert "không phải chữ" in result.output
+    assert user_count(live) == 1
+
+
 def test_users_add_keeps_a_name_without_the_spaces_around_it(live: Path) -> None:
     assert (
         run("users", "add", "  lan  ", "--role", "admin", "--area", "", "--db", live).exit_code == 0
