@@ -19,6 +19,7 @@ import yaml
 from msgspec import Struct
 
 from server import patterns, redos
+from server.pattern_syntax import PatternError
 from server.protocol import LONE_SURROGATE, FieldError, Label, lone_surrogate_path
 
 FieldType = Literal[
@@ -479,7 +480,7 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
         else:
             try:
                 text_pattern(f.pattern, f.max_length)
-            except patterns.PatternError as exc:
+            except PatternError as exc:
                 err("pattern", exc.code, str(exc))
 
 

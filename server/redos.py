@@ -20,20 +20,9 @@ import sys
 
 import regex
 
-from server.patterns import (
-    WORD,
-    Alt,
-    CharSet,
-    Look,
-    Node,
-    Pattern,
-    Repeat,
-    SlowPattern,
-    class_text,
-    compile,
-    emit,
-    literal,
-)
+from server.pattern_syntax import SlowPattern
+from server.pattern_tree import WORD, Alt, CharSet, Look, Node, Repeat, class_text, emit, literal
+from server.patterns import Pattern, compile
 
 _VIETNAMESE = "àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ"
 # What people type (the probes look for texts an officer could enter, not exotic code

@@ -17,6 +17,7 @@ from typing import Any
 
 from server import patterns
 from server.forms import Field, FormDef
+from server.pattern_syntax import PatternError
 from server.protocol import FieldError
 
 # A check takes (value, path, errors) and returns the value to keep (normalised).
@@ -109,7 +110,7 @@ def _text(f: Field) -> Check:
     limit = f.max_length or MAX_TEXT
     try:
         pattern = patterns.compile(f.pattern) if f.pattern else None
-    except patterns.PatternError:
+    except PatternError:
         # Published before patterns were read as JavaScript reads them, and refused now: the
         # phone's RegExp cannot compile most of these either, and then checks nothing.
         pattern = None

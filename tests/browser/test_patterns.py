@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page
 
-from server import patterns, redos
+from server import pattern_tree, patterns, redos
 from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
 from tests.property.test_patterns_props import VALUE_CHARS, alternation
 
@@ -76,10 +76,10 @@ def test_what_the_server_refuses_as_not_javascript_chromium_cannot_compile(js: P
 @pytest.mark.browser
 def test_every_property_name_the_server_takes_means_the_same_in_chromium(js: Page) -> None:
     names = [
-        *(rf"\p{{{n}}}" for n in patterns.GENERAL_CATEGORY),
+        *(rf"\p{{{n}}}" for n in pattern_tree.GENERAL_CATEGORY),
         *(rf"\p{{gc={n}}}" for n in ("L", "Lu", "Letter")),
-        *(rf"\p{{{n}}}" for n in patterns.BINARY_PROPERTY),
-        *(rf"\p{{{key}={n}}}" for key in ("Script", "sc", "scx") for n in patterns.SCRIPT),
+        *(rf"\p{{{n}}}" for n in pattern_tree.BINARY_PROPERTY),
+        *(rf"\p{{{key}={n}}}" for key in ("Script", "sc", "scx") for n in pattern_tree.SCRIPT),
     ]
     assert js.evaluate(COMPILES, names) == [None] * len(names)
     # what people type, and a few of the other kinds: marks, spaces, fullwidth, digits of

@@ -1,6 +1,7 @@
 """Text patterns: ECMAScript syntax (the u flag) read and matched as the phone's RegExp does,
 refusals that name the construct and its position, the publish-time probe against patterns
-that take exponential time, and the matching timeout (server/patterns.py, server/redos.py)."""
+that take exponential time, and the matching timeout (server/pattern_syntax.py,
+server/patterns.py, server/redos.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from server import patterns, redos
+from server import pattern_syntax, patterns, redos
 from server.cli import main
 from server.forms import parse_definition, read_source, walk
 from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
@@ -43,7 +44,7 @@ def test_the_translation_means_the_same_to_pythons_re(
 
 @pytest.mark.parametrize("pattern", NOT_JAVASCRIPT + REFUSED_VALID_JAVASCRIPT)
 def test_refused(pattern: str) -> None:
-    with pytest.raises(patterns.PatternError) as info:
+    with pytest.raises(pattern_syntax.PatternError) as info:
         patterns.compile(pattern)
     assert info.value.code == "invalid"
     assert " / " in str(info.value)  # Vietnamese / English
@@ -69,7 +70,7 @@ def test_refused(pattern: str) -> None:
     ],
 )
 def test_a_refusal_names_the_construct_and_where_it_is(pattern: str, where: int, says: str) -> None:
-    with pytest.raises(patterns.PatternError) as info:
+    with pytest.raises(pattern_syntax.PatternError) as info:
         patterns.compile(pattern)
     vietnamese, english = str(info.value).split(" / ", 1)
     assert vietnamese.startswith(f"ký tự {where}: ")
@@ -78,9 +79,9 @@ def test_a_refusal_names_the_construct_and_where_it_is(pattern: str, where: int,
 
 
 def test_a_pattern_too_long_or_too_deep_is_refused() -> None:
-    with pytest.raises(patterns.PatternError, match="longer than 1000"):
+    with pytest.raises(pattern_syntax.PatternError, match="longer than 1000"):
         patterns.compile("a" * 1001)
-    with pytest.raises(patterns.PatternError, match="nested deeper"):
+    with pytest.raises(pattern_syntax.PatternError, match="nested deeper"):
         patterns.compile("(" * 40 + ")" * 40)
 
 
@@ -100,7 +101,7 @@ def test_common_and_published_patterns_pass_the_probe(pattern: str) -> None:
 @pytest.mark.parametrize("pattern", SLOW)
 def test_a_pattern_that_can_take_exponential_time_is_refused(pattern: str) -> None:
     start = time.monotonic()
-    with pytest.raises(patterns.SlowPattern) as info:
+    with pytest.raises(pattern_syntax.SlowPattern) as info:
         redos.check(pattern)
     assert time.monotonic() - start < 10  # the first slow probe stops it
     assert info.value.code == "slow"
@@ -128,10 +129,10 @@ def test_a_branch_of_several_characters_is_pumped_as_other_branches_spell_it() -
 
 
 def test_high_polynomial_time_is_refused_unless_max_length_keeps_texts_short() -> None:
-    with pytest.raises(patterns.SlowPattern):
+    with pytest.raises(pattern_syntax.SlowPattern):
         redos.check(r".*.*=.*")  # cubic: 1000 characters are 10**9 steps
     assert redos.check(r".*.*=.*", max_length=50).source == ".*.*=.*"
-    with pytest.raises(patterns.SlowPattern):  # exponential: refused whatever the length
+    with pytest.raises(pattern_syntax.SlowPattern):  # exponential: refused whatever the length
         redos.check(r"^(a+)+$", max_length=20)
 
 
@@ -176,7 +177,7 @@ def test_a_value_gets_the_whole_timeout_whatever_timed_out_before() -> None:
 def test_a_pattern_too_large_written_out_is_refused_where_it_grows(
     pattern: str, where: int, size: str
 ) -> None:
-    with pytest.raises(patterns.LargePattern) as info:
+    with pytest.raises(pattern_syntax.LargePattern) as info:
         patterns.compile(pattern)
     assert info.value.code == "too_large"
     vietnamese, english = str(info.value).split(" / ", 1)
@@ -186,7 +187,7 @@ def test_a_pattern_too_large_written_out_is_refused_where_it_grows(
 
 
 def test_a_pattern_too_large_only_as_a_whole_is_refused() -> None:
-    with pytest.raises(patterns.LargePattern, match="make 6,000 characters"):
+    with pytest.raises(pattern_syntax.LargePattern, match="make 6,000 characters"):
         patterns.compile("a{1000}" * 6)
 
 
@@ -196,7 +197,7 @@ def test_long_counts_and_a_few_nested_ones_are_accepted() -> None:
         r"^(?:[0-9]{3}-){2}[0-9]{4}$",
         r"^(?:\p{L}{1,50} ){0,20}\p{L}+$",
     ):
-        assert redos.check(source).size <= patterns.MAX_SIZE
+        assert redos.check(source).size <= pattern_syntax.MAX_SIZE
 
 
 def test_the_compile_cache_is_bounded_by_the_patterns_sizes() -> None:
