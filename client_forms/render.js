@@ -250,6 +250,8 @@ function repeat(f, value, path, w, ctx) {
     list.replaceChildren();
     w.items = values.map((v, i) => {
       const item = group(f.fields, v ?? {}, `${path}[${i}].`, ctx);
+      // Sub-fields this version lacks (removed since) go back as they were: the record keeps them.
+      item.kept = Object.fromEntries(Object.entries(v ?? {}).filter(([k]) => !item.byName[k]));
       item.el = h('div', { class: 'item' },
         h('div', { class: 'item-head' }, h('strong', {}, t('item', { n: i + 1 })),
           h('button', { type: 'button', class: 'link danger', onclick: () => {
@@ -280,7 +282,7 @@ function group(fields, data, prefix, ctx) {
 }
 
 function collect(g) {
-  const out = {};
+  const out = { ...g.kept };
   for (const w of g.widgets) {
     const v = w.get();
     if (v !== undefined) out[w.f.name] = v;

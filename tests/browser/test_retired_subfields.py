@@ -1,0 +1,105 @@
+"""A sub-field a later form version removed keeps its values through an edit on the phone: the
+app sends each repeat item back whole, with what the version it shows no longer has, at every
+depth (PROTOCOL: removing a field from a form never hides data already collected)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_case_edits import open_edit
+
+
+def person(*, nested: bool, ten: bool) -> dict[str, Any]:
+    """A repeat group `ben` of people (`ten`, `tuoi`), with their children (`con`) inside."""
+    fields: list[dict[str, Any]] = [
+        {"name": "tuoi", "type": "integer", "min": 0, "label": {"vi": "Tuổi", "en": "Age"}}
+    ]
+    if ten:
+        fields.insert(0, {"name": "ten", "type": "text", "label": {"vi": "Tên", "en": "Name"}})
+    if nested:
+        fields.append(person(nested=False, ten=ten) | {"name": "con"})
+    return {
+        "name": "ben",
+        "type": "repeat",
+        "label": {"vi": "Các bên", "en": "Parties"},
+        "fields": fields,
+    }
+
+
+def form(ten: bool) -> dict[str, Any]:
+    return {
+        "form_id": "ho_so_ben",
+        "title": {"vi": "Hồ sơ các bên", "en": "Parties"},
+        "sync_to_devices": True,
+        "fields": [
+            {"name": "ghi_chu", "type": "text", "label": {"vi": "Ghi chú", "en": "Note"}},
+            person(nested=True, ten=ten),
+        ],
+    }
+
+
+@pytest.mark.browser
+def test_an_edit_sends_items_back_with_the_sub_fields_a_later_version_removed(
+    phones, server
+) -> None:
+    admin = server.add_user("quan-tri", "admin", "")
+    status, body = server.api(admin, "/forms", form(ten=True))
+    assert status == 201, body
+    desk = server.add_user("truc-ban")
+    case_id = str(uuid.uuid4())
+    an = {"ten": "An", "tuoi": 30, "con": [{"ten": "Bé", "tuoi": 5}]}
+    data = {
+        "ghi_chu": "Hai hộ",
+        "ben": [an, {"ten": "Bình", "tuoi": 40}, {"ten": "Chi", "tuoi": 50}],
+    }
+    status, body = server.api(
+        desk,
+        "/sync/push",
+        {
+            "device_id": "may-truc-ban",
+            "submissions": [
+                {
+                    "id": case_id,
+                    "form_id": "ho_so_ben",
+                    "form_version": 1,
+                    "parents": [],
+                    "captured_at": "2025-08-15T08:00:00+07:00",
+                    "data": data,
+                }
+            ],
+        },
+    )
+    assert status == 200 and body["results"][0]["status"] == "accepted", body
+    status, body = server.api(admin, "/forms", form(ten=False))
+    assert status == 201 and body["version"] == 2, body
+
+    phone = phones("can-bo-b")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    open_edit(phone, case_id)
+    expect(phone.field("ben[0].ten")).to_have_count(0)
+    # Bình's item goes (and what it held with it); An and her child are a year older.
+    binh = page.locator('[data-path="ben"] .item').filter(has=phone.field("ben[1].tuoi"))
+    binh.locator(".item-head button").click()
+    expect(phone.field("ben[2].tuoi")).to_have_count(0)
+    phone.fill({"ben[0].tuoi": "31", "ben[0].con[0].tuoi": "6"})
+    phone.save()
+    expect(page.locator("#entry")).to_have_count(0)
+    phone.sync()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-rejected")).to_have_count(0)
+
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200, record
+    assert record["data"]["ben"] == [
+        {"ten": "An", "tuoi": 31, "con": [{"ten": "Bé", "tuoi": 6}]},
+        {"ten": "Chi", "tuoi": 50},
+    ]
+    assert record["data"]["ghi_chu"] == "Hai hộ"
+    assert record["conflicts"] == []
