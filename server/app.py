@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -132,6 +133,12 @@ class AppFiles(BaseLocalFileSystem):
         return await super().info(path, **kwargs)
 
 
+def _finish_rederive(catalog: Catalog) -> None:
+    done = catalog.finish_rederive()
+    if done:
+        log.info("%d records derived anew under the latest names", done)
+
+
 def _store(state: State) -> Store:
     return state.store  # type: ignore[no-any-return]
 
@@ -145,11 +152,17 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         store = Store(settings.db)
         app.state.store = store
-        app.state.catalog = Catalog(store)
+        app.state.catalog = catalog = Catalog(store)
         app.state.auth_limiter = FailedAuthLimiter()
+        # records a renaming publish left under older names (it stopped half-way): derived
+        # anew beside the requests, a few hundred a transaction
+        catchup = threading.Thread(target=_finish_rederive, args=(catalog,), daemon=True)
+        catchup.start()
         try:
             yield
         finally:
+            catalog.stopping.set()
+            catchup.join()
             store.close()
 
     api = Router(

@@ -34,10 +34,20 @@ class FormVersions:
     docs: list[bytes] = field(default_factory=list)  # the served JSON of each version
     validators: list[Validator] = field(default_factory=list)
     renames: dict[str, str] = field(default_factory=dict)  # old name -> latest name
+    # the version that last renamed a field: records derived before it hold older names
+    names_since: int = 1
 
     @property
     def latest(self) -> int:
         return len(self.defs)
+
+
+REDERIVE_CHUNK = 500  # records derived anew in one transaction after a renaming publish
+
+
+def _renames(versions: list[FormDef]) -> dict[str, str]:
+    """Old name -> the name its data is kept under after the last of `versions`."""
+    return rename_map(versions[-1], versions[:-1])
 
 
 def _doc(form: FormDef, version: int, sha: str) -> bytes:
@@ -52,6 +62,7 @@ class Catalog:
         self._lock = threading.Lock()
         self._forms: dict[str, FormVersions] = {}
         self._count = -1
+        self.stopping = threading.Event()  # set when the server stops: no new work begins
         self.reload()
 
     def reload(self) -> None:
@@ -68,6 +79,14 @@ class Catalog:
             fv.docs.append(_doc(form, version, sha))
         for fv in loaded.values():
             fv.renames = rename_map(fv.defs[-1], fv.defs[:-1])
+            fv.names_since = max(
+                (
+                    n
+                    for n in range(2, fv.latest + 1)
+                    if _renames(fv.defs[: n - 1]) != _renames(fv.defs[:n])
+                ),
+                default=1,
+            )
             # data is checked with the fields removed since kept (optional) where they were
             fv.validators = [
                 compile_form(form, n) for n, form in enumerate(with_retired(fv.defs), start=1)
@@ -128,14 +147,41 @@ class Catalog:
                 f"{form.form_id}@{version}",
                 msgspec.json.encode({"sha256": sha}).decode(),
             )
-            renames = rename_map(form, earlier)
-            renamed = earlier and rename_map(earlier[-1], earlier[:-1]) != renames
-            if renamed:
-                # Records hold data under the latest names: map the whole form anew.
-                layout = {form.form_id: (renames, version)}
-                derive.rebuild(w, w.form_record_ids(form.form_id), layout, now)
+            renamed = bool(earlier) and _renames(earlier) != _renames([*earlier, form])
         self.reload()
+        if renamed:  # records hold data under the latest names: derive them anew
+            self.rederive(form.form_id, version)
         return PublishResult(form.form_id, version, sha), True
+
+    def rederive(self, form_id: str, below: int) -> int:
+        """Derive anew, under the latest names, the records of `form_id` last derived before
+        version `below`; how many. A few hundred records a transaction, so pushes and pulls go
+        on meanwhile (one transaction for them all held every other writer for a second per
+        5,000 records: past 30 s, a 503). A record a push touches meanwhile is derived from
+        its submissions by that push (derive takes no shortcut from an older version's
+        state) and skipped here; those a crash left behind are found at the next start."""
+        done, after = 0, ""
+        while not self.stopping.is_set():
+            fv = self.get(form_id)
+            if fv is None:
+                return done
+            layout = {form_id: (fv.renames, fv.latest)}
+            with self.store.write() as w:
+                ids = w.records_derived_before(form_id, below, after, REDERIVE_CHUNK)
+                if not ids:
+                    return done
+                derive.rebuild(w, ids, layout, now_iso())
+            done, after = done + len(ids), ids[-1]
+        return done
+
+    def finish_rederive(self) -> int:
+        """Derive anew the records still under older names (a publish stopped before it had
+        derived them all); how many."""
+        return sum(
+            self.rederive(form_id, fv.names_since)
+            for form_id, fv in list(self._forms.items())
+            if fv.names_since > 1
+        )
 
 
 def _version_key(path: Path) -> tuple[str, int, str]:

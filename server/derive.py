@@ -179,7 +179,10 @@ def rebuild(
         if doc is not None and pending == 0 and rows:
             before = _decode(doc, type=Record)
             renames, latest = layout.get(before.form_id, ({}, before.form_version))
-            record = _advance(before, rows, renames, latest, now, validated)
+            # a state derived under an older version may hold names renamed since (a renaming
+            # publish derives its records anew a few hundred at a time): merged afresh then
+            current = not renames or before.form_version == latest
+            record = _advance(before, rows, renames, latest, now, validated) if current else None
             if record is not None:
                 out[rid] = Merged(
                     data=record.data,
