@@ -26,8 +26,11 @@ REPORT = {
 }
 
 
-def push_case(server: Any, data: dict[str, Any]) -> str:
-    """A `hoa_giai` case created through the API by an officer on duty at another desk."""
+def push_case(
+    server: Any, data: dict[str, Any], form_id: str = "hoa_giai", version: int = 2
+) -> str:
+    """A case (`hoa_giai` unless told) created through the API by an officer on duty at
+    another desk."""
     desk = server.add_user(f"truc-ban-{uuid.uuid4().hex[:6]}")
     case_id = str(uuid.uuid4())
     status, body = server.api(
@@ -38,8 +41,8 @@ def push_case(server: Any, data: dict[str, Any]) -> str:
             "submissions": [
                 {
                     "id": case_id,
-                    "form_id": "hoa_giai",
-                    "form_version": 2,
+                    "form_id": form_id,
+                    "form_version": version,
                     "parents": [],
                     "captured_at": "2025-08-15T08:00:00+07:00",
                     "data": data,

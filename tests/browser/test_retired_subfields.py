@@ -4,12 +4,12 @@ depth (PROTOCOL: removing a field from a form never hides data already collected
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.samples import push_case
 from tests.browser.test_case_edits import open_edit
 
 
@@ -49,31 +49,12 @@ def test_an_edit_sends_items_back_with_the_sub_fields_a_later_version_removed(
     admin = server.add_user("quan-tri", "admin", "")
     status, body = server.api(admin, "/forms", form(ten=True))
     assert status == 201, body
-    desk = server.add_user("truc-ban")
-    case_id = str(uuid.uuid4())
     an = {"ten": "An", "tuoi": 30, "con": [{"ten": "Bé", "tuoi": 5}]}
     data = {
         "ghi_chu": "Hai hộ",
         "ben": [an, {"ten": "Bình", "tuoi": 40}, {"ten": "Chi", "tuoi": 50}],
     }
-    status, body = server.api(
-        desk,
-        "/sync/push",
-        {
-            "device_id": "may-truc-ban",
-            "submissions": [
-                {
-                    "id": case_id,
-                    "form_id": "ho_so_ben",
-                    "form_version": 1,
-                    "parents": [],
-                    "captured_at": "2025-08-15T08:00:00+07:00",
-                    "data": data,
-                }
-            ],
-        },
-    )
-    assert status == 200 and body["results"][0]["status"] == "accepted", body
+    case_id = push_case(server, data, "ho_so_ben", 1)
     status, body = server.api(admin, "/forms", form(ten=False))
     assert status == 201 and body["version"] == 2, body
 
