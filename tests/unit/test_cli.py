@@ -96,7 +96,7 @@ def test_serve_demo_prints_setup_links_for_the_address_phones_use(
 ) -> None:
     """Behind an HTTPS proxy the server listens on one address and phones use another:
     `--url` (or COSO_URL) is what the printed setup link carries."""
-    from server.cli import welcome
+    from server.cli_serve import welcome
     from server.store import Store
 
     db = tmp_path / "coso.db"

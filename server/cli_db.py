@@ -1,0 +1,87 @@
+"""The database file a `coso` command is given (--db): checked (a directory, or a missing file
+where the command makes none, is refused), opened with a one-line message for a file SQLite
+cannot open, and locked so that `restore` never swaps it under a running server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from server.store import Store
+
+DB_OPTION = click.option(
+    "--db",
+    default="coso.db",
+    show_default=True,
+    envvar="COSO_DB",
+    help="SQLite database file / tệp cơ sở dữ liệu.",
+)
+
+
+def need_dir(file: Path) -> None:
+    """Refuse a file to be made in a directory that does not exist."""
+    parent = file.absolute().parent
+    if not parent.is_dir():
+        raise click.ClickException(f"no directory {parent} / không có thư mục {parent}")
+
+
+def check_db(db: str, *, create: bool = False) -> None:
+    """Refuse a --db that is a directory, or that does not exist unless the command makes one
+    (`serve`, `users add`, `restore`): a mistyped path must not become an empty database."""
+    path = Path(db)
+    if path.is_dir():
+        raise click.ClickException(
+            f"{db} is a directory, not a database file / là thư mục, không phải tệp cơ sở dữ liệu"
+        )
+    if create:
+        need_dir(path)
+    elif not path.exists():
+        raise click.ClickException(f"no database at {db} / không có cơ sở dữ liệu tại {db}")
+
+
+@contextlib.contextmanager
+def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
+    """The database a command works on, checked by `check_db`, closed when the block ends; a
+    file SQLite cannot open, or one that is not coso's, is a message."""
+    check_db(db, create=create)
+    try:
+        store = Store(db)
+    except sqlite3.OperationalError as exc:  # locked, not readable, not writable
+        raise click.ClickException(
+            f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
+        ) from exc
+    except sqlite3.DatabaseError as exc:  # "file is not a database", another program's
+        raise click.ClickException(
+            f"{db} is not a coso database ({exc}) / không phải cơ sở dữ liệu coso"
+        ) from exc
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
+    """`coso serve` holds this, shared, for as long as it runs; `coso restore` takes it
+    exclusively without waiting, so that it never swaps the database under a running server
+    (which would go on with the old database id). A file beside the database, since SQLite
+    locks only during transactions; the kernel lets go when the process ends, however it ends."""
+    if db == ":memory:":
+        yield
+        return
+    path = Path(db).resolve()
+    with path.with_name(path.name + ".lock").open("a") as f:
+        try:
+            fcntl.flock(f, (fcntl.LOCK_EX | fcntl.LOCK_NB) if restoring else fcntl.LOCK_SH)
+        except BlockingIOError as exc:
+            raise click.ClickException(
+                f"a coso server is running on {db}: stop the server first"
+                " / máy chủ coso đang chạy trên cơ sở dữ liệu này: hãy dừng máy chủ trước"
+            ) from exc
+        yield

@@ -1,0 +1,180 @@
+"""`coso serve`, `coso backup` and `coso restore`: run the server on a database (with the forms
+and demo users an empty one needs), and copy the database out and put it back.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+from pathlib import Path
+
+import click
+
+from server.app import ROOT, Settings, create_app
+from server.auth import add_user
+from server.catalog import Catalog, schema_files
+from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
+from server.cli_forms import publish
+from server.cli_users import area_label, setup_link
+from server.store import Store
+from server.store import restore as restore_db
+
+DEMO_USERS = (  # a real commune and its province
+    ("can-bo-demo", "officer", "01.00070"),
+    ("giam-sat-demo", "supervisor", "01"),
+    ("quan-tri-demo", "admin", ""),
+)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, before the banner, an address the server could not listen on (a port in use,
+    a host not of this machine): each address of `host` bound as asyncio will bind it for
+    uvicorn (SO_REUSEADDR, IPv6 only on IPv6, an address family the machine lacks skipped),
+    then let go."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        bound = 0
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            with socket.socket(family, kind, proto) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    sock.bind(address)
+                except OSError as exc:
+                    if exc.errno != errno.EADDRNOTAVAIL:
+                        raise
+                else:
+                    bound += 1
+        if not bound:
+            raise OSError(errno.EADDRNOTAVAIL, os.strerror(errno.EADDRNOTAVAIL))
+    except OSError as exc:
+        in_use = ": cổng đang được dùng" if exc.errno == errno.EADDRINUSE else ""
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            f" / không mở được cổng {port} trên {host}{in_use}"
+        ) from exc
+
+
+@click.command()
+@DB_OPTION
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Địa chỉ lắng nghe / Address to listen on (0.0.0.0: every network interface).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Cổng / Port.",
+)
+@click.option(
+    "--url",
+    envvar="COSO_URL",
+    help="Địa chỉ điện thoại dùng / The address phones use, e.g. https://coso.example.vn "
+    "behind an HTTPS proxy (for the setup links printed); default http://localhost:PORT.",
+)
+@click.option(
+    "--schemas",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=ROOT / "schemas",
+    show_default=True,
+    help="Biểu mẫu xuất bản khi cơ sở dữ liệu trống / "
+    "Form definitions to publish on an empty database.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Tạo người dùng thử / Also create one demo user per role and print their tokens.",
+)
+def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: bool) -> None:
+    """Chạy máy chủ / Run the server (API at /api/v1, phone app at /app/)."""
+    import uvicorn
+
+    check_port(host, port)
+    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
+    url = (url or f"http://{'localhost' if local else host}:{port}").rstrip("/")
+    with open_store(db, create=True) as store:
+        welcome(store, db, url, schemas, demo)
+    with server_lock(db):  # the server's own store is opened inside: never one restored under it
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
+        uvicorn.run(
+            create_app(Settings(db=db)),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,  # ours is structured and never holds a token (server/web.py)
+            timeout_keep_alive=10,
+        )
+
+
+def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
+    """What `coso serve` does and says before it starts: the forms on an empty database, and
+    the demo users or how to make one."""
+    catalog = Catalog(store)
+    if not catalog.manifest():
+        click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
+        publish(catalog, schema_files(schemas))
+    if demo and not store.users():
+        click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
+        for name, role, area in DEMO_USERS:
+            _, token = add_user(store, name, role, area)
+            click.echo(
+                f"  {role:<10} {name:<14} area {area_label(area)}\n             token {token}"
+            )
+            if role == "officer":
+                click.echo(
+                    f"             phone setup link / liên kết cài đặt: {setup_link(url, token)}"
+                )
+    elif not store.users():
+        click.echo(
+            "\nNo users yet. Create one / Tạo người dùng:\n"
+            f"  coso users add NAME --role admin --area '' --db {db}"
+        )
+    elif demo:
+        click.echo(
+            "\nUsers exist already; tokens are shown only when made. A new one / Tạo thêm:\n"
+            f"  coso users add NAME --role officer --area 01.00070 --db {db}"
+        )
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DB_OPTION
+def backup(file: Path, db: str) -> None:
+    """Sao lưu / Take a consistent copy of the database, even while the server runs."""
+    if file.exists():
+        raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")
+    need_dir(file)
+    with open_store(db) as store:
+        try:
+            store.backup(file)
+        except BaseException:
+            file.unlink(missing_ok=True)  # no half a backup (it did not exist before)
+            raise
+    click.echo(f"backup written / đã sao lưu: {file}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@DB_OPTION
+def restore(file: Path, db: str) -> None:
+    """Khôi phục / Put a backup back (stop the server first); the database gets a new
+    identity, so phones and supervisors pull again from the start."""
+    check_db(db, create=True)  # a new database is a restore on a new machine
+    if file.resolve() == Path(db).resolve():
+        raise click.ClickException(f"{file} is the database itself / tệp sao lưu chính là {db}")
+    with server_lock(db, restoring=True):
+        try:
+            new_id = restore_db(file, db)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")

@@ -1,0 +1,181 @@
+"""`coso users`: add, list, disable and enable the people who use the server."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from server import areas
+from server.auth import add_user, set_disabled
+from server.cli_db import DB_OPTION, open_store
+from server.forms import UNSHOWN, nfc
+from server.store import Store, UserRow
+
+
+def setup_link(url: str, token: str) -> str:
+    return f"{url.rstrip('/')}/app/#token={token}"
+
+
+def area_label(area: str) -> str:
+    """An area's code and official name, as `users add` prints them."""
+    return f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
+
+
+@click.group()
+def users() -> None:
+    """Người dùng / Users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["officer", "supervisor", "admin"]), required=True)
+@click.option(
+    "--area", required=True, help="Area path, e.g. 01.00070 ('' for an admin of all areas)."
+)
+@click.option(
+    "--url",
+    default="http://localhost:8000",
+    show_default=True,
+    envvar="COSO_URL",
+    help="The server's address, for the phone setup link.",
+)
+@DB_OPTION
+def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
+    """Tạo người dùng / Create a user; the token is the last line of the output."""
+    name = name.strip()
+    if not name:
+        raise click.BadParameter("a name is needed / cần có tên", param_hint="NAME")
+    bad = UNSHOWN.search(name)
+    if bad is not None:  # shown in the audit log, the app's header and every submission
+        raise click.BadParameter(
+            f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is a control or direction"
+            " character, not text / tên có ký tự điều khiển, không phải chữ",
+            param_hint="NAME",
+        )
+    if role == "admin" and area not in ("", "*"):  # PROTOCOL: an admin is everything
+        raise click.BadParameter(
+            "an admin sees every area: give --area '' / quản trị viên quản lý mọi địa bàn: "
+            "dùng --area ''",
+            param_hint="--area",
+        )
+    try:
+        area = "" if role == "admin" else areas.parse(area)
+    except areas.AreaError as exc:
+        raise click.BadParameter(str(exc), param_hint="--area") from exc
+    if area and not areas.is_official(area):
+        click.echo(
+            f"warning / cảnh báo: {area} không phải mã địa bàn chính thức, vẫn được chấp nhận "
+            "(thí điểm, kiểm thử) / is not an official area code (accepted for pilots and tests)",
+            err=True,
+        )
+    with open_store(db, create=True) as store:
+        user, token = add_user(store, name, role, area)
+    where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
+    click.echo(f"{user.role} {user.name} — area {area} {where}".rstrip())
+    if role == "officer":
+        import segno
+
+        link = setup_link(url, token)
+        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
+        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
+    click.echo("Token (shown once / chỉ hiện một lần):")
+    click.echo(token)
+
+
+@users.command("list")
+@DB_OPTION
+def users_list(db: str) -> None:
+    """Danh sách người dùng / List the users: id, name, role, area, when made, disabled or not."""
+    with open_store(db) as store:
+        rows = store.user_rows()
+    if not rows:
+        click.echo("chưa có người dùng / no users yet")
+        return
+    table = [
+        (
+            "id",
+            "tên / name",
+            "vai trò / role",
+            "địa bàn / area",
+            "tạo lúc / created",
+            "trạng thái / status",
+        ),
+        *(
+            (
+                str(u.id),
+                u.name if u.name.isprintable() else repr(u.name),  # one line per user, always
+                u.role,
+                area_label(u.area),
+                u.created_at,
+                "đã khóa / disabled" if u.disabled else "hoạt động / active",
+            )
+            for u in rows
+        ),
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def find_user(store: Store, key: str) -> UserRow:
+    """USER of `users disable`/`enable`: the user with that id, else the one user of that
+    name. An id always names one user; a name two users share is refused, not guessed at."""
+    key = nfc(key.strip())
+    if key.isascii() and key.isdigit() and len(key) < 19:  # within SQLite's integers
+        found = store.user_rows(user_id=int(key))
+        if found:
+            return found[0]
+    found = store.user_rows(name=key)
+    if not found:
+        raise click.BadParameter(
+            f"no user has the id or name {key!r} (see coso users list)"
+            " / không có người dùng nào có mã số hoặc tên này (xem coso users list)",
+            param_hint="USER",
+        )
+    if len(found) > 1:
+        ids = ", ".join(str(u.id) for u in found)
+        raise click.BadParameter(
+            f"{len(found)} users are named {key!r} (ids {ids}): give the id"
+            f" / {len(found)} người dùng có tên này (mã số {ids}): hãy dùng mã số",
+            param_hint="USER",
+        )
+    return found[0]
+
+
+def change_user(key: str, db: str, *, disabled: bool) -> None:
+    with open_store(db) as store:
+        user = find_user(store, key)
+        changed = set_disabled(store, user, disabled)
+    who = f"{user.id} {user.name} — {user.role}, {area_label(user.area)}"
+    if disabled and changed:
+        click.echo(
+            f"đã khóa / disabled: {who}; mã truy cập bị từ chối từ bây giờ"
+            " / its token is refused from now on"
+        )
+    elif disabled:
+        click.echo(f"đã khóa từ trước, không thay đổi / already disabled, nothing changed: {who}")
+    elif changed:
+        click.echo(
+            f"đã mở khóa / enabled: {who}; mã truy cập dùng lại được / its token works again"
+        )
+    else:
+        click.echo(f"không bị khóa, không thay đổi / not disabled, nothing changed: {who}")
+
+
+@users.command("disable")
+@click.argument("user")
+@DB_OPTION
+def users_disable(user: str, db: str) -> None:
+    """Khóa người dùng / Disable a user (a lost phone): its token gets 401 at once, from a
+    running server too. USER: an id (see `coso users list`) or a name."""
+    change_user(user, db, disabled=True)
+
+
+@users.command("enable")
+@click.argument("user")
+@DB_OPTION
+def users_enable(user: str, db: str) -> None:
+    """Mở khóa người dùng / Enable a disabled user again: the same token works again.
+    USER: an id (see `coso users list`) or a name."""
+    change_user(user, db, disabled=False)
