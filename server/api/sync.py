@@ -36,7 +36,7 @@ async def push(
         envelope = parse(body, PushEnvelope, msgpack=msgpack)
     except Malformed as exc:
         if isinstance(exc.__cause__, RecursionError):  # an item nested too deep: split
-            split = split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+            split = await run_sync(_split_deep, body, msgpack)
         else:  # a lone surrogate in an item: the standard parser reads it
             split = None if msgpack else split_json_batch(body, PushEnvelope)
         if split is None:
@@ -52,6 +52,16 @@ async def push(
         )
     )
     return respond(request, PushResponse(results, sync.now_iso()))
+
+
+def _split_deep(body: bytes, msgpack: bool) -> PushEnvelope | None:
+    """`split_deep_batch`, run in a worker thread (it reads every byte of up to 10 MiB in
+    Python: seconds the event loop would not answer anyone), None for a body it cannot split:
+    a MessagePack map key may itself be nested past the decoder's limit."""
+    try:
+        return split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+    except RecursionError:
+        return None
 
 
 @get("/sync/pull", guards=[officer_or_above], sync_to_thread=True, responses=errors(400, 409))
