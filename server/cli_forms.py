@@ -11,7 +11,8 @@ import click
 from server.catalog import Catalog
 from server.cli_db import DB_OPTION, open_store
 from server.errors import bilingual_errors
-from server.forms import DefinitionError, parse_definition, read_source
+from server.form_source import DefinitionError, read_source
+from server.forms import parse_definition
 
 
 @click.group()

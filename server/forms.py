@@ -1,4 +1,4 @@
-"""Form definitions: load from YAML/JSON, check every rule at once, canonical hash.
+"""Form definitions: the structs, every rule checked at once, canonical hash.
 
 Pure: no HTTP, no SQL. A definition that passes `parse_definition` is safe to publish as a
 new version once `evolution.check_evolution` against the earlier versions finds nothing.
@@ -7,7 +7,6 @@ new version once `evolution.check_evolution` against the earlier versions finds 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import unicodedata
@@ -15,12 +14,14 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
-import yaml
 from msgspec import Struct
 
 from server import patterns, redos
+from server.form_source import MAX_REPEAT_DEPTH, YAML_TYPES, key_error, not_text, shape_error
+from server.form_source import DefinitionError as DefinitionError  # for catalog.py's import
+from server.form_source import read_source as read_source  # for catalog.py's import
 from server.pattern_syntax import PatternError
-from server.protocol import LONE_SURROGATE, FieldError, Label, lone_surrogate_path
+from server.protocol import FieldError, Label
 
 FieldType = Literal[
     "text",
@@ -40,69 +41,12 @@ FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 MAX_FIELDS = 500
-MAX_REPEAT_DEPTH = 8  # repeat groups inside one another
-# Any definition is refused past these before it is read any further, so that nothing below
-# recurses without end: arrays and objects inside one another (8 levels of repeat groups
-# take about 20), and values counted as YAML aliases expand them (a 2 MiB body holds 1M).
-MAX_NESTING = 64
-MAX_VALUES = 1_000_000
 # The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
 # submitted integers to the same).
 MAX_BOUND = 2**53 - 1
 # In a label: C0 controls and DEL, and the bidirectional overrides and isolates that make
 # text show in another order than it is stored.
 UNSHOWN = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: Any, where: str = "") -> None:
-        super().__init__(f"the key {key!r} appears twice in one object{where}")
-        self.key = key
-
-
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """libyaml's safe loader when PyYAML was built with it (ten times faster than the pure
-    one), refusing a key given twice in one mapping: YAML would keep the last silently.
-    Merge keys (`<<: *anchor`) work as in `yaml.safe_load`: the keys written next to them
-    win over the merged ones, and only the written keys must be distinct."""
-
-    def construct_document(self, node: yaml.Node) -> Any:
-        # Every mapping is checked before any is built: building flattens merge keys into
-        # the mappings (and an anchored one may be merged before it is built itself).
-        seen, stack = set(), [node]
-        while stack:
-            current = stack.pop()
-            if id(current) in seen:
-                continue  # an alias: the same node again
-            seen.add(id(current))
-            if isinstance(current, yaml.MappingNode):
-                keys = set()
-                for key_node, value_node in current.value:
-                    stack += (key_node, value_node)
-                    if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
-                        continue
-                    key = self.construct_object(key_node)
-                    if key in keys:
-                        raise _DuplicateKey(key, f" (line {key_node.start_mark.line + 1})")
-                    keys.add(key)
-            elif isinstance(current, yaml.SequenceNode):
-                stack += current.value
-        return super().construct_document(node)
-
-
-YAML_LOADER = _Loader
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -132,14 +76,6 @@ class FormDef(Struct, forbid_unknown_fields=True, omit_defaults=True):
     sync_to_devices: bool = False
 
 
-class DefinitionError(Exception):
-    """A definition that cannot be published; `errors` lists every problem found."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
-        self.errors = errors
-
-
 def text_pattern(source: str, max_length: int | None = None) -> patterns.Pattern:
     """A text field's `pattern`, read as the phones' JavaScript reads it (`RegExp` with the `u`
     flag; server/patterns.py), refused (PatternError) if JavaScript or the server would read it
@@ -162,126 +98,9 @@ def nfc(value: Any) -> Any:
     return value
 
 
-def read_source(text: str | bytes, filename: str = "") -> Any:
-    """YAML or JSON text to plain data (JSON is YAML, but JSON errors read better from json)."""
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        # A byte order mark, as Windows editors save UTF-8: YAML skips it, json refuses it.
-        text = text.removeprefix("\ufeff")
-        if filename.endswith(".json") or text.lstrip().startswith("{"):
-            data = json.loads(text, object_pairs_hook=_json_object)
-        else:
-            data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
-        shape = _shape_error(data) or _key_error(data)
-        if shape is not None:
-            raise DefinitionError([shape])
-        # json.loads and YAML let a lone surrogate escape ("\ud800") through: not Unicode
-        where = lone_surrogate_path(data)
-        if where is not None:
-            raise DefinitionError(
-                [FieldError(where.removeprefix("."), "malformed", LONE_SURROGATE)]
-            )
-        msgspec.json.encode(data)
-    except _DuplicateKey as exc:
-        raise DefinitionError([FieldError("", "duplicate_key", str(exc))]) from exc
-    except (ValueError, TypeError, RecursionError, yaml.YAMLError) as exc:
-        raise DefinitionError([FieldError("", "syntax", f"not valid YAML or JSON: {exc}")]) from exc
-    return data
-
-
-def _shape_error(data: Any) -> FieldError | None:
-    """Where `data` nests deeper than MAX_NESTING or holds more than MAX_VALUES values (a
-    YAML alias counts its value again each time), found without recursion."""
-    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 0, ())]
-    count = 0
-    while stack:
-        value, depth, trail = stack.pop()
-        count += 1
-        if count > MAX_VALUES:
-            return FieldError("", "too_large", f"a definition holds at most {MAX_VALUES} values")
-        if isinstance(value, dict | list):
-            if depth == MAX_NESTING:
-                return _too_deep(trail)
-            items = value.items() if isinstance(value, dict) else enumerate(value)
-            stack.extend((v, depth + 1, (trail, k)) for k, v in items)
-    return None
-
-
-# What YAML makes of a scalar written without quotes, other than text (`no` is false).
-_YAML_TYPES = {
-    "bool": (
-        "đúng/sai (yes, no, on, off, true, false)",
-        "true/false (yes, no, on, off, true, false)",
-    ),
-    "int": ("một số", "a number"),
-    "float": ("một số", "a number"),
-    "date": ("một ngày", "a date"),
-    "datetime": ("một thời điểm", "a time"),
-    "NoneType": ("rỗng (null, ~)", "null (null, ~)"),
-}
-
-
-def _not_text(what: str) -> str:
-    """The message for a scalar YAML typed where text belongs (`value: no`, `name: on`)."""
-    vi, en = _YAML_TYPES[what]
-    return (
-        f"cần chữ, nhưng YAML đọc giá trị viết không có ngoặc kép này là {vi}: hãy đặt nó trong "
-        f'ngoặc kép, vd. value: "no", value: "1" / expected text, got {what}: YAML reads this '
-        f'value written without quotes as {en}; put it in quotes, e.g. value: "no", '
-        'value: "1"'
-    )
-
-
-def _key_error(data: Any) -> FieldError | None:
-    """Where `data` has a key that is not text (YAML reads `yes:`, `1:` or `2025-01-01:` as
-    true, a number, a date), found without recursion (after `_shape_error` bounded it)."""
-    stack: list[tuple[Any, str]] = [(data, "")]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, dict):
-            for key, v in value.items():
-                if not isinstance(key, str):
-                    kind = type(key).__name__
-                    what = kind if kind in _YAML_TYPES else "a value that is not text"
-                    vi, en = _YAML_TYPES.get(kind, ("một giá trị không phải chữ", what))
-                    message = (
-                        f"khóa {key!r} không phải chữ: YAML đọc khóa viết không có ngoặc kép này "
-                        f"là {vi}; hãy đặt nó trong ngoặc kép / the key {key!r} is not text: "
-                        f"YAML reads this key written without quotes as {en}; put it in quotes"
-                    )
-                    return FieldError(path or "(top)", "type", message)
-                stack.append((v, f"{path}.{key}".lstrip(".")))
-        elif isinstance(value, list):
-            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
-    return None
-
-
-def _too_deep(trail: tuple[Any, ...]) -> FieldError:
-    """The error for the value at `trail` (nested pairs of parent and key): repeat groups
-    inside one another are refused at the first one too many, as `_convert_fields` does."""
-    keys: list[Any] = []
-    while trail:
-        trail, key = trail
-        keys.append(key)
-    keys.reverse()
-    groups = 0  # `fields[i]` steps from the top: a field, a field of a group in it, ...
-    for name, index in zip(keys[::2], keys[1::2], strict=False):
-        if name != "fields" or not isinstance(index, int):
-            break
-        groups += 1
-    if groups > MAX_REPEAT_DEPTH + 1:  # inside the fields of a group one level too deep
-        path = ".".join(f"fields[{i}]" for i in keys[1 : 2 * MAX_REPEAT_DEPTH + 2 : 2])
-        message = f"repeat groups may be nested at most {MAX_REPEAT_DEPTH} deep"
-        return FieldError(path, "too_deep", message)
-    path = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
-    message = f"nested too deeply (over {MAX_NESTING} levels of objects and lists)"
-    return FieldError(path, "too_deep", message)
-
-
 def parse_definition(source: Any) -> FormDef:
     """Plain data -> a checked FormDef, or DefinitionError listing every problem at once."""
-    shape = _shape_error(source) or _key_error(source)
+    shape = shape_error(source) or key_error(source)
     if shape is not None:
         raise DefinitionError([shape])
     source = nfc(source)
@@ -321,8 +140,8 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
         path = (prefix + where).lstrip(".")
     code = "invalid"
     got = re.fullmatch(r"Expected `str[^`]*`, got `(\w+)`", message)
-    if got is not None and got[1] in _YAML_TYPES:
-        message = _not_text(got[1])
+    if got is not None and got[1] in YAML_TYPES:
+        message = not_text(got[1])
     elif message.startswith("Invalid enum value"):
         message += f" (a type is one of: {', '.join(FIELD_TYPES)})"
     key = re.search(r"(unknown|missing required) field `([^`]*)`", message)

@@ -15,7 +15,8 @@ from server.api.deps import CatalogDep
 from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, body, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
-from server.forms import DefinitionError, FormDef, parse_definition, read_source
+from server.form_source import DefinitionError, read_source
+from server.forms import FormDef, parse_definition
 from server.protocol import FormManifest, PublishResult
 
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}

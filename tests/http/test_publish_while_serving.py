@@ -9,7 +9,8 @@ import random
 
 from server.app import ROOT
 from server.catalog import Catalog
-from server.forms import parse_definition, read_source
+from server.form_source import read_source
+from server.forms import parse_definition
 from tests.conftest import Api
 from tests.support import hoa_giai, submission
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from server.app import ROOT
-from server.forms import parse_definition, read_source
+from server.form_source import read_source
+from server.forms import parse_definition
 from tests.support import assert_problem, hoa_giai, submission, uuid7
 
 

@@ -7,7 +7,8 @@ import re
 from typing import Any
 
 from server.app import ROOT
-from server.forms import parse_definition, read_source
+from server.form_source import read_source
+from server.forms import parse_definition
 from tests.conftest import Api
 from tests.support import assert_problem, hoa_giai, submission
 

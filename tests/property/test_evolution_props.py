@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from server.derive import renamed
 from server.evolution import check_evolution, rename_map
-from server.forms import DefinitionError, FormDef, canonical, parse_definition
+from server.form_source import DefinitionError
+from server.forms import FormDef, canonical, parse_definition
 from tests.property.test_validate_props import definitions
 
 LABEL = {"vi": "Nhãn", "en": "Label"}

@@ -24,7 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server import patterns
-from server.forms import FIELD_TYPES, Field, FormDef, parse_definition, read_source
+from server.form_source import read_source
+from server.forms import FIELD_TYPES, Field, FormDef, parse_definition
 from server.validate import MAX_SAFE_INT, MAX_TEXT, compile_form
 
 SCHEMAS = {

@@ -11,7 +11,8 @@ import pytest
 
 from server.derive import renamed
 from server.evolution import check_evolution, evolve, rename_map, with_retired
-from server.forms import FormDef, parse_definition, read_source, walk
+from server.form_source import read_source
+from server.forms import FormDef, parse_definition, walk
 from server.protocol import FieldError
 from server.validate import compile_form
 

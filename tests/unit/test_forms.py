@@ -12,16 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from server.forms import (
-    DefinitionError,
-    Field,
-    FormDef,
-    canonical,
-    parse_definition,
-    read_source,
-    sha256,
-    walk,
-)
+from server.form_source import DefinitionError, read_source
+from server.forms import Field, FormDef, canonical, parse_definition, sha256, walk
 from server.protocol import Label
 
 SCHEMAS = sorted((Path(__file__).parents[2] / "schemas").glob("*.yaml"))

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from server import pattern_syntax, patterns, redos
 from server.cli import main
-from server.forms import parse_definition, read_source, walk
+from server.form_source import read_source
+from server.forms import parse_definition, walk
 from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
 from tests.property.test_validate_props import PATTERNS
 

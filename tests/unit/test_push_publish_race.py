@@ -13,7 +13,8 @@ from server import sync
 from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
-from server.forms import parse_definition, read_source
+from server.form_source import read_source
+from server.forms import parse_definition
 from server.store import Store
 from tests.support import hoa_giai, submission
 

@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from server.forms import FormDef, parse_definition, read_source
+from server.form_source import read_source
+from server.forms import FormDef, parse_definition
 from server.validate import Validator, compile_form
 
 L = {"vi": "Nhãn", "en": "Label"}
