@@ -1,11 +1,5 @@
-"""Exports: stored record documents -> CSV, XLSX or JSONL chunks, one column set per form.
-
-The columns come from every published version of the form: the latest version's fields
-first and in its order, renamed fields under their newest name, then fields since removed
-(newest version first), so removing a field never hides data already collected. Geopoints
-split into `<name>_lat`/`<name>_lon`, select_multiple values are space-separated, repeat
-groups are JSON text in CSV and XLSX and nested in JSONL. Record columns go around them:
-`record_id`, `area`, `area_name` first; `revision`, `conflicts`, `updated_at` last.
+"""Exports: stored record documents -> CSV, XLSX or JSONL chunks, one column set per form
+(its columns and rows: server/export_table.py).
 
 No SQL and no HTTP: `export()` takes an iterable of record documents and the form's versions
 and yields encoded chunks, holding one buffer of rows at a time, never the whole export.
@@ -21,22 +15,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import tempfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 import xlsxwriter
 
-from server import areas
-from server.evolution import evolve
-from server.forms import Choice, Field, FormDef, walk
+from server.export_table import Column, columns, rows
+from server.forms import Choice, FormDef
 from server.protocol import Label
 from server.validate import MAX_SAFE_INT
 
@@ -90,200 +80,6 @@ def neutralise(text: str) -> str:
     if text.startswith(_TRIGGERS) and not _NEGATIVE.fullmatch(text):
         return "'" + text
     return text
-
-
-# --- columns -------------------------------------------------------------------------------
-
-Kind = Literal["value", "lat", "lon", "multiple", "repeat"]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One export column. Field columns read `keys` from `data`, the newest name first."""
-
-    name: str
-    label: Label
-    type: str = ""
-    kind: Kind = "value"
-    keys: tuple[str, ...] = ()
-    choices: tuple[Choice, ...] = ()
-    note: str = ""
-    subfields: tuple[tuple[str, Field], ...] = ()  # a repeat's fields, by dotted path
-    # choices only earlier versions had, with the last version that had each, for the
-    # column ("") and for its subfields (by their dotted path)
-    earlier_choices: tuple[tuple[str, tuple[tuple[Choice, int], ...]], ...] = ()
-
-
-_HEAD = (
-    Column("record_id", Label("Mã bản ghi", "Record id"), "text"),
-    Column("area", Label("Mã địa bàn", "Area code"), "text"),
-    Column("area_name", Label("Tên địa bàn", "Area name"), "text"),
-)
-_TAIL = (
-    Column("revision", Label("Số lần gửi đã hợp nhất", "Revision (submissions merged)"), "integer"),
-    Column(
-        "conflicts",
-        Label("Trường đang xung đột", "Fields in conflict"),
-        "text",
-        note="tên các trường, cách nhau bằng dấu cách (danh sách trong JSONL) / "
-        "field names, space-separated (a list in JSONL)",
-    ),
-    Column("updated_at", Label("Cập nhật lúc", "Last updated"), "datetime"),
-)
-
-
-def columns(versions: Sequence[FormDef]) -> list[Column]:
-    """The export's columns for a form with these versions (oldest first)."""
-    evolution = evolve(versions)
-    fields: dict[str, tuple[Field, int]] = {}  # newest name -> (newest definition, its version)
-    # newest dotted name -> value -> (choice, the last version that had it), newest first
-    offered: dict[str, dict[str, tuple[Choice, int]]] = {}
-    for place in sorted(evolution.places, key=lambda p: -p.version):
-        if "." not in place.latest:
-            fields.setdefault(place.latest, (place.field, place.version))
-        for c in place.field.choices or ():
-            offered.setdefault(place.latest, {}).setdefault(c.value, (c, place.version))
-    olds: dict[str, list[str]] = {}
-    for old, name in evolution.renames.items():
-        if "." not in old:  # fields inside repeat groups are inside the group's column
-            olds.setdefault(name, []).append(old)
-
-    def earlier(dotted: str, f: Field) -> tuple[tuple[Choice, int], ...]:
-        now = {c.value for c in f.choices or ()}
-        return tuple(v for value, v in offered.get(dotted, {}).items() if value not in now)
-
-    taken = {c.name for c in (*_HEAD, *_TAIL)}
-    out = list(_HEAD)
-    for name, (f, version) in fields.items():
-        keys = (name, *sorted(olds.get(name, [])))
-        notes = []
-        if len(keys) > 1:
-            olds_text = ", ".join(keys[1:])
-            notes.append(f"đổi tên từ {olds_text} / renamed from {olds_text}")
-        if version < len(versions):
-            notes.append(f"không còn sau phiên bản {version} / removed after version {version}")
-        subfields = tuple(walk(f.fields or [], ""))
-        extra = ((path, earlier(f"{name}.{path}", sub)) for path, sub in subfields)
-        base = Column(
-            name=name,
-            label=f.label,
-            type=f.type,
-            keys=keys,
-            choices=tuple(f.choices or ()),
-            note="\n".join(notes),
-            earlier_choices=tuple(
-                (path, cs) for path, cs in (("", earlier(name, f)), *extra) if cs
-            ),
-        )
-        if f.type == "geopoint":
-            parts = [
-                _part(base, f"{name}_lat", "lat", "vĩ độ", "latitude"),
-                _part(base, f"{name}_lon", "lon", "kinh độ", "longitude"),
-            ]
-        elif f.type == "select_multiple":
-            parts = [replace(base, kind="multiple")]
-        elif f.type == "repeat":
-            parts = [replace(base, kind="repeat", subfields=subfields)]
-        else:
-            parts = [base]
-        for col in parts:
-            unique, n = col.name, 2
-            while unique in taken:  # a field named like a record column, or `x_lat` beside `x`
-                unique, n = f"{col.name}_{n}", n + 1
-            taken.add(unique)
-            out.append(replace(col, name=unique))
-    out.extend(_TAIL)
-    return out
-
-
-def _part(col: Column, name: str, kind: Kind, vi: str, en: str) -> Column:
-    label = Label(f"{col.label.vi} ({vi})", f"{col.label.en} ({en})")
-    return replace(col, name=name, kind=kind, label=label)
-
-
-# --- rows ----------------------------------------------------------------------------------
-
-
-class _Named(msgspec.Struct):
-    field: str
-
-
-class _Doc(msgspec.Struct):
-    """What an export reads of a stored record (protocol.Record); other keys are skipped."""
-
-    record_id: str
-    area: str
-    data: dict[str, Any]
-    revision: int
-    conflicts: list[_Named]
-    updated_at: str
-
-
-_decode_doc = msgspec.json.Decoder(_Doc).decode
-_SCALAR = (str, int, float, Decimal)
-
-
-def _decode(doc: str | bytes) -> _Doc:
-    try:
-        return _decode_doc(doc)
-    except msgspec.DecodeError:
-        # Numbers msgspec refuses but an older database may hold (1e400, NaN, Infinity, an
-        # integer of over 4,300 digits): kept exactly, as a Decimal or as the word itself.
-        obj = json.loads(doc, parse_float=_float, parse_int=_int, parse_constant=str)
-        return msgspec.convert(obj, _Doc)
-
-
-def _float(text: str) -> float | Decimal:
-    number = float(text)
-    return number if math.isfinite(number) else Decimal(text)
-
-
-def _int(text: str) -> int | Decimal:
-    try:
-        return int(text)
-    except ValueError:  # past sys.get_int_max_str_digits()
-        return Decimal(text)
-
-
-def rows(
-    docs: Iterable[str | bytes], cols: Sequence[Column], *, nested: bool
-) -> Iterator[list[Any]]:
-    """One list of cell values per record: str, int, float, Decimal, bool or None, and with
-    `nested` (JSONL) lists for repeat groups and conflicts, which are otherwise text."""
-    fields = cols[len(_HEAD) : len(cols) - len(_TAIL)]
-    names: dict[str, str | None] = {}
-    encode = msgspec.json.Encoder(decimal_format="number").encode
-
-    def text(value: Any) -> Any:
-        """A scalar as it is, anything else (a list, an object) as JSON text."""
-        return value if isinstance(value, _SCALAR) else encode(value).decode()
-
-    for doc in docs:
-        rec = _decode(doc)
-        if rec.area not in names:
-            names[rec.area] = areas.name(rec.area)
-        row: list[Any] = [rec.record_id, rec.area, names[rec.area]]
-        data = rec.data
-        for col in fields:
-            value = None
-            for key in col.keys:
-                if key in data:
-                    value = data[key]
-                    break
-            if value is None:
-                row.append(None)
-            elif col.kind == "value":
-                row.append(text(value))
-            elif col.kind in ("lat", "lon"):
-                part = value.get(col.kind) if isinstance(value, dict) else None
-                row.append(None if part is None else text(part))
-            elif col.kind == "multiple":
-                row.append(" ".join(map(str, value)) if isinstance(value, list) else text(value))
-            else:  # repeat
-                row.append(value if nested else text(value))
-        conflicts = [c.field for c in rec.conflicts]
-        row += [rec.revision, conflicts if nested else " ".join(conflicts), rec.updated_at]
-        yield row
 
 
 # --- encoders ------------------------------------------------------------------------------

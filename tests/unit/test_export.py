@@ -26,7 +26,8 @@ from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.cli import main
-from server.export import columns, neutralise
+from server.export import neutralise
+from server.export_table import columns
 from server.forms import FIELD_TYPES, FormDef, parse_definition
 from server.store import Store
 from tests.support import hoa_giai, submission
