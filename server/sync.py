@@ -31,6 +31,7 @@ from server.protocol import (
     lone_surrogate_in,
     lone_surrogate_path,
 )
+from server.split import top_ident
 from server.store import Store, SubmissionRow, User, Writer
 from server.validate import rfc3339_ns
 
@@ -140,6 +141,8 @@ def prepare(
     except _UNREADABLE as exc:
         try:
             sid, rid = decoder_ident(decoder, raw)
+        except RecursionError:  # nested past the decoder: its top level read without it
+            sid, rid = top_ident(bytes(raw), msgpack=_codec(decoder) is msgspec.msgpack)
         except _UNREADABLE:
             sid = rid = None
         deep = isinstance(exc, RecursionError)

@@ -13,11 +13,11 @@ from server.api.body import is_msgpack, parse, read_body, respond, split_json_ba
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, errors
 from server.api.records import page_response
-from server.api.split import split_deep_batch
 from server.auth import officer_or_above
 from server.errors import Malformed, TooLarge
 from server.forms import nfc
 from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
+from server.split import split_deep_batch
 
 
 @post(
@@ -55,13 +55,9 @@ async def push(
 
 
 def _split_deep(body: bytes, msgpack: bool) -> PushEnvelope | None:
-    """`split_deep_batch`, run in a worker thread (it reads every byte of up to 10 MiB in
-    Python: seconds the event loop would not answer anyone), None for a body it cannot split:
-    a MessagePack map key may itself be nested past the decoder's limit."""
-    try:
-        return split_deep_batch(body, PushEnvelope, msgpack=msgpack)
-    except RecursionError:
-        return None
+    """`split_deep_batch`, run in a worker thread: it reads every byte of up to 10 MiB in
+    Python, seconds the event loop would not answer anyone."""
+    return split_deep_batch(body, PushEnvelope, msgpack=msgpack)
 
 
 @get("/sync/pull", guards=[officer_or_above], sync_to_thread=True, responses=errors(400, 409))

@@ -1,4 +1,4 @@
-"""A batch with an item nested past the decoders (split without recursion, server/api/split.py):
+"""A batch with an item nested past the decoders (split without recursion, server/split.py):
 what the handler around the splitter must hold whatever the body holds."""
 
 from __future__ import annotations
@@ -67,3 +67,54 @@ def test_a_deep_batch_is_split_off_the_event_loop(api: Any, monkeypatch: Any) ->
     assert r.status_code == 200, r.text
     assert [x["status"] for x in r.json()["results"]] == ["rejected", "accepted"]
     assert on_loop == [False]
+
+
+def _deep_json(seed: int = 1) -> bytes:
+    deep = _case(seed)
+    deep["data"]["noi_dung_vu_viec"] = "PLACEHOLDER"
+    nested = b"[" * 3_000 + b"]" * 3_000
+    return msgspec.json.encode(deep).replace(b'"PLACEHOLDER"', nested)
+
+
+def _json_batch(*items: bytes, tail: bytes = b"") -> bytes:
+    return b'{"device_id":"p","submissions":[' + b",".join(items) + b"]}" + tail
+
+
+def test_a_body_that_is_not_json_is_a_400_even_with_a_deep_item(api: Any) -> None:
+    """A deep item made the splitter take what no parser takes: text after the envelope, a
+    trailing or doubled comma, a string cut short. Each was a 200 that stored the good items
+    (or answered one more item than was sent); it is a 400, and nothing is stored."""
+    good = _case(2)
+    raw_good = msgspec.json.encode(good)
+    bodies = [
+        _json_batch(_deep_json(), raw_good, tail=b" garbage"),
+        _json_batch(_deep_json(), raw_good, tail=b'{"device_id":"x"}'),
+        _json_batch(_deep_json(), raw_good, b""),  # a trailing comma
+        _json_batch(_deep_json(), b"", raw_good),  # two commas in a row
+        _json_batch(_deep_json(), b'{"id":"}'),  # a string cut short
+        _json_batch(_deep_json(), raw_good)[:-1],  # the envelope cut short
+    ]
+    headers = {**api.auth("officer"), "Content-Type": "application/json"}
+    for body in bodies:
+        r = api.client.post(PUSH, content=body, headers=headers)
+        assert_problem(r, 400)
+    r = api.client.get(f"/api/v1/records/{good['id']}", headers=api.auth("supervisor"))
+    assert r.status_code == 404
+    r = api.client.post(PUSH, content=_json_batch(_deep_json(), raw_good), headers=headers)
+    assert [x["status"] for x in r.json()["results"]] == ["rejected", "accepted"]
+
+
+def test_an_item_too_deep_to_decode_is_answered_with_its_ids(api: Any) -> None:
+    """Its id and record_id are read from its top level without recursion (they were null)."""
+    headers = {**api.auth("officer"), "Content-Type": "application/json"}
+    raw = _deep_json()
+    deep = msgspec.json.decode(raw.replace(b"[" * 3_000 + b"]" * 3_000, b"0"))
+    r = api.client.post(PUSH, content=_json_batch(raw), headers=headers)
+    [result] = r.json()["results"]
+    assert result["status"] == "rejected"
+    assert (result["id"], result["record_id"]) == (deep["id"], deep["id"])
+    assert result["errors"][0]["code"] == "too_deep"
+    r = api.client.post(PUSH, content=_deep_item_body(), headers={**api.auth("officer"), **MSGPACK})
+    first = r.json()["results"][0]
+    assert first["status"] == "rejected" and first["id"] is not None
+    assert first["record_id"] == first["id"]

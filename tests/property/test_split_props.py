@@ -1,5 +1,6 @@
-"""The batch splitter that reads without recursion (server/api/split.py) finds exactly the
-items and envelope fields that the decoders find, for any JSON or MessagePack batch."""
+"""The batch splitter that reads without recursion (server/split.py) finds exactly the
+items and envelope fields that the decoders find, for any JSON or MessagePack batch, and
+takes as JSON exactly what the decoder takes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.api.split import _json_parts, _msgpack_parts, split_deep_batch
 from server.protocol import PushEnvelope
+from server.split import _elements, _entries, _json_top, split_deep_batch, top_ident
 
 # text with what a scanner could trip on: quotes, backslashes, brackets, commas, colons
 tricky = st.text(alphabet=st.sampled_from('ab"\\[]{},: \n\u00e9\u1ec7\U0001f600'), max_size=8)
@@ -38,12 +39,12 @@ def test_json_batches_split_as_the_parser_reads_them(
     envelope: dict[str, Any], indent: int | None, ascii_only: bool
 ) -> None:
     body = json.dumps(envelope, indent=indent, ensure_ascii=ascii_only).encode()
-    parts = _json_parts(body)
-    assert parts is not None
-    fields, items = parts
+    entries = _entries(body, msgpack=False)
+    assert entries is not None
+    assert {k: json.loads(v) for k, v in entries} == envelope
+    items = _elements(dict(entries)["submissions"], msgpack=False)
+    assert items is not None
     assert [json.loads(item) for item in items] == envelope["submissions"]
-    rest = {k: v for k, v in envelope.items() if k != "submissions"}
-    assert {k: json.loads(v) for k, v in fields} == rest
     split = split_deep_batch(body, PushEnvelope, msgpack=False)
     assert split is not None
     assert split.device_id == envelope["device_id"]
@@ -56,15 +57,59 @@ def test_msgpack_batches_split_as_the_decoder_reads_them(
 ) -> None:
     envelope = {**envelope, "submissions": [*envelope["submissions"], blob]}
     body = msgspec.msgpack.encode(envelope)
-    parts = _msgpack_parts(body)
-    assert parts is not None
-    fields, items = parts
+    entries = _entries(body, msgpack=True)
+    assert entries is not None
+    assert {k: msgspec.msgpack.decode(v) for k, v in entries} == envelope
+    items = _elements(dict(entries)["submissions"], msgpack=True)
+    assert items is not None
     assert [msgspec.msgpack.decode(item) for item in items] == envelope["submissions"]
-    rest = {k: v for k, v in envelope.items() if k != "submissions"}
-    assert {k: msgspec.msgpack.decode(v) for k, v in fields} == rest
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@given(values, st.data())
+def test_json_is_taken_exactly_when_the_decoder_takes_it(value: Any, data: st.DataObject) -> None:
+    """Mangled JSON (a character dropped, doubled or replaced; something added at the end):
+    the stack reader refuses exactly what the parser refuses, so a deep item never makes a
+    body that is not JSON pass (it stays a 400)."""
+    text = json.dumps({"v": value}, ensure_ascii=True)
+    i = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.sampled_from([*'{}[],:"0 x-.eE', "true", "nul", "\\", "\\q"]))
+    how = data.draw(st.sampled_from(["drop", "double", "replace", "insert", "append"]))
+    if how == "drop":
+        text = text[:i] + text[i + 1 :]
+    elif how == "double":
+        text = text[:i] + text[i : i + 1] * 2 + text[i + 1 :]
+    elif how == "replace":
+        text = text[:i] + junk + text[i + 1 :]
+    elif how == "insert":
+        text = text[:i] + junk + text[i:]
+    else:
+        text += junk
+    body = text.encode()
+    try:  # the standard parser as the judge: it reads a lone surrogate escape, which push
+        # refuses item by item, and a number past a float's range, as JSON (msgspec does not)
+        decoded = json.loads(text, parse_constant=_no_constants)
+    except ValueError:
+        decoded = None
+    taken = _json_top(body, b"{")
+    assert (taken is not None) == isinstance(decoded, dict), text
 
 
 @given(st.binary(max_size=60))
 def test_any_bytes_give_items_or_none_never_an_error(body: bytes) -> None:
     for msgpack in (False, True):
         split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+        top_ident(body, msgpack=msgpack)
+
+
+def test_the_ids_of_an_item_too_deep_to_decode() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    item = b'{"data": {"x": ' + deep + b'}, "id": "A", "record_id": "B"}'
+    assert top_ident(item, msgpack=False) == ("A", "B")
+    assert top_ident(item.replace(b', "record_id": "B"', b""), msgpack=False) == ("A", "A")
+    packed = b"\x82\xa4data" + b"\x91" * 5000 + b"\xc0" + b"\xa2id\xa1A"
+    assert top_ident(packed, msgpack=True) == ("A", "A")
+    assert top_ident(deep, msgpack=False) == (None, None)
