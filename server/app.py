@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -133,12 +132,6 @@ class AppFiles(BaseLocalFileSystem):
         return await super().info(path, **kwargs)
 
 
-def _finish_rederive(catalog: Catalog) -> None:
-    done = catalog.finish_rederive()
-    if done:
-        log.info("%d records derived anew under the latest names", done)
-
-
 def _store(state: State) -> Store:
     return state.store  # type: ignore[no-any-return]
 
@@ -155,14 +148,13 @@ def create_app(settings: Settings) -> Litestar:
         app.state.catalog = catalog = Catalog(store)
         app.state.auth_limiter = FailedAuthLimiter()
         # records a renaming publish left under older names (it stopped half-way): derived
-        # anew beside the requests, a few hundred a transaction
-        catchup = threading.Thread(target=_finish_rederive, args=(catalog,), daemon=True)
-        catchup.start()
+        # anew beside the requests, now and whenever a renaming version comes from elsewhere
+        catalog.catching_up = True
+        catalog.catch_up()
         try:
             yield
         finally:
-            catalog.stopping.set()
-            catchup.join()
+            catalog.stop()
             store.close()
 
     api = Router(

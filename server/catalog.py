@@ -9,6 +9,7 @@ server runs is seen by the server too.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class FormVersions:
         return len(self.defs)
 
 
+log = logging.getLogger("coso")
 REDERIVE_CHUNK = 500  # records derived anew in one transaction after a renaming publish
 
 
@@ -63,6 +65,9 @@ class Catalog:
         self._forms: dict[str, FormVersions] = {}
         self._count = -1
         self.stopping = threading.Event()  # set when the server stops: no new work begins
+        self.catching_up = False  # the server's catalogue: it derives what publishes left
+        self._catching: threading.Thread | None = None
+        self._again = False
         self.reload()
 
     def reload(self) -> None:
@@ -92,7 +97,42 @@ class Catalog:
                 compile_form(form, n) for n, form in enumerate(with_retired(fv.defs), start=1)
             ]
         with self._lock:
-            self._forms, self._count = loaded, len(rows)
+            before, self._forms, self._count = self._forms, loaded, len(rows)
+        renamed = any(
+            fv.names_since > (before[f].names_since if f in before else 1)
+            for f, fv in loaded.items()
+        )
+        if renamed and self.catching_up:  # a renaming version from elsewhere (the CLI)
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Derive anew, on a thread of its own beside the requests, the records still under
+        older names: at the server's start, and when a renaming version appears while it runs
+        (`coso forms publish` derives them itself, but may be stopped half-way)."""
+        with self._lock:
+            if self._catching is not None and self._catching.is_alive():
+                self._again = True  # the running one looks once more when it is done
+                return
+            self._catching = threading.Thread(target=self._catch_up, daemon=True)
+            self._catching.start()
+
+    def _catch_up(self) -> None:
+        while True:
+            done = self.finish_rederive()
+            if done:
+                log.info("%d records derived anew under the latest names", done)
+            with self._lock:
+                if not self._again or self.stopping.is_set():
+                    self._catching = None
+                    return
+                self._again = False
+
+    def stop(self) -> None:
+        """No new chunk of deriving begins; waits for the one under way."""
+        self.stopping.set()
+        thread = self._catching
+        if thread is not None:
+            thread.join()
 
     def get(self, form_id: str) -> FormVersions | None:
         return self._forms.get(form_id)

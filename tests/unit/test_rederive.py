@@ -123,3 +123,35 @@ def test_the_server_finishes_a_renaming_publish_when_it_starts(
             time.sleep(0.05)
         for item in items:
             assert "to_hoa_giai" in doc(store, item["id"])["data"]
+
+
+def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`coso forms publish` is killed half-way while the server runs: the server sees the new
+    version at its next request and derives the rest, without a restart."""
+    db = tmp_path / "coso.db"
+    store, _, _, items = setup(db, 4)
+    store.close()
+    with TestClient(create_app(Settings(db=str(db)))) as client:
+        served = client.app.state.store
+        cli_store = Store(db)
+        try:
+            with monkeypatch.context() as m:
+                m.setattr(Catalog, "rederive", lambda self, form_id, below: 0)
+                publish_v3(Catalog(cli_store))
+        finally:
+            cli_store.close()
+        assert doc(served, items[0]["id"])["form_version"] == 2  # nothing derived yet
+        token = add_user(served, "sup", "supervisor", "01")[1]
+        r = client.get("/api/v1/forms", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if all(doc(served, i["id"])["form_version"] == 3 for i in items):
+                break
+            time.sleep(0.05)
+        for item in items:
+            record = doc(served, item["id"])
+            assert record["form_version"] == 3
+            assert "to_hoa_giai" in record["data"]
