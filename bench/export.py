@@ -40,7 +40,8 @@ from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
 from server.protocol import Conflict, ConflictValue, Record
-from server.store import RecordRow, Store
+from server.store import Store
+from server.store_schema import RecordRow
 from tests.support import hoa_giai, running_server, uuid7
 
 FORMATS = ("csv", "xlsx", "jsonl")

@@ -24,7 +24,8 @@ from server import sync
 from server.app import ROOT
 from server.catalog import Catalog, publish_files, schema_files
 from server.protocol import PushEnvelope
-from server.store import Store, User
+from server.store import Store
+from server.store_schema import User
 from tests.support import hoa_giai
 
 AREA = "01.00070"

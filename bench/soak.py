@@ -72,7 +72,8 @@ from server import sync
 from server.app import ROOT
 from server.auth import add_user
 from server.catalog import Catalog, publish_files, schema_files
-from server.store import SUBMISSION_COLUMNS, Store, User
+from server.store import Store
+from server.store_schema import SUBMISSION_COLUMNS, User
 from tests.support import STREETS, cli_add_user, hoa_giai, now, person, running_server, uuid7
 
 PROVINCE = "01"  # Thành phố Hà Nội

@@ -23,7 +23,7 @@ import msgspec
 from bench.common import FORM, VERSION, catalog, emit, hoa_giai_item
 from server import sync
 from server.protocol import Submission
-from server.store import User
+from server.store_schema import User
 
 
 def _rate(fn: Callable[[bytes], Any], items: list[bytes], seconds: float) -> float:

@@ -10,7 +10,8 @@ from server import areas
 from server.auth import add_user, set_disabled
 from server.cli_db import DB_OPTION, open_store
 from server.forms import UNSHOWN, nfc
-from server.store import Store, UserRow
+from server.store import Store
+from server.store_schema import UserRow
 
 
 def setup_link(url: str, token: str) -> str:

@@ -16,7 +16,8 @@ import msgspec
 from server import areas
 from server.merge import CLOCK_SKEW, Merged, Sub, merge, same_value
 from server.protocol import Conflict, ConflictValue, Record
-from server.store import RecordRow, SubmissionRow, Writer
+from server.store_schema import RecordRow, SubmissionRow
+from server.store_write import Writer
 from server.validate import instant_ns
 
 # form_id -> (old name -> latest name, latest version)

@@ -15,7 +15,8 @@ from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale
 from server.forms import nfc
 from server.protocol import FieldError, Record, ResolveRequest
-from server.store import Store, User
+from server.store import Store
+from server.store_schema import User
 from server.sync import UUID_RE, encode, now_iso, stored_row, uuid7
 
 if TYPE_CHECKING:

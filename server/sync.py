@@ -32,7 +32,9 @@ from server.protocol import (
     lone_surrogate_path,
 )
 from server.split import top_ident
-from server.store import Store, SubmissionRow, User, Writer
+from server.store import Store
+from server.store_schema import SubmissionRow, User
+from server.store_write import Writer
 from server.validate import rfc3339_ns
 
 if TYPE_CHECKING:

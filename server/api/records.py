@@ -26,7 +26,7 @@ from server.protocol import (
     StoredSubmission,
 )
 from server.resolve import resolve as resolve_record
-from server.store import RecordRow
+from server.store_schema import RecordRow
 
 
 class _RawPage(msgspec.Struct):

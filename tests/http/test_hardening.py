@@ -26,7 +26,7 @@ from server.app import Settings, create_app
 from server.cli import main
 from server.errors import Unauthorized
 from server.protocol import MAX_BODY_BYTES
-from server.store import User
+from server.store_schema import User
 from server.web import FailedAuthLimiter
 from tests.conftest import Api
 from tests.support import assert_problem, hoa_giai, submission
