@@ -5,7 +5,7 @@
 import * as db from './db.js';
 import * as drafts from './drafts.js';
 import { applied, blank, changes, rebased } from './edit.js';
-import { L, lang, setLang, t, timeText } from './i18n.js';
+import { L, ask, pair, t, text, th, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
@@ -14,9 +14,7 @@ import { validate } from './validate.js';
 const main = document.getElementById('main');
 const bar = document.getElementById('status');
 let leave = null; // flushes the open form's draft before the screen changes
-let flash = '';
-let shown = null; // the open form's {id, attempted, touched}: its errors outlive a language switch
-let keep = null; // `shown`, handed to the same form drawn again in the other language
+let flash = null; // a message for the next screen, for h()
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
 let pressed = false; // a finger or the mouse is down
@@ -55,55 +53,61 @@ async function renderStatus() {
   const last = await db.kv('last_sync');
   const s = sync.status;
   const err = s.error;
-  // Two lines at most, each cut short on a small phone: what needs the officer on the first,
-  // the sync's details on the second; a tap shows them in full.
+  // Two lines at most, each cut short on a small phone: what needs the officer on the first
+  // (what went wrong before the count waiting, which the outbox tab shows too), the sync's
+  // details on the second; a tap shows them in full.
   const first = [
-    h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
     rejected ? h('span', { id: 'st-rejected', class: 'bad' }, t('rejected_n', { n: rejected })) : null,
     held ? h('span', { id: 'st-held', class: 'bad' }, t('held_n', { n: held })) : null,
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     err ? h('span', { id: 'st-error', class: 'bad' },
       err.kind === 'network' ? t('err_network') : err.kind === 'auth' ? t('err_auth') : t('err_server', { m: err.message })) : null,
+    h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
   ];
   const second = [
     s.nextRetry ? h('span', {}, t('retry_at', { t: timeText(new Date(s.nextRetry).toISOString()).slice(0, 5) })) : null,
     s.lastResult ? h('span', { id: 'st-result' }, t('last_result', {
-      r: Object.entries(s.lastResult).map(([k, n]) => `${n} ${t(`st_${k}`)}`).join(', '),
+      r: [0, 1].map((i) => Object.entries(s.lastResult).map(([k, n]) => `${n} ${pair(`st_${k}`)[i]}`).join(', ')),
     })) : null,
-    h('span', { id: 'st-last' }, t('last_sync', { t: last ? timeText(last) : t('never') })),
+    h('span', { id: 'st-last' }, t('last_sync', { t: last ? timeText(last) : pair('never') })),
   ];
   bar.replaceChildren(
-    h('button', { type: 'button', class: `st-text${barOpen ? ' open' : ''}`, role: 'status', title: t('st_more'),
+    h('button', { type: 'button', class: `st-text${barOpen ? ' open' : ''}`, role: 'status', title: text(pair('st_more')),
       'aria-expanded': String(barOpen), onclick: () => { barOpen = !barOpen; renderStatus(); } },
     h('span', { class: 'st-line' }, first), h('span', { class: 'st-line' }, second)),
     h('button', { id: 'sync-btn', type: 'button', disabled: s.running, onclick: () => sync.online() },
-      s.running ? t('syncing') : `⟳ ${t('sync')}`),
+      th(s.running ? 'syncing' : 'sync')),
   );
   const tab = document.querySelector('a[href="#/outbox"] .count');
   if (tab) tab.textContent = box.length ? `(${box.length})` : '';
 }
 
+// Each tab on two lines: the Vietnamese (with the outbox's count), the English under it.
 function nav(current) {
-  const tab = (href, key) => h('a', { href, class: `tab${current === href ? ' on' : ''}` }, t(key),
-    key === 'outbox' ? h('span', { class: 'count' }) : null);
+  const tab = (href, key) => {
+    const [vi, en] = pair(key);
+    return h('a', { href, class: `tab${current === href ? ' on' : ''}` },
+      h('span', {}, vi, key === 'outbox' ? h('span', { class: 'count' }) : null),
+      h('span', { class: 'en sub', lang: 'en' }, en));
+  };
   return h('nav', { class: 'tabs' }, tab('#/', 'forms'), tab('#/outbox', 'outbox'), tab('#/cases', 'tab_cases'));
 }
 
 function page(current, ...kids) {
   const flashEl = flash ? h('p', { class: 'flash', role: 'status' }, flash) : null;
   main.replaceChildren(...[nav(current), flashEl, ...kids].flat().filter((k) => k != null && k !== false));
-  flash = '';
+  flash = null;
   renderStatus();
 }
 
 // --- screens ---------------------------------------------------------------------------
 
 async function setupView(problem = '', token = '') {
-  const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', placeholder: t('setup_input'), value: token });
+  const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', value: token });
   main.replaceChildren(h('section', { class: 'card' },
-    h('h2', {}, t('setup_title')),
+    h('h2', {}, th('setup_title')),
     h('p', {}, t('setup_text')),
-    h('label', { for: 'setup-token' }, t('setup_input')), input,
+    h('label', { for: 'setup-token' }, th('setup_input')), input,
     problem ? h('p', { class: 'err' }, problem) : null,
     h('button', { type: 'button', onclick: () => {
       const v = input.value.trim();
@@ -154,10 +158,14 @@ async function showUser() {
 // What a draft holds, to tell drafts apart: the case it updates, or its first text written.
 async function draftHint(d) {
   const def = await db.get('forms', [d.form_id, d.form_version]);
-  if (d.record_id) return t('draft_update', { s: summary(def, d.base ?? d.data, 2) || d.record_id.slice(-6) });
-  const text = def?.fields.find((f) => f.type === 'text' && typeof d.data?.[f.name] === 'string' && d.data[f.name].trim());
-  const hint = text ? d.data[text.name] : summary(def, d.data, 2);
-  return hint.length > 60 ? `${hint.slice(0, 59)}…` : hint || t('draft_empty');
+  if (d.record_id) {
+    const s = summary(def, d.base ?? d.data, 2);
+    return [t('draft_update'), ': ', s.length ? s : d.record_id.slice(-6)];
+  }
+  const typed = def?.fields.find((f) => f.type === 'text' && typeof d.data?.[f.name] === 'string' && d.data[f.name].trim());
+  if (typed) return d.data[typed.name].length > 60 ? `${d.data[typed.name].slice(0, 59)}…` : d.data[typed.name];
+  const s = summary(def, d.data, 2);
+  return s.length ? s : t('draft_empty');
 }
 
 async function homeView() {
@@ -178,15 +186,15 @@ async function homeView() {
   const titles = Object.fromEntries(manifest.map((f) => [f.form_id, f.title]));
   page('#/',
     h('section', {},
-      h('h2', {}, t('forms')),
+      h('h2', {}, th('forms')),
       manifest.length
         ? h('ul', { class: 'list', id: 'form-list' }, manifest.map((f) =>
           h('li', {}, link(`#/new/${f.form_id}`, L(f.title), 'btn big'))))
         : h('p', {}, t('no_forms'))),
     list.length ? h('section', {},
-      h('h2', {}, t('drafts')),
+      h('h2', {}, th('drafts')),
       h('ul', { class: 'list', id: 'draft-list' }, list.map((d, i) =>
-        h('li', {}, link(`#/draft/${d.id}`, [h('strong', {}, L(titles[d.form_id]) || d.form_id),
+        h('li', {}, link(`#/draft/${d.id}`, [h('strong', {}, titles[d.form_id] ? L(titles[d.form_id]) : d.form_id),
           h('small', { class: 'draft-hint' }, hints[i]),
           h('small', {}, timeText(d.updated_at))], 'btn secondary case'))))) : null);
 }
@@ -282,9 +290,8 @@ async function formView(id) {
   const showMoved = () => movedNote.replaceChildren(h('p', { class: 'notice' }, t('moved')));
   if (moved || d.after) showMoved(); // an update of a save made elsewhere, however it got here
   const problems = h('p', { class: 'err', id: 'form-errors', role: 'alert', hidden: true });
-  const state = keep?.id === id ? keep : { id, attempted: false, touched: new Set() };
+  const state = { attempted: false, touched: new Set() };
   const { touched } = state;
-  shown = state;
   let timer = null;
   let closed = false; // saved to the outbox: nothing here is kept as a draft again
   let waiting = 0; // since when an autosave is due: typing with no pause still saves every 2 s
@@ -300,7 +307,7 @@ async function formView(id) {
     d.fresh = false;
     d.updated_at = new Date().toISOString();
     if (await drafts.keep(d, readAt)) showMoved();
-    note.textContent = t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) });
+    note.replaceChildren(t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
   };
   const check = (scroll = false) => {
     // `q#`: the count of a repeat group (an item added or removed), not the fields inside it
@@ -313,7 +320,7 @@ async function formView(id) {
     const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
     form.showErrors(visible, scroll);
     problems.hidden = !state.attempted || !errs.length;
-    problems.textContent = t('fix_errors', { n: errs.length });
+    problems.replaceChildren(t('fix_errors', { n: errs.length }));
     return errs;
   };
   form.el.addEventListener('input', () => {
@@ -375,7 +382,7 @@ async function formView(id) {
   };
 
   const discard = async () => {
-    if (!confirm(t('confirm_delete'))) return;
+    if (!confirm(ask('confirm_delete'))) return;
     closed = true;
     drafts.unbuffer(d.id);
     await db.del('drafts', d.id);
@@ -392,28 +399,31 @@ async function formView(id) {
     movedNote,
     h('form', { id: 'entry', novalidate: true, onsubmit: (e) => { e.preventDefault(); finish(); } },
       form.el, problems,
-      h('button', { type: 'submit', id: 'save-btn', class: 'big' }, `✓ ${t('save')}`),
+      h('button', { type: 'submit', id: 'save-btn', class: 'big' }, '✓ ', t('save')),
       note,
       h('button', { type: 'button', class: 'link danger', onclick: discard }, t('delete_draft'))));
-  if (d.errors?.length) form.showErrors(d.errors, state !== keep);
+  if (d.errors?.length) form.showErrors(d.errors, true);
   if (state.attempted || touched.size) check();
 }
 
 async function outboxView() {
   const items = (await db.all('outbox')).sort((a, b) => (a.id < b.id ? -1 : 1));
   const manifest = (await db.kv('manifest')) ?? [];
-  const title = (id) => L(manifest.find((f) => f.form_id === id)?.title) || id;
+  const title = (id) => {
+    const f = manifest.find((m) => m.form_id === id);
+    return f ? L(f.title) : id;
+  };
   const defs = {};
   for (const i of items) defs[i.id] = await db.get('forms', [i.form_id, i.form_version]);
   page('#/outbox',
-    h('h2', {}, t('outbox')),
+    h('h2', {}, th('outbox')),
     items.length ? h('ul', { class: 'list', id: 'outbox-list' }, items.map((i) =>
       h('li', { class: `item ${i.status}`, 'data-id': i.id },
         h('strong', {}, title(i.form_id)),
         h('small', {}, ` · ${timeText(i.saved_at)} · `, h('span', { class: 'badge' }, t(`st_${i.status}`))),
         i.status === 'rejected' ? [
           h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
-          h('div', { class: 'row' }, link(`#/fix/${i.id}`, `✎ ${t('fix')}`),
+          h('div', { class: 'row' }, link(`#/fix/${i.id}`, ['✎ ', t('fix')]),
             h('button', { type: 'button', class: 'secondary discard', onclick: () => discardItem(i, items) }, t('discard'))),
         ] : i.status === 'held' ? h('p', { class: 'hint held-note' }, t('held_note')) : null))) : h('p', {}, t('outbox_empty')),
     h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
@@ -425,7 +435,7 @@ async function outboxView() {
 async function discardItem(gone, shown) {
   const held = (box) => box.filter((i) => i.status === 'held');
   const n = rebased(gone, held(shown), null, () => '').length; // as the list shows them
-  if (!confirm(n ? t(gone.record_id ? 'confirm_discard_held' : 'confirm_discard_held_new', { n }) : t('confirm_discard'))) return;
+  if (!confirm(n ? ask(gone.record_id ? 'confirm_discard_held' : 'confirm_discard_held_new', { n }) : ask('confirm_discard'))) return;
   const { id } = gone;
   const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
   const next = rebased(gone, held(await db.all('outbox')), rec, uuid7);
@@ -470,11 +480,11 @@ async function casesView() {
   const defs = {};
   for (const r of records) defs[r.form_id] ??= await latestDef(r.form_id);
   page('#/cases',
-    h('h2', {}, t('cases')),
+    h('h2', {}, th('cases')),
     records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
       h('li', {}, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
-        h('strong', {}, L(defs[r.form_id]?.title) || r.form_id,
-          r.conflicts.length ? h('span', { class: 'badge bad' }, ` ${t('conflict_badge')}`) : null),
+        h('strong', {}, defs[r.form_id] ? L(defs[r.form_id].title) : r.form_id,
+          r.conflicts.length ? [' ', h('span', { class: 'badge bad' }, t('conflict_badge'))] : null),
         h('small', {}, summary(defs[r.form_id], r.data)))))) : h('p', {}, t('no_cases')));
 }
 
@@ -486,26 +496,24 @@ async function caseView(recordId) {
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
   const field = (name) => def?.fields.find((f) => f.name === name);
   page('#/cases',
-    h('h2', {}, L(def?.title) || r.form_id),
-    h('p', { class: 'hint' }, t('updated', { t: timeText(r.updated_at) }), unsent ? ` · ${t('unsent')}` : ''),
+    h('h2', {}, def ? L(def.title) : r.form_id),
+    h('p', { class: 'hint' }, t('updated', { t: timeText(r.updated_at) }), unsent ? [' · ', t('unsent')] : null),
     await refusedEdits(recordId),
     r.conflicts.length ? h('section', { class: 'conflicts', id: 'conflicts' },
-      h('h3', {}, `⚠ ${t('conflicts')}`),
+      h('h3', {}, '⚠ ', th('conflicts')),
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
-        h('strong', {}, L(field(c.field)?.label) || c.field),
+        h('strong', {}, field(c.field) ? L(field(c.field).label) : c.field),
         h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value),
-          h('small', {}, ` — ${t('by_device', { d: deviceText(v.device_id, me), t: timeText(v.captured_at) })}`))))))) : null,
+          h('small', {}, ' — ', deviceText(v.device_id, me), `, ${timeText(v.captured_at)}`))))))) : null,
     def ? renderData(def, r.data) : null,
-    link(`#/edit/${recordId}`, `✎ ${t('edit')}`, 'btn big'));
+    link(`#/edit/${recordId}`, ['✎ ', t('edit')], 'btn big'));
 }
 
 // --- routing ---------------------------------------------------------------------------
 
-// `redraw`: the same screen again (a language switch), so an empty draft stays.
-async function route(redraw = false) {
-  if (leave) await leave(!redraw).catch(() => {});
+async function route() {
+  if (leave) await leave().catch(() => {});
   leave = null;
-  shown = null;
   if (takeToken()) return;
   if (!(await db.kv('token'))) return setupView();
   const [, name, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) ?? [];
@@ -515,17 +523,6 @@ async function route(redraw = false) {
 }
 
 async function boot() {
-  document.documentElement.lang = lang;
-  document.getElementById('lang').addEventListener('click', async () => {
-    setLang(lang === 'vi' ? 'en' : 'vi');
-    document.getElementById('lang').textContent = t('lang_btn');
-    document.getElementById('lang').title = t('lang_title');
-    keep = shown;
-    await route(true);
-    keep = null;
-  });
-  document.getElementById('lang').textContent = t('lang_btn');
-  document.getElementById('lang').title = t('lang_title');
   addEventListener('hashchange', () => route());
   addEventListener('online', () => (pending ? doSetup(pending) : sync.online()));
   addEventListener('offline', renderStatus);

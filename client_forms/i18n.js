@@ -1,9 +1,8 @@
-// Every user-facing string, Vietnamese first; the EN toggle switches the whole UI and the
-// form labels to English. t('key', {n: 3}) fills {n}.
+// Every user-facing string as a [Vietnamese, English] pair. Both are always shown: the
+// Vietnamese first, its English beside it in a span with lang="en" (bi()). t('key', {n: 3})
+// fills {n}; a parameter may itself be a pair.
 const S = {
   app: ['Công tác cơ sở', 'Community security work'],
-  lang_btn: ['EN', 'VI'],
-  lang_title: ['Chuyển sang tiếng Anh', 'Switch to Vietnamese'],
   setup_title: ['Cài đặt thiết bị', 'Set up this phone'],
   setup_text: [
     'Mở đường dẫn cài đặt mà cán bộ quản trị gửi cho bạn, hoặc dán đường dẫn/mã vào đây.',
@@ -115,8 +114,7 @@ const S = {
   conflict_badge: ['⚠ xung đột', '⚠ conflict'],
   unsent: ['có sửa đổi chưa gửi', 'unsent changes'],
   competing: ['Các giá trị khác nhau:', 'Competing values:'],
-  by_device: ['{d}, {t}', '{d}, {t}'],
-  device_n: ['máy {d}', 'device {d}'],
+  device_n: ['máy', 'device'],
   this_phone: ['máy này', 'this phone'],
   updated: ['Cập nhật {t}', 'Updated {t}'],
   server_rejected: ['Máy chủ từ chối: {m}', 'Server rejected: {m}'],
@@ -152,42 +150,80 @@ const S = {
 // words (a bad `captured_at`, say), not a field's.
 const ITEM_CODES = new Set(['unknown_form', 'unknown_version', 'id_reused', 'forbidden', 'form_mismatch', 'other_record']);
 
-export let lang = localStorage.getItem('coso.lang') === 'en' ? 'en' : 'vi';
+const fill = (s, params, i) => s.replace(/\{(\w+)\}/g, (_, k) => {
+  const v = params[k] ?? '';
+  return Array.isArray(v) ? v[i] : v;
+});
 
-export function setLang(value) {
-  lang = value;
-  localStorage.setItem('coso.lang', value);
-  document.documentElement.lang = value;
+// [vi, en] of a key, its {params} filled.
+export const pair = (key, params = {}) => (S[key] ?? [key, key]).map((s, i) => fill(s, params, i));
+
+// [vi, en] of a {vi, en} label from a form definition; either stands in for a missing other.
+export const Lp = (label) => [label?.vi || label?.en || '', label?.en || label?.vi || ''];
+
+// "Vietnamese / English" as plain text: attributes, <option>s, a placeholder.
+export const text = ([vi, en]) => (en && en !== vi ? `${vi} / ${en}` : vi);
+
+// A pair for h(): the Vietnamese, then the English in <span lang="en"> (once when the same).
+// `sub` (labels, titles, headings): the English smaller and muted after the Vietnamese;
+// otherwise (controls, sentences) "Vietnamese / English", and what both end with after ": "
+// (a count, a value, the server's words) or the `tail` given is shown once: "Chờ gửi /
+// Waiting: 3", "Cập nhật / Updated 10:15 01/09/2025".
+export function bi([vi, en], sub = false, tail = '') {
+  if (!en || en === vi) return vi + tail;
+  const i = vi.indexOf(': ');
+  const j = en.indexOf(': ');
+  if (!sub && !tail && i > 0 && j > 0 && vi.slice(i) === en.slice(j)) {
+    tail = vi.slice(i);
+    vi = vi.slice(0, i);
+    en = en.slice(0, j);
+  }
+  const el = document.createElement('span');
+  el.className = 'bi';
+  const english = document.createElement('span');
+  english.lang = 'en';
+  english.className = sub ? 'en sub' : 'en';
+  english.textContent = en;
+  el.append(vi, sub ? ' ' : ' / ', english, tail);
+  return el;
 }
 
+// A key's words for h(): t() for controls and sentences, th() for labels and headings.
 export function t(key, params = {}) {
-  const s = S[key]?.[lang === 'en' ? 1 : 0] ?? key;
-  return s.replace(/\{(\w+)\}/g, (_, k) => params[k] ?? '');
+  // "Cập nhật {t}" / "Updated {t}": the time once, after both
+  const end = /(?<=[^:] )\{\w+\}$/.exec(S[key]?.[0] ?? '')?.[0];
+  if (!end || !S[key][1].endsWith(` ${end}`) || Array.isArray(params[end.slice(1, -1)])) return bi(pair(key, params));
+  const [vi, en] = pair(key, params);
+  const tail = fill(end, params, 0);
+  return bi([vi.slice(0, -tail.length - 1), en.slice(0, -tail.length - 1)], false, ` ${tail}`);
 }
-
-// A {vi, en} label from a form definition.
-export const L = (label) => label?.[lang] || label?.vi || label?.en || '';
+export const th = (key, params) => bi(pair(key, params), true);
+// A form definition's label for h(), as a label or heading (`sub`) or a choice or hint.
+export const L = (label, sub = true) => bi(Lp(label), sub);
+// For confirm(): the Vietnamese, a blank line, the English.
+export const ask = (key, params) => pair(key, params).join('\n\n');
 
 // An error from validate() or the server (whose `message` is "Vietnamese / English"), for
-// field definition `f`, whose value in the form is `value`: what to write, where it can tell.
+// field definition `f`, whose value in the form is `value`: what to write, where it can tell, as
+// a [vi, en] pair.
 export function errorText(e, f, value) {
   const typed = typeof value === 'string' ? value.trim() : '';
   // "1.500" or "1 500": the Vietnamese way of writing thousands, not a whole number to a phone
   if (e.code === 'type' && f?.type === 'integer' && /^[+-]?\d{1,3}([.,\s]\d{3})+$/.test(typed))
-    return t('e_thousands', { v: typed.replace(/[.,\s]/g, '') });
+    return pair('e_thousands', { v: typed.replace(/[.,\s]/g, '') });
   if (e.code === 'type' && (f?.type === 'integer' || f?.type === 'decimal' || e.type === 'decimal'))
-    return t(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
+    return pair(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
   if (e.code === 'pattern' && f?.pattern) {
     // "0912 345 678", "+84 912.345.678": right once written together
     const compact = typed.replace(/[\s.()-]/g, '').replace(/^\+84/, '0');
-    if (compact !== typed && new RegExp(f.pattern, 'u').test(compact)) return t('e_pattern_compact', { v: compact });
-    if (f.hint) return `${t('e_pattern')}: ${L(f.hint)}`;
+    if (compact !== typed && new RegExp(f.pattern, 'u').test(compact)) return pair('e_pattern_compact', { v: compact });
+    if (f.hint) return pair('e_pattern').map((s, i) => `${s}: ${Lp(f.hint)[i]}`);
   }
   const limit =
     e.limit ??
     (e.code === 'max_length' ? f?.max_length : /^min/.test(e.code) ? f?.min : f?.max);
-  if (S[`e_${e.code}`] && (e.path || !e.message || ITEM_CODES.has(e.code))) return t(`e_${e.code}`, { limit });
-  return t('server_rejected', { m: e.message || e.code });
+  if (S[`e_${e.code}`] && (e.path || !e.message || ITEM_CODES.has(e.code))) return pair(`e_${e.code}`, { limit });
+  return pair('server_rejected', { m: e.message || e.code });
 }
 
 const pad = (n) => String(n).padStart(2, '0');

@@ -2,7 +2,7 @@
 // Each widget: {f, el, get() -> value | undefined, showError(text), items?, byName?}.
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
-import { L, lang, t, errorText, timeText } from './i18n.js';
+import { L, Lp, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
 
 export function h(tag, attrs = {}, ...kids) {
   const el = document.createElement(tag);
@@ -56,17 +56,20 @@ const iso = (s) => (BIDI.test(s) ? `\u2068${s.replace(/[\u2066-\u2069]/g, '')}\u
 
 function choiceLabel(f, v) {
   const c = f.choices?.find((x) => x.value === v);
-  return c ? L(c.label) : iso(String(v));
+  return c ? L(c.label, false) : iso(String(v));
 }
 
-// One item of a repeat group on one line: "Phạm Văn Cường · 1965 · Bên yêu cầu".
+// Parts for h() with `sep` between them.
+const joined = (parts, sep) => parts.flatMap((p, i) => (i ? [sep, p] : [p]));
+
+// One item of a repeat group on one line: "Phạm Văn Cường · 1965 · Bên yêu cầu / Requester".
 const itemText = (f, item) =>
-  f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])).join(' · ');
+  joined(f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])), ' · ');
 
 // Who wrote a value: this phone (its own device id `mine`) or another, by its id's end.
-export const deviceText = (d, mine) => (d === mine ? t('this_phone') : t('device_n', { d: `…${iso(String(d).slice(-6))}` }));
+export const deviceText = (d, mine) => (d === mine ? t('this_phone') : [t('device_n'), ` …${iso(String(d).slice(-6))}`]);
 
-// A value as text for reading (case view, conflicts).
+// A value for reading (case view, conflicts), for h(): choices and yes/no in both languages.
 export function formatValue(f, v) {
   if (v == null) return '—';
   switch (f?.type) {
@@ -75,7 +78,7 @@ export function formatValue(f, v) {
     case 'select_one':
       return choiceLabel(f, v);
     case 'select_multiple':
-      return v.map((x) => choiceLabel(f, x)).join(', ');
+      return joined(v.map((x) => choiceLabel(f, x)), ', ');
     case 'datetime':
       return timeText(v);
     case 'date':
@@ -83,7 +86,7 @@ export function formatValue(f, v) {
     case 'geopoint':
       return `${v.lat}, ${v.lon}${v.accuracy != null ? ` (±${v.accuracy} m)` : ''}`;
     case 'repeat':
-      return v.map((item, i) => `${i + 1}. ${itemText(f, item)}`).join('; ');
+      return joined(v.map((item, i) => [`${i + 1}. `, itemText(f, item)]), '; ');
     default:
       return iso(typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
@@ -93,18 +96,20 @@ function choiceInputs(choices, type, name, checked) {
   return choices.map((c) =>
     h('label', { class: `opt${c.old ? ' old' : ''}` },
       h('input', { type, name, value: c.value, checked: checked(c.value) }),
-      h('span', {}, c.text)),
+      h('span', {}, bi(c.text))),
   );
 }
 
 // The field's choices, plus a value the current version no longer offers (a case written on an
-// earlier one), shown and selected as such: it stays unless the officer changes it.
+// earlier one), shown and selected as such: it stays unless the officer changes it. Each
+// choice's text is a [vi, en] pair.
 function choicesFor(f, value, ctx) {
-  const list = f.choices.map((c) => ({ value: c.value, text: L(c.label) }));
+  const list = f.choices.map((c) => ({ value: c.value, text: Lp(c.label) }));
   for (const v of [value ?? []].flat()) {
     if (typeof v !== 'string' || f.choices.some((c) => c.value === v)) continue;
     const label = ctx.oldLabels?.[f.name]?.[v];
-    list.push({ value: v, old: true, text: `${label ? L(label) : v} (${t('old_choice')})` });
+    const was = label ? Lp(label) : [v, v];
+    list.push({ value: v, old: true, text: pair('old_choice').map((s, i) => `${was[i]} (${s})`) });
   }
   return list;
 }
@@ -114,16 +119,21 @@ function widget(f, value, path, ctx) {
   const err = h('p', { class: 'err', role: 'alert', hidden: true });
   const isGroup = ['boolean', 'select_multiple', 'geopoint', 'repeat'].includes(f.type) ||
     (f.type === 'select_one' && f.choices.length <= 6);
-  const title = [L(f.label), f.required ? h('abbr', { class: 'req', title: t('required_mark') }, ' *') : null];
+  const title = [L(f.label), f.required ? h('abbr', { class: 'req', title: text(pair('required_mark')) }, ' *') : null];
   const head = isGroup ? h('legend', {}, title) : h('label', { for: id }, title);
-  const hint = f.hint ? h('p', { class: 'hint' }, L(f.hint)) : null;
+  const hint = f.hint ? h('p', { class: 'hint' }, L(f.hint, false)) : null;
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value), h('small', {}, ` — ${t('by_device', { d: deviceText(c.device_id, ctx.device), t: timeText(c.captured_at) })}`)))))
+        h('li', {}, formatValue(f, c.value), h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))))
     : null;
   const choices = f.choices ? choicesFor(f, value, ctx) : [];
-  const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => { err.textContent = msg ?? ''; err.hidden = !msg; w.el.classList.toggle('bad', !!msg); } };
+  // msg: what h() takes, or nothing
+  const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => {
+    err.replaceChildren(...[msg ?? []].flat());
+    err.hidden = !msg;
+    w.el.classList.toggle('bad', !!msg);
+  } };
   let body;
   const input = (attrs) => h('input', { id, name: id, ...attrs });
   switch (f.type) {
@@ -164,8 +174,8 @@ function widget(f, value, path, ctx) {
         w.get = () => body.querySelector('input:checked')?.value;
       } else {
         body = h('select', { id },
-          h('option', { value: '' }, t('choose')),
-          choices.map((c) => h('option', { value: c.value, selected: c.value === value }, c.text)));
+          h('option', { value: '' }, text(pair('choose'))),
+          choices.map((c) => h('option', { value: c.value, selected: c.value === value }, text(c.text))));
         w.get = () => body.value || undefined;
       }
       break;
@@ -213,25 +223,26 @@ function geopoint(value, w, ctx) {
   let extra = {}; // alt and accuracy from the GPS, dropped once lat/lon are typed by hand
   if (value) for (const k of ['alt', 'accuracy']) if (value[k] != null) extra[k] = value[k];
   const status = h('p', { class: 'hint' }, extra.accuracy != null ? t('located', { m: Math.round(extra.accuracy) }) : '');
+  const say = (key, params) => status.replaceChildren(key ? t(key, params) : '');
   const box = (k) => {
     const id = uid();
     const el = h('input', { id, type: 'text', inputMode: 'decimal', value: value?.[k] ?? '', autocomplete: 'off',
-      oninput: () => { extra = {}; status.textContent = ''; } });
-    return [h('label', { for: id, class: 'sub' }, t(k), el), el];
+      oninput: () => { extra = {}; say(); } });
+    return [h('label', { for: id, class: 'sub' }, th(k), el), el];
   };
   const [latL, lat] = box('lat');
   const [lonL, lon] = box('lon');
   const locate = h('button', { type: 'button', class: 'secondary', onclick: () => {
-    if (!navigator.geolocation) { status.textContent = t('no_location'); return; }
-    status.textContent = t('locating');
+    if (!navigator.geolocation) { say('no_location'); return; }
+    say('locating');
     navigator.geolocation.getCurrentPosition((p) => {
       lat.value = +p.coords.latitude.toFixed(6);
       lon.value = +p.coords.longitude.toFixed(6);
       extra = { accuracy: Math.round(p.coords.accuracy * 10) / 10 };
       if (p.coords.altitude != null) extra.alt = Math.round(p.coords.altitude * 10) / 10;
-      status.textContent = t('located', { m: Math.round(p.coords.accuracy) });
+      say('located', { m: Math.round(p.coords.accuracy) });
       locate.dispatchEvent(new Event('change', { bubbles: true }));
-    }, () => { status.textContent = t('no_location'); }, { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
+    }, () => { say('no_location'); }, { enableHighAccuracy: true, timeout: 30000, maximumAge: 60000 });
   } }, t('locate'));
   w.get = () => {
     const a = parseNumber(lat.value, false);
@@ -253,7 +264,7 @@ function repeat(f, value, path, w, ctx) {
       // Sub-fields this version lacks (removed since) go back as they were: the record keeps them.
       item.kept = Object.fromEntries(Object.entries(v ?? {}).filter(([k]) => !item.byName[k]));
       item.el = h('div', { class: 'item' },
-        h('div', { class: 'item-head' }, h('strong', {}, t('item', { n: i + 1 })),
+        h('div', { class: 'item-head' }, h('strong', {}, th('item', { n: i + 1 })),
           h('button', { type: 'button', class: 'link danger', onclick: () => {
             build(w.items.map((it) => collect(it)).filter((_, j) => j !== i));
             list.dispatchEvent(new Event('change', { bubbles: true }));
@@ -317,7 +328,7 @@ export function renderForm(def, data, opts = {}) {
     general.hidden = true;
   };
   return {
-    el: h('div', { class: 'fields', lang }, general, g.els),
+    el: h('div', { class: 'fields' }, general, g.els),
     data: () => collect(g),
     clearErrors,
     showErrors(errors, scroll = false) {
@@ -326,12 +337,12 @@ export function renderForm(def, data, opts = {}) {
       const loose = [];
       for (const e of errors) {
         const w = e.path ? find(g, e.path) : null;
-        const text = w?.legacy && e.code === 'choice' ? t('e_choice_old') : w && errorText(e, w.f, w.get());
-        if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), text]);
+        const words = w?.legacy && e.code === 'choice' ? pair('e_choice_old') : w && errorText(e, w.f, w.get());
+        if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), words]);
         else loose.push(errorText(e));
       }
-      byWidget.forEach((msgs, w) => w.showError([...new Set(msgs)].join(' · ')));
-      general.textContent = loose.join(' · ');
+      byWidget.forEach((msgs, w) => w.showError(messages(msgs)));
+      general.replaceChildren(...messages(loose));
       general.hidden = !loose.length;
       // Only on request (saving): scrolling while the officer taps elsewhere loses the tap.
       if (scroll && errors.length) ([...byWidget.keys()][0]?.el ?? general).scrollIntoView({ block: 'center' });
@@ -339,6 +350,9 @@ export function renderForm(def, data, opts = {}) {
     },
   };
 }
+
+// [vi, en] pairs of errors, each once, for h().
+const messages = (pairs) => joined([...new Map(pairs.map((p) => [text(p), p])).values()].map((p) => bi(p)), ' · ');
 
 // The field a validation path points at (`cac_ben[1].nam_sinh` -> nam_sinh), with its labels.
 export function describeError(def, e) {
@@ -356,13 +370,14 @@ export function describeError(def, e) {
     labels.push(L(f.label));
     fields = f.fields ?? [];
   }
-  return `${labels.length ? `${labels.join(' › ')}: ` : ''}${errorText(e, f)}`;
+  return [labels.length ? [joined(labels, ' › '), ': '] : null, bi(errorText(e, f))];
 }
 
-// The first values of a case or draft, for lists: "Camera an ninh tổ 5 · Tự phòng".
+// The first values of a case or draft, for lists (for h(), [] when none): "Camera an ninh tổ 5
+// · Tự phòng / Self-defence".
 export const summary = (def, data, n = 3) =>
-  (def?.fields ?? []).filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
-    .map((f) => formatValue(f, data[f.name])).join(' · ');
+  joined((def?.fields ?? []).filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
+    .map((f) => formatValue(f, data[f.name])), ' · ');
 
 // Read-only view of a record's data.
 export function renderData(def, data) {

@@ -38,7 +38,9 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
 
     for phone in (a, b):
         phone.offline(False)
-        expect(phone.page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+        expect(phone.page.locator("#st-waiting")).to_have_text(
+            "Chờ gửi / Waiting: 0", timeout=20_000
+        )
 
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
@@ -71,4 +73,4 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
     a.page.goto(f"{server.url}/app/#/edit/{case_id}")
     competing = a.field("trang_thai").locator(".competing li")
     expect(competing.filter(has_text="Đang hòa giải")).to_contain_text("máy này")
-    expect(competing.filter(has_text="Hòa giải thành")).to_contain_text("máy …")
+    expect(competing.filter(has_text="Hòa giải thành")).to_contain_text("máy / device …")

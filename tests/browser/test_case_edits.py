@@ -36,7 +36,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     # ...and the server refuses it (the count written behind the form's back).
     phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_buoi_hoa_giai: -1}})", first)
     phone.offline(False)
-    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
 
     # Another update of the case meanwhile: told of the refused one, built on the server's heads.
     page.goto(f"{server.url}/app/#/case/{case_id}")
@@ -50,7 +50,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     second = next(i for i in phone.outbox() if i["id"] != first["id"])
     assert second["parents"] == [case_id]
     phone.offline(False)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200
@@ -60,12 +60,14 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     # Fixed, the refused edit goes again with its intent: the mediator emptied.
     page.goto(f"{server.url}/app/#/outbox")
     page.locator(f'#outbox-list li[data-id="{first["id"]}"] a').click()
-    expect(phone.field("so_buoi_hoa_giai").locator(".err")).to_have_text("Không được nhỏ hơn 0")
+    expect(phone.field("so_buoi_hoa_giai").locator(".err")).to_have_text(
+        "Không được nhỏ hơn 0 / Must be at least 0"
+    )
     expect(phone.field("hoa_giai_vien").locator("input, textarea")).to_have_value("")
     phone.fill({"so_buoi_hoa_giai": "2"})
     phone.save()
     expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     assert phone.outbox() == []
     status, record = server.api(boss, f"/records/{case_id}")
     assert record["data"].get("hoa_giai_vien") is None
@@ -96,7 +98,7 @@ def test_a_pushed_edit_is_the_phones_copy_when_the_pull_fails(phones, server) ->
     expect(phone.field("trang_thai").locator("input:checked")).to_have_value("dang_hoa_giai")
     phone.fill({"trang_thai": "hoa_giai_thanh"})
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200

@@ -65,7 +65,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
     tab2.goto(page.url)
     expect(tab2.locator("#entry")).to_be_visible()
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
 
     extra = tab2.locator('[data-path="bien_phap_xu_ly"] textarea')
     extra.fill("Đã mời lên làm việc")
@@ -79,7 +79,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
         if "bien_phap_xu_ly" in record["data"]:
             break
         tab2.wait_for_timeout(200)
-    expect(tab2.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(tab2.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     assert phone.outbox() == []
     assert record["data"]["bien_phap_xu_ly"] == "Đã mời lên làm việc"
     assert record["data"]["noi_dung"] == REPORT["noi_dung"]
@@ -105,7 +105,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
     expect(page.locator("#entry")).to_be_visible()
     phone.save()
     expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     assert sorted(r["data"]["noi_dung"] for r in server.records(boss, "nam_tinh_hinh")) == [
         "Nội dung khác",
         REPORT["noi_dung"],
@@ -148,7 +148,7 @@ def test_text_typed_in_a_second_tab_survives_a_reload_after_the_first_saved(phon
     tab2.goto(page.url)
     expect(tab2.locator("#entry")).to_be_visible()
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
 
     # Typed in the second tab, reloaded within the autosave's pause: only the crash buffer has it.
     tab2.locator('[data-path="bien_phap_xu_ly"] textarea').click()

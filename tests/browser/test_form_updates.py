@@ -89,7 +89,7 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
         }
     )
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
 
     form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
     form["fields"] = [f for f in form["fields"] if f["name"] != "ngay_thanh_lap"]
@@ -107,9 +107,9 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
 
     page.goto(f"{server.url}/app/#/edit/{case_id}")
     expect(page.locator("#form-title")).to_be_visible()
-    expect(page.locator(".hint").first).to_have_text(f"phiên bản {published['version']}")
+    expect(page.locator(".hint").first).to_have_text(f"phiên bản / version {published['version']}")
     old = phone.field("hieu_qua").locator(".opt.old")
-    expect(old).to_have_text("Trung bình (từ phiên bản trước)")
+    expect(old).to_have_text("Trung bình (từ phiên bản trước) / Average (from an earlier version)")
     expect(old.locator("input")).to_be_checked()
     kept = phone.field("linh_vuc_hoat_dong").locator(".opt.old input")
     expect(kept).to_be_checked()
@@ -122,7 +122,7 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
         if status == 200 and "so_thanh_vien" in record["data"]:
             break
         page.wait_for_timeout(200)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert phone.outbox() == []
     assert record["data"]["hieu_qua"] == "trung_binh"
@@ -142,5 +142,5 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
     )
     page.goto(f"{server.url}/app/#/outbox")
     expect(page.locator("#outbox-list .err li")).to_have_text(
-        "ngay_thanh_lap: Trường không có trong biểu mẫu"
+        "ngay_thanh_lap: Trường không có trong biểu mẫu / Not a field of this form"
     )

@@ -34,9 +34,9 @@ def two_edits_the_first_refused(phones, server, name: str) -> tuple:
     # the server refuses the first (a count written behind the form's back)
     phone.js("await db.put('outbox', {...arg, data: {so_buoi_hoa_giai: -1}})", first)
     phone.offline(False)
-    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
-    expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối: 1")
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
+    expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối / Held by a rejected item: 1")
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
     assert sorted((i["id"], i["status"]) for i in phone.outbox()) == [
         (first["id"], "rejected"),
         (second["id"], "held"),
@@ -73,7 +73,7 @@ def test_discarding_a_refused_edit_sends_the_later_one_again(phones, server) -> 
     assert record["data"]["ket_qua"] == AGREED
     assert "so_buoi_hoa_giai" not in record["data"]  # the discarded edit's change
     assert record["conflicts"] == []
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     assert phone.outbox() == []
     page.goto(f"{server.url}/app/#/case/{case_id}")
     expect(page.locator("dl.data")).to_contain_text(AGREED)

@@ -40,7 +40,7 @@ def test_lost_push_response_is_retried_as_duplicates(phones, server) -> None:
     results = retry.value.json()["results"]
     assert sorted(r["id"] for r in results) == ids
     assert [r["status"] for r in results] == ["duplicate", "duplicate"]
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
     assert phone.outbox() == []
 
     # Saved while a sync is pulling: that sync read the outbox before it, the next one sends it.
@@ -51,10 +51,10 @@ def test_lost_push_response_is_retried_as_duplicates(phones, server) -> None:
     with page.expect_request("**/api/v1/sync/pull**"):
         page.locator("#sync-btn").click()
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 1")
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 1")
     [late] = phone.outbox()
     held[0].continue_()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     ids = sorted([*ids, late["id"]])
 
     boss = server.add_user("giam-sat", "supervisor", "01")

@@ -38,7 +38,7 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     )
 
     phone.offline(False)
-    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     [kept] = phone.outbox()
     assert kept["id"] == item["id"]
     assert kept["status"] == "rejected"
@@ -57,15 +57,19 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     assert {e["code"] for e in saved["rejected"][item["id"]]} == {"min", "control_character"}
     row.get_by_role("link").click()
     error = phone.field("so_nguoi_tham_du").locator(".err")
-    expect(error).to_have_text("Không được nhỏ hơn 0")
+    expect(error).to_have_text("Không được nhỏ hơn 0 / Must be at least 0")
     bad_text = phone.field("ten_dia_diem").locator(".err")
-    expect(bad_text).to_have_text("Có ký tự điều khiển không hợp lệ")
+    expect(bad_text).to_have_text(
+        "Có ký tự điều khiển không hợp lệ / Contains an invalid control character"
+    )
     phone.fill({"so_nguoi_tham_du": "45", "ten_dia_diem": SESSION["ten_dia_diem"]})
     expect(error).to_be_hidden()
     expect(bad_text).to_be_hidden()
     phone.save()
-    expect(page.locator("#st-result")).to_have_text("Lần gửi cuối: 1 đã nhận", timeout=20_000)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0")
+    expect(page.locator("#st-result")).to_have_text(
+        "Lần gửi cuối: 1 đã nhận / Last push: 1 accepted", timeout=20_000
+    )
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert phone.outbox() == []
 
@@ -86,10 +90,10 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     phone.sync()
     page.goto(f"{server.url}/app/#/outbox")
     expect(page.locator(f'li[data-id="{old}"] .err')).to_have_text(
-        "Máy chủ không có phiên bản biểu mẫu này"
+        "Máy chủ không có phiên bản biểu mẫu này / The server has no such form version"
     )
     expect(page.locator(f'li[data-id="{clock}"] .err')).to_contain_text(
-        "Máy chủ từ chối: Sai định dạng / "
+        "Máy chủ từ chối / Server rejected: Sai định dạng / "
     )
 
 
@@ -107,7 +111,7 @@ def test_text_cut_inside_an_emoji_is_caught_on_the_phone_and_refused_alone(phone
         " for (const t of ['input', 'change']) el.dispatchEvent(new Event(t, {bubbles: true})) }"
     )
     expect(phone.field("ten_dia_diem").locator(".err")).to_have_text(
-        "Có ký tự hỏng (nửa biểu tượng cảm xúc)"
+        "Có ký tự hỏng (nửa biểu tượng cảm xúc) / A broken character (half an emoji)"
     )
     phone.fill({"ten_dia_diem": SESSION["ten_dia_diem"]})
     phone.offline()
@@ -122,7 +126,7 @@ def test_text_cut_inside_an_emoji_is_caught_on_the_phone_and_refused_alone(phone
         second,
     )
     phone.offline(False)
-    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối: 1", timeout=20_000)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     [kept] = phone.outbox()
     assert kept["id"] == second["id"]
     assert [(e["path"], e["code"]) for e in kept["errors"]] == [("ten_dia_diem", "malformed")]

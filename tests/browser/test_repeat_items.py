@@ -30,7 +30,9 @@ def test_a_new_item_is_not_marked_wrong_and_the_next_tap_lands(phones) -> None:
 
     # Leaving the item's required date empty is still caught, at the field, on saving.
     phone.save()
-    expect(phone.field("hoat_dong[0].ngay").locator(".err")).to_have_text("Bắt buộc nhập")
+    expect(phone.field("hoat_dong[0].ngay").locator(".err")).to_have_text(
+        "Bắt buộc nhập / Required"
+    )
     expect(phone.field("hoat_dong[0].noi_dung").locator(".err")).to_be_hidden()
 
 
@@ -43,7 +45,9 @@ def test_removing_items_below_the_minimum_says_so_at_once(phones) -> None:
     expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(2)
     page.locator('[data-path="cac_ben"] .item-head button').first.click()
     expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(1)
-    expect(page.locator('[data-path="cac_ben"] > .err')).to_have_text("Cần ít nhất 2 mục")
+    expect(page.locator('[data-path="cac_ben"] > .err')).to_have_text(
+        "Cần ít nhất 2 mục / At least 2 items"
+    )
     expect(page.locator('[data-path^="cac_ben["] .err:not([hidden])')).to_have_count(0)
 
 
@@ -68,5 +72,5 @@ def test_an_error_shown_on_leaving_a_field_does_not_lose_the_tap_below(phones, t
         page.mouse.click(x, y)
     expect(radio).to_be_checked()
     expect(phone.field("cac_ben[0].so_dien_thoai").locator(".err")).to_have_text(
-        "Không đúng định dạng"
+        "Không đúng định dạng / Wrong format"
     )

@@ -72,7 +72,7 @@ def test_an_edit_sends_items_back_with_the_sub_fields_a_later_version_removed(
     phone.save()
     expect(page.locator("#entry")).to_have_count(0)
     phone.sync()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi: 0", timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
 
     boss = server.add_user("giam-sat", "supervisor", "01")

@@ -1,0 +1,69 @@
+"""Both languages, always: on a 360x640 phone a form's field labels and the main buttons show
+the Vietnamese with the English beside it (the English marked lang="en" for screen readers),
+and no element is wider than the screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+# Elements wider than the viewport or reaching past its edges, unless a box that clips them
+# (the status bar's lines, cut short with "…") holds them.
+TOO_WIDE = """() => {
+  const out = [];
+  const clipped = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement)
+      if (/hidden|clip/.test(getComputedStyle(p).overflowX)) return true;
+    return false;
+  };
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    if (!r.width) continue;
+    if ((r.width > innerWidth || r.right > innerWidth + 0.5 || r.left < -0.5) && !clipped(el))
+      out.push(`${el.outerHTML.slice(0, 80)}: ${r.left}..${r.right}`);
+  }
+  return {out, scroll: document.documentElement.scrollWidth};
+}"""
+
+
+def english(label: dict[str, str]) -> str:
+    return label.get("en") or label["vi"]
+
+
+@pytest.mark.browser
+def test_labels_and_buttons_show_vietnamese_and_english_on_a_small_phone(phones) -> None:
+    phone = phones("can-bo-song-ngu", viewport=(360, 640))
+    page = phone.page
+    form = yaml.safe_load((SCHEMAS / "hoa_giai.v2.yaml").read_text("utf-8"))
+    phone.new("hoa_giai")
+    title = page.locator("#form-title")
+    expect(title).to_contain_text(form["title"]["vi"])
+    expect(title.locator('[lang="en"]')).to_have_text(form["title"]["en"])
+    for f in form["fields"]:
+        head = phone.field(f["name"]).locator("> label, > legend").first
+        expect(head).to_contain_text(f["label"]["vi"])
+        if english(f["label"]) != f["label"]["vi"]:
+            expect(head.locator('[lang="en"]')).to_have_text(english(f["label"]))
+    for button, vi, en in [
+        ("#save-btn", "Lưu vào hộp thư đi", "Save to outbox"),
+        ("#sync-btn", "Đồng bộ", "Sync"),
+        ('a.tab[href="#/"]', "Biểu mẫu", "Forms"),
+        ('a.tab[href="#/outbox"]', "Hộp thư đi", "Outbox"),
+        ('a.tab[href="#/cases"]', "Vụ việc", "Cases"),
+    ]:
+        expect(page.locator(button)).to_contain_text(vi)
+        expect(page.locator(button).locator('[lang="en"]')).to_have_text(en)
+    assert page.evaluate("document.documentElement.lang") == "vi"
+    phone.save()  # empty: the errors too, in both languages
+    expect(page.locator("#form-errors")).to_contain_text("Còn")
+    expect(page.locator("#form-errors [lang=en]")).to_contain_text("problem(s)")
+    for when in ("form", "form with errors"):
+        wide = page.evaluate(TOO_WIDE)
+        assert wide["scroll"] <= 360, f"{when}: scrolls sideways ({wide['scroll']} px)"
+        assert wide["out"] == [], f"{when}: wider than the screen: {wide['out']}"
+        page.mouse.wheel(0, 100_000)
