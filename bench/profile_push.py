@@ -23,6 +23,7 @@ from bench.push import SHARED_PER_PAIR, Device
 from server import sync
 from server.app import ROOT
 from server.catalog import Catalog, publish_files, schema_files
+from server.item import now_iso
 from server.protocol import PushEnvelope
 from server.store import Store
 from server.store_schema import User
@@ -36,9 +37,7 @@ def setup(tmp: Path, devices: int) -> tuple[Store, Catalog, list[Device], list[U
     catalog = Catalog(store)
     publish_files(catalog, schema_files(ROOT / "schemas"))
     with store.write() as w:
-        ids = [
-            w.add_user(f"p{i}", "officer", AREA, f"hash{i}", sync.now_iso()) for i in range(devices)
-        ]
+        ids = [w.add_user(f"p{i}", "officer", AREA, f"hash{i}", now_iso()) for i in range(devices)]
     users = [User(i, f"p{n}", "officer", AREA) for n, i in enumerate(ids)]
     rng = random.Random(3)
     pool = [msgspec.json.encode(hoa_giai(rng)) for _ in range(512)]

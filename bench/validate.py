@@ -6,7 +6,7 @@ validator, beside plain `msgspec.json.decode` of the same bytes, in the same run
 "decode + validate" is what the push path does per item: `msgspec.json.decode` of the item's
 bytes into `server.protocol.Submission`, then the form version's compiled `Validator` over
 `data`. The baseline decodes the same bytes into plain Python objects with no validation.
-A third line times the whole per-item `server.sync.prepare` (ids, times, validation,
+A third line times the whole per-item `server.item.prepare` (ids, times, validation,
 canonical encoding and content hash), everything a pushed item costs before SQL.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from bench.common import FORM, VERSION, catalog, emit, hoa_giai_item
-from server import sync
+from server.item import Prepared, now_iso, prepare
 from server.protocol import Submission
 from server.store_schema import User
 
@@ -48,22 +48,22 @@ def results(quick: bool = False) -> list[dict[str, Any]]:
     decoder = msgspec.json.Decoder(Submission)
     plain = msgspec.json.Decoder()
     user = User(1, "bench", "officer", "01.00070")
-    received_at, received_ts = sync.now_iso(), time.time()
+    received_at, received_ts = now_iso(), time.time()
 
     def decode_validate(raw: bytes) -> None:
         item = decoder.decode(raw)
         _, errors = validator(item.data, creating=True, path="submissions[0].data")
         assert not errors, errors
 
-    def prepare(raw: bytes) -> None:
-        p = sync.prepare(cat, decoder, raw, 0, user, "bench", received_at, received_ts)
-        assert isinstance(p, sync.Prepared), p
+    def prepare_one(raw: bytes) -> None:
+        p = prepare(cat, decoder, raw, 0, user, "bench", received_at, received_ts)
+        assert isinstance(p, Prepared), p
 
     seconds = 0.6 if quick else 3.0
     _rate(decode_validate, items[:200], 0.1)  # warm up
     base = _rate(plain.decode, items, seconds)
     figure = _rate(decode_validate, items, seconds)
-    whole = _rate(prepare, items, seconds)
+    whole = _rate(prepare_one, items, seconds)
     size = sum(map(len, items)) // len(items)
     return [
         {
@@ -75,7 +75,7 @@ def results(quick: bool = False) -> list[dict[str, Any]]:
             "note": f"{size} B per item",
         },
         {
-            "benchmark": "validate: whole per-item prepare (sync.prepare)",
+            "benchmark": "validate: whole per-item prepare (item.prepare)",
             "figure": whole,
             "baseline": base,
             "unit": "items/s",

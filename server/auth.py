@@ -19,9 +19,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from server import areas
 from server.errors import ApiError, Forbidden, Unauthorized
 from server.forms import nfc
+from server.item import encode, now_iso
 from server.store import Store
 from server.store_schema import User, UserRow
-from server.sync import encode, now_iso
 
 RANK = {"officer": 0, "supervisor": 1, "admin": 2}
 

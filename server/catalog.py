@@ -20,9 +20,9 @@ import msgspec
 from server import derive, forms
 from server.evolution import check_evolution, rename_map, with_retired
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
+from server.item import now_iso
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
-from server.sync import now_iso
 from server.validate import Validator, compile_form
 
 

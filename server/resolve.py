@@ -1,6 +1,6 @@
 """A supervisor's resolution: a submission whose parents are the record's heads and that
 `resolves` the fields given, so that their conflicts close (PROTOCOL.md, "Merge rules" 2-3).
-Stored and merged as a pushed submission is (server/sync.py `stored_row`, derive `rebuild`).
+Stored and merged as a pushed submission is (server/item.py `stored_row`, derive `rebuild`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from server import areas
 from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale
 from server.forms import nfc
+from server.item import UUID_RE, encode, now_iso, stored_row, uuid7
 from server.protocol import FieldError, Record, ResolveRequest
 from server.store import Store
 from server.store_schema import User
-from server.sync import UUID_RE, encode, now_iso, stored_row, uuid7
 
 if TYPE_CHECKING:
     from server.catalog import Catalog, FormVersions

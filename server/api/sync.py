@@ -16,6 +16,7 @@ from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import Malformed, TooLarge
 from server.forms import nfc
+from server.item import now_iso
 from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
 from server.split import split_deep_batch
 
@@ -51,7 +52,7 @@ async def push(
             store, catalog, user, nfc(envelope.device_id), envelope.submissions, msgpack=msgpack
         )
     )
-    return respond(request, PushResponse(results, sync.now_iso()))
+    return respond(request, PushResponse(results, now_iso()))
 
 
 def _split_deep(body: bytes, msgpack: bool) -> PushEnvelope | None:

@@ -104,7 +104,7 @@ def test_a_type_change_through_a_renamed_group_is_refused(api: Api) -> None:
 def test_records_remapped_by_a_publish_and_its_audit_entry_spell_times_as_pushes_do(
     api: Api,
 ) -> None:
-    """One spelling of a time everywhere: UTC, milliseconds, `Z` (sync.now_iso)."""
+    """One spelling of a time everywhere: UTC, milliseconds, `Z` (item.now_iso)."""
     assert publish(api, field("a")).status_code == 201
     item = submission("thu_nghiem", {"a": "x"}, version=1)
     api.push("officer", [item])

@@ -451,7 +451,7 @@ def test_validated_data_is_the_data_read_back(case: tuple[FormDef, bool, dict[st
     form, creating, item = case
     out, errors = compile_form(form, 1)(item, creating=creating)
     assert errors == []
-    stored = msgspec.json.Encoder(order="sorted").encode(out)  # as server/sync.py stores it
+    stored = msgspec.json.Encoder(order="sorted").encode(out)  # as server/item.py stores it
     read_back = msgspec.json.decode(stored)
     assert read_back == out
     assert msgspec.json.encode(read_back) == msgspec.json.encode(dict(sorted(out.items())))

@@ -1,0 +1,326 @@
+"""One pushed item checked on its own, with no I/O: `prepare` gives the row to store (made
+by `stored_row`, with the content hash that tells a duplicate from a reused id) or the item's
+rejection, with the path of what is wrong, however the item fails to decode. Also what stored
+rows are made with: the sorted JSON encoding (`encode`), the server's times (`now_iso`) and
+ids (`uuid7`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from server.errors import bilingual_errors
+from server.protocol import (
+    LONE_SURROGATE,
+    FieldError,
+    ItemResult,
+    Submission,
+    lone_surrogate_in,
+    lone_surrogate_path,
+)
+from server.split import top_ident
+from server.store_schema import SubmissionRow, User
+from server.validate import rfc3339_ns
+
+if TYPE_CHECKING:
+    from server.catalog import Catalog
+
+UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
+)
+SKEW_SECONDS = 86_400
+# what decoding one item may raise: RecursionError past ~1,000 levels of nesting, and
+# UnicodeDecodeError for a MessagePack str that is not UTF-8
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+MAX_PARENTS = 100
+encode = msgspec.json.Encoder(order="sorted").encode
+
+
+class _Ident(msgspec.Struct):
+    id: Any = None
+    record_id: Any = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (version 7): 48 bits of milliseconds, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (ms << 80)
+        | (0x7 << 76)
+        | ((rand >> 62) & 0xFFF) << 64
+        | (0b10 << 62)
+        | (rand & (2**62 - 1))
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
+class Prepared:
+    index: int
+    row: SubmissionRow
+    creating: bool
+    parents: tuple[str, ...]
+    data: dict[str, Any]  # row.data before encoding, so that merging need not decode it again
+    captured_ns: int
+    # pattern matches the timeout stopped: the item is refused unless its id is stored with
+    # this content (then it is a duplicate, as it was when it first came, on a quieter moment)
+    timed_out: list[FieldError] | None = None
+
+
+def _reject(
+    sid: str | None, record_id: str | None, reason: str, errors: list[FieldError]
+) -> ItemResult:
+    return ItemResult(
+        id=sid,
+        status="rejected",
+        record_id=record_id,
+        reason=reason,
+        errors=bilingual_errors(errors),
+    )
+
+
+def _msgspec_error(
+    exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str, decoder: Any, raw: Any
+) -> FieldError:
+    text = str(exc)
+    if " - at `key` in `$" in text:  # a key of the wrong type: the object that holds it
+        message, _, where = text.partition(" - at `key` in `$")
+        message = f"a key: {message}"
+    else:
+        message, _, where = text.partition(" - at `$")
+    where = where.rstrip("`")
+    if where.startswith(".data[...]"):  # msgspec does not name the key: find it
+        where = ".data" + _data_key_path(decoder, raw) + where[len(".data[...]") :]
+    path = prefix + where
+    code = "unknown_field" if "unknown field" in message else "invalid"
+    if "missing required field" in message or code == "unknown_field":
+        code = "required" if code == "invalid" else code
+        field = message.rsplit("`", 2)[-2] if message.count("`") >= 2 else ""
+        path = f"{path}.{field}" if field else path
+    elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
+        code = "malformed"
+    elif "Expected" in message:
+        code = "type"
+    return FieldError(path, code, message)
+
+
+def prepare(
+    catalog: Catalog,
+    decoder: Any,
+    raw: Any,
+    index: int,
+    user: User,
+    device_id: str,
+    received_at: str,
+    received_ts: float,
+) -> Prepared | ItemResult:
+    """Check one pushed item on its own: a Prepared row to store, or a rejection."""
+    at = f"submissions[{index}]"
+    try:
+        item: Submission = decoder.decode(raw)
+    except _UNREADABLE as exc:
+        try:
+            sid, rid = decoder_ident(decoder, raw)
+        except RecursionError:  # nested past the decoder: its top level read without it
+            sid, rid = top_ident(bytes(raw), msgpack=_codec(decoder) is msgspec.msgpack)
+        except _UNREADABLE:
+            sid = rid = None
+        deep = isinstance(exc, RecursionError)
+        lone = None if deep or _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
+        if isinstance(exc, RecursionError):  # past what the decoder follows (~1,000 levels)
+            error = FieldError(at, "too_deep", "nested too deep to read")
+        elif isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
+            error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
+        elif lone is not None:
+            sid, where = lone
+            error = FieldError(at + where, "malformed", LONE_SURROGATE)
+        else:
+            error = _msgspec_error(exc, at, decoder, raw)
+        return _reject(sid, rid, "invalid", [error])
+    errors: list[FieldError] = []
+    sid = item.id.lower() if UUID_RE.match(item.id) else item.id
+    if not UUID_RE.match(item.id):
+        errors.append(FieldError(f"{at}.id", "format", "id must be a UUID"))
+    record_id = item.record_id.lower() if item.record_id is not None else sid
+    if item.record_id is not None and not UUID_RE.match(item.record_id):
+        errors.append(FieldError(f"{at}.record_id", "format", "record_id must be a UUID"))
+        record_id = item.record_id
+    parents = tuple(sorted({p.lower() for p in item.parents}))
+    for j, p in enumerate(item.parents):
+        if not UUID_RE.match(p):
+            errors.append(
+                FieldError(f"{at}.parents[{j}]", "format", "a parent is a submission UUID")
+            )
+    if len(parents) > MAX_PARENTS:
+        errors.append(FieldError(f"{at}.parents", "max_items", f"at most {MAX_PARENTS} parents"))
+    creating = record_id == sid
+    if creating and parents:
+        errors.append(FieldError(f"{at}.parents", "invalid", "a new record has no parents"))
+    if not creating and not parents:
+        errors.append(FieldError(f"{at}.parents", "required", "an edit names the heads it had"))
+    if sid in parents:
+        errors.append(FieldError(f"{at}.parents", "invalid", "a submission is not its own parent"))
+    captured_ns = rfc3339_ns(item.captured_at)
+    if captured_ns is None:
+        errors.append(
+            FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
+        )
+    if errors or captured_ns is None:
+        return _reject(sid, record_id, "invalid", errors)
+    fv = catalog.get(item.form_id)
+    if fv is None:
+        return _reject(
+            sid,
+            record_id,
+            "unknown_form",
+            [FieldError(f"{at}.form_id", "unknown_form", f"no form {item.form_id!r}")],
+        )
+    if not 1 <= item.form_version <= fv.latest:
+        return _reject(
+            sid,
+            record_id,
+            "unknown_version",
+            [
+                FieldError(
+                    f"{at}.form_version",
+                    "unknown_version",
+                    f"{item.form_id} has versions 1 to {fv.latest}",
+                )
+            ],
+        )
+    validator = fv.validators[item.form_version - 1]
+    data, errors = validator(item.data, creating=creating, path=f"{at}.data")
+    resolves = sorted(set(item.resolves))
+    if resolves:
+        known = {f.name for f in fv.defs[item.form_version - 1].fields}
+        for j, name in enumerate(item.resolves):
+            if name not in known:
+                errors.append(
+                    FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
+                )
+    timed_out = None
+    if errors:
+        if any(e.code != "pattern_timeout" for e in errors):
+            return _reject(sid, record_id, "invalid", errors)
+        timed_out = errors
+    row = stored_row(
+        sid=sid,
+        record_id=record_id,
+        form_id=item.form_id,
+        form_version=item.form_version,
+        parents=parents,
+        captured_at=item.captured_at,
+        captured_ts=captured_ns / 1e9,
+        data=data,
+        resolves=resolves,
+        device_id=device_id,
+        user=user,
+        received_at=received_at,
+        skewed=captured_ns / 1e9 > received_ts + SKEW_SECONDS,
+    )
+    return Prepared(index, row, creating, parents, data, captured_ns, timed_out)
+
+
+def stored_row(
+    *,
+    sid: str,
+    record_id: str,
+    form_id: str,
+    form_version: int,
+    parents: Sequence[str],
+    captured_at: str,
+    captured_ts: float,
+    data: dict[str, Any],
+    resolves: Sequence[str],
+    device_id: str,
+    user: User,
+    received_at: str,
+    skewed: bool,
+    note: str | None = None,
+) -> SubmissionRow:
+    """A submission as stored, with the hash of its content (what decides `duplicate` from
+    `id_reused`): form, version, record, parents, capture time, data and resolves."""
+    data_bytes = encode(data)
+    content = encode(  # embedding the encoded data gives the same bytes without a 2nd pass
+        [form_id, form_version, record_id, parents, captured_at, msgspec.Raw(data_bytes), resolves]
+    )
+    return SubmissionRow(
+        id=sid,
+        record_id=record_id,
+        form_id=form_id,
+        form_version=form_version,
+        parents=encode(parents).decode(),
+        captured_at=captured_at,
+        captured_ts=captured_ts,
+        data=data_bytes.decode(),
+        resolves=encode(resolves).decode(),
+        device_id=device_id,
+        user_id=user.id,
+        area=user.area,
+        received_at=received_at,
+        skewed=int(skewed),
+        content_hash=hashlib.sha256(content).hexdigest()[:32],
+        note=note,
+    )
+
+
+class _DataKeys(msgspec.Struct):
+    data: dict[str, msgspec.Raw] = {}
+
+
+def _codec(decoder: Any) -> Any:
+    """The msgspec module (json or msgpack) of a batch's item decoder."""
+    return msgspec.msgpack if isinstance(decoder, msgspec.msgpack.Decoder) else msgspec.json
+
+
+def _data_key_path(decoder: Any, raw: Any) -> str:
+    """`.key` of the first value in an item's `data` that does not decode, or `[...]`."""
+    codec = _codec(decoder)
+    try:
+        values = codec.decode(raw, type=_DataKeys).data
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return "[...]"
+    for key, value in values.items():
+        try:
+            codec.decode(value)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return f".{key}"
+    return "[...]"
+
+
+def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
+    """(the item's id, the path of the first text in it) holding a lone UTF-16 surrogate
+    escape ("\\ud83d"), which msgspec refuses as a whole and the standard parser reads; None
+    for an item with none."""
+    found = lone_surrogate_in(raw)
+    if found is None:
+        return None
+    item, path = found
+    ident = item.get("id") if isinstance(item, dict) else None
+    ident = ident if isinstance(ident, str) and lone_surrogate_path(ident) is None else None
+    return ident, path
+
+
+def decoder_ident(decoder: Any, raw: Any) -> tuple[str | None, str | None]:
+    """(id, record_id) of an item that does not decode as a whole, where they are strings: the
+    record_id of one with none is its id (it would have made a new record)."""
+    ident = _codec(decoder).decode(raw, type=_Ident)
+    sid = ident.id if isinstance(ident.id, str) else None
+    if ident.record_id is None:
+        return sid, sid
+    return sid, ident.record_id if isinstance(ident.record_id, str) else None
