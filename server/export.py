@@ -226,7 +226,8 @@ def _xlsx(
 
 def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     """Each column with its labels in Vietnamese and English, its type and its choices;
-    a repeat group's own fields follow it (they are inside its JSON)."""
+    a repeat group's own fields follow it (they are inside its JSON), those of every version
+    at every depth (`nhom[].sub[].y`), with their notes (renamed, removed)."""
     ws.write_row(0, 0, _COLUMNS_HEADER, bold)
     lines: list[list[str]] = []
 
@@ -246,10 +247,12 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
             _choices(col.choices, earlier.get("", ())),
             col.note,
         )
-        for path, f in col.subfields:
-            choices = _choices(tuple(f.choices or ()), earlier.get(path, ()))
+        for sub in col.subfields:
+            f = sub.field
+            choices = _choices(tuple(f.choices or ()), earlier.get(sub.path, ()))
             note = f"nằm trong {col.name} (JSON) / inside {col.name} (JSON)"
-            line(f"{col.name}[].{path}", _type(f.type), f.label, choices, note)
+            name = col.name + "".join(f"[].{part}" for part in sub.path.split("."))
+            line(name, _type(f.type), f.label, choices, "\n".join(filter(None, (note, sub.note))))
     for r, row in enumerate(lines, start=1):
         for c, text in enumerate(row):
             if text:

@@ -22,12 +22,21 @@ import msgspec
 
 from server import areas
 from server.evolution import evolve
-from server.forms import Choice, Field, FormDef, walk
+from server.forms import Choice, Field, FormDef
 from server.protocol import Label
 
 # --- columns -------------------------------------------------------------------------------
 
 Kind = Literal["value", "lat", "lon", "multiple", "repeat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subfield:
+    """A field inside a repeat group's column (in its JSON), at any depth, of any version."""
+
+    path: str  # dotted from the group, under the latest names (`sub.y` in `nhom[].sub[].y`)
+    field: Field  # its newest definition
+    note: str = ""  # renamed from, removed after
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,7 @@ class Column:
     keys: tuple[str, ...] = ()
     choices: tuple[Choice, ...] = ()
     note: str = ""
-    subfields: tuple[tuple[str, Field], ...] = ()  # a repeat's fields, by dotted path
+    subfields: tuple[Subfield, ...] = ()  # a repeat's fields, at every depth
     # choices only earlier versions had, with the last version that had each, for the
     # column ("") and for its subfields (by their dotted path)
     earlier_choices: tuple[tuple[str, tuple[tuple[Choice, int], ...]], ...] = ()
@@ -68,44 +77,62 @@ _TAIL = (
 def columns(versions: Sequence[FormDef]) -> list[Column]:
     """The export's columns for a form with these versions (oldest first)."""
     evolution = evolve(versions)
-    fields: dict[str, tuple[Field, int]] = {}  # newest name -> (newest definition, its version)
+    # every field of every version at every level, by its latest dotted path -> (its newest
+    # definition, the last version that had it); the latest version's first, in its order,
+    # then those since removed, newest version first
+    fields: dict[str, tuple[Field, int]] = {}
     # newest dotted name -> value -> (choice, the last version that had it), newest first
     offered: dict[str, dict[str, tuple[Choice, int]]] = {}
     for place in sorted(evolution.places, key=lambda p: -p.version):
-        if "." not in place.latest:
-            fields.setdefault(place.latest, (place.field, place.version))
+        fields.setdefault(place.latest, (place.field, place.version))
         for c in place.field.choices or ():
             offered.setdefault(place.latest, {}).setdefault(c.value, (c, place.version))
-    olds: dict[str, list[str]] = {}
+    olds: dict[str, list[str]] = {}  # latest dotted path -> the names it had before
     for old, name in evolution.renames.items():
-        if "." not in old:  # fields inside repeat groups are inside the group's column
-            olds.setdefault(name, []).append(old)
+        parent, _, before = old.rpartition(".")
+        olds.setdefault(f"{parent}.{name}" if parent else name, []).append(before)
+    children: dict[str, list[str]] = {}  # dotted path ("" for the form) -> its fields' paths
+    for dotted in fields:
+        children.setdefault(dotted.rpartition(".")[0], []).append(dotted)
 
     def earlier(dotted: str, f: Field) -> tuple[tuple[Choice, int], ...]:
         now = {c.value for c in f.choices or ()}
         return tuple(v for value, v in offered.get(dotted, {}).items() if value not in now)
 
+    def notes(dotted: str, version: int) -> list[str]:
+        out = []
+        if names := ", ".join(sorted(olds.get(dotted, []))):
+            out.append(f"đổi tên từ {names} / renamed from {names}")
+        if version < len(versions):
+            out.append(f"không còn sau phiên bản {version} / removed after version {version}")
+        return out
+
+    def inside(dotted: str) -> Iterator[str]:
+        """The paths of every field inside the group at `dotted`, each followed by its own."""
+        for path in children.get(dotted, ()):
+            yield path
+            yield from inside(path)
+
     taken = {c.name for c in (*_HEAD, *_TAIL)}
     out = list(_HEAD)
-    for name, (f, version) in fields.items():
-        keys = (name, *sorted(olds.get(name, [])))
-        notes = []
-        if len(keys) > 1:
-            olds_text = ", ".join(keys[1:])
-            notes.append(f"đổi tên từ {olds_text} / renamed from {olds_text}")
-        if version < len(versions):
-            notes.append(f"không còn sau phiên bản {version} / removed after version {version}")
-        subfields = tuple(walk(f.fields or [], ""))
-        extra = ((path, earlier(f"{name}.{path}", sub)) for path, sub in subfields)
+    for name in children.get("", ()):
+        f, version = fields[name]
+        inner = list(inside(name))
+        subfields = tuple(
+            Subfield(p[len(name) + 1 :], fields[p][0], "\n".join(notes(p, fields[p][1])))
+            for p in inner
+        )
         base = Column(
             name=name,
             label=f.label,
             type=f.type,
-            keys=keys,
+            keys=(name, *sorted(olds.get(name, []))),
             choices=tuple(f.choices or ()),
-            note="\n".join(notes),
+            note="\n".join(notes(name, version)),
             earlier_choices=tuple(
-                (path, cs) for path, cs in (("", earlier(name, f)), *extra) if cs
+                (p[len(name) + 1 :], cs)
+                for p, cs in ((p, earlier(p, fields[p][0])) for p in (name, *inner))
+                if cs
             ),
         )
         if f.type == "geopoint":

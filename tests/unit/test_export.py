@@ -134,7 +134,9 @@ def test_a_renamed_field_inside_a_renamed_group_is_one_subfield() -> None:
     )
     (col,) = columns([v1, v2])[3:-3]
     assert (col.name, col.keys) == ("cac_ben", ("cac_ben", "ben"))
-    assert [path for path, _ in col.subfields] == ["ho_ten"]
+    assert [(sub.path, sub.note) for sub in col.subfields] == [
+        ("ho_ten", "đổi tên từ ten / renamed from ten")
+    ]
 
 
 def test_geopoints_split_and_names_never_collide() -> None:
@@ -472,6 +474,84 @@ def test_the_columns_sheet_explains_choices_only_earlier_versions_had() -> None:
         "no_nan: Nợ nần / Debts",
         "gia_dinh: Gia đình / Family",
     ]
+
+
+def sheet_notes(versions: list[FormDef]) -> dict[str, list[str]]:
+    """The columns sheet's lines in order, each column's name with its notes, one a line."""
+    data = b"".join(export.export("xlsx", [], versions, sheet=""))
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    _, *lines = [list(r) for r in book["cột - columns"].iter_rows(values_only=True)]
+    return {line[0]: (line[5] or "").splitlines() for line in lines}
+
+
+INSIDE = "nằm trong nhom2 (JSON) / inside nhom2 (JSON)"
+
+
+def test_a_field_renamed_inside_a_group_has_its_older_name_in_the_columns_sheet() -> None:
+    """`nhom2[].ten2`, formerly `ten`, said only that it is inside nhom2, while a renamed
+    field of the form says which name it had."""
+    v1 = form(field("nhom2", "repeat", fields=[field("ten")]))
+    v2 = form(field("nhom2", "repeat", fields=[field("ten2", previous_names=["ten"])]))
+    v3 = form(field("nhom2", "repeat", fields=[field("ho_ten", previous_names=["ten2"])]))
+    assert sheet_notes([v1, v2])["nhom2[].ten2"] == [INSIDE, "đổi tên từ ten / renamed from ten"]
+    assert sheet_notes([v1, v2, v3])["nhom2[].ho_ten"] == [
+        INSIDE,
+        "đổi tên từ ten, ten2 / renamed from ten, ten2",
+    ]
+
+
+def test_a_group_inside_a_group_is_written_with_brackets_at_every_level() -> None:
+    """`nhom2[].sub.y` read as if `sub` were one object; it is a list of items too."""
+    inner = field("sub", "repeat", fields=[field("y"), field("c", "repeat", fields=[field("d")])])
+    v1 = form(field("nhom2", "repeat", fields=[field("x"), inner]))
+    names = list(sheet_notes([v1]))[3:-3]
+    assert names == [
+        "nhom2",
+        "nhom2[].x",
+        "nhom2[].sub",
+        "nhom2[].sub[].y",
+        "nhom2[].sub[].c",
+        "nhom2[].sub[].c[].d",
+    ]
+
+
+def test_fields_removed_from_a_group_are_described_as_removed() -> None:
+    """A record keeps what a removed field collected, inside a group's items too (the JSON
+    holds it): the sheet lists such fields after the current ones of their group, newest
+    version first, as it does the form's, and a renamed group's under its new name."""
+    sub = field("sub", "repeat", fields=[field("y"), field("z")])
+    v1 = form(field("nhom", "repeat", fields=[field("a"), field("bo"), sub]), field("k"))
+    sub = field("sub", "repeat", fields=[field("y")])
+    v2 = form(
+        field("nhom2", "repeat", previous_names=["nhom"], fields=[field("a"), field("e"), sub]),
+        field("k"),
+    )
+    v3 = form(field("nhom2", "repeat", fields=[field("a"), sub]), field("k"))
+    notes = sheet_notes([v1, v2, v3])
+    assert list(notes)[3:-3] == [
+        "nhom2",
+        "nhom2[].a",
+        "nhom2[].sub",
+        "nhom2[].sub[].y",
+        "nhom2[].sub[].z",  # the sub-fields of a group follow it
+        "nhom2[].e",
+        "nhom2[].bo",
+        "k",
+    ]
+    assert notes["nhom2"] == ["đổi tên từ nhom / renamed from nhom"]
+    assert notes["nhom2[].a"] == [INSIDE]
+    assert notes["nhom2[].sub[].z"] == [
+        INSIDE,
+        "không còn sau phiên bản 1 / removed after version 1",
+    ]
+    assert notes["nhom2[].e"] == [INSIDE, "không còn sau phiên bản 2 / removed after version 2"]
+    assert notes["nhom2[].bo"] == [INSIDE, "không còn sau phiên bản 1 / removed after version 1"]
+    # the whole group removed: its fields are removed with it, each after its last version
+    v4 = form(field("k"))
+    notes = sheet_notes([v1, v2, v3, v4])
+    assert notes["nhom2"][-1] == "không còn sau phiên bản 3 / removed after version 3"
+    assert notes["nhom2[].sub[].y"][-1] == "không còn sau phiên bản 3 / removed after version 3"
+    assert notes["nhom2[].sub[].z"][-1] == "không còn sau phiên bản 1 / removed after version 1"
 
 
 # --- streaming and memory ------------------------------------------------------------------
