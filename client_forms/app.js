@@ -159,7 +159,7 @@ async function showUser() {
 async function draftHint(d) {
   const def = await db.get('forms', [d.form_id, d.form_version]);
   if (d.record_id) {
-    const s = summary(def, d.base ?? d.data, 2);
+    const s = summary(def, d.base ?? d.data, 2, await oldLabels(d.form_id));
     return [t('draft_update'), ': ', s.length ? s : d.record_id.slice(-6)];
   }
   const typed = def?.fields.find((f) => f.type === 'text' && typeof d.data?.[f.name] === 'string' && d.data[f.name].trim());
@@ -478,14 +478,18 @@ async function exportOutbox() {
 async function casesView() {
   const records = (await db.all('records')).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
   const defs = {};
-  for (const r of records) defs[r.form_id] ??= await latestDef(r.form_id);
+  const old = {};
+  for (const r of records) {
+    defs[r.form_id] ??= await latestDef(r.form_id);
+    old[r.form_id] ??= await oldLabels(r.form_id);
+  }
   page('#/cases',
     h('h2', {}, th('cases')),
     records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
       h('li', {}, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
         h('strong', {}, defs[r.form_id] ? L(defs[r.form_id].title) : r.form_id,
           r.conflicts.length ? [' ', h('span', { class: 'badge bad' }, t('conflict_badge'))] : null),
-        h('small', {}, summary(defs[r.form_id], r.data)))))) : h('p', {}, t('no_cases')));
+        h('small', {}, summary(defs[r.form_id], r.data, 3, old[r.form_id])))))) : h('p', {}, t('no_cases')));
 }
 
 async function caseView(recordId) {
@@ -495,6 +499,7 @@ async function caseView(recordId) {
   const def = await latestDef(r.form_id);
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
   const field = (name) => def?.fields.find((f) => f.name === name);
+  const old = await oldLabels(r.form_id); // choices a later version dropped, by their label
   page('#/cases',
     h('h2', {}, def ? L(def.title) : r.form_id),
     h('p', { class: 'hint' }, t('updated', { t: timeText(r.updated_at) }), unsent ? [' · ', t('unsent')] : null),
@@ -503,9 +508,9 @@ async function caseView(recordId) {
       h('h3', {}, '⚠ ', th('conflicts')),
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
         h('strong', {}, field(c.field) ? L(field(c.field).label) : c.field),
-        h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value),
+        h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value, old),
           h('small', {}, ' — ', deviceText(v.device_id, me), `, ${timeText(v.captured_at)}`))))))) : null,
-    def ? renderData(def, r.data) : null,
+    def ? renderData(def, r.data, old) : null,
     link(`#/edit/${recordId}`, ['✎ ', t('edit')], 'btn big'));
 }
 

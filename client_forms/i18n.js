@@ -58,7 +58,7 @@ const S = {
     'This draft was saved in another tab; what you change here now goes as an update of it.',
   ],
   no_changes: ['Không có gì thay đổi, không cần gửi.', 'Nothing changed: nothing to send.'],
-  draft_update: ['Cập nhật: {s}', 'Update: {s}'],
+  draft_update: ['Cập nhật', 'Update'], // then ": " and the case, once
   draft_empty: ['(chưa nhập gì)', '(nothing entered yet)'],
   old_choice: ['từ phiên bản trước', 'from an earlier version'],
   edit_rejected: [

@@ -54,31 +54,34 @@ function parseNumber(s, integer) {
 const BIDI = /[\u202a-\u202e\u2066-\u2069]/;
 const iso = (s) => (BIDI.test(s) ? `\u2068${s.replace(/[\u2066-\u2069]/g, '')}\u2069` : s);
 
-function choiceLabel(f, v) {
-  const c = f.choices?.find((x) => x.value === v);
-  return c ? L(c.label, false) : iso(String(v));
+// A choice's label; one a later version dropped by the label of the version that offered it
+// (`old`: {field: {value: label}} of earlier versions), not as its code.
+function choiceLabel(f, v, old) {
+  const label = f.choices?.find((x) => x.value === v)?.label ?? old?.[f.name]?.[v];
+  return label ? L(label, false) : iso(String(v));
 }
 
 // Parts for h() with `sep` between them.
 const joined = (parts, sep) => parts.flatMap((p, i) => (i ? [sep, p] : [p]));
 
 // One item of a repeat group on one line: "Phạm Văn Cường · 1965 · Bên yêu cầu / Requester".
-const itemText = (f, item) =>
-  joined(f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name])), ' · ');
+const itemText = (f, item, old) =>
+  joined(f.fields.filter((g) => item[g.name] != null).map((g) => formatValue(g, item[g.name], old)), ' · ');
 
 // Who wrote a value: this phone (its own device id `mine`) or another, by its id's end.
 export const deviceText = (d, mine) => (d === mine ? t('this_phone') : [t('device_n'), ` …${iso(String(d).slice(-6))}`]);
 
 // A value for reading (case view, conflicts), for h(): choices and yes/no in both languages.
-export function formatValue(f, v) {
+// `old`: labels of choices earlier versions offered, {field: {value: label}}.
+export function formatValue(f, v, old) {
   if (v == null) return '—';
   switch (f?.type) {
     case 'boolean':
       return t(v ? 'yes' : 'no');
     case 'select_one':
-      return choiceLabel(f, v);
+      return choiceLabel(f, v, old);
     case 'select_multiple':
-      return joined(v.map((x) => choiceLabel(f, x)), ', ');
+      return joined(v.map((x) => choiceLabel(f, x, old)), ', ');
     case 'datetime':
       return timeText(v);
     case 'date':
@@ -86,7 +89,7 @@ export function formatValue(f, v) {
     case 'geopoint':
       return `${v.lat}, ${v.lon}${v.accuracy != null ? ` (±${v.accuracy} m)` : ''}`;
     case 'repeat':
-      return joined(v.map((item, i) => [`${i + 1}. `, itemText(f, item)]), '; ');
+      return joined(v.map((item, i) => [`${i + 1}. `, itemText(f, item, old)]), '; ');
     default:
       return iso(typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
@@ -125,7 +128,7 @@ function widget(f, value, path, ctx) {
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value), h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))))
+        h('li', {}, formatValue(f, c.value, ctx.oldLabels), h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))))
     : null;
   const choices = f.choices ? choicesFor(f, value, ctx) : [];
   // msg: what h() takes, or nothing
@@ -375,16 +378,16 @@ export function describeError(def, e) {
 
 // The first values of a case or draft, for lists (for h(), [] when none): "Camera an ninh tổ 5
 // · Tự phòng / Self-defence".
-export const summary = (def, data, n = 3) =>
+export const summary = (def, data, n = 3, old = {}) =>
   joined((def?.fields ?? []).filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
-    .map((f) => formatValue(f, data[f.name])), ' · ');
+    .map((f) => formatValue(f, data[f.name], old)), ' · ');
 
-// Read-only view of a record's data.
-export function renderData(def, data) {
+// Read-only view of a record's data (`old` as for formatValue).
+export function renderData(def, data, old = {}) {
   return h('dl', { class: 'data' }, def.fields.filter((f) => data[f.name] != null).map((f) => [
     h('dt', {}, L(f.label)),
     f.type === 'repeat'
-      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, itemText(f, item)))))
-      : h('dd', {}, formatValue(f, data[f.name])),
+      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, itemText(f, item, old)))))
+      : h('dd', {}, formatValue(f, data[f.name], old)),
   ]));
 }

@@ -67,3 +67,17 @@ def test_labels_and_buttons_show_vietnamese_and_english_on_a_small_phone(phones)
         assert wide["scroll"] <= 360, f"{when}: scrolls sideways ({wide['scroll']} px)"
         assert wide["out"] == [], f"{when}: wider than the screen: {wide['out']}"
         page.mouse.wheel(0, 100_000)
+
+
+@pytest.mark.browser
+def test_the_page_shown_while_the_app_opens_marks_its_english(phones, server) -> None:
+    """What index.html shows before app.js runs (a slow phone sees it for seconds) and without
+    JavaScript: the English in lang="en", as everywhere else."""
+    phone = phones("can-bo-dang-mo", setup=False)
+    page = phone.page
+    page.route("**/app/app.js", lambda route: route.abort())
+    page.goto(f"{server.url}/app/")
+    expect(page.locator("#main")).to_have_text("Đang mở… / Opening…")
+    expect(page.locator('#main [lang="en"]')).to_have_text("Opening…")
+    html = page.content()
+    assert '<span lang="en">JavaScript is required.</span>' in html

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.samples import REPORT
+from tests.browser.samples import CASE, REPORT, push_case
 
 TEXT = "Hai thanh niên đi xe máy không biển số, nghi trộm chó, chạy về hướng đê"
 
@@ -53,6 +53,24 @@ def test_no_empty_drafts_and_each_draft_shows_what_it_holds(phones, server) -> N
     hints = page.locator("#draft-list .draft-hint")
     expect(hints).to_have_text(["Người lạ hỏi thăm nhà vắng chủ", "Xe ô tô lạ đỗ đầu ngõ"])
 
+
+@pytest.mark.browser
+def test_a_draft_update_of_a_case_names_the_case_once(phones, server) -> None:
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-cap-nhat")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    page.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(page.locator("#entry")).to_be_visible()
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    page.goto(f"{server.url}/app/#/")
+    hint = page.locator("#draft-list .draft-hint")
+    # "Cập nhật / Update: " once, then the case (it read "Cập nhật / Update: : 15/08/2025")
+    expect(hint).to_have_text(
+        "Cập nhật / Update: 15/08/2025 · Đất đai, ranh giới / Land, boundaries"
+    )
+    expect(hint.locator('[lang="en"]').first).to_have_text("Update")
 
 @pytest.mark.browser
 def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, server) -> None:

@@ -144,3 +144,47 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
     expect(page.locator("#outbox-list .err li")).to_have_text(
         "ngay_thanh_lap: Trường không có trong biểu mẫu / Not a field of this form"
     )
+
+
+@pytest.mark.browser
+def test_a_case_reads_a_choice_a_newer_version_no_longer_offers_by_its_label(
+    phones, server
+) -> None:
+    """The case list and the case show a value a later version dropped by the label of the
+    version that offered it, in both languages, never as the stored code ("tu_phong")."""
+    phone = phones("can-bo-lua-chon", viewport=(360, 640))
+    page = phone.page
+    phone.new("mo_hinh")
+    phone.fill(
+        {
+            "ten_mo_hinh": "Tổ tự phòng số 3",
+            "loai_mo_hinh": "tu_phong",
+            "linh_vuc_hoat_dong": ["camera_an_ninh", "an_ninh_ton_giao"],
+            "nguoi_phu_trach": "Lê Văn Tám",
+            "hieu_qua": "trung_binh",
+        }
+    )
+    phone.save()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
+    gone = {"tu_phong", "trung_binh", "an_ninh_ton_giao"}
+    for f in form["fields"]:
+        if f.get("choices"):
+            f["choices"] = [c for c in f["choices"] if c["value"] not in gone]
+    admin = server.add_user("quan-tri", "admin", "")
+    status, published = server.api(admin, "/forms", form)
+    assert status == 201, published
+    phone.sync()
+
+    page.goto(f"{server.url}/app/#/cases")
+    item = page.locator("#case-list a.case small")
+    expect(item).to_have_text("Tổ tự phòng số 3 · Tự phòng / Self-prevention · Camera an ninh / "
+                              "Security cameras, An ninh tôn giáo, dân tộc / Religious and ethnic security")
+    item.click()
+    data = page.locator("dl.data")
+    expect(data).to_contain_text("Tự phòng / Self-prevention")
+    expect(data).to_contain_text("Trung bình / Average")
+    expect(data).to_contain_text("An ninh tôn giáo, dân tộc / Religious and ethnic security")
+    for code in gone:
+        expect(data).not_to_contain_text(code)
+    phone.shot("360-vu-viec-lua-chon-cu")
