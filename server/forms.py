@@ -44,9 +44,10 @@ MAX_FIELDS = 500
 # The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
 # submitted integers to the same).
 MAX_BOUND = 2**53 - 1
-# In a label: C0 controls and DEL, and the bidirectional overrides and isolates that make
-# text show in another order than it is stored.
-UNSHOWN = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# In a label or a user's name: C0 and C1 controls and DEL, the line and paragraph separators,
+# the invisible direction marks, and the bidirectional overrides and isolates that make text
+# show in another order than it is stored.
+UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):

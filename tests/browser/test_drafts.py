@@ -72,6 +72,7 @@ def test_a_draft_update_of_a_case_names_the_case_once(phones, server) -> None:
     )
     expect(hint.locator('[lang="en"]').first).to_have_text("Update")
 
+
 @pytest.mark.browser
 def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, server) -> None:
     phone = phones("can-bo-l")

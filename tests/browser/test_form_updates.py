@@ -178,8 +178,10 @@ def test_a_case_reads_a_choice_a_newer_version_no_longer_offers_by_its_label(
 
     page.goto(f"{server.url}/app/#/cases")
     item = page.locator("#case-list a.case small")
-    expect(item).to_have_text("Tổ tự phòng số 3 · Tự phòng / Self-prevention · Camera an ninh / "
-                              "Security cameras, An ninh tôn giáo, dân tộc / Religious and ethnic security")
+    expect(item).to_have_text(
+        "Tổ tự phòng số 3 · Tự phòng / Self-prevention · Camera an ninh / Security cameras, "
+        "An ninh tôn giáo, dân tộc / Religious and ethnic security"
+    )
     item.click()
     data = page.locator("dl.data")
     expect(data).to_contain_text("Tự phòng / Self-prevention")

@@ -323,6 +323,10 @@ def test_problems_inside_nested_repeats_have_full_paths() -> None:
         ("Tên \u202egnàh", "control_character"),
         ("\u202aTên", "control_character"),
         ("Tên \u2066x\u2069", "control_character"),
+        ("Tên\u0085Họ", "control_character"),
+        ("Tên\u2028Họ", "control_character"),
+        ("Tên\u200fHọ", "control_character"),
+        ("\u061cTên", "control_character"),
     ],
 )
 def test_labels_need_visible_text_and_nothing_unshown(
