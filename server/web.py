@@ -104,6 +104,24 @@ def _accept_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return [*rest, (b"accept-encoding", ", ".join(accepted).encode("latin-1"))]
 
 
+def _vary_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """One `Vary` naming Accept-Encoding: an API answer may be gzipped, so every one of its
+    forms (the plain one and a 304 too, RFC 9110 15.4.5) must say so, or a cache could hand
+    the plain one to a client that asked for gzip; the compression adds its own only to what
+    it compresses, beside the handler's `Vary: Accept`."""
+    names: list[str] = []
+    for key, value in headers:
+        if key.lower() == b"vary":
+            for name in value.decode("latin-1").split(","):
+                name = name.strip()
+                if name and name.lower() not in (n.lower() for n in names):
+                    names.append(name)
+    if "accept-encoding" not in (n.lower() for n in names):
+        names.append("Accept-Encoding")
+    rest = [(k, v) for k, v in headers if k.lower() != b"vary"]
+    return [*rest, (b"vary", ", ".join(names).encode("latin-1"))]
+
+
 def _allow(methods: Any) -> bytes:
     """An `Allow` value: HEAD wherever GET is."""
     allowed = {m.strip().upper() for m in methods if m.strip()}
@@ -141,6 +159,8 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 seen["status"] = status = message["status"]
                 headers = list(message.get("headers", [])) + COMMON
                 headers.append((b"content-security-policy", csp.encode()))
+                if path.startswith("/api/"):
+                    headers = _vary_encoding(headers)
                 if docs and path in DOCS_DOCUMENTS:
                     headers += DOCS_CORS
                 if status == 405 or (method == "OPTIONS" and status < 300):

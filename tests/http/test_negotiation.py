@@ -79,3 +79,24 @@ def test_gzip_accepted_is_sent(api: Any, accept_encoding: str) -> None:
     r = _big_get(api, accept_encoding)
     assert r.headers.get("content-encoding") == "gzip", accept_encoding
     assert msgspec.json.decode(r.content)["entries"]  # httpx inflated it
+
+
+@pytest.mark.parametrize("path", ["/api/v1/forms", "/api/v1/forms/hoa_giai/versions/2"])
+def test_every_form_of_an_answer_names_the_same_vary(api: Any, path: str) -> None:
+    """RFC 9110 15.4.5: a 304 carries the Vary of the 200 it stands for. The gzipped 200 said
+    "Accept,Accept-Encoding", the plain one and the 304 only "Accept": a cache could then give
+    the plain body to a client that asked for gzip, or keep the wrong one."""
+    seen = set()
+    for accept_encoding in ("gzip", "identity", ""):
+        headers = {**api.auth("admin"), "Accept-Encoding": accept_encoding}
+        r = api.client.get(path, headers=headers)
+        assert r.status_code == 200
+        again = api.client.get(path, headers={**headers, "If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
+        for answer in (r, again):
+            values = answer.headers.get_list("vary")
+            assert len(values) == 1, values  # one header, nothing named twice
+            names = [n.strip().lower() for n in values[0].split(",")]
+            assert len(names) == len(set(names)), values
+            seen.add(frozenset(names))
+    assert seen == {frozenset({"accept", "accept-encoding"})}
