@@ -61,7 +61,9 @@ async function renderStatus() {
     held ? h('span', { id: 'st-held', class: 'bad' }, t('held_n', { n: held })) : null,
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     err ? h('span', { id: 'st-error', class: 'bad' },
-      err.kind === 'network' ? t('err_network') : err.kind === 'auth' ? t('err_auth') : t('err_server', { m: err.message })) : null,
+      err.kind === 'network' ? t('err_network')
+        : err.kind === 'auth' ? t(err.problem?.code === 'account_disabled' ? 'err_disabled' : 'err_auth')
+          : t('err_server', { m: err.message })) : null,
     h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
   ];
   const second = [

@@ -34,6 +34,10 @@ const S = {
   retry_at: ['Thử lại lúc {t}', 'Retrying at {t}'],
   err_network: ['Lỗi mạng, sẽ thử lại.', 'Network error, will retry.'],
   err_auth: ['Mã đăng nhập không còn hiệu lực. Mở lại đường dẫn cài đặt.', 'Your token is no longer valid. Open the setup link again.'],
+  err_disabled: [
+    'Tài khoản đã bị khóa. Hãy liên hệ cán bộ quản trị; các mục chưa gửi vẫn được giữ trên máy.',
+    'Your account is disabled. Contact your administrator; unsent items stay on this phone.',
+  ],
   err_server: ['Máy chủ báo lỗi: {m}', 'Server error: {m}'],
   last_result: ['Lần gửi cuối: {r}', 'Last push: {r}'],
   st_accepted: ['đã nhận', 'accepted'],

@@ -2,7 +2,7 @@
 // versions (immutable) cache-first too; the forms manifest network-first with the cached
 // copy as fallback. Everything else (push, pull, /me) goes straight to the network.
 // Change VERSION whenever a shell file changes, so phones install the new shell at once.
-const VERSION = 'coso-shell-19';
+const VERSION = 'coso-shell-20';
 const SHELL = [
   './', 'index.html', 'app.css', 'app.js', 'db.js', 'drafts.js', 'edit.js', 'i18n.js', 'render.js',
   'sync.js', 'uuid7.js', 'validate.js', 'manifest.webmanifest', 'icon-192.png',
