@@ -1,6 +1,7 @@
 """What the OpenAPI document says about the parts that handlers do by hand: request bodies
-(read by `body.py` for gzip, MessagePack and size caps, so litestar never sees their type)
-and the problem+json errors that `app.problem` sends.
+(read by `body.py` for gzip, MessagePack and size caps, so litestar never sees their type),
+answers in MessagePack (`body.respond`), and the problem+json errors that `app.problem`
+sends with their headers.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from msgspec import Meta
 
 from server.errors import TITLES
@@ -27,15 +36,48 @@ class PushRequest(msgspec.Struct):
     submissions: Annotated[list[Submission], Meta(max_length=MAX_BATCH_ITEMS)]
 
 
+# What `app.problem` sends with these statuses.
+PROBLEM_HEADERS = {
+    401: {"WWW-Authenticate": "`Bearer`"},
+    429: {"Retry-After": "Seconds to wait (60) before trying again"},
+    503: {"Retry-After": "Seconds to wait before sending the same request again"},
+}
+
+
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
     """The problem+json responses of an authenticated endpoint: `statuses`, and the 401 and
-    429 that any call with a bad token can get."""
+    429 that any call with a bad token can get. An endpoint that writes adds 503 (`busy`:
+    another writer held the database past the wait; nothing was stored)."""
     return {
         status: ResponseSpec(
             Problem, description=TITLES[status], media_type=PROBLEM_JSON, generate_examples=False
         )
         for status in sorted({401, 429, *statuses})
     }
+
+
+@dataclass
+class ApiOperation(Operation):
+    """An operation of the API: every JSON answer also comes as MessagePack to a client whose
+    `Accept` prefers it (`body.respond`), with the same shape; the Retry-After and
+    WWW-Authenticate that go with some errors."""
+
+    def __post_init__(self) -> None:
+        for status, response in (self.responses or {}).items():
+            if not isinstance(response, OpenAPIResponse):
+                continue
+            content = response.content or {}
+            if status.startswith("2") and JSON in content:
+                content[MSGPACK] = OpenAPIMediaType(schema=content[JSON].schema)
+            for name, description in PROBLEM_HEADERS.get(int(status), {}).items():
+                response.headers = {
+                    **(response.headers or {}),
+                    name: OpenAPIHeader(
+                        schema=Schema(type=OpenAPIType.STRING),
+                        description=description,
+                        required=True,
+                    ),
+                }
 
 
 def body(type_: Any, *media_types: str, example: Any = None) -> type[Operation]:
@@ -45,9 +87,10 @@ def body(type_: Any, *media_types: str, example: Any = None) -> type[Operation]:
     request_body = RequestBody(content=content, required=True)
 
     @dataclass
-    class WithBody(Operation):
+    class WithBody(ApiOperation):
         def __post_init__(self) -> None:
             self.request_body = request_body
+            super().__post_init__()
 
     return WithBody
 
@@ -57,10 +100,11 @@ def files(*media_types: str) -> type[Operation]:
     content = {m: OpenAPIMediaType(schema={"type": "string"}) for m in media_types}  # type: ignore[arg-type]
 
     @dataclass
-    class WithFiles(Operation):
+    class WithFiles(ApiOperation):
         def __post_init__(self) -> None:
             if self.responses and "200" in self.responses:
                 self.responses["200"].content = content  # type: ignore[union-attr]
+            super().__post_init__()
 
     return WithFiles
 

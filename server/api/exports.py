@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 from anyio.to_thread import run_sync
 from litestar import Request, get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
 from server import areas, cursor, export
@@ -58,7 +58,7 @@ def export_form(
     store: StoreDep,
     catalog: CatalogDep,
     form_id: FromPath[str],
-    format: FromQuery[str] = "csv",
+    format: Annotated[str, QueryParameter(enum=list(export.MEDIA_TYPES))] = "csv",
     since: FromQuery[str | None] = None,
     area: FromQuery[str | None] = None,
 ) -> Stream:

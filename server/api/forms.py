@@ -12,7 +12,7 @@ from litestar.params import FromPath
 
 from server.api.body import is_msgpack, read_body, respond, wants_msgpack
 from server.api.deps import CatalogDep
-from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, body, errors
+from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, ApiOperation, body, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
 from server.form_source import DefinitionError, read_source
@@ -26,6 +26,7 @@ NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in
     "/forms",
     guards=[officer_or_above],
     sync_to_thread=False,
+    operation_class=ApiOperation,
     responses={**errors(), **NOT_MODIFIED},
 )
 def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[FormManifest]:
@@ -56,6 +57,7 @@ def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     "/forms/{form_id:str}/versions/{version:int}",
     guards=[officer_or_above],
     sync_to_thread=False,
+    operation_class=ApiOperation,
     responses={**errors(400, 404), **NOT_MODIFIED},
 )
 def form_version(
@@ -92,7 +94,7 @@ def form_version(
     operation_class=body(FormDef, JSON, YAML, MSGPACK, example=FORM_EXAMPLE),
     responses={
         200: ResponseSpec(PublishResult, description="Identical to the latest version: unchanged"),
-        **errors(400, 403, 408, 413, 415, 422),
+        **errors(400, 403, 408, 413, 415, 422, 503),
     },
 )
 async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[PublishResult]:

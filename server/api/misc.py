@@ -12,13 +12,19 @@ from litestar.response import Redirect
 from server import areas, cursor
 from server.api.body import respond
 from server.api.deps import StoreDep
-from server.api.docs import errors
+from server.api.docs import ApiOperation, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import ApiError
 from server.protocol import AuditEntry, AuditPage, Health, Me
 
 
-@get("/me", guards=[officer_or_above], sync_to_thread=False, responses=errors())
+@get(
+    "/me",
+    guards=[officer_or_above],
+    sync_to_thread=False,
+    operation_class=ApiOperation,
+    responses=errors(),
+)
 def me(request: Request[Any, Any, Any]) -> Response[Me]:
     """The caller: name, role, area and the area's official name."""
     user = request.user
@@ -26,7 +32,13 @@ def me(request: Request[Any, Any, Any]) -> Response[Me]:
     return respond(request, Me(user.name, user.role, user.area, name))
 
 
-@get("/audit", guards=[admin_only], sync_to_thread=True, responses=errors(400, 403, 409))
+@get(
+    "/audit",
+    guards=[admin_only],
+    sync_to_thread=True,
+    operation_class=ApiOperation,
+    responses=errors(400, 403, 409),
+)
 def audit(
     request: Request[Any, Any, Any],
     store: StoreDep,

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from server import cursor
 from server.api.body import decode, respond
 from server.api.deps import CatalogDep, StoreDep
-from server.api.docs import JSON, MSGPACK, RESOLVE_EXAMPLE, body, errors
+from server.api.docs import JSON, MSGPACK, RESOLVE_EXAMPLE, ApiOperation, body, errors
 from server.auth import check_area, supervisor_or_above
 from server.errors import NotFound
 from server.protocol import (
@@ -50,6 +50,7 @@ def page_response(
     "/records",
     guards=[supervisor_or_above],
     sync_to_thread=True,
+    operation_class=ApiOperation,
     responses=errors(400, 403, 404, 409),
 )
 def records(
@@ -96,6 +97,7 @@ def _page(
     "/records/{record_id:str}",
     guards=[supervisor_or_above],
     sync_to_thread=True,
+    operation_class=ApiOperation,
     responses=errors(400, 403, 404),
 )
 def record(
@@ -151,6 +153,7 @@ def _merged_ids(rec: Record, subs: list[Any]) -> set[str]:
     "/conflicts",
     guards=[supervisor_or_above],
     sync_to_thread=True,
+    operation_class=ApiOperation,
     responses=errors(400, 403, 404, 409),
 )
 def conflicts(
@@ -171,7 +174,7 @@ def conflicts(
     guards=[supervisor_or_above],
     status_code=200,
     operation_class=body(ResolveRequest, JSON, MSGPACK, example=RESOLVE_EXAMPLE),
-    responses=errors(400, 403, 404, 408, 409, 413, 415, 422),
+    responses=errors(400, 403, 404, 408, 409, 413, 415, 422, 503),
 )
 async def resolve(
     request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep, record_id: FromPath[str]

@@ -11,7 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 from server import cursor, sync
 from server.api.body import is_msgpack, parse, read_body, respond, split_json_batch
 from server.api.deps import CatalogDep, StoreDep
-from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, PushRequest, body, errors
+from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, ApiOperation, PushRequest, body, errors
 from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import Malformed, TooLarge
@@ -26,7 +26,7 @@ from server.split import split_deep_batch
     guards=[officer_or_above],
     status_code=200,
     operation_class=body(PushRequest, JSON, MSGPACK, example=PUSH_EXAMPLE),
-    responses=errors(400, 408, 413, 415, 422),
+    responses=errors(400, 408, 413, 415, 422, 503),
 )
 async def push(
     request: Request[Any, Any, Any], store: StoreDep, catalog: CatalogDep
@@ -61,7 +61,13 @@ def _split_deep(body: bytes, msgpack: bool) -> PushEnvelope | None:
     return split_deep_batch(body, PushEnvelope, msgpack=msgpack)
 
 
-@get("/sync/pull", guards=[officer_or_above], sync_to_thread=True, responses=errors(400, 409))
+@get(
+    "/sync/pull",
+    guards=[officer_or_above],
+    sync_to_thread=True,
+    operation_class=ApiOperation,
+    responses=errors(400, 409),
+)
 def pull(
     request: Request[Any, Any, Any],
     store: StoreDep,
