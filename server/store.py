@@ -233,11 +233,14 @@ class Store:
 
     def backup(self, target: str | Path) -> None:
         """A consistent copy of the whole database, taken while others keep writing (SQLite's
-        online backup API, in one step: one read snapshot)."""
+        online backup API, in one step: one read snapshot). The copy is in rollback-journal
+        mode, not WAL: a WAL file cannot be read where its `-shm` cannot be made (a read-only
+        USB stick or share, a folder of another user), and a backup is read from such places."""
         dest = sqlite3.connect(str(target))
         try:
             with self.read() as conn:
                 conn.backup(dest)
+            dest.execute("PRAGMA journal_mode = DELETE")
         finally:
             dest.close()
 
@@ -246,14 +249,33 @@ class Store:
             return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
 
 
+def _open_backup(backup: str | Path) -> sqlite3.Connection:
+    """`backup` opened read-only. A WAL-mode file (the backups of coso before 2026-11-27 are)
+    cannot be read where SQLite cannot make its `-shm` (a read-only medium, another user's
+    folder): such a file is opened `immutable` instead, as a backup does not change."""
+    # as_uri() escapes what a URI would misread in a file name ("#", "?", "%")
+    uri = Path(backup).resolve().as_uri()
+    source = sqlite3.connect(uri + "?mode=ro", uri=True)
+    try:
+        source.execute("PRAGMA user_version").fetchone()
+    except sqlite3.OperationalError:  # "attempt to write a readonly database", "unable to open"
+        wal = Path(f"{backup}-wal")
+        if wal.exists() and wal.stat().st_size:  # immutable would not read what it holds
+            return source  # refused by restore(), with SQLite's reason
+        source.close()
+        return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True)
+    except sqlite3.DatabaseError:  # not a database: said by restore()
+        pass
+    return source
+
+
 def restore(backup: str | Path, target: str | Path) -> str:
     """Put `backup` in place of the database at `target` and give it a new identity, so that
     cursors handed out before (by either database) get `reset_required`. Returns the new id.
     Raises ValueError, with `target` untouched, for a backup that is not a whole coso database
     (not SQLite, damaged, empty, another program's, from a newer coso). The server must be
     stopped while this runs (`coso restore` makes sure of it)."""
-    # as_uri() escapes what a URI would misread in a file name ("#", "?", "%")
-    source = sqlite3.connect(Path(backup).resolve().as_uri() + "?mode=ro", uri=True)
+    source = _open_backup(backup)
     try:
         try:
             verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
