@@ -56,6 +56,12 @@ def _database_busy(exc: Exception) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+def _disk_full(exc: Exception) -> bool:
+    """SQLite's "database or disk is full": the disk of the database (or of its WAL) has no
+    room left; the transaction was rolled back."""
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc).lower()
+
+
 def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Every error, ours or the framework's, as RFC 9457 problem+json."""
     errors: list[FieldError] | None = None
@@ -88,6 +94,18 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         detail = (
             f"the database is busy with another write; nothing was stored: send again in "
             f"{BUSY_RETRY_SECONDS} s"
+        )
+    elif _disk_full(exc):
+        # one line for the operator, not a traceback a request: the phone keeps its items and
+        # sends them again once there is room
+        log.error(
+            "DISK FULL / Ổ ĐĨA ĐẦY: %s %s not stored: free space on the disk of the database",
+            request.method,
+            request.url.path,
+        )
+        status, code = 503, "disk_full"
+        detail = (
+            f"the server's disk is full; nothing was stored: send again in {BUSY_RETRY_SECONDS} s"
         )
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -59,6 +59,7 @@ DETAILS_VI = {
     "client_closed": "Máy khách đã ngắt kết nối",
     "internal": "Lỗi máy chủ",
     "busy": "Máy chủ đang bận ghi dữ liệu khác, chưa lưu gì: hãy gửi lại sau",
+    "disk_full": "Ổ đĩa máy chủ đã đầy, chưa lưu gì: hãy gửi lại sau",
     "http_error": "Lỗi yêu cầu",
 }
 
