@@ -78,6 +78,7 @@ def check_port(host: str, port: int) -> None:
 @click.option(
     "--url",
     envvar="COSO_URL",
+    show_envvar=True,
     help="Địa chỉ điện thoại dùng / The address phones use, e.g. https://coso.example.vn "
     "behind an HTTPS proxy (for the setup links printed); default http://localhost:PORT.",
 )
@@ -99,8 +100,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
     import uvicorn
 
     check_port(host, port)
-    local = host in ("127.0.0.1", "0.0.0.0")  # noqa: S104 (comparing, not binding)
-    url = (url or f"http://{'localhost' if local else host}:{port}").rstrip("/")
+    url = (url or default_url(host, port)).rstrip("/")
     with open_store(db, create=True) as store:
         welcome(store, db, url, schemas, demo)
     with server_lock(db):  # the server's own store is opened inside: never one restored under it
@@ -114,6 +114,16 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
+
+
+def default_url(host: str, port: int) -> str:
+    """The server's address when no --url is given: localhost for the loopback and the
+    any-addresses (0.0.0.0, ::), an IPv6 address in brackets (`http://[fd00::5]:8000`)."""
+    if host in ("127.0.0.1", "0.0.0.0", "::", "::1", "", "localhost"):  # noqa: S104 (comparing)
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
