@@ -18,7 +18,7 @@ from server.catalog import Catalog
 from server.cli_db import DB_OPTION, need_dir, open_store
 from server.cli_forms import forms
 from server.cli_serve import backup, restore, serve
-from server.cli_users import users
+from server.cli_users import parse_area, users, warn_unofficial
 from server.export import export
 
 
@@ -48,21 +48,29 @@ def main() -> None:
 @main.command("export")
 @click.argument("form_id")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "jsonl"]),
+    default="csv",
+    show_default=True,
+    help="Định dạng / Format.",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File (default: standard output).",
+    help="Tệp (mặc định: đầu ra chuẩn) / File (default: standard output).",
 )
-@click.option("--area", default="", help="Only this area and below it (default: all areas).")
+@click.option(
+    "--area",
+    default="",
+    help="Chỉ địa bàn này và cấp dưới (mặc định: mọi địa bàn) / "
+    "Only this area and below it (default: all areas).",
+)
 @DB_OPTION
 def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) -> None:
     """Xuất dữ liệu / Export every record of a form: CSV (UTF-8 with BOM), XLSX or JSONL."""
-    try:
-        area = areas.parse(area) if area else ""
-    except areas.AreaError as exc:
-        raise click.BadParameter(str(exc), param_hint="--area") from exc
+    area = parse_area(area) if area else ""
+    warn_unofficial(area)  # a mistyped code exports nothing: say why
     if out is None and fmt == "xlsx" and sys.stdout.isatty():
         raise click.UsageError("XLSX is binary: give --out FILE / hãy chỉ định --out")
     if out is not None:
@@ -121,7 +129,13 @@ def areas_group() -> None:
 
 @areas_group.command("search")
 @click.argument("text")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Số kết quả tối đa / At most this many.",
+)
 def areas_search(text: str, limit: int) -> None:
     """Tìm mã địa bàn / Find official area codes by name (with or without diacritics)."""
     found = areas.search(text, limit)

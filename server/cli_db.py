@@ -20,6 +20,7 @@ DB_OPTION = click.option(
     default="coso.db",
     show_default=True,
     envvar="COSO_DB",
+    show_envvar=True,
     help="SQLite database file / tệp cơ sở dữ liệu.",
 )
 

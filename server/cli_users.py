@@ -23,6 +23,24 @@ def area_label(area: str) -> str:
     return f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
 
 
+def parse_area(area: str) -> str:
+    """An --area as given on the command line, checked: a one-line refusal in both languages."""
+    try:
+        return areas.parse(area)
+    except areas.AreaError as exc:
+        raise click.BadParameter(f"{exc} / mã địa bàn không hợp lệ", param_hint="--area") from exc
+
+
+def warn_unofficial(area: str) -> None:
+    """A warning on standard error for an area outside the official registry."""
+    if area and not areas.is_official(area):
+        click.echo(
+            f"warning / cảnh báo: {area} không phải mã địa bàn chính thức, vẫn được chấp nhận "
+            "(thí điểm, kiểm thử) / is not an official area code (accepted for pilots and tests)",
+            err=True,
+        )
+
+
 @click.group()
 def users() -> None:
     """Người dùng / Users."""
@@ -30,16 +48,25 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["officer", "supervisor", "admin"]), required=True)
 @click.option(
-    "--area", required=True, help="Area path, e.g. 01.00070 ('' for an admin of all areas)."
+    "--role",
+    type=click.Choice(["officer", "supervisor", "admin"]),
+    required=True,
+    help="Vai trò / Role: officer (cán bộ), supervisor (giám sát), admin (quản trị).",
+)
+@click.option(
+    "--area",
+    required=True,
+    help="Mã địa bàn / Area path, e.g. 01.00070 ('' for an admin of all areas / toàn quốc).",
 )
 @click.option(
     "--url",
     default="http://localhost:8000",
     show_default=True,
     envvar="COSO_URL",
-    help="The server's address, for the phone setup link.",
+    show_envvar=True,
+    help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
+    "The server's address, for the phone setup link.",
 )
 @DB_OPTION
 def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
@@ -60,16 +87,8 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
             "dùng --area ''",
             param_hint="--area",
         )
-    try:
-        area = "" if role == "admin" else areas.parse(area)
-    except areas.AreaError as exc:
-        raise click.BadParameter(str(exc), param_hint="--area") from exc
-    if area and not areas.is_official(area):
-        click.echo(
-            f"warning / cảnh báo: {area} không phải mã địa bàn chính thức, vẫn được chấp nhận "
-            "(thí điểm, kiểm thử) / is not an official area code (accepted for pilots and tests)",
-            err=True,
-        )
+    area = "" if role == "admin" else parse_area(area)
+    warn_unofficial(area)
     with open_store(db, create=True) as store:
         user, token = add_user(store, name, role, area)
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
