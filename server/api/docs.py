@@ -80,6 +80,25 @@ class ApiOperation(Operation):
                 }
 
 
+@dataclass
+class Cached(ApiOperation):
+    """A GET that answers with an `ETag` (200 and 304 alike) for `If-None-Match`."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for status in ("200", "304"):
+            response = (self.responses or {}).get(status)
+            if isinstance(response, OpenAPIResponse):
+                response.headers = {
+                    **(response.headers or {}),
+                    "ETag": OpenAPIHeader(
+                        schema=Schema(type=OpenAPIType.STRING),
+                        description="This representation's tag, for If-None-Match",
+                        required=True,
+                    ),
+                }
+
+
 def body(type_: Any, *media_types: str, example: Any = None) -> type[Operation]:
     """An operation class that documents a request body of `type_` read by hand."""
     schema = _inline(msgspec.json.schema(type_))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from anyio.to_thread import run_sync
 from litestar import Request, Response, get, post
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath
+from litestar.params import FromPath, HeaderParameter
 
 from server.api.body import is_msgpack, read_body, respond, wants_msgpack
 from server.api.deps import CatalogDep
-from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, ApiOperation, body, errors
+from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, Cached, body, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
 from server.form_source import DefinitionError, read_source
@@ -20,22 +20,31 @@ from server.forms import FormDef, parse_definition
 from server.protocol import FormManifest, PublishResult
 
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
+# A conditional GET (RFC 9110 13.1.2): the ETag a previous answer carried; 304 if it still holds.
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-None-Match", description="An ETag from an earlier answer: 304 if unchanged"
+    ),
+]
 
 
 @get(
     "/forms",
     guards=[officer_or_above],
     sync_to_thread=False,
-    operation_class=ApiOperation,
+    operation_class=Cached,
     responses={**errors(), **NOT_MODIFIED},
 )
-def manifest(request: Request[Any, Any, Any], catalog: CatalogDep) -> Response[FormManifest]:
+def manifest(
+    request: Request[Any, Any, Any], catalog: CatalogDep, if_none_match: IfNoneMatch = None
+) -> Response[FormManifest]:
     """The latest version of each form. Send `If-None-Match` to get 304 when nothing changed."""
     catalog.reload()
     forms = catalog.manifest()
     etag = _etag(request, catalog.etag())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
-    if _not_modified(request, etag):
+    if _not_modified(if_none_match, etag):
         return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
     return respond(request, FormManifest(forms), headers=headers)
 
@@ -45,9 +54,9 @@ def _etag(request: Request[Any, Any, Any], tag: str) -> str:
     return f'"{tag}-msgpack"' if wants_msgpack(request) else f'"{tag}"'
 
 
-def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
+def _not_modified(header: str | None, etag: str) -> bool:
     """If-None-Match (RFC 9110 13.1.2): `*`, or a list of tags (weak ones compare too)."""
-    header = request.headers.get("if-none-match", "")
+    header = header or ""
     if header.strip() == "*":
         return True
     return etag in {t.strip().removeprefix("W/") for t in header.split(",")}
@@ -57,7 +66,7 @@ def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     "/forms/{form_id:str}/versions/{version:int}",
     guards=[officer_or_above],
     sync_to_thread=False,
-    operation_class=ApiOperation,
+    operation_class=Cached,
     responses={**errors(400, 404), **NOT_MODIFIED},
 )
 def form_version(
@@ -65,6 +74,7 @@ def form_version(
     catalog: CatalogDep,
     form_id: FromPath[str],
     version: FromPath[int],  # any integer: one never published is a 404, not a 400
+    if_none_match: IfNoneMatch = None,
 ) -> Response[dict[str, Any]]:
     """One version's definition with `version` and `sha256`; immutable, cached for a year."""
     catalog.reload()
@@ -78,7 +88,7 @@ def form_version(
         "Cache-Control": "private, max-age=31536000, immutable",
         "Vary": "Accept",
     }
-    if _not_modified(request, etag):
+    if _not_modified(if_none_match, etag):
         return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
     if wants_msgpack(request):
         return respond(request, msgspec.Raw(fv.docs[version - 1]), headers=headers)

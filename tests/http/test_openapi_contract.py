@@ -168,3 +168,25 @@ def test_the_export_formats_are_the_documented_ones(api: Any) -> None:
         assert r.status_code == 200, (fmt, r.text)
     r = api.client.get("/api/v1/forms/hoa_giai/export?format=pdf", headers=api.auth("supervisor"))
     assert assert_problem(r, 400)["code"] == "bad_format"
+
+
+def test_conditional_gets_document_if_none_match_and_etag(api: Any) -> None:
+    """`GET /forms` and a version answer `If-None-Match` with 304 (PROTOCOL, Forms API): the
+    document lists the request header and the `ETag` of the 200 and the 304."""
+    doc = _document(api)
+    urls = {
+        "/api/v1/forms": "/api/v1/forms",
+        "/api/v1/forms/{form_id}/versions/{version}": "/api/v1/forms/hoa_giai/versions/1",
+    }
+    for path, url in urls.items():
+        op = doc["paths"][path]["get"]
+        headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+        assert headers == ["If-None-Match"], (path, headers)
+        for status in ("200", "304"):
+            assert "ETag" in op["responses"][status].get("headers", {}), (path, status)
+        r = api.client.get(url, headers=api.auth("officer"))
+        etag = r.headers["etag"]
+        again = api.client.get(url, headers={**api.auth("officer"), "If-None-Match": etag})
+        assert again.status_code == 304, url
+        assert again.headers["etag"] == etag
+        assert not again.content
