@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -73,16 +74,23 @@ def test_a_draft_update_of_a_case_names_the_case_once(phones, server) -> None:
     expect(hint.locator('[lang="en"]').first).to_have_text("Update")
 
 
+def report_in_two_tabs(phone: Any) -> Any:
+    """A situation report typed in, then the same app opened in a second tab on the same
+    draft (once its autosave has run); that tab's page."""
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    phone.page.wait_for_timeout(600)
+    tab2 = phone.context.new_page()
+    tab2.goto(phone.page.url)
+    expect(tab2.locator("#entry")).to_be_visible()
+    return tab2
+
+
 @pytest.mark.browser
 def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, server) -> None:
     phone = phones("can-bo-l")
     page = phone.page
-    phone.new("nam_tinh_hinh")
-    phone.fill(REPORT)
-    page.wait_for_timeout(600)
-    tab2 = phone.context.new_page()  # the same app in a second tab, on the same draft
-    tab2.goto(page.url)
-    expect(tab2.locator("#entry")).to_be_visible()
+    tab2 = report_in_two_tabs(phone)
     phone.save()
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
 
@@ -160,12 +168,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
 def test_text_typed_in_a_second_tab_survives_a_reload_after_the_first_saved(phones, server) -> None:
     phone = phones("can-bo-o")
     page = phone.page
-    phone.new("nam_tinh_hinh")
-    phone.fill(REPORT)
-    page.wait_for_timeout(600)
-    tab2 = phone.context.new_page()
-    tab2.goto(page.url)
-    expect(tab2.locator("#entry")).to_be_visible()
+    tab2 = report_in_two_tabs(phone)
     phone.save()
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
 
