@@ -206,10 +206,12 @@ class Catalog:
             if fv is None:
                 return done
             layout = {form_id: (fv.renames, fv.latest)}
+            # found with a read, derived in a write: one a push derived meanwhile comes out
+            # the same, and is not written again
+            ids = self.store.records_derived_before(form_id, below, after, REDERIVE_CHUNK)
+            if not ids:
+                return done
             with self.store.write() as w:
-                ids = w.records_derived_before(form_id, below, after, REDERIVE_CHUNK)
-                if not ids:
-                    return done
                 derive.rebuild(w, ids, layout, now_iso())
             done, after = done + len(ids), ids[-1]
         return done

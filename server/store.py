@@ -210,6 +210,22 @@ class Store:
                 return
             since = page[-1].change_seq
 
+    def records_derived_before(
+        self, form_id: str, version: int, after: str, limit: int
+    ) -> list[str]:
+        """Ids (in order, past `after`) of records of `form_id` whose state was derived under
+        a version before `version`. A read: the scan (every record of the form, at a start)
+        holds no writer back."""
+        with self.read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT record_id FROM records WHERE form_id = ? AND record_id > ? "
+                    "AND json_extract(doc, '$.form_version') < ? ORDER BY record_id LIMIT ?",
+                    [form_id, after, version, limit],
+                )
+            ]
+
     def count_records(self, form_id: str, area: str) -> int:
         where, params = _area_clause("area", area)
         with self.read() as conn:

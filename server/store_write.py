@@ -97,20 +97,6 @@ class Writer:
         sql = "SELECT record_id, doc FROM records WHERE record_id IN ({marks})"
         return dict(_select_in(self.conn, sql, record_ids))
 
-    def records_derived_before(
-        self, form_id: str, version: int, after: str, limit: int
-    ) -> list[str]:
-        """Ids (in order, past `after`) of records of `form_id` whose state was derived under
-        a version before `version`."""
-        return [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT record_id FROM records WHERE form_id = ? AND record_id > ? "
-                "AND json_extract(doc, '$.form_version') < ? ORDER BY record_id LIMIT ?",
-                [form_id, after, version, limit],
-            )
-        ]
-
     def upsert_records(self, rows: Sequence[RecordRow]) -> None:
         self.conn.executemany(
             "INSERT INTO records (record_id, form_id, area, change_seq, has_conflicts, doc, "
