@@ -79,6 +79,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield Server(srv.url, srv.db, srv.log, srv.proc)
 
 
+def expect_sent(page: Page, timeout: float | None = None) -> None:
+    """Wait until the status bar says the outbox is empty: everything saved has gone out."""
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=timeout)
+
+
 class Phone:
     """One officer's phone: a browser context with the app set up from the setup link."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 
 
@@ -38,9 +39,7 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
 
     for phone in (a, b):
         phone.offline(False)
-        expect(phone.page.locator("#st-waiting")).to_have_text(
-            "Chờ gửi / Waiting: 0", timeout=20_000
-        )
+        expect_sent(phone.page, 20_000)
 
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 
 
@@ -50,7 +51,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     second = next(i for i in phone.outbox() if i["id"] != first["id"])
     assert second["parents"] == [case_id]
     phone.offline(False)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200
@@ -67,7 +68,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     phone.fill({"so_buoi_hoa_giai": "2"})
     phone.save()
     expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     assert phone.outbox() == []
     status, record = server.api(boss, f"/records/{case_id}")
     assert record["data"].get("hoa_giai_vien") is None
@@ -98,7 +99,7 @@ def test_a_pushed_edit_is_the_phones_copy_when_the_pull_fails(phones, server) ->
     expect(phone.field("trang_thai").locator("input:checked")).to_have_value("dang_hoa_giai")
     phone.fill({"trang_thai": "hoa_giai_thanh"})
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, REPORT, push_case
 
 TEXT = "Hai thanh niên đi xe máy không biển số, nghi trộm chó, chạy về hướng đê"
@@ -74,15 +75,18 @@ def test_a_draft_update_of_a_case_names_the_case_once(phones, server) -> None:
     expect(hint.locator('[lang="en"]').first).to_have_text("Update")
 
 
-def report_in_two_tabs(phone: Any) -> Any:
-    """A situation report typed in, then the same app opened in a second tab on the same
-    draft (once its autosave has run); that tab's page."""
+def report_saved_with_a_second_tab_open(phone: Any) -> Any:
+    """A situation report typed in; the same app opened in a second tab on the same draft
+    (once its autosave has run); then the report saved in the first tab and sent. That second
+    tab's page."""
     phone.new("nam_tinh_hinh")
     phone.fill(REPORT)
     phone.page.wait_for_timeout(600)
     tab2 = phone.context.new_page()
     tab2.goto(phone.page.url)
     expect(tab2.locator("#entry")).to_be_visible()
+    phone.save()
+    expect_sent(phone.page, 20_000)
     return tab2
 
 
@@ -90,9 +94,7 @@ def report_in_two_tabs(phone: Any) -> Any:
 def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, server) -> None:
     phone = phones("can-bo-l")
     page = phone.page
-    tab2 = report_in_two_tabs(phone)
-    phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    tab2 = report_saved_with_a_second_tab_open(phone)
 
     extra = tab2.locator('[data-path="bien_phap_xu_ly"] textarea')
     extra.fill("Đã mời lên làm việc")
@@ -106,7 +108,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
         if "bien_phap_xu_ly" in record["data"]:
             break
         tab2.wait_for_timeout(200)
-    expect(tab2.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(tab2, 20_000)
     assert phone.outbox() == []
     assert record["data"]["bien_phap_xu_ly"] == "Đã mời lên làm việc"
     assert record["data"]["noi_dung"] == REPORT["noi_dung"]
@@ -132,7 +134,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
     expect(page.locator("#entry")).to_be_visible()
     phone.save()
     expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     assert sorted(r["data"]["noi_dung"] for r in server.records(boss, "nam_tinh_hinh")) == [
         "Nội dung khác",
         REPORT["noi_dung"],
@@ -168,9 +170,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
 def test_text_typed_in_a_second_tab_survives_a_reload_after_the_first_saved(phones, server) -> None:
     phone = phones("can-bo-o")
     page = phone.page
-    tab2 = report_in_two_tabs(phone)
-    phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    tab2 = report_saved_with_a_second_tab_open(phone)
 
     # Typed in the second tab, reloaded within the autosave's pause: only the crash buffer has it.
     tab2.locator('[data-path="bien_phap_xu_ly"] textarea').click()

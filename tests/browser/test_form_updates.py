@@ -9,6 +9,8 @@ import pytest
 import yaml
 from playwright.sync_api import Response, expect
 
+from tests.browser.conftest import expect_sent
+
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -89,7 +91,7 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
         }
     )
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
 
     form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
     form["fields"] = [f for f in form["fields"] if f["name"] != "ngay_thanh_lap"]
@@ -122,7 +124,7 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
         if status == 200 and "so_thanh_vien" in record["data"]:
             break
         page.wait_for_timeout(200)
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert phone.outbox() == []
     assert record["data"]["hieu_qua"] == "trung_binh"
@@ -165,7 +167,7 @@ def test_a_case_reads_a_choice_a_newer_version_no_longer_offers_by_its_label(
         }
     )
     phone.save()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     form = yaml.safe_load((SCHEMAS / "mo_hinh.v1.yaml").read_text("utf-8"))
     gone = {"tu_phong", "trung_binh", "an_ninh_ton_giao"}
     for f in form["fields"]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import open_edit
 
@@ -36,7 +37,7 @@ def two_edits_the_first_refused(phones, server, name: str) -> tuple:
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối / Held by a rejected item: 1")
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
+    expect_sent(page)
     assert sorted((i["id"], i["status"]) for i in phone.outbox()) == [
         (first["id"], "rejected"),
         (second["id"], "held"),
@@ -73,7 +74,7 @@ def test_discarding_a_refused_edit_sends_the_later_one_again(phones, server) -> 
     assert record["data"]["ket_qua"] == AGREED
     assert "so_buoi_hoa_giai" not in record["data"]  # the discarded edit's change
     assert record["conflicts"] == []
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     assert phone.outbox() == []
     page.goto(f"{server.url}/app/#/case/{case_id}")
     expect(page.locator("dl.data")).to_contain_text(AGREED)

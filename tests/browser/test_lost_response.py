@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Route, expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import REPORT
 
 
@@ -40,7 +41,7 @@ def test_lost_push_response_is_retried_as_duplicates(phones, server) -> None:
     results = retry.value.json()["results"]
     assert sorted(r["id"] for r in results) == ids
     assert [r["status"] for r in results] == ["duplicate", "duplicate"]
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
+    expect_sent(page)
     assert phone.outbox() == []
 
     # Saved while a sync is pulling: that sync read the outbox before it, the next one sends it.
@@ -54,7 +55,7 @@ def test_lost_push_response_is_retried_as_duplicates(phones, server) -> None:
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 1")
     [late] = phone.outbox()
     held[0].continue_()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     ids = sorted([*ids, late["id"]])
 
     boss = server.add_user("giam-sat", "supervisor", "01")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
+
 TUYEN_TRUYEN = {
     "ngay_tuyen_truyen": "2025-08-20",
     "loai_dia_diem": "nha_van_hoa",
@@ -95,7 +97,7 @@ def test_offline_entry_then_sync(phones, server) -> None:
     assert len(phone.outbox()) == 3
 
     phone.offline(False)  # the `online` event starts a sync by itself
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     assert phone.outbox() == []
 
     boss = server.add_user("giam-sat", "supervisor", "01")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
+
 SESSION = {
     "ngay_tuyen_truyen": "2025-09-02",
     "loai_dia_diem": "truong_hoc",
@@ -69,7 +71,7 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     expect(page.locator("#st-result")).to_have_text(
         "Lần gửi cuối: 1 đã nhận / Last push: 1 accepted", timeout=20_000
     )
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
+    expect_sent(page)
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert phone.outbox() == []
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import expect_sent
 from tests.browser.samples import push_case
 from tests.browser.test_case_edits import open_edit
 
@@ -72,7 +73,7 @@ def test_an_edit_sends_items_back_with_the_sub_fields_a_later_version_removed(
     phone.save()
     expect(page.locator("#entry")).to_have_count(0)
     phone.sync()
-    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=20_000)
+    expect_sent(page, 20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
 
     boss = server.add_user("giam-sat", "supervisor", "01")
