@@ -14,6 +14,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 import functools  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
@@ -24,6 +25,7 @@ from server.app import ROOT, Settings, create_app  # noqa: E402
 from server.auth import add_user  # noqa: E402
 from server.catalog import Catalog, publish_files, schema_files  # noqa: E402
 from server.store import Store  # noqa: E402
+from tests.support import run_cli  # noqa: E402
 
 OFFICER_AREA = "01.00070"  # Phường Hoàn Kiếm, Thành phố Hà Nội
 OTHER_COMMUNE = "01.00004"  # Phường Ba Đình, same province
@@ -79,3 +81,11 @@ def api() -> Iterator[Api]:
             "admin": a.user("admin", "admin", ""),
         }
         yield a
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    """A coso database file with a user (an admin) in it, made by `coso users add`."""
+    db = tmp_path / "coso.db"
+    assert run_cli("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
+    return db

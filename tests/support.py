@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,6 +154,13 @@ def run_coso(*args: str | Path, timeout: float | None = 120) -> str:
             f"{done.stdout}{done.stderr}"
         )
     return done.stdout
+
+
+def run_cli(*args: str | Path) -> Result:
+    """A `coso` command run in-process (click's runner): its exit code and output."""
+    from server.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def cli_add_user(db: Path, name: str, role: str, area: str, *, url: str | None = None) -> str:

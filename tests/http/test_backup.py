@@ -16,9 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 
-from server.cli import main
 from tests.support import (
     assert_problem,
     cli_add_user,
@@ -26,6 +24,9 @@ from tests.support import (
     run_coso,
     running_server,
     submission,
+)
+from tests.support import (
+    run_cli as run,
 )
 
 PHONES = 4
@@ -158,18 +159,6 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
 
 
 # --- the commands' refusals (in-process, fast) -------------------------------------------
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Path:
-    """A coso database with a user in it."""
-    db = tmp_path / "coso.db"
-    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
-    return db
 
 
 def test_backup_never_overwrites_a_file(live: Path, tmp_path: Path) -> None:

@@ -13,21 +13,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from server.cli import main
 from tests.support import coso_command
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Path:
-    db = tmp_path / "coso.db"
-    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
-    return db
+from tests.support import run_cli as run
 
 
 def journal_mode_bytes(path: Path) -> bytes:

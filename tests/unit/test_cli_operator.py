@@ -6,14 +6,11 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from server.app import ROOT
 from server.cli import main
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
+from tests.support import run_cli as run
 
 
 def commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[str, click.Command]]:
@@ -33,9 +30,9 @@ def test_every_option_is_described_in_both_languages(name: str, command: click.C
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Path:
-    db = tmp_path / "coso.db"
-    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
+def live(live: Path) -> Path:
+    """The shared database with the first form published too."""
+    db = live
     schema = ROOT / "schemas" / "hoa_giai.v1.yaml"
     assert run("forms", "publish", schema, "--db", db).exit_code == 0
     return db

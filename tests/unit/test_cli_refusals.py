@@ -10,16 +10,12 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from server.app import ROOT
-from server.cli import main
+from tests.support import run_cli as run
 
 SCHEMA = ROOT / "schemas" / "hoa_giai.v1.yaml"
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def refused(result: Result, *words: str) -> None:
@@ -32,14 +28,6 @@ def refused(result: Result, *words: str) -> None:
 def user_count(db: Path) -> int:
     with closing(sqlite3.connect(db)) as conn:
         return int(conn.execute("SELECT count(*) FROM users").fetchone()[0])
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Path:
-    """A coso database with a user in it."""
-    db = tmp_path / "coso.db"
-    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", db).exit_code == 0
-    return db
 
 
 def sqlite_file(path: Path, *statements: str) -> Path:
