@@ -69,20 +69,29 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
 
 @contextlib.contextmanager
 def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
-    """`coso serve` holds this, shared, for as long as it runs; `coso restore` takes it
-    exclusively without waiting, so that it never swaps the database under a running server
-    (which would go on with the old database id). A file beside the database, since SQLite
-    locks only during transactions; the kernel lets go when the process ends, however it ends."""
+    """`coso serve` holds this for as long as it runs, and `coso restore` while it swaps the
+    database: both take it exclusively without waiting, so that a restore never swaps the
+    database under a running server (which would go on with the old database id), and a
+    second server never runs beside the first (each would keep its own write lock and form
+    cache). A file beside the database, since SQLite locks only during transactions; the
+    kernel lets go when the process ends, however it ends."""
     if db == ":memory:":
         yield
         return
     path = Path(db).resolve()
     with path.with_name(path.name + ".lock").open("a") as f:
         try:
-            fcntl.flock(f, (fcntl.LOCK_EX | fcntl.LOCK_NB) if restoring else fcntl.LOCK_SH)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise click.ClickException(
-                f"a coso server is running on {db}: stop the server first"
-                " / máy chủ coso đang chạy trên cơ sở dữ liệu này: hãy dừng máy chủ trước"
-            ) from exc
+            if restoring:
+                message = (
+                    f"a coso server is running on {db}: stop the server first"
+                    " / máy chủ coso đang chạy trên cơ sở dữ liệu này: hãy dừng máy chủ trước"
+                )
+            else:
+                message = (
+                    f"a coso server (or a restore) is already running on {db}"
+                    " / một máy chủ coso (hoặc lệnh khôi phục) đang chạy trên cơ sở dữ liệu này"
+                )
+            raise click.ClickException(message) from exc
         yield

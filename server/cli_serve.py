@@ -101,9 +101,11 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
 
     check_port(host, port)
     url = (url or default_url(host, port)).rstrip("/")
-    with open_store(db, create=True) as store:
-        welcome(store, db, url, schemas, demo)
+    check_db(db, create=True)
+    # held before anything is written: a second `coso serve` on the database changes nothing
     with server_lock(db):  # the server's own store is opened inside: never one restored under it
+        with open_store(db, create=True) as store:
+            welcome(store, db, url, schemas, demo)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
         uvicorn.run(

@@ -109,6 +109,23 @@ def test_restore_refuses_while_the_server_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_second_server_on_the_database_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    """Two servers on one database would each keep their own write lock and form cache: the
+    second is refused before it writes anything (its --demo users too), on any port."""
+    db, log = tmp_path / "coso.db", tmp_path / "serve.log"
+    with running_server(db, log, extra_args=["--demo"]) as server:
+        with closing(sqlite3.connect(db)) as conn:
+            users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
+        second = coso("serve", "--db", db, "--port", str(free_port()), "--demo")
+        refused(second, "already running", "đang chạy trên cơ sở dữ liệu này")
+        with closing(sqlite3.connect(db)) as conn:
+            assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == users == 3
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    with running_server(db, log) as server:  # stopped: the next one starts
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+
+
+@pytest.mark.slow
 def test_the_lock_goes_with_a_killed_server(tmp_path: Path) -> None:
     """A server killed outright (power cut, OOM) leaves no lock behind: the kernel drops it."""
     db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "serve.log"
