@@ -19,6 +19,7 @@ import msgspec
 
 from server import derive, forms
 from server.evolution import check_evolution, rename_map, with_retired
+from server.form_source import read_file
 from server.forms import DefinitionError, FormDef, parse_definition, read_source
 from server.item import now_iso
 from server.protocol import FormSummary, PublishResult
@@ -243,7 +244,7 @@ def publish_files(catalog: Catalog, files: list[Path]) -> list[tuple[Path, Publi
     done = []
     for path in sorted(files, key=_version_key):
         try:
-            form = parse_definition(read_source(path.read_text("utf-8"), path.name))
+            form = parse_definition(read_source(read_file(path), path.name))
             result, created = catalog.publish(form, None, "cli")
         except DefinitionError as exc:
             exc.file = path  # type: ignore[attr-defined]

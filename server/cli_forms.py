@@ -11,7 +11,7 @@ import click
 from server.catalog import Catalog
 from server.cli_db import DB_OPTION, open_store
 from server.errors import bilingual_errors
-from server.form_source import DefinitionError, read_source
+from server.form_source import DefinitionError, read_file, read_source
 from server.forms import parse_definition
 
 
@@ -39,7 +39,7 @@ def publish(catalog: Catalog, files: list[Path]) -> None:
     parsed = []
     for path in files:
         try:
-            parsed.append((path, parse_definition(read_source(path.read_text("utf-8"), path.name))))
+            parsed.append((path, parse_definition(read_source(read_file(path), path.name))))
         except UnicodeDecodeError as exc:
             raise click.ClickException(
                 f"{path}: not UTF-8 text (byte {exc.start}); nothing published"

@@ -6,12 +6,13 @@ keys, before anything reads it further; each refusal a DefinitionError naming it
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import yaml
 
-from server.protocol import LONE_SURROGATE, FieldError, lone_surrogate_path
+from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_path
 
 MAX_REPEAT_DEPTH = 8  # repeat groups inside one another
 # Any definition is refused past these before it is read any further, so that nothing below
@@ -78,6 +79,26 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _DuplicateKey(key)
         out[key] = value
     return out
+
+
+def read_file(path: Path) -> str:
+    """A definition file's text, read no further than the API's body limit: a file past it
+    (or a device that never ends, /dev/zero) is refused rather than read into memory.
+    UnicodeDecodeError for one that is not UTF-8."""
+    with path.open("rb") as f:
+        raw = f.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise DefinitionError(
+            [
+                FieldError(
+                    "",
+                    "too_large",
+                    f"tệp lớn hơn {MAX_BODY_BYTES >> 20} MiB / the file is larger than"
+                    f" {MAX_BODY_BYTES >> 20} MiB",
+                )
+            ]
+        )
+    return raw.decode("utf-8")
 
 
 def read_source(text: str | bytes, filename: str = "") -> Any:

@@ -170,3 +170,19 @@ def test_serve_refuses_a_schemas_directory_that_does_not_exist(tmp_path: Path) -
     assert code == 2
     assert "does not exist" in err
     assert not (tmp_path / "c.db").exists()
+
+
+def test_forms_publish_refuses_a_file_past_the_body_limit_without_reading_it_all(
+    tmp_path: Path,
+) -> None:
+    """/dev/zero never ends: it is read up to the API's 10 MiB limit, then refused."""
+    db = str(tmp_path / "c.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
+    good = tmp_path / "good.yaml"
+    good.write_text(_form("thu"), "utf-8")
+    code, _, err = run("forms", "publish", str(good), "/dev/zero", "--db", db)
+    assert code == 1
+    assert "larger than 10 MiB" in err and "lớn hơn 10 MiB" in err
+    assert "nothing published" in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
