@@ -21,14 +21,49 @@ from server.cli_serve import backup, restore, serve
 from server.cli_users import parse_area, users, warn_unofficial
 from server.export import export
 
+# click's own messages for a malformed command line, by how they begin, in Vietnamese
+_USAGE_VI = (
+    ("Missing option", "Thiếu tùy chọn"),
+    ("Missing argument", "Thiếu tham số"),
+    ("Missing parameter", "Thiếu tham số"),
+    ("No such command", "Không có lệnh này"),
+    ("No such option", "Không có tùy chọn này"),
+    ("Invalid value", "Giá trị không hợp lệ"),
+    ("Got unexpected extra argument", "Thừa tham số"),
+)
+
+
+def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
+    """A malformed command line said in Vietnamese beside click's English (ours already are)."""
+    message = exc.format_message()
+    if " / " in message:
+        return exc
+    vi = next((v for en, v in _USAGE_VI if message.startswith(en)), "Câu lệnh không đúng")
+    return click.UsageError(f"{vi} / {message}", ctx=exc.ctx)
+
 
 class Coso(click.Group):
     """The `coso` group: a file an operator names that cannot be used (missing, unreadable, a
-    full disk) or a database error is a one-line message, not a traceback."""
+    full disk) or a database error is a one-line message, not a traceback; a malformed
+    command line is said in both languages."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _bilingual_usage(exc) from exc
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _bilingual_usage(exc) from exc
         except BrokenPipeError:
             raise  # `coso export ... | head`: click ends quietly
         except OSError as exc:

@@ -329,3 +329,24 @@ def test_users_disable_refuses_an_unknown_user(live: Path, user: str) -> None:
         assert result.exit_code == 2
         refused(result, "no user has the id or name", "không có người dùng nào")
     assert disabled_and_audit(live) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "vietnamese", "english"),
+    [
+        (["users", "add", "x", "--area", "01"], "Thiếu tùy chọn", "Missing option '--role'"),
+        (["bogus"], "Không có lệnh này", "No such command 'bogus'"),
+        (["--bogus"], "Không có tùy chọn này", "No such option '--bogus'"),
+        (["export"], "Thiếu tham số", "Missing argument 'FORM_ID'"),
+        (["export", "f", "--format", "pdf"], "Giá trị không hợp lệ", "'pdf' is not one of"),
+        (["areas", "search", "a", "b"], "Thừa tham số", "unexpected extra argument (b)"),
+        (["users", "list", "--db"], "Câu lệnh không đúng", "'--db' requires an argument"),
+    ],
+)
+def test_a_malformed_command_line_is_said_in_both_languages(
+    args: list[str], vietnamese: str, english: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"Error: {vietnamese} / " in result.output
+    assert english in result.output
