@@ -34,6 +34,9 @@ class FormVersions:
     defs: list[FormDef] = field(default_factory=list)
     shas: list[str] = field(default_factory=list)
     docs: list[bytes] = field(default_factory=list)  # the served JSON of each version
+    # each version as its data is checked: with the fields and choices removed since
+    # (evolution.with_retired), which its `data` and `resolves` may name
+    accepted: list[FormDef] = field(default_factory=list)
     validators: list[Validator] = field(default_factory=list)
     renames: dict[str, str] = field(default_factory=dict)  # old name -> latest name
     # the version that last renamed a field: records derived before it hold older names
@@ -93,10 +96,8 @@ class Catalog:
                 ),
                 default=1,
             )
-            # data is checked with the fields removed since kept (optional) where they were
-            fv.validators = [
-                compile_form(form, n) for n, form in enumerate(with_retired(fv.defs), start=1)
-            ]
+            fv.accepted = with_retired(fv.defs)
+            fv.validators = [compile_form(form, n) for n, form in enumerate(fv.accepted, 1)]
         with self._lock:
             before, self._forms, self._count = self._forms, loaded, len(rows)
         renamed = any(

@@ -19,12 +19,13 @@ were checked can still get new versions.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
 
-from server.forms import Field, FormDef
+from server.forms import Choice, Field, FormDef
 from server.protocol import FieldError
 
 
@@ -62,18 +63,23 @@ def evolve(versions: Sequence[FormDef]) -> Evolution:
 def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
     """Each version (oldest first) as its data is checked: with the fields removed before the
     latest version added, optional, at each level the version has, under the names records
-    keep them (their last). A record keeps what a removed field collected, inside repeat
-    group items too; a client that edits a group sends its items back whole, with those
-    values, and they must not be refused as unknown (PROTOCOL: removing a field from a form
-    never hides data already collected)."""
+    keep them (their last), and with every choice any version of a field had. A record keeps
+    what a removed field or choice collected, inside repeat group items too; a client that
+    edits a group sends its items back whole, with those values, and a supervisor may settle
+    a conflict on one of them: they must not be refused (PROTOCOL: removing a field from a
+    form never hides data already collected).
+
+    The choices of a field come in one order for every version: the first version's, then
+    each choice a later version brought, where it first came. A select_multiple is kept in
+    that order (server/validate.py), so that the same boxes ticked on phones with versions
+    that order the choices otherwise are one value, never a conflict."""
     evolution = evolve(versions)
     alive = {p.latest for p in evolution.places if p.version == len(versions)}
     last: dict[str, Place] = {}
     for place in evolution.places:  # in version order: the last definition stays
         if place.latest not in alive:
             last[place.latest] = place
-    if not last:
-        return list(versions)
+    choices = _all_choices(evolution.places)
     out = []
     for n, version in enumerate(versions, start=1):
         # where each level of this version keeps its data: latest dotted path -> field
@@ -89,32 +95,77 @@ def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
             ):
                 continue  # the name is this version's, for another field
             gone = msgspec.structs.replace(
-                place.field, name=name, required=False, previous_names=None
+                place.field,
+                name=name,
+                required=False,
+                previous_names=None,
+                choices=choices.get(path, place.field.choices),
             )
             retired.setdefault(parent, []).append(gone)
-        out.append(_extend(version, retired, mine))
+        latest_of = {id(p.field): p.latest for p in evolution.places if p.version == n}
+        out.append(_extend(version, retired, latest_of, choices))
     return out
 
 
-def _extend(version: FormDef, retired: dict[str, list[Field]], mine: dict[str, Place]) -> FormDef:
-    """`version` with `retired[level]` appended to each level (keyed by latest dotted path)."""
-    if not retired:
-        return version
-    latest_of = {id(p.field): latest for latest, p in mine.items()}
+def _all_choices(places: Sequence[Place]) -> dict[str, list[Choice]]:
+    """Latest dotted path -> every choice its field had in any version, in the order of the
+    first version, then each later one's new choices where they first came."""
+    out: dict[str, list[Choice]] = {}
+    for place in sorted(places, key=lambda p: p.version):  # stable: in order within a version
+        if place.field.choices is None:
+            continue
+        have = out.setdefault(place.latest, [])
+        seen = {c.value for c in have}
+        for choice in place.field.choices:
+            if choice.value not in seen:
+                seen.add(choice.value)
+                have.append(choice)
+    return out
+
+
+def _extend(
+    version: FormDef,
+    retired: dict[str, list[Field]],
+    latest_of: dict[int, str],
+    choices: dict[str, list[Choice]],
+) -> FormDef:
+    """`version` with `retired[level]` appended to each level (keyed by latest dotted path),
+    and the choices of every version in each select field's; `latest_of`: id of each of the
+    version's fields -> its latest dotted path."""
+
+    def one(f: Field) -> Field:
+        latest = latest_of[id(f)]
+        if f.fields:
+            inner = level(f.fields, latest)
+            if len(inner) != len(f.fields) or not all(map(operator.is_, inner, f.fields)):
+                f = msgspec.structs.replace(f, fields=inner)
+        every = choices.get(latest)
+        if f.choices is not None and every is not None and every != f.choices:
+            f = msgspec.structs.replace(f, choices=every)
+        return f
 
     def level(fields: Sequence[Field], key: str) -> list[Field]:
-        kept = [
-            msgspec.structs.replace(f, fields=level(f.fields, latest_of[id(f)])) if f.fields else f
-            for f in fields
-        ]
-        return kept + retired.get(key, [])
+        return [one(f) for f in fields] + retired.get(key, [])
 
-    return msgspec.structs.replace(version, fields=level(version.fields, ""))
+    fields = level(version.fields, "")
+    if len(fields) == len(version.fields) and all(map(operator.is_, fields, version.fields)):
+        return version  # nothing removed before it, no choice it lacks
+    return msgspec.structs.replace(version, fields=fields)
 
 
 def check_evolution(earlier: Sequence[FormDef], new: FormDef) -> list[FieldError]:
-    """What would be lost or misfiled if `new` were published after `earlier`."""
-    return evolve([*earlier, new]).errors
+    """What would be lost or misfiled if `new` were published after `earlier`. Two fields
+    that would come to one name are looked for in the earlier versions as their data is
+    checked too: with the fields removed before them, whose data a record keeps beside the
+    field a new version would rename a removed one to."""
+    errors = evolve([*earlier, new]).errors
+    seen = {(e.path, e.code) for e in errors}
+    for e in evolve([*with_retired(earlier), new]).errors:
+        if e.code == "rename_collision" and (e.path, e.code) not in seen:
+            seen.add((e.path, e.code))
+            message = f"{e.message} (one of them was removed before: its data is still kept)"
+            errors.append(FieldError(e.path, e.code, message))
+    return errors
 
 
 def rename_map(latest: FormDef, earlier: Sequence[FormDef] = ()) -> dict[str, str]:

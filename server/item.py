@@ -207,7 +207,7 @@ def prepare(
     data, errors = validator(item.data, creating=creating, path=f"{at}.data")
     resolves = sorted(set(item.resolves))
     if resolves:
-        known = {f.name for f in fv.defs[item.form_version - 1].fields}
+        known = {f.name for f in fv.accepted[item.form_version - 1].fields}
         for j, name in enumerate(item.resolves):
             if name not in known:
                 errors.append(

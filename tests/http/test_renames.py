@@ -185,3 +185,136 @@ def test_a_group_edited_on_a_version_without_one_of_its_sub_fields_keeps_that_da
     assert [(e["path"], e["code"]) for e in refused["errors"]] == [
         ("submissions[0].data.ben[0].ten", "type")
     ]
+
+
+# --- removed fields and choices, and choices in another order --------------------------------
+
+
+def test_a_removed_field_is_not_renamed_onto_the_field_its_data_was_kept_beside(
+    api: Api,
+) -> None:
+    """v2 removed `cu` and added `moi`; a v2 submission may carry both (a record keeps what
+    a removed field collected). A v3 calling `moi` what `cu` was would keep one value of the
+    two: refused, and the record keeps both."""
+    assert publish(api, field("ten"), field("cu")).status_code == 201
+    assert publish(api, field("ten"), field("moi")).status_code == 201
+    both = submission("thu_nghiem", {"ten": "r", "moi": "NEW", "cu": "OLD"}, version=2)
+    assert api.push("officer", [both])[0]["status"] == "accepted"
+    problem = assert_problem(publish(api, field("ten"), field("moi", previous_names=["cu"])), 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        ("fields[1].previous_names[0]", "rename_collision")
+    ]
+    assert record(api, both["id"])["data"] == {"ten": "r", "moi": "NEW", "cu": "OLD"}
+
+
+def test_choices_in_another_order_in_a_later_version_tick_the_same_boxes(api: Api) -> None:
+    """v2 lists v1's choices in another order. A v2 phone sending back the boxes a v1 phone
+    ticked, beside an edit of another field, writes no new value for them: no conflict with
+    a v1 phone's real change, which is the record's value."""
+    choices = [{"value": v, "label": LABEL} for v in ("x", "y", "z")]
+    tick = field("t", "select_multiple", choices=choices)
+    assert publish(api, field("a"), tick).status_code == 201
+    assert publish(api, field("a"), {**tick, "choices": choices[::-1]}).status_code == 201
+    root = submission("thu_nghiem", {"a": "1", "t": ["z", "x"]}, version=1)
+    assert api.push("officer", [root])[0]["status"] == "accepted"
+    assert record(api, root["id"])["data"]["t"] == ["x", "z"]  # the first version's order
+    same = submission(
+        "thu_nghiem",
+        {"a": "2", "t": ["z", "x"]},
+        version=2,
+        record_id=root["id"],
+        parents=[root["id"]],
+    )
+    other = submission(
+        "thu_nghiem", {"t": ["y", "x"]}, version=1, record_id=root["id"], parents=[root["id"]]
+    )
+    assert [r["status"] for r in api.push("officer", [same, other])] == ["accepted", "accepted"]
+    rec = record(api, root["id"])
+    assert rec["conflicts"] == []
+    assert rec["data"] == {"a": "2", "t": ["x", "y"]}
+
+
+def test_a_choice_removed_since_is_kept_accepted_and_may_settle_a_conflict(api: Api) -> None:
+    """v2 removes choice `c`. A v1 phone writes `c`, a v2 phone `b`: the supervisor may keep
+    `c` (one of the values listed), and a phone sending the whole form back with `c` in it
+    is not refused."""
+    choices = [{"value": v, "label": LABEL} for v in ("a", "b", "c")]
+    one = field("loai", "select_one", choices=choices)
+    many = field("nhan", "select_multiple", choices=choices)
+    assert publish(api, field("x"), one, many).status_code == 201
+    fewer = {"choices": choices[:2]}
+    assert publish(api, field("x"), {**one, **fewer}, {**many, **fewer}).status_code == 201
+    root = submission("thu_nghiem", {"x": "1", "loai": "a", "nhan": ["a"]}, version=1)
+    api.push("officer", [root])
+    v1 = submission(
+        "thu_nghiem",
+        {"loai": "c", "nhan": ["a", "c"]},
+        version=1,
+        record_id=root["id"],
+        parents=[root["id"]],
+    )
+    v2 = submission(
+        "thu_nghiem",
+        {"loai": "b", "nhan": ["b"]},
+        version=2,
+        record_id=root["id"],
+        parents=[root["id"]],
+    )
+    assert api.push("officer", [v1, v2])[-1]["status"] == "conflict"
+    seen = record(api, root["id"])
+    assert [c["field"] for c in seen["conflicts"]] == ["loai", "nhan"]
+    r = api.client.post(
+        f"/api/v1/records/{root['id']}/resolve",
+        json={"heads": seen["heads"], "values": {"loai": "c", "nhan": ["c", "a"]}},
+        headers=api.auth("supervisor"),
+    )
+    assert r.status_code == 200, r.text
+    settled = r.json()["record"]
+    assert settled["conflicts"] == []
+    assert settled["data"]["loai"] == "c" and settled["data"]["nhan"] == ["a", "c"]
+    whole = submission(
+        "thu_nghiem",
+        {**settled["data"], "x": "2"},
+        version=2,
+        record_id=root["id"],
+        parents=settled["heads"],
+    )
+    assert api.push("officer", [whole])[0]["status"] == "accepted"
+    assert record(api, root["id"])["data"] == {"x": "2", "loai": "c", "nhan": ["a", "c"]}
+    # a value no version had is still refused
+    bad = submission(
+        "thu_nghiem", {"loai": "d"}, version=2, record_id=root["id"], parents=[whole["id"]]
+    )
+    [refused] = api.push("officer", [bad])
+    assert [(e["path"], e["code"]) for e in refused["errors"]] == [
+        ("submissions[0].data.loai", "choice")
+    ]
+
+
+def test_a_push_may_resolve_a_removed_field_as_a_resolution_does(api: Api) -> None:
+    """A resolution of a removed field's conflict is stored with `resolves` naming it; a phone
+    may send such a submission too, and one stored sent again is a duplicate, not refused."""
+    assert publish(api, field("a"), field("old")).status_code == 201
+    assert publish(api, field("a")).status_code == 201
+    root = submission("thu_nghiem", {"a": "1", "old": "A"}, version=1)
+    api.push("officer", [root])
+    edits = [
+        submission("thu_nghiem", {"old": v}, version=1, record_id=root["id"], parents=[root["id"]])
+        for v in ("B", "C")
+    ]
+    assert api.push("officer", edits)[-1]["status"] == "conflict"
+    heads = record(api, root["id"])["heads"]
+    settle = submission("thu_nghiem", {"old": "B"}, version=2, record_id=root["id"], parents=heads)
+    settle["resolves"] = ["old"]
+    assert api.push("officer", [settle])[0]["status"] == "accepted"
+    rec = record(api, root["id"])
+    assert rec["conflicts"] == [] and rec["data"]["old"] == "B"
+    assert api.push("officer", [settle])[0]["status"] == "duplicate"
+    unknown = submission(
+        "thu_nghiem", {"a": "2"}, version=2, record_id=root["id"], parents=rec["heads"]
+    )
+    unknown["resolves"] = ["never"]
+    [refused] = api.push("officer", [unknown])
+    assert [(e["path"], e["code"]) for e in refused["errors"]] == [
+        ("submissions[0].resolves[0]", "unknown_field")
+    ]

@@ -210,12 +210,31 @@ def test_a_collision_inside_a_renamed_group_has_the_nested_path() -> None:
     assert "'ben.ho' and 'ben.ten'" in errors[0].message
 
 
-def test_fields_that_never_were_in_one_version_may_become_one() -> None:
+def test_a_removed_field_may_become_a_field_it_was_never_beside() -> None:
     v1 = parsed(field("x"), field("a"))
-    v2 = parsed(field("x"), field("b"))  # `a` removed, `b` added
+    v2 = parsed(field("x"))  # `a` removed
     v3 = parsed(field("x"), field("b", previous_names=["a"]))  # "b is what a was"
     assert check_evolution([v1, v2], v3) == []
     assert rename_map(v3, [v1, v2]) == {"a": "b"}
+
+
+def test_a_removed_field_may_not_become_a_field_its_data_was_kept_beside() -> None:
+    """v2 removed `a` and added `b`; v2's data may still hold `a` (a record keeps what it
+    collected, and a phone sends a group's items back whole with it), beside `b`: calling
+    `b` what `a` was would keep one of the two values of such a submission."""
+    v1 = parsed(field("x"), field("a"))
+    v2 = parsed(field("x"), field("b"))
+    v3 = parsed(field("x"), field("b", previous_names=["a"]))
+    errors = check_evolution([v1, v2], v3)
+    assert codes(errors) == [("fields[1].previous_names[0]", "rename_collision")]
+    assert "version 2" in errors[0].message and "removed before" in errors[0].message
+    group = field("g", "repeat", fields=[field("x"), field("a")])
+    w1 = parsed(group)
+    w2 = parsed(field("g", "repeat", fields=[field("x"), field("b")]))
+    w3 = parsed(field("g", "repeat", fields=[field("x"), field("b", previous_names=["a"])]))
+    assert codes(check_evolution([w1, w2], w3)) == [
+        ("fields[0].fields[1].previous_names[0]", "rename_collision")
+    ]
 
 
 # --- name_reused: a name renamed away belongs to the field it went to ---------------------------
