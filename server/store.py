@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +25,8 @@ from sqlite_utils import Database
 from server import areas
 from server.store_schema import COSO_TABLES, MIGRATIONS, RecordRow, SubmissionRow, User, UserRow
 from server.store_write import Writer, _select_in, _submissions_of
+
+BUSY_SECONDS = 30  # how long a write waits for its turn before it is refused 503 `busy`
 
 
 def _area_clause(column: str, area: str) -> tuple[str, list[str]]:
@@ -61,9 +64,9 @@ class Store:
             raise
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_SECONDS)
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
         if not self.memory:
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
@@ -91,9 +94,18 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Writer]:
-        """A write transaction: one at a time, BEGIN IMMEDIATE, durable once it returns."""
-        with self._lock:
+        """A write transaction: one at a time, BEGIN IMMEDIATE, durable once it returns.
+
+        It waits BUSY_SECONDS in all for its turn: behind this process's other writes, then
+        behind another process's (`coso` commands), past which SQLite's "database is locked"
+        is a 503 `busy` (server/app.py). Waiting the whole time at each made a minute."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        if not self._lock.acquire(timeout=BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked (by this server's other writes)")
+        try:
             conn = self._writer
+            left = max(1, int((deadline - time.monotonic()) * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {left}")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Writer(conn)
@@ -101,6 +113,8 @@ class Store:
                 conn.rollback()
                 raise
             conn.commit()
+        finally:
+            self._lock.release()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -113,6 +127,18 @@ class Store:
         if conn is None:
             conn = self._local.conn = self._connect()
         yield conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """The reads of this thread inside the block see one moment of the database (one read
+        transaction), as several statements answering one request must: a record and its
+        submissions read while a push commits between them would disagree."""
+        with self.read() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                conn.execute("COMMIT")  # nothing written: the end of the read
 
     # --- reads --------------------------------------------------------------------------
 

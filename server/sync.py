@@ -72,7 +72,7 @@ def push(
                 results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
         done = [r for r in results if r is not None]
         w.audit(
-            received_at,
+            now_iso(),  # when stored: the log's times follow its order (received_at may not)
             user.id,
             device_id,
             "sync.push",

@@ -104,14 +104,15 @@ def record(
     request: Request[Any, Any, Any], store: StoreDep, record_id: FromPath[str]
 ) -> Response[RecordDetail]:
     """One record with every submission stored for it (pending ones too)."""
-    row = store.record(record_id.lower())
-    if row is None:
-        raise NotFound(f"no record {record_id}", code="unknown_record")
-    check_area(request.user, row.area)
+    with store.snapshot():  # the record and its submissions as of one moment
+        row = store.record(record_id.lower())
+        if row is None:
+            raise NotFound(f"no record {record_id}", code="unknown_record")
+        check_area(request.user, row.area)
+        subs = store.submissions_of([row.record_id])[row.record_id]
+        names = store.user_names(s.user_id for s in subs)
     rec = msgspec.json.decode(row.doc, type=Record)
-    subs = store.submissions_of([row.record_id])[row.record_id]
     merged_ids = _merged_ids(rec, subs)
-    names = store.user_names(s.user_id for s in subs)
     detail = RecordDetail(
         **msgspec.structs.asdict(rec),
         submissions=[
