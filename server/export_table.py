@@ -4,9 +4,10 @@ values per stored record.
 The columns come from every published version of the form: the latest version's fields
 first and in its order, renamed fields under their newest name, then fields since removed
 (newest version first), so removing a field never hides data already collected. Geopoints
-split into `<name>_lat`/`<name>_lon`, select_multiple values are space-separated, repeat
-groups are JSON text in CSV and XLSX and nested in JSONL. Record columns go around them:
-`record_id`, `area`, `area_name` first; `revision`, `conflicts`, `updated_at` last.
+split into `<name>_lat`/`<name>_lon`/`<name>_alt`/`<name>_accuracy`, select_multiple values
+are space-separated, repeat groups are JSON text in CSV and XLSX and nested in JSONL. Record
+columns go around them: `record_id`, `area`, `area_name` first; `revision`, `conflicts`,
+`updated_at` last.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from server.protocol import Label
 
 # --- columns -------------------------------------------------------------------------------
 
-Kind = Literal["value", "lat", "lon", "multiple", "repeat"]
+Kind = Literal["value", "lat", "lon", "alt", "accuracy", "multiple", "repeat"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,9 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             parts = [
                 _part(base, f"{name}_lat", "lat", "vĩ độ", "latitude"),
                 _part(base, f"{name}_lon", "lon", "kinh độ", "longitude"),
+                # optional in a geopoint, and kept: an export never drops a value collected
+                _part(base, f"{name}_alt", "alt", "độ cao, m", "altitude, m"),
+                _part(base, f"{name}_accuracy", "accuracy", "độ chính xác, m", "accuracy, m"),
             ]
         elif f.type == "select_multiple":
             parts = [replace(base, kind="multiple")]
@@ -234,7 +238,7 @@ def rows(
                 row.append(None)
             elif col.kind == "value":
                 row.append(text(value))
-            elif col.kind in ("lat", "lon"):
+            elif col.kind in ("lat", "lon", "alt", "accuracy"):
                 part = value.get(col.kind) if isinstance(value, dict) else None
                 row.append(None if part is None else text(part))
             elif col.kind == "multiple":

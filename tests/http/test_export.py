@@ -103,6 +103,8 @@ COLUMNS = [
     "tuoi",
     "vi_tri_lat",
     "vi_tri_lon",
+    "vi_tri_alt",
+    "vi_tri_accuracy",
     "so_thich",
     "thanh_vien",
     "nhiet_do",
@@ -423,8 +425,8 @@ def test_area_narrows_the_export_within_the_callers_area(api: Api, survey: Any) 
 def test_an_empty_export_still_has_its_header(api: Api) -> None:
     publish(api, V1)
     assert get(api, "csv").content.decode("utf-8-sig").splitlines() == [
-        "record_id,area,area_name,ten,tuoi,vi_tri_lat,vi_tri_lon,so_thich,ghi_chu,thanh_vien,"
-        "nhiet_do,revision,conflicts,updated_at"
+        "record_id,area,area_name,ten,tuoi,vi_tri_lat,vi_tri_lon,vi_tri_alt,vi_tri_accuracy,"
+        "so_thich,ghi_chu,thanh_vien,nhiet_do,revision,conflicts,updated_at"
     ]
     header, rows, _ = read_xlsx(get(api, "xlsx").content)
     assert header[3] == "ten" and rows == {}

@@ -142,7 +142,14 @@ def test_a_renamed_field_inside_a_renamed_group_is_one_subfield() -> None:
 def test_geopoints_split_and_names_never_collide() -> None:
     v1 = form(field("vi_tri", "geopoint"), field("vi_tri_lat", "decimal"), field("area"))
     # first come, first served: a later field never renames an earlier column
-    assert names([v1]) == ["vi_tri_lat", "vi_tri_lon", "vi_tri_lat_2", "area_2"]
+    assert names([v1]) == [
+        "vi_tri_lat",
+        "vi_tri_lon",
+        "vi_tri_alt",
+        "vi_tri_accuracy",
+        "vi_tri_lat_2",
+        "area_2",
+    ]
 
 
 # --- values --------------------------------------------------------------------------------
@@ -226,6 +233,8 @@ def test_csv_cells() -> None:
         "co": "true",
         "vi_tri_lat": "21.0285",
         "vi_tri_lon": "105.8542",
+        "vi_tri_alt": "",
+        "vi_tri_accuracy": "5",
         "chon": "x y",
         "nhom": '[{"ho_ten":"An"}]',
         "revision": "1",
