@@ -12,7 +12,9 @@ lose or misfile data of an earlier version:
 - `rename_collision`: two fields of one earlier version would come to the same name, and
   each record would keep the value of only one;
 - `name_reused`: a name whose data went to another field by a rename is taken by a field that
-  is not that one (data of the versions before the rename would be read as the new field's).
+  is not that one (data of the versions before the rename would be read as the new field's);
+- `unknown_previous_name`: a previous name no earlier version had at that level (misspelt,
+  it would map nothing, and the data of the name meant would stay where it was).
 Only what the new version brings is refused: a form published with one of these before they
 were checked can still get new versions.
 """
@@ -194,6 +196,7 @@ def _level(lists: _Lists, n: int, path: str, prefix: str, out: Evolution) -> Non
     )
     new = lists[-1][2] if lists and lists[-1][0] == n else None
     if new is not None:
+        _unknown_previous(new, before, path, out.errors)
         reused = _reused(new, before, path, out.errors)
         _collisions(lists, new, before, owner, path, out.errors)
         _type_changes(lists, new, owner, n, reused, path, out.errors)
@@ -205,6 +208,25 @@ def _level(lists: _Lists, n: int, path: str, prefix: str, out: Evolution) -> Non
     index = {f.name: i for i, f in enumerate(new or ())}
     for name, inner in groups.items():
         _level(inner, n, f"{path}[{index.get(name)}].fields", f"{prefix}{name}.", out)
+
+
+def _unknown_previous(
+    new: Sequence[Field], before: dict[str, str], path: str, errors: list[FieldError]
+) -> None:
+    """A previous name that no earlier version had at this level: a misspelt one would leave
+    the data of the name meant where it was, and bring nothing."""
+    for i, f in enumerate(new):
+        for j, name in enumerate(f.previous_names or ()):
+            if name not in before and name != f.name:
+                errors.append(
+                    FieldError(
+                        f"{path}[{i}].previous_names[{j}]",
+                        "unknown_previous_name",
+                        f"không phiên bản nào trước có trường {name!r} ở đây / no earlier "
+                        f"version has a field {name!r} here: previous_names lists names this "
+                        f"field had",
+                    )
+                )
 
 
 def _reused(

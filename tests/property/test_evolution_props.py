@@ -124,6 +124,7 @@ def change(draw: st.DrawFn, model: Model, published: Model, touched: set[int]) -
         node = model.new_node(key, draw(st.sampled_from([*LEAF_TYPES, "repeat"])))
         everything.append(node)
         touched.add(node.id)
+        touched.update(c.id for c in node.children or ())  # new too: no name before
     elif kind == "remove":
         node = draw(st.sampled_from(nodes))
         everything.remove(node)

@@ -404,3 +404,19 @@ def test_a_removed_top_level_field_is_accepted_optional() -> None:
     checked = with_retired([v1, v2])
     assert [(f.name, f.required) for f in checked[1].fields] == [("b", False), ("a", False)]
     assert with_retired([v2]) == [v2]
+
+
+def test_a_previous_name_no_earlier_version_had_is_refused() -> None:
+    """A misspelt previous name would map nothing and leave the data of the name meant where
+    it was: refused, at the entry, inside a repeat group too."""
+    v1 = parsed(field("hoa_giai_vien"), field("g", "repeat", fields=[field("ten")]))
+    typo = field("to_hoa_giai", previous_names=["hoa_giai_vein"])
+    inner = field("g", "repeat", fields=[field("ho_ten", previous_names=["tne"])])
+    errors = check_evolution([v1], parsed(typo, inner))
+    assert codes(errors) == [
+        ("fields[0].previous_names[0]", "unknown_previous_name"),
+        ("fields[1].fields[0].previous_names[0]", "unknown_previous_name"),
+    ]
+    assert "'hoa_giai_vein'" in errors[0].message and " / " in errors[0].message
+    right = field("to_hoa_giai", previous_names=["hoa_giai_vien"])
+    assert check_evolution([v1], parsed(right, field("g", "repeat", fields=[field("ten")]))) == []
