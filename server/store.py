@@ -277,11 +277,18 @@ class Store:
         """A consistent copy of the whole database, taken while others keep writing (SQLite's
         online backup API, in one step: one read snapshot). The copy is in rollback-journal
         mode, not WAL: a WAL file cannot be read where its `-shm` cannot be made (a read-only
-        USB stick or share, a folder of another user), and a backup is read from such places."""
+        USB stick or share, a folder of another user), and a backup is read from such places.
+
+        The copy has an identity of its own: served as it is (`coso serve --db COPY`, not
+        `coso restore`), it answers the cursors clients took from this database, past what
+        it holds, with `reset_required`, instead of going on from them and reusing change
+        numbers they have seen (they would never get those changes)."""
         dest = sqlite3.connect(str(target))
         try:
             with self.read() as conn:
                 conn.backup(dest)
+            dest.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [str(uuid.uuid4())])
+            dest.commit()
             dest.execute("PRAGMA journal_mode = DELETE")
         finally:
             dest.close()

@@ -12,6 +12,7 @@ import random
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -195,3 +196,17 @@ def test_restore_reads_a_backup_whatever_its_file_name(live: Path, tmp_path: Pat
     with sqlite3.connect(target) as conn:
         assert conn.execute("SELECT name FROM users").fetchall() == [("a",)]
     conn.close()
+
+
+def test_a_backup_served_as_it_is_resets_the_clients_cursors(live: Path, tmp_path: Path) -> None:
+    """An operator moving to another machine serves the backup file itself instead of
+    restoring it: with the old database's identity, a client's cursor from past what the
+    backup holds would skip the changes made there under the same change numbers."""
+    copy = tmp_path / "copy.db"
+    assert run("backup", copy, "--db", live).exit_code == 0
+    ids = []
+    for path in (live, copy):
+        with closing(sqlite3.connect(path)) as conn:
+            ids.append(conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0])
+            assert conn.execute("SELECT name FROM users").fetchall() == [("a",)]  # all of it
+    assert ids[0] != ids[1] and all(ids)
