@@ -56,9 +56,13 @@ def _renames(versions: list[FormDef]) -> dict[str, str]:
     return rename_map(versions[-1], versions[:-1])
 
 
-def _doc(form: FormDef, version: int, sha: str) -> bytes:
+def _doc(form: FormDef, version: int, sha: str, renames: dict[str, str]) -> bytes:
+    """A version as served: its definition, `version`, `sha256`, and `renames`, the names of
+    earlier versions' data -> the names this version keeps it under (evolution.rename_map:
+    chains followed, `group.old` inside repeat groups), so that a phone holding data of an
+    older version reads and edits it under this one's names. All fixed once published."""
     body = msgspec.to_builtins(form)
-    body.update(version=version, sha256=sha)
+    body.update(version=version, sha256=sha, renames=renames)
     return msgspec.json.encode(body)
 
 
@@ -85,8 +89,11 @@ class Catalog:
             fv = loaded.setdefault(form_id, FormVersions())
             fv.defs.append(form)
             fv.shas.append(sha)
-            fv.docs.append(_doc(form, version, sha))
         for fv in loaded.values():
+            fv.docs = [
+                _doc(form, n, sha, rename_map(form, fv.defs[: n - 1]))
+                for n, (form, sha) in enumerate(zip(fv.defs, fv.shas, strict=True), start=1)
+            ]
             fv.renames = rename_map(fv.defs[-1], fv.defs[:-1])
             fv.names_since = max(
                 (

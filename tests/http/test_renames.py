@@ -318,3 +318,25 @@ def test_a_push_may_resolve_a_removed_field_as_a_resolution_does(api: Api) -> No
     assert [(e["path"], e["code"]) for e in refused["errors"]] == [
         ("submissions[0].resolves[0]", "unknown_field")
     ]
+
+
+def test_each_version_served_says_where_earlier_names_went(api: Api) -> None:
+    """A phone holding data of an older version (a case, an unsent edit) reads and edits it
+    under the names of the version it shows: each version carries `renames`, chains followed
+    and repeat groups' sub-fields as `group.old`; fixed once published (part of the
+    immutable answer)."""
+    group = {"name": "g", "type": "repeat", "label": LABEL}
+    assert publish(api, field("a"), {**group, "fields": [field("x")]}).status_code == 201
+    renamed_group = {**group, "fields": [field("y", previous_names=["x"])]}
+    assert publish(api, field("b", previous_names=["a"]), renamed_group).status_code == 201
+    assert publish(api, field("c", previous_names=["b"]), renamed_group).status_code == 201
+
+    def served(version: int) -> Any:
+        url = f"/api/v1/forms/thu_nghiem/versions/{version}"
+        r = api.client.get(url, headers=api.auth("officer"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert served(1)["renames"] == {}
+    assert served(2)["renames"] == {"a": "b", "g.x": "y"}
+    assert served(3)["renames"] == {"a": "c", "b": "c", "g.x": "y"}
