@@ -4,7 +4,7 @@
 // in this one) is read and wiped at once.
 import * as db from './db.js';
 import * as drafts from './drafts.js';
-import { applied, blank, changes, rebased } from './edit.js';
+import { applied, blank, changes, rebased, recordUnder, underNames } from './edit.js';
 import { L, ask, pair, t, text, th, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
@@ -35,9 +35,27 @@ const afterTap = (fn) => (pressed ? released.push(fn) : setTimeout(fn));
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
 
-async function latestDef(formId) {
-  const mine = (await db.all('forms')).filter((d) => d.form_id === formId);
-  return mine.sort((a, b) => b.version - a.version)[0];
+const latestDef = db.latestForm;
+
+// The version of a form the server serves now (its last list of forms), else the newest the
+// phone holds: after a restore the server may have fewer versions than the phone kept.
+async function currentDef(formId) {
+  const f = ((await db.kv('manifest')) ?? []).find((x) => x.form_id === formId);
+  return (f && (await db.get('forms', [f.form_id, f.version]))) ?? (await latestDef(formId));
+}
+
+// A field of a form by its name under `def`: `def`'s own, else the newest earlier version's
+// (a field removed since, whose values a case keeps), its name there mapped to `def`'s.
+async function knownField(def, name) {
+  const here = def?.fields.find((f) => f.name === name);
+  if (here || !def) return here;
+  const older = (await db.all('forms')).filter((d) => d.form_id === def.form_id && d.version < def.version)
+    .sort((a, b) => b.version - a.version);
+  for (const d of older) {
+    const f = d.fields.find((x) => (def.renames?.[x.name] ?? x.name) === name);
+    if (f) return f;
+  }
+  return undefined;
 }
 
 // --- status bar ------------------------------------------------------------------------
@@ -220,10 +238,15 @@ async function fixItem(id) {
     const item = await db.get('outbox', id);
     if (!item) return go('#/outbox');
     await drafts.reopen(id);
+    // A version the server no longer has (a restored database): fixed on the one it serves.
+    const gone = item.errors?.some((e) => e.code === 'unknown_version');
+    const def = gone ? await currentDef(item.form_id) : await db.get('forms', [item.form_id, item.form_version]);
+    const names = (data) => underNames(data, def?.renames);
     // an edit saved by an older client has no base: it sent the whole form
-    const base = item.record_id ? item.base ?? (await db.get('records', item.record_id))?.data ?? {} : undefined;
+    const base = item.record_id ? names(item.base ?? (await db.get('records', item.record_id))?.data ?? {}) : undefined;
     await db.put('drafts', {
-      ...item, base, data: item.record_id ? applied(base, item.data) : item.data, fixing: true,
+      ...item, form_version: def?.version ?? item.form_version, base,
+      data: item.record_id ? applied(base, names(item.data)) : names(item.data), fixing: true,
       reused: item.errors?.some((e) => e.code === 'id_reused'), updated_at: new Date().toISOString(),
     });
   }
@@ -237,12 +260,14 @@ async function editRecord(recordId) {
   const open = (await db.all('drafts')).find((d) => d.record_id === recordId && !d.fixing);
   if (open) return go(`#/draft/${open.id}`);
   const rec = await db.get('records', recordId);
-  const def = rec && (await latestDef(rec.form_id));
+  const def = rec && (await currentDef(rec.form_id));
   if (!def) return go('#/cases');
   const mine = (await db.all('outbox'))
     .filter((i) => i.record_id === recordId && i.status !== 'rejected' && i.status !== 'held')
     .sort((a, b) => (a.id < b.id ? 1 : -1))[0];
-  const base = mine ? applied(mine.base ?? rec.data, mine.data) : rec.data;
+  // the case, and an unsent edit made on an older version, under this version's names
+  const names = (data) => underNames(data, def.renames);
+  const base = mine ? applied(names(mine.base ?? rec.data), names(mine.data)) : names(rec.data);
   const id = uuid7();
   await db.put('drafts', {
     id, form_id: rec.form_id, form_version: def.version, record_id: recordId,
@@ -259,15 +284,19 @@ async function refusedEdits(recordId) {
   return key ? h('p', { class: 'notice', id: 'edit-refused' }, t(key), ' ', link('#/outbox', t('outbox'), 'link')) : null;
 }
 
-// Labels of choices earlier versions offered: {field: {value: label}}.
-async function oldLabels(formId) {
+// Labels of choices every version offered: {field: {value: label}}, the fields under the
+// names of `def` (default: the newest version held) where a later version renamed them.
+async function oldLabels(formId, def) {
+  def ??= await latestDef(formId);
+  const renames = def?.renames ?? {};
   const out = {};
-  const walk = (fields) => fields.forEach((f) => {
-    for (const c of f.choices ?? []) (out[f.name] ??= {})[c.value] ??= c.label;
-    if (f.fields) walk(f.fields);
+  const walk = (fields, group) => fields.forEach((f) => {
+    const name = (group ? renames[`${group}.${f.name}`] : renames[f.name]) ?? f.name;
+    for (const c of f.choices ?? []) (out[name] ??= {})[c.value] ??= c.label;
+    if (f.fields) walk(f.fields, group ? `${group}.${name}` : name);
   });
   (await db.all('forms')).filter((d) => d.form_id === formId).sort((a, b) => b.version - a.version)
-    .forEach((d) => walk(d.fields));
+    .forEach((d) => walk(d.fields, ''));
   return out;
 }
 
@@ -282,10 +311,11 @@ async function formView(id) {
   const typed = drafts.buffered(id);
   if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, fresh: false, updated_at: new Date(typed.at).toISOString() });
   const moved = await drafts.keep(d, typed?.at ?? 0); // saved meanwhile in another tab?
-  const rec = d.record_id ? await db.get('records', d.record_id) : null;
+  const rec = d.record_id ? recordUnder(await db.get('records', d.record_id), def) : null;
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
+  const labels = await oldLabels(d.form_id, def);
   const form = renderForm(def, d.data, {
-    fresh: d.fresh, conflicts, device: await db.kv('device_id'), oldLabels: await oldLabels(d.form_id),
+    fresh: d.fresh, conflicts, device: await db.kv('device_id'), oldLabels: labels,
   });
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const movedNote = h('div', { id: 'draft-moved' });
@@ -318,7 +348,7 @@ async function formView(id) {
     const sent = outgoing(data);
     // Fields an edit leaves as they were are not sent, so not checked (a value of an earlier
     // version stays as it is).
-    const errs = validate(def.fields, data).filter((e) => !d.record_id || e.path.match(/^[^.[]+/)[0] in sent);
+    const errs = validate(def.fields, data, labels).filter((e) => !d.record_id || e.path.match(/^[^.[]+/)[0] in sent);
     const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
     form.showErrors(visible, scroll);
     problems.hidden = !state.attempted || !errs.length;
@@ -482,8 +512,8 @@ async function casesView() {
   const defs = {};
   const old = {};
   for (const r of records) {
-    defs[r.form_id] ??= await latestDef(r.form_id);
-    old[r.form_id] ??= await oldLabels(r.form_id);
+    defs[r.form_id] ??= await currentDef(r.form_id);
+    old[r.form_id] ??= await oldLabels(r.form_id, defs[r.form_id]);
   }
   page('#/cases',
     h('h2', {}, th('cases')),
@@ -491,17 +521,19 @@ async function casesView() {
       h('li', {}, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
         h('strong', {}, defs[r.form_id] ? L(defs[r.form_id].title) : r.form_id,
           r.conflicts.length ? [' ', h('span', { class: 'badge bad' }, t('conflict_badge'))] : null),
-        h('small', {}, summary(defs[r.form_id], r.data, 3, old[r.form_id])))))) : h('p', {}, t('no_cases')));
+        h('small', {}, summary(defs[r.form_id], recordUnder(r, defs[r.form_id]).data, 3, old[r.form_id])))))) : h('p', {}, t('no_cases')));
 }
 
 async function caseView(recordId) {
-  const r = await db.get('records', recordId);
+  const stored = await db.get('records', recordId);
   const me = await db.kv('device_id');
-  if (!r) return go('#/cases');
-  const def = await latestDef(r.form_id);
+  if (!stored) return go('#/cases');
+  const def = await currentDef(stored.form_id);
+  const r = recordUnder(stored, def); // a case pulled before a rename, under the names now
   const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
-  const field = (name) => def?.fields.find((f) => f.name === name);
-  const old = await oldLabels(r.form_id); // choices a later version dropped, by their label
+  const fields = Object.fromEntries(await Promise.all(r.conflicts.map(async (c) => [c.field, await knownField(def, c.field)])));
+  const field = (name) => fields[name];
+  const old = await oldLabels(r.form_id, def); // choices a later version dropped, by their label
   page('#/cases',
     h('h2', {}, def ? L(def.title) : r.form_id),
     h('p', { class: 'hint' }, t('updated', { t: timeText(r.updated_at) }), unsent ? [' · ', t('unsent')] : null),

@@ -66,3 +66,9 @@ export async function tx(stores, fn) {
 
 export const kv = (key) => get('kv', key);
 export const setKv = (key, value) => put('kv', value, key);
+
+// The newest version of a form the phone holds.
+export async function latestForm(formId) {
+  const mine = (await all('forms')).filter((d) => d.form_id === formId);
+  return mine.sort((a, b) => b.version - a.version)[0];
+}

@@ -25,6 +25,36 @@ export function changes(fields, now, base) {
   return out;
 }
 
+// Data of an older form version under the names of the version `renames` came with (its
+// `renames`: old name -> name now, `group.old` for a repeat group's sub-fields), as the server
+// merges it: a case pulled before a rename, or an unsent edit made on the older version, is
+// shown and edited under the new names, never as empty fields. Names already current are not
+// among the old ones (the server refuses a version that would make them so): mapping data
+// that is partly current, partly older, is safe.
+export function underNames(data, renames) {
+  if (!data || !renames || !Object.keys(renames).length) return data;
+  const out = {};
+  for (const [key, value] of Object.entries(data)) {
+    const name = renames[key] ?? key;
+    let v = value;
+    if (Array.isArray(v) && v.length && v[0] && typeof v[0] === 'object' && !Array.isArray(v[0])) {
+      const prefix = `${name}.`;
+      const inner = Object.fromEntries(Object.entries(renames)
+        .filter(([o]) => o.startsWith(prefix)).map(([o, n]) => [o.slice(prefix.length), n]));
+      if (Object.keys(inner).length) {
+        v = v.map((item) => (item && typeof item === 'object' && !Array.isArray(item) ? underNames(item, inner) : item));
+      }
+    }
+    if (name === key || !(name in out)) out[name] = v; // a current name wins over an older one
+  }
+  return out;
+}
+
+// A case as the phone shows it under `def`'s names: its data and its conflicts' fields.
+export const recordUnder = (rec, def) => (rec && def?.renames
+  ? { ...rec, data: underNames(rec.data, def.renames), conflicts: (rec.conflicts ?? []).map((c) => ({ ...c, field: def.renames[c.field] ?? c.field })) }
+  : rec);
+
 // `base` with an edit's data applied (null clears).
 export function applied(base, data) {
   const out = { ...base };
@@ -46,17 +76,23 @@ export const blank = (v) =>
 // The phone's copy of a case after the server took one of its edits: the edit's parents,
 // when they were heads of this copy, give way to it, and its data is applied. The next edit
 // then descends from it, even when the pull that would have said so failed.
-export function afterPush(rec, item) {
+// `latest`: the form's latest version on the phone, whose names the copy and the edit take
+// (older ones mapped, as the server does), so that an emptied field clears what the copy held
+// under an older name.
+export function afterPush(rec, item, latest) {
   if (!item.parents?.length || !item.parents.every((p) => rec.heads.includes(p))) return null;
-  const written = Object.keys(item.data);
+  const data = underNames(item.data, latest?.renames);
+  const written = Object.keys(data);
+  const was = recordUnder(rec, latest);
   return {
-    ...rec,
+    ...was,
+    ...(latest && { form_version: Math.max(latest.version, rec.form_version ?? 0) }),
     heads: [...rec.heads.filter((h) => !item.parents.includes(h)), item.id],
-    data: applied(rec.data, item.data),
+    data: applied(was.data, data),
     // an edit that descends from every head settles the conflicts on the fields it writes
     conflicts: item.parents.length === rec.heads.length
-      ? rec.conflicts.filter((c) => !written.includes(c.field))
-      : rec.conflicts,
+      ? was.conflicts.filter((c) => !written.includes(c.field))
+      : was.conflicts,
     updated_at: new Date().toISOString(),
   };
 }

@@ -145,6 +145,7 @@ const S = {
   // Whole-submission refusals a phone can meet (PROTOCOL.md, push).
   e_unknown_form: ['Máy chủ không có biểu mẫu này', 'The server has no such form'],
   e_unknown_version: ['Máy chủ không có phiên bản biểu mẫu này', 'The server has no such form version'],
+  e_form_changed: ['Biểu mẫu đã thay đổi trên máy chủ: hãy xem lại rồi lưu', 'The form changed on the server: check the entry and save it again'],
   e_id_reused: ['Mã bản ghi này đã dùng cho nội dung khác', 'This id was already used for other content'],
   e_forbidden: ['Hồ sơ ngoài địa bàn của bạn', 'The record is outside your area'],
   e_form_mismatch: ['Hồ sơ thuộc biểu mẫu khác', 'The record belongs to another form'],

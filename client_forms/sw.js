@@ -1,13 +1,14 @@
-// Service worker: the app opens with no network. The shell is served cache-first; form
-// versions (immutable) cache-first too; the forms manifest network-first with the cached
-// copy as fallback. Everything else (push, pull, /me) goes straight to the network.
+// Service worker: the app opens with no network. The shell is served cache-first; the forms
+// manifest network-first with the cached copy as fallback. Everything else (form versions,
+// which the app keeps in IndexedDB and checks against the manifest's sha256; push, pull,
+// /me) goes straight to the network.
 // Change VERSION whenever a shell file changes, so phones install the new shell at once.
-const VERSION = 'coso-shell-20';
+const VERSION = 'coso-shell-21';
 const SHELL = [
   './', 'index.html', 'app.css', 'app.js', 'db.js', 'drafts.js', 'edit.js', 'i18n.js', 'render.js',
   'sync.js', 'uuid7.js', 'validate.js', 'manifest.webmanifest', 'icon-192.png',
 ];
-const FORMS = 'coso-forms';
+const FORMS = 'coso-forms-2'; // -2: the versions that coso-forms kept, without `renames`, go
 
 self.addEventListener('install', (e) => {
   e.waitUntil(
@@ -57,8 +58,6 @@ self.addEventListener('fetch', (e) => {
     e.respondWith(caches.match('./', { cacheName: VERSION }).then((hit) => hit ?? fetch(req)));
   } else if (url.pathname.startsWith(scope.pathname)) {
     e.respondWith(cacheFirst(req, VERSION));
-  } else if (url.pathname.startsWith(`${api}forms/`) && url.pathname.includes('/versions/')) {
-    e.respondWith(cacheFirst(req, FORMS));
   } else if (url.pathname === `${api}forms`) {
     e.respondWith(networkFirst(req));
   }

@@ -94,15 +94,36 @@ async function takeOver(token) {
   return me;
 }
 
+// The server's forms: each latest version the phone lacks is downloaded, and one it holds
+// with another content (`sha256`: a database restored from a backup, then a version of the
+// same number published again) is replaced, and the unsent entries made on the old one are
+// set aside to be looked at again (`form_changed`): sent as they are, the server would read
+// their values by the meaning the fields have now.
 export async function refreshForms() {
   const etag = await db.kv('forms_etag');
   let manifest = etag && (await db.kv('manifest'));
   const res = await api('/forms', { headers: manifest ? { 'If-None-Match': etag } : {} });
   if (res.status !== 304) manifest = (await json(res)).forms;
   for (const f of manifest) {
-    if (await db.get('forms', [f.form_id, f.version])) continue;
+    const held = await db.get('forms', [f.form_id, f.version]);
+    // (kept by an app before versions came with `renames`: downloaded again, for them)
+    if (held && (!held.sha256 || held.sha256 === f.sha256) && held.renames) continue;
     const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${f.version}`));
+    if (held?.sha256 && held.sha256 !== f.sha256) {
+      const stale = (await db.all('outbox')).filter((i) => i.form_id === f.form_id && i.form_version === f.version && i.status !== 'rejected');
+      const errors = [{ path: '', code: 'form_changed' }];
+      await db.putMany('outbox', stale.map((i) => ({ ...i, status: 'rejected', errors })));
+    }
     await db.put('forms', { ...def, form_id: f.form_id, version: f.version });
+  }
+  // Earlier versions too (once each, immutable): the labels of fields and choices a later
+  // version removed, which cases keep, come from them.
+  for (const f of manifest) {
+    for (let v = 1; v < f.version; v++) {
+      if (await db.get('forms', [f.form_id, v])) continue;
+      const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${v}`));
+      await db.put('forms', { ...def, form_id: f.form_id, version: v });
+    }
   }
   await db.setKv('manifest', manifest);
   // Only once every version is stored, so an interrupted download resumes next time.
@@ -183,7 +204,7 @@ async function updateCases(items) {
   const cases = new Map();
   for (const item of items) {
     const rec = cases.get(item.record_id) ?? (await db.get('records', item.record_id));
-    const next = rec && afterPush(rec, item);
+    const next = rec && afterPush(rec, item, await db.latestForm(item.form_id));
     if (next) cases.set(item.record_id, next);
   }
   if (cases.size) await db.putMany('records', [...cases.values()]);
@@ -238,8 +259,10 @@ export function syncNow() {
       if (!(await db.kv('token'))) return;
       // A phone whose setup was cut short by an older client: finish it.
       if (!(await db.kv('me'))) await db.setKv('me', await json(await api('/me')));
-      await pushOutbox(); // the officer's data first
+      // The list of forms first (one small request, 304 when nothing changed): an entry made
+      // on a version the server now has with another content must not go out as it is.
       await refreshForms();
+      await pushOutbox(); // then the officer's data
       await pullRecords();
       failures = 0;
       await db.setKv('last_sync', new Date().toISOString());

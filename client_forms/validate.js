@@ -35,7 +35,9 @@ function bounds(f, v, path, errs, lo = 'min', hi = 'max') {
   if (f.max != null && v > f.max) errs.push({ path, code: hi, limit: f.max });
 }
 
-function check(f, v, path, errs) {
+const offered = (f, v, old) => f.choices.some((c) => c.value === v) || old?.[f.name]?.[v] !== undefined;
+
+function check(f, v, path, errs, old) {
   const type = (ok) => ok || errs.push({ path, code: 'type', type: f.type });
   switch (f.type) {
     case 'text':
@@ -65,14 +67,13 @@ function check(f, v, path, errs) {
         errs.push({ path, code: 'format' });
       return;
     case 'select_one':
-      if (type(typeof v === 'string') && !f.choices.some((c) => c.value === v))
-        errs.push({ path, code: 'choice' });
+      if (type(typeof v === 'string') && !offered(f, v, old)) errs.push({ path, code: 'choice' });
       return;
     case 'select_multiple': {
       if (!type(Array.isArray(v))) return;
       const seen = new Set();
       v.forEach((x, i) => {
-        if (!f.choices.some((c) => c.value === x)) errs.push({ path: `${path}[${i}]`, code: 'choice' });
+        if (!offered(f, x, old)) errs.push({ path: `${path}[${i}]`, code: 'choice' });
         else if (seen.has(x)) errs.push({ path: `${path}[${i}]`, code: 'duplicate' });
         seen.add(x);
       });
@@ -92,21 +93,23 @@ function check(f, v, path, errs) {
     case 'repeat':
       if (!type(Array.isArray(v))) return;
       bounds(f, v.length, path, errs, 'min_items', 'max_items');
-      v.forEach((item, i) => validateInto(f.fields, item, `${path}[${i}].`, errs));
+      v.forEach((item, i) => validateInto(f.fields, item, `${path}[${i}].`, errs, old));
       return;
     default:
       errs.push({ path, code: 'type' });
   }
 }
 
-function validateInto(fields, data, prefix, errs) {
+function validateInto(fields, data, prefix, errs, old) {
   for (const f of fields) {
     const v = data?.[f.name];
     if (missing(v) || (f.required && typeof v === 'string' && BLANK.test(v))) {
       if (f.required) errs.push({ path: prefix + f.name, code: 'required' });
-    } else check(f, v, prefix + f.name, errs);
+    } else check(f, v, prefix + f.name, errs, old);
   }
   return errs;
 }
 
-export const validate = (fields, data) => validateInto(fields, data, '', []);
+// `old`: the choices earlier versions offered, {field: {value: label}}: a case keeps a value
+// a later version dropped, and the server takes it (it never hides data collected).
+export const validate = (fields, data, old = {}) => validateInto(fields, data, '', [], old);

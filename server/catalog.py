@@ -84,7 +84,7 @@ class Catalog:
             return
         rows = self.store.form_versions()
         loaded: dict[str, FormVersions] = {}
-        for form_id, version, sha, definition in rows:
+        for form_id, _version, sha, definition in rows:
             form = msgspec.json.decode(definition, type=FormDef)
             fv = loaded.setdefault(form_id, FormVersions())
             fv.defs.append(form)
