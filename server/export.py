@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import msgspec
 import xlsxwriter
+import xlsxwriter.worksheet
 
 from server.export_table import Column, columns, rows
 from server.forms import Choice, FormDef
@@ -175,6 +176,18 @@ def _fit(text: str) -> str:
     return kept.decode("utf-16-le") + TRUNCATED
 
 
+class _ExactSheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
+    """A worksheet whose number cells read back as the very double stored: XlsxWriter writes
+    16 significant digits, where a double may need 17 (0.30000000000000004, a phone's
+    longitude 105.85428765432108), and rounds the largest ones past the largest (read back:
+    infinity). Python's repr is the shortest spelling that reads back the same."""
+
+    def _xml_number_element(self, number: float, attributes: Any = ()) -> None:
+        attr = "".join(f' {k}="{self._escape_attributes(v)}"' for k, v in attributes)
+        digits = repr(number) if isinstance(number, float) else str(number)
+        self.fh.write(f"<c{attr}><v>{digits}</v></c>")
+
+
 def _xlsx(
     cells: Iterator[list[Any]], cols: Sequence[Column], sheet: str, tmpdir: str | Path | None
 ) -> Generator[bytes, None, None]:
@@ -196,7 +209,8 @@ def _xlsx(
         ws, r, part = None, XLSX_ROWS, 1
         for row in cells:
             if r == XLSX_ROWS:  # the first sheet, or the last one is full: start another
-                ws = book.add_worksheet(title if part == 1 else f"{title} {part}")
+                name = title if part == 1 else f"{title} {part}"
+                ws = book.add_worksheet(name, worksheet_class=_ExactSheet)
                 ws.freeze_panes(1, 0)
                 ws.write_row(0, 0, [c.name for c in cols], bold)
                 r, part = 1, part + 1
@@ -215,7 +229,7 @@ def _xlsx(
                     ws.write_string(r, c, _fit(str(value)))  # type: ignore[union-attr]
             r += 1
         if ws is None:  # no records: still the header
-            ws = book.add_worksheet(title)
+            ws = book.add_worksheet(title, worksheet_class=_ExactSheet)
             ws.write_row(0, 0, [c.name for c in cols], bold)
         _columns_sheet(book.add_worksheet(COLUMNS_SHEET), cols, bold)
         book.close()

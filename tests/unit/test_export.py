@@ -688,3 +688,15 @@ def test_coso_export_draws_progress_on_a_terminal_only(db: Path, tmp_path: Path)
     assert b"hoa_giai: 30 / 30 rows (100%)" in drawn and b"rows/s" in drawn
     piped = subprocess.run(coso + args, capture_output=True, env=env, check=True, timeout=60)
     assert piped.stderr == b""
+
+
+@pytest.mark.parametrize(
+    "number",
+    [0.30000000000000004, 105.85428765432108, 1.7976931348623157e308, 5e-324, 1e-07, 1e16, -0.5],
+)
+def test_an_xlsx_number_reads_back_as_the_very_double_stored(number: float) -> None:
+    """XlsxWriter writes 16 significant digits: 0.30000000000000004 came back 0.3, and the
+    largest double came back as infinity (found by a probe of data round trips)."""
+    (row,) = read("xlsx", [doc({"thap": number, "vi_tri": {"lat": 21.0, "lon": number}})])
+    assert type(row["thap"]) is float and row["thap"] == number
+    assert row["vi_tri_lon"] == number
