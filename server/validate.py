@@ -154,8 +154,19 @@ def _exact(value: Any, path: str, errors: list[FieldError]) -> bool:
     return True
 
 
+def _whole(value: Any) -> Any:
+    """A float with a whole value within ±(2**53 - 1) as that integer (`5.0`, `-0.0`, `1e3`):
+    one spelling of one number, as text has one in NFC, so that a phone sending it back as
+    a MessagePack double, or a client writing `5.0`, is the same content (a duplicate, not
+    `id_reused`) and an integer field takes it."""
+    if type(value) is float and value.is_integer() and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return int(value)
+    return value
+
+
 def _integer(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
+        value = _whole(value)
         if not isinstance(value, int) or isinstance(value, bool):
             return _wrong_type("integer", value, path, errors)
         if _exact(value, path, errors):
@@ -167,6 +178,7 @@ def _integer(f: Field) -> Check:
 
 def _decimal(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
+        value = _whole(value)
         if not _is_number(value):
             return _wrong_type("number", value, path, errors)
         if _exact(value, path, errors):
@@ -268,6 +280,7 @@ def _geopoint(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, dict):
             return _wrong_type('a geopoint {"lat", "lon"}', value, path, errors)
+        value = {k: _whole(v) for k, v in value.items()}
         for key in ("lat", "lon"):
             if key not in value:
                 errors.append(FieldError(f"{path}.{key}", "required", f"a geopoint needs {key}"))

@@ -587,6 +587,22 @@ def test_msgpack_body_and_msgpack_response(api: Any) -> None:
     assert statuses(api.push("officer", [root])) == ["duplicate"]
 
 
+def test_a_whole_number_sent_again_as_a_double_is_the_same_content(api: Any) -> None:
+    """A phone whose MessagePack library writes every number as a double sends the batch
+    again after a lost response: `2.0` is the `2` stored, a duplicate, not `id_reused`."""
+    root = case(3)
+    root["data"]["so_buoi_hoa_giai"] = 2
+    assert statuses(api.push("officer", [root])) == ["accepted"]
+    again = {**root, "data": {**root["data"], "so_buoi_hoa_giai": 2.0}}
+    body = msgspec.msgpack.encode({"device_id": "phone-1", "submissions": [again]})
+    r = api.client.post(
+        PUSH, content=body, headers={**api.auth("officer"), "Content-Type": "application/msgpack"}
+    )
+    assert r.status_code == 200
+    assert statuses(r.json()["results"]) == ["duplicate"]
+    assert record(api, root["id"])["data"]["so_buoi_hoa_giai"] == 2
+
+
 def test_gzip_msgpack_body(api: Any) -> None:
     body = gzip.compress(msgspec.msgpack.encode({"device_id": "p", "submissions": [case()]}))
     r = api.client.post(

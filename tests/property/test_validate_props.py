@@ -295,7 +295,7 @@ class Mutation:
 
 WRONG_TYPE: dict[str, list[Any]] = {
     "text": [5, True, ["a"]],
-    "integer": ["1", True, 1.5, 2.0],
+    "integer": ["1", True, 1.5, 2.5e300],  # 2.0 is the integer 2 (validate._whole)
     "decimal": ["1.5", False, float("inf"), float("-inf"), float("nan")],
     "boolean": [0, 1, "true"],
     "date": [20250701, True],

@@ -221,9 +221,24 @@ def test_integer_valid(value: int) -> None:
     ok("so_nguoi", value)
 
 
-@pytest.mark.parametrize("value", [True, False, 1.5, 1.0, "3", {"n": 1}, [1], float("inf")])
+@pytest.mark.parametrize("value", [True, False, 1.5, 1e300, "3", {"n": 1}, [1], float("inf")])
 def test_integer_wrong_type(value: Any) -> None:
     bad("so_nguoi", value, "type")
+
+
+@pytest.mark.parametrize(("sent", "kept"), [(5.0, 5), (-0.0, 0), (1e1, 10), (5, 5)])
+def test_a_whole_number_sent_as_a_float_is_kept_as_the_integer(sent: float, kept: int) -> None:
+    """`5.0` (a MessagePack double, a client that writes decimals) is the number 5: an integer
+    field takes it, and every number field keeps one spelling of it, so that content sent
+    again written otherwise is the same content (a duplicate, not `id_reused`)."""
+    for name in ("so_nguoi", "dien_tich"):
+        data, errors = check({name: sent})
+        assert errors == [] and type(data[name]) is int and data[name] == kept
+    data, errors = check({"vi_tri": {"lat": 21.0, "lon": sent}})
+    assert errors == [] and data["vi_tri"] == {"lat": 21, "lon": kept}
+    assert type(data["vi_tri"]["lat"]) is int
+    data, _ = check({"dien_tich": 2.5})
+    assert data["dien_tich"] == 2.5  # a fraction stays as it is
 
 
 @pytest.mark.parametrize(("value", "code"), [(-1, "min"), (101, "max"), (10**30, "range")])
