@@ -19,7 +19,9 @@ the raw rate (issue 3).
 Then the same phones push the same kind of batches, for the same time, to a bare litestar
 endpoint that only decodes and inserts (`bench/bare.py`): the ceiling of the HTTP stack and
 these clients on this machine, before any of coso's own work (validation, merge, change
-sequence, audit, auth).
+sequence, audit, auth); and to the storage floor (`bench/bare.py --floor`): the rows coso
+must write (the submission, the record's state with its change sequence, the audit), with
+none of its checks.
 """
 
 from __future__ import annotations
@@ -292,6 +294,13 @@ def results(
         with bare_server(Path(tmp) / "bare.db", Path(tmp) / "bare.log") as (url, pid):
             twins = [Device(i, "-", pool, d.shared_order) for i, d in enumerate(devices)]
             bare_items, bare_wall, _, _, bare_cpu = run_clients(url, pid, twins, seconds, batch)
+        # and against the storage floor: the writes coso must make, none of its checks
+        with bare_server(Path(tmp) / "floor.db", Path(tmp) / "floor.log", floor=True) as (
+            url,
+            pid,
+        ):
+            twins = [Device(i, "-", pool, d.shared_order) for i, d in enumerate(devices)]
+            floor_items, floor_wall, _, _, floor_cpu = run_clients(url, pid, twins, seconds, batch)
         # the timed batches, in about the order they were sent, at most 60k rows
         bodies = [b for group in zip_longest(*(d.sent for d in devices)) for b in group if b]
         db_size = sum(f.stat().st_size for f in Path(tmp).glob("coso.db*"))
@@ -299,6 +308,7 @@ def results(
     rate = items / wall
     ratio = rate / raw
     bare = bare_items / bare_wall
+    floor = floor_items / floor_wall
     return [
         {
             "benchmark": f"push: {clients} clients x batches of {batch}, HTTP loopback",
@@ -314,8 +324,12 @@ def results(
                 + f"; server CPU {server_cpu / items * 1e6:.0f} us per submission"
                 + f" ({server_cpu / wall:.2f} cores); {wall:.1f} s, db {db_size / 1e6:.0f} MB; "
                 + f"bare litestar decode+insert endpoint, same clients: {bare:,.0f}/s "
-                + f"({bare / raw:.3f} of raw, server CPU {bare_cpu / bare_items * 1e6:.0f} us)"
+                + f"({bare / raw:.3f} of raw, server CPU {bare_cpu / bare_items * 1e6:.0f} us); "
+                + f"storage floor (coso's writes, none of its checks): {floor:,.0f}/s "
+                + f"({floor / raw:.3f} of raw, server CPU {floor_cpu / floor_items * 1e6:.0f} us)"
             ),
+            "floor": floor,
+            "floor_cpu_us": floor_cpu / floor_items * 1e6,
             "bare": bare,
             "bare_cpu_us": bare_cpu / bare_items * 1e6,
             "server_cpu_us": server_cpu / items * 1e6,
@@ -352,6 +366,12 @@ def main() -> None:
         f"  bare stack: {r['bare']:,.0f} submissions/s, {r['bare'] / r['baseline']:.3f} of raw,"
         f" server CPU {r['bare_cpu_us']:.0f} us per submission (bench/bare.py: litestar decode"
         " + executemany only, same clients and batches)"
+    )
+    print(
+        f"  floor:      {r['floor']:,.0f} submissions/s, {r['floor'] / r['baseline']:.3f} of raw,"
+        f" server CPU {r['floor_cpu_us']:.0f} us per submission (bench/bare.py --floor: the"
+        " rows coso must write, submission + record state with its change sequence + audit,"
+        " none of its checks)"
     )
 
 
