@@ -545,7 +545,20 @@ async function caseView(recordId) {
         h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value, old),
           h('small', {}, ' — ', deviceText(v.device_id, me), `, ${timeText(v.captured_at)}`))))))) : null,
     def ? renderData(def, r.data, old) : null,
+    def ? await removedData(def, r.data, old) : null,
     link(`#/edit/${recordId}`, ['✎ ', t('edit')], 'btn big'));
+}
+
+// What a case holds in fields a later version removed: kept, and shown after the others by
+// the label of the version that had them, "(từ phiên bản trước / from an earlier version)".
+async function removedData(def, data, old) {
+  const names = Object.keys(data).filter((k) => data[k] != null && !def.fields.some((f) => f.name === k));
+  const found = await Promise.all(names.map(async (n) => [n, await knownField(def, n)]));
+  const fields = found.filter(([, f]) => f).map(([n, f]) => ({ ...f, name: n }));
+  if (!fields.length) return null;
+  const earlier = { ...def, fields };
+  const kept = Object.fromEntries(fields.map((f) => [f.name, data[f.name]]));
+  return h('section', { id: 'removed-fields' }, h('h3', {}, th('old_choice')), renderData(earlier, kept, old));
 }
 
 // --- routing ---------------------------------------------------------------------------

@@ -107,6 +107,13 @@ def test_an_edit_keeps_what_a_newer_version_no_longer_offers(phones, server) -> 
     [record] = server.records(boss, "mo_hinh")
     case_id = record["record_id"]
 
+    # the case shows what the removed field holds, after the others, by its label
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    removed = page.locator("#removed-fields")
+    expect(removed.locator("h3")).to_contain_text("từ phiên bản trước")
+    expect(removed.locator("dt")).to_have_text("Ngày thành lập Date established")
+    expect(removed.locator("dd")).to_have_text("01/03/2024")
+
     page.goto(f"{server.url}/app/#/edit/{case_id}")
     expect(page.locator("#form-title")).to_be_visible()
     expect(page.locator(".hint").first).to_have_text(f"phiên bản / version {published['version']}")
