@@ -50,8 +50,8 @@ def test_setup_keeps_nothing_until_it_works_and_officers_never_mix(phones, serve
     expect(page.locator("#who")).to_contain_text("can-bo-an")
     assert a.js("(await db.kv('me')).name") == "can-bo-an"
     assert a.js("!!(await db.kv('device_id'))")
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    page.goto(f"{server.url}/app/#/cases")  # once the first sync has pulled it
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible(timeout=20_000)
 
     # Officer A leaves a report unsent (the push never gets through) and a draft.
     def no_push(route: Route) -> None:
