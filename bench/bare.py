@@ -72,9 +72,20 @@ CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL,
 """
 
 
+def _app(push: Any) -> Any:
+    """A litestar app of the `push` handler and a /healthz for bare_server() to wait on."""
+    from litestar import Litestar, Request, get
+
+    @get("/healthz")
+    async def healthz(request: Request[Any, Any, Any]) -> str:
+        return "ok"
+
+    return Litestar([push, healthz])
+
+
 def create_floor_app(db: Path) -> Any:
     """The storage floor (`--floor`, see above)."""
-    from litestar import Litestar, Request, get, post
+    from litestar import post
 
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -111,11 +122,7 @@ def create_floor_app(db: Path) -> Any:
             conn.execute("COMMIT")
         return Answer([Result(s.id, "accepted") for s in env.submissions])
 
-    @get("/healthz")
-    async def healthz(request: Request[Any, Any, Any]) -> str:
-        return "ok"
-
-    return Litestar([push, healthz])
+    return _app(push)
 
 
 class RawItem(msgspec.Struct):
@@ -134,7 +141,7 @@ class RawEnvelope(msgspec.Struct):
 
 
 def create_app(db: Path) -> Any:
-    from litestar import Litestar, Request, get, post
+    from litestar import post
 
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode = WAL")
@@ -168,11 +175,7 @@ def create_app(db: Path) -> Any:
             conn.execute("COMMIT")
         return Answer([Result(s.id, "accepted") for s in env.submissions])
 
-    @get("/healthz")
-    async def healthz(request: Request[Any, Any, Any]) -> str:
-        return "ok"
-
-    return Litestar([push, healthz])
+    return _app(push)
 
 
 @contextlib.contextmanager

@@ -52,16 +52,6 @@ SHARE_NEW, SHARE_OWN = 0.60, 0.30  # the rest edits records shared with another 
 SHARED_PER_PAIR = 300
 
 
-class Item(msgspec.Struct):
-    id: str
-    form_id: str
-    form_version: int
-    captured_at: str
-    data: msgspec.Raw
-    record_id: str | None = None
-    parents: list[str] = []
-
-
 class Result(msgspec.Struct):
     id: str | None
     status: str

@@ -171,6 +171,16 @@ SESSION = {
 }
 
 
+def saved_offline(phone: Any) -> dict[str, Any]:
+    """An outreach session saved with no network: its outbox item (the phone stays offline)."""
+    phone.offline()
+    phone.new("tuyen_truyen")
+    phone.fill(SESSION)
+    phone.save()
+    [item] = phone.outbox()
+    return item
+
+
 @pytest.mark.browser
 def test_a_version_the_server_holds_with_other_content_is_replaced_and_its_entries_checked(
     phones, server
@@ -181,11 +191,7 @@ def test_a_version_the_server_holds_with_other_content_is_replaced_and_its_entri
     but set aside to be checked; fixed, they go out on the version the server has."""
     phone = phones("can-bo-khoi-phuc")
     page = phone.page
-    phone.offline()
-    phone.new("tuyen_truyen")
-    phone.fill(SESSION)
-    phone.save()
-    [item] = phone.outbox()
+    item = saved_offline(phone)
     # the phone's copy of v1 is another content than the server's: what a restore leaves
     phone.js(
         "await db.put('forms', {...(await db.get('forms', ['tuyen_truyen', 1])),"
@@ -223,11 +229,7 @@ def test_an_entry_on_a_version_the_server_lacks_is_fixed_on_the_one_it_serves(
     again, so that saving it can succeed."""
     phone = phones("can-bo-phien-ban")
     page = phone.page
-    phone.offline()
-    phone.new("tuyen_truyen")
-    phone.fill(SESSION)
-    phone.save()
-    [item] = phone.outbox()
+    item = saved_offline(phone)
     v1 = phone.js("await db.get('forms', ['tuyen_truyen', 1])")
     phone.js("await db.put('forms', {...arg, version: 5})", v1)
     phone.js("await db.put('outbox', {...arg, form_version: 5})", item)
