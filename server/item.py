@@ -256,9 +256,6 @@ def stored_row(
     """A submission as stored, with the hash of its content (what decides `duplicate` from
     `id_reused`): form, version, record, parents, capture time, data and resolves."""
     data_bytes = encode(data)
-    content = encode(  # embedding the encoded data gives the same bytes without a 2nd pass
-        [form_id, form_version, record_id, parents, captured_at, msgspec.Raw(data_bytes), resolves]
-    )
     return SubmissionRow(
         id=sid,
         record_id=record_id,
@@ -274,9 +271,47 @@ def stored_row(
         area=user.area,
         received_at=received_at,
         skewed=int(skewed),
-        content_hash=hashlib.sha256(content).hexdigest()[:32],
+        content_hash=content_hash(
+            form_id, form_version, record_id, parents, captured_at, data_bytes, resolves
+        ),
         note=note,
     )
+
+
+def content_hash(
+    form_id: str,
+    form_version: int,
+    record_id: str,
+    parents: Sequence[str],
+    captured_at: str,
+    data: bytes,
+    resolves: Sequence[str],
+) -> str:
+    """What decides `duplicate` from `id_reused`: the hash of a submission's content, its data
+    as checked (`data`: encoded, in canonical form)."""
+    content = encode(  # embedding the encoded data gives the same bytes without a 2nd pass
+        [form_id, form_version, record_id, parents, captured_at, msgspec.Raw(data), resolves]
+    )
+    return hashlib.sha256(content).hexdigest()[:32]
+
+
+def hash_now(catalog: Catalog, row: SubmissionRow) -> str | None:
+    """The content hash of a stored submission as this coso would make it: its data checked
+    again, so that one stored before a change of the canonical form (whole numbers kept as
+    integers, one order of a select_multiple's choices) is still the same content when sent
+    again. None when its data would not pass now."""
+    fv = catalog.get(row.form_id)
+    if fv is None or not 1 <= row.form_version <= fv.latest:
+        return None
+    validator = fv.validators[row.form_version - 1]
+    data, errors = validator(msgspec.json.decode(row.data), creating=row.record_id == row.id)
+    if errors:
+        return None
+    parents, resolves = msgspec.json.decode(row.parents), msgspec.json.decode(row.resolves)
+    return content_hash(
+        row.form_id, row.form_version, row.record_id, parents, row.captured_at, encode(data),
+        resolves,
+    )  # fmt: skip
 
 
 class _DataKeys(msgspec.Struct):

@@ -75,6 +75,11 @@ class Writer:
             out.setdefault(rid, {})[sid] = msgspec.json.decode(parents)
         return out
 
+    def submission_rows(self, ids: Sequence[str]) -> dict[str, SubmissionRow]:
+        """id -> the stored submission, for the ids stored."""
+        sql = f"SELECT {', '.join(SUBMISSION_COLUMNS)} FROM submissions WHERE id IN ({{marks}})"
+        return {r[0]: SubmissionRow(*r) for r in _select_in(self.conn, sql, ids)}
+
     def submission_counts(self, record_ids: Sequence[str]) -> dict[str, int]:
         """record_id -> how many submissions are stored, for the records that have any."""
         sql = (

@@ -17,7 +17,7 @@ import msgspec
 
 from server import areas
 from server.derive import rebuild
-from server.item import Prepared, _reject, encode, now_iso, prepare
+from server.item import Prepared, _reject, encode, hash_now, now_iso, prepare
 from server.protocol import FieldError, ItemResult, Submission
 from server.store import Store
 from server.store_schema import SubmissionRow, User
@@ -48,7 +48,7 @@ def push(
         else:
             results[i] = p
     with store.write() as w:
-        accepted = _admit(w, user, prepared, results)
+        accepted = _admit(w, catalog, user, prepared, results)
         w.insert_submissions([p.row for p in accepted])
         # A version published since the items were checked (they stay valid: versions never
         # change) may rename fields: records are merged under the latest names of now.
@@ -89,7 +89,11 @@ def push(
 
 
 def _admit(
-    w: Writer, user: User, prepared: list[Prepared], results: list[ItemResult | None]
+    w: Writer,
+    catalog: Catalog,
+    user: User,
+    prepared: list[Prepared],
+    results: list[ItemResult | None],
 ) -> list[Prepared]:
     """Decide duplicates, id reuse, parents in other records and area rules, in batch order."""
     stored = w.content_hashes([p.row.id for p in prepared])
@@ -120,7 +124,9 @@ def _admit(
             else None
         )
         if seen is not None:
-            if seen[0] == row.content_hash:
+            if seen[0] == row.content_hash or (
+                row.id in stored and _same_now(w, catalog, row.id, row.content_hash)
+            ):
                 results[p.index] = ItemResult(row.id, "duplicate", seen[1])
             else:
                 results[p.index] = _reject(
@@ -179,6 +185,13 @@ def _admit(
         batch[row.id] = p
         accepted.append(p)
     return accepted
+
+
+def _same_now(w: Writer, catalog: Catalog, sid: str, content_hash: str) -> bool:
+    """Whether submission `sid`, stored with another content hash, is this content after all:
+    stored by a coso whose canonical form was another, and checked again now."""
+    stored = w.submission_rows([sid]).get(sid)
+    return stored is not None and hash_now(catalog, stored) == content_hash
 
 
 def _closes_cycle(sid: str, parents: Sequence[str], known: dict[str, list[str]]) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from server.item import content_hash
 from tests.support import assert_problem, hoa_giai, submission, uuid7
 
 PUSH = "/api/v1/sync/push"
@@ -601,6 +602,27 @@ def test_a_whole_number_sent_again_as_a_double_is_the_same_content(api: Any) -> 
     assert r.status_code == 200
     assert statuses(r.json()["results"]) == ["duplicate"]
     assert record(api, root["id"])["data"]["so_buoi_hoa_giai"] == 2
+
+
+def test_content_stored_by_an_older_canonical_form_sent_again_is_a_duplicate(api: Any) -> None:
+    """A coso before whole numbers were kept as integers stored `2.0` and hashed it so; a
+    phone whose acknowledgement was lost sends the batch again after the upgrade: the stored
+    data, checked again, is this content, so the answer is `duplicate` (replays change
+    nothing, PROTOCOL), not `id_reused` (which would make the phone send it under a new id)."""
+    root = case(4)
+    root["data"]["so_buoi_hoa_giai"] = 2.0
+    assert statuses(api.push("officer", [root])) == ["accepted"]
+    stored = {**root["data"], "so_buoi_hoa_giai": 2.0}
+    old = msgspec.json.encode(stored)
+    hashed = content_hash("hoa_giai", 2, root["id"], [], root["captured_at"], old, [])
+    with api.store.write() as w:
+        w.conn.execute(
+            "UPDATE submissions SET data = ?, content_hash = ? WHERE id = ?",
+            [old.decode(), hashed, root["id"]],
+        )
+    assert statuses(api.push("officer", [root])) == ["duplicate"]
+    other = {**root, "data": {**root["data"], "so_buoi_hoa_giai": 3}}
+    assert statuses(api.push("officer", [other])) == ["rejected"]  # still id_reused
 
 
 def test_gzip_msgpack_body(api: Any) -> None:
