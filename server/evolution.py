@@ -97,16 +97,27 @@ def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
             ):
                 continue  # the name is this version's, for another field
             gone = msgspec.structs.replace(
-                place.field,
+                _every_choice(place.field, path, choices),
                 name=name,
                 required=False,
                 previous_names=None,
-                choices=choices.get(path, place.field.choices),
             )
             retired.setdefault(parent, []).append(gone)
         latest_of = {id(p.field): p.latest for p in evolution.places if p.version == n}
         out.append(_extend(version, retired, latest_of, choices))
     return out
+
+
+def _every_choice(f: Field, path: str, choices: dict[str, list[Choice]]) -> Field:
+    """A removed field, at latest dotted path `path`, with the choices of every version, the
+    fields of a removed group too (at `path.name`: their names when it was removed)."""
+    every = choices.get(path)
+    if f.choices is not None and every is not None and every != f.choices:
+        f = msgspec.structs.replace(f, choices=every)
+    if f.fields:
+        inner = [_every_choice(g, f"{path}.{g.name}", choices) for g in f.fields]
+        f = msgspec.structs.replace(f, fields=inner)
+    return f
 
 
 def _all_choices(places: Sequence[Place]) -> dict[str, list[Choice]]:

@@ -420,3 +420,23 @@ def test_a_previous_name_no_earlier_version_had_is_refused() -> None:
     assert "'hoa_giai_vein'" in errors[0].message and " / " in errors[0].message
     right = field("to_hoa_giai", previous_names=["hoa_giai_vien"])
     assert check_evolution([v1], parsed(right, field("g", "repeat", fields=[field("ten")]))) == []
+
+
+def test_a_removed_group_inside_a_kept_one_keeps_every_choice_in_one_order() -> None:
+    """v1 `gg{ten, hh{m: a c x}}`; v2 lists m as `c a` and drops x; v3 removes hh. Data of
+    v3 still holds hh (a group sent back whole): its m takes x, and keeps one order."""
+    choices = [{"value": v, "label": L} for v in ("a", "c", "x")]
+    inner = field("m", "select_multiple", choices=choices)
+    v1 = parsed(field("gg", "repeat", fields=[field("ten"), field("hh", "repeat", fields=[inner])]))
+    reordered = {**inner, "choices": [choices[1], choices[0]]}
+    v2 = parsed(
+        field("gg", "repeat", fields=[field("ten"), field("hh", "repeat", fields=[reordered])])
+    )
+    v3 = parsed(field("gg", "repeat", fields=[field("ten")]))
+    checked = with_retired([v1, v2, v3])
+    for n, form in enumerate(checked, start=1):
+        data, errors = compile_form(form, n)(
+            {"gg": [{"ten": "t", "hh": [{"m": ["c", "x", "a"]}]}]}, creating=True
+        )
+        assert errors == [], (n, errors)
+        assert data["gg"][0]["hh"][0]["m"] == ["a", "c", "x"]
