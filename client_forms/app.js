@@ -37,12 +37,7 @@ const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
 
 const latestDef = db.latestForm;
 
-// The version of a form the server serves now (its last list of forms), else the newest the
-// phone holds: after a restore the server may have fewer versions than the phone kept.
-async function currentDef(formId) {
-  const f = ((await db.kv('manifest')) ?? []).find((x) => x.form_id === formId);
-  return (f && (await db.get('forms', [f.form_id, f.version]))) ?? (await latestDef(formId));
-}
+const currentDef = db.servedForm;
 
 // A field of a form by its name under `def`: `def`'s own, else the newest earlier version's
 // (a field removed since, whose values a case keeps), its name there mapped to `def`'s.
@@ -52,7 +47,7 @@ async function knownField(def, name) {
   const older = (await db.all('forms')).filter((d) => d.form_id === def.form_id && d.version < def.version)
     .sort((a, b) => b.version - a.version);
   for (const d of older) {
-    const f = d.fields.find((x) => (def.renames?.[x.name] ?? x.name) === name);
+    const f = d.fields.find((x) => (Object.hasOwn(def.renames ?? {}, x.name) ? def.renames[x.name] : x.name) === name);
     if (f) return f;
   }
   return undefined;
@@ -289,10 +284,11 @@ async function refusedEdits(recordId) {
 async function oldLabels(formId, def) {
   def ??= await latestDef(formId);
   const renames = def?.renames ?? {};
-  const out = {};
+  const out = Object.create(null); // no inherited keys: a field or choice named `constructor`
   const walk = (fields, group) => fields.forEach((f) => {
-    const name = (group ? renames[`${group}.${f.name}`] : renames[f.name]) ?? f.name;
-    for (const c of f.choices ?? []) (out[name] ??= {})[c.value] ??= c.label;
+    const key = group ? `${group}.${f.name}` : f.name;
+    const name = Object.hasOwn(renames, key) ? renames[key] : f.name;
+    for (const c of f.choices ?? []) (out[name] ??= Object.create(null))[c.value] ??= c.label;
     if (f.fields) walk(f.fields, group ? `${group}.${name}` : name);
   });
   (await db.all('forms')).filter((d) => d.form_id === formId).sort((a, b) => b.version - a.version)

@@ -72,3 +72,10 @@ export async function latestForm(formId) {
   const mine = (await all('forms')).filter((d) => d.form_id === formId);
   return mine.sort((a, b) => b.version - a.version)[0];
 }
+
+// The version of a form the server serves now (its last list of forms), else the newest the
+// phone holds: after a restore the server may have fewer versions than the phone kept.
+export async function servedForm(formId) {
+  const f = ((await kv('manifest')) ?? []).find((x) => x.form_id === formId);
+  return (f && (await get('forms', [f.form_id, f.version]))) ?? (await latestForm(formId));
+}

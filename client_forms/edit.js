@@ -35,7 +35,7 @@ export function underNames(data, renames) {
   if (!data || !renames || !Object.keys(renames).length) return data;
   const out = {};
   for (const [key, value] of Object.entries(data)) {
-    const name = renames[key] ?? key;
+    const name = Object.hasOwn(renames, key) ? renames[key] : key;
     let v = value;
     if (Array.isArray(v) && v.length && v[0] && typeof v[0] === 'object' && !Array.isArray(v[0])) {
       const prefix = `${name}.`;
@@ -45,14 +45,14 @@ export function underNames(data, renames) {
         v = v.map((item) => (item && typeof item === 'object' && !Array.isArray(item) ? underNames(item, inner) : item));
       }
     }
-    if (name === key || !(name in out)) out[name] = v; // a current name wins over an older one
+    if (name === key || !Object.hasOwn(out, name)) out[name] = v; // a current name wins over an older one
   }
   return out;
 }
 
 // A case as the phone shows it under `def`'s names: its data and its conflicts' fields.
 export const recordUnder = (rec, def) => (rec && def?.renames
-  ? { ...rec, data: underNames(rec.data, def.renames), conflicts: (rec.conflicts ?? []).map((c) => ({ ...c, field: def.renames[c.field] ?? c.field })) }
+  ? { ...rec, data: underNames(rec.data, def.renames), conflicts: (rec.conflicts ?? []).map((c) => ({ ...c, field: Object.hasOwn(def.renames, c.field) ? def.renames[c.field] : c.field })) }
   : rec);
 
 // `base` with an edit's data applied (null clears).
@@ -76,7 +76,7 @@ export const blank = (v) =>
 // The phone's copy of a case after the server took one of its edits: the edit's parents,
 // when they were heads of this copy, give way to it, and its data is applied. The next edit
 // then descends from it, even when the pull that would have said so failed.
-// `latest`: the form's latest version on the phone, whose names the copy and the edit take
+// `latest`: the form's version the server serves, whose names the copy and the edit take
 // (older ones mapped, as the server does), so that an emptied field clears what the copy held
 // under an older name.
 export function afterPush(rec, item, latest) {

@@ -94,30 +94,43 @@ async function takeOver(token) {
   return me;
 }
 
-// The server's forms: each latest version the phone lacks is downloaded, and one it holds
-// with another content (`sha256`: a database restored from a backup, then a version of the
-// same number published again) is replaced, and the unsent entries made on the old one are
-// set aside to be looked at again (`form_changed`): sent as they are, the server would read
-// their values by the meaning the fields have now.
-export async function refreshForms() {
+// The server's list of forms: {manifest, etag}, etag null when it did not change (304).
+async function listForms() {
   const etag = await db.kv('forms_etag');
-  let manifest = etag && (await db.kv('manifest'));
-  const res = await api('/forms', { headers: manifest ? { 'If-None-Match': etag } : {} });
-  if (res.status !== 304) manifest = (await json(res)).forms;
+  const held = etag && (await db.kv('manifest'));
+  const res = await api('/forms', { headers: held ? { 'If-None-Match': etag } : {} });
+  if (res.status === 304) return { manifest: held, etag: null };
+  return { manifest: (await json(res)).forms, etag: res.headers.get('ETag') };
+}
+
+// A version the phone holds that the server has with another content (`sha256`: a database
+// restored from a backup, then a version of the same number published again): the unsent
+// entries made on it are set aside to be looked at again (`form_changed`), since the server
+// would read their values by the meaning its fields have now. Before the outbox goes.
+async function setAside(manifest) {
   for (const f of manifest) {
     const held = await db.get('forms', [f.form_id, f.version]);
-    // (kept by an app before versions came with `renames`: downloaded again, for them)
+    if (!held?.sha256 || held.sha256 === f.sha256) continue;
+    const stale = (await db.all('outbox')).filter((i) => i.form_id === f.form_id && i.form_version === f.version && i.status !== 'rejected');
+    const errors = [{ path: '', code: 'form_changed' }];
+    await db.putMany('outbox', stale.map((i) => ({ ...i, status: 'rejected', errors })));
+  }
+}
+
+// The server's forms, after the outbox has gone: each latest version the phone lacks, or
+// holds with another content, or without `renames` (kept by an app before versions came with
+// them), is downloaded; earlier versions too, once each (immutable): the labels of fields and
+// choices a later version removed, which cases keep, come from them. `listed`: the list this
+// sync already has.
+export async function refreshForms(listed = null) {
+  const { manifest, etag } = listed ?? (await listForms());
+  await setAside(manifest);
+  for (const f of manifest) {
+    const held = await db.get('forms', [f.form_id, f.version]);
     if (held && (!held.sha256 || held.sha256 === f.sha256) && held.renames) continue;
     const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${f.version}`));
-    if (held?.sha256 && held.sha256 !== f.sha256) {
-      const stale = (await db.all('outbox')).filter((i) => i.form_id === f.form_id && i.form_version === f.version && i.status !== 'rejected');
-      const errors = [{ path: '', code: 'form_changed' }];
-      await db.putMany('outbox', stale.map((i) => ({ ...i, status: 'rejected', errors })));
-    }
     await db.put('forms', { ...def, form_id: f.form_id, version: f.version });
   }
-  // Earlier versions too (once each, immutable): the labels of fields and choices a later
-  // version removed, which cases keep, come from them.
   for (const f of manifest) {
     for (let v = 1; v < f.version; v++) {
       if (await db.get('forms', [f.form_id, v])) continue;
@@ -127,7 +140,7 @@ export async function refreshForms() {
   }
   await db.setKv('manifest', manifest);
   // Only once every version is stored, so an interrupted download resumes next time.
-  if (res.status !== 304) await db.setKv('forms_etag', res.headers.get('ETag'));
+  if (etag) await db.setKv('forms_etag', etag);
 }
 
 // The outbox item as the protocol wants it (Submission forbids unknown fields).
@@ -204,7 +217,7 @@ async function updateCases(items) {
   const cases = new Map();
   for (const item of items) {
     const rec = cases.get(item.record_id) ?? (await db.get('records', item.record_id));
-    const next = rec && afterPush(rec, item, await db.latestForm(item.form_id));
+    const next = rec && afterPush(rec, item, await db.servedForm(item.form_id));
     if (next) cases.set(item.record_id, next);
   }
   if (cases.size) await db.putMany('records', [...cases.values()]);
@@ -260,9 +273,11 @@ export function syncNow() {
       // A phone whose setup was cut short by an older client: finish it.
       if (!(await db.kv('me'))) await db.setKv('me', await json(await api('/me')));
       // The list of forms first (one small request, 304 when nothing changed): an entry made
-      // on a version the server now has with another content must not go out as it is.
-      await refreshForms();
-      await pushOutbox(); // then the officer's data
+      // on a version the server now has with another content must not go out as it is. Its
+      // failure holds nothing back: the officer's data goes next, the downloads after it.
+      const listed = await listForms().then(async (l) => { await setAside(l.manifest); return l; }, () => null);
+      await pushOutbox();
+      await refreshForms(listed);
       await pullRecords();
       failures = 0;
       await db.setKv('last_sync', new Date().toISOString());

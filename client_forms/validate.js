@@ -35,7 +35,8 @@ function bounds(f, v, path, errs, lo = 'min', hi = 'max') {
   if (f.max != null && v > f.max) errs.push({ path, code: hi, limit: f.max });
 }
 
-const offered = (f, v, old) => f.choices.some((c) => c.value === v) || old?.[f.name]?.[v] !== undefined;
+const offered = (f, v, old) =>
+  f.choices.some((c) => c.value === v) || (Object.hasOwn(old ?? {}, f.name) && Object.hasOwn(old[f.name], v));
 
 function check(f, v, path, errs, old) {
   const type = (ok) => ok || errs.push({ path, code: 'type', type: f.type });

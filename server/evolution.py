@@ -72,9 +72,9 @@ def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
     form never hides data already collected).
 
     The choices of a field come in one order for every version: the first version's, then
-    each choice a later version brought, where it first came. A select_multiple is kept in
-    that order (server/validate.py), so that the same boxes ticked on phones with versions
-    that order the choices otherwise are one value, never a conflict."""
+    the choices each later version brought, after them, in its order. A select_multiple is
+    kept in that order (server/validate.py), so that the same boxes ticked on phones with
+    versions that order the choices otherwise are one value, never a conflict."""
     evolution = evolve(versions)
     alive = {p.latest for p in evolution.places if p.version == len(versions)}
     last: dict[str, Place] = {}
@@ -226,6 +226,8 @@ def _unknown_previous(
 ) -> None:
     """A previous name that no earlier version had at this level: a misspelt one would leave
     the data of the name meant where it was, and bring nothing."""
+    if not before:  # a first version, or a level earlier versions did not have: none to map
+        return
     for i, f in enumerate(new):
         for j, name in enumerate(f.previous_names or ()):
             if name not in before and name != f.name:

@@ -115,6 +115,7 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             yield from inside(path)
 
     taken = {c.name for c in (*_HEAD, *_TAIL)}
+    names = set(children.get("", ()))  # the form's own fields, at the top
     out = list(_HEAD)
     for name in children.get("", ()):
         f, version = fields[name]
@@ -152,7 +153,9 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             parts = [base]
         for col in parts:
             unique, n = col.name, 2
-            while unique in taken:  # a field named like a record column, or `x_lat` beside `x`
+            # a field named like a record column, or `x_lat` beside `x`; and `x_alt` and
+            # `x_accuracy`, the columns added last, never take a field's name from it
+            while unique in taken or (col.kind in ("alt", "accuracy") and unique in names):
                 unique, n = f"{col.name}_{n}", n + 1
             taken.add(unique)
             out.append(replace(col, name=unique))

@@ -172,7 +172,9 @@ SESSION = {
 
 
 def saved_offline(phone: Any) -> dict[str, Any]:
-    """An outreach session saved with no network: its outbox item (the phone stays offline)."""
+    """An outreach session saved with no network: its outbox item (the phone stays offline).
+    After the setup's first sync has ended: its downloads would overwrite what a test puts."""
+    expect(phone.page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
     phone.offline()
     phone.new("tuyen_truyen")
     phone.fill(SESSION)
@@ -244,3 +246,35 @@ def test_an_entry_on_a_version_the_server_lacks_is_fixed_on_the_one_it_serves(
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{item['id']}")
     assert status == 200 and record["form_version"] == 1
+
+
+@pytest.mark.browser
+def test_a_form_download_that_fails_never_holds_the_outbox_back(phones, server) -> None:
+    """The list of forms is checked before the outbox goes; the downloads come after it, and
+    one that fails on a weak network leaves the officer's entries sent (found by a probe)."""
+    phone = phones("can-bo-mang-yeu")
+    page = phone.page
+    item = saved_offline(phone)
+    v2 = schema("mo_hinh.v1.yaml")
+    v2["fields"].append(
+        {"name": "ghi_chu_them", "type": "text", "label": {"vi": "Thêm", "en": "More"}}
+    )
+    admin = server.add_user("quan-tri", "admin", "")
+    status, published = server.api(admin, "/forms", v2)
+    assert status == 201, published
+
+    def cut(route: Route) -> None:
+        route.abort()
+
+    page.route("**/api/v1/forms/mo_hinh/versions/**", cut)
+    phone.offline(False)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    for _ in range(100):
+        if server.api(boss, f"/records/{item['id']}")[0] == 200:
+            break
+        page.wait_for_timeout(200)
+    assert server.api(boss, f"/records/{item['id']}")[0] == 200
+    expect_sent(page, 20_000)
+    page.unroute("**/api/v1/forms/mo_hinh/versions/**", cut)
+    phone.sync()  # and the download, on a better network
+    assert phone.js("!!(await db.get('forms', ['mo_hinh', 2]))")

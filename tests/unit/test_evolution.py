@@ -440,3 +440,12 @@ def test_a_removed_group_inside_a_kept_one_keeps_every_choice_in_one_order() -> 
         )
         assert errors == [], (n, errors)
         assert data["gg"][0]["hh"][0]["m"] == ["a", "c", "x"]
+
+
+def test_previous_names_in_a_first_version_are_left_alone() -> None:
+    """A fresh database given only a form's latest definition (which lists the names it had
+    elsewhere) publishes it: no earlier version, nothing to misspell against."""
+    first = parsed(field("to_hoa_giai", previous_names=["hoa_giai_vien"]))
+    assert check_evolution([], first) == []
+    group = field("g", "repeat", fields=[field("ten", previous_names=["ho_ten"])])
+    assert check_evolution([parsed(field("a"))], parsed(field("a"), group)) == []

@@ -152,6 +152,20 @@ def test_geopoints_split_and_names_never_collide() -> None:
     ]
 
 
+def test_a_geopoints_altitude_and_accuracy_columns_never_take_a_fields_name() -> None:
+    """`_alt` and `_accuracy` came after `_lat`/`_lon`: a field already exported as `vt_alt`
+    keeps its column, and the geopoint's altitude goes to `vt_alt_2`."""
+    v1 = form(field("vt", "geopoint"), field("vt_alt", "decimal"), field("vt_accuracy"))
+    assert names([v1]) == [
+        "vt_lat",
+        "vt_lon",
+        "vt_alt_2",
+        "vt_accuracy_2",
+        "vt_alt",
+        "vt_accuracy",
+    ]
+
+
 # --- values --------------------------------------------------------------------------------
 
 
