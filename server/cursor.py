@@ -1,7 +1,10 @@
-"""Opaque pull cursors that name the database they came from.
+"""Opaque pull cursors that name the database and the list they came from.
 
-A cursor is `base64url("c1:" + db_id + ":" + seq)`. A cursor of another database (one
-restored from a backup, say) is refused with 409 `reset_required`; garbage is a 400.
+A cursor is `base64url(kind + ":" + db_id + ":" + seq)`: kind `c1` for the change sequence
+(/records, /conflicts, /sync/pull), `a1` for the audit log, whose numbers count something
+else (one of the other list's would skip or replay entries). A cursor of another database
+(one restored from a backup, say) is refused with 409 `reset_required`; one of the other
+list, or garbage, is a 400 `bad_cursor` at `since`.
 """
 
 from __future__ import annotations
@@ -11,27 +14,46 @@ import binascii
 from typing import TYPE_CHECKING
 
 from server.errors import ApiError, Malformed
+from server.protocol import FieldError
 
 if TYPE_CHECKING:
     from server.store import Store
 
 
-def make(db_id: str, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"c1:{db_id}:{seq}".encode()).decode().rstrip("=")
+CHANGES, AUDIT = "c1", "a1"
 
 
-def read(db_id: str, cursor: str | None) -> int:
-    """The change sequence a cursor stands for; 0 for no cursor (from the start)."""
+def make(db_id: str, seq: int, kind: str = CHANGES) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{db_id}:{seq}".encode()).decode().rstrip("=")
+
+
+def _bad(message: str) -> Malformed:
+    return Malformed(
+        message, code="bad_cursor", errors=[FieldError("since", "bad_cursor", message)]
+    )
+
+
+def read(db_id: str, cursor: str | None, kind: str = CHANGES) -> int:
+    """The sequence number a cursor of list `kind` stands for; 0 for no cursor (from the
+    start)."""
     if not cursor:
         return 0
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         tag, cursor_db, seq = text.split(":")
+        # as made: ASCII digits only (int() takes "+1", " 1", "1_0" and other scripts' digits)
+        if not (seq.isascii() and seq.isdigit()) or tag not in (CHANGES, AUDIT):
+            raise ValueError(text)
         value = int(seq)
-        if tag != "c1" or not 0 <= value < 2**63:  # past SQLite's INTEGER: not ours
+        if not 0 <= value < 2**63:  # past SQLite's INTEGER: not ours
             raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Malformed("this cursor is not one of ours", code="bad_cursor") from exc
+        raise _bad("this cursor is not one of ours") from exc
+    if tag != kind:
+        raise _bad(
+            "this cursor belongs to another list (the audit log's and the records' count"
+            " different things): use the one this list gave"
+        )
     if cursor_db != db_id:
         raise ApiError(
             "this cursor comes from another database: pull again from the start",

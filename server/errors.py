@@ -96,6 +96,7 @@ FIELD_ERRORS_VI = {
     "name_reused": "Tên này đã được đổi sang trường khác ở phiên bản trước",
     "too_deep": "Lồng nhau quá sâu",
     "too_large": "Quá lớn",
+    "bad_cursor": "Con trỏ đồng bộ không hợp lệ",
 }
 
 

@@ -129,8 +129,13 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             return msgspec.msgpack.decode(body, type=type_)
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
-        message, _, where = str(exc).partition(" - at `$")
-        path, code = where.rstrip("`").lstrip("."), "invalid"
+        text = str(exc)
+        if " - at `key` in `$" in text:  # a key of the wrong type: the object that holds it
+            message, _, where = text.partition(" - at `key` in `$")
+            message = f"a key: {message}"
+        else:
+            message, _, where = text.partition(" - at `$")
+        path, code = _named(body, where.rstrip("`").lstrip("."), msgpack), "invalid"
         for words, code_ in (
             ("missing required field", "required"),
             ("unknown field", "unknown_field"),
@@ -155,6 +160,26 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             ) from exc
         kind = "MessagePack" if msgpack else "JSON"
         raise Malformed(f"the body is not valid {kind}: {exc}", code="malformed_body") from exc
+
+
+def _named(body: bytes, path: str, msgpack: bool) -> str:
+    """`path` with the key msgspec leaves out of an error in a top-level object's field
+    (`values[...]` -> `values.so_buoi`): the first of its keys whose value does not decode."""
+    head, found, tail = path.partition("[...]")
+    if not found or "." in head or "[" in head:
+        return path
+    codec: Any = msgspec.msgpack if msgpack else msgspec.json
+    try:
+        field = codec.decode(body, type=dict[str, msgspec.Raw])[head]
+        raws = codec.decode(field, type=dict[str, msgspec.Raw])
+    except (msgspec.DecodeError, KeyError, UnicodeDecodeError, RecursionError):
+        return path
+    for key, raw in raws.items():
+        try:
+            codec.decode(raw)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            return f"{head}.{key}{tail}"
+    return path
 
 
 class _Number(str):

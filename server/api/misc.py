@@ -46,7 +46,7 @@ def audit(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[AuditPage]:
     """Every publish, push item, resolution and user change, oldest first."""
-    start = cursor.read(store.db_id, since)
+    start = cursor.read(store.db_id, since, cursor.AUDIT)
     # The log's seq runs 1, 2, 3... with no gaps (nothing is ever deleted): a cursor names an
     # entry, or it was never given here (another list's, made up) and would skip entries.
     if start and not [r for r in store.audit_page(start - 1, 1) if r[0] == start]:
@@ -61,7 +61,8 @@ def audit(
         for seq, at, user, user_id, device, action, target, detail in rows
     ]
     last = rows[-1][0] if rows else start
-    return respond(request, AuditPage(entries, cursor.make(store.db_id, last), len(rows) == limit))
+    page = AuditPage(entries, cursor.make(store.db_id, last, cursor.AUDIT), len(rows) == limit)
+    return respond(request, page)
 
 
 @get("/healthz", sync_to_thread=True, exclude_from_auth=True)

@@ -4,11 +4,13 @@ a path where the problem is in the request."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import random
 from typing import Any
 
+import msgspec
 import pytest
 
 from server import cursor
@@ -199,9 +201,40 @@ def test_409_stale_resolve_heads(api: Any) -> None:
 
 @pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/sync/pull", "/api/v1/audit"])
 def test_409_cursor_of_another_database(api: Any, path: str) -> None:
-    since = cursor.make("other-db-id", 5)
+    kind = cursor.AUDIT if path.endswith("audit") else cursor.CHANGES
+    since = cursor.make("other-db-id", 5, kind)
     r = api.client.get(path, params={"since": since}, headers=api.auth("admin"))
     assert assert_problem(r, 409)["type"].endswith("reset_required")
+
+
+def test_400_a_cursor_of_the_other_list(api: Any) -> None:
+    """The audit log's numbers and the records' count different things: a cursor of one
+    given to the other skipped or replayed entries with a 200 (found by a probe)."""
+    api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(3)), version=2)])
+    admin = api.auth("admin")
+    audit_next = api.client.get("/api/v1/audit", params={"limit": 1}, headers=admin).json()["next"]
+    records_next = api.client.get("/api/v1/records", headers=admin).json()["next"]
+    for path, since in (
+        ("/api/v1/records", audit_next),
+        ("/api/v1/conflicts", audit_next),
+        ("/api/v1/sync/pull", audit_next),
+        ("/api/v1/audit", records_next),
+    ):
+        r = api.client.get(path, params={"since": since}, headers=admin)
+        problem = assert_problem(r, 400)
+        assert problem["code"] == "bad_cursor"
+        assert [e["path"] for e in problem["errors"]] == ["since"]
+    # each list's own cursor goes on
+    assert api.client.get("/api/v1/audit", params={"since": audit_next}, headers=admin).is_success
+    r = api.client.get("/api/v1/records", params={"since": records_next}, headers=admin)
+    assert r.is_success
+
+
+@pytest.mark.parametrize("seq", ["+1", " 1", "1_0", "\u0661"])  # the last: Arabic-Indic 1
+def test_400_a_cursor_spelt_otherwise_than_made(api: Any, seq: str) -> None:
+    since = base64.urlsafe_b64encode(f"c1:{api.store.db_id}:{seq}".encode()).decode()
+    r = api.client.get("/api/v1/records", params={"since": since}, headers=api.auth("admin"))
+    assert assert_problem(r, 400)["code"] == "bad_cursor"
 
 
 # --- 413 -------------------------------------------------------------------------------
@@ -280,3 +313,22 @@ def test_422_resolve_body_of_the_wrong_shape(api: Any) -> None:
         headers=api.auth("supervisor"),
     )
     assert assert_problem(r, 422)["errors"][0]["path"] == "heads"
+
+
+def test_422_a_resolve_value_no_decoder_holds_names_its_field(api: Any) -> None:
+    """`1e400`, a 5,000-digit integer, a key that is not text: the error's path names the
+    field in `values` (it was `values[...]`, or empty), as a push names it in `data`."""
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(4)), version=2)])
+    url = f"/api/v1/records/{item['record_id']}/resolve"
+    sup = api.auth("supervisor")
+    heads = f'["{item["id"]}"]'.encode()
+    for number in (b"1e400", b"9" * 5000):
+        body = b'{"heads": ' + heads + b', "values": {"ket_qua": "x", "so_buoi_hoa_giai": '
+        json_body = {**sup, "Content-Type": "application/json"}
+        r = api.client.post(url, content=body + number + b"}}", headers=json_body)
+        errors = assert_problem(r, 422)["errors"]
+        assert [e["path"] for e in errors] == ["values.so_buoi_hoa_giai"], errors
+    body = msgspec.msgpack.encode({"heads": [item["id"]], "values": {1: "x"}})
+    r = api.client.post(url, content=body, headers={**sup, "Content-Type": "application/msgpack"})
+    errors = assert_problem(r, 422)["errors"]
+    assert [e["path"] for e in errors] == ["values"], errors

@@ -481,13 +481,13 @@ def test_audit_paginates_with_its_cursor(api: Any) -> None:
 
 
 def test_an_audit_cursor_past_the_last_entry_is_reset_required(api: Any) -> None:
-    """As for /records: a cursor this database never gave for its audit log (made up, or
-    another list's, whose sequence runs further) would skip the entries up to it for ever."""
+    """As for /records: a cursor this database never gave for its audit log (made up) would
+    skip the entries up to it for ever (another list's is a 400, tests/http/test_error_shape)."""
     api.push("officer", [case(i) for i in range(3)])
     everything = pull(api, "admin", "/api/v1/audit")["entries"]
     db_id = api.store.db_id
     for seq in (everything[-1]["seq"] + 1, 10**6):
-        ahead = base64.urlsafe_b64encode(f"c1:{db_id}:{seq}".encode()).decode().rstrip("=")
+        ahead = base64.urlsafe_b64encode(f"a1:{db_id}:{seq}".encode()).decode().rstrip("=")
         r = api.client.get("/api/v1/audit", params={"since": ahead}, headers=api.auth("admin"))
         assert assert_problem(r, 409)["code"] == "reset_required", seq
     # the last entry's own cursor is fine, and so is every one before it
