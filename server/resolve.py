@@ -118,6 +118,8 @@ def resolve(
         if fv is None:
             raise NotFound(f"no form {record.form_id}")
         data, errors = _resolution_values(fv, record, req.values)
+        if note is not None and "\x00" in note:  # as in any text of `data`
+            errors.append(FieldError("note", "control_character", "text may not contain U+0000"))
         if not req.values:
             errors.append(FieldError("values", "required", "name at least one field to settle"))
         if errors:

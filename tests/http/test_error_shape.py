@@ -332,3 +332,14 @@ def test_422_a_resolve_value_no_decoder_holds_names_its_field(api: Any) -> None:
     r = api.client.post(url, content=body, headers={**sup, "Content-Type": "application/msgpack"})
     errors = assert_problem(r, 422)["errors"]
     assert [e["path"] for e in errors] == ["values"], errors
+
+
+def test_422_a_resolve_note_with_nul(api: Any) -> None:
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(5)), version=2)])
+    r = api.client.post(
+        f"/api/v1/records/{item['record_id']}/resolve",
+        json={"heads": [item["id"]], "values": {"ket_qua": "x"}, "note": "đã\x00 xem"},
+        headers=api.auth("supervisor"),
+    )
+    errors = assert_problem(r, 422)["errors"]
+    assert [(e["path"], e["code"]) for e in errors] == [("note", "control_character")]
