@@ -572,7 +572,10 @@ async function route() {
 
 async function boot() {
   addEventListener('hashchange', () => route());
-  addEventListener('online', () => (pending ? doSetup(pending) : sync.online()));
+  addEventListener('online', () => {
+    renderStatus(); // "offline" goes at once, even while a sync started before runs on
+    return pending ? doSetup(pending) : sync.online();
+  });
   addEventListener('offline', renderStatus);
   addEventListener('pagehide', () => leave?.(false));
   sync.onStatus(() => {

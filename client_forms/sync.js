@@ -9,6 +9,9 @@ import { uuid7 } from './uuid7.js';
 
 const API = new URL('../api/v1', location.href).pathname;
 const BATCH = 100; // the protocol allows 1000; small batches keep each request short on 2G
+// A request that has not finished by then (sent into a link that went dead without closing)
+// is given up, and the sync tries again: time enough for a batch on 2G.
+const TIMEOUT = 90_000;
 const FINAL = new Set(['accepted', 'duplicate', 'conflict', 'pending']);
 
 export const status = { running: false, error: null, nextRetry: null, lastResult: null };
@@ -21,7 +24,8 @@ class SyncError extends Error {
     super(detail || kind);
     this.kind = kind; // network | auth | server | other_user (setup)
     this.status = status;
-    this.retry = kind === 'network' || status >= 500 || status === 429 || status === 408;
+    // a 401 too, at the longest delay: an account enabled again goes on by itself
+    this.retry = kind === 'network' || kind === 'auth' || status >= 500 || status === 429 || status === 408;
   }
 }
 
@@ -30,6 +34,7 @@ async function failure(res) {
   const kind = res.status === 401 ? 'auth' : 'server';
   const err = new SyncError(kind, res.status, p.detail || p.title || `HTTP ${res.status}`);
   err.problem = p;
+  err.retryAfter = Number(res.headers.get('Retry-After')) || 0; // seconds (503 busy: 30)
   return err;
 }
 
@@ -46,15 +51,22 @@ export async function api(path, { method = 'GET', body, headers = {}, token } = 
         ...headers,
       },
       body: body && JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT),
     });
   } catch (e) {
     throw new SyncError('network', 0, e.message);
   }
 }
 
+// A body cut off or garbled on the way (a dropped link, a captive portal's page) is the
+// network's doing, not the server's: tried again like any network failure.
 async function json(res) {
   if (!res.ok) throw await failure(res);
-  return res.json();
+  try {
+    return await res.json();
+  } catch (e) {
+    throw new SyncError('network', res.status, e.message);
+  }
 }
 
 // The same officer: /me has no user id, and a token issued again keeps name, role and area.
@@ -131,16 +143,19 @@ export async function refreshForms(listed = null) {
     const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${f.version}`));
     await db.put('forms', { ...def, form_id: f.form_id, version: f.version });
   }
+  await db.setKv('manifest', manifest); // the forms can be filled in from here on
+  let whole = true;
   for (const f of manifest) {
     for (let v = 1; v < f.version; v++) {
       if (await db.get('forms', [f.form_id, v])) continue;
-      const def = await json(await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${v}`));
-      await db.put('forms', { ...def, form_id: f.form_id, version: v });
+      // only labels hang on these: one that fails holds nothing back, and comes next time
+      const def = await api(`/forms/${encodeURIComponent(f.form_id)}/versions/${v}`).then(json).catch(() => null);
+      if (def) await db.put('forms', { ...def, form_id: f.form_id, version: v });
+      else whole = false;
     }
   }
-  await db.setKv('manifest', manifest);
   // Only once every version is stored, so an interrupted download resumes next time.
-  if (etag) await db.setKv('forms_etag', etag);
+  if (etag && whole) await db.setKv('forms_etag', etag);
 }
 
 // The outbox item as the protocol wants it (Submission forbids unknown fields).
@@ -179,7 +194,8 @@ async function pushOutbox() {
       counts[r.status] = (counts[r.status] ?? 0) + 1;
       const item = byId.get(r.id);
       if (!item) continue;
-      if (r.status === 'pending' && item.parents?.some((p) => blocked.has(p))) {
+      // (`duplicate` too: the answer that told `pending` was lost, or another tab sent it)
+      if ((r.status === 'pending' || r.status === 'duplicate') && item.parents?.some((p) => blocked.has(p))) {
         // Built on an item of this phone that the server refused: stored there but never
         // merged until that item is fixed (or discarded, and this one sent again), so it
         // stays in the outbox, and in the file the outbox is saved to.
@@ -282,11 +298,15 @@ export function syncNow() {
       failures = 0;
       await db.setKv('last_sync', new Date().toISOString());
     } catch (e) {
-      status.error = e instanceof SyncError ? e : new SyncError('server', 0, String(e));
+      // anything else (a response the browser could not read) is tried again as a network failure
+      status.error = e instanceof SyncError ? e : new SyncError('network', 0, String(e));
       // Offline, the `online` event starts the next try; no timers burning the battery.
       if (status.error.retry && navigator.onLine) {
         failures += 1;
-        const delay = Math.min(2000 * 2 ** (failures - 1), 5 * 60000) * (0.75 + Math.random() / 2);
+        const most = 5 * 60000;
+        const backoff = status.error.kind === 'auth' ? most : Math.min(2000 * 2 ** (failures - 1), most);
+        // never sooner than the server asked (503 busy: Retry-After 30)
+        const delay = Math.max(backoff * (0.75 + Math.random() / 2), (status.error.retryAfter ?? 0) * 1000);
         status.nextRetry = Date.now() + delay;
         timer = setTimeout(syncNow, delay);
       }

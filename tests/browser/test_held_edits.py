@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
@@ -17,8 +17,10 @@ from tests.browser.test_case_edits import open_edit
 AGREED = "Hai bên đã ký biên bản thỏa thuận"
 
 
-def two_edits_the_first_refused(phones, server, name: str) -> tuple:
-    """A case edited twice offline, the second built on the first; the first is refused."""
+def two_edits_the_first_refused(phones, server, name: str, *, lose_first: bool = False) -> tuple:
+    """A case edited twice offline, the second built on the first; the first is refused.
+    `lose_first`: the answer to the first push is lost on the way back (the server stored the
+    second `pending`), so the phone hears `duplicate` for it when it sends it again."""
     case_id = push_case(server, CASE)
     phone = phones(name)
     page = phone.page
@@ -34,7 +36,17 @@ def two_edits_the_first_refused(phones, server, name: str) -> tuple:
     assert second["parents"] == [first["id"]]
     # the server refuses the first (a count written behind the form's back)
     phone.js("await db.put('outbox', {...arg, data: {so_buoi_hoa_giai: -1}})", first)
+    if lose_first:
+
+        def lose_response(route: Route) -> None:
+            route.fetch()  # the server stores the batch...
+            route.abort("connectionreset")  # ...and the phone never hears back
+
+        page.route("**/api/v1/sync/push", lose_response, times=1)
     phone.offline(False)
+    if lose_first:
+        expect(page.locator("#st-error")).to_be_visible(timeout=20_000)
+        phone.sync()
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối / Held by a rejected item: 1")
     expect_sent(page)
@@ -46,8 +58,15 @@ def two_edits_the_first_refused(phones, server, name: str) -> tuple:
 
 
 @pytest.mark.browser
-def test_discarding_a_refused_edit_sends_the_later_one_again(phones, server) -> None:
-    phone, case_id, first, second = two_edits_the_first_refused(phones, server, "can-bo-m")
+@pytest.mark.parametrize("lose_first", [False, True], ids=["answered", "answer_lost"])
+def test_discarding_a_refused_edit_sends_the_later_one_again(
+    phones, server, lose_first: bool
+) -> None:
+    """Answer lost: the held edit heard `duplicate` when sent again, and the phone let it go;
+    discarding the refused one then sent it nowhere (found by a probe on a bad network)."""
+    phone, case_id, first, second = two_edits_the_first_refused(
+        phones, server, "can-bo-m", lose_first=lose_first
+    )
     page = phone.page
     page.goto(f"{server.url}/app/#/case/{case_id}")
     expect(page.locator("#edit-refused")).to_be_visible()
