@@ -143,7 +143,9 @@ def _progress(docs: Iterator[str], total: int, label: str) -> Iterator[str]:
         rate = done / max(time.monotonic() - start, 1e-9)
         share = f" ({done / total:.0%})" if total else ""
         click.echo(
-            f"\r{label}: {done:,} / {total:,} rows{share}  {rate:,.0f} rows/s", nl=False, err=True
+            f"\r{label}: {done:,} / {total:,} dòng / rows{share}  {rate:,.0f} dòng/giây / rows/s",
+            nl=False,
+            err=True,
         )
         if end:
             click.echo(end, nl=False, err=True)

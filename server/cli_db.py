@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from server.store import Store
+from server.store import NewerDatabase, Store
 
 DB_OPTION = click.option(
     "--db",
@@ -53,6 +53,8 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     check_db(db, create=create)
     try:
         store = Store(db)
+    except NewerDatabase as exc:
+        raise click.ClickException(str(exc)) from exc
     except sqlite3.OperationalError as exc:  # locked, not readable, not writable
         raise click.ClickException(
             f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"

@@ -72,7 +72,7 @@ def check_port(host: str, port: int) -> None:
     "--port",
     default=8000,
     show_default=True,
-    type=click.IntRange(0, 65535),
+    type=click.IntRange(1, 65535),  # not 0: a port the system picks is one no link can name
     help="Cổng / Port.",
 )
 @click.option(
@@ -107,7 +107,10 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
         with open_store(db, create=True) as store:
             welcome(store, db, url, schemas, demo)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        click.echo(f"\ncoso on {url}  — API {url}/api/v1, app {url}/app/, docs {url}/schema\n")
+        click.echo(
+            f"\ncoso chạy tại / on {url}  — API {url}/api/v1, ứng dụng / app {url}/app/,"
+            f" tài liệu / docs {url}/schema\n"
+        )
         uvicorn.run(
             create_app(Settings(db=db)),
             host=host,
@@ -148,12 +151,13 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
                 )
     elif not store.users():
         click.echo(
-            "\nNo users yet. Create one / Tạo người dùng:\n"
+            "\nChưa có người dùng / No users yet. Tạo người dùng / Create one:\n"
             f"  coso users add NAME --role admin --area '' --db {db}"
         )
     elif demo:
         click.echo(
-            "\nUsers exist already; tokens are shown only when made. A new one / Tạo thêm:\n"
+            "\nĐã có người dùng; mã chỉ hiện khi vừa tạo / Users exist already; tokens are shown"
+            " only when made. Tạo thêm / A new one:\n"
             f"  coso users add NAME --role officer --area 01.00070 --db {db}"
         )
 

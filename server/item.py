@@ -116,6 +116,8 @@ def _msgspec_error(
         code = "malformed"
     elif "Expected" in message:
         code = "type"
+    elif "out of range" in message:  # past what a number holds (1e400, 5,000 digits)
+        code = "range"
     return FieldError(path, code, message)
 
 

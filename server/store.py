@@ -37,6 +37,10 @@ def _area_clause(column: str, area: str) -> tuple[str, list[str]]:
     return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [area, prefix, area + "/"]
 
 
+class NewerDatabase(Exception):
+    """A database whose schema a newer coso made: refused, never written by this one."""
+
+
 class Store:
     """A coso database. `Store(":memory:")` for tests, a file path for everything else."""
 
@@ -51,6 +55,12 @@ class Store:
                 tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if version == 0 and tables:  # never migrated by coso, yet it holds tables
                 raise sqlite3.DatabaseError("it holds another program's tables, not coso's")
+            if version > len(MIGRATIONS):  # written by a newer coso: this one would misread it
+                raise NewerDatabase(
+                    f"{self.path} comes from a newer coso (schema {version}, this one knows"
+                    f" {len(MIGRATIONS)}): upgrade coso first"
+                    " / cơ sở dữ liệu của phiên bản coso mới hơn: hãy nâng cấp coso trước"
+                )
         self._writer = self._connect()
         try:
             self.db = Database(self._writer)

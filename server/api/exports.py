@@ -17,6 +17,7 @@ from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
 from server.auth import check_area, supervisor_or_above
 from server.errors import Malformed, NotFound
+from server.protocol import FieldError
 from server.store import Store
 
 PAGE = 1000
@@ -65,14 +66,18 @@ def export_form(
     """Every record of the form in the caller's area (or in `area`, inside it) changed after
     `since`, as a file: `format=csv` (UTF-8 with BOM), `xlsx` or `jsonl`."""
     if format not in export.MEDIA_TYPES:
-        raise Malformed(f"format {format!r}: use csv, xlsx or jsonl", code="bad_format")
+        message = f"format {format!r}: use csv, xlsx or jsonl"
+        raise Malformed(
+            message, code="bad_format", errors=[FieldError("format", "choice", message)]
+        )
     start = cursor.start(store, since)
     scope = request.user.area
     if area:
         try:
             scope = areas.parse(area)
         except areas.AreaError as exc:
-            raise Malformed(str(exc), code="bad_area") from exc
+            errors = [FieldError("area", "format", str(exc))]
+            raise Malformed(str(exc), code="bad_area", errors=errors) from exc
         check_area(request.user, scope)
     catalog.reload()
     fv = catalog.get(form_id)

@@ -33,7 +33,7 @@ def coso(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def refused(done: subprocess.CompletedProcess[str], *words: str) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    assert "coso on http" not in done.stdout  # the banner
+    assert "coso chạy tại / on http" not in done.stdout  # the banner
     for word in words:
         assert word in done.stderr
 
@@ -66,11 +66,12 @@ def test_serve_refuses_a_database_it_cannot_use(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()
 
 
-@pytest.mark.parametrize("port", ["65536", "99999", "-1"])
+@pytest.mark.parametrize("port", ["65536", "99999", "-1", "0"])
 def test_serve_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> None:
+    """0 too: the system would pick a port, and the banner and setup links would name 0."""
     result = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "c.db"), "--port", port])
     assert result.exit_code == 2
-    assert "--port" in result.output and "0<=x<=65535" in result.output
+    assert "--port" in result.output and "1<=x<=65535" in result.output
     assert not (tmp_path / "c.db").exists()
 
 

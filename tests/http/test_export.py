@@ -419,7 +419,8 @@ def test_area_narrows_the_export_within_the_callers_area(api: Api, survey: Any) 
     r = api.client.get(URL, params={"area": "01"}, headers=api.auth("other_supervisor"))
     assert_problem(r, 403)
     r = api.client.get(URL, params={"area": "01..x"}, headers=api.auth("supervisor"))
-    assert assert_problem(r, 400)["code"] == "bad_area"
+    problem = assert_problem(r, 400)
+    assert problem["code"] == "bad_area" and [e["path"] for e in problem["errors"]] == ["area"]
 
 
 def test_an_empty_export_still_has_its_header(api: Api) -> None:
@@ -435,7 +436,8 @@ def test_an_empty_export_still_has_its_header(api: Api) -> None:
 
 def test_export_errors(api: Api, survey: Any) -> None:
     r = api.client.get(URL, params={"format": "pdf"}, headers=api.auth("supervisor"))
-    assert assert_problem(r, 400)["code"] == "bad_format"
+    problem = assert_problem(r, 400)
+    assert problem["code"] == "bad_format" and [e["path"] for e in problem["errors"]] == ["format"]
     r = api.client.get("/api/v1/forms/khong_co/export", headers=api.auth("supervisor"))
     assert assert_problem(r, 404)["code"] == "unknown_form"
     r = api.client.get(URL, headers=api.auth("officer"))

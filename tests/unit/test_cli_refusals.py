@@ -350,3 +350,15 @@ def test_a_malformed_command_line_is_said_in_both_languages(
     assert result.exit_code == 2, result.output
     assert f"Error: {vietnamese} / " in result.output
     assert english in result.output
+
+
+def test_a_database_from_a_newer_coso_is_refused_by_every_command(live: Path) -> None:
+    """A backup of a newer coso served as it is, or a database after a downgrade: this coso
+    would misread and write into a schema it does not know."""
+    with closing(sqlite3.connect(live)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    for args in (["users", "list"], ["users", "add", "b", "--role", "officer", "--area", "01"]):
+        refused(run(*args, "--db", live), "comes from a newer coso (schema 99", "nâng cấp coso")
+    with closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 1

@@ -30,7 +30,7 @@ def test_serve_prints_an_address_a_browser_can_open(
     )
     assert result.exit_code == 0, result.output
     assert started == [{**started[0], "host": host, "port": 8123}]
-    assert f"coso on {url}  — API {url}/api/v1" in result.output
+    assert f"coso chạy tại / on {url}  — API {url}/api/v1" in result.output
     assert f"setup link / liên kết cài đặt: {url}/app/#token=" in result.output
 
 

@@ -699,7 +699,7 @@ def test_coso_export_draws_progress_on_a_terminal_only(db: Path, tmp_path: Path)
         except OSError:  # the terminal is closed once its last writer has gone
             pass
     assert done.stdout == b""
-    assert b"hoa_giai: 30 / 30 rows (100%)" in drawn and b"rows/s" in drawn
+    assert "hoa_giai: 30 / 30 dòng / rows (100%)".encode() in drawn and b"rows/s" in drawn
     piped = subprocess.run(coso + args, capture_output=True, env=env, check=True, timeout=60)
     assert piped.stderr == b""
 
