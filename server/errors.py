@@ -169,3 +169,14 @@ class UnsupportedMedia(ApiError):
 
 class Invalid(ApiError):
     status, code = 422, "invalid"
+
+
+def msgspec_where(exc: Exception) -> tuple[str, str]:
+    """(message, where) of a msgspec error: `where` is the path after its `$` (".data.x",
+    "" for the top), and a key of the wrong type names the object that holds it."""
+    text = str(exc)
+    if " - at `key` in `$" in text:
+        message, _, where = text.partition(" - at `key` in `$")
+        return f"a key: {message}", where.rstrip("`")
+    message, _, where = text.partition(" - at `$")
+    return message, where.rstrip("`")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from server.errors import bilingual_errors
+from server.errors import bilingual_errors, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
     FieldError,
@@ -97,13 +97,7 @@ def _reject(
 def _msgspec_error(
     exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str, decoder: Any, raw: Any
 ) -> FieldError:
-    text = str(exc)
-    if " - at `key` in `$" in text:  # a key of the wrong type: the object that holds it
-        message, _, where = text.partition(" - at `key` in `$")
-        message = f"a key: {message}"
-    else:
-        message, _, where = text.partition(" - at `$")
-    where = where.rstrip("`")
+    message, where = msgspec_where(exc)
     if where.startswith(".data[...]"):  # msgspec does not name the key: find it
         where = ".data" + _data_key_path(decoder, raw) + where[len(".data[...]") :]
     path = prefix + where

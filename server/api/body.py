@@ -13,7 +13,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import InternalServerException
 
-from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia
+from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia, msgspec_where
 from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_in
 from server.web import qualities
 
@@ -129,13 +129,8 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             return msgspec.msgpack.decode(body, type=type_)
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        if " - at `key` in `$" in text:  # a key of the wrong type: the object that holds it
-            message, _, where = text.partition(" - at `key` in `$")
-            message = f"a key: {message}"
-        else:
-            message, _, where = text.partition(" - at `$")
-        path, code = _named(body, where.rstrip("`").lstrip("."), msgpack), "invalid"
+        message, where = msgspec_where(exc)
+        path, code = _named(body, where.lstrip("."), msgpack), "invalid"
         for words, code_ in (
             ("missing required field", "required"),
             ("unknown field", "unknown_field"),
