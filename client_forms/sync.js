@@ -136,7 +136,7 @@ async function setAside(manifest) {
 // sync already has.
 export async function refreshForms(listed = null) {
   const { manifest, etag } = listed ?? (await listForms());
-  await setAside(manifest);
+  if (!listed) await setAside(manifest); // else done with the list, before the outbox went
   for (const f of manifest) {
     const held = await db.get('forms', [f.form_id, f.version]);
     if (held && (!held.sha256 || held.sha256 === f.sha256) && held.renames) continue;
