@@ -148,7 +148,9 @@ class Phone:
         self.page.locator("#save-btn").click()
 
     def sync(self) -> None:
-        """Press Sync and wait until that sync has finished."""
+        """Press Sync and wait until that sync has finished. A sync already running (a retry's
+        timer, the one after a save) keeps the button disabled: its end is not this one's."""
+        expect(self.page.locator("#sync-btn")).to_be_enabled(timeout=20_000)
         done = int(self.page.evaluate("document.body.dataset.syncs ?? 0")) + 1
         self.page.locator("#sync-btn").click()
         expect(self.page.locator(f'body[data-syncs="{done}"]')).to_have_count(1, timeout=20_000)
