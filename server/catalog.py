@@ -90,18 +90,18 @@ class Catalog:
             fv.defs.append(form)
             fv.shas.append(sha)
         for fv in loaded.values():
+            # each version's renames (earlier names -> its names), computed once: served with
+            # the version, the latest's merged under, and where they changed last
+            maps = [rename_map(form, fv.defs[: n - 1]) for n, form in enumerate(fv.defs, 1)]
             fv.docs = [
-                _doc(form, n, sha, rename_map(form, fv.defs[: n - 1]))
-                for n, (form, sha) in enumerate(zip(fv.defs, fv.shas, strict=True), start=1)
+                _doc(form, n, sha, renames)
+                for n, (form, sha, renames) in enumerate(
+                    zip(fv.defs, fv.shas, maps, strict=True), start=1
+                )
             ]
-            fv.renames = rename_map(fv.defs[-1], fv.defs[:-1])
+            fv.renames = maps[-1]
             fv.names_since = max(
-                (
-                    n
-                    for n in range(2, fv.latest + 1)
-                    if _renames(fv.defs[: n - 1]) != _renames(fv.defs[:n])
-                ),
-                default=1,
+                (n for n in range(2, fv.latest + 1) if maps[n - 2] != maps[n - 1]), default=1
             )
             fv.accepted = with_retired(fv.defs)
             fv.validators = [compile_form(form, n) for n, form in enumerate(fv.accepted, 1)]
