@@ -18,6 +18,7 @@ from server.item import UUID_RE, encode, now_iso, stored_row, uuid7
 from server.protocol import FieldError, Record, ResolveRequest
 from server.store import Store
 from server.store_schema import User
+from server.store_write import Writer
 
 if TYPE_CHECKING:
     from server.catalog import Catalog, FormVersions
@@ -86,6 +87,25 @@ def _as_sent(error: FieldError, sent: dict[str, str]) -> FieldError:
     )
 
 
+def _stored_already(
+    w: Writer, record_id: str, heads: list[str], data: dict[str, Any], note: str | None, user: User
+) -> str | None:
+    """The id of a resolution of `record_id` this user already made from `heads` with these
+    values and note, if there is one."""
+    parents, content = encode(heads).decode(), encode(data).decode()
+    for row in w.submissions_of([record_id])[record_id]:
+        if (
+            row.device_id == f"resolve:{user.name}"
+            and row.user_id == user.id
+            and row.parents == parents
+            and row.data == content
+            and row.resolves == encode(sorted(data)).decode()
+            and row.note == note
+        ):
+            return row.id
+    return None
+
+
 def resolve(
     store: Store, catalog: Catalog, user: User, record_id: str, req: ResolveRequest
 ) -> tuple[str, Record]:
@@ -108,8 +128,6 @@ def resolve(
         if bad:
             raise Invalid("heads are submission UUIDs", errors=bad)
         heads = sorted({h.lower() for h in req.heads})
-        if heads != record.heads:
-            raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
         # Under the write lock no publish is half done: the versions the database holds now
         # are the ones this resolution is made and derived under (a `coso forms publish`
         # while the server runs reaches the catalogue no other way).
@@ -122,10 +140,17 @@ def resolve(
             errors.append(FieldError("note", "control_character", "text may not contain U+0000"))
         if not req.values:
             errors.append(FieldError("values", "required", "name at least one field to settle"))
+        resolves = sorted(data)
+        if heads != record.heads:
+            # The same resolution sent again (its response lost on the way back): it was
+            # stored, and the heads it named are no longer the record's because of it.
+            done = None if errors else _stored_already(w, record_id, heads, data, note, user)
+            if done is None:
+                raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
+            return done, record
         if errors:
             raise Invalid("the values do not fit the form", errors=errors)
         sid = uuid7()
-        resolves = sorted(data)
         row = stored_row(
             sid=sid,
             record_id=record_id,

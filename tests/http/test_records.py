@@ -251,6 +251,32 @@ def test_resolve_409_when_heads_are_stale(api: Any) -> None:
     assert get(api, root["id"]).json()["data"]["trang_thai"] == "rut_yeu_cau"
 
 
+def test_a_resolution_sent_again_gets_the_same_answer(api: Any) -> None:
+    """A supervisor's resolution whose response was lost, sent again as it was: the first one
+    was stored, so its heads are stale, but it is the same resolution: 200 with its id, and
+    nothing stored twice. Another resolution, or another supervisor's, from those heads
+    is still refused."""
+    root, _, _ = conflicted(api)
+    heads = get(api, root["id"]).json()["heads"]
+    body = {"heads": heads, "values": {"trang_thai": "hoa_giai_thanh"}, "note": "Đã xác minh."}
+    first = resolve(api, root["id"], body)
+    assert first.status_code == 200
+    again = resolve(api, root["id"], {**body, "heads": [h.upper() for h in reversed(heads)]})
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    stored = get(api, root["id"]).json()
+    assert len(stored["submissions"]) == 4
+    assert stored["revision"] == 4
+    for other in (
+        {**body, "values": {"trang_thai": "rut_yeu_cau"}},
+        {**body, "note": "Khác."},
+        {**body, "values": {"trang_thai": "hoa_giai_thanh", "ket_qua": "Xong."}},
+    ):
+        assert_problem(resolve(api, root["id"], other), 409)
+    assert_problem(resolve(api, root["id"], body, who="admin"), 409)
+    assert len(get(api, root["id"]).json()["submissions"]) == 4
+
+
 @pytest.mark.parametrize(
     ("values", "paths"),
     [
