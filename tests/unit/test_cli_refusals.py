@@ -66,6 +66,15 @@ def test_restore_refuses_what_is_not_a_coso_backup_and_keeps_the_database(
     assert user_count(live) == 1
 
 
+def test_a_refused_restore_onto_a_new_machine_leaves_no_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_text("hello\n")
+    target = tmp_path / "new" / "coso.db"
+    target.parent.mkdir()
+    refused(run("restore", bad, "--db", target), "not a SQLite database")
+    assert list(target.parent.iterdir()) == []
+
+
 def test_restore_refuses_a_backup_from_a_newer_coso(live: Path, tmp_path: Path) -> None:
     newer = tmp_path / "newer.db"
     assert run("backup", newer, "--db", live).exit_code == 0
