@@ -6,9 +6,11 @@ const GEO = { lat: [-90, 90], lon: [-180, 180], alt: [-20000, 100000], accuracy:
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
 const missing = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
-// Text of only spaces counts as not written for a required field; the spaces of Python's
-// str.strip() (JS trim() differs: it strips U+FEFF and keeps U+001C-U+001F and U+0085).
-const BLANK = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+// Text of only spaces and invisible characters counts as not written for a required field:
+// the spaces of Python's str.strip() (JS trim() differs: it strips U+FEFF and keeps
+// U+001C-U+001F and U+0085), and zero-width spaces and joiners, word joiner, BOM and soft
+// hyphen, as the server's BLANK_RE.
+const BLANK = /^[\t-\r\x1c-\x20\x85\xa0\xad\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]*$/;
 
 function validDate(s) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;

@@ -8,6 +8,7 @@ ids (`uuid7`).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -29,7 +30,7 @@ from server.protocol import (
 )
 from server.split import top_ident
 from server.store_schema import SubmissionRow, User
-from server.validate import rfc3339_ns
+from server.validate import key_path, rfc3339_ns
 
 if TYPE_CHECKING:
     from server.catalog import Catalog
@@ -137,7 +138,9 @@ def prepare(
         except _UNREADABLE:
             sid = rid = None
         deep = isinstance(exc, RecursionError)
-        lone = None if deep or _codec(decoder) is msgspec.msgpack else lone_surrogate(raw)
+        text = not deep and _codec(decoder) is msgspec.json
+        lone = lone_surrogate(raw) if text else None
+        odd = non_finite(raw, at) if text and lone is None else None
         if isinstance(exc, RecursionError):  # past what the decoder follows (~1,000 levels)
             error = FieldError(at, "too_deep", "nested too deep to read")
         elif isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
@@ -145,6 +148,11 @@ def prepare(
         elif lone is not None:
             sid, where = lone
             error = FieldError(at + where, "malformed", LONE_SURROGATE)
+        elif odd is not None:
+            (sid, rid), where = odd
+            error = FieldError(
+                where, "malformed", "NaN and Infinity are not JSON: send a number, or null"
+            )
         else:
             error = _msgspec_error(exc, at, decoder, raw)
         return _reject(sid, rid, "invalid", [error])
@@ -345,6 +353,35 @@ def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
     ident = item.get("id") if isinstance(item, dict) else None
     ident = ident if isinstance(ident, str) and lone_surrogate_path(ident) is None else None
     return ident, path
+
+
+class _Constant:
+    """NaN, Infinity or -Infinity where the standard parser read one."""
+
+
+def non_finite(raw: Any, at: str) -> tuple[tuple[str | None, str | None], str] | None:
+    """((id, record_id), path) of an item that is JSON but for a NaN, Infinity or -Infinity
+    (what Python's json.dumps writes for float('nan')), with the path of the first; None for
+    any other item. What msgspec refuses as a whole, read by the standard parser to say
+    where."""
+    try:
+        item = json.loads(bytes(raw), parse_constant=lambda _: _Constant())
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(item, dict):
+        return None
+    sid, rid = item.get("id"), item.get("record_id", item.get("id"))
+    ident = (sid if isinstance(sid, str) else None, rid if isinstance(rid, str) else None)
+    todo: list[tuple[Any, str]] = [(item, at)]
+    while todo:
+        value, path = todo.pop()
+        if isinstance(value, _Constant):
+            return ident, path
+        if isinstance(value, dict):
+            todo.extend((v, key_path(path, k)) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            todo.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
+    return None
 
 
 def decoder_ident(decoder: Any, raw: Any) -> tuple[str | None, str | None]:

@@ -8,6 +8,7 @@ message; text comes back normalised to NFC. Pure: no HTTP, no SQL.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -27,10 +28,25 @@ RFC3339_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
 )
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+# What a required text may not be only made of: spaces (those of str.strip) and the invisible
+# characters a paste brings (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
+# client_forms/validate.js has the same.
+BLANK_RE = re.compile(r"[\s\u00ad\u200b-\u200d\u2060\ufeff]*")
+# a key written as it is in a path: no `.`, bracket, quote, space or control makes it ambiguous
+NAME_RE = re.compile(r'[^.\[\]"\\\s\x00-\x1f\x7f]+\Z')
 MAX_TEXT = 100_000
 MAX_ITEMS = 10_000
 MAX_SAFE_INT = 2**53 - 1
 GEO_KEYS = frozenset({"lat", "lon", "alt", "accuracy"})
+
+
+def key_path(prefix: str, key: str) -> str:
+    """The path of `key` in the object at `prefix`: `prefix.key`, or `prefix["a.b"]` for a key
+    that is not a plain name (a dot, a bracket or nothing would make the path read as
+    another)."""
+    if NAME_RE.match(key):
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{json.dumps(key, ensure_ascii=False)}]"
 
 
 def _nfc(s: str) -> str:
@@ -142,12 +158,14 @@ def _text(f: Field) -> Check:
 
 
 def _exact(value: Any, path: str, errors: list[FieldError]) -> bool:
-    """An integer is kept only within ±(2**53 - 1): beyond that a phone's JavaScript, a
-    spreadsheet or MessagePack would not hold it exactly."""
-    if type(value) is int and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+    """A number is kept only within ±(2**53 - 1), however it is written (`9007199254740993`,
+    `1e16`, `9007199254740993.0`): beyond that a phone's JavaScript, a spreadsheet or
+    MessagePack would not hold a whole number exactly, and the same value must not pass or
+    fail by its spelling."""
+    if type(value) in (int, float) and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
         errors.append(
             FieldError(
-                path, "range", f"an integer must be between {-MAX_SAFE_INT} and {MAX_SAFE_INT}"
+                path, "range", f"a number must be between {-MAX_SAFE_INT} and {MAX_SAFE_INT}"
             )
         )
         return False
@@ -167,10 +185,11 @@ def _whole(value: Any) -> Any:
 def _integer(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         value = _whole(value)
+        if _is_number(value) and not _exact(value, path, errors):
+            return value
         if not isinstance(value, int) or isinstance(value, bool):
             return _wrong_type("integer", value, path, errors)
-        if _exact(value, path, errors):
-            _bounds(f, path, errors, value, "value")
+        _bounds(f, path, errors, value, "value")
         return value
 
     return check
@@ -201,12 +220,13 @@ def _date(f: Field) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> Any:
         if not isinstance(value, str):
             return _wrong_type("date (YYYY-MM-DD)", value, path, errors)
+        if not DATE_RE.match(value):
+            errors.append(FieldError(path, "format", "expected a date YYYY-MM-DD"))
+            return value
         try:
-            if not DATE_RE.match(value):
-                raise ValueError
             date.fromisoformat(value)
         except ValueError:
-            errors.append(FieldError(path, "format", "expected a date YYYY-MM-DD"))
+            errors.append(FieldError(path, "format", f"{value} is not a day of the calendar"))
         return value
 
     return check
@@ -237,11 +257,15 @@ def _select_one(f: Field) -> Check:
     return check
 
 
+def _items(n: float) -> str:
+    return f"{n} item" if n == 1 else f"{n} items"
+
+
 def _count(f: Field, path: str, errors: list[FieldError], n: int) -> None:
     if f.min is not None and n < f.min:
-        errors.append(FieldError(path, "min_items", f"at least {f.min} items"))
+        errors.append(FieldError(path, "min_items", f"at least {_items(f.min)}"))
     if f.max is not None and n > f.max:
-        errors.append(FieldError(path, "max_items", f"at most {f.max} items"))
+        errors.append(FieldError(path, "max_items", f"at most {_items(f.max)}"))
 
 
 def _select_multiple(f: Field) -> Check:
@@ -291,9 +315,8 @@ def _geopoint(f: Field) -> Check:
             if key not in GEO_KEYS:
                 unknown = True
                 key = _nfc(key) if isinstance(key, str) else key
-                errors.append(
-                    FieldError(f"{path}.{key}", "unknown_field", f"{key!r} is not in a geopoint")
-                )
+                where = key_path(path, key) if isinstance(key, str) else f"{path}.{key}"
+                errors.append(FieldError(where, "unknown_field", f"{key!r} is not in a geopoint"))
                 continue
             here = f"{path}.{key}"
             if not _is_number(v):
@@ -361,7 +384,11 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
                 # MessagePack maps may have keys that are not strings: report, never crash
                 name = _nfc(key) if isinstance(key, str) else str(key)
                 errors.append(
-                    FieldError(prefix + name, "unknown_field", f"no field {name!r} in this form")
+                    FieldError(
+                        key_path(path, name) if isinstance(key, str) else prefix + name,
+                        "unknown_field",
+                        f"no field {name!r} in this form",
+                    )
                 )
             elif v is None:
                 out[key] = None
@@ -369,9 +396,13 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
                 out[key] = field_check(v, prefix + key, errors)
         for name in required:
             v = value.get(name, ...)
-            blank = type(v) is str and not v.strip()  # "" or only spaces: nothing was written
+            # "" or only spaces and invisible characters: nothing was written
+            blank = type(v) is str and BLANK_RE.fullmatch(v) is not None
             if v is None or blank or v == [] or (v is ... and whole):
-                errors.append(FieldError(prefix + name, "required", "this field is required"))
+                here = prefix + name
+                if blank or v == []:  # not also "'' is not one of the choices"
+                    errors[:] = [e for e in errors if e.path != here]
+                errors.append(FieldError(here, "required", "this field is required"))
         return out
 
     return check

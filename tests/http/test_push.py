@@ -709,17 +709,27 @@ def test_a_lone_surrogate_in_json_is_rejected_alone_with_its_path(
     assert record(api, items[2]["id"])["data"] == items[2]["data"]
 
 
-def test_a_nan_literal_in_one_item_costs_nothing_else(api: Any) -> None:
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_a_nan_literal_in_one_item_costs_nothing_else(api: Any, literal: str) -> None:
+    """Python's json.dumps writes float('nan') as NaN, which is not JSON: that item is refused
+    alone, by its id, with the path of the value, so that the client can tell which."""
     items = [case(1), case(2), case(3)]
+    items[1]["data"]["cac_ben"][1]["nam_sinh"] = float(literal.lower().replace("infinity", "inf"))
     raw = [json.dumps(i) for i in items]
-    raw[1] = raw[1].replace('"parents": []', '"parents": [], "x": NaN')
+    assert literal in raw[1]
     body = '{"device_id": "p", "submissions": [' + ", ".join(raw) + "]}"
     r = api.client.post(
         PUSH,
         content=body.encode(),
         headers={**api.auth("officer"), "Content-Type": "application/json"},
     )
-    assert statuses(r.json()["results"]) == ["accepted", "rejected", "accepted"]
+    results = r.json()["results"]
+    assert statuses(results) == ["accepted", "rejected", "accepted"]
+    assert results[1]["id"] == items[1]["id"]
+    assert reasons(results[1]) == (
+        "invalid",
+        {("submissions[1].data.cac_ben[1].nam_sinh", "malformed")},
+    )
 
 
 @pytest.mark.parametrize("codec", ["json", "msgpack"])

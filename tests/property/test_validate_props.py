@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from server import patterns
 from server.form_source import read_source
 from server.forms import FIELD_TYPES, Field, FormDef, parse_definition
-from server.validate import MAX_SAFE_INT, MAX_TEXT, compile_form
+from server.validate import BLANK_RE, MAX_SAFE_INT, MAX_TEXT, compile_form
 
 SCHEMAS = {
     p.stem: parse_definition(read_source(p.read_text("utf-8"), p.name))
@@ -149,7 +149,8 @@ def text_values(f: Field) -> st.SearchStrategy[str]:
     else:
         values = st.text(letters, max_size=min(limit, 30))
     values = values.filter(lambda s: len(nfc(s)) <= limit)
-    return values.filter(str.strip) if f.required else values  # blank is missing
+    # blank (only spaces and invisible characters) is missing
+    return values.filter(lambda v: not BLANK_RE.fullmatch(v)) if f.required else values
 
 
 def datetimes() -> st.SearchStrategy[str]:
@@ -161,7 +162,12 @@ def datetimes() -> st.SearchStrategy[str]:
 
 
 def decimal_values(f: Field) -> st.SearchStrategy[int | float]:
-    floats = st.floats(f.min, f.max, allow_nan=False, allow_infinity=False)
+    floats = st.floats(  # any number, whole or not, within what readers hold exactly
+        max(f.min, -MAX_SAFE_INT) if f.min is not None else -MAX_SAFE_INT,
+        min(f.max, MAX_SAFE_INT) if f.max is not None else MAX_SAFE_INT,
+        allow_nan=False,
+        allow_infinity=False,
+    )
     low = -MAX_SAFE_INT if f.min is None else max(math.ceil(f.min), -MAX_SAFE_INT)
     high = MAX_SAFE_INT if f.max is None else min(math.floor(f.max), MAX_SAFE_INT)
     if low is not None and high is not None and low > high:
@@ -295,7 +301,7 @@ class Mutation:
 
 WRONG_TYPE: dict[str, list[Any]] = {
     "text": [5, True, ["a"]],
-    "integer": ["1", True, 1.5, 2.5e300],  # 2.0 is the integer 2 (validate._whole)
+    "integer": ["1", True, 1.5, 2.5],  # 2.0 is the integer 2 (validate._whole); 2.5e300 is range
     "decimal": ["1.5", False, float("inf"), float("-inf"), float("nan")],
     "boolean": [0, 1, "true"],
     "date": [20250701, True],
@@ -355,6 +361,9 @@ def mutations(
                 yield m("below min", "min", f.min - 1)
             if f.max is not None:
                 yield m("above max", "max", f.max + 1)
+            # past what readers hold exactly, however written: range, never min/max or type
+            yield m("past 2**53 - 1", "range", 2**53)
+            yield m("past 2**53 - 1, as a float", "range", -2.5e300)
         if f.type == "date":
             yield m("no such day", "format", "2025-02-30")
         if f.type == "datetime":
@@ -367,8 +376,9 @@ def mutations(
             yield m("not a choice", "choice", [*chosen, NOT_A_CHOICE], f"[{len(chosen)}]")
             twice = chosen or choices[:1]
             yield m("chosen twice", "duplicate", [*twice, twice[0]], f"[{len(twice)}]")
-            if f.min:
-                yield m("too few", "min_items", choices[: int(f.min) - 1])
+            if f.min:  # none at all, of a required field, is `required` alone
+                few = choices[: int(f.min) - 1]
+                yield m("too few", "required" if f.required and not few else "min_items", few)
             if f.max is not None and f.max < len(choices):
                 yield m("too many", "max_items", choices[: int(f.max) + 1])
         if f.type == "geopoint":
@@ -380,7 +390,8 @@ def mutations(
         if f.type == "repeat":
             groups = list(current or [])
             if f.min:
-                yield m("too few", "min_items", groups[: int(f.min) - 1])
+                few = groups[: int(f.min) - 1]
+                yield m("too few", "required" if f.required and not few else "min_items", few)
             if f.max is not None and groups:
                 yield m(
                     "too many", "max_items", groups + groups[:1] * (int(f.max) + 1 - len(groups))

@@ -156,9 +156,51 @@ def test_select_multiple_keeps_the_forms_order() -> None:
     assert [(e.path, e.code) for e in errors] == [("chu_de[1]", "duplicate")]
 
 
-@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u3000"])
+@pytest.mark.parametrize(
+    "blank", ["", "   ", "\t\n", "\u3000", "\u200b", " \ufeff\u200b ", "\u00ad", "\u2060\u200d"]
+)
 def test_a_required_text_of_only_spaces_is_missing(blank: str) -> None:
+    """Spaces, and the invisible characters a paste brings (zero-width space, BOM, ...), are
+    not an answer; one `required`, nothing else at that path (not also "not a choice")."""
     assert ("bat_buoc", "required") in codes({"bat_buoc": blank})
+    ok("ten", "a\u200bb")  # inside a text they are text
+    form = parse_definition(
+        {
+            "form_id": "chon",
+            "title": L,
+            "fields": [
+                field("loai", "select_one", choices=CHOICES, required=True),
+                field("sdt", "text", pattern="^0[0-9]{9}$", required=True),
+            ],
+        }
+    )
+    _, errors = compile_form(form, 1)({"loai": blank, "sdt": blank}, creating=True)
+    assert [(e.path, e.code) for e in errors] == [("loai", "required"), ("sdt", "required")]
+
+
+def test_a_day_that_is_not_in_the_calendar_says_so() -> None:
+    _, errors = check({"ngay": "2023-02-29"})
+    assert [(e.path, e.code) for e in errors] == [("ngay", "format")]
+    assert "2023-02-29 is not a day of the calendar" in errors[0].message
+    ok("ngay", "2024-02-29")
+
+
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [
+        ("a.b", 'cac_ben[0]["a.b"]'),
+        ("m[0]", 'cac_ben[0]["m[0]"]'),
+        ("", 'cac_ben[0][""]'),
+        ("x y", 'cac_ben[0]["x y"]'),
+        ("tên_lạ", "cac_ben[0].tên_lạ"),
+    ],
+)
+def test_an_unknown_key_is_named_by_a_path_that_reads_back_to_it(key: str, path: str) -> None:
+    """`data.a.b` would read as field `b` of field `a`: a key a path could misread is quoted."""
+    item = {"ho_ten": "An", key: 1}
+    assert codes({"cac_ben": [item]}) == [(path, "unknown_field")]
+    top = codes({key: 1})
+    assert top == [(path.removeprefix("cac_ben[0]").removeprefix("."), "unknown_field")]
 
 
 def test_text_with_a_nul_is_refused() -> None:
@@ -221,7 +263,7 @@ def test_integer_valid(value: int) -> None:
     ok("so_nguoi", value)
 
 
-@pytest.mark.parametrize("value", [True, False, 1.5, 1e300, "3", {"n": 1}, [1], float("inf")])
+@pytest.mark.parametrize("value", [True, False, 1.5, "3", {"n": 1}, [1], float("inf")])
 def test_integer_wrong_type(value: Any) -> None:
     bad("so_nguoi", value, "type")
 
@@ -248,13 +290,26 @@ def test_integer_bounds(value: int, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "accepted"),
-    [(2**53 - 1, True), (-(2**53 - 1), True), (2**53, False), (-(2**64), False), (10**400, False)],
+    [
+        (2**53 - 1, True),
+        (-(2**53 - 1), True),
+        (2**53, False),
+        (-(2**64), False),
+        (10**400, False),
+        # the same numbers written as floats: one range whatever the spelling
+        (float(2**53 - 1), True),
+        (9007199254740993.0, False),
+        (1e16, False),
+        (-1.5e16, False),
+        (1e300, False),
+    ],
 )
 def test_numbers_are_kept_only_where_every_reader_holds_them_exactly(
-    value: int, accepted: bool
+    value: float, accepted: bool
 ) -> None:
-    """Without min/max an integer (or a decimal given as one) must still fit what a phone's
-    JavaScript, MessagePack and a spreadsheet hold exactly: ±(2**53 - 1)."""
+    """Without min/max a number must still fit what a phone's JavaScript, MessagePack and a
+    spreadsheet hold exactly as a whole number: ±(2**53 - 1), however it is written (`1e16`
+    in an integer field is `range`, as 10000000000000000 is, not a wrong type)."""
     form = parse_definition(
         {
             "form_id": "so",
