@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.file_system import BaseLocalFileSystem
@@ -30,11 +30,12 @@ from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
 from server.errors import TITLES, ApiError, NotFound, bilingual, bilingual_errors
-from server.protocol import FieldError, Problem
+from server.protocol import MAX_BODY_BYTES, FieldError, Problem
 from server.store import Store
 from server.web import FailedAuthLimiter, edge_middleware
 
 ROOT = Path(__file__).resolve().parent.parent
+INVALID_TOKEN = 'Bearer error="invalid_token"'  # noqa: S105 (a challenge, no secret)
 log = logging.getLogger("coso")
 
 
@@ -75,6 +76,11 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
             for e in extra
             if isinstance(e, dict)
         ] or None
+    elif isinstance(exc, HTTPException) and exc.status_code == 413:
+        # a Content-Length past the limit, refused before the body is read: the same problem
+        # as a body found too large while reading it (server/api/body.py)
+        status, code = 413, "body_too_large"
+        detail = f"the body is over {MAX_BODY_BYTES} bytes"
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         code = {
@@ -119,7 +125,9 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         errors=bilingual_errors(errors),
     )
     headers = {
-        401: {"WWW-Authenticate": "Bearer"},
+        # RFC 6750 3.1: a token that was sent and is no good says so; none sent, no error
+        401: {"WWW-Authenticate": "Bearer" if code == "missing_token" else INVALID_TOKEN},
+        415: {"Accept-Encoding": "gzip"} if code == "unsupported_encoding" else {},
         429: {"Retry-After": "60"},
         503: {"Retry-After": str(BUSY_RETRY_SECONDS)},
     }.get(status, {})
@@ -201,6 +209,9 @@ def create_app(settings: Settings) -> Litestar:
                 directories=[settings.client],
                 html_mode=True,
                 file_system=AppFiles(),
+                # kept, but asked about each time: a new shell reaches phones at once, and an
+                # unchanged file costs a 304 (server/web.py)
+                cache_control=CacheControlHeader(no_cache=True),
                 opt={"exclude_from_auth": True},
                 include_in_schema=False,
             )
@@ -237,7 +248,7 @@ def create_app(settings: Settings) -> Litestar:
                 }
             ),
         ),
-        request_max_body_size=10 * 1024 * 1024,
+        request_max_body_size=MAX_BODY_BYTES,
     )
     # The edge (security headers, access log) goes around everything litestar answers:
     # litestar runs `middleware=` only for routed requests and skips its send wrappers for

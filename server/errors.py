@@ -53,6 +53,7 @@ DETAILS_VI = {
     "body_too_large": "Nội dung gửi lên quá lớn",
     "too_many_items": "Quá nhiều mục trong một lần gửi",
     "unsupported_media_type": "Kiểu nội dung không được hỗ trợ",
+    "unsupported_encoding": "Kiểu nén không được hỗ trợ (chỉ gzip)",
     "invalid": "Dữ liệu không hợp lệ",
     "invalid_definition": "Định nghĩa biểu mẫu có lỗi",
     "rate_limited": "Quá nhiều lần thử sai, hãy đợi",

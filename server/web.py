@@ -44,6 +44,24 @@ COMMON = [
 ]
 
 
+BODY_HEADERS = (b"content-length", b"content-type", b"content-encoding", b"content-range")
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The values of a request header, joined as a list (RFC 9110 5.3), or None."""
+    values = [v for k, v in headers if k.lower() == name]
+    return b", ".join(values) if values else None
+
+
+def _matches(if_none_match: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether If-None-Match names the response's ETag (weak comparison, RFC 9110 13.1.2)."""
+    etag = _header(headers, b"etag")
+    if etag is None:
+        return False
+    tags = {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
+    return b"*" in tags or etag.strip().removeprefix(b"W/") in tags
+
+
 class FailedAuthLimiter:
     """At most `limit` failed authentications per client address in `window` seconds."""
 
@@ -152,7 +170,18 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
             inner = {**inner, "headers": _accept_encoding(headers_in)}
         docs = path == "/schema" or path.startswith("/schema/")
         csp = DOCS_CSP if docs else (APP_CSP if path.startswith("/app") else API_CSP)
-        seen: dict[str, Any] = {"status": 0, "bytes": 0, "ended": False}
+        seen: dict[str, Any] = {
+            "status": 0,
+            "bytes": 0,
+            "ended": False,
+            "bodiless": method == "HEAD",
+        }
+        # the app's files: a phone revalidating its copy gets 304, not the file again
+        asked = (
+            _header(headers_in, b"if-none-match")
+            if path.startswith("/app/") and method in ("GET", "HEAD")
+            else None
+        )
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -161,6 +190,10 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 headers.append((b"content-security-policy", csp.encode()))
                 if path.startswith("/api/"):
                     headers = _vary_encoding(headers)
+                if asked is not None and status == 200 and _matches(asked, headers):
+                    message = {**message, "status": 304}
+                    seen["status"], seen["bodiless"] = 304, True
+                    headers = [(k, v) for k, v in headers if k.lower() not in BODY_HEADERS]
                 if docs and path in DOCS_DOCUMENTS:
                     headers += DOCS_CORS
                 if status == 405 or (method == "OPTIONS" and status < 300):
@@ -173,9 +206,9 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                         headers.append((b"allow", allow))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
-                if method == "HEAD":
-                    # the first body message ends the response; what follows (a stream) is
-                    # dropped, and the server tells the app the client is gone
+                if seen["bodiless"]:
+                    # HEAD, or a 304: the first body message ends the response; what follows
+                    # (a stream) is dropped, and the server tells the app the client is gone
                     if seen["ended"]:
                         return
                     seen["ended"] = True

@@ -51,7 +51,9 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     if encoding == "x-gzip":  # RFC 9110 8.4.1.3: a recipient SHOULD take it as gzip
         encoding = "gzip"
     if encoding not in ("identity", "gzip"):
-        raise UnsupportedMedia(f"Content-Encoding {encoding!r}: use gzip or none")
+        raise UnsupportedMedia(
+            f"Content-Encoding {encoding!r}: use gzip or none", code="unsupported_encoding"
+        )
     inflater = _Gunzip() if encoding == "gzip" else None
     chunks: list[bytes] = []
     size = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -19,6 +20,7 @@ from server.form_source import DefinitionError, read_source
 from server.forms import FormDef, parse_definition
 from server.protocol import FormManifest, PublishResult
 
+VERSION_RE = re.compile(r"[1-9][0-9]{0,8}\Z")  # ASCII digits, no leading zero
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
 # A conditional GET (RFC 9110 13.1.2): the ETag a previous answer carried; 304 if it still holds.
 IfNoneMatch = Annotated[
@@ -63,7 +65,7 @@ def _not_modified(header: str | None, etag: str) -> bool:
 
 
 @get(
-    "/forms/{form_id:str}/versions/{version:int}",
+    "/forms/{form_id:str}/versions/{version:str}",
     guards=[officer_or_above],
     sync_to_thread=False,
     operation_class=Cached,
@@ -73,17 +75,20 @@ def form_version(
     request: Request[Any, Any, Any],
     catalog: CatalogDep,
     form_id: FromPath[str],
-    version: FromPath[int],  # any integer: one never published is a 404, not a 400
+    version: FromPath[str],
     if_none_match: IfNoneMatch = None,
 ) -> Response[dict[str, Any]]:
     """One version's definition with `version` and `sha256`; immutable, cached for a year."""
     catalog.reload()
     fv = catalog.get(form_id)
-    if fv is None or not 1 <= version <= fv.latest:
+    # One URL per version, cached for a year: `2`, not `02`, `+2`, `2_0` or a fullwidth two,
+    # which int() reads too. Any other text, or a version never published, is a 404.
+    number = int(version) if VERSION_RE.match(version) else 0
+    if fv is None or not 1 <= number <= fv.latest:
         raise NotFound(f"no version {version} of form {form_id!r}", code="unknown_form")
     # the definition's hash and the answer's own form: `renames` came into it later, so a
     # copy kept from before is not current (`-2`), though the version never changed
-    etag = _etag(request, f"{fv.shas[version - 1]}-2")
+    etag = _etag(request, f"{fv.shas[number - 1]}-2")
     # private: the answer needs a token, so a shared cache must not keep it
     headers = {
         "ETag": etag,
@@ -93,9 +98,9 @@ def form_version(
     if _not_modified(if_none_match, etag):
         return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
     if wants_msgpack(request):
-        return respond(request, msgspec.Raw(fv.docs[version - 1]), headers=headers)
+        return respond(request, msgspec.Raw(fv.docs[number - 1]), headers=headers)
     # the version's JSON as encoded once at load, where the annotation documents its shape
-    doc = fv.docs[version - 1]
+    doc = fv.docs[number - 1]
     return Response(doc, media_type="application/json", headers=headers)  # type: ignore[arg-type]
 
 

@@ -87,7 +87,7 @@ MISSING_DOCS_PAGE = "/schema/{path:str}"
 ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", f"{API}/forms"): Rule("officer", "none", get(f"{API}/forms")),
     ("POST", f"{API}/forms"): Rule("admin", "none", new_form),
-    ("GET", f"{API}/forms/{{form_id:str}}/versions/{{version:int}}"): Rule(
+    ("GET", f"{API}/forms/{{form_id:str}}/versions/{{version:str}}"): Rule(
         "officer", "none", get(f"{API}/forms/hoa_giai/versions/2")
     ),
     ("GET", f"{API}/forms/{{form_id:str}}/export"): Rule(
@@ -229,7 +229,9 @@ def test_no_token_or_a_bad_one_is_401_except_public_routes(
             assert r.status_code == expected, seen
         else:
             assert r.status_code == 401, seen
-            assert r.headers["www-authenticate"] == "Bearer", seen
+            # RFC 6750 3.1: a token sent and refused is invalid_token; none sent, no error
+            challenge = "Bearer" if token is None else 'Bearer error="invalid_token"'
+            assert r.headers["www-authenticate"] == challenge, seen
             assert r.json()["status"] == 401, seen
 
 
@@ -237,7 +239,7 @@ def test_options_answers_only_the_allowed_methods(api: Api) -> None:
     """OPTIONS needs no token (litestar answers it for every path), and tells nothing but the
     methods, all of them (HEAD wherever GET is), as a 405 does: no body, no data."""
     for path, handlers in api.client.app.route_handler_method_map.items():
-        url = path.replace("{form_id:str}", "hoa_giai").replace("{version:int}", "1")
+        url = path.replace("{form_id:str}", "hoa_giai").replace("{version:str}", "1")
         url = url.replace("{record_id:str}", uuid7()).replace("{file_path:path}", "app.js")
         url = url.replace("{path:str}", "x")
         r = api.client.options(url)

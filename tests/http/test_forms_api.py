@@ -446,3 +446,18 @@ def test_publish_what_means_the_same_again_is_a_no_op(api: Any, respell: Any) ->
     url = f"{FORMS}/thu_nghiem/versions/1"
     served = api.client.get(url, headers=api.auth("officer")).json()["fields"][1]
     assert served == {"name": "so", "type": "decimal", "label": LABEL, "min": 1, "max": 10}
+
+
+@pytest.mark.parametrize(
+    "spelling", ["02", "+2", "2_0", "%202%20", "%EF%BC%92", "%D9%A2", "2.0", "-1", "0", "x"]
+)
+def test_a_version_has_one_url(api: Any, spelling: str) -> None:
+    """A version's document is cached for a year under its URL: only `/versions/2` names
+    version 2; `02`, `+2`, a fullwidth or Arabic-Indic digit (which int() reads) are 404."""
+    assert (
+        api.client.get("/api/v1/forms/hoa_giai/versions/2", headers=api.auth("officer")).status_code
+        == 200
+    )
+    r = api.client.get(f"/api/v1/forms/hoa_giai/versions/{spelling}", headers=api.auth("officer"))
+    assert assert_problem(r, 404)["code"] == "unknown_form"
+    assert "max-age" not in r.headers.get("cache-control", "")

@@ -4,6 +4,7 @@ import gzip
 import random
 
 import msgspec
+import pytest
 
 from tests.conftest import Api
 from tests.support import assert_problem, hoa_giai, submission
@@ -65,3 +66,22 @@ def test_x_gzip_is_gzip(api: Api) -> None:
         )
         assert r.status_code == 200, (coding, r.text)
         assert [x["status"] for x in r.json()["results"]] == ["accepted"] * 2
+
+
+@pytest.mark.parametrize("coding", ["br", "deflate", "zstd"])
+def test_a_coding_other_than_gzip_is_415_saying_which_to_use(api: Api, coding: str) -> None:
+    """RFC 9110 15.5.16: a 415 for a content coding names those accepted (Accept-Encoding)."""
+    r = api.client.post(
+        "/api/v1/sync/push",
+        content=_body(1),
+        headers={**HEADERS, "Content-Encoding": coding, **api.auth("officer")},
+    )
+    assert assert_problem(r, 415)["code"] == "unsupported_encoding"
+    assert r.headers["accept-encoding"] == "gzip"
+    r = api.client.post(
+        "/api/v1/sync/push",
+        content=b"x",
+        headers={**api.auth("officer"), "Content-Type": "text/csv"},
+    )
+    assert assert_problem(r, 415)["code"] == "unsupported_media_type"
+    assert "accept-encoding" not in r.headers

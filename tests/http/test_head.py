@@ -18,7 +18,7 @@ def get_urls(app: Any) -> list[str]:
     for path, handlers in app.route_handler_method_map.items():
         if "GET" not in handlers:
             continue
-        url = path.replace("{form_id:str}", "hoa_giai").replace("{version:int}", "2")
+        url = path.replace("{form_id:str}", "hoa_giai").replace("{version:str}", "2")
         url = url.replace("{record_id:str}", uuid7()).replace("{file_path:path}", "app.js")
         urls.append(url.replace("{path:str}", "x"))
     return urls
@@ -68,3 +68,23 @@ def test_options_lists_every_method_of_a_path(api: Any) -> None:
     r = api.client.options("/api/v1/forms")
     assert r.status_code == 204
     assert r.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+@pytest.mark.parametrize("url", ["/app/", "/app/app.js", "/app/sw.js", "/app/icon-192.png"])
+def test_the_apps_files_answer_304_to_a_phone_that_has_them(api: Any, url: str) -> None:
+    """A phone revalidating a file of the app (the service worker checks sw.js, the browser
+    its cached shell) downloads nothing when the file has not changed; one that changed
+    comes whole. The files are always asked about (no-cache): a new shell is never missed."""
+    first = api.client.get(url)
+    assert first.status_code == 200 and first.content
+    etag = first.headers["etag"]
+    assert "no-cache" in first.headers["cache-control"]
+    for asked in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        for method in ("GET", "HEAD"):
+            again = api.client.request(method, url, headers={"If-None-Match": asked})
+            assert again.status_code == 304, (asked, method)
+            assert again.content == b""
+            assert again.headers["etag"] == etag
+            assert "content-length" not in again.headers or again.headers["content-length"] == "0"
+    other = api.client.get(url, headers={"If-None-Match": '"not-this-one"'})
+    assert other.status_code == 200 and other.content == first.content
