@@ -311,7 +311,7 @@ async function formView(id) {
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
   const labels = await oldLabels(d.form_id, def);
   const form = renderForm(def, d.data, {
-    fresh: d.fresh, conflicts, device: await db.kv('device_id'), oldLabels: labels,
+    fresh: d.fresh, conflicts, settled: d.settled, device: await db.kv('device_id'), oldLabels: labels,
   });
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const movedNote = h('div', { id: 'draft-moved' });
@@ -324,14 +324,22 @@ async function formView(id) {
   let closed = false; // saved to the outbox: nothing here is kept as a draft again
   let waiting = 0; // since when an autosave is due: typing with no pause still saves every 2 s
 
-  // An edit sends only what changed against the data the form opened with.
-  const outgoing = (data) => (d.record_id ? changes(def.fields, data, d.base ?? {}) : data);
+  // An edit sends only what changed against the data the form opened with, and the fields in
+  // conflict the officer settles, with the value chosen even if unchanged (`resolves`).
+  const settling = () => (d.record_id ? form.settled().filter((f) => Object.hasOwn(conflicts, f)) : []);
+  const outgoing = (data) => {
+    if (!d.record_id) return data;
+    const out = changes(def.fields, data, d.base ?? {});
+    for (const f of settling()) out[f] = data[f] ?? null;
+    return out;
+  };
   const save = async () => {
     clearTimeout(timer);
     waiting = 0;
     if (closed) return;
     const readAt = Date.now();
     d.data = form.data();
+    d.settled = settling();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
     if (await drafts.keep(d, readAt)) showMoved();
@@ -390,10 +398,12 @@ async function formView(id) {
     closed = true;
     leave = null;
     d.data = form.data();
+    const resolves = settling();
     const item = await drafts.submit(d, (d) => {
       const data = outgoing(d.data);
       if (d.record_id && !Object.keys(data).length) return null;
       return {
+        ...(resolves.length && { resolves }),
         // A fresh id for every save; a fixed item keeps its own (never stored) unless refused.
         id: d.fixing && !d.reused ? d.id : uuid7(), form_id: d.form_id, form_version: d.form_version,
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),

@@ -118,6 +118,7 @@ const S = {
   conflict_badge: ['⚠ xung đột', '⚠ conflict'],
   unsent: ['có sửa đổi chưa gửi', 'unsent changes'],
   competing: ['Các giá trị khác nhau:', 'Competing values:'],
+  settle: ['Chốt giá trị đã chọn ở dưới (đã xác minh)', 'Settle with the value chosen below (verified)'],
   device_n: ['máy', 'device'],
   this_phone: ['máy này', 'this phone'],
   updated: ['Cập nhật {t}', 'Updated {t}'],

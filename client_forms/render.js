@@ -125,10 +125,16 @@ function widget(f, value, path, ctx) {
   const title = [L(f.label), f.required ? h('abbr', { class: 'req', title: text(pair('required_mark')) }, ' *') : null];
   const head = isGroup ? h('legend', {}, title) : h('label', { for: id }, title);
   const hint = f.hint ? h('p', { class: 'hint' }, L(f.hint, false)) : null;
+  // A field in conflict: its competing values, and a box to settle it with the value chosen
+  // below, even when that is the value shown (sent with `resolves`, which closes the conflict).
+  const settleId = uid();
   const competing = ctx.conflicts?.[f.name] && path === f.name
     ? h('div', { class: 'competing' }, t('competing'),
       h('ul', {}, ctx.conflicts[f.name].map((c) =>
-        h('li', {}, formatValue(f, c.value, ctx.oldLabels), h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))))
+        h('li', {}, formatValue(f, c.value, ctx.oldLabels), h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))),
+      h('p', { class: 'settle' },
+        h('input', { type: 'checkbox', id: settleId, class: 'settle-box', 'data-field': f.name, checked: !!ctx.settled?.includes(f.name) }),
+        h('label', { for: settleId }, ' ', t('settle'))))
     : null;
   const choices = f.choices ? choicesFor(f, value, ctx) : [];
   // msg: what h() takes, or nothing
@@ -207,7 +213,11 @@ function widget(f, value, path, ctx) {
         : input({ type: 'text', inputMode: digits, autocomplete: 'off' });
       el.value = value ?? '';
       body = el;
-      w.get = () => (el.value === '' ? undefined : el.value.normalize('NFC'));
+      // Spaces around a value (a pasted phone number, a name) are not part of it.
+      w.get = () => {
+        const v = el.value.trim();
+        return v === '' ? undefined : v.normalize('NFC');
+      };
     }
   }
   // Optional single choices can be taken back.
@@ -320,9 +330,10 @@ function find(g, path) {
 
 // {el, data(), showErrors(errors) -> count shown, clearErrors()} for definition `def`.
 // opts: {fresh: a new record (required repeats start filled), conflicts: {field: values},
-// device: this phone's device id, oldLabels: {field: {value: label}} from earlier versions}.
+// settled: fields in conflict the officer settles, device: this phone's device id,
+// oldLabels: {field: {value: label}} from earlier versions}.
 export function renderForm(def, data, opts = {}) {
-  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, device: opts.device, oldLabels: opts.oldLabels };
+  const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, settled: opts.settled, device: opts.device, oldLabels: opts.oldLabels };
   const g = group(def.fields, data ?? {}, '', ctx);
   const general = h('div', { class: 'err general', role: 'alert', hidden: true });
   const all = (ws) => ws.flatMap((w) => [w, ...(w.items ?? []).flatMap((it) => all(it.widgets))]);
@@ -330,9 +341,12 @@ export function renderForm(def, data, opts = {}) {
     all(g.widgets).forEach((w) => w.showError(''));
     general.hidden = true;
   };
+  const el = h('div', { class: 'fields' }, general, g.els);
   return {
-    el: h('div', { class: 'fields' }, general, g.els),
+    el,
     data: () => collect(g),
+    // the fields in conflict whose box "settle with the value chosen" is ticked
+    settled: () => [...el.querySelectorAll('.settle-box:checked')].map((b) => b.dataset.field),
     clearErrors,
     showErrors(errors, scroll = false) {
       clearErrors();

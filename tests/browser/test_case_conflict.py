@@ -4,6 +4,8 @@ phone."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from playwright.sync_api import expect
 
@@ -73,3 +75,71 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
     competing = a.field("trang_thai").locator(".competing li")
     expect(competing.filter(has_text="Đang hòa giải")).to_contain_text("máy này")
     expect(competing.filter(has_text="Hòa giải thành")).to_contain_text("máy / device …")
+
+
+@pytest.mark.browser
+def test_an_officer_settles_a_conflict_with_the_value_shown(phones, server) -> None:
+    """Two phones set `trang_thai` differently; an officer who has checked the case keeps the
+    provisional value the edit form shows: ticking "settle" sends it with `resolves`, though
+    unchanged, and the conflict closes on the server (an edit sending nothing could not)."""
+    case_id = push_case(server, CASE)
+    boss = server.add_user("giam-sat-2", "supervisor", "01")
+    for who, value in (("can-bo-1", "dang_hoa_giai"), ("can-bo-2", "hoa_giai_thanh")):
+        token = server.add_user(who)
+        edit = {
+            "id": str(uuid.uuid4()), "form_id": "hoa_giai", "form_version": 2,
+            "record_id": case_id, "parents": [case_id],
+            "captured_at": "2025-08-16T08:00:00+07:00", "data": {"trang_thai": value},
+        }  # fmt: skip
+        status, _ = server.api(token, "/sync/push", {"device_id": who, "submissions": [edit]})
+        assert status == 200
+    _, before = server.api(boss, f"/records/{case_id}")
+    [conflict] = before["conflicts"]
+    provisional = before["data"]["trang_thai"]
+
+    phone = phones("can-bo-xac-minh")
+    phone.sync()
+    phone.page.goto(f"{server.url}/app/#/edit/{case_id}")
+    box = phone.field("trang_thai")
+    expect(box.locator(".competing li")).to_have_count(2)
+    expect(box.locator(f'input[value="{provisional}"]')).to_be_checked()
+    phone.save()  # nothing changed, nothing settled: nothing to send
+    expect(phone.page.locator(".flash")).to_contain_text("Không có gì thay đổi")
+    phone.page.goto(f"{server.url}/app/#/edit/{case_id}")
+    phone.field("trang_thai").locator(".settle-box").check()
+    phone.page.reload()  # the tick is part of the draft
+    expect(phone.field("trang_thai").locator(".settle-box")).to_be_checked()
+    phone.save()
+    [item] = phone.outbox()
+    assert item["data"] == {"trang_thai": provisional}
+    assert item["resolves"] == ["trang_thai"]
+    assert sorted(item["parents"]) == sorted(before["heads"])
+    phone.sync()
+    _, after = server.api(boss, f"/records/{case_id}")
+    assert after["conflicts"] == []
+    assert after["data"]["trang_thai"] == provisional
+    assert conflict["field"] == "trang_thai"
+
+
+@pytest.mark.browser
+def test_spaces_around_a_typed_value_are_not_kept(phones, server) -> None:
+    """A phone number pasted with a space after it matches its pattern, and a name pasted with
+    spaces around it is stored without them."""
+    phone = phones("can-bo-dan")
+    phone.new("hoa_giai")
+    phone.fill({
+        "ngay_tiep_nhan": CASE["ngay_tiep_nhan"],
+        "cac_ben[0].ho_ten": "  Phạm Văn Cường  ",
+        "cac_ben[0].vai_tro": "ben_yeu_cau",
+        "cac_ben[0].so_dien_thoai": "0904111222 ",
+        "cac_ben[1].ho_ten": "Đỗ Thị Dung",
+        "cac_ben[1].vai_tro": "ben_con_lai",
+        "loai_vu_viec": "dat_dai",
+        "noi_dung_vu_viec": CASE["noi_dung_vu_viec"],
+        "trang_thai": "moi_tiep_nhan",
+    })  # fmt: skip
+    phone.save()
+    expect(phone.page.locator("#form-errors")).to_be_hidden()
+    [item] = phone.outbox()
+    assert item["data"]["cac_ben"][0]["ho_ten"] == "Phạm Văn Cường"
+    assert item["data"]["cac_ben"][0]["so_dien_thoai"] == "0904111222"
