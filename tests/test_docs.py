@@ -49,3 +49,13 @@ def test_quick_start_has_the_two_commands() -> None:
     assert "pytest" in commands[1]
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text("utf-8")
     assert commands[1] in ci, ".ci/run must run the README's test command"
+
+
+def test_every_error_code_is_in_the_readme() -> None:
+    """A client branches on `code`: every code coso answers with is explained there."""
+    from server.errors import DETAILS_VI, FIELD_ERRORS_VI
+
+    section = README.split("### Error codes", 1)[1].split("\n### ", 1)[0]
+    extra = {"pattern_timeout", "slow", "unknown_previous_name"}  # messages already bilingual
+    missing = sorted(c for c in {*DETAILS_VI, *FIELD_ERRORS_VI, *extra} if f"`{c}`" not in section)
+    assert not missing, f"undocumented error codes: {missing}"
