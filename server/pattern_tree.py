@@ -192,6 +192,33 @@ def size(node: Node) -> int:
     return sum(size(n) for branch in node.branches for n in branch)
 
 
+def paths(node: Node, n: int) -> int | None:
+    """How many ways a backtracking engine can try `node` from one position of a text of `n`
+    characters, at most; None when it has no such bound: a repetition of anything but one
+    character (a group, which can be split many ways) or a lookaround. A repetition of one
+    character is tried at each of its counts, an alternation branch by branch, a sequence
+    as every combination of its parts'."""
+    if isinstance(node, CharSet | Assert):
+        return 1
+    if isinstance(node, Look):
+        return None
+    if isinstance(node, Repeat):
+        if not isinstance(node.body, CharSet):
+            return None
+        high = n if node.high is None else min(node.high, n)
+        return max(high - node.low + 1, 1)
+    total = 0
+    for branch in node.branches:
+        ways = 1
+        for part in branch:
+            found = paths(part, n)
+            if found is None:
+                return None
+            ways *= found
+        total += ways
+    return total
+
+
 def _widths(node: Node) -> list[int | None]:
     """The lengths a node can match (None: unbounded); for fixed-width lookbehinds."""
     if isinstance(node, CharSet):

@@ -8,6 +8,7 @@ forms, surrogate pairs, class escapes inside classes, named groups, lazy quantif
 from __future__ import annotations
 
 import itertools
+import time
 
 import regex
 from hypothesis import given
@@ -147,3 +148,20 @@ def test_the_server_matches_as_javascripts_meaning_says(
     for value in values + [v + "\n" for v in values]:  # Python's $ matches before a last \n
         expected = reference.search(value) is not None
         assert server.search(value) is expected, (js, ref, server.python, value)
+
+
+@given(pattern_pairs(), st.text(VALUE_CHARS, min_size=1, max_size=4), st.sampled_from("!a1 "))
+def test_a_value_matched_untimed_never_takes_long(
+    pair: tuple[str, str], unit: str, end: str
+) -> None:
+    """A value no longer than `untimed` is matched without the timeout: the pattern's shape
+    bounds the work. Texts of that length repeating a few characters, failing at the end (the
+    texts backtracking is slowest on), take a small part of the timeout."""
+    compiled = patterns.compile(pair[0])
+    if compiled.untimed < 1:
+        return
+    n = min(compiled.untimed, 5_000)
+    text = (unit * n)[: n - 1] + end
+    start = time.thread_time()
+    assert compiled.search(text) is (compiled.compiled.search(text) is not None)
+    assert time.thread_time() - start < patterns.TIMEOUT / 2

@@ -259,8 +259,45 @@ def test_a_busy_machine_does_not_refuse_a_valid_value() -> None:
     """The soak found a phone number refused pattern_timeout by ^0[0-9]{9,10}$ on a loaded
     machine, and so a stored submission, sent again, rejected instead of duplicate."""
     real = patterns.compile(r"^0[0-9]{9,10}$")
+    real = dataclasses.replace(real, untimed=-1)  # the timed path, as for a longer value
     starved = dataclasses.replace(real, compiled=_Starved(real.compiled, stalls=2))
     assert starved.search("0912345678") is True
     always = dataclasses.replace(real, compiled=_Starved(real.compiled, stalls=100))
     with pytest.raises(TimeoutError):  # never for ever: a few tries, then refused
         always.search("0912345678")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "short"),
+    [
+        (r"^0[0-9]{9,10}$", "0912345678"),  # a phone number: a count of one character
+        (r"^(0|\+84)[0-9]{9}$", "+84912345678"),  # a group not repeated: its branches
+        (r"^[A-Za-z ]+$", "Nguyen Van A"),
+        (r"[a-z]*[a-z]*[a-z]*x", "abx"),  # cubic: a short text only
+    ],
+)
+def test_a_pattern_whose_shape_bounds_its_work_matches_short_values_untimed(
+    pattern: str, short: str
+) -> None:
+    """The timeout costs more than matching a phone number, and a push matches every value
+    of a patterned field: a value the pattern's shape bounds within UNTIMED_STEPS (at most a
+    few ms) is matched without it. The worst text of that length (one that fails after
+    every way has been tried) stays well within the timeout."""
+    compiled = patterns.compile(pattern)
+    assert len(short) <= compiled.untimed < patterns.MAX_TEXT
+    assert compiled.search(short) is True
+    for worst in ("a" * compiled.untimed, "a" * compiled.untimed + "!", "0" * compiled.untimed):
+        start = time.thread_time()
+        compiled.search(worst)
+        assert time.thread_time() - start < patterns.TIMEOUT
+    longer = "a" * (compiled.untimed + 1)
+    assert compiled.search(longer) is (compiled.compiled.search(longer) is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"^(a|a)+$", r"^\p{L}+( \p{L}+)*$", r"^(?=.*\d)\w+$", r"(?:ab)+", r"^(?:[0-9])*$"]
+)
+def test_a_repeated_group_or_a_lookaround_is_always_timed(pattern: str) -> None:
+    """No bound from the shape: a group repeated can be split many ways, a lookaround runs a
+    match of its own; every value is matched with the timeout."""
+    assert patterns.compile(pattern).untimed == -1
