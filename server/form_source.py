@@ -6,6 +6,7 @@ keys, before anything reads it further; each refusal a DefinitionError naming it
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
         return super().construct_document(node)
 
 
+# YAML 1.1 reads `1e6` and `1.5e3` (an exponent with no sign) as text, YAML 1.2 and JSON as
+# numbers: `max: 1e6` is 10**6.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 YAML_LOADER = _Loader
 
 

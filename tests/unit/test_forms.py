@@ -225,6 +225,19 @@ def test_bounds_are_finite(bound: float) -> None:
     assert problems(source) == [("fields[0].min", "invalid")]
 
 
+def test_a_number_with_an_exponent_is_a_number_in_yaml_as_in_json() -> None:
+    """YAML 1.1 (PyYAML) reads `1e6` and `1.5e3` as text, which made `max: 1e6` refused as
+    "got str"; YAML 1.2 and JSON read numbers. Quoted, it stays text."""
+    source = read_source(
+        "form_id: ab\ntitle: {vi: a, en: b}\nfields:\n"
+        "  - {name: a, type: decimal, label: {vi: a, en: b}, min: -1.5e3, max: 1e6}\n"
+        "  - {name: b, type: text, label: {vi: '1e2', en: b}}\n"
+    )
+    fields = parse_definition(source).fields
+    assert (fields[0].min, fields[0].max) == (-1500, 10**6)
+    assert fields[1].label.vi == "1e2"
+
+
 def test_counts_are_whole_and_not_negative() -> None:
     source = form(
         field("a", "select_multiple", choices=CHOICES, min=-1),
