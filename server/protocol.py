@@ -40,7 +40,7 @@ class Problem(Struct, omit_defaults=True):
     type: str
     title: str
     status: int
-    detail: str = ""
+    detail: str
     code: str | None = None
     errors: list[FieldError] | None = None
 

@@ -36,7 +36,7 @@ IfNoneMatch = Annotated[
     guards=[officer_or_above],
     sync_to_thread=False,
     operation_class=Cached,
-    responses={**errors(), **NOT_MODIFIED},
+    responses={**errors(400), **NOT_MODIFIED},  # 400: an If-None-Match that cannot be read
 )
 def manifest(
     request: Request[Any, Any, Any], catalog: CatalogDep, if_none_match: IfNoneMatch = None

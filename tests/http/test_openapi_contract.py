@@ -190,3 +190,20 @@ def test_conditional_gets_document_if_none_match_and_etag(api: Any) -> None:
         assert again.status_code == 304, url
         assert again.headers["etag"] == etag
         assert not again.content
+
+
+def test_every_documented_error_is_problem_json_with_a_detail(api: Any) -> None:
+    """Every 4xx/5xx the document lists is application/problem+json whose schema requires
+    type, title, status and detail (PROTOCOL: every error has them), never litestar's own
+    error shape (`status_code`, `extra`)."""
+    doc = _document(api)
+    problem = doc["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail"} <= set(problem["required"])
+    for path, methods in doc["paths"].items():
+        for method, operation in methods.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    content = response.get("content", {})
+                    assert list(content) == ["application/problem+json"], (method, path, status)
