@@ -140,6 +140,7 @@ const S = {
   e_min_items: ['Cần ít nhất {limit} mục', 'At least {limit} items'],
   e_max_items: ['Tối đa {limit} mục', 'At most {limit} items'],
   e_range: ['Ngoài phạm vi cho phép', 'Out of range'],
+  e_range_between: ['Phải từ {a} đến {b}', 'Must be from {a} to {b}'],
   e_malformed: ['Có ký tự hỏng (nửa biểu tượng cảm xúc)', 'A broken character (half an emoji)'],
   e_control_character: ['Có ký tự điều khiển không hợp lệ', 'Contains an invalid control character'],
   e_unknown_field: ['Trường không có trong biểu mẫu', 'Not a field of this form'],
@@ -154,6 +155,7 @@ const S = {
 };
 // Codes that are about the whole submission; other codes without a field are the server's
 // words (a bad `captured_at`, say), not a field's.
+const GEO_RANGE = { lat: [-90, 90], lon: [-180, 180] }; // server/validate.py, validate.js GEO
 const ITEM_CODES = new Set(['unknown_form', 'unknown_version', 'id_reused', 'forbidden', 'form_mismatch', 'other_record']);
 
 const fill = (s, params, i) => s.replace(/\{(\w+)\}/g, (_, k) => {
@@ -213,6 +215,14 @@ export const ask = (key, params) => pair(key, params).join('\n\n');
 // field definition `f`, whose value in the form is `value`: what to write, where it can tell, as
 // a [vi, en] pair.
 export function errorText(e, f, value) {
+  // A part of a geopoint (`vi_tri.lon`): which box, and for a range, the range.
+  const part = f?.type === 'geopoint' ? /\.(lat|lon|alt|accuracy)$/.exec(e.path ?? '')?.[1] : null;
+  if (part) {
+    const limits = Array.isArray(e.limit) ? e.limit : GEO_RANGE[part];
+    const words = e.code === 'range' && limits ? pair('e_range_between', { a: limits[0], b: limits[1] }) : errorText({ ...e, path: part }, null);
+    const name = S[part] ?? [part, part];
+    return words.map((w, i) => `${name[i]}: ${w}`);
+  }
   const typed = typeof value === 'string' ? value.trim() : '';
   // "1.500" or "1 500": the Vietnamese way of writing thousands, not a whole number to a phone
   if (e.code === 'type' && f?.type === 'integer' && /^[+-]?\d{1,3}([.,\s]\d{3})+$/.test(typed))

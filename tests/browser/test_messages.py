@@ -47,3 +47,15 @@ def test_messages_say_what_to_write(phones, server) -> None:
     # the hint's English beside the Vietnamese, marked as English for screen readers
     expect(phone_err.locator('[lang="en"]')).to_have_text("Wrong format: 10 or 11 digits from 0")
     expect(page.locator("#lang")).to_have_count(0)  # no language switch: both are always shown
+
+    # a geopoint says which box is wrong, and for a range, the range
+    place = phone.field("vi_tri")
+    place.locator("input").nth(0).fill("21.03")
+    place.locator("input").nth(0).dispatch_event("change")
+    expect(place.locator(".err")).to_have_text("Kinh độ: Bắt buộc nhập / Longitude: Required")
+    place.locator("input").nth(0).fill("105.85")
+    place.locator("input").nth(1).fill("21.03")
+    place.locator("input").nth(1).dispatch_event("change")
+    expect(place.locator(".err")).to_have_text(
+        "Vĩ độ: Phải từ -90 đến 90 / Latitude: Must be from -90 to 90"
+    )
