@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Litestar, Request, Response, Router
@@ -29,7 +30,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import TITLES, ApiError, NotFound, bilingual, bilingual_errors
+from server.errors import TITLES, ApiError, Malformed, NotFound, bilingual, bilingual_errors
 from server.protocol import MAX_BODY_BYTES, FieldError, Problem
 from server.store import Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -141,6 +142,25 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     )
 
 
+def _one_value_each(request: Request[Any, Any, Any]) -> None:
+    """No query parameter of the API takes several values: one given twice (`form_id=a&
+    form_id=b`) is refused, 400 at its name, where the last would have been taken silently
+    (a client meaning "either form" would get one form's records, with no error)."""
+    names = [
+        name
+        for name, _ in parse_qsl(
+            request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
+    ]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise Malformed(
+            f"give each query parameter once: {', '.join(twice)}",
+            code="bad_parameter",
+            errors=[FieldError(name, "duplicate", "given more than once") for name in twice],
+        )
+
+
 def _missing_docs_page(response: Response[Any]) -> Response[Any]:
     """litestar answers an unknown page under /schema with HTML; every error here is ours."""
     if response.status_code == 404:
@@ -185,6 +205,7 @@ def create_app(settings: Settings) -> Litestar:
 
     api = Router(
         path="/api/v1",
+        before_request=_one_value_each,
         route_handlers=[
             forms_api.manifest,
             forms_api.form_version,

@@ -17,9 +17,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from server import areas
-from server.errors import ApiError, Forbidden, Unauthorized
+from server.errors import ApiError, Forbidden, Malformed, Unauthorized
 from server.forms import nfc
 from server.item import encode, now_iso
+from server.protocol import FieldError
 from server.store import Store
 from server.store_schema import User, UserRow
 
@@ -99,6 +100,14 @@ class TokenAuth(AbstractAuthenticationMiddleware):
     ) -> AuthenticationResult:
         state = connection.app.state
         client = connection.client.host if connection.client else ""
+        sent = connection.headers.getall("authorization", [])
+        if len(sent) > 1 or any("," in v for v in sent):  # a token has no comma: joined ones
+            # not a list header (RFC 9110 5.3): a proxy may take either, so neither is
+            raise Malformed(
+                "send one Authorization header, not several",
+                code="bad_request",
+                errors=[FieldError("Authorization", "duplicate", "given more than once")],
+            )
         try:
             user = authenticate(state.store, connection.headers.get("authorization"))
         except Unauthorized as exc:

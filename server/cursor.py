@@ -47,6 +47,8 @@ def read(db_id: str, cursor: str | None, kind: str = CHANGES) -> int:
         value = int(seq)
         if not 0 <= value < 2**63:  # past SQLite's INTEGER: not ours
             raise ValueError(text)
+        if make(cursor_db, value, tag) != cursor:  # "01", padding, another base64 spelling
+            raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise _bad("this cursor is not one of ours") from exc
     if tag != kind:

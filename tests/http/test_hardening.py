@@ -428,3 +428,38 @@ def test_uptime_monitors_may_send_head_to_healthz(api: Api) -> None:
     assert r.status_code == 200 and r.content == b""
     # RFC 9110 9.3.2: the length the GET's body has, though none comes
     assert r.headers["content-length"] == api.client.get("/healthz").headers["content-length"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/api/v1/records", "form_id=tuyen_truyen&form_id=mo_hinh"),
+        ("/api/v1/records", "limit=abc&limit=5"),
+        ("/api/v1/records", "limit=5&limit%3D=1&lim%69t=6"),
+        ("/api/v1/sync/pull", "since=&since="),
+        ("/api/v1/forms/hoa_giai/export", "format=csv&format=jsonl"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_refused(api: Api, path: str, query: str) -> None:
+    """No parameter of the API takes several values: the last one winning silently would
+    answer another question than the one asked (records of one form, not of either)."""
+    r = api.client.get(f"{path}?{query}", headers=api.auth("admin"))
+    problem = assert_problem(r, 400)
+    assert problem["code"] == "bad_parameter"
+    assert [e["code"] for e in problem["errors"]] == ["duplicate"]
+    assert api.client.get(
+        f"{path}?{query.split('&')[-1]}", headers=api.auth("admin")
+    ).status_code in (200, 400)
+
+
+def test_two_authorization_headers_are_refused(api: Api) -> None:
+    """Authorization is not a list (RFC 9110 11.6.2): with two, a proxy and the server could
+    each take another one. Neither is taken, whichever comes first."""
+    good, bad = api.auth("officer")["Authorization"], "Bearer not-a-token"
+    for first, second in ((good, bad), (bad, good), (good, good)):
+        r = api.client.get(
+            "/api/v1/me", headers=[("Authorization", first), ("Authorization", second)]
+        )
+        problem = assert_problem(r, 400)
+        assert problem["errors"][0]["path"] == "Authorization"
+    assert api.client.get("/api/v1/me", headers=api.auth("officer")).status_code == 200

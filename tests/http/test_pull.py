@@ -276,6 +276,8 @@ def test_a_garbage_cursor_is_a_400(api: Api) -> None:
         b64(f"c2:{db}:1"),
         b64(f"c1:{db}:1:2"),
         "\u00e9\u00e9",
+        b64(f"c1:{db}:01"),  # a number spelt otherwise than coso spells it
+        b64(f"c1:{db}:0") + "==",  # padding coso never writes
     ):
         for who, path in (
             ("supervisor", RECORDS),
