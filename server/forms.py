@@ -109,7 +109,7 @@ def parse_definition(source: Any) -> FormDef:
         raise DefinitionError([FieldError("", "type", "a form definition is an object")])
     errors: list[FieldError] = []
     raw_fields = source.get("fields")
-    shell = {**source, "fields": []}
+    shell = {**_known(source, FormDef, "", errors), "fields": []}
     try:
         form = msgspec.convert(shell, FormDef)
     except msgspec.ValidationError as exc:
@@ -172,6 +172,8 @@ def _convert_fields(
                 errors.append(FieldError(here, "too_deep", message))
             else:
                 inner = _convert_fields(nested, f"{here}.fields", errors, depth + 1)
+        if isinstance(item, dict):
+            item = _known(item, Field, here, errors)
         try:
             field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
@@ -186,6 +188,22 @@ def _convert_fields(
         slots.append(field)
     _check_fields(slots, path, errors)
     return [f for f in slots if f is not None]
+
+
+def _known(
+    item: dict[str, Any], kind: type[Struct], path: str, errors: list[FieldError]
+) -> dict[str, Any]:
+    """`item` without the keys `kind` does not have, each reported: the rest is still checked,
+    so that one misspelt key does not hide the other problems of its field (msgspec stops at
+    the first)."""
+    known = kind.__struct_fields__
+    for key in item:
+        if key not in known:
+            where = f"{path}.{key}".lstrip(".")
+            errors.append(
+                FieldError(where, "unknown_field", f"Object contains unknown field `{key}`")
+            )
+    return {k: v for k, v in item.items() if k in known}
 
 
 def _tidy(f: Field) -> None:

@@ -475,6 +475,20 @@ def test_a_broken_field_does_not_hide_the_others() -> None:
     ]
 
 
+def test_a_misspelt_key_does_not_hide_the_other_problems_of_its_field() -> None:
+    """msgspec stops at a field's first problem: an unknown key is reported and left aside,
+    and the rest of that field is still checked (its name, its label, its choices)."""
+    source = form(field("A b", "select_one", colour=1, label={"vi": " ", "en": "x"}))
+    source["sub_title"] = "x"
+    assert sorted(problems(source)) == [
+        ("fields[0].choices", "required"),
+        ("fields[0].colour", "unknown_field"),
+        ("fields[0].label.vi", "required"),
+        ("fields[0].name", "pattern"),
+        ("sub_title", "unknown_field"),
+    ]
+
+
 def test_a_broken_repeat_does_not_hide_the_problems_of_its_fields() -> None:
     source = form(field("cac_ben", "repeat", colour=1, fields=[field("a"), field("a", "texte")]))
     assert sorted(problems(source)) == [
