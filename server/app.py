@@ -32,7 +32,7 @@ from server.auth import TokenAuth
 from server.catalog import Catalog
 from server.errors import TITLES, ApiError, Malformed, NotFound, bilingual, bilingual_errors
 from server.protocol import MAX_BODY_BYTES, FieldError, Problem
-from server.store import Store
+from server.store import DatabaseGone, Store
 from server.web import FailedAuthLimiter, edge_middleware
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,12 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         detail = (
             f"the database is busy with another write; nothing was stored: send again in "
             f"{BUSY_RETRY_SECONDS} s"
+        )
+    elif isinstance(exc, DatabaseGone):
+        log.error("DATABASE FILE GONE / MẤT TỆP CƠ SỞ DỮ LIỆU: %s", exc)
+        status, code = 503, "database_gone"
+        detail = (
+            "the server's database file is missing; nothing was stored: send again later"
         )
     elif _disk_full(exc):
         # one line for the operator, not a traceback a request: the phone keeps its items and

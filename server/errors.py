@@ -61,6 +61,7 @@ DETAILS_VI = {
     "internal": "Lỗi máy chủ",
     "busy": "Máy chủ đang bận ghi dữ liệu khác, chưa lưu gì: hãy gửi lại sau",
     "disk_full": "Ổ đĩa máy chủ đã đầy, chưa lưu gì: hãy gửi lại sau",
+    "database_gone": "Máy chủ mất tệp cơ sở dữ liệu, chưa lưu gì: hãy gửi lại sau",
     "http_error": "Lỗi yêu cầu",
 }
 

@@ -12,6 +12,7 @@ numbered steps in `MIGRATIONS`, tracked in `PRAGMA user_version`. Another backen
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -41,6 +42,20 @@ class NewerDatabase(Exception):
     """A database whose schema a newer coso made: refused, never written by this one."""
 
 
+class DatabaseGone(Exception):
+    """The database file was deleted, moved or replaced while coso had it open: a write would
+    go into a file no one can open again (acknowledged, then lost), a new connection would
+    make an empty database in its place. Refused until the file is back."""
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class Store:
     """A coso database. `Store(":memory:")` for tests, a file path for everything else."""
 
@@ -62,6 +77,7 @@ class Store:
                     " / cơ sở dữ liệu của phiên bản coso mới hơn: hãy nâng cấp coso trước"
                 )
         self._writer = self._connect()
+        self._file = None if self.memory else _identity(self.path)
         try:
             self.db = Database(self._writer)
             with self._lock:
@@ -73,8 +89,19 @@ class Store:
             self._writer.close()
             raise
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_SECONDS)
+    def _check_file(self) -> None:
+        """DatabaseGone unless the file at `path` is still the one opened (a stat: some µs)."""
+        if not self.memory and _identity(self.path) != self._file:
+            raise DatabaseGone(
+                f"{self.path} was deleted, moved or replaced while the server had it open:"
+                " put it back (or restore a backup) and restart the server"
+            )
+
+    def _connect(self, *, create: bool = True) -> sqlite3.Connection:
+        where, uri = self.path, False
+        if not create and not self.memory:  # never an empty database where one has gone
+            where, uri = Path(self.path).absolute().as_uri() + "?mode=rw", True
+        conn = sqlite3.connect(where, check_same_thread=False, timeout=BUSY_SECONDS, uri=uri)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_SECONDS * 1000}")
         if not self.memory:
@@ -113,6 +140,7 @@ class Store:
         if not self._lock.acquire(timeout=BUSY_SECONDS):
             raise sqlite3.OperationalError("database is locked (by this server's other writes)")
         try:
+            self._check_file()
             conn = self._writer
             left = max(1, int((deadline - time.monotonic()) * 1000))
             conn.execute(f"PRAGMA busy_timeout = {left}")
@@ -123,6 +151,9 @@ class Store:
                 conn.rollback()
                 raise
             conn.commit()
+            # gone meanwhile: the commit went into a file no one will open, so it is no
+            # acknowledgement (the client keeps its items and sends them again)
+            self._check_file()
         finally:
             self._lock.release()
 
@@ -133,9 +164,10 @@ class Store:
             with self._lock:
                 yield self._writer
             return
+        self._check_file()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = self._connect(create=False)
         yield conn
 
     @contextlib.contextmanager
