@@ -51,6 +51,15 @@ def read(db_id: str, cursor: str | None, kind: str = CHANGES) -> int:
             raise ValueError(text)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise _bad("this cursor is not one of ours") from exc
+    if tag != kind and kind == AUDIT:
+        # the records' kind, or the audit log's own from a coso before the kinds, which
+        # tagged both c1: read the log again from the start (its entries are never lost)
+        raise ApiError(
+            "this cursor is not the audit log's (or comes from an older coso): read the log"
+            " again from the start",
+            code="reset_required",
+            status=409,
+        )
     if tag != kind:
         raise _bad(
             "this cursor belongs to another list (the audit log's and the records' count"

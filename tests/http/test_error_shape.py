@@ -218,12 +218,15 @@ def test_400_a_cursor_of_the_other_list(api: Any) -> None:
         ("/api/v1/records", audit_next),
         ("/api/v1/conflicts", audit_next),
         ("/api/v1/sync/pull", audit_next),
-        ("/api/v1/audit", records_next),
     ):
         r = api.client.get(path, params={"since": since}, headers=admin)
         problem = assert_problem(r, 400)
         assert problem["code"] == "bad_cursor"
         assert [e["path"] for e in problem["errors"]] == ["since"]
+    # the audit log's own cursors were tagged as the records' before the kinds: one kept by
+    # a client from an older coso starts the log over (409), it is not refused as garbage
+    r = api.client.get("/api/v1/audit", params={"since": records_next}, headers=admin)
+    assert assert_problem(r, 409)["code"] == "reset_required"
     # each list's own cursor goes on
     assert api.client.get("/api/v1/audit", params={"since": audit_next}, headers=admin).is_success
     r = api.client.get("/api/v1/records", params={"since": records_next}, headers=admin)
