@@ -20,10 +20,11 @@ import msgspec
 from server import derive, forms
 from server.evolution import check_evolution, rename_map, with_retired
 from server.form_source import read_file
-from server.forms import DefinitionError, FormDef, parse_definition, read_source
+from server.forms import DefinitionError, Field, FormDef, parse_definition, read_source
 from server.item import now_iso
 from server.protocol import FormSummary, PublishResult
 from server.store import Store
+from server.store_schema import DERIVE_RULES
 from server.validate import Validator, compile_form
 
 
@@ -42,9 +43,27 @@ class FormVersions:
     # the version that last renamed a field: records derived before it hold older names
     names_since: int = 1
 
+    # each select_multiple's choices in the order its values are kept (derive.kept)
+    orders: dict[str, dict[str, int]] = field(default_factory=dict)
+
     @property
     def latest(self) -> int:
         return len(self.defs)
+
+    @property
+    def layout(self) -> tuple[dict[str, str], int, dict[str, dict[str, int]]]:
+        """What derive needs of the form (derive.Layout)."""
+        return self.renames, self.latest, self.orders
+
+
+def _orders(fields: list[Field], prefix: str = "") -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for f in fields:
+        if f.type == "select_multiple":
+            out[prefix + f.name] = {c.value: i for i, c in enumerate(f.choices or [])}
+        elif f.type == "repeat":
+            out.update(_orders(f.fields or [], f"{prefix}{f.name}."))
+    return out
 
 
 log = logging.getLogger("coso")
@@ -104,6 +123,7 @@ class Catalog:
                 (n for n in range(2, fv.latest + 1) if maps[n - 2] != maps[n - 1]), default=1
             )
             fv.accepted = with_retired(fv.defs)
+            fv.orders = _orders(fv.accepted[-1].fields)
             fv.validators = [compile_form(form, n) for n, form in enumerate(fv.accepted, 1)]
         with self._lock:
             before, self._forms, self._count = self._forms, loaded, len(rows)
@@ -214,7 +234,7 @@ class Catalog:
             fv = self.get(form_id)
             if fv is None:
                 return done
-            layout = {form_id: (fv.renames, fv.latest)}
+            layout = {form_id: fv.layout}
             # found with a read, derived in a write: one a push derived meanwhile comes out
             # the same, and is not written again
             ids = self.store.records_derived_before(form_id, below, after, REDERIVE_CHUNK)
@@ -226,13 +246,31 @@ class Catalog:
         return done
 
     def finish_rederive(self) -> int:
-        """Derive anew the records still under older names (a publish stopped before it had
-        derived them all); how many."""
-        return sum(
+        """Derive anew the records an older coso derived under other rules, and those still
+        under older names (a publish stopped before it had derived them all); how many."""
+        done = self.rederive_all() if self.store.derive_rules() < DERIVE_RULES else 0
+        return done + sum(
             self.rederive(form_id, fv.names_since)
             for form_id, fv in list(self._forms.items())
             if fv.names_since > 1
         )
+
+    def rederive_all(self) -> int:
+        """Derive every record anew under this coso's rules (store_schema.DERIVE_RULES), a
+        chunk a transaction beside the requests, then record that it is done; how many were
+        looked at. A record that comes out the same is not written (nor pulled again)."""
+        done, after = 0, ""
+        while not self.stopping.is_set():
+            ids = self.store.record_ids_after(after, REDERIVE_CHUNK)
+            if not ids:
+                with self.store.write() as w:
+                    w.set_derive_rules(DERIVE_RULES)
+                return done
+            layout = {form_id: fv.layout for form_id, fv in list(self._forms.items())}
+            with self.store.write() as w:
+                derive.rebuild(w, ids, layout, now_iso())
+            done, after = done + len(ids), ids[-1]
+        return done
 
 
 def _version_key(path: Path) -> tuple[str, int, str]:

@@ -20,8 +20,11 @@ from server.store_schema import RecordRow, SubmissionRow
 from server.store_write import Writer
 from server.validate import instant_ns
 
-# form_id -> (old name -> latest name, latest version)
-Layout = Mapping[str, tuple[Mapping[str, str], int]]
+# the choices of each select_multiple in the order its values are kept: latest name
+# (`group.field` inside a repeat group) -> value -> rank
+Orders = Mapping[str, Mapping[str, int]]
+# form_id -> (old name -> latest name, latest version, select_multiple orders)
+Layout = Mapping[str, tuple[Mapping[str, str], int, Orders]]
 # submission id -> (its data as validated, captured_at in nanoseconds), for rows just stored
 InHand = Mapping[str, tuple[dict[str, Any], int]]
 
@@ -47,8 +50,42 @@ def renamed(data: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def kept(data: dict[str, Any], orders: Orders, prefix: str = "") -> dict[str, Any]:
+    """`data` stored by an older coso in the one spelling values are kept in now (what
+    validate.py makes of what comes in): a select_multiple's choices in the order of the
+    form's, a repeat group item without null entries. The same value, so the same for the
+    merge: two phones that ticked the same boxes never conflict, whenever they were stored."""
+    out = data
+    for key, value in data.items():
+        if type(value) is not list or not value:
+            continue
+        name = prefix + key
+        rank = orders.get(name)
+        if rank is not None:
+            if all(type(v) is str for v in value) and len(set(value)) == len(value):
+                ordered = sorted(value, key=lambda v: rank.get(v, len(rank)))
+                if ordered != value:
+                    out = dict(out) if out is data else out
+                    out[key] = ordered
+        elif type(value[0]) is dict:
+            items = [
+                kept({k: v for k, v in item.items() if v is not None}, orders, name + ".")
+                if type(item) is dict
+                else item
+                for item in value
+            ]
+            if items != value:
+                out = dict(out) if out is data else out
+                out[key] = items
+    return out
+
+
 def _sub(
-    row: SubmissionRow, renames: Mapping[str, str], latest: int, validated: InHand | None = None
+    row: SubmissionRow,
+    renames: Mapping[str, str],
+    latest: int,
+    validated: InHand | None = None,
+    orders: Orders | None = None,
 ) -> Sub:
     known = validated.get(row.id) if validated else None
     # a row just validated: its data and time as they were before encoding (the same values,
@@ -56,6 +93,8 @@ def _sub(
     data, captured_ns = known if known else (_decode(row.data), instant_ns(row.captured_at))
     if renames and row.form_version != latest:  # the latest names are never renamed away
         data = renamed(data, renames)
+    if orders and not known:  # a stored row, maybe stored before today's spelling
+        data = kept(data, orders)
     return Sub(
         id=row.id,
         parents=() if row.parents == "[]" else tuple(_decode(row.parents)),
@@ -104,6 +143,7 @@ def _advance(
     latest: int,
     now: str,
     validated: InHand | None = None,
+    orders: Orders | None = None,
 ) -> Record | None:
     """The record after `rows`, when each row's parents are exactly the heads before it: then
     base(S) is the record's state, S writes the fields it changes or resolves, and each of
@@ -114,7 +154,7 @@ def _advance(
     conflicts = {c.field: c for c in record.conflicts}
     revision, skewed = record.revision, bool(record.flags)
     for row in rows:
-        s = _sub(row, renames, latest, validated)
+        s = _sub(row, renames, latest, validated, orders)
         if sorted(s.parents) != heads:
             return None
         for f, v in s.data.items():
@@ -179,11 +219,13 @@ def rebuild(
         rows = new_rows.get(rid)
         if doc is not None and pending == 0 and rows:
             before = _decode(doc, type=Record)
-            renames, latest = layout.get(before.form_id, ({}, before.form_version))
+            renames, latest, orders = layout.get(before.form_id, ({}, before.form_version, {}))
             # a state derived under an older version may hold names renamed since (a renaming
             # publish derives its records anew a few hundred at a time): merged afresh then
             current = not renames or before.form_version == latest
-            record = _advance(before, rows, renames, latest, now, validated) if current else None
+            record = (
+                _advance(before, rows, renames, latest, now, validated, orders) if current else None
+            )
             if record is not None:
                 out[rid] = Merged(
                     data=record.data,
@@ -213,8 +255,8 @@ def rebuild(
             rows = [
                 r for r in rows if r.form_id == root.form_id and areas.contains(r.area, root.area)
             ]
-        renames, latest = layout.get(rows[0].form_id, ({}, rows[0].form_version))
-        m = merge(_sub(r, renames, latest, validated) for r in rows)
+        renames, latest, orders = layout.get(rows[0].form_id, ({}, rows[0].form_version, {}))
+        m = merge(_sub(r, renames, latest, validated, orders) for r in rows)
         out[rid] = m
         if not m.merged:
             continue  # only pending submissions: no record yet

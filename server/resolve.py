@@ -168,7 +168,7 @@ def resolve(
             note=note,
         )
         w.insert_submissions([row])
-        rebuild(w, [record_id], {record.form_id: (fv.renames, fv.latest)}, now, {record_id: [row]})
+        rebuild(w, [record_id], {record.form_id: fv.layout}, now, {record_id: [row]})
         w.audit(
             now,
             user.id,

@@ -24,7 +24,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from server import areas
-from server.store_schema import COSO_TABLES, MIGRATIONS, RecordRow, SubmissionRow, User, UserRow
+from server.store_schema import (
+    COSO_TABLES,
+    DERIVE_RULES,
+    MIGRATIONS,
+    RecordRow,
+    SubmissionRow,
+    User,
+    UserRow,
+)
 from server.store_write import Writer, _select_in, _submissions_of
 
 BUSY_SECONDS = 30  # how long a write waits for its turn before it is refused 503 `busy`
@@ -118,6 +126,11 @@ class Store:
         self._writer.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('db_id', ?)", [str(uuid.uuid4())]
         )
+        if current == 0:  # made now: every record will be derived under these rules
+            self._writer.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('derive_rules', ?)",
+                [str(DERIVE_RULES)],
+            )
         self._writer.commit()
 
     def close(self) -> None:
@@ -277,6 +290,23 @@ class Store:
             if len(page) < batch:
                 return
             since = page[-1].change_seq
+
+    def derive_rules(self) -> int:
+        """The rules (store_schema.DERIVE_RULES) every record's state was derived under."""
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'derive_rules'").fetchone()
+        return int(row[0]) if row else 1
+
+    def record_ids_after(self, after: str, limit: int) -> list[str]:
+        """Ids of every record, in order, past `after`: `limit` of them."""
+        with self.read() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT record_id FROM records WHERE record_id > ? ORDER BY record_id LIMIT ?",
+                    [after, limit],
+                )
+            ]
 
     def records_derived_before(
         self, form_id: str, version: int, after: str, limit: int

@@ -75,6 +75,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE records ADD COLUMN pending INTEGER;
     """,
 ]
+# Bumped whenever what a record's state is made of changes (the merge rules, the one spelling
+# a value is kept in): records an older coso derived are derived anew when the server starts
+# (catalog.Catalog.finish_rederive), as after a renaming publish. Kept in meta `derive_rules`;
+# a database made before it was kept is at 1.
+DERIVE_RULES = 2
 # what a restore checks a backup for: the tables of the first schema (later steps add to them)
 COSO_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", MIGRATIONS[0]))
 

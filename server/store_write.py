@@ -191,5 +191,10 @@ class Writer:
             [at, user_id, device_id, action, target, detail],
         )
 
+    def set_derive_rules(self, rules: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('derive_rules', ?)", [str(rules)]
+        )
+
     def set_db_id(self, db_id: str) -> None:
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [db_id])

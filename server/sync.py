@@ -54,7 +54,7 @@ def push(
         # change) may rename fields: records are merged under the latest names of now.
         catalog.reload()
         forms = {fid: catalog.get(fid) for fid in {p.row.form_id for p in accepted}}
-        layout = {fid: (fv.renames, fv.latest) for fid, fv in forms.items() if fv is not None}
+        layout = {fid: fv.layout for fid, fv in forms.items() if fv is not None}
         new_rows: dict[str, list[SubmissionRow]] = {}
         for p in accepted:
             new_rows.setdefault(p.row.record_id, []).append(p.row)

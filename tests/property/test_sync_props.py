@@ -240,7 +240,7 @@ def check_store(s: Server) -> None:
     fv = s.catalog.get("hoa_giai")
     assert fv is not None
     with s.store.write() as w:  # rebuild writes only what differs from the stored state
-        derive.rebuild(w, sorted(expected), {"hoa_giai": (fv.renames, fv.latest)}, now_iso())
+        derive.rebuild(w, sorted(expected), {"hoa_giai": fv.layout}, now_iso())
     assert s.docs() == docs and s.seq() == seq, "the stored state is not merge(stored)"
 
 

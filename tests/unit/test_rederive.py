@@ -21,6 +21,7 @@ from server.catalog import Catalog, publish_files, schema_files
 from server.form_source import read_source
 from server.forms import parse_definition
 from server.store import Store
+from server.store_schema import DERIVE_RULES
 from tests.support import hoa_giai, submission
 
 V2 = (ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8")
@@ -155,3 +156,68 @@ def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
             record = doc(served, item["id"])
             assert record["form_version"] == 3
             assert "to_hoa_giai" in record["data"]
+
+
+def test_records_an_older_coso_derived_are_derived_anew_under_todays_rules(
+    tmp_path: Path,
+) -> None:
+    """An older coso kept a select_multiple in the order it was ticked: two phones ticking
+    the same boxes in another order left a conflict, and its stored state kept it after an
+    upgrade (a new edit carried it on). At the start, every record is derived anew under this
+    coso's rules (store_schema.DERIVE_RULES), stored submissions read in today's spelling;
+    records that come out the same are not written again."""
+    path = tmp_path / "coso.db"
+    store = Store(path)
+    catalog = Catalog(store)
+    publish_files(catalog, schema_files(ROOT / "schemas"))
+    user, _ = add_user(store, "officer", "officer", "01.00070")
+    model = {
+        "ten_mo_hinh": "Camera an ninh tổ 5",
+        "loai_mo_hinh": "tu_quan",
+        "linh_vuc_hoat_dong": ["phong_chong_toi_pham"],
+        "nguoi_phu_trach": "Nguyễn Văn Bình",
+    }
+    root = submission("mo_hinh", model, version=1)
+    other = submission("mo_hinh", {**model, "ten_mo_hinh": "Tổ liên gia"}, version=1)
+    ticked = ["khac", "camera_an_ninh"]
+    a, b = (
+        submission("mo_hinh", {"linh_vuc_hoat_dong": list(t)}, version=1,
+                   record_id=root["id"], parents=[root["id"]])
+        for t in (ticked, ticked[::-1])
+    )  # fmt: skip
+    encoded = [msgspec.json.encode(i) for i in (root, other, a, b)]
+    assert {r.status for r in sync.push(store, catalog, user, "phone", encoded)} == {"accepted"}
+    # What an older coso left: b's data as ticked, the record derived from it without today's
+    # order (a conflict), and no rules recorded.
+    with store.write() as w:
+        w.conn.execute(
+            "UPDATE submissions SET data = ? WHERE id = ?",
+            [msgspec.json.encode({"linh_vuc_hoat_dong": ticked}).decode(), b["id"]],
+        )
+        w.conn.execute(
+            "UPDATE submissions SET data = ? WHERE id = ?",
+            [msgspec.json.encode({"linh_vuc_hoat_dong": ticked[::-1]}).decode(), a["id"]],
+        )
+        fv = catalog.get("mo_hinh")
+        assert fv is not None
+        derive.rebuild(w, [root["id"]], {"mo_hinh": (fv.renames, fv.latest, {})}, "then")
+        w.conn.execute("DELETE FROM meta WHERE key = 'derive_rules'")
+    assert [c["field"] for c in doc(store, root["id"])["conflicts"]] == ["linh_vuc_hoat_dong"]
+    untouched = store.record(other["id"])
+    store.close()
+
+    upgraded = Store(path)
+    assert upgraded.derive_rules() == 1
+    assert Catalog(upgraded).finish_rederive() == 2
+    record = doc(upgraded, root["id"])
+    assert record["conflicts"] == []
+    assert record["data"]["linh_vuc_hoat_dong"] == ["camera_an_ninh", "khac"]  # the form's order
+    assert upgraded.record(other["id"]) == untouched  # the same: not written, not pulled again
+    assert upgraded.derive_rules() == DERIVE_RULES
+    assert Catalog(upgraded).finish_rederive() == 0  # once
+
+
+def test_a_new_database_is_derived_under_todays_rules_from_the_start(tmp_path: Path) -> None:
+    store = Store(tmp_path / "coso.db")
+    assert store.derive_rules() == DERIVE_RULES
+    assert Catalog(store).finish_rederive() == 0
