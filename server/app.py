@@ -105,9 +105,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     elif isinstance(exc, DatabaseGone):
         log.error("DATABASE FILE GONE / MẤT TỆP CƠ SỞ DỮ LIỆU: %s", exc)
         status, code = 503, "database_gone"
-        detail = (
-            "the server's database file is missing; nothing was stored: send again later"
-        )
+        detail = "the server's database file is missing; nothing was stored: send again later"
     elif _disk_full(exc):
         # one line for the operator, not a traceback a request: the phone keeps its items and
         # sends them again once there is room
