@@ -4,6 +4,7 @@ added to it."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
 import time
@@ -125,13 +126,25 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
             sink.flush()
         else:  # written beside, renamed when complete: a failed export leaves no half file
             part = out.with_name(out.name + ".part")
+            # stopped (Ctrl-C, or SIGTERM from a service manager's timeout): the half file goes
+            stop = signal.signal(signal.SIGTERM, _interrupt)
             try:
                 with part.open("wb") as f:
                     for chunk in chunks:
                         f.write(chunk)
                 part.replace(out)
+            except KeyboardInterrupt:
+                click.echo(
+                    f"export stopped: {out} not written / đã dừng xuất, chưa ghi tệp", err=True
+                )
+                raise click.exceptions.Exit(130) from None
             finally:
                 part.unlink(missing_ok=True)
+                signal.signal(signal.SIGTERM, stop)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _progress(docs: Iterator[str], total: int, label: str) -> Iterator[str]:

@@ -714,3 +714,38 @@ def test_an_xlsx_number_reads_back_as_the_very_double_stored(number: float) -> N
     (row,) = read("xlsx", [doc({"thap": number, "vi_tri": {"lat": 21.0, "lon": number}})])
     assert type(row["thap"]) is float and row["thap"] == number
     assert row["vi_tri_lon"] == number
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_an_export_stopped_half_way_leaves_no_file(tmp_path: Path, sig: str) -> None:
+    """A service manager's timeout (SIGTERM) or Ctrl-C (SIGINT) during `coso export --out`:
+    neither the file nor its `.part` is left, and the operator reads why, in both languages."""
+    import signal
+    import time
+
+    path = tmp_path / "coso.db"
+    store = Store(path)
+    catalog = Catalog(store)
+    publish_files(catalog, schema_files(ROOT / "schemas"))
+    user, _ = add_user(store, "can-bo", "officer", "01.00070")
+    data = hoa_giai(random.Random(1))
+    for _ in range(8):
+        batch = [msgspec.json.encode(submission("hoa_giai", data, version=2)) for _ in range(1000)]
+        sync.push(store, catalog, user, "phone", batch)
+    store.close()
+    out = tmp_path / "hoa_giai.xlsx"
+    part = out.with_name(out.name + ".part")
+    cmd = [sys.executable, "-c", "from server.cli import main; main()"]
+    args = ["export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd + args, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not part.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the export ended before it could be stopped"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "đã dừng xuất" in err.decode() and "not written" in err.decode()
+    assert list(tmp_path.glob("hoa_giai*")) == []
