@@ -81,7 +81,9 @@ def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
         yield
         return
     path = Path(db).resolve()
-    with path.with_name(path.name + ".lock").open("a") as f:
+    lock = path.with_name(path.name + ".lock")
+    made = not lock.exists()  # a command refused leaves no lock file it made
+    with lock.open("a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -96,4 +98,9 @@ def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
                     " / một máy chủ coso (hoặc lệnh khôi phục) đang chạy trên cơ sở dữ liệu này"
                 )
             raise click.ClickException(message) from exc
-        yield
+        try:
+            yield
+        except click.ClickException:
+            if made:  # still held: no one else took it meanwhile
+                lock.unlink(missing_ok=True)
+            raise

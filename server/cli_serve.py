@@ -188,13 +188,9 @@ def restore(file: Path, db: str) -> None:
     check_db(db, create=True)  # a new database is a restore on a new machine
     if file.resolve() == Path(db).resolve():
         raise click.ClickException(f"{file} is the database itself / tệp sao lưu chính là {db}")
-    lock = Path(db).resolve().with_name(Path(db).resolve().name + ".lock")
-    stray = not lock.exists() and not Path(db).exists()  # nothing there to restore over
     with server_lock(db, restoring=True):
         try:
             new_id = restore_db(file, db)
         except ValueError as exc:
-            if stray and not Path(db).exists():  # refused on a new machine: leave nothing
-                lock.unlink(missing_ok=True)
             raise click.ClickException(str(exc)) from exc
     click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")

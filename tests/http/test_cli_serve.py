@@ -64,6 +64,7 @@ def test_serve_refuses_a_database_it_cannot_use(tmp_path: Path) -> None:
         refused(coso("serve", "--db", db, "--port", port), *why)
         assert (db.read_bytes() if db.is_file() else None) == before
     assert not (tmp_path / "nowhere").exists()
+    assert list(tmp_path.glob("*.lock")) == []  # nothing made beside another's file either
 
 
 @pytest.mark.parametrize("port", ["65536", "99999", "-1", "0"])
