@@ -133,7 +133,11 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
     except _DuplicateKey as exc:
         raise DefinitionError([FieldError("", "duplicate_key", str(exc))]) from exc
     except (ValueError, TypeError, RecursionError, yaml.YAMLError) as exc:
-        raise DefinitionError([FieldError("", "syntax", f"not valid YAML or JSON: {exc}")]) from exc
+        # one line: PyYAML's message spans several, and names "<unicode string>" for the file
+        said = " ".join(str(exc).replace('in "<unicode string>", ', "").split())
+        raise DefinitionError(
+            [FieldError("", "syntax", f"not valid YAML or JSON: {said}")]
+        ) from exc
     return data
 
 

@@ -632,6 +632,9 @@ def test_read_source_syntax_error(text: str, filename: str) -> None:
     with pytest.raises(DefinitionError) as info:
         read_source(text, filename)
     assert [(e.path, e.code) for e in info.value.errors] == [("", "syntax")]
+    message = info.value.errors[0].message
+    assert "\n" not in message and "<unicode string>" not in message  # one line, says where
+    assert "line 1" in message
 
 
 @pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
