@@ -22,9 +22,11 @@ import msgspec
 from server.errors import bilingual_errors, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
+    MAX_REREAD,
     FieldError,
     ItemResult,
     Submission,
+    first_path,
     lone_surrogate_in,
     lone_surrogate_path,
 )
@@ -363,25 +365,25 @@ def non_finite(raw: Any, at: str) -> tuple[tuple[str | None, str | None], str] |
     """((id, record_id), path) of an item that is JSON but for a NaN, Infinity or -Infinity
     (what Python's json.dumps writes for float('nan')), with the path of the first; None for
     any other item. What msgspec refuses as a whole, read by the standard parser to say
-    where."""
+    where (only when such a word is in it at all)."""
+    text = bytes(raw)
+    if len(text) > MAX_REREAD or (b"NaN" not in text and b"Infinity" not in text):
+        return None
     try:
-        item = json.loads(bytes(raw), parse_constant=lambda _: _Constant())
+        item = json.loads(text, parse_constant=lambda _: _Constant())
     except (ValueError, RecursionError):
         return None
     if not isinstance(item, dict):
         return None
     sid, rid = item.get("id"), item.get("record_id", item.get("id"))
     ident = (sid if isinstance(sid, str) else None, rid if isinstance(rid, str) else None)
-    todo: list[tuple[Any, str]] = [(item, at)]
-    while todo:
-        value, path = todo.pop()
-        if isinstance(value, _Constant):
-            return ident, path
-        if isinstance(value, dict):
-            todo.extend((v, key_path(path, k)) for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            todo.extend((v, f"{path}[{i}]") for i, v in reversed(list(enumerate(value))))
-    return None
+    found = first_path(item, lambda v: isinstance(v, _Constant))
+    if found is None:
+        return None
+    path = at
+    for key in found:
+        path = f"{path}[{key}]" if isinstance(key, int) else key_path(path, key)
+    return ident, path
 
 
 def decoder_ident(decoder: Any, raw: Any) -> tuple[str | None, str | None]:

@@ -4,17 +4,26 @@ JSON or MessagePack, and content negotiation for responses."""
 from __future__ import annotations
 
 import json
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import anyio
 import msgspec
+from anyio.to_thread import run_sync
 from litestar import Request, Response
 from litestar.exceptions import InternalServerException
 
 from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia, msgspec_where
-from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_in
+from server.protocol import (
+    LONE_SURROGATE,
+    MAX_BODY_BYTES,
+    MAX_REREAD,
+    SURROGATE_ESCAPE,
+    FieldError,
+    lone_surrogate_in,
+)
 from server.web import qualities
 
 T = TypeVar("T")
@@ -120,7 +129,10 @@ def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
 
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = MAX_BODY_BYTES) -> T:
     body = await read_body(request, limit)
-    return parse(body, type_, msgpack=is_msgpack(request))
+    msgpack = is_msgpack(request)
+    if len(body) > 64 * 1024:  # a large body refused may be read again, more slowly: not here
+        return await run_sync(lambda: parse(body, type_, msgpack=msgpack))
+    return parse(body, type_, msgpack=msgpack)
 
 
 def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
@@ -206,7 +218,23 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
     library's parser, which lets a lone UTF-16 surrogate escape ("\\ud83d", what JavaScript
     writes for text cut inside an emoji) through: each item is then decoded, and refused, on
     its own, so one bad item costs nothing else. None when that parser refuses it too, or the
-    envelope itself is at fault."""
+    envelope itself is at fault.
+
+    Only for a body holding what msgspec refuses and the standard parser reads (a surrogate
+    escape, NaN, Infinity), and one at a time: reading 10 MiB of numbers as Python objects
+    takes some hundreds of MB, which several at once would multiply."""
+    if len(body) > MAX_REREAD:
+        return None
+    if not (SURROGATE_ESCAPE.search(body) or b"NaN" in body or b"Infinity" in body):
+        return None
+    with _ONE_AT_A_TIME:
+        return _split_json_batch(body, type_)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _split_json_batch(body: bytes, type_: type[T]) -> T | None:
     try:
         doc = json.loads(
             body,

@@ -33,16 +33,9 @@ async def push(
 ) -> Response[PushResponse]:
     """Store and merge a batch; one result per item, in order. A 200 is durable."""
     body, msgpack = await read_body(request, MAX_BODY_BYTES), is_msgpack(request)
-    try:
-        envelope = parse(body, PushEnvelope, msgpack=msgpack)
-    except Malformed as exc:
-        if isinstance(exc.__cause__, RecursionError):  # an item nested too deep: split
-            split = await run_sync(_split_deep, body, msgpack)
-        else:  # a lone surrogate in an item: the standard parser reads it
-            split = None if msgpack else split_json_batch(body, PushEnvelope)
-        if split is None:
-            raise
-        envelope = split
+    # in a worker thread: a body msgspec refuses may be read again by slower parsers, which
+    # must not hold the event loop (and every other request) meanwhile
+    envelope = await run_sync(_envelope, body, msgpack)
     if len(envelope.submissions) > MAX_BATCH_ITEMS:
         raise TooLarge(f"at most {MAX_BATCH_ITEMS} submissions per batch", code="too_many_items")
     user = request.user
@@ -55,10 +48,21 @@ async def push(
     return respond(request, PushResponse(results, now_iso()))
 
 
-def _split_deep(body: bytes, msgpack: bool) -> PushEnvelope | None:
-    """`split_deep_batch`, run in a worker thread: it reads every byte of up to 10 MiB in
-    Python, seconds the event loop would not answer anyone."""
-    return split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+def _envelope(body: bytes, msgpack: bool) -> PushEnvelope:
+    """The batch, or the Malformed of `parse`. An item msgspec cannot read (nested past its
+    limit; a lone surrogate, NaN or Infinity, which the standard parser reads) is split from
+    the others, to be refused on its own. Run in a worker thread: the splits read every byte
+    of up to 10 MiB in Python."""
+    try:
+        return parse(body, PushEnvelope, msgpack=msgpack)
+    except Malformed as exc:
+        if isinstance(exc.__cause__, RecursionError):  # an item nested too deep: split
+            split = split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+        else:  # a lone surrogate, NaN or Infinity in an item: the standard parser reads it
+            split = None if msgpack else split_json_batch(body, PushEnvelope)
+        if split is None:
+            raise
+        return split
 
 
 @get(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import time
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import msgspec
 import pytest
 
 from server.item import content_hash
+from server.protocol import MAX_REREAD
 from tests.support import assert_problem, hoa_giai, submission, uuid7
 
 PUSH = "/api/v1/sync/push"
@@ -965,3 +967,28 @@ def test_own_edit_after_a_supervisors_early_edit(api: Any) -> None:
     assert rec["area"] == "01.00070"
     assert rec["data"]["so_buoi_hoa_giai"] == 1
     assert rec["data"]["ket_qua"] == "Đang theo dõi."
+
+
+@pytest.mark.parametrize("bad", [b'"z": NaN', b'"z": "\\ud800"'])
+def test_a_huge_body_msgspec_refuses_is_not_read_again_by_slower_parsers(
+    api: Any, bad: bytes
+) -> None:
+    """10 MiB of numbers with a NaN or a lone surrogate outside the items: read again by the
+    standard parser to find the item at fault, it held the server (every user) for 10 s and
+    1.4 GB. Past MAX_REREAD the body is refused as a whole, at once; within it, an item with a
+    NaN is still refused alone (test_a_nan_literal_in_one_item_costs_nothing_else)."""
+    numbers = b"0," * (5 * 1024 * 1024 - 100)
+    body = b'{"device_id": "p", ' + bad + b', "submissions": [{"d": [' + numbers + b"0]}]}"
+    assert len(body) > MAX_REREAD
+    started = time.monotonic()
+    r = api.client.post(
+        PUSH,
+        content=gzip.compress(body),
+        headers={
+            **api.auth("officer"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert time.monotonic() - started < 3
+    assert assert_problem(r, 400)["code"] == "malformed_body"
