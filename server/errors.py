@@ -92,6 +92,7 @@ FIELD_ERRORS_VI = {
     "forbidden": "Ngoài địa bàn của bạn",
     "other_record": "Thuộc hồ sơ khác",
     "cycle": "Các bản cha tạo thành vòng lặp (một bản là cha của chính nó)",
+    "too_many_pending": "Quá nhiều bản của hồ sơ này đang chờ bản cha",
     "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
     "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
     "rename_collision": "Đổi tên làm hai trường của một phiên bản cũ trùng vào một tên",

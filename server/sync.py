@@ -26,6 +26,11 @@ from server.store_write import Writer
 if TYPE_CHECKING:
     from server.catalog import Catalog
 
+# Submissions of one record that may wait for their parents at once: each edit of a record
+# with some waiting merges its whole history again, and thousands (parents that never come)
+# made every write of the server wait behind one record's.
+MAX_WAITING = 1000
+
 
 def push(
     store: Store,
@@ -111,6 +116,8 @@ def _admit(
     # parents of the record's submissions that could name one not stored yet: those stored
     # while the record has some waiting, and the batch's, for `_closes_cycle`
     links = w.waiting_parents(edited)
+    waiting = {rid: _waiting(known) for rid, known in links.items()}
+    named = {rid: {p for ps in known.values() for p in ps} for rid, known in links.items()}
     batch: dict[str, Prepared] = {}
     for p in prepared:
         if p.creating and p.row.record_id not in owners:
@@ -175,13 +182,35 @@ def _admit(
             )
             continue
         known = links.setdefault(row.record_id, {})
-        if p.parents and _closes_cycle(row.id, p.parents, known):
+        names = named.setdefault(row.record_id, set())
+        if p.parents and row.id in names and _closes_cycle(row.id, p.parents, known):
             message = "a parent descends from this submission: it could never be merged"
             results[p.index] = _reject(
                 row.id, row.record_id, "invalid", [FieldError(f"{at}.parents", "cycle", message)]
             )
             continue
+        held = waiting.setdefault(row.record_id, set())
+        # it waits if a parent is not here (nor stored, nor earlier in the batch) or waits
+        waits = any(
+            q in held or (q not in known and q not in parent_homes and q not in batch)
+            for q in p.parents
+        )
+        if waits and len(held) >= MAX_WAITING:
+            message = (
+                f"{MAX_WAITING} submissions of this record already wait for their parents:"
+                " send those parents first"
+            )
+            results[p.index] = _reject(
+                row.id,
+                row.record_id,
+                "invalid",
+                [FieldError(f"{at}.parents", "too_many_pending", message)],
+            )
+            continue
+        if waits:
+            held.add(row.id)
         known[row.id] = list(p.parents)
+        names.update(p.parents)
         batch[row.id] = p
         accepted.append(p)
     return accepted
@@ -194,12 +223,30 @@ def _same_now(w: Writer, catalog: Catalog, sid: str, content_hash: str) -> bool:
     return stored is not None and hash_now(catalog, stored) == content_hash
 
 
+def _waiting(known: dict[str, list[str]]) -> set[str]:
+    """Which of a record's stored submissions (`known`: id -> parents) wait for a parent: one
+    not stored, or one that waits itself (O(n), over the children of each)."""
+    children: dict[str, list[str]] = {}
+    todo = []
+    for sid, parents in known.items():
+        for q in parents:
+            children.setdefault(q, []).append(sid)
+            if q not in known:
+                todo.append(sid)
+    held: set[str] = set()
+    while todo:
+        sid = todo.pop()
+        if sid not in held:
+            held.add(sid)
+            todo.extend(children.get(sid, ()))
+    return held
+
+
 def _closes_cycle(sid: str, parents: Sequence[str], known: dict[str, list[str]]) -> bool:
     """Whether `sid` is an ancestor of its own `parents` through `known` (id -> parents of the
     record's submissions that may name one not stored): only possible when one of them names
-    `sid`, so the walk, over each of them at most once, is rarely taken."""
-    if not any(sid in ps for ps in known.values()):
-        return False
+    `sid` (the caller knows it from the set of the names), so the walk, over each of them at
+    most once, is rarely taken."""
     seen: set[str] = set()
     todo = list(parents)
     while todo:

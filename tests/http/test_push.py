@@ -992,3 +992,31 @@ def test_a_huge_body_msgspec_refuses_is_not_read_again_by_slower_parsers(
     )
     assert time.monotonic() - started < 3
     assert assert_problem(r, 400)["code"] == "malformed_body"
+
+
+def test_a_record_holds_a_bounded_number_of_submissions_waiting_for_parents(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edits naming parents that never come wait for ever, and each edit of their record
+    merges its whole history again: thousands made every write of the server wait behind
+    one record. Past MAX_WAITING, an edit of that record that would wait too is refused
+    `too_many_pending` (alone); one that merges is not, and other records are untouched."""
+    from server import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "MAX_WAITING", 3)
+    root = case(1)
+    api.push("officer", [root])
+
+    def edit(parents: list[str]) -> dict[str, Any]:
+        data = {"trang_thai": "dang_hoa_giai"}
+        return submission("hoa_giai", data, version=2, record_id=root["id"], parents=parents)
+
+    early = [edit([uuid7()]) for _ in range(3)]
+    chained = edit([early[0]["id"]])  # names one that waits: it waits too
+    stranger = edit([uuid7()])
+    merges = edit([root["id"]])
+    other = case(2)
+    results = api.push("officer", [*early, chained, stranger, merges, other])
+    assert statuses(results) == ["pending"] * 3 + ["rejected", "rejected", "accepted", "accepted"]
+    assert reasons(results[3]) == ("invalid", {("submissions[3].parents", "too_many_pending")})
+    assert reasons(results[4]) == ("invalid", {("submissions[4].parents", "too_many_pending")})
