@@ -147,6 +147,15 @@ def _admit(
             results[p.index] = _reject(row.id, row.record_id, "invalid", p.timed_out)
             continue
         owner = owners.get(row.record_id)
+        # the area first: another area's record says nothing of itself, not even its form
+        if owner is not None and not areas.contains(user.area, owner[1]):
+            results[p.index] = _reject(
+                row.id,
+                row.record_id,
+                "forbidden",
+                [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
+            )
+            continue
         if owner is not None and owner[0] != row.form_id:
             results[p.index] = _reject(
                 row.id,
@@ -159,14 +168,6 @@ def _admit(
                         f"record {row.record_id} is a {owner[0]} record",
                     )
                 ],
-            )
-            continue
-        if owner is not None and not areas.contains(user.area, owner[1]):
-            results[p.index] = _reject(
-                row.id,
-                row.record_id,
-                "forbidden",
-                [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
             )
             continue
         homes = {

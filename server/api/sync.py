@@ -14,10 +14,17 @@ from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, ApiOperation, PushRequest, body, errors
 from server.api.records import page_response
 from server.auth import officer_or_above
-from server.errors import Malformed, TooLarge
+from server.errors import Invalid, Malformed, TooLarge
 from server.forms import nfc
 from server.item import now_iso
-from server.protocol import MAX_BATCH_ITEMS, MAX_BODY_BYTES, PushEnvelope, PushResponse, RecordPage
+from server.protocol import (
+    MAX_BATCH_ITEMS,
+    MAX_BODY_BYTES,
+    FieldError,
+    PushEnvelope,
+    PushResponse,
+    RecordPage,
+)
 from server.split import split_deep_batch
 
 
@@ -38,12 +45,14 @@ async def push(
     envelope = await run_sync(_envelope, body, msgpack)
     if len(envelope.submissions) > MAX_BATCH_ITEMS:
         raise TooLarge(f"at most {MAX_BATCH_ITEMS} submissions per batch", code="too_many_items")
+    device_id = nfc(envelope.device_id)
+    if device_id.lower().startswith("resolve:"):  # what a supervisor's resolution is shown as
+        message = "device ids starting resolve: name supervisors' resolutions"
+        raise Invalid(message, errors=[FieldError("device_id", "not_allowed", message)])
     user = request.user
     catalog.reload()
     results = await run_sync(
-        lambda: sync.push(
-            store, catalog, user, nfc(envelope.device_id), envelope.submissions, msgpack=msgpack
-        )
+        lambda: sync.push(store, catalog, user, device_id, envelope.submissions, msgpack=msgpack)
     )
     return respond(request, PushResponse(results, now_iso()))
 

@@ -312,6 +312,13 @@ def test_rejected_forbidden_edit_of_another_communes_record(api: Any) -> None:
     (result,) = api.push("other_officer", [edit(root, {"trang_thai": "hoa_giai_thanh"})])
     assert reasons(result) == ("forbidden", {("submissions[0].record_id", "forbidden")})
     assert record(api, root["id"])["revision"] == 1
+    # named with another form, it is still only forbidden: nothing said of the record's form
+    guess = submission(
+        "mo_hinh", {"so_thanh_vien": 3}, version=1, record_id=root["id"], parents=[root["id"]]
+    )
+    (result,) = api.push("other_officer", [guess])
+    assert reasons(result) == ("forbidden", {("submissions[0].record_id", "forbidden")})
+    assert "hoa_giai" not in str(result)
 
 
 def test_rejected_parent_of_another_record(api: Any) -> None:
@@ -1020,3 +1027,16 @@ def test_a_record_holds_a_bounded_number_of_submissions_waiting_for_parents(
     assert statuses(results) == ["pending"] * 3 + ["rejected", "rejected", "accepted", "accepted"]
     assert reasons(results[3]) == ("invalid", {("submissions[3].parents", "too_many_pending")})
     assert reasons(results[4]) == ("invalid", {("submissions[4].parents", "too_many_pending")})
+
+
+@pytest.mark.parametrize("device_id", ["resolve:giam-sat", "RESOLVE:x"])
+def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: str) -> None:
+    """A resolution's submission has device `resolve:NAME` (how the app and /conflicts show
+    who settled it): a phone naming itself so would pass its values off as a supervisor's."""
+    r = api.client.post(
+        PUSH,
+        json={"device_id": device_id, "submissions": [case(1)]},
+        headers=api.auth("officer"),
+    )
+    problem = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("device_id", "not_allowed")]
