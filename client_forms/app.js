@@ -135,12 +135,13 @@ async function setupView(problem = '', token = '') {
 async function doSetup(token) {
   pending = null;
   try {
-    await sync.setup(token);
+    await sync.setup(token, (before, me, drafts) => confirm(ask('confirm_switch', { old: before.name, new: me.name, n: drafts })));
   } catch (e) {
     const problem = {
       auth: () => t('setup_bad'),
       network: () => t('setup_offline'),
       other_user: () => t('setup_other_user', { n: e.unsent, old: e.before.name, new: e.me.name }),
+      declined: () => t('setup_declined', { old: e.before.name }),
     }[e.kind]?.() ?? t('err_server', { m: e.message });
     if (!(await db.kv('token'))) {
       if (e.kind === 'network') pending = token;

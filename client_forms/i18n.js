@@ -16,6 +16,11 @@ const S = {
     'Đường dẫn này của {new}, nhưng máy còn {n} mục chưa gửi của {old}. Hãy đồng bộ trước, hoặc lưu hộp thư đi ra tệp, rồi mở lại đường dẫn.',
     'This link is for {new}, but the phone still holds {n} unsent item(s) of {old}. Sync first, or save the outbox to a file, then open the link again.',
   ],
+  confirm_switch: [
+    'Chuyển máy này sang tài khoản {new}? Các vụ việc đã tải và {n} bản nháp chưa xong của {old} sẽ bị xóa khỏi máy.',
+    'Hand this phone over to {new}? The cases downloaded and {n} unfinished draft(s) of {old} will be removed from it.',
+  ],
+  setup_declined: ['Không đổi tài khoản: máy vẫn của {old}.', 'Account not changed: the phone is still {old}\'s.'],
   forms: ['Biểu mẫu', 'Forms'],
   no_forms: ['Chưa tải được biểu mẫu. Bấm Đồng bộ khi có mạng.', 'No forms yet. Press Sync when online.'],
   drafts: ['Bản nháp', 'Drafts'],

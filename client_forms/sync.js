@@ -22,7 +22,7 @@ const emit = () => listeners.forEach((fn) => fn(status));
 class SyncError extends Error {
   constructor(kind, status, detail) {
     super(detail || kind);
-    this.kind = kind; // network | auth | server | other_user (setup)
+    this.kind = kind; // network | auth | server | other_user, declined (setup)
     this.status = status;
     // a 401 too, at the longest delay: an account enabled again goes on by itself
     this.retry = kind === 'network' || kind === 'auth' || status >= 500 || status === 429 || status === 408;
@@ -78,14 +78,16 @@ let settingUp = null; // the running setup: syncs wait for it
 // revoked token) leaves the phone as it was. A token of another officer than the one set up
 // takes the phone over only when none of the previous officer's submissions is left unsent
 // (saved to a file counts as kept): then their cases, pull cursor and drafts go.
-export function setup(token) {
-  settingUp = takeOver(token).finally(() => {
+// `agree(before, me, drafts)`: whether the officer agrees to hand the phone over (its cases
+// and `drafts` unfinished forms go); asked only when another officer's link is opened.
+export function setup(token, agree = () => true) {
+  settingUp = takeOver(token, agree).finally(() => {
     settingUp = null;
   });
   return settingUp;
 }
 
-async function takeOver(token) {
+async function takeOver(token, agree) {
   const me = await json(await api('/me', { token }));
   while (running) await running; // the previous officer's sync, with their token, ends first
   const before = await db.kv('me');
@@ -93,6 +95,9 @@ async function takeOver(token) {
     const saved = (await db.kv('exported')) ?? {}; // {id: saved_at} of the last outbox file
     const unsent = (await db.all('outbox')).filter((i) => saved[i.id] !== i.saved_at).length;
     if (unsent) throw Object.assign(new SyncError('other_user', 0), { before, me, unsent });
+    // A link from a message or a page must not take the phone and its drafts unasked.
+    const drafts = (await db.all('drafts')).length;
+    if (!(await agree(before, me, drafts))) throw Object.assign(new SyncError('declined', 0), { before, me });
     for (const store of ['outbox', 'drafts', 'records']) await db.clear(store);
     for (const key of ['cursor', 'last_sync', 'exported', 'saved_drafts']) await db.del('kv', key);
     unbufferAll();

@@ -81,6 +81,24 @@ def test_setup_keeps_nothing_until_it_works_and_officers_never_mix(phones, serve
     # case, draft or report (pushed with B's token, it would land in B's area as B's).
     with page.expect_download():
         page.locator("#export-btn").click()
+    # Asked first, with both names and the drafts that go: a link from a message must not
+    # take the phone unasked. Declined, nothing changes.
+    asked: list[str] = []
+
+    def answer(accept: bool):  # type: ignore[no-untyped-def]
+        def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return on_dialog
+
+    page.once("dialog", answer(False))
+    page.goto(f"{server.url}/app/#token={b_token}")
+    expect(page.locator(".flash")).to_contain_text("Không đổi tài khoản")
+    assert "can-bo-binh" in asked[0] and "can-bo-an" in asked[0] and "1 bản nháp" in asked[0]
+    assert a.js("(await db.kv('me')).name") == "can-bo-an"
+    assert len(a.js("await db.all('drafts')")) == 1
+    page.once("dialog", answer(True))
     page.goto(f"{server.url}/app/#token={b_token}")
     expect(page.locator("#who")).to_contain_text("can-bo-binh", timeout=20_000)
     assert "token" not in page.url
