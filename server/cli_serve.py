@@ -4,9 +4,11 @@ and demo users an empty one needs), and copy the database out and put it back.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import resource
 import socket
 from pathlib import Path
 
@@ -107,6 +109,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
         with open_store(db, create=True) as store:
             welcome(store, db, url, schemas, demo)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        more_files()
         click.echo(
             f"\ncoso chạy tại / on {url}  — API {url}/api/v1, ứng dụng / app {url}/app/,"
             f" tài liệu / docs {url}/schema\n"
@@ -119,6 +122,17 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
+
+
+def more_files() -> None:
+    """As many open files as the system lets this process have: each connection is one, and
+    uvicorn gives a connection that sends nothing no deadline, so the usual 1,024 ran out
+    under a thousand idle sockets (a TLS proxy in front, with its header timeout, closes
+    those before they reach us: see the README)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def default_url(host: str, port: int) -> str:
