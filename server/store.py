@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -418,21 +419,53 @@ def restore(backup: str | Path, target: str | Path) -> str:
                 f"{backup} comes from a newer coso (schema {version}); upgrade coso first"
                 " / tệp sao lưu từ phiên bản coso mới hơn, hãy nâng cấp coso trước"
             )
-        dest = sqlite3.connect(str(target))
-        try:
+        return _swap_in(source, Path(target))
+    finally:
+        source.close()
+
+
+def _swap_in(source: sqlite3.Connection, target: Path) -> str:
+    """Copy `source` beside `target`, give the copy a new identity, then rename it over
+    `target`: a restore stopped at any moment (killed) leaves the old database whole or the
+    new one whole with its new identity, never the new data under the old identity. Returns
+    the new id."""
+    real = target.resolve() if target.exists() else target.absolute()
+    if real.exists():
+        with contextlib.closing(sqlite3.connect(str(real))) as existing:
             try:
-                dest.execute("PRAGMA user_version").fetchone()
+                existing.execute("PRAGMA user_version").fetchone()
+                # its WAL folded in and emptied: nothing of it applies to the file put in its
+                # place, and the old database stays whole until the rename
+                existing.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.DatabaseError as exc:  # not overwritten: it may not be a database
                 raise ValueError(
                     f"{target} is not a SQLite database ({exc}); move it aside and restore again"
                     " / không phải cơ sở dữ liệu SQLite: hãy chuyển tệp đi rồi khôi phục lại"
                 ) from exc
+    part = real.with_name(real.name + ".restoring")
+    beside = [Path(f"{part}{end}") for end in ("", "-wal", "-shm", "-journal")]
+    for leftover in beside:  # a restore killed before
+        leftover.unlink(missing_ok=True)
+    try:
+        with contextlib.closing(sqlite3.connect(str(part))) as dest:
             source.backup(dest)
             new_id = str(uuid.uuid4())
             dest.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('db_id', ?)", [new_id])
             dest.commit()
+            dest.execute("PRAGMA journal_mode = DELETE")  # one file, nothing beside it
+        if real.exists():
+            shutil.copymode(real, part)
+        with open(part, "rb") as f:
+            os.fsync(f.fileno())
+        for end in ("-wal", "-shm"):  # the old database's, empty since the checkpoint
+            Path(f"{real}{end}").unlink(missing_ok=True)
+        os.replace(part, real)
+        directory = os.open(real.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
         finally:
-            dest.close()
+            os.close(directory)
     finally:
-        source.close()
+        for leftover in beside:
+            leftover.unlink(missing_ok=True)
     return new_id

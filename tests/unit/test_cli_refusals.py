@@ -371,3 +371,39 @@ def test_a_database_from_a_newer_coso_is_refused_by_every_command(live: Path) ->
     with closing(sqlite3.connect(live)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 99
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+def test_a_restore_stopped_before_its_end_leaves_the_old_database_whole(
+    live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is made beside the database, gets its new identity, and is renamed over it
+    last: stopped before the rename (killed, in real life), the old database is as it was,
+    never the new data under the old identity (clients' cursors would be taken)."""
+    import os
+
+    from server import store as store_module
+
+    backup = tmp_path / "backup.db"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    assert run("users", "add", "b", "--role", "admin", "--area", "", "--db", live).exit_code == 0
+    with closing(sqlite3.connect(live)) as conn:
+        before_id = conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0]
+
+    def killed(src: object, dst: object) -> None:
+        raise KeyboardInterrupt  # what a kill between the copy and the rename leaves
+
+    real_replace = os.replace
+    monkeypatch.setattr(store_module.os, "replace", killed)
+    result = run("restore", backup, "--db", live)
+    assert result.exit_code != 0
+    with closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0] == before_id
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert user_count(live) == 2  # the old data, whole
+    assert sorted(p.name for p in tmp_path.iterdir() if "restoring" in p.name) == []
+    monkeypatch.setattr(store_module.os, "replace", real_replace)
+    again = run("restore", backup, "--db", live)
+    assert again.exit_code == 0, again.output
+    assert user_count(live) == 1
+    with closing(sqlite3.connect(live)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0] != before_id
