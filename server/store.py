@@ -453,8 +453,11 @@ def _swap_in(source: sqlite3.Connection, target: Path) -> str:
             dest.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('db_id', ?)", [new_id])
             dest.commit()
             dest.execute("PRAGMA journal_mode = DELETE")  # one file, nothing beside it
-        if real.exists():
+        if real.exists():  # the service's user must open it as before (a restore run as root)
             shutil.copymode(real, part)
+            owner = real.stat()
+            with contextlib.suppress(PermissionError):
+                os.chown(part, owner.st_uid, owner.st_gid)
         with open(part, "rb") as f:
             os.fsync(f.fileno())
         for end in ("-wal", "-shm"):  # the old database's, empty since the checkpoint
