@@ -24,10 +24,13 @@ from server.protocol import FieldError
 # A check takes (value, path, errors) and returns the value to keep (normalised).
 Check = Callable[[Any, str, list[FieldError]], Any]
 
+# ASCII digits only: Python's \d takes other scripts' digits too (a fullwidth 2023), which
+# int() and fromisoformat() then read, where the phone's \d does not
 RFC3339_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # What a required text may not be only made of: spaces (those of str.strip) and the invisible
 # characters a paste brings (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
 # client_forms/validate.js has the same.

@@ -13,7 +13,7 @@ import pytest
 
 from server.form_source import read_source
 from server.forms import FormDef, parse_definition
-from server.validate import Validator, compile_form
+from server.validate import Validator, compile_form, rfc3339_ns
 
 L = {"vi": "Nhãn", "en": "Label"}
 CHOICES = [{"value": v, "label": L} for v in ("dat_dai", "hon_nhan", "khac")]
@@ -685,3 +685,15 @@ def test_unknown_names_and_wrong_choices_are_reported_in_nfc() -> None:
     nfc = unicodedata.normalize("NFC", nfd)
     assert sorted(e.path for e in errors) == sorted([nfc, "loai", "chu_de[0]", f"vi_tri.{nfc}"])
     assert all(nfd not in e.message for e in errors)
+
+
+@pytest.mark.parametrize(
+    "digits", ["\uff12\uff10\uff12\uff13", "\u0662\u0660\u0662\u0663"]
+)  # fullwidth and Arabic-Indic 2023
+def test_dates_and_times_take_ascii_digits_only(digits: str) -> None:
+    """Python's \\d and int() read other scripts' digits, the phone's \\d does not: such a
+    date is not one, and says so as a wrong format, not as a day missing from the calendar."""
+    _, errors = check({"ngay": f"{digits}-01-01", "luc": f"{digits}-01-01T08:00:00+07:00"})
+    assert sorted((e.path, e.code) for e in errors) == [("luc", "format"), ("ngay", "format")]
+    assert all("calendar" not in e.message for e in errors)
+    assert rfc3339_ns(f"{digits}-01-01T08:00:00+07:00") is None
