@@ -15,8 +15,17 @@ const BLANK = /^[\t-\r\x1c-\x20\x85\xa0\xad\u1680\u2000-\u200d\u2028\u2029\u202f
 function validDate(s) {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
   const [y, m, d] = s.split('-').map(Number);
-  const t = new Date(Date.UTC(y, m - 1, d));
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads the years 0-99 as 1900-1999
   return y >= 1 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
+// The time of an RFC 3339 datetime as the server's datetime.fromisoformat takes it: hours to
+// 23, minutes and seconds to 59 (no leap second), an offset under 24 hours.
+function validTime(s) {
+  const [, hh, mm, ss, , , , oh, om] = /T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(([+-])(\d{2}):(\d{2}))?/i.exec(s.replace(' ', 'T')) ?? [];
+  if (hh === undefined) return false;
+  return +hh <= 23 && +mm <= 59 && +ss <= 59 && (oh === undefined || (+oh <= 23 && +om <= 59));
 }
 
 // A pattern this phone's RegExp cannot compile (the server reads the same syntax, but an old
@@ -66,7 +75,7 @@ function check(f, v, path, errs, old) {
       if (type(typeof v === 'string') && !validDate(v)) errs.push({ path, code: 'format' });
       return;
     case 'datetime':
-      if (type(typeof v === 'string') && !(RFC3339.test(v) && validDate(v.slice(0, 10))))
+      if (type(typeof v === 'string') && !(RFC3339.test(v) && validDate(v.slice(0, 10)) && validTime(v)))
         errs.push({ path, code: 'format' });
       return;
     case 'select_one':

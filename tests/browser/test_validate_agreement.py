@@ -1,0 +1,96 @@
+"""The phone's checks (client_forms/validate.js, run in Chromium) and the server's
+(server/validate.py) agree on what they accept: a value the app lets an officer save must not
+be refused at the next sync, and one the app refuses must not be one the server takes. Edge
+values of every kind: dates of the first century, times past their range, leap seconds,
+offsets, numbers past 2**53, blanks made of invisible characters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from playwright.sync_api import Browser, Page
+
+from server.app import ROOT
+from server.forms import parse_definition
+from server.validate import compile_form
+
+ORIGIN = "http://validate.test"
+L = {"vi": "Nhãn", "en": "Label"}
+FIELDS = [
+    {"name": "ngay", "type": "date", "label": L},
+    {"name": "luc", "type": "datetime", "label": L},
+    {"name": "so", "type": "integer", "label": L},
+    {"name": "thuc", "type": "decimal", "label": L},
+    {"name": "ten", "type": "text", "label": L, "required": True},
+]
+CASES: list[tuple[str, Any]] = [
+    *(
+        ("ngay", v)
+        for v in [
+            "2024-02-29", "2023-02-29", "0001-01-01", "0050-06-15", "0099-12-31", "0000-01-01",
+            "9999-12-31", "2025-13-01", "2025-00-10", "2025-1-01", "20250101",
+        ]
+    ),
+    *(
+        ("luc", v)
+        for v in [
+            "2025-08-01T10:00:00+07:00", "2025-08-01t10:00:00z", "2025-08-01 10:00:00Z",
+            "2025-08-01T10:00:00.123456789Z", "2025-08-01T24:00:00Z", "2025-08-01T25:00:00Z",
+            "2025-08-01T23:60:00Z", "2016-12-31T23:59:60Z", "2025-08-01T10:00:00+24:00",
+            "2025-08-01T10:00:00+23:59", "2025-08-01T10:00:00-00:00", "0001-01-01T00:00:00+01:00",
+            "0050-01-01T00:00:00Z", "2025-02-29T00:00:00Z", "2025-08-01T10:00:00",
+            "2025-08-01T10:00Z", "2025-08-01T10:00:00+0700",
+        ]
+    ),
+    *(
+        ("so", v)
+        for v in [0, 5.0, 2**53 - 1, 2**53, -(2**53), 1e16, 9007199254740991.0, 1.5, -0.0]
+    ),
+    *(("thuc", v) for v in [2.5, 1e16, -1e300, 2**53 - 1, 2**53, 1e-300]),
+    *(
+        ("ten", v)
+        for v in [" ", "\u200b", "\ufeff", "\u00ad", "\u3000\u2060", "a", " a ", "\x85", "\x1c"]
+    ),
+]  # fmt: skip
+
+
+@pytest.fixture
+def js(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    page = context.new_page()
+    source = (ROOT / "client_forms" / "validate.js").read_text("utf-8")
+    page.route(
+        f"{ORIGIN}/validate.js",
+        lambda route: route.fulfill(body=source, status=200, content_type="text/javascript"),
+    )
+    page.route(f"{ORIGIN}/", lambda route: route.fulfill(body="<!doctype html>", status=200))
+    page.goto(f"{ORIGIN}/")
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+def test_the_phone_and_the_server_accept_the_same_values(js: Page) -> None:
+    form = parse_definition({"form_id": "dong_y", "title": L, "fields": FIELDS})
+    server = compile_form(form, 1)
+    fields = msgspec.to_builtins(form.fields)
+    wire = [[name, msgspec.json.encode(value).decode()] for name, value in CASES]
+    phone = js.evaluate(
+        """async ([fields, cases]) => {
+          const { validate } = await import('/validate.js');
+          // the errors at the field given (an edit's way: the others are not sent)
+          const at = (name, e) => e.path === name || e.path.startsWith(name + '.');
+          return cases.map(([name, text]) =>
+            !validate(fields, { [name]: JSON.parse(text) }).some((e) => at(name, e)));
+        }""",
+        [fields, wire],
+    )
+    disagree = []
+    for (name, value), on_phone in zip(CASES, phone, strict=True):
+        _, errors = server({name: value}, creating=False)
+        if (not errors) != on_phone:
+            disagree.append((name, value, "phone" if on_phone else "server", errors))
+    assert not disagree, disagree
