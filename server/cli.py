@@ -126,8 +126,9 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
             sink.flush()
         else:  # written beside, renamed when complete: a failed export leaves no half file
             part = out.with_name(out.name + ".part")
-            # stopped (Ctrl-C, or SIGTERM from a service manager's timeout): the half file goes
-            stop = signal.signal(signal.SIGTERM, _interrupt)
+            # stopped (Ctrl-C, SIGTERM from a service manager, SIGHUP when the SSH session ends):
+            # the half file goes
+            stops = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
             try:
                 with part.open("wb") as f:
                     for chunk in chunks:
@@ -140,7 +141,8 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                 raise click.exceptions.Exit(130) from None
             finally:
                 part.unlink(missing_ok=True)
-                signal.signal(signal.SIGTERM, stop)
+                for sig, before in stops.items():
+                    signal.signal(sig, before)
 
 
 def _interrupt(signum: int, frame: object) -> None:

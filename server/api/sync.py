@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
@@ -46,7 +47,10 @@ async def push(
     if len(envelope.submissions) > MAX_BATCH_ITEMS:
         raise TooLarge(f"at most {MAX_BATCH_ITEMS} submissions per batch", code="too_many_items")
     device_id = nfc(envelope.device_id)
-    if device_id.lower().startswith("resolve:"):  # what a supervisor's resolution is shown as
+    # what a supervisor's resolution is shown as, however spelt (spaces, a fullwidth colon, a
+    # zero-width space inside)
+    shown = "".join(c for c in unicodedata.normalize("NFKC", device_id) if c.isprintable())
+    if "".join(shown.split()).casefold().startswith("resolve:"):
         message = "device ids starting resolve: name supervisors' resolutions"
         raise Invalid(message, errors=[FieldError("device_id", "not_allowed", message)])
     user = request.user

@@ -1029,7 +1029,10 @@ def test_a_record_holds_a_bounded_number_of_submissions_waiting_for_parents(
     assert reasons(results[4]) == ("invalid", {("submissions[4].parents", "too_many_pending")})
 
 
-@pytest.mark.parametrize("device_id", ["resolve:giam-sat", "RESOLVE:x"])
+@pytest.mark.parametrize(
+    "device_id",
+    ["resolve:giam-sat", "RESOLVE:x", " resolve:x", "resolve\uff1ax", "re\u200bsolve:x"],
+)
 def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: str) -> None:
     """A resolution's submission has device `resolve:NAME` (how the app and /conflicts show
     who settled it): a phone naming itself so would pass its values off as a supervisor's."""

@@ -717,7 +717,7 @@ def test_an_xlsx_number_reads_back_as_the_very_double_stored(number: float) -> N
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGHUP"])
 def test_an_export_stopped_half_way_leaves_no_file(tmp_path: Path, sig: str) -> None:
     """A service manager's timeout (SIGTERM) or Ctrl-C (SIGINT) during `coso export --out`:
     neither the file nor its `.part` is left, and the operator reads why, in both languages."""
