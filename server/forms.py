@@ -174,6 +174,14 @@ def _convert_fields(
                 inner = _convert_fields(nested, f"{here}.fields", errors, depth + 1)
         if isinstance(item, dict):
             item = _known(item, Field, here, errors)
+            for key in ("label", "hint"):
+                if isinstance(item.get(key), dict):
+                    item[key] = _known(item[key], Label, f"{here}.{key}", errors)
+            if isinstance(item.get("choices"), list):
+                item["choices"] = [
+                    _known_choice(c, f"{here}.choices[{j}]", errors) if isinstance(c, dict) else c
+                    for j, c in enumerate(item["choices"])
+                ]
         try:
             field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
@@ -204,6 +212,13 @@ def _known(
                 FieldError(where, "unknown_field", f"Object contains unknown field `{key}`")
             )
     return {k: v for k, v in item.items() if k in known}
+
+
+def _known_choice(choice: dict[str, Any], path: str, errors: list[FieldError]) -> dict[str, Any]:
+    choice = _known(choice, Choice, path, errors)
+    if isinstance(choice.get("label"), dict):
+        choice["label"] = _known(choice["label"], Label, f"{path}.label", errors)
+    return choice
 
 
 def _tidy(f: Field) -> None:

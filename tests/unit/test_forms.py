@@ -793,3 +793,26 @@ def test_walk_gives_dotted_paths_in_order() -> None:
         )
     )
     assert [name for name, _ in walk(v.fields)] == ["a", "r", "r.b", "r.s", "r.s.c"]
+
+
+def test_a_misspelt_key_in_a_label_or_a_choice_hides_nothing_either() -> None:
+    source = form(
+        field("a", label={"vi": "a", "en": "a", "zz": "q"}, max_length=0),
+        field(
+            "b",
+            "select_one",
+            hint={"vi": "a", "en": "b", "zz": 1},
+            choices=[
+                {"value": "x", "label": {"vi": "x", "en": "x", "fr": "x"}, "bogus": 1},
+                {"value": "x", "label": {"vi": "y", "en": "y"}},
+            ],
+        ),
+    )
+    assert sorted(problems(source)) == [
+        ("fields[0].label.zz", "unknown_field"),
+        ("fields[0].max_length", "invalid"),
+        ("fields[1].choices[0].bogus", "unknown_field"),
+        ("fields[1].choices[0].label.fr", "unknown_field"),
+        ("fields[1].choices[1].value", "duplicate"),
+        ("fields[1].hint.zz", "unknown_field"),
+    ]
