@@ -123,8 +123,17 @@ def _admit(
         if p.creating and p.row.record_id not in owners:
             owners[p.row.record_id] = (p.row.form_id, p.row.area)
     accepted = []
+
+    def refuse(p: Prepared, reason: str, where: str, code: str, message: str) -> None:
+        results[p.index] = _reject(
+            p.row.id,
+            p.row.record_id,
+            reason,
+            [FieldError(f"submissions[{p.index}].{where}", code, message)],
+        )
+
     for p in prepared:
-        row, at = p.row, f"submissions[{p.index}]"
+        row = p.row
         seen = stored.get(row.id) or (
             (batch[row.id].row.content_hash, batch[row.id].row.record_id)
             if row.id in batch
@@ -136,12 +145,7 @@ def _admit(
             ):
                 results[p.index] = ItemResult(row.id, "duplicate", seen[1])
             else:
-                results[p.index] = _reject(
-                    row.id,
-                    row.record_id,
-                    "id_reused",
-                    [FieldError(f"{at}.id", "id_reused", "this id was stored with other content")],
-                )
+                refuse(p, "id_reused", "id", "id_reused", "this id was stored with other content")
             continue
         if p.timed_out:
             results[p.index] = _reject(row.id, row.record_id, "invalid", p.timed_out)
@@ -149,46 +153,24 @@ def _admit(
         owner = owners.get(row.record_id)
         # the area first: another area's record says nothing of itself, not even its form
         if owner is not None and not areas.contains(user.area, owner[1]):
-            results[p.index] = _reject(
-                row.id,
-                row.record_id,
-                "forbidden",
-                [FieldError(f"{at}.record_id", "forbidden", "this record is outside your area")],
-            )
+            refuse(p, "forbidden", "record_id", "forbidden", "this record is outside your area")
             continue
         if owner is not None and owner[0] != row.form_id:
-            results[p.index] = _reject(
-                row.id,
-                row.record_id,
-                "invalid",
-                [
-                    FieldError(
-                        f"{at}.record_id",
-                        "form_mismatch",
-                        f"record {row.record_id} is a {owner[0]} record",
-                    )
-                ],
-            )
+            message = f"record {row.record_id} is a {owner[0]} record"
+            refuse(p, "invalid", "record_id", "form_mismatch", message)
             continue
         homes = {
             parent_homes.get(pid) or (batch[pid].row.record_id if pid in batch else row.record_id)
             for pid in p.parents
         }
         if homes - {row.record_id}:
-            results[p.index] = _reject(
-                row.id,
-                row.record_id,
-                "invalid",
-                [FieldError(f"{at}.parents", "other_record", "a parent belongs to another record")],
-            )
+            refuse(p, "invalid", "parents", "other_record", "a parent belongs to another record")
             continue
         known = links.setdefault(row.record_id, {})
         names = named.setdefault(row.record_id, set())
         if p.parents and row.id in names and _closes_cycle(row.id, p.parents, known):
             message = "a parent descends from this submission: it could never be merged"
-            results[p.index] = _reject(
-                row.id, row.record_id, "invalid", [FieldError(f"{at}.parents", "cycle", message)]
-            )
+            refuse(p, "invalid", "parents", "cycle", message)
             continue
         held = waiting.setdefault(row.record_id, set())
         # it waits if a parent is not here (nor stored, nor earlier in the batch) or waits
@@ -201,12 +183,7 @@ def _admit(
                 f"{MAX_WAITING} submissions of this record already wait for their parents:"
                 " send those parents first"
             )
-            results[p.index] = _reject(
-                row.id,
-                row.record_id,
-                "invalid",
-                [FieldError(f"{at}.parents", "too_many_pending", message)],
-            )
+            refuse(p, "invalid", "parents", "too_many_pending", message)
             continue
         if waits:
             held.add(row.id)
