@@ -6,6 +6,7 @@ Each test gets its own server subprocess on a free port with a fresh database, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -77,6 +78,27 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     with running_server(tmp_path / "coso.db", tmp_path / "server.log") as srv:
         yield Server(srv.url, srv.db, srv.log, srv.proc)
+
+
+@contextlib.contextmanager
+def page_at(browser: Browser, origin: str, scripts: dict[str, str] | None = None) -> Iterator[Page]:
+    """A blank page at `origin`, served by the test itself (an origin for modules and
+    Workers), with `scripts` (path -> JavaScript) served beside it."""
+    context = browser.new_context()
+    page = context.new_page()
+    for path, source in (scripts or {}).items():
+        page.route(
+            f"{origin}{path}",
+            lambda route, source=source: route.fulfill(
+                body=source, status=200, content_type="text/javascript"
+            ),
+        )
+    page.route(f"{origin}/", lambda route: route.fulfill(body="<!doctype html>", status=200))
+    page.goto(f"{origin}/")
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def expect_sent(page: Page, timeout: float | None = None) -> None:

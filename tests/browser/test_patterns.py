@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page
 
 from server import pattern_tree, patterns, redos
+from tests.browser.conftest import page_at
 from tests.pattern_samples import MATCHES, NOT_JAVASCRIPT, REFUSED_VALID_JAVASCRIPT, SAFE, SLOW
 from tests.property.test_patterns_props import VALUE_CHARS, alternation
 
@@ -47,12 +48,8 @@ TIMED = """async ([cases, limit]) => {
 @pytest.fixture
 def js(browser: Browser) -> Iterator[Page]:
     """A blank page in Chromium (pytest-playwright's own `page` fixture wants base_url's)."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.route(f"{ORIGIN}/**", lambda route: route.fulfill(body="<!doctype html>", status=200))
-    page.goto(f"{ORIGIN}/")
-    yield page
-    context.close()
+    with page_at(browser, ORIGIN) as page:
+        yield page
 
 
 @pytest.mark.browser

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, Page
 from server.app import ROOT
 from server.forms import parse_definition
 from server.validate import compile_form
+from tests.browser.conftest import page_at
 
 ORIGIN = "http://validate.test"
 L = {"vi": "Nhãn", "en": "Label"}
@@ -59,17 +60,9 @@ CASES: list[tuple[str, Any]] = [
 
 @pytest.fixture
 def js(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    page = context.new_page()
     source = (ROOT / "client_forms" / "validate.js").read_text("utf-8")
-    page.route(
-        f"{ORIGIN}/validate.js",
-        lambda route: route.fulfill(body=source, status=200, content_type="text/javascript"),
-    )
-    page.route(f"{ORIGIN}/", lambda route: route.fulfill(body="<!doctype html>", status=200))
-    page.goto(f"{ORIGIN}/")
-    yield page
-    context.close()
+    with page_at(browser, ORIGIN, {"/validate.js": source}) as page:
+        yield page
 
 
 @pytest.mark.browser
