@@ -306,7 +306,7 @@ async function formView(id) {
   if (!def) return page('', h('p', { class: 'err' }, t('e_unknown_field')));
   // Typed just before a reload: the crash buffer is newer than the stored draft.
   const typed = drafts.buffered(id);
-  if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, fresh: false, updated_at: new Date(typed.at).toISOString() });
+  if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, settled: typed.draft?.settled ?? d.settled, fresh: false, updated_at: new Date(typed.at).toISOString() });
   const moved = await drafts.keep(d, typed?.at ?? 0); // saved meanwhile in another tab?
   const rec = d.record_id ? recordUnder(await db.get('records', d.record_id), def) : null;
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
@@ -373,6 +373,7 @@ async function formView(id) {
     // An item just added is empty, not wrong: its fields show errors once touched, or on saving.
     if (p) touched.add(e.target.classList?.contains('items') ? `${p}#` : p);
     if (closed) return;
+    d.settled = settling(); // in the crash buffer too: a reload right after the tick keeps it
     drafts.buffer(d, form.data());
     save();
     afterTap(check);
