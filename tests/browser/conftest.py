@@ -86,13 +86,12 @@ def page_at(browser: Browser, origin: str, scripts: dict[str, str] | None = None
     Workers), with `scripts` (path -> JavaScript) served beside it."""
     context = browser.new_context()
     page = context.new_page()
+
+    def serve(source: str) -> Any:  # a handler of one argument: Playwright passes the request
+        return lambda route: route.fulfill(body=source, status=200, content_type="text/javascript")
+
     for path, source in (scripts or {}).items():
-        page.route(
-            f"{origin}{path}",
-            lambda route, source=source: route.fulfill(
-                body=source, status=200, content_type="text/javascript"
-            ),
-        )
+        page.route(f"{origin}{path}", serve(source))
     page.route(f"{origin}/", lambda route: route.fulfill(body="<!doctype html>", status=200))
     page.goto(f"{origin}/")
     try:
