@@ -93,13 +93,14 @@ def _stored_already(
     """The id of a resolution of `record_id` this user already made from `heads` with these
     values and note, if there is one."""
     parents, content = encode(heads).decode(), encode(data).decode()
+    fields = encode(sorted(data)).decode()
     for row in w.submissions_of([record_id])[record_id]:
         if (
             row.device_id == f"resolve:{user.name}"
             and row.user_id == user.id
             and row.parents == parents
             and row.data == content
-            and row.resolves == encode(sorted(data)).decode()
+            and row.resolves == fields
             and row.note == note
         ):
             return row.id
