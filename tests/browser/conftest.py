@@ -134,6 +134,16 @@ class Phone:
     def outbox(self) -> list[dict[str, Any]]:
         return self.js("await db.all('outbox')")
 
+    def wait_outbox_empty(self, seconds: float = 20) -> None:
+        """Until everything in the outbox has gone out. After fixing a rejected entry, the
+        status bar's "Waiting: 0" holds before the save as well (a rejected entry does not
+        wait), so it cannot say that the fix has gone."""
+        for _ in range(int(seconds * 5)):
+            if not self.outbox():
+                return
+            self.page.wait_for_timeout(200)
+        raise AssertionError(f"the outbox still holds {self.outbox()}")
+
     def new(self, form_id: str) -> None:
         self.page.goto(f"{self.server.url}/app/#/")
         self.page.locator(f'#form-list a[href="#/new/{form_id}"]').click()

@@ -217,12 +217,7 @@ def test_a_version_the_server_holds_with_other_content_is_replaced_and_its_entri
     row.get_by_role("link").click()
     expect(phone.field("ten_dia_diem").locator("input")).to_have_value(SESSION["ten_dia_diem"])
     phone.save()
-    # "Waiting: 0" said so before the save too (a rejected entry does not wait): the outbox
-    # itself is empty once the fix has gone out
-    for _ in range(100):
-        if not phone.outbox():
-            break
-        page.wait_for_timeout(200)
+    phone.wait_outbox_empty()
     expect_sent(page, 20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
     assert server.api(boss, f"/records/{item['id']}")[0] == 200
@@ -247,6 +242,7 @@ def test_an_entry_on_a_version_the_server_lacks_is_fixed_on_the_one_it_serves(
     page.locator(f'#outbox-list li[data-id="{item["id"]}"]').get_by_role("link").click()
     expect(page.locator(".hint").first).to_have_text("phiên bản / version 1")
     phone.save()
+    phone.wait_outbox_empty()
     expect_sent(page, 20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
     boss = server.add_user("giam-sat", "supervisor", "01")
