@@ -22,13 +22,13 @@ import msgspec
 from server.errors import bilingual_errors, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
-    MAX_REREAD,
     FieldError,
     ItemResult,
     Submission,
     first_path,
     lone_surrogate_in,
     lone_surrogate_path,
+    worth_rereading,
 )
 from server.split import top_ident
 from server.store_schema import SubmissionRow, User
@@ -367,7 +367,7 @@ def non_finite(raw: Any, at: str) -> tuple[tuple[str | None, str | None], str] |
     any other item. What msgspec refuses as a whole, read by the standard parser to say
     where (only when such a word is in it at all)."""
     text = bytes(raw)
-    if len(text) > MAX_REREAD or (b"NaN" not in text and b"Infinity" not in text):
+    if not worth_rereading(text, constant=True):
         return None
     try:
         item = json.loads(text, parse_constant=lambda _: _Constant())

@@ -224,12 +224,23 @@ SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 MAX_REREAD = 1024 * 1024
 
 
+def worth_rereading(text: bytes, *, surrogate: bool = False, constant: bool = False) -> bool:
+    """Whether a body (or an item) msgspec refused is worth reading again with the standard
+    parser: no larger than MAX_REREAD, and holding what that parser reads and msgspec does
+    not: a surrogate escape (`surrogate`), NaN or Infinity (`constant`)."""
+    if len(text) > MAX_REREAD:
+        return False
+    return (surrogate and SURROGATE_ESCAPE.search(text) is not None) or (
+        constant and (b"NaN" in text or b"Infinity" in text)
+    )
+
+
 def lone_surrogate_in(raw: Any) -> tuple[Any, str] | None:
     """(the document, the path of its text holding a lone surrogate escape) of JSON text
     (bytes or a msgspec.Raw) that the standard library's parser reads, though msgspec does
     not; None when it is not such JSON or holds none."""
     text = bytes(memoryview(raw))
-    if len(text) > MAX_REREAD or not SURROGATE_ESCAPE.search(text):
+    if not worth_rereading(text, surrogate=True):
         return None
     try:
         doc = json.loads(text)

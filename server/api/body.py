@@ -19,10 +19,9 @@ from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMed
 from server.protocol import (
     LONE_SURROGATE,
     MAX_BODY_BYTES,
-    MAX_REREAD,
-    SURROGATE_ESCAPE,
     FieldError,
     lone_surrogate_in,
+    worth_rereading,
 )
 from server.web import qualities
 
@@ -223,9 +222,7 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
     Only for a body holding what msgspec refuses and the standard parser reads (a surrogate
     escape, NaN, Infinity), and one at a time: reading 10 MiB of numbers as Python objects
     takes some hundreds of MB, which several at once would multiply."""
-    if len(body) > MAX_REREAD:
-        return None
-    if not (SURROGATE_ESCAPE.search(body) or b"NaN" in body or b"Infinity" in body):
+    if not worth_rereading(body, surrogate=True, constant=True):
         return None
     with _ONE_AT_A_TIME:
         return _split_json_batch(body, type_)
