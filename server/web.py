@@ -140,6 +140,17 @@ def _vary_encoding(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, byte
     return [*rest, (b"vary", ", ".join(names).encode("latin-1"))]
 
 
+def _weak_etag(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Every ETag weak (as nginx makes those it gzips): a strong validator names one sequence
+    of bytes (RFC 9110 8.8.1), and an answer may go out gzipped or plain, by the request's
+    Accept-Encoding and its size, while its 304 cannot tell which. If-None-Match compares
+    weakly, so any tag still gets 304."""
+    return [
+        (k, b"W/" + v.strip()) if k.lower() == b"etag" and v.strip().startswith(b'"') else (k, v)
+        for k, v in headers
+    ]
+
+
 def _allow(methods: Any) -> bytes:
     """An `Allow` value: HEAD wherever GET is."""
     allowed = {m.strip().upper() for m in methods if m.strip()}
@@ -190,6 +201,7 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 headers.append((b"content-security-policy", csp.encode()))
                 if path.startswith("/api/"):
                     headers = _vary_encoding(headers)
+                headers = _weak_etag(headers)
                 if asked is not None and status == 200 and _matches(asked, headers):
                     message = {**message, "status": 304}
                     seen["status"], seen["bodiless"] = 304, True

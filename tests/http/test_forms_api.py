@@ -65,7 +65,9 @@ def test_manifest_etag_gives_304_with_an_empty_body(api: Any) -> None:
 def test_manifest_if_none_match_star_and_lists(api: Any) -> None:
     etag = manifest(api).headers["etag"]
     assert manifest(api, **{"If-None-Match": "*"}).status_code == 304
-    assert manifest(api, **{"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    strong = etag.removeprefix("W/")
+    assert manifest(api, **{"If-None-Match": f'"x", W/{strong}'}).status_code == 304
+    assert manifest(api, **{"If-None-Match": f'"x", {strong}'}).status_code == 304
 
 
 @pytest.mark.parametrize("path", ["", "/hoa_giai/versions/2"])

@@ -79,7 +79,8 @@ def test_the_apps_files_answer_304_to_a_phone_that_has_them(api: Any, url: str) 
     assert first.status_code == 200 and first.content
     etag = first.headers["etag"]
     assert "no-cache" in first.headers["cache-control"]
-    for asked in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+    strong = etag.removeprefix("W/")
+    for asked in (etag, strong, f'"other", {strong}', f'"other", {etag}', "*"):
         for method in ("GET", "HEAD"):
             again = api.client.request(method, url, headers={"If-None-Match": asked})
             assert again.status_code == 304, (asked, method)

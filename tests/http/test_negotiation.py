@@ -81,6 +81,29 @@ def test_gzip_accepted_is_sent(api: Any, accept_encoding: str) -> None:
     assert msgspec.json.decode(r.content)["entries"]  # httpx inflated it
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/forms", "/api/v1/forms/hoa_giai/versions/2", "/app/app.js"]
+)
+def test_gzipped_and_plain_answers_carry_weak_etags(api: Any, path: str) -> None:
+    """A strong ETag names one sequence of bytes (RFC 9110 8.8.1): the gzipped answer and the
+    plain one are two, and a 304 cannot tell which it stands for. Both tags are weak, the same,
+    and either gets 304 whatever the client accepts."""
+    answers = {}
+    for coding in ("gzip", "identity"):
+        r = api.client.get(path, headers={**api.auth("admin"), "Accept-Encoding": coding})
+        assert r.status_code == 200
+        answers[coding] = r
+    assert answers["gzip"].headers.get("content-encoding") == "gzip"  # the case that matters
+    assert "content-encoding" not in answers["identity"].headers
+    tags = {coding: r.headers["etag"] for coding, r in answers.items()}
+    assert tags["gzip"] == tags["identity"] and tags["gzip"].startswith('W/"'), tags
+    for coding in ("gzip", "identity"):
+        headers = {**api.auth("admin"), "Accept-Encoding": coding, "If-None-Match": tags["gzip"]}
+        again = api.client.get(path, headers=headers)
+        assert again.status_code == 304
+        assert again.headers["etag"] == tags["gzip"]
+
+
 @pytest.mark.parametrize("path", ["/api/v1/forms", "/api/v1/forms/hoa_giai/versions/2"])
 def test_every_form_of_an_answer_names_the_same_vary(api: Any, path: str) -> None:
     """RFC 9110 15.4.5: a 304 carries the Vary of the 200 it stands for. The gzipped 200 said
