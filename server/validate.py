@@ -265,7 +265,9 @@ def _items(n: float) -> str:
 
 
 def _count(f: Field, path: str, errors: list[FieldError], n: int) -> None:
-    if f.min is not None and n < f.min:
+    # none at all is no answer, as the phone takes it: `required` for a required field (the
+    # object's check), nothing for an optional one, whose `min` bounds an answer given
+    if n and f.min is not None and n < f.min:
         errors.append(FieldError(path, "min_items", f"at least {_items(f.min)}"))
     if f.max is not None and n > f.max:
         errors.append(FieldError(path, "max_items", f"at most {_items(f.max)}"))

@@ -2,7 +2,7 @@
 (server/validate.py) agree on what they accept: a value the app lets an officer save must not
 be refused at the next sync, and one the app refuses must not be one the server takes. Edge
 values of every kind: dates of the first century, times past their range, leap seconds,
-offsets, numbers past 2**53, blanks made of invisible characters."""
+offsets, numbers past 2**53, blanks made of invisible characters, empty optional lists."""
 
 from __future__ import annotations
 
@@ -26,6 +26,20 @@ FIELDS = [
     {"name": "so", "type": "integer", "label": L},
     {"name": "thuc", "type": "decimal", "label": L},
     {"name": "ten", "type": "text", "label": L, "required": True},
+    {
+        "name": "chon",
+        "type": "select_multiple",
+        "label": L,
+        "min": 2,
+        "choices": [{"value": v, "label": L} for v in ("a", "b", "c")],
+    },
+    {
+        "name": "nhom",
+        "type": "repeat",
+        "label": L,
+        "min": 2,
+        "fields": [{"name": "ho_ten", "type": "text", "label": L}],
+    },
 ]
 CASES: list[tuple[str, Any]] = [
     *(
@@ -55,6 +69,9 @@ CASES: list[tuple[str, Any]] = [
         ("ten", v)
         for v in [" ", "\u200b", "\ufeff", "\u00ad", "\u3000\u2060", "a", " a ", "\x85", "\x1c"]
     ),
+    # optional lists with a min: none is no answer; one is too few
+    *(("chon", v) for v in [[], ["a"], ["a", "b"]]),
+    *(("nhom", v) for v in [[], [{"ho_ten": "An"}], [{"ho_ten": "An"}, {}]]),
 ]  # fmt: skip
 
 

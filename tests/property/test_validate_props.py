@@ -376,9 +376,10 @@ def mutations(
             yield m("not a choice", "choice", [*chosen, NOT_A_CHOICE], f"[{len(chosen)}]")
             twice = chosen or choices[:1]
             yield m("chosen twice", "duplicate", [*twice, twice[0]], f"[{len(twice)}]")
-            if f.min:  # none at all, of a required field, is `required` alone
-                few = choices[: int(f.min) - 1]
-                yield m("too few", "required" if f.required and not few else "min_items", few)
+            few = choices[: int(f.min or 0) - 1]
+            # none at all is `required` alone of a required field, no answer of an optional one
+            if f.min and (few or f.required):
+                yield m("too few", "min_items" if few else "required", few)
             if f.max is not None and f.max < len(choices):
                 yield m("too many", "max_items", choices[: int(f.max) + 1])
         if f.type == "geopoint":
@@ -389,9 +390,9 @@ def mutations(
             yield m("unknown key", "unknown_field", {**point, "height": 1}, ".height")
         if f.type == "repeat":
             groups = list(current or [])
-            if f.min:
-                few = groups[: int(f.min) - 1]
-                yield m("too few", "required" if f.required and not few else "min_items", few)
+            few = groups[: int(f.min or 0) - 1]
+            if f.min and (few or f.required):
+                yield m("too few", "min_items" if few else "required", few)
             if f.max is not None and groups:
                 yield m(
                     "too many", "max_items", groups + groups[:1] * (int(f.max) + 1 - len(groups))
