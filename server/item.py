@@ -107,8 +107,9 @@ def _msgspec_error(
     code = "unknown_field" if "unknown field" in message else "invalid"
     if "missing required field" in message or code == "unknown_field":
         code = "required" if code == "invalid" else code
-        field = message.rsplit("`", 2)[-2] if message.count("`") >= 2 else ""
-        path = f"{path}.{field}" if field else path
+        # the name between the first and the last backtick: it may hold one itself
+        if message.count("`") >= 2:
+            path = key_path(path, message[message.index("`") + 1 : message.rindex("`")])
     elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
         code = "malformed"
     elif "Expected" in message:

@@ -23,6 +23,7 @@ from server.protocol import (
     lone_surrogate_in,
     worth_rereading,
 )
+from server.validate import key_path
 from server.web import qualities
 
 T = TypeVar("T")
@@ -149,8 +150,9 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             ("unknown field", "unknown_field"),
         ):
             if words in message and message.count("`") >= 2:  # msgspec names it: `field`
-                field = message.rsplit("`", 2)[-2]
-                path, code = f"{path}.{field}" if path else field, code_
+                # the name between the first and the last backtick: it may hold one itself
+                path = key_path(path, message[message.index("`") + 1 : message.rindex("`")])
+                code = code_
         if msgpack and not path and body[:1] in (b"{", b"["):
             message += "; the body looks like JSON: send Content-Type: application/json"
         raise Invalid(message, errors=[FieldError(path, code, message)]) from exc

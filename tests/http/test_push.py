@@ -401,6 +401,9 @@ def test_a_bad_item_between_good_ones_stops_nothing(api: Any) -> None:
         ("data", "submissions[1].data", "type"),
         ("parents", "submissions[1].parents", "type"),
         ("extra", "submissions[1].extra", "unknown_field"),
+        # a key that is not a plain name is quoted, as in `data`: the path reads as that key
+        ("extra_dotted", 'submissions[1]["ghi.chu x"]', "unknown_field"),
+        ("extra_empty", 'submissions[1][""]', "unknown_field"),
         ("bad_id", "submissions[1].id", "format"),
         ("bad_record_id", "submissions[1].record_id", "format"),
         ("bad_parent", "submissions[1].parents[0]", "format"),
@@ -421,6 +424,8 @@ def test_a_malformed_item_is_rejected_alone_with_a_path(
         "data": {"data": [1, 2]},
         "parents": {"parents": "none"},
         "extra": {"extra": 1},
+        "extra_dotted": {"ghi.chu x": 1},
+        "extra_empty": {"": 1},
         "bad_id": {"id": "not-a-uuid"},
         "bad_record_id": {"record_id": "not-a-uuid", "parents": [uuid7()]},
         "bad_parent": {"record_id": uuid7(), "parents": ["x"]},

@@ -340,6 +340,11 @@ def test_a_conflict_on_a_field_a_later_version_removed_can_still_be_settled(api:
     heads = r.json()["record"]["heads"]
     problem = assert_problem(resolve(api, root["id"], {"heads": heads, "values": {"x": 1}}), 422)
     assert problem["errors"][0]["code"] == "unknown_field"
+    # a key of the body that is not a plain name is quoted: the path reads as that key
+    problem = assert_problem(
+        resolve(api, root["id"], {"heads": heads, "values": {}, "a.b": 1}), 422
+    )
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [('["a.b"]', "unknown_field")]
 
 
 def test_resolve_403_outside_the_area(api: Any) -> None:
