@@ -183,3 +183,11 @@ def msgspec_where(exc: Exception) -> tuple[str, str]:
         return f"a key: {message}", where.rstrip("`")
     message, _, where = text.partition(" - at `$")
     return message, where.rstrip("`")
+
+
+def msgspec_key(message: str) -> str | None:
+    """The key a msgspec message names (`unknown field `a`b``, `missing required field `x``):
+    between its first and last backtick, for the key may hold one itself."""
+    if message.count("`") < 2:
+        return None
+    return message[message.index("`") + 1 : message.rindex("`")]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from server.errors import bilingual_errors, msgspec_where
+from server.errors import bilingual_errors, msgspec_key, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
     FieldError,
@@ -107,9 +107,9 @@ def _msgspec_error(
     code = "unknown_field" if "unknown field" in message else "invalid"
     if "missing required field" in message or code == "unknown_field":
         code = "required" if code == "invalid" else code
-        # the name between the first and the last backtick: it may hold one itself
-        if message.count("`") >= 2:
-            path = key_path(path, message[message.index("`") + 1 : message.rindex("`")])
+        key = msgspec_key(message)
+        if key is not None:
+            path = key_path(path, key)
     elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
         code = "malformed"
     elif "Expected" in message:

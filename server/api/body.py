@@ -15,7 +15,15 @@ from anyio.to_thread import run_sync
 from litestar import Request, Response
 from litestar.exceptions import InternalServerException
 
-from server.errors import ApiError, Invalid, Malformed, TooLarge, UnsupportedMedia, msgspec_where
+from server.errors import (
+    ApiError,
+    Invalid,
+    Malformed,
+    TooLarge,
+    UnsupportedMedia,
+    msgspec_key,
+    msgspec_where,
+)
 from server.protocol import (
     LONE_SURROGATE,
     MAX_BODY_BYTES,
@@ -149,10 +157,9 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             ("missing required field", "required"),
             ("unknown field", "unknown_field"),
         ):
-            if words in message and message.count("`") >= 2:  # msgspec names it: `field`
-                # the name between the first and the last backtick: it may hold one itself
-                path = key_path(path, message[message.index("`") + 1 : message.rindex("`")])
-                code = code_
+            key = msgspec_key(message) if words in message else None
+            if key is not None:
+                path, code = key_path(path, key), code_
         if msgpack and not path and body[:1] in (b"{", b"["):
             message += "; the body looks like JSON: send Content-Type: application/json"
         raise Invalid(message, errors=[FieldError(path, code, message)]) from exc
