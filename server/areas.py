@@ -50,6 +50,13 @@ def contains(ancestor: str, path: str) -> bool:
     return ancestor == "" or path == ancestor or path.startswith(ancestor + ".")
 
 
+def reaches(role: str, user_area: str, area: str) -> bool:
+    """Whether a user of `role` in `user_area` sees and edits records of `area`: an officer
+    those of its own area only (PROTOCOL: "bound to one area"), a supervisor or an admin
+    those of its area and everything below it."""
+    return area == user_area if role == "officer" else contains(user_area, area)
+
+
 def sql_prefix(area: str) -> str:
     """The prefix every strict descendant of ``area`` starts with: ``area + "."``.
 

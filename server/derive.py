@@ -244,6 +244,7 @@ def rebuild(
     subs = w.submissions_of([rid for rid in slow if rid not in in_hand])
     subs.update((rid, list(new_rows[rid])) for rid in in_hand)
     waiting: dict[str, int] = {}
+    roles: dict[int, str] = {}
     for rid in slow:
         rows = subs[rid]
         if not rows:
@@ -251,9 +252,23 @@ def rebuild(
         root = next((r for r in rows if r.id == rid), None)
         if root is not None:
             # Edits stored while the record was unknown (pending) count only if their author
-            # may edit it: of its form, by a user whose area contains the record's.
+            # may edit it: of its form, by a user who reaches the record's area. Those stored
+            # before the root were never checked, and an author of an area above the record's
+            # must not be an officer (areas.reaches). Those stored with it or since were
+            # checked when they came, by the rule of that day: never dropped afterwards.
+            unchecked = [r for r in rows if r.received_at < root.received_at]
+            above = {r.user_id for r in unchecked if r.area != root.area} - roles.keys()
+            roles.update(w.user_roles(sorted(above)))
             rows = [
-                r for r in rows if r.form_id == root.form_id and areas.contains(r.area, root.area)
+                r
+                for r in rows
+                if r.form_id == root.form_id
+                and areas.contains(r.area, root.area)
+                and (
+                    r.area == root.area
+                    or r.received_at >= root.received_at
+                    or roles.get(r.user_id) != "officer"
+                )
             ]
         renames, latest, orders = layout.get(rows[0].form_id, ({}, rows[0].form_version, {}))
         m = merge(_sub(r, renames, latest, validated, orders) for r in rows)

@@ -264,9 +264,11 @@ class Store:
         limit: int,
         form_ids: Sequence[str] | None = None,
         conflicts_only: bool = False,
+        below: bool = True,
     ) -> list[RecordRow]:
-        """Records in `area` changed after `since`, oldest change first."""
-        where, params = _area_clause("area", area)
+        """Records in `area` (and below it, unless not `below`) changed after `since`, oldest
+        change first."""
+        where, params = _area_clause("area", area) if below else ("area = ?", [area])
         sql = (
             "SELECT record_id, form_id, area, change_seq, has_conflicts, doc FROM records "
             f"WHERE change_seq > ? AND {where}"

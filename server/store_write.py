@@ -80,6 +80,11 @@ class Writer:
         sql = f"SELECT {', '.join(SUBMISSION_COLUMNS)} FROM submissions WHERE id IN ({{marks}})"
         return {r[0]: SubmissionRow(*r) for r in _select_in(self.conn, sql, ids)}
 
+    def user_roles(self, user_ids: Sequence[int]) -> dict[int, str]:
+        """user id -> role, for the users that exist."""
+        sql = "SELECT id, role FROM users WHERE id IN ({marks})"
+        return dict(_select_in(self.conn, sql, user_ids))
+
     def submission_counts(self, record_ids: Sequence[str]) -> dict[str, int]:
         """record_id -> how many submissions are stored, for the records that have any."""
         sql = (

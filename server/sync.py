@@ -152,7 +152,7 @@ def _admit(
             continue
         owner = owners.get(row.record_id)
         # the area first: another area's record says nothing of itself, not even its form
-        if owner is not None and not areas.contains(user.area, owner[1]):
+        if owner is not None and not areas.reaches(user.role, user.area, owner[1]):
             refuse(p, "forbidden", "record_id", "forbidden", "this record is outside your area")
             continue
         if owner is not None and owner[0] != row.form_id:

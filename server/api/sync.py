@@ -95,7 +95,12 @@ def pull(
     """The records of `sync_to_devices` forms in the caller's area changed after `since`."""
     catalog.reload()
     start = cursor.start(store, since)
+    user = request.user
     rows = store.records_page(
-        area=request.user.area, since=start, limit=limit, form_ids=catalog.device_forms()
+        area=user.area,
+        since=start,
+        limit=limit,
+        form_ids=catalog.device_forms(),
+        below=user.role != "officer",  # an officer's records are its own area's (areas.reaches)
     )
     return page_response(request, store, rows, start, limit)

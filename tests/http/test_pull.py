@@ -323,11 +323,15 @@ def test_no_read_endpoint_shows_a_record_outside_the_callers_area(api: Api) -> N
     api.tokens["officer79"] = api.user("officer79", "officer", OTHER_PROVINCE)
     api.tokens["supervisor_lookalike"] = api.user("lookalike", "supervisor", "01.0007")
     api.tokens["supervisor_commune"] = api.user("sup_commune", "supervisor", OTHER_COMMUNE)
+    # officers are bound to one area: one above others' areas sees none of theirs
+    api.tokens["officer_province"] = api.user("officer_province", "officer", "01")
+    api.tokens["officer_village"] = api.user("officer_village", "officer", f"{OFFICER_AREA}.tdp1")
     records: dict[str, str] = {}  # record_id -> area
     for who, area in (
         ("officer", OFFICER_AREA),
         ("other_officer", OTHER_COMMUNE),
         ("officer79", OTHER_PROVINCE),
+        ("officer_village", f"{OFFICER_AREA}.tdp1"),
     ):
         for seed in range(2):
             rid = new_case(api, who, seed)
@@ -345,9 +349,13 @@ def test_no_read_endpoint_shows_a_record_outside_the_callers_area(api: Api) -> N
         ("supervisor_commune", OTHER_COMMUNE, "supervisor"),
         ("officer", OFFICER_AREA, "officer"),
         ("other_officer", OTHER_COMMUNE, "officer"),
+        ("officer_province", "01", "officer"),
+        ("officer_village", f"{OFFICER_AREA}.tdp1", "officer"),
         ("admin", "", "admin"),
     ):
-        mine = {rid for rid, at in records.items() if areas.contains(area, at)}
+        mine = {rid for rid, at in records.items() if areas.reaches(role, area, at)}
+        if role == "officer":
+            assert mine == {rid for rid, at in records.items() if at == area}, who
         seen = _visible(api, who, all_ids)
         assert seen["pull"] == mine & device, who
         if role == "officer":  # supervisor+ endpoints refuse officers

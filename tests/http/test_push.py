@@ -936,6 +936,27 @@ def test_officer_of_another_commune_is_forbidden_and_the_rest_goes_through(api: 
     assert record(api, own["id"])["area"] == "01.00004"
 
 
+@pytest.mark.parametrize("above", ["01", "01.00070"])
+def test_an_officer_of_an_area_above_the_records_is_forbidden(api: Any, above: str) -> None:
+    """Officers are bound to one area (PROTOCOL, Auth), supervisors see theirs and all below:
+    an officer of the province, or of the commune above a village's officer, edits none of
+    the records below, and one of its edits sent before the record never merges into it."""
+    api.tokens["below"] = api.user("below", "officer", f"{above}.tdp1")
+    api.tokens["above"] = api.user("above", "officer", above)
+    root = case()
+    early = edit(root, {"so_buoi_hoa_giai": 8})
+    assert statuses(api.push("above", [early])) == ["pending"]  # the record is not known yet
+    api.push("below", [root])
+    rec = record(api, root["id"])
+    assert rec["heads"] == [root["id"]] and rec["data"]["so_buoi_hoa_giai"] != 8
+    (result,) = api.push("above", [edit(root, {"so_buoi_hoa_giai": 9})])
+    assert result["reason"] == "forbidden"
+    assert record(api, root["id"])["heads"] == [root["id"]]
+    # the same edit by a supervisor of that area goes through
+    api.tokens["boss"] = api.user("boss", "supervisor", above)
+    assert statuses(api.push("boss", [edit(root, {"so_buoi_hoa_giai": 9})])) == ["accepted"]
+
+
 def test_supervisor_of_the_province_edits_records_below(api: Any) -> None:
     root = case()
     api.push("officer", [root])
