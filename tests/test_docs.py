@@ -59,3 +59,9 @@ def test_every_error_code_is_in_the_readme() -> None:
     extra = {"pattern_timeout", "slow", "unknown_previous_name"}  # messages already bilingual
     missing = sorted(c for c in {*DETAILS_VI, *FIELD_ERRORS_VI, *extra} if f"`{c}`" not in section)
     assert not missing, f"undocumented error codes: {missing}"
+
+
+def test_the_body_timeout_in_the_readme_is_the_servers() -> None:
+    from server.api.body import BODY_SECONDS
+
+    assert f"| `timeout` | 408 | the body took over {BODY_SECONDS} s to arrive |" in README
