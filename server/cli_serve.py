@@ -4,6 +4,7 @@ and demo users an empty one needs), and copy the database out and put it back.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -13,6 +14,7 @@ import socket
 from pathlib import Path
 
 import click
+import msgspec
 
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
@@ -20,8 +22,11 @@ from server.catalog import Catalog, schema_files
 from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
 from server.cli_forms import publish
 from server.cli_users import area_label, setup_link
+from server.errors import TITLES, bilingual
+from server.protocol import Problem
 from server.store import Store
 from server.store import restore as restore_db
+from server.web import API_CSP, COMMON
 
 DEMO_USERS = (  # a real commune and its province
     ("can-bo-demo", "officer", "01.00070"),
@@ -118,10 +123,47 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             create_app(Settings(db=db)),
             host=host,
             port=port,
+            http=problem_h11(),
             log_level="warning",
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
+
+
+def problem_h11() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP/1.1 protocol (h11), with what it cannot read as HTTP (a header line with
+    no colon, a 200 KB header, `Content-Length: abc`, a broken chunk) refused as every other
+    error is: 400 problem+json, `bad_request`, not uvicorn's text/plain."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class ProblemH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            body = msgspec.json.encode(
+                Problem(
+                    type="urn:coso:problem:bad_request",
+                    title=TITLES[400],
+                    status=400,
+                    detail=bilingual("bad_request", f"the request is not valid HTTP/1.1 ({msg})"),
+                    code="bad_request",
+                )
+            )
+            headers = [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *COMMON,
+                (b"content-security-policy", API_CSP.encode()),
+            ]
+            for event in (
+                h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            ):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return ProblemH11Protocol
 
 
 def more_files() -> None:

@@ -4,6 +4,7 @@ database under a running server."""
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import sqlite3
@@ -137,3 +138,40 @@ def test_the_lock_goes_with_a_killed_server(tmp_path: Path) -> None:
         server.kill()
     done = coso("restore", backup, "--db", db)
     assert done.returncode == 0, done.stderr
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    """What the server answers to `request` written as bytes, up to its closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.slow
+def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Path) -> None:
+    """Requests uvicorn cannot parse never reach the app: its own answer was text/plain.
+    Every error is problem+json (PROTOCOL, Conventions), these too."""
+    cli_add_user(tmp_path / "coso.db", "quan-tri", "admin", "")
+    broken = [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",  # no colon
+        b"GET /api/v1/records/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",  # a raw byte in the path
+        b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host
+        b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ]
+    with running_server(tmp_path / "coso.db", tmp_path / "serve.log") as server:
+        for request in broken:
+            answer = _raw(server.port, request)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+            assert lines[0].startswith("HTTP/1.1 400"), (request[:60], lines[0])
+            assert headers["content-type"] == "application/problem+json", request[:60]
+            problem = json.loads(body)
+            assert problem["status"] == 400 and problem["code"] == "bad_request"
+            assert " / " in problem["detail"] and problem["type"].startswith("urn:coso:problem:")
+            assert int(headers["content-length"]) == len(body)
+        assert httpx.get(f"{server.url}/healthz").status_code == 200  # and it goes on
