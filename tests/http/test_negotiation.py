@@ -123,3 +123,26 @@ def test_every_form_of_an_answer_names_the_same_vary(api: Any, path: str) -> Non
             assert len(names) == len(set(names)), values
             seen.add(frozenset(names))
     assert seen == {frozenset({"accept", "accept-encoding"})}
+
+
+@pytest.mark.parametrize(
+    ("path", "one"),
+    [
+        ("/api/v1/forms/hoa_giai/versions/2/", "/api/v1/forms/hoa_giai/versions/2"),
+        ("/api/v1/forms/", "/api/v1/forms"),
+        ("/api/v1/records/", "/api/v1/records"),
+        ("/api/v1/records/%2F", "/api/v1/records"),
+        ("/api/v1/records//", "/api/v1/records"),
+        ("/api/v1//records", "/api/v1/records"),
+        ("/api/v1/audit/", "/api/v1/audit"),
+    ],
+)
+def test_an_api_resource_has_one_url(api: Any, path: str, one: str) -> None:
+    """A form version is immutable and cached for a year: served at `versions/2/` as well,
+    a client cached it twice; an encoded slash in an id read as a path (`records/%2F` was
+    the list). Those are 404, and the one URL answers."""
+    r = api.client.get(path, headers=api.auth("admin"))
+    assert r.status_code == 404, (path, r.status_code)
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "immutable" not in r.headers.get("cache-control", "")
+    assert api.client.get(one, headers=api.auth("admin")).status_code == 200
