@@ -149,7 +149,7 @@ def prepare(
         elif isinstance(exc, UnicodeDecodeError):  # a MessagePack str that is not UTF-8
             error = FieldError(at, "malformed", f"text that is not UTF-8: {exc.reason}")
         elif lone is not None:
-            sid, where = lone
+            (sid, rid), where = lone
             error = FieldError(at + where, "malformed", LONE_SURROGATE)
         elif odd is not None:
             (sid, rid), where = odd
@@ -345,17 +345,28 @@ def _data_key_path(decoder: Any, raw: Any) -> str:
     return "[...]"
 
 
-def lone_surrogate(raw: Any) -> tuple[str | None, str] | None:
-    """(the item's id, the path of the first text in it) holding a lone UTF-16 surrogate
+def _ident(sid: Any, record_id: Any) -> tuple[str | None, str | None]:
+    """(id, record_id) of an item that does not decode as a whole, where they are text: the
+    record_id of one with none (absent or null) is its id (it would have made a new record)."""
+    sid = sid if isinstance(sid, str) and lone_surrogate_path(sid) is None else None
+    if record_id is None:
+        return sid, sid
+    return sid, (
+        record_id if isinstance(record_id, str) and lone_surrogate_path(record_id) is None else None
+    )
+
+
+def lone_surrogate(raw: Any) -> tuple[tuple[str | None, str | None], str] | None:
+    """((id, record_id), the path of the first text in it) holding a lone UTF-16 surrogate
     escape ("\\ud83d"), which msgspec refuses as a whole and the standard parser reads; None
     for an item with none."""
     found = lone_surrogate_in(raw)
     if found is None:
         return None
     item, path = found
-    ident = item.get("id") if isinstance(item, dict) else None
-    ident = ident if isinstance(ident, str) and lone_surrogate_path(ident) is None else None
-    return ident, path
+    if not isinstance(item, dict):
+        return (None, None), path
+    return _ident(item.get("id"), item.get("record_id")), path
 
 
 class _Constant:
@@ -376,8 +387,7 @@ def non_finite(raw: Any, at: str) -> tuple[tuple[str | None, str | None], str] |
         return None
     if not isinstance(item, dict):
         return None
-    sid, rid = item.get("id"), item.get("record_id", item.get("id"))
-    ident = (sid if isinstance(sid, str) else None, rid if isinstance(rid, str) else None)
+    ident = _ident(item.get("id"), item.get("record_id"))
     found = first_path(item, lambda v: isinstance(v, _Constant))
     if found is None:
         return None
@@ -391,7 +401,4 @@ def decoder_ident(decoder: Any, raw: Any) -> tuple[str | None, str | None]:
     """(id, record_id) of an item that does not decode as a whole, where they are strings: the
     record_id of one with none is its id (it would have made a new record)."""
     ident = _codec(decoder).decode(raw, type=_Ident)
-    sid = ident.id if isinstance(ident.id, str) else None
-    if ident.record_id is None:
-        return sid, sid
-    return sid, ident.record_id if isinstance(ident.record_id, str) else None
+    return _ident(ident.id, ident.record_id)

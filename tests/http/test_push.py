@@ -746,6 +746,24 @@ def test_a_nan_literal_in_one_item_costs_nothing_else(api: Any, literal: str) ->
     )
 
 
+@pytest.mark.parametrize("bad", ["NaN", '"\\ud83d"', "[[[1]]]"])
+@pytest.mark.parametrize("record_id", ["absent", "null"])
+def test_a_new_record_refused_unread_is_named_by_its_id(api: Any, bad: str, record_id: str) -> None:
+    """A new record's record_id is its id (PROTOCOL: absent or null): a client filing results
+    by record_id found null for an item refused for a NaN or a lone surrogate."""
+    item = case(1)
+    item.pop("record_id", None)
+    if record_id == "null":
+        item["record_id"] = None
+    item["data"]["noi_dung_vu_viec"] = "PLACEHOLDER"
+    text = json.dumps(item).replace('"PLACEHOLDER"', bad)
+    body = '{"device_id": "p", "submissions": [' + text + "]}"
+    headers = {**api.auth("officer"), "Content-Type": "application/json"}
+    (result,) = api.client.post(PUSH, content=body.encode(), headers=headers).json()["results"]
+    assert result["status"] == "rejected"
+    assert result["id"] == result["record_id"] == item["id"], result
+
+
 @pytest.mark.parametrize("codec", ["json", "msgpack"])
 @pytest.mark.parametrize("depth", [1_000, 100_000])
 def test_an_item_nested_past_any_decoder_costs_nothing_else(
