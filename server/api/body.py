@@ -143,6 +143,21 @@ async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = M
     return parse(body, type_, msgpack=msgpack)
 
 
+def _whole_msgpack(body: bytes, cause: Exception) -> None:
+    """400 `malformed_body` for a body that is not one MessagePack value."""
+    try:
+        msgspec.msgpack.decode(body)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        hint = (
+            "; the body looks like JSON: send Content-Type: application/json"
+            if body[:1] in (b"{", b"[")
+            else ""
+        )
+        raise Malformed(
+            f"the body is not valid MessagePack: {exc}{hint}", code="malformed_body"
+        ) from cause
+
+
 def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
     """`body` decoded as `type_`: 422 with a path for a wrong shape, 400 for a body that is not
     JSON (or MessagePack) at all."""
@@ -152,6 +167,10 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
         return msgspec.json.decode(body, type=type_)
     except msgspec.ValidationError as exc:
         message, where = msgspec_where(exc)
+        if msgpack and not where:
+            # a wrong type at the top may be no MessagePack at all: JSON's `{` reads as the
+            # number 123 and the type is checked before the rest is found to be left over
+            _whole_msgpack(body, exc)
         path, code = _named(body, where.lstrip("."), msgpack), "invalid"
         for words, code_ in (
             ("missing required field", "required"),

@@ -639,6 +639,24 @@ def test_content_stored_by_an_older_canonical_form_sent_again_is_a_duplicate(api
     assert statuses(api.push("officer", [other])) == ["rejected"]  # still id_reused
 
 
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"device_id": "p", "submissions": []}', 400),  # JSON: `{` reads as 123, then junk
+        (b"\xc1", 400),  # a byte MessagePack never uses
+        (b"\x7b", 422),  # one whole MessagePack value (123), of the wrong type
+    ],
+)
+def test_a_body_that_is_not_msgpack_is_400_not_422(api: Any, body: bytes, status: int) -> None:
+    """PROTOCOL: a malformed body is 400, invalid content 422. JSON sent as MessagePack was
+    422: its type was checked before the bytes left over were found."""
+    headers = {**api.auth("officer"), "Content-Type": "application/msgpack"}
+    problem = assert_problem(api.client.post(PUSH, content=body, headers=headers), status)
+    assert problem["code"] == ("malformed_body" if status == 400 else "invalid")
+    if body.startswith(b"{"):
+        assert "send Content-Type: application/json" in problem["detail"]
+
+
 def test_gzip_msgpack_body(api: Any) -> None:
     body = gzip.compress(msgspec.msgpack.encode({"device_id": "p", "submissions": [case()]}))
     r = api.client.post(
