@@ -150,6 +150,11 @@ def _admit(
         if p.timed_out:
             results[p.index] = _reject(row.id, row.record_id, "invalid", p.timed_out)
             continue
+        if p.creating and user.area == "":
+            # a record belongs to its creator's area: one of no area no supervisor would see
+            message = "a user of all areas (an admin) edits records, but cannot create one"
+            refuse(p, "forbidden", "record_id", "forbidden", message)
+            continue
         owner = owners.get(row.record_id)
         # the area first: another area's record says nothing of itself, not even its form
         if owner is not None and not areas.reaches(user.role, user.area, owner[1]):

@@ -1004,6 +1004,19 @@ def test_admin_edits_anywhere(api: Any) -> None:
     assert statuses(api.push("admin", [edit(root, {"so_buoi_hoa_giai": 7})])) == ["accepted"]
 
 
+def test_an_admin_of_all_areas_creates_no_record(api: Any) -> None:
+    """A record belongs to its creator's area: one an admin of all areas made had none, and no
+    supervisor or officer ever saw it. Refused, alone; the admin's edits still go through."""
+    root, own = case(1), case(2)
+    api.push("officer", [root])
+    results = api.push("admin", [own, edit(root, {"so_buoi_hoa_giai": 3})])
+    assert statuses(results) == ["rejected", "accepted"]
+    assert reasons(results[0]) == ("forbidden", {("submissions[0].record_id", "forbidden")})
+    assert (
+        api.client.get(f"/api/v1/records/{own['id']}", headers=api.auth("admin")).status_code == 404
+    )
+
+
 def test_pending_edit_from_another_commune_never_merges(api: Any) -> None:
     root = case()
     foreign = edit(root, {"trang_thai": "hoa_giai_thanh"})
