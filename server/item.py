@@ -44,7 +44,10 @@ SKEW_SECONDS = 86_400
 # what decoding one item may raise: RecursionError past ~1,000 levels of nesting, and
 # UnicodeDecodeError for a MessagePack str that is not UTF-8
 _UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
-MAX_PARENTS = 100
+# An edit names the record's heads as the phone had them: as many as concurrent edits made.
+# 100 left a record with more uneditable from the app (its edits refused, a supervisor's
+# resolution taken); a bound stays, on what one item may make the merge walk.
+MAX_PARENTS = 10_000
 encode = msgspec.json.Encoder(order="sorted").encode
 
 

@@ -1004,6 +1004,24 @@ def test_admin_edits_anywhere(api: Any) -> None:
     assert statuses(api.push("admin", [edit(root, {"so_buoi_hoa_giai": 7})])) == ["accepted"]
 
 
+def test_an_edit_of_a_record_with_many_heads_names_them_all(api: Any) -> None:
+    """The app's edit names every head of the record: past 100 it was refused (max_items),
+    so 101 concurrent edits left the case uneditable on the phones. 10,000 are taken."""
+    root = case()
+    siblings = [edit(root, {"ket_qua": f"Lần {i}"}) for i in range(150)]
+    api.push("officer", [root, *siblings])
+    heads = record(api, root["id"])["heads"]
+    assert len(heads) == 150
+    settle = {**edit(root, {"ket_qua": "Đã thống nhất."}), "parents": heads}
+    (result,) = api.push("officer", [settle])
+    assert result["status"] == "accepted", result
+    rec = record(api, root["id"])
+    assert rec["heads"] == [result["id"]] and rec["conflicts"] == []
+    too_many = {**edit(root, {"ket_qua": "x"}), "parents": [uuid7() for _ in range(10_001)]}
+    (result,) = api.push("officer", [too_many])
+    assert reasons(result) == ("invalid", {("submissions[0].parents", "max_items")})
+
+
 def test_an_admin_of_all_areas_creates_no_record(api: Any) -> None:
     """A record belongs to its creator's area: one an admin of all areas made had none, and no
     supervisor or officer ever saw it. Refused, alone; the admin's edits still go through."""
