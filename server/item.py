@@ -170,8 +170,9 @@ def prepare(
     if item.record_id is not None and not UUID_RE.match(item.record_id):
         errors.append(FieldError(f"{at}.record_id", "format", "record_id must be a UUID"))
         record_id = item.record_id
-    parents = tuple(sorted({p.lower() for p in item.parents}))
-    for j, p in enumerate(item.parents):
+    given = item.parents or []
+    parents = tuple(sorted({p.lower() for p in given}))
+    for j, p in enumerate(given):
         if not UUID_RE.match(p):
             errors.append(
                 FieldError(f"{at}.parents[{j}]", "format", "a parent is a submission UUID")
@@ -215,10 +216,10 @@ def prepare(
         )
     validator = fv.validators[item.form_version - 1]
     data, errors = validator(item.data, creating=creating, path=f"{at}.data")
-    resolves = sorted(set(item.resolves))
+    resolves = sorted(set(item.resolves or []))
     if resolves:
         known = {f.name for f in fv.accepted[item.form_version - 1].fields}
-        for j, name in enumerate(item.resolves):
+        for j, name in enumerate(item.resolves or []):
             if name not in known:
                 errors.append(
                     FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")

@@ -85,8 +85,9 @@ class Submission(Struct, forbid_unknown_fields=True):
     captured_at: str
     data: dict[str, Any]
     record_id: str | None = None
-    parents: list[str] = msgspec.field(default_factory=list)
-    resolves: list[str] = msgspec.field(default_factory=list)
+    # null is none, as absent is (a client's "no value" for a list: `None` in Python)
+    parents: list[str] | None = None
+    resolves: list[str] | None = None
 
 
 class ItemResult(Struct, omit_defaults=True):

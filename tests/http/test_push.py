@@ -1022,6 +1022,19 @@ def test_an_edit_of_a_record_with_many_heads_names_them_all(api: Any) -> None:
     assert reasons(result) == ("invalid", {("submissions[0].parents", "max_items")})
 
 
+def test_null_parents_and_resolves_are_none(api: Any) -> None:
+    """`parents` and `resolves` are lists that may be left out; null (a client's None) says the
+    same: a new record with null parents was refused for its type, and the same item sent
+    again with [] is a duplicate."""
+    root = {**case(1), "parents": None, "resolves": None}
+    (result,) = api.push("officer", [root])
+    assert result["status"] == "accepted", result
+    (again,) = api.push("officer", [{**root, "parents": [], "resolves": []}])
+    assert again["status"] == "duplicate"
+    (child,) = api.push("officer", [{**edit(root, {"so_buoi_hoa_giai": 2}), "resolves": None}])
+    assert child["status"] == "accepted"
+
+
 def test_an_admin_of_all_areas_creates_no_record(api: Any) -> None:
     """A record belongs to its creator's area: one an admin of all areas made had none, and no
     supervisor or officer ever saw it. Refused, alone; the admin's edits still go through."""
