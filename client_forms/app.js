@@ -309,7 +309,8 @@ async function formView(id) {
   if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, settled: typed.draft?.settled ?? d.settled, fresh: false, updated_at: new Date(typed.at).toISOString() });
   const moved = await drafts.keep(d, typed?.at ?? 0); // saved meanwhile in another tab?
   const rec = d.record_id ? recordUnder(await db.get('records', d.record_id), def) : null;
-  const conflicts = Object.fromEntries((rec?.conflicts ?? []).map((c) => [c.field, c.values]));
+  // settled only with every value in view: not a conflict the phone has half of (edit.js)
+  const conflicts = Object.fromEntries((rec?.conflicts ?? []).filter((c) => !c.partial).map((c) => [c.field, c.values]));
   const labels = await oldLabels(d.form_id, def);
   const form = renderForm(def, d.data, {
     fresh: d.fresh, conflicts, settled: d.settled, device: await db.kv('device_id'), oldLabels: labels,
@@ -551,7 +552,8 @@ async function caseView(recordId) {
       r.conflicts.map((c) => h('div', { class: 'conflict', 'data-field': c.field },
         h('strong', {}, field(c.field) ? L(field(c.field).label) : c.field),
         h('ul', {}, c.values.map((v) => h('li', {}, formatValue(field(c.field), v.value, old),
-          h('small', {}, ' — ', deviceText(v.device_id, me), `, ${timeText(v.captured_at)}`))))))) : null,
+          h('small', {}, ' — ', deviceText(v.device_id, me), `, ${timeText(v.captured_at)}`))),
+          c.partial ? h('li', { class: 'hint' }, t('conflict_unseen')) : null)))) : null,
     def ? renderData(def, r.data, old) : null,
     def ? await removedData(def, r.data, old) : null,
     link(`#/edit/${recordId}`, ['✎ ', t('edit')], 'btn big'));

@@ -79,20 +79,25 @@ export const blank = (v) =>
 // `latest`: the form's version the server serves, whose names the copy and the edit take
 // (older ones mapped, as the server does), so that an emptied field clears what the copy held
 // under an older name.
-export function afterPush(rec, item, latest) {
+export function afterPush(rec, item, latest, conflicted = [], device = null) {
   if (!item.parents?.length || !item.parents.every((p) => rec.heads.includes(p))) return null;
   const data = underNames(item.data, latest?.renames);
   const written = Object.keys(data);
   const was = recordUnder(rec, latest);
+  // an edit that descends from every head settles the conflicts on the fields it writes
+  const kept = item.parents.length === rec.heads.length
+    ? was.conflicts.filter((c) => !written.includes(c.field) && !conflicted.includes(c.field))
+    : was.conflicts.filter((c) => !conflicted.includes(c.field));
+  // ...unless the server said `conflict` on them: an edit from another phone the phone has not
+  // pulled yet. Its own value is one of the values; `partial` until a pull brings them all.
+  const mine = (f) => ({ value: data[f] ?? null, submission_id: item.id, device_id: device, captured_at: item.captured_at });
+  const unseen = conflicted.map((f) => ({ field: f, values: [mine(f)], partial: true }));
   return {
     ...was,
     ...(latest && { form_version: Math.max(latest.version, rec.form_version ?? 0) }),
     heads: [...rec.heads.filter((h) => !item.parents.includes(h)), item.id],
     data: applied(was.data, data),
-    // an edit that descends from every head settles the conflicts on the fields it writes
-    conflicts: item.parents.length === rec.heads.length
-      ? was.conflicts.filter((c) => !written.includes(c.field))
-      : was.conflicts,
+    conflicts: [...kept, ...unseen].sort((a, b) => (a.field < b.field ? -1 : 1)),
     updated_at: new Date().toISOString(),
   };
 }

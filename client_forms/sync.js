@@ -208,7 +208,7 @@ async function pushOutbox() {
         keep.push({ ...item, status: 'held' });
       } else if (FINAL.has(r.status)) {
         left.set(r.id, r.status !== 'pending');
-        if (r.status !== 'pending' && item.record_id) merged.push(item);
+        if (r.status !== 'pending' && item.record_id) merged.push({ item, conflicts: r.conflicts ?? [] });
       } else if (r.status === 'rejected') {
         const errors = (r.errors?.length ? r.errors : [{ code: r.reason ?? 'invalid', message: r.reason }])
           .map((e) => ({ ...e, path: fieldPath(e.path) }));
@@ -221,7 +221,7 @@ async function pushOutbox() {
       const p = h.parents.find((id) => left.has(id));
       if (p === undefined) return true;
       left.set(h.id, left.get(p));
-      if (left.get(p) && h.record_id) merged.push(h);
+      if (left.get(p) && h.record_id) merged.push({ item: h, conflicts: [] });
       return false;
     });
     await db.delMany('outbox', [...left.keys()]);
@@ -234,11 +234,14 @@ async function pushOutbox() {
 // The phone's copy of each case an edit went into, as the server now has it (heads and data),
 // without waiting for the pull: on 2G the pull after a push often fails, and the next edit
 // built on the old heads would conflict with the officer's own.
+// A push that answered `conflict` names the fields: they stay in conflict on the phone (its
+// own value shown, the others to come with the next pull), never shown as settled by it.
 async function updateCases(items) {
   const cases = new Map();
-  for (const item of items) {
+  const device = await db.kv('device_id');
+  for (const { item, conflicts } of items) {
     const rec = cases.get(item.record_id) ?? (await db.get('records', item.record_id));
-    const next = rec && afterPush(rec, item, await db.servedForm(item.form_id));
+    const next = rec && afterPush(rec, item, await db.servedForm(item.form_id), conflicts, device);
     if (next) cases.set(item.record_id, next);
   }
   if (cases.size) await db.putMany('records', [...cases.values()]);

@@ -143,3 +143,43 @@ def test_spaces_around_a_typed_value_are_not_kept(phones, server) -> None:
     [item] = phone.outbox()
     assert item["data"]["cac_ben"][0]["ho_ten"] == "Phạm Văn Cường"
     assert item["data"]["cac_ben"][0]["so_dien_thoai"] == "0904111222"
+
+
+@pytest.mark.browser
+def test_a_conflict_stays_one_when_the_pull_after_the_push_fails(phones, server) -> None:
+    """The push answers `conflict` (another phone wrote the field first) and the pull that
+    would bring the other value fails, as on 2G: the case kept the officer's own value as
+    settled, no conflict shown, and the settle box was offered without the other value in
+    view. Now the field is in conflict on the phone at once, the other value to come."""
+    case_id = push_case(server, CASE)
+    a, b = phones("can-bo-an"), phones("can-bo-binh")
+    for phone in (a, b):
+        phone.page.goto(f"{server.url}/app/#/cases")
+        expect(phone.page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    a.offline()
+    for phone, value in ((b, "hoa_giai_thanh"), (a, "dang_hoa_giai")):
+        phone.page.goto(f"{server.url}/app/#/edit/{case_id}")
+        expect(phone.page.locator("#entry")).to_be_visible()
+        phone.fill({"trang_thai": value})
+        phone.save()
+    expect_sent(b.page, 20_000)  # B's value is the server's first
+
+    a.page.route("**/api/v1/sync/pull*", lambda route: route.abort())
+    a.offline(False)
+    expect_sent(a.page, 20_000)
+    expect(a.page.locator("#st-error")).to_be_visible(timeout=20_000)  # the pull failed
+    a.page.goto(f"{server.url}/app/#/case/{case_id}")
+    mine = a.page.locator('#conflicts [data-field="trang_thai"] li')
+    expect(mine.filter(has_text="Đang hòa giải")).to_have_count(1)
+    expect(mine.filter(has_text="lần đồng bộ tới")).to_have_count(1)
+    a.page.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(a.page.locator("#entry")).to_be_visible()
+    expect(a.field("trang_thai").locator(".settle-box")).to_have_count(0)
+
+    a.page.unroute("**/api/v1/sync/pull*")
+    a.sync()
+    a.page.goto(f"{server.url}/app/#/case/{case_id}")
+    shown = a.page.locator('#conflicts [data-field="trang_thai"] li')
+    expect(shown).to_have_count(2)
+    expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
+    expect(shown.filter(has_text="lần đồng bộ tới")).to_have_count(0)
