@@ -14,7 +14,10 @@ import { validate } from './validate.js';
 const main = document.getElementById('main');
 const bar = document.getElementById('status');
 let leave = null; // flushes the open form's draft before the screen changes
-let flash = null; // a message for the next screen, for h()
+// A message for the next screen ({text, shown}): it stays while syncs redraw that screen
+// ("Saved" went with the redraw of the sync the save started) and goes when the officer moves.
+let flash = null;
+const say = (text) => { flash = { text, shown: false }; };
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
 let pressed = false; // a finger or the mouse is down
@@ -109,9 +112,9 @@ function nav(current) {
 }
 
 function page(current, ...kids) {
-  const flashEl = flash ? h('p', { class: 'flash', role: 'status' }, flash) : null;
+  const flashEl = flash ? h('p', { class: 'flash', role: 'status' }, flash.text) : null;
   main.replaceChildren(...[nav(current), flashEl, ...kids].flat().filter((k) => k != null && k !== false));
-  flash = null;
+  if (flash) flash.shown = true;
   renderStatus();
 }
 
@@ -147,7 +150,7 @@ async function doSetup(token) {
       if (e.kind === 'network') pending = token;
       return setupView(problem, pending ?? '');
     }
-    flash = problem;
+    say(problem);
     // Where the previous officer can sync or save the outbox to a file.
     history.replaceState(null, '', e.kind === 'other_user' ? '#/outbox' : '#/');
     return route();
@@ -417,7 +420,7 @@ async function formView(id) {
       leave = leaveForm;
       throw e;
     });
-    flash = t(item ? 'saved' : 'no_changes');
+    say(t(item ? 'saved' : 'no_changes'));
     go(d.record_id ? `#/case/${d.record_id}` : '#/');
     if (item && navigator.onLine) sync.syncNow();
   };
@@ -489,7 +492,7 @@ async function discardItem(gone, shown) {
       st('outbox').put(item);
     }
   });
-  flash = next.length ? t('discarded_held', { n: next.length }) : t('discarded');
+  say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'));
   route();
   if (next.length && navigator.onLine) sync.syncNow();
 }
@@ -585,7 +588,10 @@ async function route() {
 }
 
 async function boot() {
-  addEventListener('hashchange', () => route());
+  addEventListener('hashchange', () => {
+    if (flash?.shown) flash = null; // the officer moved on from the screen that said it
+    return route();
+  });
   addEventListener('online', () => {
     renderStatus(); // "offline" goes at once, even while a sync started before runs on
     return pending ? doSetup(pending) : sync.online();

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from tests.browser.samples import REPORT
+
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
@@ -59,3 +61,23 @@ def test_messages_say_what_to_write(phones, server) -> None:
     expect(place.locator(".err")).to_have_text(
         "Vĩ độ: Phải từ -90 đến 90 / Latitude: Must be from -90 to 90"
     )
+
+
+@pytest.mark.browser
+def test_saved_stays_through_the_sync_it_starts_and_goes_when_the_officer_moves(
+    phones, server
+) -> None:
+    """Online, a save starts a sync, whose end redraws the screen: "Đã lưu / Saved" went with
+    that redraw before anyone could read it. It stays until the officer opens another screen."""
+    phone = phones("can-bo-luu")
+    page = phone.page
+    expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    syncs = int(page.evaluate("document.body.dataset.syncs"))
+    phone.save()
+    expect(page.locator(f'body[data-syncs="{syncs + 1}"]')).to_have_count(1, timeout=20_000)
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")  # after the redraw too
+    page.locator('nav a[href="#/outbox"]').click()
+    expect(page.locator(".flash")).to_have_count(0)
