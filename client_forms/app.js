@@ -4,7 +4,7 @@
 // in this one) is read and wiped at once.
 import * as db from './db.js';
 import * as drafts from './drafts.js';
-import { applied, blank, changes, rebased, recordUnder, underNames } from './edit.js';
+import { applied, blank, changes, localCase, rebased, recordUnder, underNames } from './edit.js';
 import { L, ask, pair, t, text, th, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
@@ -420,6 +420,7 @@ async function formView(id) {
       leave = leaveForm;
       throw e;
     });
+    if (item && !item.record_id) await keepLocally(item, d.fixing ? d.id : null);
     say(t(item ? 'saved' : 'no_changes'));
     go(d.record_id ? `#/case/${d.record_id}` : '#/');
     if (item && navigator.onLine) sync.syncNow();
@@ -473,6 +474,14 @@ async function outboxView() {
     h('button', { type: 'button', id: 'export-btn', class: 'secondary', onclick: exportOutbox }, t('export')));
 }
 
+// A new case of a follow-up form is the phone's to see and edit before it is sent (edit.js,
+// localCase); a fix sent under a new id takes the place of the refused one's.
+async function keepLocally(item, was) {
+  if (was && was !== item.id) await db.del('records', was);
+  const form = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === item.form_id);
+  if (form?.sync_to_devices) await db.put('records', localCase(item, (await db.kv('me'))?.area ?? ''));
+}
+
 // A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
 // The edits held behind it are not: they go again without it, under new ids, as the
 // confirmation says.
@@ -492,6 +501,8 @@ async function discardItem(gone, shown) {
       st('outbox').put(item);
     }
   });
+  if (!gone.record_id) await db.del('records', id); // a case it made, never sent: gone with it
+  for (const [, item] of next) if (!item.record_id) await keepLocally(item, null);
   say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'));
   route();
   if (next.length && navigator.onLine) sync.syncNow();
@@ -542,7 +553,7 @@ async function caseView(recordId) {
   if (!stored) return go('#/cases');
   const def = await currentDef(stored.form_id);
   const r = recordUnder(stored, def); // a case pulled before a rename, under the names now
-  const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId);
+  const unsent = (await db.all('outbox')).some((i) => i.record_id === recordId || i.id === recordId);
   const fields = Object.fromEntries(await Promise.all(r.conflicts.map(async (c) => [c.field, await knownField(def, c.field)])));
   const field = (name) => fields[name];
   const old = await oldLabels(r.form_id, def); // choices a later version dropped, by their label

@@ -69,6 +69,15 @@ export function applied(base, data) {
 // older client has no base and sent the whole form).
 export const stateAfter = (item) => applied(item.base ?? {}, item.data);
 
+// The phone's copy of a case it made and has not sent (a follow-up form, `sync_to_devices`):
+// listed, opened and edited offline as a pulled one is, until a pull brings the server's.
+export const localCase = (item, area) => ({
+  record_id: item.id, form_id: item.form_id, form_version: item.form_version, area,
+  data: Object.fromEntries(Object.entries(item.data).filter(([, v]) => v != null)),
+  heads: [item.id], revision: 0, conflicts: [], flags: [], local: true,
+  updated_at: item.saved_at, created_at: item.saved_at,
+});
+
 // Nothing entered: only empty values (a required group starts with empty items).
 export const blank = (v) =>
   v == null || v === '' || (typeof v === 'object' && Object.values(v).every(blank));

@@ -272,7 +272,9 @@ async function pullRecords() {
     if (!page.more) break;
   }
   if (seen) {
-    const stale = (await db.all('records')).filter((r) => !seen.has(r.record_id));
+    // (a case this phone made and has not sent yet is the phone's own: kept)
+    const unsent = new Set((await db.all('outbox')).map((i) => i.id));
+    const stale = (await db.all('records')).filter((r) => !seen.has(r.record_id) && !(r.local && unsent.has(r.record_id)));
     await db.delMany('records', stale.map((r) => r.record_id));
   }
 }

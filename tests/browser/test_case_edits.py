@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
+from tests.browser.test_offline_entry import HOA_GIAI
 
 
 def open_edit(phone, case_id: str) -> None:
@@ -106,3 +107,62 @@ def test_a_pushed_edit_is_the_phones_copy_when_the_pull_fails(phones, server) ->
     assert record["conflicts"] == []
     assert record["data"]["trang_thai"] == "hoa_giai_thanh"
     assert len(record["heads"]) == 1
+
+
+@pytest.mark.browser
+def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> None:
+    """A case taken in the morning with no network is updated in the afternoon, still with
+    none: it was in no list (only pulled cases were), so it could not be opened, and the
+    officer could only enter it again (a second record). It is the phone's case from its
+    save, and its update goes out after it as an edit of it."""
+    phone = phones("can-bo-sang")
+    page = phone.page
+    expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
+    phone.offline()
+    phone.new("hoa_giai")
+    phone.fill(HOA_GIAI)
+    phone.save()
+    [root] = phone.outbox()
+    page.reload()  # offline, from the service worker: the case is kept, not only shown
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{root["id"]}"]')).to_contain_text(
+        "Tranh chấp lối đi chung"
+    )
+    page.locator(f'#case-list a[data-id="{root["id"]}"]').click()
+    expect(page.locator(".hint").first).to_contain_text("chưa gửi")
+    open_edit(phone, root["id"])
+    phone.fill({"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": "1"})
+    phone.save()
+    later = next(i for i in phone.outbox() if i["id"] != root["id"])
+    assert later["record_id"] == root["id"] and later["parents"] == [root["id"]]
+    assert later["data"] == {"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": 1}
+
+    phone.offline(False)
+    expect_sent(page, 20_000)
+    phone.sync()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [record] = server.records(boss, "hoa_giai")
+    assert record["record_id"] == root["id"] and record["heads"] == [later["id"]]
+    assert record["data"]["trang_thai"] == "dang_hoa_giai"
+    assert record["data"]["noi_dung_vu_viec"] == HOA_GIAI["noi_dung_vu_viec"]
+    [mine] = phone.js("await db.all('records')")
+    assert mine["heads"] == [later["id"]] and not mine.get("local")  # the server's copy now
+
+    # One the server refuses and the officer discards goes from the cases with it.
+    phone.offline()
+    phone.new("hoa_giai")
+    phone.fill(HOA_GIAI)
+    phone.save()
+    [bad] = phone.outbox()
+    phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_buoi_hoa_giai: -1}})", bad)
+    phone.offline(False)
+    expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{bad["id"]}"]')).to_be_visible()
+    page.goto(f"{server.url}/app/#/outbox")
+    page.once("dialog", lambda d: d.accept())
+    page.locator(f'li[data-id="{bad["id"]}"] button.discard').click()
+    expect(page.locator(f'li[data-id="{bad["id"]}"]')).to_have_count(0)
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator("#case-list a")).to_have_count(1)
+    expect(page.locator(f'#case-list a[data-id="{bad["id"]}"]')).to_have_count(0)
