@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
 from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
@@ -30,8 +29,8 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import TITLES, ApiError, Malformed, NotFound, bilingual, bilingual_errors
-from server.protocol import MAX_BODY_BYTES, FieldError, Problem
+from server.errors import ApiError, Malformed, NotFound, problem_json
+from server.protocol import MAX_BODY_BYTES, FieldError
 from server.store import DatabaseGone, Store
 from server.web import FailedAuthLimiter, edge_middleware
 
@@ -121,14 +120,6 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     else:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         status, code, detail = 500, "internal", "an unexpected error; it has been logged"
-    body = Problem(
-        type=f"urn:coso:problem:{code}",
-        title=TITLES.get(status, "Error"),
-        status=status,
-        detail=bilingual(code, detail),
-        code=code,
-        errors=bilingual_errors(errors),
-    )
     headers = {
         # RFC 6750 3.1: a token that was sent and is no good says so; none sent, no error
         401: {"WWW-Authenticate": "Bearer" if code == "missing_token" else INVALID_TOKEN},
@@ -139,7 +130,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)
         headers = {**exc.headers, **headers}
     return Response(
-        msgspec.json.encode(body),
+        problem_json(status, code, detail, errors),
         status_code=status,
         media_type="application/problem+json",
         headers=headers,

@@ -14,7 +14,6 @@ import socket
 from pathlib import Path
 
 import click
-import msgspec
 
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
@@ -22,8 +21,7 @@ from server.catalog import Catalog, schema_files
 from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
 from server.cli_forms import publish
 from server.cli_users import area_label, setup_link
-from server.errors import TITLES, bilingual
-from server.protocol import Problem
+from server.errors import problem_json
 from server.store import Store
 from server.store import restore as restore_db
 from server.web import API_CSP, COMMON
@@ -139,15 +137,7 @@ def problem_h11() -> type[asyncio.Protocol]:
 
     class ProblemH11Protocol(H11Protocol):
         def send_400_response(self, msg: str) -> None:
-            body = msgspec.json.encode(
-                Problem(
-                    type="urn:coso:problem:bad_request",
-                    title=TITLES[400],
-                    status=400,
-                    detail=bilingual("bad_request", f"the request is not valid HTTP/1.1 ({msg})"),
-                    code="bad_request",
-                )
-            )
+            body = problem_json(400, "bad_request", f"the request is not valid HTTP/1.1 ({msg})")
             headers = [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -6,7 +6,9 @@ malformed, not allowed, or stale. `app.py` turns every exception into problem+js
 
 from __future__ import annotations
 
-from server.protocol import FieldError
+import msgspec
+
+from server.protocol import FieldError, Problem
 
 TITLES = {
     400: "Yêu cầu sai định dạng / Malformed request",
@@ -191,3 +193,19 @@ def msgspec_key(message: str) -> str | None:
     if message.count("`") < 2:
         return None
     return message[message.index("`") + 1 : message.rindex("`")]
+
+
+def problem_json(
+    status: int, code: str, detail: str, errors: list[FieldError] | None = None
+) -> bytes:
+    """An RFC 9457 problem+json body: `detail` in Vietnamese and English, `errors` too."""
+    return msgspec.json.encode(
+        Problem(
+            type=f"urn:coso:problem:{code}",
+            title=TITLES.get(status, "Error"),
+            status=status,
+            detail=bilingual(code, detail),
+            code=code,
+            errors=bilingual_errors(errors),
+        )
+    )

@@ -216,10 +216,11 @@ def prepare(
         )
     validator = fv.validators[item.form_version - 1]
     data, errors = validator(item.data, creating=creating, path=f"{at}.data")
-    resolves = sorted(set(item.resolves or []))
+    asked = item.resolves or []
+    resolves = sorted(set(asked))
     if resolves:
         known = {f.name for f in fv.accepted[item.form_version - 1].fields}
-        for j, name in enumerate(item.resolves or []):
+        for j, name in enumerate(asked):
             if name not in known:
                 errors.append(
                     FieldError(f"{at}.resolves[{j}]", "unknown_field", f"no field {name!r}")
