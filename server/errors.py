@@ -97,6 +97,7 @@ FIELD_ERRORS_VI = {
     "too_many_pending": "Quá nhiều bản của hồ sơ này đang chờ bản cha",
     "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
     "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
+    "reserved": "Tên này dành riêng, hãy đặt tên khác",
     "rename_collision": "Đổi tên làm hai trường của một phiên bản cũ trùng vào một tên",
     "name_reused": "Tên này đã được đổi sang trường khác ở phiên bản trước",
     "too_deep": "Lồng nhau quá sâu",

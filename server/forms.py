@@ -40,6 +40,10 @@ FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+# Names every JavaScript object already has (Object.prototype's, of those a field name can
+# spell): on the phone, a form's field or its data under such a name read as that function,
+# which broke the form and saved "function Object() { [native code] }" as the value.
+RESERVED_NAMES = frozenset({"constructor"})
 MAX_FIELDS = 500
 # The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
 # submitted integers to the same).
@@ -265,6 +269,11 @@ def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError
         names = [("name", f.name)]
         names += [(f"previous_names[{j}]", n) for j, n in enumerate(f.previous_names or [])]
         for where, n in names:
+            if n in RESERVED_NAMES:
+                message = (
+                    f"{n!r} is a name every JavaScript object has: the phone app needs another"
+                )
+                errors.append(FieldError(f"{here}.{where}", "reserved", message))
             if n in seen:
                 message = f"{n!r} is already used by {seen[n]}"
                 errors.append(FieldError(f"{here}.{where}", "duplicate", message))

@@ -125,6 +125,18 @@ def test_bad_field_name(name: str) -> None:
     assert problems(form(field("a"), field(name))) == [("fields[1].name", "pattern")]
 
 
+def test_a_name_every_javascript_object_has_is_reserved() -> None:
+    """`constructor` spells a field name, and every object on the phone has one: the app read
+    Object's function as the field (the form would not open) and saved it as the value."""
+    assert problems(form(field("constructor"))) == [("fields[0].name", "reserved")]
+    inside = form(field("g", "repeat", fields=[field("constructor", "integer")]))
+    assert problems(inside) == [("fields[0].fields[0].name", "reserved")]
+    renamed = form(field("moi", previous_names=["constructor"]))
+    assert problems(renamed) == [("fields[0].previous_names[0]", "reserved")]
+    fine = parse_definition(form(field("constructor_id"), field("ten_constructor")))
+    assert [f.name for f in fine.fields] == ["constructor_id", "ten_constructor"]
+
+
 def test_duplicate_field_names() -> None:
     assert problems(form(field("a"), field("b"), field("a", "integer"))) == [
         ("fields[2].name", "duplicate")
