@@ -284,7 +284,8 @@ async function refusedEdits(recordId) {
 }
 
 // Labels of choices every version offered: {field: {value: label}}, the fields under the
-// names of `def` (default: the newest version held) where a later version renamed them.
+// names of `def` (default: the newest version held) where a later version renamed them, a
+// repeat group's sub-fields as `group.field` (validate.js `within` reads them by group).
 async function oldLabels(formId, def) {
   def ??= await latestDef(formId);
   const renames = def?.renames ?? {};
@@ -292,8 +293,9 @@ async function oldLabels(formId, def) {
   const walk = (fields, group) => fields.forEach((f) => {
     const key = group ? `${group}.${f.name}` : f.name;
     const name = Object.hasOwn(renames, key) ? renames[key] : f.name;
-    for (const c of f.choices ?? []) (out[name] ??= Object.create(null))[c.value] ??= c.label;
-    if (f.fields) walk(f.fields, group ? `${group}.${name}` : name);
+    const path = group ? `${group}.${name}` : name;
+    for (const c of f.choices ?? []) (out[path] ??= Object.create(null))[c.value] ??= c.label;
+    if (f.fields) walk(f.fields, path);
   });
   (await db.all('forms')).filter((d) => d.form_id === formId).sort((a, b) => b.version - a.version)
     .forEach((d) => walk(d.fields, ''));

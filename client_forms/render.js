@@ -3,6 +3,7 @@
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
 import { L, Lp, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
+import { within } from './validate.js';
 
 export function h(tag, attrs = {}, ...kids) {
   const el = document.createElement(tag);
@@ -89,7 +90,7 @@ export function formatValue(f, v, old) {
     case 'geopoint':
       return `${v.lat}, ${v.lon}${v.accuracy != null ? ` (±${v.accuracy} m)` : ''}`;
     case 'repeat':
-      return joined(v.map((item, i) => [`${i + 1}. `, itemText(f, item, old)]), '; ');
+      return joined(v.map((item, i) => [`${i + 1}. `, itemText(f, item, within(old, f.name))]), '; ');
     default:
       return iso(typeof v === 'object' ? JSON.stringify(v) : String(v));
   }
@@ -270,10 +271,13 @@ function geopoint(value, w, ctx) {
 function repeat(f, value, path, w, ctx) {
   const list = h('div', { class: 'items' });
   w.items = [];
+  // inside an item: the group's own sub-fields' labels, and no conflicts (those are of the
+  // top-level fields, the group whole among them), whatever a sub-field is named
+  const inner = { ...ctx, conflicts: {}, oldLabels: within(ctx.oldLabels, f.name) };
   const build = (values) => {
     list.replaceChildren();
     w.items = values.map((v, i) => {
-      const item = group(f.fields, v ?? {}, `${path}[${i}].`, ctx);
+      const item = group(f.fields, v ?? {}, `${path}[${i}].`, inner);
       // Sub-fields this version lacks (removed since) go back as they were: the record keeps them.
       item.kept = Object.fromEntries(Object.entries(v ?? {}).filter(([k]) => !item.byName[k]));
       item.el = h('div', { class: 'item' },
@@ -401,7 +405,7 @@ export function renderData(def, data, old = {}) {
   return h('dl', { class: 'data' }, def.fields.filter((f) => data[f.name] != null).map((f) => [
     h('dt', {}, L(f.label)),
     f.type === 'repeat'
-      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, itemText(f, item, old)))))
+      ? h('dd', {}, h('ol', {}, data[f.name].map((item) => h('li', {}, itemText(f, item, within(old, f.name))))))
       : h('dd', {}, formatValue(f, data[f.name], old)),
   ]));
 }

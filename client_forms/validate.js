@@ -46,6 +46,16 @@ function bounds(f, v, path, errs, lo = 'min', hi = 'max') {
   if (f.max != null && v > f.max) errs.push({ path, code: hi, limit: f.max });
 }
 
+// The labels of earlier versions' choices inside repeat group `group`, by sub-field name:
+// `old` keys a group's sub-fields as `group.field`, so that a sub-field never takes the
+// labels of a field of the same name at the top (or in another group).
+export function within(old, group) {
+  const out = Object.create(null);
+  const prefix = `${group}.`;
+  for (const key of Object.keys(old ?? {})) if (key.startsWith(prefix)) out[key.slice(prefix.length)] = old[key];
+  return out;
+}
+
 const offered = (f, v, old) =>
   f.choices.some((c) => c.value === v) || (Object.hasOwn(old ?? {}, f.name) && Object.hasOwn(old[f.name], v));
 
@@ -105,7 +115,7 @@ function check(f, v, path, errs, old) {
     case 'repeat':
       if (!type(Array.isArray(v))) return;
       bounds(f, v.length, path, errs, 'min_items', 'max_items');
-      v.forEach((item, i) => validateInto(f.fields, item, `${path}[${i}].`, errs, old));
+      v.forEach((item, i) => validateInto(f.fields, item, `${path}[${i}].`, errs, within(old, f.name)));
       return;
     default:
       errs.push({ path, code: 'type' });

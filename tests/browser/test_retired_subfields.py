@@ -85,3 +85,47 @@ def test_an_edit_sends_items_back_with_the_sub_fields_a_later_version_removed(
     ]
     assert record["data"]["ghi_chu"] == "Hai hộ"
     assert record["conflicts"] == []
+
+
+def _chon(label: dict[str, str], q: bool) -> dict[str, Any]:
+    choices = [{"value": "p", "label": {"vi": f"{label['vi']} P", "en": f"{label['en']} P"}}]
+    if q:
+        choices.append(
+            {"value": "q", "label": {"vi": f"{label['vi']} Q", "en": f"{label['en']} Q"}}
+        )
+    return {"name": "s", "type": "select_one", "label": label, "choices": choices}
+
+
+def _two_s(q: bool) -> dict[str, Any]:
+    """A field `s` at the top and one inside the group `g`, each with its own choices."""
+    top = _chon({"vi": "Chuyển công an huyện", "en": "To the district"}, q)
+    sub = _chon({"vi": "Giới tính nữ", "en": "Female"}, q)
+    group = {"name": "g", "type": "repeat", "label": {"vi": "Nhóm", "en": "Group"}}
+    return {
+        "form_id": "hai_s",
+        "title": {"vi": "Hai trường s", "en": "Two s fields"},
+        "sync_to_devices": True,
+        "fields": [top, group | {"fields": [sub]}],
+    }
+
+
+@pytest.mark.browser
+def test_a_removed_choice_of_a_sub_field_reads_by_its_own_label(phones, server) -> None:
+    """Labels of choices a later version dropped were kept by bare field name: a group's `s`
+    read the top-level `s`'s label for the same value (another meaning), in the case and in
+    the edit form."""
+    admin = server.add_user("quan-tri", "admin", "")
+    assert server.api(admin, "/forms", _two_s(q=True))[0] == 201
+    case_id = push_case(server, {"g": [{"s": "q"}]}, "hai_s", 1)
+    assert server.api(admin, "/forms", _two_s(q=False))[0] == 201
+
+    phone = phones("can-bo-s")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    shown = page.locator("dl.data")
+    expect(shown).to_contain_text("Giới tính nữ Q")
+    expect(shown).not_to_contain_text("huyện")
+    open_edit(phone, case_id)
+    item = phone.field("g[0].s")
+    expect(item).to_contain_text("Giới tính nữ Q")
+    expect(item).not_to_contain_text("huyện")
