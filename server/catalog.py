@@ -297,3 +297,11 @@ def publish_files(catalog: Catalog, files: list[Path]) -> list[tuple[Path, Publi
             raise
         done.append((path, result, created))
     return done
+
+
+def renames_now(catalog: Catalog, form_id: str) -> dict[str, str]:
+    """The form's renames as its latest version has them now (earlier names -> latest): for an
+    export that started before a version was published."""
+    catalog.reload()
+    fv = catalog.get(form_id)
+    return fv.renames if fv is not None else {}

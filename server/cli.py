@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from server import areas
-from server.catalog import Catalog
+from server.catalog import Catalog, renames_now
 from server.cli_db import DB_OPTION, need_dir, open_store
 from server.cli_forms import forms
 from server.cli_serve import backup, restore, serve
@@ -112,13 +112,20 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
     if out is not None:
         need_dir(out)
     with open_store(db) as store:
-        fv = Catalog(store).get(form_id)
+        catalog = Catalog(store)
+        fv = catalog.get(form_id)
         if fv is None:
             raise click.ClickException(f"no form {form_id!r} / không có biểu mẫu này")
         docs: Iterator[str] = (row.doc for row in store.iter_records(form_id, area))
         if sys.stderr.isatty():  # a progress line for people, nothing for pipes and scripts
             docs = _progress(docs, store.count_records(form_id, area), form_id)
-        chunks = export(fmt, docs, fv.defs, sheet=form_id)  # type: ignore[arg-type]
+        chunks = export(
+            fmt,  # type: ignore[arg-type]
+            docs,
+            fv.defs,
+            sheet=form_id,
+            later=lambda: renames_now(catalog, form_id),
+        )
         if out is None:
             sink = sys.stdout.buffer
             for chunk in chunks:

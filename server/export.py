@@ -18,7 +18,7 @@ import io
 import math
 import re
 import tempfile
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,15 +93,19 @@ def export(
     *,
     sheet: str = "",
     tmpdir: str | Path | None = None,
+    later: Callable[[], Mapping[str, str]] | None = None,
 ) -> Generator[bytes, None, None]:
-    """The export of `docs` (stored record JSON, in order) in `fmt`, as chunks of bytes."""
+    """The export of `docs` (stored record JSON, in order) in `fmt`, as chunks of bytes.
+    `later()`: the form's renames of now, for records a version published while the export
+    streams has renamed fields of (export_table.rows)."""
     cols = columns(versions)
+    cells = rows(docs, cols, nested=fmt == "jsonl", known=len(versions), later=later)
     if fmt == "csv":
-        return _csv(rows(docs, cols, nested=False), cols)
+        return _csv(cells, cols)
     if fmt == "jsonl":
-        return _jsonl(rows(docs, cols, nested=True), cols)
+        return _jsonl(cells, cols)
     if fmt == "xlsx":
-        return _xlsx(rows(docs, cols, nested=False), cols, sheet, tmpdir)
+        return _xlsx(cells, cols, sheet, tmpdir)
     raise ValueError(f"unknown export format {fmt!r}")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -184,6 +184,7 @@ class _Doc(msgspec.Struct):
     revision: int
     conflicts: list[_Named]
     updated_at: str
+    form_version: int = 0
 
 
 _decode_doc = msgspec.json.Decoder(_Doc).decode
@@ -213,12 +214,37 @@ def _int(text: str) -> int | Decimal:
 
 
 def rows(
-    docs: Iterable[str | bytes], cols: Sequence[Column], *, nested: bool
+    docs: Iterable[str | bytes],
+    cols: Sequence[Column],
+    *,
+    nested: bool,
+    known: int = 0,
+    later: Callable[[], Mapping[str, str]] | None = None,
 ) -> Iterator[list[Any]]:
     """One list of cell values per record: str, int, float, Decimal, bool or None, and with
-    `nested` (JSONL) lists for repeat groups and conflicts, which are otherwise text."""
+    `nested` (JSONL) lists for repeat groups and conflicts, which are otherwise text.
+
+    `cols` are of the form's first `known` versions. A record derived under a version
+    published since, while the export streams, has its fields under that version's names:
+    `later()` gives the renames of now (earlier names -> latest), by which each is read
+    under the name a column has for it, never left out as no column's."""
     fields = cols[len(_HEAD) : len(cols) - len(_TAIL)]
     names: dict[str, str | None] = {}
+    keys = {key for col in fields for key in col.keys}
+    to_column: dict[int, dict[str, str]] = {}  # version -> a name in it -> the column's key
+
+    def under_columns(data: dict[str, Any], version: int) -> dict[str, Any]:
+        if version <= known or later is None:
+            return data
+        if version not in to_column:
+            renames = later()
+            latest = {renames.get(key, key): key for key in keys}
+            to_column[version] = {
+                name: latest[new] for name, new in renames.items() if new in latest
+            } | latest
+        mapping = to_column[version]
+        return {mapping.get(name, name): value for name, value in data.items()}
+
     encode = msgspec.json.Encoder(decimal_format="number").encode
 
     def text(value: Any) -> Any:
@@ -230,7 +256,7 @@ def rows(
         if rec.area not in names:
             names[rec.area] = areas.name(rec.area)
         row: list[Any] = [rec.record_id, rec.area, names[rec.area]]
-        data = rec.data
+        data = under_columns(rec.data, rec.form_version)
         for col in fields:
             value = None
             for key in col.keys:

@@ -16,6 +16,7 @@ from server import areas, cursor, export
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
 from server.auth import check_area, supervisor_or_above
+from server.catalog import renames_now
 from server.errors import Malformed, NotFound
 from server.protocol import FieldError
 from server.store import Store
@@ -88,6 +89,7 @@ def export_form(
         records_since(store, form_id, scope, start),
         fv.defs,
         sheet=form_id,
+        later=lambda: renames_now(catalog, form_id),
     )
     day = datetime.now(UTC).strftime("%Y%m%d")
     filename = f"{form_id}_{scope or 'all'}_{day}.{format}"
