@@ -78,9 +78,10 @@ def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
     evolution = evolve(versions)
     alive = {p.latest for p in evolution.places if p.version == len(versions)}
     last: dict[str, Place] = {}
+    first: dict[str, int] = {}  # latest dotted path -> the first version that had it
     for place in evolution.places:  # in version order: the last definition stays
-        if place.latest not in alive:
-            last[place.latest] = place
+        last[place.latest] = place
+        first.setdefault(place.latest, place.version)
     choices = _all_choices(evolution.places)
     out = []
     for n, version in enumerate(versions, start=1):
@@ -91,6 +92,10 @@ def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
             parent, _, name = path.rpartition(".")
             if path in mine or (parent and parent not in mine):
                 continue  # this version's own field, or a level this version has not
+            if path in alive and first[path] > n:
+                continue  # a field the latest version has that came after this one: not its
+            # (one the latest has again after this version removed it is: an item made when
+            # the group had it goes back with it on this version, as for one removed for good)
             if any(
                 p.latest.rpartition(".")[0] == parent and p.field.name == name
                 for p in mine.values()

@@ -398,6 +398,29 @@ def test_a_removed_sub_field_is_accepted_in_later_items_and_checked_by_its_last_
     assert [f.name for f in v3.fields[0].fields] == ["tuoi", "moi"]
 
 
+def test_a_field_removed_then_brought_back_is_still_taken_by_the_version_between() -> None:
+    """v1 `g{x, y}, a, z`; v2 `g{y}, z`; v3 `g{y, x}, z, a`. An officer who edited the case
+    on v2, offline, sends the group item back with its `x` and `a` kept: taken while no
+    version had them again, refused once v3 brought them back (the edit stranded, its fix
+    refused again). Taken now, checked by v3's definitions; a field first added after v2
+    is still v2's unknown."""
+    v1 = parsed(group("g", field("x", max_length=5), field("y")), field("a"), field("z"))
+    v2 = parsed(group("g", field("y")), field("z"))
+    v3 = parsed(
+        group("g", field("y"), field("x", max_length=3)),
+        field("z"),
+        field("a", "text"),
+        field("moi"),
+    )
+    validate = compile_form(with_retired([v1, v2, v3])[1], 2)
+    data, errors = validate({"g": [{"x": "X1", "y": "Y1"}], "a": "A"}, creating=False)
+    assert errors == [] and data == {"g": [{"x": "X1", "y": "Y1"}], "a": "A"}
+    _, errors = validate({"g": [{"x": "XXXX"}]}, creating=False)
+    assert codes(errors) == [("g[0].x", "max_length")]  # v3's definition
+    _, errors = validate({"moi": "m"}, creating=False)
+    assert codes(errors) == [("moi", "unknown_field")]
+
+
 def test_a_removed_top_level_field_is_accepted_optional() -> None:
     v1 = parsed(field("a", required=True), field("b"))
     v2 = parsed(field("b"))
