@@ -15,6 +15,7 @@ from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale
 from server.forms import nfc
 from server.item import UUID_RE, encode, now_iso, stored_row, uuid7
+from server.merge import same_value
 from server.protocol import FieldError, Record, ResolveRequest
 from server.store import Store
 from server.store_schema import User
@@ -72,14 +73,33 @@ def _resolution_values(
                     for e in problems
                 ]
                 break
+    # A value the record holds already (its value, or one competing in its conflict) was
+    # checked when it came: a version since may have tightened the field (a shorter
+    # max_length, a pattern), and keeping a stored value must stay possible.
+    held = {
+        name
+        for name, value in data.items()
+        if same_value(value, record.data.get(name))
+        or any(
+            same_value(value, v.value)
+            for c in record.conflicts
+            if c.field == name
+            for v in c.values
+        )
+    }
+    errors = [e for e in errors if _field_of(e.path) not in held]
     return data, [_as_sent(e, sent) for e in errors] + twice
+
+
+def _field_of(path: str) -> str:
+    """The field a `values.…` path is in: `b` of `values.b[0].x`."""
+    return path.removeprefix("values.").partition(".")[0].partition("[")[0]
 
 
 def _as_sent(error: FieldError, sent: dict[str, str]) -> FieldError:
     """`error` with its path under the name the field was sent under (`values.b[0]`, though
     checked as `c`)."""
-    head, _, _ = error.path.removeprefix("values.").partition(".")
-    name = head.partition("[")[0]
+    name = _field_of(error.path)
     if not error.path.startswith("values.") or sent.get(name, name) == name:
         return error
     return FieldError(

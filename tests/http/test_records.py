@@ -526,3 +526,39 @@ def test_an_audit_cursor_past_the_last_entry_is_reset_required(api: Any) -> None
     assert pull(api, "admin", "/api/v1/audit", since=last)["entries"] == []
     one = pull(api, "admin", "/api/v1/audit", limit=1)["next"]
     assert pull(api, "admin", "/api/v1/audit", since=one)["entries"] == everything[1:]
+
+
+def test_a_conflict_settles_on_a_value_held_after_a_version_tightened_the_field(api: Any) -> None:
+    """v2 shortens `a` to 3 characters. Two phones wrote 10-character values under v1, a
+    conflict: keeping one of them was refused (max_length), so it could only be settled on a
+    new value. A value the record holds was checked when it came; a new one is checked now."""
+
+    def definition(limit: int) -> dict[str, Any]:
+        label = {"vi": "Ghi chú", "en": "Note"}
+        return {
+            "form_id": "chat_lai",
+            "title": {"vi": "Thắt chặt", "en": "Tightened"},
+            "fields": [{"name": "a", "type": "text", "label": label, "max_length": limit}],
+        }
+
+    publish = lambda limit: api.client.post(  # noqa: E731
+        "/api/v1/forms", json=definition(limit), headers=api.auth("admin")
+    )
+    assert publish(10).status_code == 201
+    root = submission("chat_lai", {"a": "Ban đầu"}, version=1)
+    api.push("officer", [root])
+    mine, theirs = (
+        submission("chat_lai", {"a": v}, version=1, record_id=root["id"], parents=[root["id"]])
+        for v in ("Nguyễn Văn", "Trần Thị B")
+    )
+    api.push("officer", [mine], device_id="phone-1")
+    assert api.push("officer2", [theirs], device_id="phone-2")[0]["status"] == "conflict"
+    assert publish(3).status_code == 201
+    heads = get(api, root["id"]).json()["heads"]
+    new = assert_problem(
+        resolve(api, root["id"], {"heads": heads, "values": {"a": "Mới hơn"}}), 422
+    )
+    assert [(e["path"], e["code"]) for e in new["errors"]] == [("values.a", "max_length")]
+    r = resolve(api, root["id"], {"heads": heads, "values": {"a": "Trần Thị B"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["record"]["data"]["a"] == "Trần Thị B" and r.json()["record"]["conflicts"] == []
