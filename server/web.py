@@ -151,6 +151,16 @@ def _weak_etag(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     ]
 
 
+def _origin_form(http: dict[str, Any]) -> dict[str, Any]:
+    """A request for `http://host/path` (the absolute form, which a server must accept, RFC
+    9112 3.2.2) as one for `/path`: uvicorn hands the whole URL on as the path, and every
+    route answered 404."""
+    path = "/" + http["path"].split("://", 1)[1].partition("/")[2]
+    raw: bytes = http.get("raw_path") or http["path"].encode()
+    raw_path = b"/" + raw.split(b"://", 1)[1].partition(b"/")[2]
+    return {**http, "path": path, "raw_path": raw_path}
+
+
 def _allow(methods: Any) -> bytes:
     """An `Allow` value: HEAD wherever GET is."""
     allowed = {m.strip().upper() for m in methods if m.strip()}
@@ -171,6 +181,8 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
             return
         started = time.perf_counter()
         http = cast("dict[str, Any]", scope)  # an HTTP scope, as a plain mapping to copy
+        if http["path"].startswith(("http://", "https://")):
+            http = _origin_form(http)
         path: str = http["path"]
         method: str = http["method"]
         # HEAD is GET without the body: the same status and headers (ETag, Content-Length),

@@ -153,7 +153,8 @@ def _raw(port: int, request: bytes) -> bytes:
 @pytest.mark.slow
 def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Path) -> None:
     """Requests uvicorn cannot parse never reach the app: its own answer was text/plain.
-    Every error is problem+json (PROTOCOL, Conventions), these too."""
+    Every error is problem+json (PROTOCOL, Conventions), these too. And a request in the
+    absolute form (`GET http://host/path`) reaches its route (it was 404)."""
     cli_add_user(tmp_path / "coso.db", "quan-tri", "admin", "")
     broken = [
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",  # no colon
@@ -175,3 +176,9 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             assert " / " in problem["detail"] and problem["type"].startswith("urn:coso:problem:")
             assert int(headers["content-length"]) == len(body)
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # and it goes on
+        # the absolute form, which a server must accept (RFC 9112 3.2.2): routed by its path
+        answer = _raw(
+            server.port,
+            b"GET http://127.0.0.1/api/v1/forms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # the forms, asking a token
