@@ -435,15 +435,22 @@ def _swap_in(source: sqlite3.Connection, target: Path) -> str:
     if real.exists():
         with contextlib.closing(sqlite3.connect(str(real))) as existing:
             try:
-                existing.execute("PRAGMA user_version").fetchone()
-                # its WAL folded in and emptied: nothing of it applies to the file put in its
-                # place, and the old database stays whole until the rename
-                existing.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                version = existing.execute("PRAGMA user_version").fetchone()[0]
+                if version <= len(MIGRATIONS):
+                    # its WAL folded in and emptied: nothing of it applies to the file put in
+                    # its place, and the old database stays whole until the rename
+                    existing.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.DatabaseError as exc:  # not overwritten: it may not be a database
                 raise ValueError(
                     f"{target} is not a SQLite database ({exc}); move it aside and restore again"
                     " / không phải cơ sở dữ liệu SQLite: hãy chuyển tệp đi rồi khôi phục lại"
                 ) from exc
+        if version > len(MIGRATIONS):  # never put an older coso's copy over a newer one's data
+            raise ValueError(
+                f"{target} comes from a newer coso (schema {version}, this one knows"
+                f" {len(MIGRATIONS)}): upgrade coso first, or move it aside and restore again"
+                " / cơ sở dữ liệu của phiên bản coso mới hơn: hãy nâng cấp coso trước"
+            )
     part = real.with_name(real.name + ".restoring")
     beside = [Path(f"{part}{end}") for end in ("", "-wal", "-shm", "-journal")]
     for leftover in beside:  # a restore killed before

@@ -82,6 +82,21 @@ def test_restore_refuses_a_backup_from_a_newer_coso(live: Path, tmp_path: Path) 
     refused(run("restore", newer, "--db", live), "newer coso", "mới hơn")
 
 
+def test_restore_refuses_to_put_a_backup_over_a_newer_cosos_database(
+    live: Path, tmp_path: Path
+) -> None:
+    """Every command refuses a database a newer coso made; restore put an older backup over it,
+    its newer data gone (found by an audit of the README's claims)."""
+    backup = tmp_path / "b.db"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    with closing(sqlite3.connect(live)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    before = live.read_bytes()
+    refused(run("restore", backup, "--db", live), "newer coso (schema 99", "nâng cấp coso")
+    assert live.read_bytes() == before
+    assert not list(tmp_path.glob("*.restoring*"))
+
+
 def test_restore_refuses_the_database_onto_itself(live: Path) -> None:
     before = live.read_bytes()
     refused(run("restore", live, "--db", live), "the database itself")
