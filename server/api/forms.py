@@ -137,7 +137,10 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
         result, created = await run_sync(catalog.publish, form, user.id, user.name)
     except DefinitionError as exc:
         if [e.code for e in exc.errors] == ["syntax"]:  # not YAML or JSON at all
-            raise Malformed(exc.errors[0].message, code="malformed_body") from exc
+            # 400, and the entry with its code and line, as for the CLI
+            raise Malformed(
+                exc.errors[0].message, code="malformed_body", errors=exc.errors
+            ) from exc
         if [e.code for e in exc.errors] == ["malformed"]:  # not Unicode text (read_source)
             raise Malformed(
                 "the body is not Unicode text: half of a UTF-16 surrogate pair (an emoji cut "

@@ -361,6 +361,17 @@ def test_publish_malformed_msgpack_is_400(api: Any) -> None:
     assert_problem(r, 400)
 
 
+def test_publish_yaml_that_does_not_parse_is_400_naming_the_line(api: Any) -> None:
+    """Not YAML at all: 400 `malformed_body`, with the `syntax` entry the CLI shows too (the
+    README lists the code; the API kept it to itself)."""
+    headers = {**api.auth("admin"), "Content-Type": "application/yaml"}
+    r = api.client.post(FORMS, content=b"form_id: a\nfields: [b\n", headers=headers)
+    problem = assert_problem(r, 400)
+    assert problem["code"] == "malformed_body"
+    [entry] = problem["errors"]
+    assert entry["code"] == "syntax" and "line" in entry["message"]
+
+
 def nested(depth: int) -> dict[str, Any]:
     inner: dict[str, Any] = {"name": "la", "type": "text", "label": LABEL}
     for level in range(depth, 0, -1):
