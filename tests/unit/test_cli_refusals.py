@@ -66,6 +66,16 @@ def test_restore_refuses_what_is_not_a_coso_backup_and_keeps_the_database(
     assert user_count(live) == 1
 
 
+def test_a_restore_onto_a_new_machine_makes_the_database(live: Path, tmp_path: Path) -> None:
+    backup = tmp_path / "b.db"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    target = tmp_path / "new" / "coso.db"
+    target.parent.mkdir()
+    result = run("restore", backup, "--db", target)
+    assert result.exit_code == 0, result.output
+    assert user_count(target) == 1
+
+
 def test_a_refused_restore_onto_a_new_machine_leaves_no_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_text("hello\n")
