@@ -462,12 +462,23 @@ async function outboxView() {
   };
   const defs = {};
   for (const i of items) defs[i.id] = await db.get('forms', [i.form_id, i.form_version]);
+  // which entry is which: what it holds (an edit, what it changes), and the case it is of
+  const cases = new Set((await db.all('records')).map((r) => r.record_id));
+  const about = (i) => {
+    const rid = i.record_id ?? i.id;
+    const text = summary(defs[i.id], i.data, 3);
+    return [
+      text.length ? h('div', { class: 'hint summary' }, text) : null,
+      cases.has(rid) ? link(`#/case/${rid}`, t('open_case'), 'link') : null,
+    ];
+  };
   page('#/outbox',
     h('h2', {}, th('outbox')),
     items.length ? h('ul', { class: 'list', id: 'outbox-list' }, items.map((i) =>
       h('li', { class: `item ${i.status}`, 'data-id': i.id },
         h('strong', {}, title(i.form_id)),
         h('small', {}, ` · ${timeText(i.saved_at)} · `, h('span', { class: 'badge' }, t(`st_${i.status}`))),
+        about(i),
         i.status === 'rejected' ? [
           h('ul', { class: 'err' }, i.errors.map((e) => h('li', {}, describeError(defs[i.id], e)))),
           h('div', { class: 'row' }, link(`#/fix/${i.id}`, ['✎ ', t('fix')]),

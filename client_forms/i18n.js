@@ -121,6 +121,7 @@ const S = {
   edit: ['Cập nhật', 'Update'],
   conflicts: ['Xung đột chưa giải quyết', 'Unsettled conflicts'],
   conflict_badge: ['⚠ xung đột', '⚠ conflict'],
+  open_case: ['Xem vụ việc', 'Open the case'],
   conflict_unseen: ['Máy khác đã sửa trường này: giá trị của họ sẽ tải về ở lần đồng bộ tới.', 'Another phone changed this field: its value comes with the next sync.'],
   unsent: ['có sửa đổi chưa gửi', 'unsent changes'],
   competing: ['Các giá trị khác nhau:', 'Competing values:'],

@@ -61,7 +61,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
 
     # Fixed, the refused edit goes again with its intent: the mediator emptied.
     page.goto(f"{server.url}/app/#/outbox")
-    page.locator(f'#outbox-list li[data-id="{first["id"]}"] a').click()
+    page.locator(f'#outbox-list a[href="#/fix/{first["id"]}"]').click()
     expect(phone.field("so_buoi_hoa_giai").locator(".err")).to_have_text(
         "Không được nhỏ hơn 0 / Must be at least 0"
     )
@@ -136,6 +136,13 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     later = next(i for i in phone.outbox() if i["id"] != root["id"])
     assert later["record_id"] == root["id"] and later["parents"] == [root["id"]]
     assert later["data"] == {"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": 1}
+    # the outbox says which entry is which, and opens its case
+    page.goto(f"{server.url}/app/#/outbox")
+    first, second = (page.locator(f'li[data-id="{i}"]') for i in (root["id"], later["id"]))
+    expect(first.locator(".summary")).to_contain_text("Tranh chấp lối đi chung")
+    expect(second.locator(".summary")).to_contain_text("Đang hòa giải")
+    second.locator(f'a[href="#/case/{root["id"]}"]').click()
+    expect(page.locator("dl.data")).to_contain_text("Tranh chấp lối đi chung")
 
     phone.offline(False)
     expect_sent(page, 20_000)

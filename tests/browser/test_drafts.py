@@ -130,7 +130,7 @@ def test_one_draft_saved_from_two_tabs_goes_out_once_then_as_an_update(phones, s
     assert reused["status"] == "rejected"
     assert [e["code"] for e in reused["errors"]] == ["id_reused"]
     page.goto(f"{server.url}/app/#/outbox")
-    page.locator(f'li[data-id="{reused["id"]}"] a').click()
+    page.locator(f'a[href="#/fix/{reused["id"]}"]').click()
     expect(page.locator("#entry")).to_be_visible()
     phone.save()
     expect(page.locator("#st-rejected")).to_have_count(0, timeout=20_000)

@@ -105,7 +105,7 @@ def test_fixing_a_refused_edit_records_the_one_held_behind_it(phones, server) ->
     phone, case_id, first, _ = two_edits_the_first_refused(phones, server, "can-bo-n")
     page = phone.page
     page.goto(f"{server.url}/app/#/outbox")
-    page.locator(f'li[data-id="{first["id"]}"] a').click()
+    page.locator(f'a[href="#/fix/{first["id"]}"]').click()
     expect(page.locator("#entry")).to_be_visible()
     phone.fill({"so_buoi_hoa_giai": "3"})
     phone.save()
