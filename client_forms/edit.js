@@ -73,7 +73,7 @@ export const stateAfter = (item) => applied(item.base ?? {}, item.data);
 // listed, opened and edited offline as a pulled one is, until a pull brings the server's.
 export const localCase = (item, area) => ({
   record_id: item.id, form_id: item.form_id, form_version: item.form_version, area,
-  data: Object.fromEntries(Object.entries(item.data).filter(([, v]) => v != null)),
+  data: stateAfter(item), // a new case's item has no base: its values without the nulls
   heads: [item.id], revision: 0, conflicts: [], flags: [], local: true,
   updated_at: item.saved_at, created_at: item.saved_at,
 });
