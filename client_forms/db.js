@@ -1,17 +1,20 @@
 // IndexedDB, the phone's only store: kv (token, device id, cursors), forms (definitions by
-// [form_id, version]), drafts, outbox (finalised submissions) and records (follow-up cases).
+// [form_id, version]), drafts, outbox (finalised submissions), records (follow-up cases) and
+// sent (the submissions the server has taken, kept to be sent again should it lose them: a
+// database restored from a backup).
 const STORES = {
   kv: undefined,
   forms: { keyPath: ['form_id', 'version'] },
   drafts: { keyPath: 'id' },
   outbox: { keyPath: 'id' },
   records: { keyPath: 'record_id' },
+  sent: { keyPath: 'id' }, // from version 2
 };
 let opening;
 
 function open() {
   opening ??= new Promise((resolve, reject) => {
-    const r = indexedDB.open('coso', 1);
+    const r = indexedDB.open('coso', 2);
     r.onupgradeneeded = () => {
       for (const [name, opts] of Object.entries(STORES)) {
         if (!r.result.objectStoreNames.contains(name)) r.result.createObjectStore(name, opts);
@@ -50,6 +53,15 @@ export const putMany = (store, values) =>
   run(store, 'readwrite', (s) => values.forEach((v) => s.put(v)));
 export const delMany = (store, keys) =>
   run(store, 'readwrite', (s) => keys.forEach((k) => s.delete(k)));
+export const count = (store) => run(store, 'readonly', (s) => s.count());
+
+// Deletes the first `n` entries of `store` in key order (for ids made by uuid7(), the oldest).
+export const delFirst = (store, n) =>
+  run(store, 'readwrite', (s) => {
+    if (n <= 0) return;
+    const keys = s.getAllKeys(null, n);
+    keys.onsuccess = () => keys.result.forEach((k) => s.delete(k));
+  });
 
 // One read-write transaction over several stores: `fn(store, out)` chains its requests and
 // fills `out`, which resolves once everything has committed (or nothing has).

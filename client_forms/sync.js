@@ -13,6 +13,9 @@ const BATCH = 100; // the protocol allows 1000; small batches keep each request 
 // is given up, and the sync tries again: time enough for a batch on 2G.
 const TIMEOUT = 90_000;
 const FINAL = new Set(['accepted', 'duplicate', 'conflict', 'pending']);
+// How many of the submissions the server took the phone keeps (`sent`), to send again should
+// the server lose them: years of one officer's entries, a few MB. The oldest go first.
+const KEEP_SENT = 10_000;
 
 export const status = { running: false, error: null, nextRetry: null, lastResult: null };
 const listeners = new Set();
@@ -98,7 +101,7 @@ async function takeOver(token, agree) {
     // A link from a message or a page must not take the phone and its drafts unasked.
     const drafts = (await db.all('drafts')).length;
     if (!(await agree(before, me, drafts))) throw Object.assign(new SyncError('declined', 0), { before, me });
-    for (const store of ['outbox', 'drafts', 'records']) await db.clear(store);
+    for (const store of ['outbox', 'drafts', 'records', 'sent']) await db.clear(store);
     for (const key of ['cursor', 'last_sync', 'exported', 'saved_drafts']) await db.del('kv', key);
     unbufferAll();
     Object.assign(status, { error: null, nextRetry: null, lastResult: null });
@@ -180,6 +183,7 @@ async function pushOutbox() {
   let deviceId = await db.kv('device_id');
   if (!deviceId) await db.setKv('device_id', (deviceId = uuid7())); // the server requires one
   const box = await db.all('outbox');
+  const boxed = new Map(box.map((i) => [i.id, i]));
   // What the server has not taken: rejected items and the edits held behind them.
   const blocked = new Set(box.filter((i) => i.status === 'rejected' || i.status === 'held').map((i) => i.id));
   let held = box.filter((i) => i.status === 'held').sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -208,7 +212,8 @@ async function pushOutbox() {
         keep.push({ ...item, status: 'held' });
       } else if (FINAL.has(r.status)) {
         left.set(r.id, r.status !== 'pending');
-        if (r.status !== 'pending' && item.record_id) merged.push({ item, conflicts: r.conflicts ?? [] });
+        // (an entry sent again is older than the phone's copy of its case: the pull brings it)
+        if (r.status !== 'pending' && item.record_id && !item.again) merged.push({ item, conflicts: r.conflicts ?? [] });
       } else if (r.status === 'rejected') {
         const errors = (r.errors?.length ? r.errors : [{ code: r.reason ?? 'invalid', message: r.reason }])
           .map((e) => ({ ...e, path: fieldPath(e.path) }));
@@ -221,14 +226,41 @@ async function pushOutbox() {
       const p = h.parents.find((id) => left.has(id));
       if (p === undefined) return true;
       left.set(h.id, left.get(p));
-      if (left.get(p) && h.record_id) merged.push({ item: h, conflicts: [] });
+      if (left.get(p) && h.record_id && !h.again) merged.push({ item: h, conflicts: [] });
       return false;
     });
-    await db.delMany('outbox', [...left.keys()]);
-    await db.putMany('outbox', keep);
+    // Out of the outbox and into `sent`, in one transaction: never in neither.
+    const sentAt = new Date().toISOString();
+    await db.tx(['outbox', 'sent'], (st) => {
+      for (const id of left.keys()) {
+        const { status: _s, errors: _e, again: _a, ...item } = boxed.get(id);
+        st('outbox').delete(id);
+        st('sent').put({ ...item, sent_at: sentAt });
+      }
+      keep.forEach((item) => st('outbox').put(item));
+    });
     await updateCases(merged);
   }
   if (items.length) status.lastResult = counts;
+  const extra = (await db.count('sent')) - KEEP_SENT;
+  if (extra > 0) await db.delFirst('sent', extra);
+}
+
+// A server that has lost what it took (its database restored from a backup: every cursor is
+// then `reset_required`) gets again everything this phone sent: what it still has comes back
+// `duplicate`, what it lost is stored again, and the edits built on it (this phone's, or
+// other phones' held `pending` there) are merged. Through the outbox, so that an entry the
+// server now refuses (a form version it no longer has) is shown to be fixed, and one a lost
+// network leaves unsent goes with the next sync.
+async function sendAgain() {
+  const sent = await db.all('sent');
+  if (!sent.length) return;
+  const queued = new Set((await db.all('outbox')).map((i) => i.id));
+  await db.tx(['outbox', 'sent'], (st) => {
+    for (const { sent_at: _t, ...item } of sent) if (!queued.has(item.id)) st('outbox').put({ ...item, again: true });
+    st('sent').clear();
+  });
+  await pushOutbox();
 }
 
 // The phone's copy of each case an edit went into, as the server now has it (heads and data),
@@ -258,6 +290,7 @@ async function pullRecords() {
       // pull everything again rather than stay stuck.
       const p = await res.json().catch(() => ({}));
       if (['reset_required', 'bad_cursor'].includes(p.code) || /reset_required|bad_cursor/.test(p.type ?? '')) {
+        if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) await sendAgain();
         since = null;
         seen = new Set();
         continue;

@@ -1,0 +1,127 @@
+"""A server restored from a backup has lost what the phones sent since: the phones keep what
+the server took, and send it again when the server's answer to their cursor says it is
+another database (`reset_required`). What it still has is a `duplicate`; what it lost is
+stored again, and the edits built on it, held `pending` meanwhile, are merged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import expect_sent
+from tests.browser.samples import CASE
+from tests.browser.test_case_edits import open_edit
+from tests.browser.test_offline_entry import HOA_GIAI
+from tests.support import run_cli, running_server, uuid7
+
+
+@pytest.mark.browser
+def test_phones_send_again_what_a_restored_server_lost(phones, server, tmp_path: Path) -> None:
+    an, binh = phones("can-bo-an"), phones("can-bo-binh")
+    backup = tmp_path / "dem-qua.db"  # last night's backup: the officers, none of today's work
+    assert run_cli("backup", backup, "--db", server.db).exit_code == 0
+
+    # An records a case; Bình, of the same commune, follows it up.
+    an.new("hoa_giai")
+    an.fill(HOA_GIAI)
+    an.save()
+    expect(an.page.locator(".flash")).to_be_visible()
+    an.wait_outbox_empty()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [case_id] = [r["record_id"] for r in server.records(boss, "hoa_giai")]
+    binh.sync()
+    open_edit(binh, case_id)
+    binh.fill({"trang_thai": "dang_hoa_giai"})
+    binh.save()
+    expect(binh.page.locator(".flash")).to_be_visible()
+    binh.wait_outbox_empty()
+    status, before = server.api(boss, f"/records/{case_id}")
+    assert status == 200 and before["data"]["trang_thai"] == "dang_hoa_giai"
+
+    # The disk dies: the operator stops the server and restores last night's backup.
+    server.proc.terminate()
+    server.proc.wait(10)
+    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with running_server(server.db, server.log, port=port):
+        boss = server.add_user("giam-sat-2", "supervisor", "01")
+        assert server.api(boss, f"/records/{case_id}")[0] == 404  # today's work is gone
+
+        # Bình's phone first: its edit comes back, waiting for the case it was made on.
+        binh.sync()
+        assert binh.outbox() == []
+        assert server.api(boss, f"/records/{case_id}")[0] == 404
+        # An's phone: the case comes back, and Bình's edit merges into it.
+        an.sync()
+        assert an.outbox() == []
+        status, after = server.api(boss, f"/records/{case_id}")
+        assert status == 200
+        assert after["data"] == before["data"]
+        assert after["heads"] == before["heads"] and after["conflicts"] == []
+        assert {s["id"] for s in after["submissions"]} == {s["id"] for s in before["submissions"]}
+        # Sent again once: the next sync sends nothing, and every phone shows the case.
+        pushes: list[str] = []
+        an.page.on("request", lambda r: pushes.append(r.url) if "/sync/push" in r.url else None)
+        an.sync()
+        assert pushes == []
+        for phone in (an, binh):
+            phone.sync()
+            phone.page.goto(f"{server.url}/app/#/case/{case_id}")
+            expect(phone.page.locator("dl.data")).to_contain_text("Đang hòa giải")
+            assert phone.outbox() == []
+
+
+@pytest.mark.browser
+def test_a_phone_of_the_older_app_keeps_its_outbox_when_the_app_updates(browser, server) -> None:
+    """The phone's store gains `sent` (IndexedDB version 2): a phone whose store an older
+    app made (version 1) keeps its officer, outbox and cases through the update, sends the
+    outbox, and keeps what it sent."""
+    token = server.add_user("can-bo-cu")
+    status, me = server.api(token, "/me")
+    assert status == 200
+    entry = {
+        "id": str(uuid7()),
+        "form_id": "hoa_giai",
+        "form_version": 2,
+        "parents": [],
+        "captured_at": "2026-11-20T09:00:00+07:00",
+        "data": {**CASE, "hoa_giai_vien": "Trần Thị Cũ"},
+        "saved_at": "2026-11-20T02:00:00.000Z",
+    }
+    context = browser.new_context(service_workers="allow")
+    page = context.new_page()
+    page.goto(f"{server.url}/healthz")  # the app's origin, before the app runs there
+    page.evaluate(
+        """([token, me, entry]) => new Promise((resolve, reject) => {
+          const r = indexedDB.open('coso', 1);
+          r.onupgradeneeded = () => {
+            r.result.createObjectStore('kv');
+            r.result.createObjectStore('forms', { keyPath: ['form_id', 'version'] });
+            for (const s of ['drafts', 'outbox']) r.result.createObjectStore(s, { keyPath: 'id' });
+            r.result.createObjectStore('records', { keyPath: 'record_id' });
+          };
+          r.onsuccess = () => {
+            const t = r.result.transaction(['kv', 'outbox'], 'readwrite');
+            t.objectStore('kv').put(token, 'token');
+            t.objectStore('kv').put(me, 'me');
+            t.objectStore('kv').put('may-cu', 'device_id');
+            t.objectStore('outbox').put(entry);
+            t.oncomplete = () => { r.result.close(); resolve(); };
+            t.onerror = () => reject(t.error);
+          };
+          r.onerror = () => reject(r.error);
+        })""",
+        [token, me, entry],
+    )
+    page.goto(f"{server.url}/app/#/")
+    expect_sent(page, 20_000)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{entry['id']}")
+    assert status == 200 and record["data"]["hoa_giai_vien"] == "Trần Thị Cũ"
+    kept = page.evaluate(
+        "async () => (await import(new URL('db.js', location.href).href)).all('sent')"
+    )
+    assert [i["id"] for i in kept] == [entry["id"]]
+    context.close()
