@@ -173,3 +173,45 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     page.goto(f"{server.url}/app/#/cases")
     expect(page.locator("#case-list a")).to_have_count(1)
     expect(page.locator(f'#case-list a[data-id="{bad["id"]}"]')).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, server) -> None:
+    """A phone whose clock ran years ahead, set right by the officer: the next update of a case
+    is still built on the one saved before (found by a probe: ids are UUIDv7, the app took the
+    one with the greatest id, made at the wrong time, for the latest)."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-dong-ho", setup=False)
+    page = phone.page
+    page.clock.install(time="2030-01-01T03:00:00Z")
+    phone.setup()
+    phone.sync()
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"noi_dung_vu_viec": "Lần 1"})
+    phone.save()
+    expect(page.locator(".flash")).to_be_visible()
+    page.clock.set_system_time("2026-11-27T05:00:00Z")  # the officer sets the clock right
+    page.reload()
+    expect(page.locator("nav.tabs")).to_be_visible()
+    for text in ("Lần 2", "Lần 3"):
+        open_edit(phone, case_id)
+        expect(phone.field("noi_dung_vu_viec").locator("textarea")).to_have_value(
+            "Lần 1" if text == "Lần 2" else "Lần 2"
+        )
+        phone.fill({"noi_dung_vu_viec": text})
+        phone.save()
+        expect(page.locator(".flash")).to_be_visible()
+    first, second, third = sorted(phone.outbox(), key=lambda i: i["id"])
+    assert [i["data"]["noi_dung_vu_viec"] for i in (first, second, third)] == [
+        "Lần 1",
+        "Lần 2",
+        "Lần 3",
+    ]
+    assert (second["parents"], third["parents"]) == ([first["id"]], [second["id"]])
+    phone.offline(False)
+    phone.wait_outbox_empty()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{case_id}")
+    assert status == 200 and record["conflicts"] == []
+    assert record["data"]["noi_dung_vu_viec"] == "Lần 3"
