@@ -3,19 +3,18 @@
 // which the app keeps in IndexedDB and checks against the manifest's sha256; push, pull,
 // /me) goes straight to the network.
 // Change VERSION whenever a shell file changes, so phones install the new shell at once.
-const VERSION = 'coso-shell-33';
+const VERSION = 'coso-shell-34';
 const SHELL = [
   './', 'index.html', 'app.css', 'app.js', 'db.js', 'drafts.js', 'edit.js', 'i18n.js', 'render.js',
   'sync.js', 'uuid7.js', 'validate.js', 'manifest.webmanifest', 'icon-192.png',
 ];
 const FORMS = 'coso-forms-2'; // -2: the versions that coso-forms kept, without `renames`, go
 
+const cacheShell = () =>
+  caches.open(VERSION).then((c) => c.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' }))));
+
 self.addEventListener('install', (e) => {
-  e.waitUntil(
-    caches.open(VERSION)
-      .then((c) => c.addAll(SHELL.map((u) => new Request(u, { cache: 'reload' }))))
-      .then(() => self.skipWaiting()),
-  );
+  e.waitUntil(cacheShell().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {
@@ -56,6 +55,9 @@ self.addEventListener('fetch', (e) => {
   if (url.origin !== scope.origin) return;
   if (req.mode === 'navigate' && url.pathname.startsWith(scope.pathname)) {
     e.respondWith(caches.match('./', { cacheName: VERSION }).then((hit) => hit ?? fetch(req)));
+    // A cache the browser (or the officer) cleared while the app stayed installed: the shell
+    // is fetched again now, while there is network, or the next offline start would fail.
+    e.waitUntil(caches.match('./', { cacheName: VERSION }).then((hit) => hit || cacheShell()).catch(() => {}));
   } else if (url.pathname.startsWith(scope.pathname)) {
     e.respondWith(cacheFirst(req, VERSION));
   } else if (url.pathname === `${api}forms`) {

@@ -134,3 +134,25 @@ def test_offline_entry_then_sync(phones, server) -> None:
     # The case comes back to the phone for follow-up.
     page.goto(f"{server.url}/app/#/cases")
     expect(page.locator("#case-list a")).to_have_count(1)
+
+
+@pytest.mark.browser
+def test_the_app_opens_offline_again_after_its_cache_was_cleared(phones, server) -> None:
+    """The browser's cache of the app cleared, its data kept (a "clear cache" in the phone's
+    settings): the next start online fetches the whole app again, so the one after opens
+    with no network (found by a probe: only the files the page asked for came back, not the
+    page itself, and the app never opened offline again)."""
+    phone = phones("can-bo-xoa-cache")
+    page = phone.page
+    page.evaluate("caches.keys().then((ks) => Promise.all(ks.map((k) => caches.delete(k))))")
+    page.reload()
+    expect(page.locator("#form-list a").first).to_be_visible()
+    cached = "caches.match('./').then((r) => !!r)"
+    for _ in range(100):
+        if page.evaluate(cached):
+            break
+        page.wait_for_timeout(100)
+    phone.offline()
+    page.reload()
+    expect(page.locator("#form-list a").first).to_be_visible()
+    phone.new("tuyen_truyen")  # and its forms work
