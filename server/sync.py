@@ -10,7 +10,7 @@ record's state with the pure merge engine. The stored state of a record is alway
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -75,6 +75,7 @@ def push(
                 )
             else:
                 results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
+        _conflicts_of_duplicates(w, results, merged)
         done = [r for r in results if r is not None]
         w.audit(
             now_iso(),  # when stored: the log's times follow its order (received_at may not)
@@ -91,6 +92,34 @@ def push(
             ).decode(),
         )
     return done
+
+
+class _Conflict(msgspec.Struct):
+    field: str
+
+
+class _Conflicts(msgspec.Struct):
+    conflicts: list[_Conflict] = []
+
+
+def _conflicts_of_duplicates(
+    w: Writer, results: list[ItemResult | None], merged: Mapping[str, Any]
+) -> None:
+    """A `duplicate` (an item sent again: the answer to it was lost) says which fields of its
+    record are in conflict now, as `conflict` did: a phone must not show a field as settled
+    because the answer that said otherwise never came."""
+    records = {r.record_id for r in results if r is not None and r.status == "duplicate"}
+    records.discard(None)
+    if not records:
+        return
+    fields = {rid: list(m.conflicts) for rid, m in merged.items() if rid in records}
+    stored = w.records_docs(sorted(r for r in records if r is not None and r not in fields))
+    for rid, doc in stored.items():
+        fields[rid] = [c.field for c in msgspec.json.decode(doc, type=_Conflicts).conflicts]
+    for i, r in enumerate(results):
+        now = fields.get(r.record_id or "") if r is not None and r.status == "duplicate" else None
+        if r is not None and now:
+            results[i] = ItemResult(r.id, r.status, r.record_id, conflicts=now)
 
 
 def _admit(

@@ -105,6 +105,31 @@ def test_conflict_lists_the_fields_and_every_value(api: Any) -> None:
     }
 
 
+def test_a_duplicate_says_which_fields_of_its_record_are_in_conflict(api: Any) -> None:
+    """An item sent again because the answer `conflict` was lost gets `duplicate`, with the
+    record's fields in conflict now (else the phone showed the field as settled)."""
+    root = case()
+    api.push("officer", [root])
+    mine = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    theirs = edit(root, {"trang_thai": "hoa_giai_khong_thanh"})
+    api.push("officer", [mine], device_id="phone-1")
+    (first,) = api.push("officer2", [theirs], device_id="phone-2")
+    assert first["conflicts"] == ["trang_thai"]
+    (again,) = api.push("officer2", [theirs], device_id="phone-2")
+    assert again == {**first, "status": "duplicate"}
+    # in one batch with an edit that settles it: the state after the batch
+    settle = submission(
+        "hoa_giai",
+        {"trang_thai": "dang_hoa_giai"},  # neither value: a write, whichever is provisional
+        version=2,
+        record_id=root["id"],
+        parents=[mine["id"], theirs["id"]],
+    )
+    results = api.push("officer", [mine, settle], device_id="phone-1")
+    assert results[0] == {"id": mine["id"], "status": "duplicate", "record_id": root["id"]}
+    assert statuses(results) == ["duplicate", "accepted"]
+
+
 @pytest.mark.parametrize(
     ("later", "earlier"),
     [
