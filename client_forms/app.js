@@ -134,17 +134,27 @@ async function setupView(problem = '', token = '') {
   bar.replaceChildren();
 }
 
+// Two officers as the phone names them: with their areas (an officer moved to another
+// commune has a new account of the same name), and their ids when even those are the same.
+function who(before, me) {
+  const one = (u) => {
+    const twin = before.name === me.name && (before.area_name || before.area) === (me.area_name || me.area);
+    return `${u.name} (${u.area_name || u.area || '*'}${twin && u.user_id != null ? `, #${u.user_id}` : ''})`;
+  };
+  return { old: one(before), new: one(me) };
+}
+
 // Nothing is kept unless the setup succeeds; a phone already set up carries on as it was.
 async function doSetup(token) {
   pending = null;
   try {
-    await sync.setup(token, (before, me, drafts) => confirm(ask('confirm_switch', { old: before.name, new: me.name, n: drafts })));
+    await sync.setup(token, (before, me, drafts) => confirm(ask('confirm_switch', { ...who(before, me), n: drafts })));
   } catch (e) {
     const problem = {
-      auth: () => t('setup_bad'),
+      auth: () => t(e.problem?.code === 'account_disabled' ? 'err_disabled' : 'setup_bad'),
       network: () => t('setup_offline'),
-      other_user: () => t('setup_other_user', { n: e.unsent, old: e.before.name, new: e.me.name }),
-      declined: () => t('setup_declined', { old: e.before.name }),
+      other_user: () => t('setup_other_user', { n: e.unsent, ...who(e.before, e.me) }),
+      declined: () => t('setup_declined', who(e.before, e.me)),
     }[e.kind]?.() ?? t('err_server', { m: e.message });
     if (!(await db.kv('token'))) {
       if (e.kind === 'network') pending = token;
@@ -312,7 +322,7 @@ async function formView(id) {
   // Typed just before a reload: the crash buffer is newer than the stored draft.
   const typed = drafts.buffered(id);
   if (typed && typed.at > Date.parse(d.updated_at ?? 0)) Object.assign(d, { data: typed.data, settled: typed.draft?.settled ?? d.settled, fresh: false, updated_at: new Date(typed.at).toISOString() });
-  const moved = await drafts.keep(d, typed?.at ?? 0); // saved meanwhile in another tab?
+  const moved = await drafts.keep(d, typed?.at ?? 0, typed?.opened); // saved meanwhile in another tab?
   const rec = d.record_id ? recordUnder(await db.get('records', d.record_id), def) : null;
   // settled only with every value in view: not a conflict the phone has half of (edit.js)
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).filter((c) => !c.partial).map((c) => [c.field, c.values]));
@@ -320,6 +330,8 @@ async function formView(id) {
   const form = renderForm(def, d.data, {
     fresh: d.fresh, conflicts, settled: d.settled, device: await db.kv('device_id'), oldLabels: labels,
   });
+  // what this tab's form opened with (before a reload, what it opened with then): drafts.onto
+  const opened = typed?.opened ?? form.data();
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const movedNote = h('div', { id: 'draft-moved' });
   const showMoved = () => movedNote.replaceChildren(h('p', { class: 'notice' }, t('moved')));
@@ -349,7 +361,14 @@ async function formView(id) {
     d.settled = settling();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
-    if (await drafts.keep(d, readAt)) showMoved();
+    if (await drafts.keep(d, readAt, opened)) {
+      // saved meanwhile in another tab: shown again as it now is (that save, with what was
+      // changed here), unless the officer is leaving the form
+      closed = true;
+      leave = null;
+      if (location.hash === `#/draft/${d.id}`) formView(d.id);
+      return;
+    }
     note.replaceChildren(t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
   };
   const check = (scroll = false) => {
@@ -368,7 +387,7 @@ async function formView(id) {
   };
   form.el.addEventListener('input', () => {
     if (closed) return;
-    drafts.buffer(d, form.data());
+    drafts.buffer(d, form.data(), opened);
     clearTimeout(timer);
     waiting ||= Date.now();
     timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
@@ -380,7 +399,7 @@ async function formView(id) {
     if (p) touched.add(e.target.classList?.contains('items') ? `${p}#` : p);
     if (closed) return;
     d.settled = settling(); // in the crash buffer too: a reload right after the tick keeps it
-    drafts.buffer(d, form.data());
+    drafts.buffer(d, form.data(), opened);
     save();
     afterTap(check);
   });
@@ -417,7 +436,7 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
-    }).catch((e) => {
+    }, opened).catch((e) => {
       closed = false; // not saved: the form is the draft's again
       leave = leaveForm;
       throw e;

@@ -11,8 +11,22 @@ const KEEP = 200;
 const BUF = 'coso.typing.';
 
 const stale = (d, s) => s && d.after !== s.id;
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-function onto(d, s) {
+// The draft goes on as an update of `s`, what another tab saved it as. `opened`: the data
+// this tab's form opened with; what the officer changed here since goes onto that save, and
+// every other field takes the saved value (this tab's form still shows what it opened with,
+// which sent as it is would undo the other tab's changes).
+function onto(d, s, opened) {
+  if (opened) {
+    const data = { ...s.data };
+    for (const k of new Set([...Object.keys(d.data ?? {}), ...Object.keys(opened)])) {
+      if (same(d.data?.[k], opened[k])) continue;
+      if (d.data?.[k] === undefined) delete data[k];
+      else data[k] = d.data[k];
+    }
+    d.data = data;
+  }
   Object.assign(d, { record_id: s.record_id, parents: [s.id], base: s.data, after: s.id, fresh: false });
   delete d.fixing;
   delete d.errors;
@@ -20,10 +34,11 @@ function onto(d, s) {
 
 // --- the crash buffer: survives a reload at any moment, even one that cuts an autosave short
 
-// With what the draft is besides its data, so that it can be made again if it goes meanwhile.
-export function buffer(d, data) {
+// With what the draft is besides its data, so that it can be made again if it goes meanwhile,
+// and the data this tab's form opened with (see onto).
+export function buffer(d, data, opened) {
   try {
-    localStorage.setItem(BUF + d.id, JSON.stringify({ data, at: Date.now(), draft: { ...d, data: undefined } }));
+    localStorage.setItem(BUF + d.id, JSON.stringify({ data, at: Date.now(), draft: { ...d, data: undefined }, opened }));
   } catch {
     // storage full: the IndexedDB draft still follows a moment later
   }
@@ -50,13 +65,13 @@ export function unbufferAll() {
 // --- IndexedDB
 
 // Keep the draft; true when it was saved elsewhere meanwhile and now goes on as an edit of that.
-export async function keep(d, readAt = Date.now()) {
+export async function keep(d, readAt = Date.now(), opened = null) {
   const out = await db.tx(['kv', 'drafts'], (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const s = r.result?.[d.id];
       if (stale(d, s)) {
-        onto(d, s);
+        onto(d, s, opened);
         out.moved = true;
       }
       st('drafts').put(d);
@@ -70,12 +85,12 @@ export async function keep(d, readAt = Date.now()) {
 // a fixed item saved under a new id, the old item's) in one transaction. A draft saved
 // meanwhile in another tab is first moved onto that save. `build` (synchronous) may return
 // null: nothing to send, the draft just goes.
-export async function submit(d, build) {
+export async function submit(d, build, opened = null) {
   const out = await db.tx(['kv', 'drafts', 'outbox'], (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const saved = r.result ?? {};
-      if (stale(d, saved[d.id])) onto(d, saved[d.id]);
+      if (stale(d, saved[d.id])) onto(d, saved[d.id], opened);
       const item = (out.item = build(d));
       st('drafts').delete(d.id);
       if (!item) return;
@@ -105,14 +120,14 @@ export async function recover(id) {
     ...(typed.draft ?? { form_id: was.form_id, form_version: was.form_version }),
     id, data: typed.data, fresh: false, updated_at: new Date(typed.at).toISOString(),
   };
-  if (d && stale(d, saved)) onto(d, saved);
+  if (d && stale(d, saved)) onto(d, saved, typed.opened);
   const def = d && (await db.get('forms', [d.form_id, d.form_version]));
   const adds = def && (d.record_id ? Object.keys(changes(def.fields, d.data, d.base ?? {})).length : !blank(d.data));
   if (!adds) {
     unbuffer(id);
     return null;
   }
-  await keep(d, typed.at);
+  await keep(d, typed.at, typed.opened);
   return d;
 }
 

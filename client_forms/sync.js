@@ -72,8 +72,10 @@ async function json(res) {
   }
 }
 
-// The same officer: /me has no user id, and a token issued again keeps name, role and area.
-const sameUser = (a, b) => a.name === b.name && a.role === b.role && a.area === b.area;
+// The same officer: the same user id (/me gives it; a phone set up before it did kept none:
+// then by name, role and area, which two officers may share).
+const sameUser = (a, b) =>
+  a.user_id != null && b.user_id != null ? a.user_id === b.user_id : a.name === b.name && a.role === b.role && a.area === b.area;
 
 let settingUp = null; // the running setup: syncs wait for it
 
@@ -93,6 +95,10 @@ export function setup(token, agree = () => true) {
 async function takeOver(token, agree) {
   const me = await json(await api('/me', { token }));
   while (running) await running; // the previous officer's sync, with their token, ends first
+  return oneAtATime(() => handOver(token, agree, me)); // and any other tab's
+}
+
+async function handOver(token, agree, me) {
   const before = await db.kv('me');
   if (before && !sameUser(before, me)) {
     const saved = (await db.kv('exported')) ?? {}; // {id: saved_at} of the last outbox file
@@ -312,6 +318,29 @@ async function pullRecords() {
   }
 }
 
+// One sync at a time on the phone, whatever tab runs it (Web Locks): a tab that pushed the
+// outbox as it was before another tab's sync changed it would write that old state back (a
+// rejected item the other tab has fixed or discarded since). A browser without them: this
+// tab's order only.
+const oneAtATime = (fn) => (navigator.locks ? navigator.locks.request('coso-sync', fn) : fn());
+
+// One sync: the list of forms, the outbox, the form downloads, the cases.
+async function pass() {
+  if (!(await db.kv('token'))) return;
+  // A phone whose setup was cut short by an older client, or whose officer was kept without
+  // the user id: finish it (the phone's own token: its officer).
+  if ((await db.kv('me'))?.user_id == null) await db.setKv('me', await json(await api('/me')));
+  // The list of forms first (one small request, 304 when nothing changed): an entry made
+  // on a version the server now has with another content must not go out as it is. Its
+  // failure holds nothing back: the officer's data goes next, the downloads after it.
+  const listed = await listForms().then(async (l) => { await setAside(l.manifest); return l; }, () => null);
+  await pushOutbox();
+  await refreshForms(listed);
+  await pullRecords();
+  failures = 0;
+  await db.setKv('last_sync', new Date().toISOString());
+}
+
 let running = null;
 let again = null; // the pass after the running one, for syncs asked for while it runs
 let failures = 0;
@@ -328,18 +357,7 @@ export function syncNow() {
     status.error = null;
     emit();
     try {
-      if (!(await db.kv('token'))) return;
-      // A phone whose setup was cut short by an older client: finish it.
-      if (!(await db.kv('me'))) await db.setKv('me', await json(await api('/me')));
-      // The list of forms first (one small request, 304 when nothing changed): an entry made
-      // on a version the server now has with another content must not go out as it is. Its
-      // failure holds nothing back: the officer's data goes next, the downloads after it.
-      const listed = await listForms().then(async (l) => { await setAside(l.manifest); return l; }, () => null);
-      await pushOutbox();
-      await refreshForms(listed);
-      await pullRecords();
-      failures = 0;
-      await db.setKv('last_sync', new Date().toISOString());
+      await oneAtATime(pass);
     } catch (e) {
       // anything else (a response the browser could not read) is tried again as a network failure
       status.error = e instanceof SyncError ? e : new SyncError('network', 0, String(e));

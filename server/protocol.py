@@ -184,6 +184,7 @@ class Me(Struct):
     role: Role
     area: str
     area_name: str | None
+    user_id: int  # two users may share a name, role and area (the phone tells them apart)
 
 
 class AuditEntry(Struct):

@@ -26,10 +26,10 @@ from server.protocol import AuditEntry, AuditPage, Health, Me
     responses=errors(),
 )
 def me(request: Request[Any, Any, Any]) -> Response[Me]:
-    """The caller: name, role, area and the area's official name."""
+    """The caller: name, role, area, the area's official name and its user id."""
     user = request.user
     name = areas.name(user.area) if user.area else None
-    return respond(request, Me(user.name, user.role, user.area, name))
+    return respond(request, Me(user.name, user.role, user.area, name, user.id))
 
 
 @get(

@@ -240,3 +240,46 @@ def test_a_double_tap_or_a_reload_during_save_leaves_no_stray_draft(phones, serv
     sent = sorted(i["data"]["noi_dung"] for i in phone.outbox())
     assert set(names) <= set(sent)
     assert len(sent) == len(set(sent))  # each at most once
+
+
+@pytest.mark.browser
+def test_a_second_tab_never_undoes_what_the_first_tab_saved(phones, server) -> None:
+    """One case open for an update in two tabs (the same draft): the first changes its status
+    and saves; the second, which still showed the old status, changes the details. The second
+    tab's form then shows the first one's status, and its save sends only the details (found
+    by a probe: it sent the old status back, undoing the first save, with no conflict)."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-hai-tab")
+    page = phone.page
+    phone.sync()
+    page.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(page.locator("#entry")).to_be_visible()
+    tab2 = phone.context.new_page()
+    tab2.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(tab2.locator("#entry")).to_be_visible()
+
+    phone.fill({"trang_thai": "dang_hoa_giai"})
+    page.wait_for_timeout(600)
+    phone.save()
+    phone.wait_outbox_empty()
+    details = CASE["noi_dung_vu_viec"] + " (đã gặp hai bên)"
+    box = tab2.locator('[data-path="noi_dung_vu_viec"] textarea')
+    box.fill(details)
+    box.dispatch_event("change")
+    expect(tab2.locator("#draft-moved .notice")).to_be_visible()
+    status = tab2.locator('[data-path="trang_thai"]')
+    expect(status.locator('input[value="dang_hoa_giai"]')).to_be_checked()
+    expect(tab2.locator('[data-path="noi_dung_vu_viec"] textarea')).to_have_value(details)
+    tab2.locator("#save-btn").click()
+    expect(tab2.locator("#entry")).to_have_count(0)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    for _ in range(100):
+        record = server.api(boss, f"/records/{case_id}")[1]
+        if len(record["submissions"]) == 3:
+            break
+        tab2.wait_for_timeout(200)
+    assert record["data"]["trang_thai"] == "dang_hoa_giai"
+    assert record["data"]["noi_dung_vu_viec"] == details
+    assert record["conflicts"] == []
+    assert record["submissions"][2]["data"] == {"noi_dung_vu_viec": details}
+    tab2.close()

@@ -117,3 +117,35 @@ def test_setup_keeps_nothing_until_it_works_and_officers_never_mix(phones, serve
         page.wait_for_timeout(200)
     assert a.js("(await db.kv('me')).name") == "can-bo-binh"
     assert a.js("!!(await db.kv('device_id'))")
+
+
+@pytest.mark.browser
+def test_two_officers_of_one_name_and_commune_are_never_taken_for_one(phones, server) -> None:
+    """Names repeat (two Nguyễn Văn An in one ward): the phone tells officers apart by their
+    user id, not by name, role and area (found by a probe: the second one's link took the
+    phone unasked, and the first one's unsent report went out as the second one's)."""
+    a = phones("Nguyễn Văn An")
+    page = a.page
+    a_id = server.api(a.token, "/me")[1]["user_id"]
+    # set up by an app that kept no user id: the next sync gets it
+    a.js("await db.setKv('me', {...(await db.kv('me')), user_id: undefined})")
+    a.sync()
+    assert a.js("(await db.kv('me')).user_id") == a_id
+
+    page.route("**/api/v1/sync/push", lambda route: route.abort("connectionreset"))
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    a.save()
+    expect(page.locator("#st-error")).to_be_visible()
+    b_token = server.add_user("Nguyễn Văn An")
+    b_id = server.api(b_token, "/me")[1]["user_id"]
+    assert b_id != a_id
+    page.goto(f"{server.url}/app/#token={b_token}")
+    expect(page.locator(".flash")).to_contain_text(
+        f"Đường dẫn này của Nguyễn Văn An (Phường Hoàn Kiếm, Thành phố Hà Nội, #{b_id}),"
+        f" nhưng máy còn 1 mục chưa gửi của Nguyễn Văn An (Phường Hoàn Kiếm, Thành phố Hà Nội,"
+        f" #{a_id})"
+    )
+    assert a.js("(await db.kv('me')).user_id") == a_id
+    assert a.js("await db.kv('token')") == a.token
+    assert len(a.outbox()) == 1
