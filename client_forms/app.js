@@ -332,6 +332,15 @@ async function formView(id) {
   });
   // what this tab's form opened with (before a reload, what it opened with then): drafts.onto
   const opened = typed?.opened ?? form.data();
+  const token = await db.kv('token'); // whose form this is: drafts.HandedOver
+  // The phone handed over to another officer in another tab: this form goes with the drafts.
+  const handedOver = () => {
+    closed = true;
+    leave = null;
+    drafts.unbuffer(d.id);
+    say(t('handed_over'));
+    go('#/');
+  };
   const note = h('p', { class: 'hint', id: 'draft-note', 'aria-live': 'polite' });
   const movedNote = h('div', { id: 'draft-moved' });
   const showMoved = () => movedNote.replaceChildren(h('p', { class: 'notice' }, t('moved')));
@@ -361,7 +370,13 @@ async function formView(id) {
     d.settled = settling();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
-    if (await drafts.keep(d, readAt, opened)) {
+    const moved = await drafts.keep(d, readAt, opened, token).catch((e) => {
+      if (!(e instanceof drafts.HandedOver)) throw e;
+      handedOver();
+      return null;
+    });
+    if (moved === null) return;
+    if (moved) {
       // saved meanwhile in another tab: shown again as it now is (that save, with what was
       // changed here), unless the officer is leaving the form
       closed = true;
@@ -436,11 +451,16 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
-    }, opened).catch((e) => {
-      closed = false; // not saved: the form is the draft's again
-      leave = leaveForm;
-      throw e;
+    }, opened, token).catch((e) => {
+      if (!(e instanceof drafts.HandedOver)) {
+        closed = false; // not saved: the form is the draft's again
+        leave = leaveForm;
+        throw e;
+      }
+      handedOver();
+      return false;
     });
+    if (item === false) return;
     if (item && !item.record_id) await keepLocally(item, d.fixing ? d.id : null);
     say(t(item ? 'saved' : 'no_changes'));
     go(d.record_id ? `#/case/${d.record_id}` : '#/');

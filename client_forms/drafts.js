@@ -64,9 +64,28 @@ export function unbufferAll() {
 
 // --- IndexedDB
 
+// Thrown by keep and submit when the phone was handed over to another officer (another
+// token) since the form was opened, in another tab: the form is the previous officer's, whose
+// drafts went with the handover; nothing of it is kept, nor sent as the new officer's.
+export class HandedOver extends Error {}
+
+// `fn(st, out)` in a transaction over `stores` (kv among them), unless the phone's token is
+// no longer `token` (null: not checked).
+async function asOwner(stores, token, fn) {
+  const out = await db.tx(stores, (st, out) => {
+    const r = st('kv').get('token');
+    r.onsuccess = () => {
+      if (token && r.result !== token) out.handedOver = true;
+      else fn(st, out);
+    };
+  });
+  if (out.handedOver) throw new HandedOver();
+  return out;
+}
+
 // Keep the draft; true when it was saved elsewhere meanwhile and now goes on as an edit of that.
-export async function keep(d, readAt = Date.now(), opened = null) {
-  const out = await db.tx(['kv', 'drafts'], (st, out) => {
+export async function keep(d, readAt = Date.now(), opened = null, token = null) {
+  const out = await asOwner(['kv', 'drafts'], token, (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const s = r.result?.[d.id];
@@ -85,8 +104,8 @@ export async function keep(d, readAt = Date.now(), opened = null) {
 // a fixed item saved under a new id, the old item's) in one transaction. A draft saved
 // meanwhile in another tab is first moved onto that save. `build` (synchronous) may return
 // null: nothing to send, the draft just goes.
-export async function submit(d, build, opened = null) {
-  const out = await db.tx(['kv', 'drafts', 'outbox'], (st, out) => {
+export async function submit(d, build, opened = null, token = null) {
+  const out = await asOwner(['kv', 'drafts', 'outbox'], token, (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const saved = r.result ?? {};

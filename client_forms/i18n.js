@@ -20,6 +20,10 @@ const S = {
     'Chuyển máy này sang tài khoản {new}? Các vụ việc đã tải và {n} bản nháp chưa xong của {old} sẽ bị xóa khỏi máy.',
     'Hand this phone over to {new}? The cases downloaded and {n} unfinished draft(s) of {old} will be removed from it.',
   ],
+  handed_over: [
+    'Máy đã chuyển sang tài khoản khác: biểu mẫu đang mở của tài khoản trước không được lưu.',
+    'The phone was handed over to another account: the open form of the previous account was not kept.',
+  ],
   setup_declined: ['Không đổi tài khoản: máy vẫn của {old}.', 'Account not changed: the phone is still {old}\'s.'],
   forms: ['Biểu mẫu', 'Forms'],
   no_forms: ['Chưa tải được biểu mẫu. Bấm Đồng bộ khi có mạng.', 'No forms yet. Press Sync when online.'],

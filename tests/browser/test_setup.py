@@ -149,3 +149,27 @@ def test_two_officers_of_one_name_and_commune_are_never_taken_for_one(phones, se
     assert a.js("(await db.kv('me')).user_id") == a_id
     assert a.js("await db.kv('token')") == a.token
     assert len(a.outbox()) == 1
+
+
+@pytest.mark.browser
+def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, server) -> None:
+    """Officer A types a report in one tab; officer B's link, opened in another tab, takes the
+    phone over (A's drafts go, as the question said). A's form, saved after, is not kept and
+    never sent as B's (found by a probe: it went out as B's report, of B's ward)."""
+    a = phones("can-bo-an")
+    page = a.page
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    page.wait_for_timeout(600)
+    b_token = server.add_user("can-bo-binh", area="01.00004")  # Phường Ba Đình
+    tab2 = a.context.new_page()
+    tab2.once("dialog", lambda dialog: dialog.accept())
+    tab2.goto(f"{server.url}/app/#token={b_token}")
+    expect(tab2.locator("#who")).to_contain_text("can-bo-binh", timeout=20_000)
+    a.save()
+    expect(page.locator(".flash")).to_contain_text("Máy đã chuyển sang tài khoản khác")
+    assert a.outbox() == [] and a.js("await db.all('drafts')") == []
+    page.wait_for_timeout(1000)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    assert server.records(boss, "nam_tinh_hinh") == []
+    tab2.close()
