@@ -25,11 +25,12 @@ from server.protocol import FieldError
 Check = Callable[[Any, str, list[FieldError]], Any]
 
 # ASCII digits only: Python's \d takes other scripts' digits too (a fullwidth 2023), which
-# int() and fromisoformat() then read, where the phone's \d does not
-RFC3339_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
-)
+# int() and fromisoformat() then read, where the phone's \d does not. An offset's minutes are
+# 00-59, as RFC 3339 has them: fromisoformat would read +07:60 as +08:00
+_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+RFC3339_RE = re.compile(_TIME + r"([Zz]|[+-][0-9]{2}:[0-5][0-9])\Z")
+# what an older coso took too (offset minutes to 99): a stored time is still read as it was
+_STORED_TIME_RE = re.compile(_TIME + r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 # What a required text may not be only made of: spaces (those of str.strip) and the invisible
 # characters a paste brings (zero-width spaces and joiners, word joiner, BOM, soft hyphen).
@@ -93,11 +94,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-def rfc3339_ns(value: str) -> int | None:
+def rfc3339_ns(value: str, *, stored: bool = False) -> int | None:
     """An RFC 3339 time with offset as exact integer nanoseconds since the epoch (what orders
     `captured_at`), or None for anything else. A float of seconds cannot: it keeps no more
-    than microseconds now, and less in the far future, where `datetime` drops digits past six."""
-    match = RFC3339_RE.match(value)
+    than microseconds now, and less in the far future, where `datetime` drops digits past six.
+    `stored`: a time already stored, which an older coso may have taken with offset minutes
+    past 59."""
+    match = (_STORED_TIME_RE if stored else RFC3339_RE).match(value)
     if match is None:
         return None
     try:
@@ -112,7 +115,7 @@ def rfc3339_ns(value: str) -> int | None:
 
 def instant_ns(value: str) -> int:
     """`rfc3339_ns` of a time already checked."""
-    ns = rfc3339_ns(value)
+    ns = rfc3339_ns(value, stored=True)
     if ns is None:
         raise ValueError(f"not an RFC 3339 time: {value!r}")
     return ns

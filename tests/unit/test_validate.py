@@ -13,7 +13,7 @@ import pytest
 
 from server.form_source import read_source
 from server.forms import FormDef, parse_definition
-from server.validate import Validator, compile_form, rfc3339_ns
+from server.validate import Validator, compile_form, instant_ns, rfc3339_ns
 
 L = {"vi": "Nhãn", "en": "Label"}
 CHOICES = [{"value": v, "label": L} for v in ("dat_dai", "hon_nhan", "khac")]
@@ -418,6 +418,8 @@ def test_datetime_valid(value: str) -> None:
         "2025-07-01T08:60:00Z",
         "2025-07-01T08:30:00+0700",
         "2025-07-01T08:30:00+24:00",
+        "2025-07-01T08:30:00+07:60",  # fromisoformat would read +08:00
+        "2025-07-01T08:30:00-00:99",
         "2025-07-01T08:30:00.Z",
         "2025-07-01T08:30:00Z trailing",
         "1751333400",
@@ -426,6 +428,19 @@ def test_datetime_valid(value: str) -> None:
 )
 def test_datetime_format(value: str) -> None:
     bad("luc", value, "format")
+
+
+@pytest.mark.parametrize("offset", ["+07:60", "-03:75", "+00:99"])
+def test_captured_at_offset_minutes_past_59_are_no_time(offset: str) -> None:
+    """RFC 3339's offset minutes are 00-59; Python's fromisoformat takes up to 99 and carries
+    them into the hour, so `captured_at` would be ordered as another instant."""
+    assert rfc3339_ns(f"2026-01-01T00:00:00{offset}") is None
+    assert rfc3339_ns("2026-01-01T00:00:00+07:59") is not None
+
+
+def test_a_stored_time_with_offset_minutes_past_59_is_still_read() -> None:
+    """An older coso stored such times: deriving its records must not stop at them."""
+    assert instant_ns("2026-01-01T00:00:00+07:60") == instant_ns("2026-01-01T00:00:00+08:00")
 
 
 @pytest.mark.parametrize("value", [1751333400, 1.5, False])
