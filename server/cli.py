@@ -132,7 +132,12 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                 sink.write(chunk)
             sink.flush()
         else:  # written beside, renamed when complete: a failed export leaves no half file
-            part = out.with_name(out.name + ".part")
+            # A FIFO or a device (/dev/stdout) is written as it is: a file put in its place would
+            # reach no reader, and as root would replace the device. A link stays: its target is
+            # written beside and replaced.
+            direct = out.exists() and not out.is_file()
+            target = out.resolve() if out.is_symlink() and not direct else out
+            part = target if direct else target.with_name(target.name + ".part")
             # stopped (Ctrl-C, SIGTERM from a service manager, SIGHUP when the SSH session ends):
             # the half file goes
             stops = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -140,14 +145,16 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                 with part.open("wb") as f:
                     for chunk in chunks:
                         f.write(chunk)
-                part.replace(out)
+                if not direct:
+                    part.replace(target)
             except KeyboardInterrupt:
                 click.echo(
                     f"export stopped: {out} not written / đã dừng xuất, chưa ghi tệp", err=True
                 )
                 raise click.exceptions.Exit(130) from None
             finally:
-                part.unlink(missing_ok=True)
+                if not direct:
+                    part.unlink(missing_ok=True)
                 for sig, before in stops.items():
                     signal.signal(sig, before)
 

@@ -657,6 +657,41 @@ def test_coso_export_writes_a_file(db: Path, tmp_path: Path) -> None:
     assert list(tmp_path.glob("*.part")) == []
 
 
+def test_coso_export_writes_into_a_fifo_as_it_is(db: Path, tmp_path: Path) -> None:
+    """A FIFO (or a device, /dev/stdout) at --out is written, not replaced by a file that its
+    reader never sees (as root, `--out /dev/full` replaced the device)."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("export", "hoa_giai", "--format", "jsonl", "--out", str(fifo), "--db", str(db))
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert fifo.is_fifo()
+    assert len(got) == 1 and len(got[0].splitlines()) == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["coso.db", "pipe"]
+
+
+@pytest.mark.parametrize("dangling", [False, True], ids=["to-a-file", "dangling"])
+def test_coso_export_follows_a_link(db: Path, tmp_path: Path, dangling: bool) -> None:
+    """A link at --out stays a link: its target gets the export (written beside it, then
+    renamed over it)."""
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "hoa_giai.jsonl"
+    if not dangling:
+        target.write_text("old\n")
+    link = tmp_path / "latest.jsonl"
+    link.symlink_to(target)
+    result = run("export", "hoa_giai", "--format", "jsonl", "--out", str(link), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target
+    assert len(target.read_text().splitlines()) == 30
+    assert list(tmp_path.rglob("*.part")) == []
+
+
 def test_coso_export_xlsx_and_jsonl_and_an_area(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.xlsx"
     result = run("export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(db))
