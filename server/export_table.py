@@ -153,9 +153,12 @@ def columns(versions: Sequence[FormDef]) -> list[Column]:
             parts = [base]
         for col in parts:
             unique, n = col.name, 2
-            # a field named like a record column, or `x_lat` beside `x`; and `x_alt` and
-            # `x_accuracy`, the columns added last, never take a field's name from it
-            while unique in taken or (col.kind in ("alt", "accuracy") and unique in names):
+            # A field's own column keeps its name, whatever the order of the fields in any
+            # version, so a header always holds the same field; a geopoint's parts (`x_lat`
+            # beside a field `x_lat`) and a field named like a record column get `_2` (or
+            # the next number that is no other column's and no field's name)
+            mine = name if col.kind not in ("lat", "lon", "alt", "accuracy") else ""
+            while unique in taken or (unique in names and unique != mine):
                 unique, n = f"{col.name}_{n}", n + 1
             taken.add(unique)
             out.append(replace(col, name=unique))

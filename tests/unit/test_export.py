@@ -141,15 +141,35 @@ def test_a_renamed_field_inside_a_renamed_group_is_one_subfield() -> None:
 
 def test_geopoints_split_and_names_never_collide() -> None:
     v1 = form(field("vi_tri", "geopoint"), field("vi_tri_lat", "decimal"), field("area"))
-    # first come, first served: a later field never renames an earlier column
+    # a field keeps its name; a geopoint's part and a record column's namesake get `_2`
     assert names([v1]) == [
-        "vi_tri_lat",
+        "vi_tri_lat_2",
         "vi_tri_lon",
         "vi_tri_alt",
         "vi_tri_accuracy",
-        "vi_tri_lat_2",
+        "vi_tri_lat",
         "area_2",
     ]
+
+
+def test_a_header_holds_the_same_field_whatever_the_order_of_the_fields() -> None:
+    """A geopoint `x` and a text field `x_lat`: which one `x_lat` held depended on which came
+    first, so reordering the fields in a new version swapped what the header held."""
+    v1 = form(field("x", "geopoint"), field("x_lat"))
+    v2 = form(field("x_lat"), field("x", "geopoint"))
+    for versions in ([v1], [v1, v2], [v2]):
+        by_name = {c.name: c for c in columns(versions)}
+        assert (by_name["x_lat"].kind, by_name["x_lat"].keys) == ("value", ("x_lat",))
+        assert (by_name["x_lat_2"].kind, by_name["x_lat_2"].keys) == ("lat", ("x",))
+
+
+def test_a_field_named_like_a_record_column_or_its_namesake_keeps_apart() -> None:
+    """`area` (a record column) makes the field `area` `area_3` when a field has `area_2`,
+    whichever comes first: the field `area_2` keeps its name."""
+    for fields in (["area", "area_2"], ["area_2", "area"]):
+        by_name = {c.name: c.keys for c in columns([form(*map(field, fields))])}
+        assert by_name["area"] == () and by_name["area_2"] == ("area_2",)
+        assert by_name["area_3"] == ("area",)
 
 
 def test_a_geopoints_altitude_and_accuracy_columns_never_take_a_fields_name() -> None:
