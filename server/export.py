@@ -7,8 +7,8 @@ XLSX needs its zip directory at the end, so it is written to a temporary file wi
 XlsxWriter's `constant_memory` mode and that file is then read out in chunks.
 
 No value may stop an export once its response has started: what a spreadsheet cannot hold
-(a number past 2**53, text past 32,767 characters, control characters) is adapted in XLSX
-only, visibly, and CSV and JSONL keep every value whole.
+(a whole number of over 15 digits, text past 32,767 characters, control characters) is
+adapted in XLSX only, visibly, and CSV and JSONL keep every value whole.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import xlsxwriter.worksheet
 from server.export_table import Column, columns, rows
 from server.forms import Choice, FormDef
 from server.protocol import Label
-from server.validate import MAX_SAFE_INT
 
 Format = Literal["csv", "xlsx", "jsonl"]
 MEDIA_TYPES: dict[str, str] = {
@@ -40,6 +39,9 @@ MEDIA_TYPES: dict[str, str] = {
 CHUNK = 64 * 1024
 XLSX_ROWS = 1_048_576  # rows per worksheet, the header included
 XLSX_TEXT = 32_767  # characters (UTF-16 units) per cell
+# Excel keeps 15 significant digits: a whole number of 16 or more it shows, and saves again,
+# with its last digits 0, so one from 10**15 up (2**53 - 1 too) is a text cell
+XLSX_INT = 10**15
 TRUNCATED = "… [cắt bớt, xem CSV/JSONL / truncated, see CSV/JSONL]"
 CHOICES_CONTINUED = "các lựa chọn tiếp theo / choices continued"
 # What a reader sees of an XLSX beside the data is in Vietnamese, then English
@@ -224,7 +226,7 @@ def _xlsx(
                         ws.write_string(r, c, _xlsx_text(value))  # type: ignore[union-attr]
                 elif isinstance(value, bool):
                     ws.write_boolean(r, c, value)  # type: ignore[union-attr]
-                elif (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT) or (
+                elif (type(value) is int and -XLSX_INT < value < XLSX_INT) or (
                     type(value) is float and math.isfinite(value)
                 ):
                     ws.write_number(r, c, value)  # type: ignore[union-attr]

@@ -317,7 +317,7 @@ def test_a_number_a_spreadsheet_cannot_hold_exactly_is_text_in_xlsx() -> None:
     docs = [doc(data), doc({"so": 1}, rid="r2")]
     (xlsx, after) = read("xlsx", docs)
     assert (xlsx["so"], xlsx["thap"]) == (str(10**400), str(-(2**53)))
-    assert (xlsx["vi_tri_lat"], xlsx["vi_tri_lon"]) == (2**53 - 1, str(-(10**400)))
+    assert (xlsx["vi_tri_lat"], xlsx["vi_tri_lon"]) == (str(2**53 - 1), str(-(10**400)))
     assert after["so"] == 1  # the export went on past it
     for fmt in ("csv", "jsonl"):  # exact digits, numbers as ever
         row, _ = read(fmt, docs)
@@ -325,6 +325,24 @@ def test_a_number_a_spreadsheet_cannot_hold_exactly_is_text_in_xlsx() -> None:
         assert (row["vi_tri_lat"], row["vi_tri_lon"]) == (str(2**53 - 1), str(-(10**400)))
     jsonl = b"".join(export.export("jsonl", docs, sample_versions()))
     assert b'"so":1' + b"0" * 400 + b"," in jsonl  # a JSON number, not a string
+
+
+@pytest.mark.parametrize(
+    ("number", "cell"),
+    [
+        (10**15 - 1, 10**15 - 1),
+        (-(10**15) + 1, -(10**15) + 1),
+        (10**15, str(10**15)),
+        (-(10**15), str(-(10**15))),
+        (1234567890123456, "1234567890123456"),
+        (-(2**53) + 1, str(-(2**53) + 1)),
+    ],
+)
+def test_a_whole_number_of_over_15_digits_is_text_in_xlsx(number: int, cell: Any) -> None:
+    """Excel keeps 15 significant digits: 1234567890123456 in a number cell showed, and was
+    saved again, as 1234567890123450. Up to 15 digits it is a number cell."""
+    (row,) = read("xlsx", [doc({"so": number})])
+    assert type(row["so"]) is type(cell) and row["so"] == cell
 
 
 def test_numbers_json_decoders_refuse_are_exported_as_stored() -> None:
