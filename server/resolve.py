@@ -193,7 +193,7 @@ def resolve(
         w.audit(
             now,
             user.id,
-            None,
+            row.device_id,
             "record.resolve",
             record_id,
             encode({"submission_id": sid, "fields": resolves, "note": note}).decode(),

@@ -453,6 +453,10 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
     assert resolution["user"] == "supervisor"
     assert resolution["user_id"] == users["supervisor"]["id"] != officer_id
     assert resolution["target"] == root["id"]
+    # the device its submission is stored with (it was null)
+    assert resolution["device_id"] == "resolve:supervisor"
+    stored = {s["id"]: s for s in get(api, root["id"]).json()["submissions"]}
+    assert stored[sid]["device_id"] == "resolve:supervisor"
     assert resolution["detail"]["submission_id"] == sid
     assert resolution["detail"]["fields"] == ["trang_thai"]
     assert resolution["detail"]["note"] == "Chốt."
