@@ -18,7 +18,7 @@ from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.file_system import BaseLocalFileSystem
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -137,26 +137,11 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     )
 
 
-def _checked_request(request: Request[Any, Any, Any]) -> None:
-    """What every API request must be before its handler runs: at its one URL, each query
-    parameter once."""
-    _one_url(request)
-    _one_value_each(request)
-
-
-def _one_url(request: Request[Any, Any, Any]) -> None:
-    """An API resource has one URL: litestar also routes `versions/2/`, `records//` and
-    `records/%2F` to a handler, so a form version, immutable and cached for a year, was
-    cached under two names, and an encoded slash in an id read as a path. 404 for those."""
-    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    if raw.startswith(b"/api/") and (raw.endswith(b"/") or b"//" in raw or b"%2f" in raw.lower()):
-        raise NotFoundException(f"no such resource: {raw.decode('latin-1')}")
-
-
 def _one_value_each(request: Request[Any, Any, Any]) -> None:
     """No query parameter of the API takes several values: one given twice (`form_id=a&
     form_id=b`) is refused, 400 at its name, where the last would have been taken silently
-    (a client meaning "either form" would get one form's records, with no error)."""
+    (a client meaning "either form" would get one form's records, with no error). Checked
+    before every API handler; a request's one URL is checked before routing (server/web.py)."""
     names = [
         name
         for name, _ in parse_qsl(
@@ -216,7 +201,7 @@ def create_app(settings: Settings) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        before_request=_checked_request,
+        before_request=_one_value_each,
         route_handlers=[
             forms_api.manifest,
             forms_api.form_version,

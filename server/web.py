@@ -1,6 +1,7 @@
 """The HTTP edge: security headers, a strict Content-Security-Policy for the app, structured
 access logs (never a token), a limit on failed authentication per client address, and HEAD
-wherever GET works (RFC 9110 9.3.2), with the `Allow` of 405 and OPTIONS answers saying so.
+wherever GET works (RFC 9110 9.3.2), with the `Allow` of 405 and OPTIONS answers saying so;
+an API request not at its resource's one URL is 404 before anything else sees it.
 
 A plain ASGI middleware, so it sees every response, static files and errors included.
 """
@@ -16,6 +17,8 @@ from typing import Any, cast
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import problem_json
 
 access_log = logging.getLogger("coso.access")
 
@@ -161,6 +164,18 @@ def _origin_form(http: dict[str, Any]) -> dict[str, Any]:
     return {**http, "path": path, "raw_path": raw_path}
 
 
+def _not_one_url(http: Mapping[str, Any]) -> str | None:
+    """The path of an API request that is not at a resource's one URL, or None. litestar also
+    routes `versions/2/`, `records//` and `records/%2F` to a handler, so a form version,
+    immutable and cached for a year, was cached under two names, and an encoded slash in an id
+    read as a path. Refused before routing, so 404 for every method (after it, `GET
+    records/x%2Fresolve` was 405, the method the decoded path did not take)."""
+    raw: bytes = http.get("raw_path") or http["path"].encode()
+    if raw.startswith(b"/api/") and (raw.endswith(b"/") or b"//" in raw or b"%2f" in raw.lower()):
+        return raw.decode("latin-1")
+    return None
+
+
 def _allow(methods: Any) -> bytes:
     """An `Allow` value: HEAD wherever GET is."""
     allowed = {m.strip().upper() for m in methods if m.strip()}
@@ -252,6 +267,19 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 await send_wrapper(start)
                 end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
                 await send_wrapper(end)
+            elif (wrong := _not_one_url(http)) is not None:
+                body = problem_json(404, "not_found", f"no such resource: {wrong}")
+                await send_wrapper(
+                    {
+                        "type": "http.response.start",
+                        "status": 404,
+                        "headers": [
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send_wrapper({"type": "http.response.body", "body": body, "more_body": False})
             else:
                 await app(cast(Scope, inner), receive, send_wrapper)
         finally:

@@ -146,3 +146,22 @@ def test_an_api_resource_has_one_url(api: Any, path: str, one: str) -> None:
     assert r.headers["content-type"] == "application/problem+json"
     assert "immutable" not in r.headers.get("cache-control", "")
     assert api.client.get(one, headers=api.auth("admin")).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/records/x%2Fresolve", "/api/v1/records/x/resolve/", "/api/v1/forms%2F"]
+)
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_a_url_that_is_not_the_one_is_404_for_every_method(
+    api: Any, method: str, path: str, signed_in: bool
+) -> None:
+    """`GET records/x%2Fresolve` was 405 with `Allow: OPTIONS, POST` (the decoded path is
+    the resolve route), while the POST was 404: the URL is no resource's, whatever the
+    method, and whoever asks."""
+    headers = api.auth("supervisor") if signed_in else {}
+    r = api.client.request(method, path, headers=headers)
+    assert r.status_code == 404, (method, path, r.status_code)
+    assert "allow" not in r.headers
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["x-content-type-options"] == "nosniff"  # the edge's headers, as ever
