@@ -48,6 +48,14 @@ def test_search_by_code(code: str) -> None:
     assert areas.search(code) == [HOAN_KIEM]
 
 
+@pytest.mark.parametrize("code", ["00037", "00001", "037"])
+def test_a_code_written_in_full_matches_its_own_level_only(code: str) -> None:
+    """`00037` is a commune's code (none has it): it found province 37 (Ninh Bình), as it was
+    compared as a number whatever its length."""
+    assert areas.search(code) == []
+    assert areas.search(code.lstrip("0"))[0] == (f"{int(code):02d}", areas.name(f"{int(code):02d}"))
+
+
 def test_search_province_by_code_and_name() -> None:
     assert areas.search("79")[0] == ("79", "Thành phố Hồ Chí Minh")
     assert areas.search("ha noi")[0] == ("01", "Thành phố Hà Nội")
