@@ -89,6 +89,14 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
         )
     area = "" if role == "admin" else parse_area(area)
     warn_unofficial(area)
+    if role == "officer" and areas.is_official(area) and "." not in area:
+        click.echo(
+            f"warning / cảnh báo: {area} là mã tỉnh, thành phố; cán bộ thường gắn với một xã, "
+            "phường, vẫn được chấp nhận (chỉ thấy bản ghi của chính địa bàn này) / is a "
+            "province: an officer is normally bound to a commune (accepted; it sees only "
+            "records of this very area)",
+            err=True,
+        )
     with open_store(db, create=True) as store:
         user, token = add_user(store, name, role, area)
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")

@@ -43,6 +43,19 @@ def test_users_add_warns_outside_the_registry_but_accepts(tmp_path: Path) -> Non
     assert out.strip().splitlines()[-1]
 
 
+def test_users_add_warns_of_an_officer_of_a_province_but_accepts(tmp_path: Path) -> None:
+    """An officer is normally bound to a commune: `--area 01` was taken with no word."""
+    db = str(tmp_path / "c.db")
+    code, out, err = run("users", "add", "lan", "--role", "officer", "--area", "01", "--db", db)
+    assert code == 0, err
+    assert "cán bộ thường gắn với một xã" in err and "normally bound to a commune" in err
+    assert err.index("cảnh báo") < err.index("normally")  # Vietnamese first
+    assert out.strip().splitlines()[-1]
+    for role, area in (("officer", "01.00070"), ("supervisor", "01")):
+        code, _, err = run("users", "add", "x", "--role", role, "--area", area, "--db", db)
+        assert code == 0 and "commune" not in err, (role, err)
+
+
 def test_users_add_refuses_a_malformed_area(tmp_path: Path) -> None:
     code, _, err = run(
         "users", "add", "x", "--role", "officer", "--area", "01..2", "--db", str(tmp_path / "c.db")
