@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import unicodedata
 
 import click
 
@@ -12,6 +13,23 @@ from server.cli_db import DB_OPTION, open_store
 from server.forms import UNSHOWN, nfc
 from server.store import Store
 from server.store_schema import UserRow
+
+# Letters and symbols to Unicode that show nothing (Hangul fillers, the blank Braille pattern)
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def user_name(text: str) -> str:
+    """A user's name as stored and looked up: NFC, each run of spaces inside one space, none
+    around it (`Lê   Văn  Tám` is `Lê Văn Tám`)."""
+    return " ".join(nfc(text).split())
+
+
+def shows_nothing(name: str) -> bool:
+    """A name made only of spaces and invisible characters: those a required text may not be
+    only made of (validate.BLANK_RE: zero-width spaces and joiners, word joiner, BOM, soft
+    hyphen) and the like (every format character, combining marks with nothing to sit on,
+    the Hangul fillers)."""
+    return all(unicodedata.category(c)[0] in "CMZ" or c in _BLANK_LETTERS for c in name)
 
 
 def setup_link(url: str, token: str) -> str:
@@ -72,13 +90,17 @@ def users() -> None:
 def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     """Tạo người dùng / Create a user; the token is the last line of the output."""
     name = name.strip()
-    if not name:
-        raise click.BadParameter("a name is needed / cần có tên", param_hint="NAME")
     bad = UNSHOWN.search(name)
     if bad is not None:  # shown in the audit log, the app's header and every submission
         raise click.BadParameter(
             f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is a control or direction"
             " character, not text / tên có ký tự điều khiển, không phải chữ",
+            param_hint="NAME",
+        )
+    name = user_name(name)
+    if shows_nothing(name):
+        raise click.BadParameter(
+            "cần có tên, bằng chữ nhìn thấy được / a name is needed, in visible characters",
             param_hint="NAME",
         )
     if role == "admin" and area not in ("", "*"):  # PROTOCOL: an admin is everything
@@ -149,12 +171,13 @@ def users_list(db: str) -> None:
 def find_user(store: Store, key: str) -> UserRow:
     """USER of `users disable`/`enable`: the user with that id, else the one user of that
     name. An id always names one user; a name two users share is refused, not guessed at."""
-    key = nfc(key.strip())
+    key = user_name(key)
     if key.isascii() and key.isdigit() and len(key) < 19:  # within SQLite's integers
         found = store.user_rows(user_id=int(key))
         if found:
             return found[0]
-    found = store.user_rows(name=key)
+    # read as stored names are: one an older coso stored with runs of spaces is found too
+    found = [u for u in store.user_rows() if user_name(u.name) == key]
     if not found:
         raise click.BadParameter(
             f"no user has the id or name {key!r} (see coso users list)"

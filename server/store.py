@@ -212,14 +212,12 @@ class Store:
             rows = conn.execute("SELECT id, name, role, area FROM users ORDER BY id").fetchall()
         return [User(*r) for r in rows]
 
-    def user_rows(self, *, user_id: int | None = None, name: str | None = None) -> list[UserRow]:
-        """Every user, by id; or only the one with `user_id`, or those named `name`."""
+    def user_rows(self, *, user_id: int | None = None) -> list[UserRow]:
+        """Every user, by id; or only the one with `user_id`."""
         sql = "SELECT id, name, role, area, created_at, disabled FROM users"
         args: list[Any]
         if user_id is not None:
             sql, args = sql + " WHERE id = ?", [user_id]
-        elif name is not None:
-            sql, args = sql + " WHERE name = ?", [name]
         else:
             args = []
         with self.read() as conn:

@@ -294,7 +294,24 @@ def test_areas_search_limit_is_at_least_one(limit: str) -> None:
     assert "no area matches" not in result.output
 
 
-@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "   ",
+        "\t\n",
+        # only invisible characters: each was made a user, with a name no one could see
+        "\u200b",
+        "\u200d",
+        "\u2060",
+        "\ufeff",
+        "\u00ad",
+        "\u0301\u0323",  # combining marks with nothing to sit on
+        "\u3164",
+        "\u115f",
+        " \u200b \u3164\u2060 ",
+    ],
+)
 def test_users_add_refuses_a_blank_name(live: Path, name: str) -> None:
     result = run("users", "add", name, "--role", "officer", "--area", "01.00070", "--db", live)
     assert result.exit_code == 2

@@ -133,6 +133,24 @@ def test_a_name_is_matched_as_stored(db: Path) -> None:
     assert not token_works(db, token)
 
 
+def test_runs_of_spaces_in_a_name_are_one_space_stored_and_looked_up(db: Path) -> None:
+    """`users disable "Lê Văn Tám"` did not find "Lê   Văn  Tám": a name is stored with one
+    space between its words, and USER is read so, as are names an older coso stored."""
+    token = add(db, "Lê   Văn\u3000 Tám", "officer", "01.00070")
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT name FROM users").fetchall() == [("Lê Văn Tám",)]
+    assert run("users", "disable", "Lê  Văn Tám", "--db", db)[0] == 0
+    assert not token_works(db, token)
+    store = Store(db)
+    try:  # as an older coso stored it
+        _, older = add_user(store, "Trần   Lan", "officer", "01.00070")
+    finally:
+        store.close()
+    code, _, err = run("users", "disable", "Trần Lan", "--db", db)
+    assert code == 0, err
+    assert not token_works(db, older)
+
+
 def test_list_keeps_one_line_per_user_whatever_the_name(db: Path) -> None:
     # `users add` refuses such a name now; one made before that, or by the library, remains
     store = Store(db)
