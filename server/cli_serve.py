@@ -20,7 +20,7 @@ from server.auth import add_user
 from server.catalog import Catalog, schema_files
 from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
 from server.cli_forms import publish
-from server.cli_users import area_label, setup_link
+from server.cli_users import area_label, server_url, setup_link
 from server.errors import problem_json
 from server.store import Store
 from server.store import restore as restore_db
@@ -84,6 +84,7 @@ def check_port(host: str, port: int) -> None:
     "--url",
     envvar="COSO_URL",
     show_envvar=True,
+    callback=server_url,
     help="Địa chỉ điện thoại dùng / The address phones use, e.g. https://coso.example.vn "
     "behind an HTTPS proxy (for the setup links printed); default http://localhost:PORT.",
 )
@@ -105,7 +106,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
     import uvicorn
 
     check_port(host, port)
-    url = (url or default_url(host, port)).rstrip("/")
+    url = url or default_url(host, port)
     check_db(db, create=True)
     # held before anything is written: a second `coso serve` on the database changes nothing
     with server_lock(db):  # the server's own store is opened inside: never one restored under it

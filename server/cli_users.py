@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+from urllib.parse import urlsplit
 
 import click
 
@@ -34,6 +35,36 @@ def shows_nothing(name: str) -> bool:
 
 def setup_link(url: str, token: str) -> str:
     return f"{url.rstrip('/')}/app/#token={token}"
+
+
+def server_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --url checked: http:// or https://, a host, no query or fragment; a path is where a
+    proxy serves coso (`https://example.vn/coso`, the app's URLs being relative to it), less
+    a trailing `/` or `/app/` (the app's address given for the server's)."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (read for its ValueError: a port that is not one)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")  # urlsplit lowercases it
+        or not parts.hostname
+        or "?" in value
+        or "#" in value
+        or not value.isprintable()
+        or any(c.isspace() for c in value)
+    ):
+        raise click.BadParameter(
+            f"{value!r}: cần địa chỉ http:// hoặc https:// có tên máy, không có ? hay #"
+            " (ví dụ https://coso.example.vn) / an http:// or https:// address with a host,"
+            " no query or fragment (e.g. https://coso.example.vn)",
+            ctx=ctx,
+            param=param,
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/').removesuffix('/app')}"
 
 
 def area_label(area: str) -> str:
@@ -83,6 +114,7 @@ def users() -> None:
     show_default=True,
     envvar="COSO_URL",
     show_envvar=True,
+    callback=server_url,
     help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
     "The server's address, for the phone setup link.",
 )
