@@ -58,6 +58,14 @@ async function knownField(def, name) {
 
 // --- status bar ------------------------------------------------------------------------
 
+// A time span as a pair, in the unit that reads best: "3 giờ" / "3 hours".
+function howLong(ms) {
+  const m = Math.round(Math.abs(ms) / 60000);
+  if (m < 120) return [`${m} phút`, `${m} minutes`];
+  if (m < 48 * 60) return [`${Math.round(m / 60)} giờ`, `${Math.round(m / 60)} hours`];
+  return [`${Math.round(m / 1440)} ngày`, `${Math.round(m / 1440)} days`];
+}
+
 async function renderStatus() {
   if (!(await db.kv('token'))) {
     bar.replaceChildren();
@@ -67,6 +75,7 @@ async function renderStatus() {
   const rejected = box.filter((i) => i.status === 'rejected').length;
   const held = box.filter((i) => i.status === 'held').length;
   const last = await db.kv('last_sync');
+  const clockOff = await db.kv('clock_off');
   const s = sync.status;
   const err = s.error;
   // Two lines at most, each cut short on a small phone: what needs the officer on the first
@@ -76,6 +85,7 @@ async function renderStatus() {
     rejected ? h('span', { id: 'st-rejected', class: 'bad' }, t('rejected_n', { n: rejected })) : null,
     held ? h('span', { id: 'st-held', class: 'bad' }, t('held_n', { n: held })) : null,
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
+    clockOff ? h('span', { id: 'st-clock', class: 'bad' }, t('clock_off', { n: howLong(clockOff) })) : null,
     err ? h('span', { id: 'st-error', class: 'bad' },
       err.kind === 'network' ? t('err_network')
         : err.kind === 'auth' ? t(err.problem?.code === 'account_disabled' ? 'err_disabled' : 'err_auth')
@@ -574,7 +584,9 @@ async function exportOutbox() {
     drafts: await db.all('drafts'),
   };
   const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 1)], { type: 'application/json' }));
-  const stamp = new Date().toISOString().slice(0, 16).replace(/\D/g, '');
+  const now = new Date(); // the phone's own day and time, as the outbox screen shows them
+  const stamp = [now.getFullYear(), now.getMonth() + 1, now.getDate(), now.getHours(), now.getMinutes()]
+    .map((n, i) => String(n).padStart(i ? 2 : 4, '0')).join('');
   const a = h('a', { href: url, download: `coso-outbox-${stamp}.json` });
   document.body.append(a);
   a.click();

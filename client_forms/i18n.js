@@ -35,6 +35,10 @@ const S = {
   sync: ['Đồng bộ', 'Sync'],
   syncing: ['Đang đồng bộ…', 'Syncing…'],
   waiting: ['Chờ gửi: {n}', 'Waiting: {n}'],
+  clock_off: [
+    'Đồng hồ của máy lệch {n} so với máy chủ: hãy chỉnh lại ngày giờ của máy',
+    'The phone\'s clock is {n} off the server\'s: set the phone\'s date and time right',
+  ],
   rejected_n: ['Bị từ chối: {n}', 'Rejected: {n}'],
   held_n: ['Chờ mục bị từ chối: {n}', 'Held by a rejected item: {n}'],
   last_sync: ['Đồng bộ lần cuối: {t}', 'Last sync: {t}'],

@@ -31,6 +31,8 @@ export function toRfc3339(local) {
   const d = new Date(local);
   if (!local || Number.isNaN(+d)) return local || undefined;
   const off = -d.getTimezoneOffset();
+  // before 1906 Asia/Ho_Chi_Minh keeps local mean time, +07:06:30, which no RFC 3339 offset writes
+  if (!Number.isInteger(off)) return `${d.toISOString().slice(0, 19)}Z`;
   const a = Math.abs(off);
   const base = local.length === 16 ? `${local}:00` : local.slice(0, 19);
   return `${base}${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;

@@ -41,10 +41,25 @@ async function failure(res) {
   return err;
 }
 
+// How far the phone's clock may be from the server's before the officer is told to set it
+// (captured_at is the phone's clock: one years ahead or behind orders the phone's edits
+// wrongly against other phones', and the server flags it `clock_skew`).
+const CLOCK_SLACK = 10 * 60000;
+
+// The server's clock, by the `Date` of an answer no cache kept (push, pull): kv `clock_off`,
+// how far the phone's is from it (ms), 0 when within CLOCK_SLACK.
+function noteClock(res) {
+  const at = Date.parse(res.headers.get('Date') ?? '');
+  if (Number.isNaN(at)) return;
+  const off = Date.now() - at;
+  db.setKv('clock_off', Math.abs(off) > CLOCK_SLACK ? off : 0).catch(() => {});
+}
+
 export async function api(path, { method = 'GET', body, headers = {}, token } = {}) {
   token ??= await db.kv('token');
+  let res;
   try {
-    return await fetch(API + path, {
+    res = await fetch(API + path, {
       method,
       cache: 'no-store',
       headers: {
@@ -59,6 +74,8 @@ export async function api(path, { method = 'GET', body, headers = {}, token } = 
   } catch (e) {
     throw new SyncError('network', 0, e.message);
   }
+  if (path.startsWith('/sync/')) noteClock(res);
+  return res;
 }
 
 // A body cut off or garbled on the way (a dropped link, a captive portal's page) is the
@@ -206,8 +223,11 @@ async function pushOutbox() {
     const keep = [];
     const merged = [];
     for (const r of results) {
-      counts[r.status] = (counts[r.status] ?? 0) + 1;
       const item = byId.get(r.id);
+      // (what the outbox then calls held is counted as held)
+      const held = (r.status === 'pending' || r.status === 'duplicate') && item?.parents?.some((p) => blocked.has(p));
+      const as = held ? 'held' : r.status;
+      counts[as] = (counts[as] ?? 0) + 1;
       if (!item) continue;
       // (`duplicate` too: the answer that told `pending` was lost, or another tab sent it)
       if ((r.status === 'pending' || r.status === 'duplicate') && item.parents?.some((p) => blocked.has(p))) {
@@ -341,6 +361,17 @@ async function pass() {
   await db.setKv('last_sync', new Date().toISOString());
 }
 
+// An account disabled (a lost or stolen phone, an officer gone): the cases the phone
+// downloaded go, names, addresses and phone numbers of the parties with them. What the officer
+// made and has not sent stays (the outbox, the drafts, a case made here): sent once the
+// account is enabled again, when the cases come down anew (the cursor goes too).
+async function forgetCases() {
+  const unsent = new Set((await db.all('outbox')).map((i) => i.id));
+  const pulled = (await db.all('records')).filter((r) => !(r.local && unsent.has(r.record_id)));
+  await db.delMany('records', pulled.map((r) => r.record_id));
+  await db.del('kv', 'cursor');
+}
+
 let running = null;
 let again = null; // the pass after the running one, for syncs asked for while it runs
 let failures = 0;
@@ -361,6 +392,7 @@ export function syncNow() {
     } catch (e) {
       // anything else (a response the browser could not read) is tried again as a network failure
       status.error = e instanceof SyncError ? e : new SyncError('network', 0, String(e));
+      if (status.error.problem?.code === 'account_disabled') await forgetCases().catch(() => {});
       // Offline, the `online` event starts the next try; no timers burning the battery.
       if (status.error.retry && navigator.onLine) {
         failures += 1;

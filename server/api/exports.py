@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import anyio
@@ -22,6 +22,8 @@ from server.protocol import FieldError
 from server.store import Store
 
 PAGE = 1000
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving
 
 
 def records_since(store: Store, form_id: str, area: str, since: int) -> Iterator[str]:
@@ -91,7 +93,7 @@ def export_form(
         sheet=form_id,
         later=lambda: renames_now(catalog, form_id),
     )
-    day = datetime.now(UTC).strftime("%Y%m%d")
+    day = datetime.now(VIETNAM).strftime("%Y%m%d")  # the day where the file is read
     filename = f"{form_id}_{scope or 'all'}_{day}.{format}"
     return Stream(
         in_thread(chunks),

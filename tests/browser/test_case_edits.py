@@ -4,6 +4,8 @@ and a pushed edit becomes the phone's copy of the case even when the pull after 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from playwright.sync_api import expect
 
@@ -186,6 +188,9 @@ def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, serve
     page.clock.install(time="2030-01-01T03:00:00Z")
     phone.setup()
     phone.sync()
+    # told, as soon as a sync has seen the server's clock
+    expect(page.locator("#st-clock")).to_contain_text("Đồng hồ của máy lệch")
+    assert "ngày" in page.locator("#st-clock").inner_text()
     phone.offline()
     open_edit(phone, case_id)
     phone.fill({"noi_dung_vu_viec": "Lần 1"})
@@ -211,6 +216,10 @@ def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, serve
     assert (second["parents"], third["parents"]) == ([first["id"]], [second["id"]])
     phone.offline(False)
     phone.wait_outbox_empty()
+    # set right (close enough: the test's clock stands still), the warning goes
+    page.clock.set_system_time(datetime.now(UTC))
+    phone.sync()
+    expect(page.locator("#st-clock")).to_have_count(0)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200 and record["conflicts"] == []

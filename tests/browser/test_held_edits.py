@@ -49,6 +49,10 @@ def two_edits_the_first_refused(phones, server, name: str, *, lose_first: bool =
         phone.sync()
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     expect(page.locator("#st-held")).to_have_text("Chờ mục bị từ chối / Held by a rejected item: 1")
+    # the last push counts it as the outbox calls it, not `pending`
+    expect(page.locator("#st-result")).to_have_text(
+        "Lần gửi cuối: 1 bị từ chối, 1 chờ mục bị từ chối / Last push: 1 rejected, 1 held"
+    )
     expect_sent(page)
     assert sorted((i["id"], i["status"]) for i in phone.outbox()) == [
         (first["id"], "rejected"),

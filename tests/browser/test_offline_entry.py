@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import expect_sent
+from tests.browser.samples import REPORT
 
 TUYEN_TRUYEN = {
     "ngay_tuyen_truyen": "2025-08-20",
@@ -156,3 +157,19 @@ def test_the_app_opens_offline_again_after_its_cache_was_cleared(phones, server)
     page.reload()
     expect(page.locator("#form-list a").first).to_be_visible()
     phone.new("tuyen_truyen")  # and its forms work
+
+
+@pytest.mark.browser
+def test_a_time_before_1906_is_written_as_utc(phones, server) -> None:
+    """Before 1906 the phone's time zone keeps local mean time, +07:06:30, which no RFC 3339 offset
+    writes: such a time is written in UTC (found by a probe: `+07:6.5`, which the phone's own
+    check then refused)."""
+    phone = phones("can-bo-lich-su")
+    phone.new("nam_tinh_hinh")
+    phone.fill({**REPORT, "thoi_gian_tiep_nhan": "1905-01-01T10:00"})
+    phone.save()
+    expect(phone.page.locator(".flash")).to_be_visible()
+    phone.wait_outbox_empty()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [record] = server.records(boss, "nam_tinh_hinh")
+    assert record["data"]["thoi_gian_tiep_nhan"] == "1905-01-01T02:53:30Z"

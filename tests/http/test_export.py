@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -390,8 +391,9 @@ def test_an_export_is_an_attachment_of_the_right_type(api: Api, survey: Any) -> 
         r = get(api, fmt)
         assert r.headers["content-type"].startswith(media)
         disposition = r.headers["content-disposition"]
-        assert disposition.startswith('attachment; filename="khao_sat_01_')
-        assert disposition.endswith(f'.{fmt}"')
+        # the day in Vietnam (UTC+7), where the file is read: not UTC's, a day behind until 07:00
+        day = datetime.now(timezone(timedelta(hours=7))).strftime("%Y%m%d")
+        assert disposition == f'attachment; filename="khao_sat_01_{day}.{fmt}"'
         assert r.headers["cache-control"] == "no-store"
 
 
