@@ -6,6 +6,7 @@ Stored and merged as a pushed submission is (server/item.py `stored_row`, derive
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,7 +14,7 @@ import msgspec
 from server import areas
 from server.derive import rebuild
 from server.errors import Forbidden, Invalid, NotFound, Stale
-from server.forms import nfc
+from server.forms import Field, nfc
 from server.item import UUID_RE, encode, now_iso, stored_row, uuid7
 from server.merge import same_value
 from server.protocol import FieldError, Record, ResolveRequest
@@ -46,6 +47,9 @@ def _resolution_values(
             twice.append(FieldError(f"values.{key}", "duplicate", message))
             continue
         sent[name], named[name] = key, value
+    for f in fv.defs[-1].fields:
+        if f.name in named:
+            named[f.name] = _items_latest(f, named[f.name], fv.renames, f"{f.name}.")
     conflicted = {c.field for c in record.conflicts}
     gone = {k: v for k, v in named.items() if k not in latest and k in conflicted}
     data, errors = fv.validators[-1](
@@ -89,6 +93,28 @@ def _resolution_values(
     }
     errors = [e for e in errors if _field_of(e.path) not in held]
     return data, [_as_sent(e, sent) for e in errors] + twice
+
+
+def _items_latest(f: Field, value: Any, renames: Mapping[str, str], prefix: str) -> Any:
+    """A repeat group's value with its items' sub-fields sent under older names (a value the
+    supervisor saw before a publish renamed them) under their latest names, at every depth,
+    as a phone's data of an older version is read. `prefix`: the group's path in `renames`
+    (`nhom.`, `nhom.con.`)."""
+    if not f.fields or type(value) is not list:
+        return value
+    current = {sub.name: sub for sub in f.fields}
+    items = []
+    for item in value:
+        if type(item) is not dict:
+            items.append(item)
+            continue
+        latest = {}
+        for key, v in item.items():
+            name = key if key in current else renames.get(prefix + key, key)
+            sub = current.get(name)
+            latest[name] = _items_latest(sub, v, renames, f"{prefix}{name}.") if sub else v
+        items.append(latest)
+    return items
 
 
 def _field_of(path: str) -> str:

@@ -340,3 +340,42 @@ def test_each_version_served_says_where_earlier_names_went(api: Api) -> None:
     assert served(1)["renames"] == {}
     assert served(2)["renames"] == {"a": "b", "g.x": "y"}
     assert served(3)["renames"] == {"a": "c", "b": "c", "g.x": "y"}
+
+
+def test_a_resolve_with_a_groups_older_sub_field_names_reads_them_as_the_latest(
+    api: Api,
+) -> None:
+    """A supervisor picks one of a repeat group's competing values as it was shown before a
+    publish renamed a sub-field: it settles the conflict, read under the new names, as a
+    phone's data of the older version is (found by a probe: 422, `unknown_field`)."""
+    rng = random.Random(11)
+    root = submission("hoa_giai", hoa_giai(rng), version=2)
+    api.push("officer", [root])
+    rid = root["id"]
+    competing = []
+    for name in ("Lê Văn Một", "Lê Văn Hai"):
+        parties = copy.deepcopy(root["data"]["cac_ben"])
+        parties[0]["ho_ten"] = name
+        competing.append(
+            submission("hoa_giai", {"cac_ben": parties}, version=2, record_id=rid, parents=[rid])
+        )
+    assert api.push("officer", competing)[-1]["status"] == "conflict"
+    seen = record(api, rid)
+    [conflict] = seen["conflicts"]
+    picked = conflict["values"][0]["value"]
+    assert "ho_ten" in picked[0]
+    v3 = copy.deepcopy(read_source((ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8")))
+    parties_field = next(f for f in v3["fields"] if f["name"] == "cac_ben")
+    name_field = next(f for f in parties_field["fields"] if f["name"] == "ho_ten")
+    name_field["name"], name_field["previous_names"] = "ho_va_ten", ["ho_ten"]
+    assert api.catalog.publish(parse_definition(v3), None, None)[1]
+    r = api.client.post(
+        f"/api/v1/records/{rid}/resolve",
+        json={"heads": seen["heads"], "values": {"cac_ben": picked}},
+        headers=api.auth("supervisor"),
+    )
+    assert r.status_code == 200, r.text
+    settled = r.json()["record"]
+    assert settled["conflicts"] == []
+    assert settled["data"]["cac_ben"][0]["ho_va_ten"] == picked[0]["ho_ten"]
+    assert all("ho_ten" not in p for p in settled["data"]["cac_ben"])
