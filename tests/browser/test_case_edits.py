@@ -14,6 +14,16 @@ from tests.browser.samples import CASE, push_case
 from tests.browser.test_offline_entry import HOA_GIAI
 
 
+def outbox_of(phone, n: int) -> list[dict]:
+    """The outbox once it holds `n` entries: Save writes it a moment after the tap."""
+    for _ in range(100):
+        box = phone.outbox()
+        if len(box) == n:
+            return box
+        phone.page.wait_for_timeout(100)
+    raise AssertionError(f"the outbox holds {phone.outbox()}, not {n} entries")
+
+
 def open_edit(phone, case_id: str) -> None:
     page = phone.page
     page.goto(f"{phone.server.url}/app/#/case/{case_id}")
@@ -124,7 +134,7 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     phone.new("hoa_giai")
     phone.fill(HOA_GIAI)
     phone.save()
-    [root] = phone.outbox()
+    [root] = outbox_of(phone, 1)
     page.reload()  # offline, from the service worker: the case is kept, not only shown
     page.goto(f"{server.url}/app/#/cases")
     expect(page.locator(f'#case-list a[data-id="{root["id"]}"]')).to_contain_text(
@@ -135,7 +145,7 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     open_edit(phone, root["id"])
     phone.fill({"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": "1"})
     phone.save()
-    later = next(i for i in phone.outbox() if i["id"] != root["id"])
+    later = next(i for i in outbox_of(phone, 2) if i["id"] != root["id"])
     assert later["record_id"] == root["id"] and later["parents"] == [root["id"]]
     assert later["data"] == {"trang_thai": "dang_hoa_giai", "so_buoi_hoa_giai": 1}
     # the outbox says which entry is which, and opens its case
@@ -162,7 +172,7 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     phone.new("hoa_giai")
     phone.fill(HOA_GIAI)
     phone.save()
-    [bad] = phone.outbox()
+    [bad] = outbox_of(phone, 1)
     phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_buoi_hoa_giai: -1}})", bad)
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
