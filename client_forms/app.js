@@ -343,6 +343,7 @@ async function formView(id) {
   // what this tab's form opened with (before a reload, what it opened with then): drafts.onto
   const opened = typed?.opened ?? form.data();
   const token = await db.kv('token'); // whose form this is: drafts.HandedOver
+  const by = drafts.owner(); // ...and whose typing its crash buffer holds
   // The phone handed over to another officer in another tab: this form goes with the drafts.
   const handedOver = () => {
     closed = true;
@@ -412,7 +413,7 @@ async function formView(id) {
   };
   form.el.addEventListener('input', () => {
     if (closed) return;
-    drafts.buffer(d, form.data(), opened);
+    drafts.buffer(d, form.data(), opened, by);
     clearTimeout(timer);
     waiting ||= Date.now();
     timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
@@ -424,7 +425,7 @@ async function formView(id) {
     if (p) touched.add(e.target.classList?.contains('items') ? `${p}#` : p);
     if (closed) return;
     d.settled = settling(); // in the crash buffer too: a reload right after the tick keeps it
-    drafts.buffer(d, form.data(), opened);
+    drafts.buffer(d, form.data(), opened, by);
     save();
     afterTap(check);
   });

@@ -34,19 +34,46 @@ function onto(d, s, opened) {
 
 // --- the crash buffer: survives a reload at any moment, even one that cuts an autosave short
 
-// With what the draft is besides its data, so that it can be made again if it goes meanwhile,
-// and the data this tab's form opened with (see onto).
-export function buffer(d, data, opened) {
+// Whose typing a buffer is: set anew when the phone is set up for an officer, or handed over
+// to another. A buffer of another owner (a form of the previous officer, still open in a tab
+// when the phone was handed over) is never made a draft again: it would be saved as the new
+// officer's. A buffer an older app wrote has none: the current owner's.
+const OWNER = 'coso.owner';
+export function newOwner() {
   try {
-    localStorage.setItem(BUF + d.id, JSON.stringify({ data, at: Date.now(), draft: { ...d, data: undefined }, opened }));
+    localStorage.setItem(OWNER, crypto.randomUUID());
+  } catch {
+    // no localStorage: no crash buffer either
+  }
+}
+// (a phone an older app set up has none yet: it gets one)
+export function owner() {
+  try {
+    return localStorage.getItem(OWNER) ?? (newOwner(), localStorage.getItem(OWNER));
+  } catch {
+    return null;
+  }
+}
+
+// With what the draft is besides its data, so that it can be made again if it goes meanwhile,
+// and the data this tab's form opened with (see onto). `by`: the owner when the form opened.
+export function buffer(d, data, opened, by = owner()) {
+  try {
+    localStorage.setItem(BUF + d.id, JSON.stringify({ data, at: Date.now(), draft: { ...d, data: undefined }, opened, by }));
   } catch {
     // storage full: the IndexedDB draft still follows a moment later
   }
 }
 
+// The buffer of draft `id`, unless it is another owner's (then it goes).
 export function buffered(id) {
   try {
-    return JSON.parse(localStorage.getItem(BUF + id) ?? 'null');
+    const typed = JSON.parse(localStorage.getItem(BUF + id) ?? 'null');
+    if (typed?.by && typed.by !== owner()) {
+      unbuffer(id);
+      return null;
+    }
+    return typed;
   } catch {
     return null;
   }

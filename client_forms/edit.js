@@ -88,10 +88,13 @@ export const blank = (v) =>
 // `latest`: the form's version the server serves, whose names the copy and the edit take
 // (older ones mapped, as the server does), so that an emptied field clears what the copy held
 // under an older name.
-export function afterPush(rec, item, latest, conflicted = [], device = null) {
+export function afterPush(rec, item, latest, conflicts = [], device = null) {
   if (!item.parents?.length || !item.parents.every((p) => rec.heads.includes(p))) return null;
   const data = underNames(item.data, latest?.renames);
   const written = Object.keys(data);
+  // (the server names every field of the record in conflict: those this edit did not write
+  // keep what the phone knows of them until the pull)
+  const conflicted = conflicts.filter((f) => written.includes(f));
   const was = recordUnder(rec, latest);
   // an edit that descends from every head settles the conflicts on the fields it writes
   const kept = item.parents.length === rec.heads.length

@@ -3,11 +3,12 @@
 // at a time (a sync asked for meanwhile runs once more after it), and none during a setup
 // (it waits for it); the UI listens with onStatus().
 import * as db from './db.js';
-import { unbufferAll } from './drafts.js';
+import { newOwner, unbufferAll } from './drafts.js';
 import { afterPush } from './edit.js';
 import { uuid7 } from './uuid7.js';
 
 const API = new URL('../api/v1', location.href).pathname;
+const HEALTH = new URL('../healthz', location.href).pathname;
 const BATCH = 100; // the protocol allows 1000; small batches keep each request short on 2G
 // A request that has not finished by then (sent into a link that went dead without closing)
 // is given up, and the sync tries again: time enough for a batch on 2G.
@@ -89,10 +90,18 @@ async function json(res) {
   }
 }
 
-// The same officer: the same user id (/me gives it; a phone set up before it did kept none:
-// then by name, role and area, which two officers may share).
-const sameUser = (a, b) =>
-  a.user_id != null && b.user_id != null ? a.user_id === b.user_id : a.name === b.name && a.role === b.role && a.area === b.area;
+// The same officer: the same name, role and area, and the same user id (/me gives it; a phone
+// set up before it did kept none). The same name, role and area under another id is another
+// officer of the same name, unless the phone's own account no longer exists: a database
+// restored from a backup that lacked it, where the admin added the officer again (who gets
+// another id, as the ids after the backup's go to whoever is added next). Then the phone goes
+// on as that officer's, and sends again what the restored database lacks.
+async function sameUser(a, b) {
+  if (a.name !== b.name || a.role !== b.role || a.area !== b.area) return false;
+  if (a.user_id == null || b.user_id == null || a.user_id === b.user_id) return true;
+  const res = await api('/me').catch(() => null); // with the phone's own token
+  return res?.status === 401 && (await res.json().catch(() => ({}))).code === 'bad_token';
+}
 
 let settingUp = null; // the running setup: syncs wait for it
 
@@ -117,7 +126,7 @@ async function takeOver(token, agree) {
 
 async function handOver(token, agree, me) {
   const before = await db.kv('me');
-  if (before && !sameUser(before, me)) {
+  if (before && !(await sameUser(before, me))) {
     const saved = (await db.kv('exported')) ?? {}; // {id: saved_at} of the last outbox file
     const unsent = (await db.all('outbox')).filter((i) => saved[i.id] !== i.saved_at).length;
     if (unsent) throw Object.assign(new SyncError('other_user', 0), { before, me, unsent });
@@ -127,8 +136,9 @@ async function handOver(token, agree, me) {
     for (const store of ['outbox', 'drafts', 'records', 'sent']) await db.clear(store);
     for (const key of ['cursor', 'last_sync', 'exported', 'saved_drafts']) await db.del('kv', key);
     unbufferAll();
+    newOwner(); // what other tabs type from now on is the previous officer's: never recovered
     Object.assign(status, { error: null, nextRetry: null, lastResult: null });
-  }
+  } else if (!before) newOwner();
   await db.setKv('me', me);
   if (!(await db.kv('device_id'))) await db.setKv('device_id', uuid7());
   await db.setKv('token', token); // last: a stored token means a phone set up
@@ -305,36 +315,65 @@ async function updateCases(items) {
   if (cases.size) await db.putMany('records', [...cases.values()]);
 }
 
+// Another database behind the same address (a backup restored, or served on a new machine):
+// it may lack what this phone sent, so all of it goes again (`sendAgain`), and the cases are
+// pulled from the start, those the phone holds that it lacks going. The pull's cursor goes
+// first and the pull is marked (kv `pull_again`) before anything is sent, so a sync cut
+// short carries on from there and never sends it all again.
+async function restarted() {
+  await db.setKv('pull_again', uuid7());
+  await db.del('kv', 'cursor');
+  await sendAgain();
+}
+
+// Which database the server holds (`/healthz`, which changes with a restore), against the
+// one this phone last synced with. Unknown (no answer, a proxy that hides it): the pull's
+// `reset_required` says it all the same.
+async function checkDatabase() {
+  const res = await fetch(HEALTH, { cache: 'no-store', signal: AbortSignal.timeout(TIMEOUT) }).catch(() => null);
+  const id = res?.ok ? (await res.json().catch(() => ({}))).database : null;
+  if (!id) return;
+  const known = await db.kv('database');
+  await db.setKv('database', id);
+  if (known && known !== id) await restarted();
+}
+
 async function pullRecords() {
   let since = await db.kv('cursor');
-  let seen = null; // ids seen during a pull from the start, after a reset
+  let fresh = await db.kv('pull_again'); // a pull from the start under way: its mark
   for (;;) {
     const q = new URLSearchParams({ limit: '200', ...(since && { since }) });
     const res = await api(`/sync/pull?${q}`);
-    if ((res.status === 409 || res.status === 400) && !seen) {
+    if ((res.status === 409 || res.status === 400) && since) {
       // A cursor from another database (a restored backup) or one the server cannot read:
       // pull everything again rather than stay stuck.
       const p = await res.json().catch(() => ({}));
       if (['reset_required', 'bad_cursor'].includes(p.code) || /reset_required|bad_cursor/.test(p.type ?? '')) {
-        if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) await sendAgain();
+        if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) await restarted();
+        else {
+          await db.setKv('pull_again', uuid7());
+          await db.del('kv', 'cursor');
+        }
+        fresh = await db.kv('pull_again');
         since = null;
-        seen = new Set();
         continue;
       }
       throw new SyncError('server', res.status, p.detail);
     }
     const page = await json(res);
-    await db.putMany('records', page.records);
-    page.records.forEach((r) => seen?.add(r.record_id));
+    // (marked, so that what the phone holds and this pull never brought is known at its end,
+    // however many syncs it takes)
+    await db.putMany('records', fresh ? page.records.map((r) => ({ ...r, pulled: fresh })) : page.records);
     since = page.next;
     await db.setKv('cursor', since);
     if (!page.more) break;
   }
-  if (seen) {
+  if (fresh) {
     // (a case this phone made and has not sent yet is the phone's own: kept)
     const unsent = new Set((await db.all('outbox')).map((i) => i.id));
-    const stale = (await db.all('records')).filter((r) => !seen.has(r.record_id) && !(r.local && unsent.has(r.record_id)));
+    const stale = (await db.all('records')).filter((r) => r.pulled !== fresh && !(r.local && unsent.has(r.record_id)));
     await db.delMany('records', stale.map((r) => r.record_id));
+    await db.del('kv', 'pull_again');
   }
 }
 
@@ -355,6 +394,7 @@ async function pass() {
   // failure holds nothing back: the officer's data goes next, the downloads after it.
   const listed = await listForms().then(async (l) => { await setAside(l.manifest); return l; }, () => null);
   await pushOutbox();
+  await checkDatabase();
   await refreshForms(listed);
   await pullRecords();
   failures = 0;

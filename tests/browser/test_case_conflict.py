@@ -183,3 +183,38 @@ def test_a_conflict_stays_one_when_the_pull_after_the_push_fails(phones, server)
     expect(shown).to_have_count(2)
     expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
     expect(shown.filter(has_text="lần đồng bộ tới")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_an_edit_of_another_field_leaves_a_known_conflict_whole(phones, server) -> None:
+    """A case in conflict on `trang_thai`, both values on the phone; the officer updates
+    another field and the pull after the push fails. The push answers `conflict`, naming
+    `trang_thai`: the phone kept showing both values, not "this phone: (empty), the other
+    value comes with the next sync" (found by a probe)."""
+    case_id = push_case(server, CASE)
+    for who, value in (("can-bo-1", "dang_hoa_giai"), ("can-bo-2", "hoa_giai_thanh")):
+        token = server.add_user(who)
+        edit = {
+            "id": str(uuid.uuid4()), "form_id": "hoa_giai", "form_version": 2,
+            "record_id": case_id, "parents": [case_id],
+            "captured_at": "2025-08-16T08:00:00+07:00", "data": {"trang_thai": value},
+        }  # fmt: skip
+        assert server.api(token, "/sync/push", {"device_id": who, "submissions": [edit]})[0] == 200
+    phone = phones("can-bo-khac")
+    phone.sync()
+    page = phone.page
+    page.route("**/api/v1/sync/pull*", lambda route: route.abort())
+    page.goto(f"{server.url}/app/#/edit/{case_id}")
+    expect(page.locator("#entry")).to_be_visible()
+    phone.fill({"so_buoi_hoa_giai": "2"})
+    phone.save()
+    expect_sent(page, 20_000)
+    expect(page.locator("#st-error")).to_be_visible(timeout=20_000)  # the pull failed
+    page.goto(f"{server.url}/app/#/case/{case_id}")
+    [kept] = phone.js("(await db.get('records', arg)).conflicts", case_id)
+    assert kept["field"] == "trang_thai" and not kept.get("partial")
+    assert sorted(v["value"] for v in kept["values"]) == ["dang_hoa_giai", "hoa_giai_thanh"]
+    shown = page.locator('#conflicts [data-field="trang_thai"] li')
+    expect(shown).to_have_count(2)
+    expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
+    expect(shown.filter(has_text="lần đồng bộ tới")).to_have_count(0)

@@ -125,3 +125,88 @@ def test_a_phone_of_the_older_app_keeps_its_outbox_when_the_app_updates(browser,
     )
     assert [i["id"] for i in kept] == [entry["id"]]
     context.close()
+
+
+@pytest.mark.browser
+def test_an_officer_added_again_after_a_restore_keeps_the_phone(phones, server, tmp_path) -> None:
+    """The backup lacked the officer's account: the operator adds the officers again, in
+    another order, so each gets another id (the first takes the id the officer had). The
+    officer's own new link carries on with the phone, which sends again what the restored
+    server lacks; the other officer's link, under the officer's old id, is a handover (found
+    by a probe: told apart by id alone, it was the other way round, and the case was lost)."""
+    backup = tmp_path / "truoc.db"
+    assert run_cli("backup", backup, "--db", server.db).exit_code == 0
+    an = phones("can-bo-an")  # added after the backup
+    an_id = an.js("(await db.kv('me')).user_id")
+    an.new("hoa_giai")
+    an.fill(HOA_GIAI)
+    an.save()
+    expect(an.page.locator(".flash")).to_be_visible()
+    an.wait_outbox_empty()
+    server.proc.terminate()
+    server.proc.wait(10)
+    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with running_server(server.db, server.log, port=port):
+        binh_token = server.add_user("can-bo-binh")
+        an_token = server.add_user("can-bo-an")
+        assert server.api(binh_token, "/me")[1]["user_id"] == an_id
+        asked: list[str] = []
+        an.page.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        an.page.goto(f"{server.url}/app/#token={an_token}")
+        expect(an.page.locator("#st-last")).not_to_have_text(
+            "Đồng bộ lần cuối: chưa / Last sync: never"
+        )
+        assert asked == []
+        an.sync()
+        boss = server.add_user("giam-sat", "supervisor", "01")
+        [record] = server.records(boss, "hoa_giai")
+        full = server.api(boss, f"/records/{record['record_id']}")[1]
+        assert full["submissions"][0]["user"] == "can-bo-an"
+        # Bình's link, though Bình now has the id An had: another officer, asked first
+        an.page.goto(f"{server.url}/app/#token={binh_token}")
+        expect(an.page.locator(".flash")).to_contain_text("Không đổi tài khoản")
+        assert asked and "can-bo-binh" in asked[0]
+        assert an.js("(await db.kv('me')).name") == "can-bo-an"
+
+
+@pytest.mark.browser
+def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
+    phones, server, tmp_path
+) -> None:
+    """A restore found, the phone sends again all it sent; the pull from the start that
+    follows fails on 2G, sync after sync: nothing is sent again a second time (found by a
+    probe: every retry sent it all again, 100 requests for 10,000 entries)."""
+    phone = phones("can-bo-an")
+    page = phone.page
+    for text in ("Lần 1", "Lần 2", "Lần 3"):
+        phone.new("hoa_giai")
+        phone.fill({**HOA_GIAI, "noi_dung_vu_viec": text})
+        phone.save()
+        expect(page.locator(".flash")).to_be_visible()
+        phone.wait_outbox_empty()
+    backup = tmp_path / "sau.db"  # taken after: the restored server lacks nothing
+    assert run_cli("backup", backup, "--db", server.db).exit_code == 0
+    server.proc.terminate()
+    server.proc.wait(10)
+    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with running_server(server.db, server.log, port=port):
+        pushed: list[int] = []
+        page.on(
+            "request",
+            lambda r: (
+                pushed.append(len(r.post_data_json["submissions"]))
+                if "/sync/push" in r.url
+                else None
+            ),
+        )
+        page.route("**/api/v1/sync/pull**", lambda route: route.abort())
+        for _ in range(3):
+            phone.sync()
+        assert sum(pushed) == 3
+        page.unroute("**/api/v1/sync/pull**")
+        phone.sync()
+        assert sum(pushed) == 3
+        assert len(phone.js("await db.all('records')")) == 3
+        assert len(phone.js("await db.all('sent')")) == 3

@@ -173,3 +173,33 @@ def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, 
     boss = server.add_user("giam-sat", "supervisor", "01")
     assert server.records(boss, "nam_tinh_hinh") == []
     tab2.close()
+
+
+@pytest.mark.browser
+def test_typing_left_in_another_tab_never_becomes_the_next_officers_draft(phones, server) -> None:
+    """Officer A's report is open in a tab when officer B's link takes the phone over in
+    another tab; A types one more letter and the tab is reloaded at once, before the
+    autosave. What its crash buffer held is A's: it never comes back as B's draft (found by
+    a probe: it did, ready to be saved and sent as B's)."""
+    a = phones("can-bo-an")
+    page = a.page
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    page.wait_for_timeout(600)
+    b_token = server.add_user("can-bo-binh", area="01.00004")
+    tab2 = a.context.new_page()
+    tab2.once("dialog", lambda dialog: dialog.accept())
+    tab2.goto(f"{server.url}/app/#token={b_token}")
+    expect(tab2.locator("#who")).to_contain_text("can-bo-binh", timeout=20_000)
+    box = a.field("noi_dung").locator("textarea")
+    box.press("End")
+    box.type("x", delay=0)
+    page.reload()
+    page.goto(f"{server.url}/app/#/")  # where buffers whose draft has gone become drafts again
+    expect(page.locator("#who")).to_contain_text("can-bo-binh")
+    page.wait_for_timeout(1500)
+    assert a.js("await db.all('drafts')") == []
+    assert (
+        page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('coso.typing.'))") == []
+    )
+    tab2.close()
