@@ -144,6 +144,19 @@ class Phone:
             self.page.wait_for_timeout(200)
         raise AssertionError(f"the outbox still holds {self.outbox()}")
 
+    def idle(self) -> None:
+        """Until no sync runs, nor starts within 300 ms (a sync asked for while one ran
+        starts as soon as it ends)."""
+        last = None
+        for _ in range(100):
+            expect(self.page.locator("#sync-btn")).to_be_enabled(timeout=20_000)
+            done = self.page.evaluate("document.body.dataset.syncs ?? ''")
+            if done == last:
+                return
+            last = done
+            self.page.wait_for_timeout(300)
+        raise AssertionError("the phone never stopped syncing")
+
     def new(self, form_id: str) -> None:
         self.page.goto(f"{self.server.url}/app/#/")
         self.page.locator(f'#form-list a[href="#/new/{form_id}"]').click()

@@ -176,9 +176,11 @@ def saved_offline(phone: Any) -> dict[str, Any]:
     After the setup's first sync has ended: its downloads would overwrite what a test puts."""
     expect(phone.page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
     phone.offline()
+    phone.idle()  # a second sync the setup asked for may still be downloading forms
     phone.new("tuyen_truyen")
     phone.fill(SESSION)
     phone.save()
+    expect(phone.page.locator(".flash")).to_be_visible()
     [item] = phone.outbox()
     return item
 
