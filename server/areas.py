@@ -121,18 +121,13 @@ def is_official(path: str) -> bool:
 
 def _code_matches(unit: _Unit, code: str) -> bool:
     # "01.00070" matches itself; a code written in full matches its own level only (2 digits a
-    # province's, 5 a commune's: "00037" is a commune, never province 37); a number without
-    # leading zeros also matches the longer codes it is the number of ("70" is 00070)
+    # province's, 5 a commune's: "00037" is a commune, never province 37); a shorter number
+    # also matches the longer codes it is the number of ("70", "070" and "0070" are 00070)
     own = unit.path.rsplit(".", 1)[-1]
     return (
         unit.path == code
         or code == own
-        or (
-            _CODE.fullmatch(code) is not None
-            and not code.startswith("0")
-            and len(code) < len(own)
-            and int(own) == int(code)
-        )
+        or (_CODE.fullmatch(code) is not None and len(code) < len(own) and int(own) == int(code))
     )
 
 

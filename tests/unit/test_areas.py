@@ -43,7 +43,7 @@ def test_search_commune_in_another_province_without_diacritics() -> None:
     assert areas.search("sa pa") == [("15.03006", "Phường Sa Pa, Lào Cai")]
 
 
-@pytest.mark.parametrize("code", ["00070", "01.00070", "70"])
+@pytest.mark.parametrize("code", ["00070", "01.00070", "70", "070", "0070"])
 def test_search_by_code(code: str) -> None:
     assert areas.search(code) == [HOAN_KIEM]
 
