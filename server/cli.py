@@ -4,6 +4,7 @@ added to it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import sys
@@ -81,6 +82,18 @@ def main() -> None:
     """coso — máy chủ đồng bộ dữ liệu công tác cơ sở / sync server for grassroots work."""
 
 
+def _keep_mode(target: Path, part: Path) -> None:
+    """The file replacing `target` gets its permissions (and, for root, its owner): an export
+    over a file kept 0640 (personal data) must not become readable by everyone."""
+    try:
+        st = target.stat()
+    except FileNotFoundError:
+        return
+    part.chmod(st.st_mode & 0o7777)
+    if os.geteuid() == 0:
+        os.chown(part, st.st_uid, st.st_gid)
+
+
 @main.command("export")
 @click.argument("form_id")
 @click.option(
@@ -135,8 +148,13 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
             # A FIFO or a device (/dev/stdout) is written as it is: a file put in its place would
             # reach no reader, and as root would replace the device. A link stays: its target is
             # written beside and replaced.
-            direct = out.exists() and not out.is_file()
-            target = out.resolve() if out.is_symlink() and not direct else out
+            try:
+                direct = out.exists() and not out.is_file()
+                target = out.resolve() if out.is_symlink() and not direct else out
+            except (OSError, RuntimeError) as exc:  # a loop of links
+                raise click.ClickException(
+                    f"{out}: a link that leads to no file / liên kết không dẫn tới tệp nào ({exc})"
+                ) from None
             part = target if direct else target.with_name(target.name + ".part")
             # stopped (Ctrl-C, SIGTERM from a service manager, SIGHUP when the SSH session ends):
             # the half file goes
@@ -146,6 +164,7 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                     for chunk in chunks:
                         f.write(chunk)
                 if not direct:
+                    _keep_mode(target, part)
                     part.replace(target)
             except KeyboardInterrupt:
                 click.echo(

@@ -730,6 +730,30 @@ def test_coso_export_follows_a_link(db: Path, tmp_path: Path, dangling: bool) ->
     assert list(tmp_path.rglob("*.part")) == []
 
 
+def test_coso_export_keeps_the_permissions_of_the_file_it_replaces(
+    db: Path, tmp_path: Path
+) -> None:
+    """An export written over a file kept 0640 (personal data) stays 0640: the file put in
+    its place was made with the default mode, readable by everyone."""
+    out = tmp_path / "hoa_giai.csv"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    result = run("export", "hoa_giai", "--format", "csv", "--out", str(out), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert len(out.read_text("utf-8-sig").splitlines()) == 31
+
+
+def test_coso_export_refuses_a_loop_of_links_in_one_line(db: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "a.csv", tmp_path / "b.csv"
+    one.symlink_to(two)
+    two.symlink_to(one)
+    result = run("export", "hoa_giai", "--format", "csv", "--out", str(one), "--db", str(db))
+    assert result.exit_code == 1
+    assert "liên kết không dẫn tới tệp nào" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_coso_export_xlsx_and_jsonl_and_an_area(db: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.xlsx"
     result = run("export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(db))
