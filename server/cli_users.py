@@ -52,19 +52,24 @@ def server_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
         parts is None
         or parts.scheme not in ("http", "https")  # urlsplit lowercases it
         or not parts.hostname
+        or parts.port == 0
+        or parts.username is not None  # a password in every setup link, and in phones' history
         or "?" in value
         or "#" in value
         or not value.isprintable()
         or any(c.isspace() for c in value)
     ):
         raise click.BadParameter(
-            f"{value!r}: cần địa chỉ http:// hoặc https:// có tên máy, không có ? hay #"
-            " (ví dụ https://coso.example.vn) / an http:// or https:// address with a host,"
-            " no query or fragment (e.g. https://coso.example.vn)",
+            f"{value!r}: cần địa chỉ http:// hoặc https:// có tên máy, không có tên đăng nhập,"
+            " ? hay # (ví dụ https://coso.example.vn) / an http:// or https:// address with a"
+            " host, no user name, query or fragment (e.g. https://coso.example.vn)",
             ctx=ctx,
             param=param,
         )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/').removesuffix('/app')}"
+    path = parts.path.rstrip("/")
+    while path.lower().endswith("/app"):  # the app's address, given once or more, any case
+        path = path[: -len("/app")].rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def area_label(area: str) -> str:
