@@ -244,6 +244,7 @@ def rebuild(
     subs = w.submissions_of([rid for rid in slow if rid not in in_hand])
     subs.update((rid, list(new_rows[rid])) for rid in in_hand)
     waiting: dict[str, int] = {}
+    marked: list[tuple[str, str]] = []  # (record_id, doc): the same state, a newer version
     roles: dict[int, str] = {}
     for rid in slow:
         rows = subs[rid]
@@ -282,12 +283,23 @@ def rebuild(
             # a new revision always changes the record: decode the whole old one only otherwise
             if _decode(doc, type=_Revision).revision == record.revision:
                 before = _decode(doc, type=Record)
-                before.updated_at = now
+                was, before.updated_at = before.updated_at, now
                 if before == record:
+                    if before_pending != pending:
+                        waiting[rid] = pending
+                    continue
+                before.form_version = record.form_version
+                if before == record:
+                    # Derived under a newer version (a renaming publish) and the same state: it
+                    # says so, but is no change (no next change sequence value, no new
+                    # `updated_at`), or every phone would pull every record of the form again.
+                    record.updated_at = was
+                    marked.append((rid, msgspec.json.encode(record).decode()))
                     if before_pending != pending:
                         waiting[rid] = pending
                     continue
         changed.append(_record_row(w, record, pending))
     w.upsert_records(changed)
+    w.set_docs(marked)
     w.set_pending(waiting)
     return out

@@ -120,6 +120,13 @@ class Writer:
             ],
         )
 
+    def set_docs(self, docs: Sequence[tuple[str, str]]) -> None:
+        """A record's document rewritten where its state is the same (the version it was
+        derived under): its change sequence value stays."""
+        self.conn.executemany(
+            "UPDATE records SET doc = ? WHERE record_id = ?", [(d, rid) for rid, d in docs]
+        )
+
     def set_pending(self, counts: Mapping[str, int]) -> None:
         """Record how many submissions wait, where the state itself did not change."""
         self.conn.executemany(

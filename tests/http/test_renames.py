@@ -379,3 +379,25 @@ def test_a_resolve_with_a_groups_older_sub_field_names_reads_them_as_the_latest(
     assert settled["conflicts"] == []
     assert settled["data"]["cac_ben"][0]["ho_va_ten"] == picked[0]["ho_ten"]
     assert all("ho_ten" not in p for p in settled["data"]["cac_ben"])
+
+
+def test_a_renaming_publish_changes_only_the_records_that_hold_the_field(api: Api) -> None:
+    """A version renames `b` to `c`: the records holding `b` change (pulled again, under
+    `c`); one without it keeps its state, `updated_at` and place in the change order, so the
+    phones do not pull every record of the form again (found by a probe)."""
+    assert publish(api, field("a"), field("b")).status_code == 201
+    without = submission("thu_nghiem", {"a": "x"}, version=1)
+    holding = submission("thu_nghiem", {"a": "y", "b": "z"}, version=1)
+    api.push("officer", [without, holding])
+    page = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    before = {r["record_id"]: r for r in page["records"]}
+    assert publish(api, field("a"), field("c", previous_names=["b"])).status_code == 201
+    after = api.client.get(
+        f"/api/v1/records?since={page['next']}", headers=api.auth("supervisor")
+    ).json()
+    assert [r["record_id"] for r in after["records"]] == [holding["id"]]
+    assert after["records"][0]["data"] == {"a": "y", "c": "z"}
+    kept = record(api, without["id"])
+    assert kept["form_version"] == 2  # derived under the new names (none of them its own)
+    assert kept["updated_at"] == before[without["id"]]["updated_at"]
+    assert kept["data"] == {"a": "x"}
