@@ -92,15 +92,19 @@ async function json(res) {
 
 // The same officer: the same name, role and area, and the same user id (/me gives it; a phone
 // set up before it did kept none). The same name, role and area under another id is another
-// officer of the same name, unless the phone's own account no longer exists: a database
-// restored from a backup that lacked it, where the admin added the officer again (who gets
-// another id, as the ids after the backup's go to whoever is added next). Then the phone goes
-// on as that officer's, and sends again what the restored database lacks.
+// officer of the same name only while the phone's own account still signs in; one that no
+// longer does (unknown: a database restored from a backup that lacked it, where the admin
+// added the officer again, whose ids after the backup's go to whoever is added next; or
+// disabled, a new account made for the same officer) is this officer's new account: the
+// phone goes on, and sends again what a restored database lacks. Asked when that cannot be
+// told (no network, too many failed sign-ins from this address): tried again later.
 async function sameUser(a, b) {
   if (a.name !== b.name || a.role !== b.role || a.area !== b.area) return false;
   if (a.user_id == null || b.user_id == null || a.user_id === b.user_id) return true;
-  const res = await api('/me').catch(() => null); // with the phone's own token
-  return res?.status === 401 && (await res.json().catch(() => ({}))).code === 'bad_token';
+  const res = await api('/me'); // with the phone's own token
+  if (res.ok) return false;
+  if (res.status === 401) return true;
+  throw await failure(res);
 }
 
 let settingUp = null; // the running setup: syncs wait for it
@@ -282,13 +286,13 @@ async function pushOutbox() {
   if (extra > 0) await db.delFirst('sent', extra);
 }
 
-// A server that has lost what it took (its database restored from a backup: every cursor is
-// then `reset_required`) gets again everything this phone sent: what it still has comes back
-// `duplicate`, what it lost is stored again, and the edits built on it (this phone's, or
-// other phones' held `pending` there) are merged. Through the outbox, so that an entry the
+// A server that has lost what it took (its database restored from a backup) gets again
+// everything this phone sent: what it still has comes back `duplicate`, what it lost is
+// stored again, and the edits built on it (this phone's, or other phones' held `pending`
+// there) are merged. Through the outbox (`requeue`, then the push), so that an entry the
 // server now refuses (a form version it no longer has) is shown to be fixed, and one a lost
 // network leaves unsent goes with the next sync.
-async function sendAgain() {
+async function requeue() {
   const sent = await db.all('sent');
   if (!sent.length) return;
   const queued = new Set((await db.all('outbox')).map((i) => i.id));
@@ -296,7 +300,6 @@ async function sendAgain() {
     for (const { sent_at: _t, ...item } of sent) if (!queued.has(item.id)) st('outbox').put({ ...item, again: true });
     st('sent').clear();
   });
-  await pushOutbox();
 }
 
 // The phone's copy of each case an edit went into, as the server now has it (heads and data),
@@ -316,26 +319,31 @@ async function updateCases(items) {
 }
 
 // Another database behind the same address (a backup restored, or served on a new machine):
-// it may lack what this phone sent, so all of it goes again (`sendAgain`), and the cases are
-// pulled from the start, those the phone holds that it lacks going. The pull's cursor goes
-// first and the pull is marked (kv `pull_again`) before anything is sent, so a sync cut
-// short carries on from there and never sends it all again.
-async function restarted() {
+// it may lack what this phone sent, so all of it goes again, and the cases are pulled from
+// the start, those the phone holds that it lacks going. Each step is kept before the next,
+// so a sync cut short anywhere carries on and never sends it all a second time: the pull
+// marked (kv `pull_again`) and its cursor dropped, what was sent back in the outbox, then
+// the database noted (`id`; unknown, found by the cursor's `reset_required`: the next
+// `/healthz` answer is taken as it is), then the push.
+const UNKNOWN = 'reset';
+async function restarted(id = null) {
   await db.setKv('pull_again', uuid7());
   await db.del('kv', 'cursor');
-  await sendAgain();
+  await requeue();
+  await db.setKv('database', id ?? UNKNOWN);
+  await pushOutbox();
 }
 
 // Which database the server holds (`/healthz`, which changes with a restore), against the
-// one this phone last synced with. Unknown (no answer, a proxy that hides it): the pull's
+// one this phone last synced with. No answer (a proxy that hides it): the pull's
 // `reset_required` says it all the same.
 async function checkDatabase() {
   const res = await fetch(HEALTH, { cache: 'no-store', signal: AbortSignal.timeout(TIMEOUT) }).catch(() => null);
   const id = res?.ok ? (await res.json().catch(() => ({}))).database : null;
   if (!id) return;
   const known = await db.kv('database');
-  await db.setKv('database', id);
-  if (known && known !== id) await restarted();
+  if (known && known !== UNKNOWN && known !== id) await restarted(id);
+  else if (known !== id) await db.setKv('database', id);
 }
 
 async function pullRecords() {
@@ -369,9 +377,10 @@ async function pullRecords() {
     if (!page.more) break;
   }
   if (fresh) {
-    // (a case this phone made and has not sent yet is the phone's own: kept)
+    // (a case this phone made whose creation is still in the outbox is the phone's own: kept;
+    // sent again to a restored server that now refuses it, it waits there to be fixed)
     const unsent = new Set((await db.all('outbox')).map((i) => i.id));
-    const stale = (await db.all('records')).filter((r) => r.pulled !== fresh && !(r.local && unsent.has(r.record_id)));
+    const stale = (await db.all('records')).filter((r) => r.pulled !== fresh && !unsent.has(r.record_id));
     await db.delMany('records', stale.map((r) => r.record_id));
     await db.del('kv', 'pull_again');
   }

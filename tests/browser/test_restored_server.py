@@ -171,12 +171,14 @@ def test_an_officer_added_again_after_a_restore_keeps_the_phone(phones, server, 
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("health", ["answers", "fails-once"])
 def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
-    phones, server, tmp_path
+    phones, server, tmp_path, health: str
 ) -> None:
     """A restore found, the phone sends again all it sent; the pull from the start that
     follows fails on 2G, sync after sync: nothing is sent again a second time (found by a
-    probe: every retry sent it all again, 100 requests for 10,000 entries)."""
+    probe: every retry sent it all again, 100 requests for 10,000 entries). Nor when
+    `/healthz` fails the first time and the cursor's `reset_required` finds the restore."""
     phone = phones("can-bo-an")
     page = phone.page
     for text in ("Lần 1", "Lần 2", "Lần 3"):
@@ -201,6 +203,10 @@ def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
                 else None
             ),
         )
+        if health == "fails-once":  # the cursor's reset_required finds the restore
+            page.route("**/healthz", lambda route: route.abort(), times=1)
+            phone.sync()
+            assert sum(pushed) == 3
         page.route("**/api/v1/sync/pull**", lambda route: route.abort())
         for _ in range(3):
             phone.sync()
@@ -210,3 +216,40 @@ def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
         assert sum(pushed) == 3
         assert len(phone.js("await db.all('records')")) == 3
         assert len(phone.js("await db.all('sent')")) == 3
+
+
+@pytest.mark.browser
+def test_a_new_link_is_not_taken_while_the_phones_account_cannot_be_checked(
+    phones, server, tmp_path
+) -> None:
+    """After a restore, the officer's account added again: whether the phone's old account
+    is gone (the same officer) or still there (another of the same name) cannot be told while
+    sign-ins from this address are rate-limited (the other phones behind one proxy, whose
+    tokens the restore wiped out too). The phone is not handed over, and keeps what it sent
+    (found by a probe: taken for another officer, the phone emptied its kept entries)."""
+    backup = tmp_path / "truoc.db"
+    assert run_cli("backup", backup, "--db", server.db).exit_code == 0
+    an = phones("can-bo-an")
+    an.new("hoa_giai")
+    an.fill(HOA_GIAI)
+    an.save()
+    expect(an.page.locator(".flash")).to_be_visible()
+    an.wait_outbox_empty()
+    before = an.js("await db.kv('me')")
+    server.proc.terminate()
+    server.proc.wait(10)
+    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with running_server(server.db, server.log, port=port):
+        server.add_user("can-bo-binh")
+        an_token = server.add_user("can-bo-an")
+        for _ in range(21):
+            server.api("khong-co", "/me")
+        assert server.api("khong-co", "/me")[0] == 429
+        asked: list[str] = []
+        an.page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+        an.page.goto(f"{server.url}/app/#token={an_token}")
+        expect(an.page.locator(".flash")).not_to_contain_text("Đã lưu")  # the setup's answer
+        assert asked == []
+        assert an.js("await db.kv('me')") == before
+        assert len(an.js("await db.all('sent')")) == 1
