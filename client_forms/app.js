@@ -344,6 +344,9 @@ async function formView(id) {
   const opened = typed?.opened ?? form.data();
   const token = await db.kv('token'); // whose form this is: drafts.HandedOver
   const by = drafts.owner(); // ...and whose typing its crash buffer holds
+  // a new case of a follow-up form is the phone's from its save (caseCopy), of the officer's area
+  const follow = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === d.form_id)?.sync_to_devices;
+  const area = (await db.kv('me'))?.area ?? '';
   // The phone handed over to another officer in another tab: this form goes with the drafts.
   const handedOver = () => {
     closed = true;
@@ -462,7 +465,7 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
-    }, opened, token).catch((e) => {
+    }, opened, token, caseCopy(follow, area, d.fixing ? d.id : null)).catch((e) => {
       if (!(e instanceof drafts.HandedOver)) {
         closed = false; // not saved: the form is the draft's again
         leave = leaveForm;
@@ -472,7 +475,6 @@ async function formView(id) {
       return false;
     });
     if (item === false) return;
-    if (item && !item.record_id) await keepLocally(item, d.fixing ? d.id : null);
     say(t(item ? 'saved' : 'no_changes'));
     go(d.record_id ? `#/case/${d.record_id}` : '#/');
     if (item && navigator.onLine) sync.syncNow();
@@ -539,6 +541,14 @@ async function outboxView() {
 
 // A new case of a follow-up form is the phone's to see and edit before it is sent (edit.js,
 // localCase); a fix sent under a new id takes the place of the refused one's.
+// The phone's copy of a case it makes (a follow-up form's new entry), written with the entry:
+// for drafts.submit. `was`: the id a fixed entry had, whose copy goes.
+const caseCopy = (follow, area, was) => (records, item) => {
+  if (item.record_id) return;
+  if (was && was !== item.id) records.delete(was);
+  if (follow) records.put(localCase(item, area));
+};
+
 async function keepLocally(item, was) {
   if (was && was !== item.id) await db.del('records', was);
   const form = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === item.form_id);

@@ -131,8 +131,10 @@ export async function keep(d, readAt = Date.now(), opened = null, token = null) 
 // a fixed item saved under a new id, the old item's) in one transaction. A draft saved
 // meanwhile in another tab is first moved onto that save. `build` (synchronous) may return
 // null: nothing to send, the draft just goes.
-export async function submit(d, build, opened = null, token = null) {
-  const out = await asOwner(['kv', 'drafts', 'outbox'], token, (st, out) => {
+// `also(records, item)`: what else the save writes to `records`, in the same transaction (the
+// phone's copy of a case it makes: never an outbox entry without its case, or the reverse).
+export async function submit(d, build, opened = null, token = null, also = null) {
+  const out = await asOwner(['kv', 'drafts', 'outbox', 'records'], token, (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const saved = r.result ?? {};
@@ -142,6 +144,7 @@ export async function submit(d, build, opened = null, token = null) {
       if (!item) return;
       st('outbox').put(item);
       if (d.fixing && item.id !== d.id) st('outbox').delete(d.id);
+      also?.(st('records'), item);
       saved[d.id] = { id: item.id, record_id: item.record_id ?? item.id, data: stateAfter(item), at: item.saved_at };
       const ids = Object.keys(saved).sort((a, b) => (saved[a].at < saved[b].at ? 1 : -1));
       for (const old of ids.slice(KEEP)) delete saved[old];

@@ -402,6 +402,9 @@ async function pass() {
   // on a version the server now has with another content must not go out as it is. Its
   // failure holds nothing back: the officer's data goes next, the downloads after it.
   const listed = await listForms().then(async (l) => { await setAside(l.manifest); return l; }, () => null);
+  // (no list: checked against the last one, as far as it goes: a version whose download was
+  // cut short holds another content than the list said)
+  if (!listed) await setAside((await db.kv('manifest')) ?? []);
   await pushOutbox();
   await checkDatabase();
   await refreshForms(listed);

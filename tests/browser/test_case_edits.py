@@ -134,6 +134,7 @@ def test_a_case_made_offline_is_opened_and_updated_offline(phones, server) -> No
     phone.new("hoa_giai")
     phone.fill(HOA_GIAI)
     phone.save()
+    expect(page.locator(".flash")).to_be_visible()  # the case kept too, after the outbox item
     [root] = outbox_of(phone, 1)
     page.reload()  # offline, from the service worker: the case is kept, not only shown
     page.goto(f"{server.url}/app/#/cases")
