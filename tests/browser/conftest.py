@@ -134,6 +134,12 @@ class Phone:
     def outbox(self) -> list[dict[str, Any]]:
         return self.js("await db.all('outbox')")
 
+    def entries(self) -> list[dict[str, Any]]:
+        """Everything saved on the phone, waiting or sent (an entry is in one store or the
+        other: it moves in one transaction), in the order saved."""
+        both = "[...await db.all('outbox'), ...await db.all('sent')]"
+        return self.js(f"{both}.sort((a, b) => (a.id < b.id ? -1 : 1))")
+
     def wait_outbox_empty(self, seconds: float = 20) -> None:
         """Until everything in the outbox has gone out. After fixing a rejected entry, the
         status bar's "Waiting: 0" holds before the save as well (a rejected entry does not
@@ -189,7 +195,18 @@ class Phone:
                 box.locator("input, textarea").first.dispatch_event("change")
 
     def save(self) -> None:
+        """Press Save and wait until it has done what it does: the form gone (saved, or
+        nothing to send), or its errors shown. Saving writes the outbox a moment after the
+        tap: a test reading it at once would race the save."""
         self.page.locator("#save-btn").click()
+        for _ in range(200):
+            if (
+                not self.page.locator("#entry").count()
+                or self.page.locator("#form-errors:not([hidden])").count()
+            ):
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError("Save neither left the form nor showed its errors")
 
     def sync(self) -> None:
         """Press Sync and wait until that sync has finished. A sync already running (a retry's
