@@ -77,13 +77,10 @@ def test_two_officers_edit_one_case_offline(phones, server) -> None:
     expect(competing.filter(has_text="Hòa giải thành")).to_contain_text("máy / device …")
 
 
-@pytest.mark.browser
-def test_an_officer_settles_a_conflict_with_the_value_shown(phones, server) -> None:
-    """Two phones set `trang_thai` differently; an officer who has checked the case keeps the
-    provisional value the edit form shows: ticking "settle" sends it with `resolves`, though
-    unchanged, and the conflict closes on the server (an edit sending nothing could not)."""
+def case_in_conflict(server) -> str:
+    """A case whose `trang_thai` two officers at other desks set differently from its first
+    state: in conflict on the server. Its id."""
     case_id = push_case(server, CASE)
-    boss = server.add_user("giam-sat-2", "supervisor", "01")
     for who, value in (("can-bo-1", "dang_hoa_giai"), ("can-bo-2", "hoa_giai_thanh")):
         token = server.add_user(who)
         edit = {
@@ -93,6 +90,16 @@ def test_an_officer_settles_a_conflict_with_the_value_shown(phones, server) -> N
         }  # fmt: skip
         status, _ = server.api(token, "/sync/push", {"device_id": who, "submissions": [edit]})
         assert status == 200
+    return case_id
+
+
+@pytest.mark.browser
+def test_an_officer_settles_a_conflict_with_the_value_shown(phones, server) -> None:
+    """Two phones set `trang_thai` differently; an officer who has checked the case keeps the
+    provisional value the edit form shows: ticking "settle" sends it with `resolves`, though
+    unchanged, and the conflict closes on the server (an edit sending nothing could not)."""
+    case_id = case_in_conflict(server)
+    boss = server.add_user("giam-sat-2", "supervisor", "01")
     _, before = server.api(boss, f"/records/{case_id}")
     [conflict] = before["conflicts"]
     provisional = before["data"]["trang_thai"]
@@ -191,15 +198,7 @@ def test_an_edit_of_another_field_leaves_a_known_conflict_whole(phones, server) 
     another field and the pull after the push fails. The push answers `conflict`, naming
     `trang_thai`: the phone kept showing both values, not "this phone: (empty), the other
     value comes with the next sync" (found by a probe)."""
-    case_id = push_case(server, CASE)
-    for who, value in (("can-bo-1", "dang_hoa_giai"), ("can-bo-2", "hoa_giai_thanh")):
-        token = server.add_user(who)
-        edit = {
-            "id": str(uuid.uuid4()), "form_id": "hoa_giai", "form_version": 2,
-            "record_id": case_id, "parents": [case_id],
-            "captured_at": "2025-08-16T08:00:00+07:00", "data": {"trang_thai": value},
-        }  # fmt: skip
-        assert server.api(token, "/sync/push", {"device_id": who, "submissions": [edit]})[0] == 200
+    case_id = case_in_conflict(server)
     phone = phones("can-bo-khac")
     phone.sync()
     page = phone.page
