@@ -238,13 +238,12 @@ async function pushOutbox() {
     const merged = [];
     for (const r of results) {
       const item = byId.get(r.id);
-      // (what the outbox then calls held is counted as held)
-      const held = (r.status === 'pending' || r.status === 'duplicate') && item?.parents?.some((p) => blocked.has(p));
-      const as = held ? 'held' : r.status;
+      // (`duplicate` too: the answer that told `pending` was lost, or another tab sent it)
+      const behind = (r.status === 'pending' || r.status === 'duplicate') && !!item?.parents?.some((p) => blocked.has(p));
+      const as = behind ? 'held' : r.status; // counted as the outbox then calls it
       counts[as] = (counts[as] ?? 0) + 1;
       if (!item) continue;
-      // (`duplicate` too: the answer that told `pending` was lost, or another tab sent it)
-      if ((r.status === 'pending' || r.status === 'duplicate') && item.parents?.some((p) => blocked.has(p))) {
+      if (behind) {
         // Built on an item of this phone that the server refused: stored there but never
         // merged until that item is fixed (or discarded, and this one sent again), so it
         // stays in the outbox, and in the file the outbox is saved to.
@@ -327,11 +326,16 @@ async function updateCases(items) {
 // `/healthz` answer is taken as it is), then the push.
 const UNKNOWN = 'reset';
 async function restarted(id = null) {
-  await db.setKv('pull_again', uuid7());
-  await db.del('kv', 'cursor');
+  await fromStart();
   await requeue();
   await db.setKv('database', id ?? UNKNOWN);
   await pushOutbox();
+}
+
+// The next pull from the start, marked (see pullRecords), whatever cuts it short.
+async function fromStart() {
+  await db.setKv('pull_again', uuid7());
+  await db.del('kv', 'cursor');
 }
 
 // Which database the server holds (`/healthz`, which changes with a restore), against the
@@ -358,10 +362,7 @@ async function pullRecords() {
       const p = await res.json().catch(() => ({}));
       if (['reset_required', 'bad_cursor'].includes(p.code) || /reset_required|bad_cursor/.test(p.type ?? '')) {
         if (p.code === 'reset_required' || /reset_required/.test(p.type ?? '')) await restarted();
-        else {
-          await db.setKv('pull_again', uuid7());
-          await db.del('kv', 'cursor');
-        }
+        else await fromStart();
         fresh = await db.kv('pull_again');
         since = null;
         continue;
