@@ -255,31 +255,21 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 seen["bytes"] += len(message.get("body", b""))
             await send(message)
 
+        async def answer(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+            """A whole response the edge gives itself, through the same headers as the app's."""
+            headers = [*headers, (b"content-length", str(len(body)).encode())]
+            start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+            await send_wrapper(start)
+            end: Message = {"type": "http.response.body", "body": body, "more_body": False}
+            await send_wrapper(end)
+
         try:
             if path == "/app":  # the app's relative URLs need the slash: /app/app.js, not /app.js
                 query = scope.get("query_string", b"")
-                location = b"/app/" + (b"?" + query if query else b"")
-                start: Message = {
-                    "type": "http.response.start",
-                    "status": 308,
-                    "headers": [(b"location", location), (b"content-length", b"0")],
-                }
-                await send_wrapper(start)
-                end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
-                await send_wrapper(end)
+                await answer(308, [(b"location", b"/app/" + (b"?" + query if query else b""))], b"")
             elif (wrong := _not_one_url(http)) is not None:
                 body = problem_json(404, "not_found", f"no such resource: {wrong}")
-                await send_wrapper(
-                    {
-                        "type": "http.response.start",
-                        "status": 404,
-                        "headers": [
-                            (b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send_wrapper({"type": "http.response.body", "body": body, "more_body": False})
+                await answer(404, [(b"content-type", b"application/problem+json")], body)
             else:
                 await app(cast(Scope, inner), receive, send_wrapper)
         finally:
