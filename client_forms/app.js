@@ -344,9 +344,7 @@ async function formView(id) {
   const opened = typed?.opened ?? form.data();
   const token = await db.kv('token'); // whose form this is: drafts.HandedOver
   const by = drafts.owner(); // ...and whose typing its crash buffer holds
-  // a new case of a follow-up form is the phone's from its save (caseCopy), of the officer's area
-  const follow = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === d.form_id)?.sync_to_devices;
-  const area = (await db.kv('me'))?.area ?? '';
+  const copy = await caseCopy(d.form_id, d.fixing ? d.id : null); // read before Save is tapped
   // The phone handed over to another officer in another tab: this form goes with the drafts.
   const handedOver = () => {
     closed = true;
@@ -465,7 +463,7 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
-    }, opened, token, caseCopy(follow, area, d.fixing ? d.id : null)).catch((e) => {
+    }, opened, token, copy).catch((e) => {
       if (!(e instanceof drafts.HandedOver)) {
         closed = false; // not saved: the form is the draft's again
         leave = leaveForm;
@@ -540,19 +538,17 @@ async function outboxView() {
 }
 
 // A new case of a follow-up form is the phone's to see and edit before it is sent (edit.js,
-// localCase); a fix sent under a new id takes the place of the refused one's.
-// The phone's copy of a case it makes (a follow-up form's new entry), written with the entry:
-// for drafts.submit. `was`: the id a fixed entry had, whose copy goes.
-const caseCopy = (follow, area, was) => (records, item) => {
-  if (item.record_id) return;
-  if (was && was !== item.id) records.delete(was);
-  if (follow) records.put(localCase(item, area));
-};
-
-async function keepLocally(item, was) {
-  if (was && was !== item.id) await db.del('records', was);
-  const form = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === item.form_id);
-  if (form?.sync_to_devices) await db.put('records', localCase(item, (await db.kv('me'))?.area ?? ''));
+// localCase); a fix sent under a new id takes the place of the refused one's. `caseCopy(form
+// id, was)`: what writes it into `records` for an item of that form, in the transaction that
+// saves the item (drafts.submit). `was`: the id a fixed entry had, whose copy goes.
+async function caseCopy(formId, was) {
+  const follow = ((await db.kv('manifest')) ?? []).find((f) => f.form_id === formId)?.sync_to_devices;
+  const area = (await db.kv('me'))?.area ?? '';
+  return (records, item) => {
+    if (item.record_id) return;
+    if (was && was !== item.id) records.delete(was);
+    if (follow) records.put(localCase(item, area));
+  };
 }
 
 // A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
@@ -566,16 +562,17 @@ async function discardItem(gone, shown) {
   const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
   const next = rebased(gone, held(await db.all('outbox')), rec, uuid7);
   drafts.unbuffer(id);
-  await db.tx(['outbox', 'drafts'], (st) => {
+  const copy = await caseCopy(gone.form_id, null);
+  await db.tx(['outbox', 'drafts', 'records'], (st) => {
     st('outbox').delete(id);
     st('drafts').delete(id); // its fix, if one was started
+    if (!gone.record_id) st('records').delete(id); // a case it made, never sent: gone with it
     for (const [old, item] of next) {
       st('outbox').delete(old);
       st('outbox').put(item);
+      copy(st('records'), item); // the first of them, when it now makes the case
     }
   });
-  if (!gone.record_id) await db.del('records', id); // a case it made, never sent: gone with it
-  for (const [, item] of next) if (!item.record_id) await keepLocally(item, null);
   say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'));
   route();
   if (next.length && navigator.onLine) sync.syncNow();
