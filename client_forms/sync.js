@@ -189,6 +189,7 @@ export async function refreshForms(listed = null) {
     await db.put('forms', { ...def, form_id: f.form_id, version: f.version });
   }
   await db.setKv('manifest', manifest); // the forms can be filled in from here on
+  if (etag) await unfollowed(manifest);
   let whole = true;
   for (const f of manifest) {
     for (let v = 1; v < f.version; v++) {
@@ -201,6 +202,17 @@ export async function refreshForms(listed = null) {
   }
   // Only once every version is stored, so an interrupted download resumes next time.
   if (etag && whole) await db.setKv('forms_etag', etag);
+}
+
+// The cases of a form a version made no longer a follow-up form (`sync_to_devices` off): the
+// server sends no more of their changes, so the phone's copies go, out of date from now on;
+// not the case an unsent entry or an open draft is made on, nor one this phone made.
+async function unfollowed(manifest) {
+  const off = new Set(manifest.filter((f) => !f.sync_to_devices).map((f) => f.form_id));
+  if (!off.size) return;
+  const mine = new Set([...(await db.all('outbox')), ...(await db.all('drafts'))].flatMap((i) => [i.id, i.record_id]));
+  const gone = (await db.all('records')).filter((r) => off.has(r.form_id) && !mine.has(r.record_id));
+  if (gone.length) await db.delMany('records', gone.map((r) => r.record_id));
 }
 
 // The outbox item as the protocol wants it (Submission forbids unknown fields).

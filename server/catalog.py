@@ -217,6 +217,10 @@ class Catalog:
                 msgspec.json.encode({"sha256": sha}).decode(),
             )
             renamed = bool(earlier) and _renames(earlier) != _renames([*earlier, form])
+            if form.sync_to_devices and not (earlier and earlier[-1].sync_to_devices):
+                # now a follow-up form: phones pull its records from their cursors on, so
+                # each record already stored is a change they have not seen yet
+                w.resequence(form.form_id)
         self.reload()
         if renamed:  # records hold data under the latest names: derive them anew
             self.rederive(form.form_id, version)

@@ -51,6 +51,23 @@ class Writer:
         self._seq += 1
         return self._seq
 
+    def resequence(self, form_id: str) -> None:
+        """Every record of `form_id` changed in the pull's eyes: new change sequence values
+        past every one given so far, in the order they had (shifted by one amount, so no
+        value is taken twice at any moment of the update)."""
+        top, low = self.conn.execute(
+            "SELECT (SELECT max(change_seq) FROM records), "
+            "(SELECT min(change_seq) FROM records WHERE form_id = ?)",
+            [form_id],
+        ).fetchone()
+        if low is None:
+            return
+        self.conn.execute(
+            "UPDATE records SET change_seq = change_seq + ? WHERE form_id = ?",
+            [top - low + 1, form_id],
+        )
+        self._seq = None
+
     def content_hashes(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """id -> (content_hash, record_id) for the ids already stored."""
         sql = "SELECT id, content_hash, record_id FROM submissions WHERE id IN ({marks})"

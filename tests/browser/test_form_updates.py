@@ -10,8 +10,17 @@ import yaml
 from playwright.sync_api import Response, expect
 
 from tests.browser.conftest import expect_sent
+from tests.browser.samples import CASE, push_case
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+PRAISE = {
+    "doi_tuong": "ca_nhan",
+    "ten": "Nguyễn Văn An",
+    "thanh_tich": "Tố giác tội phạm",
+    "hinh_thuc_khen_thuong": "thu_khen",
+    "don_vi_de_nghi": "Công an phường",
+    "ngay_de_nghi": "2026-03-01",
+}
 
 
 @pytest.mark.browser
@@ -199,3 +208,35 @@ def test_a_case_reads_a_choice_a_newer_version_no_longer_offers_by_its_label(
     for code in gone:
         expect(data).not_to_contain_text(code)
     phone.shot("360-vu-viec-lua-chon-cu")
+
+
+@pytest.mark.browser
+def test_cases_follow_the_forms_the_latest_versions_send_to_phones(phones, server) -> None:
+    """A version that makes a form a follow-up form (`sync_to_devices`) brings its stored
+    records to a phone already in sync; one that makes it no longer one takes its cases off
+    the phone (the server sends no more of their changes), but for the case a draft is open
+    on."""
+    case = push_case(server, {**CASE, "hoa_giai_vien": "Nguyễn Văn Hòa"})
+    kept = push_case(server, {**CASE, "hoa_giai_vien": "Trần Thị Mai"})
+    praise = push_case(server, PRAISE, form_id="khen_thuong", version=1)
+    phone = phones("can-bo-theo-doi")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case}"]')).to_be_visible()
+    expect(page.locator(f'#case-list a[data-id="{praise}"]')).to_have_count(0)
+    page.goto(f"{server.url}/app/#/case/{kept}")
+    page.locator(f'a[href="#/edit/{kept}"]').click()
+    phone.fill({"so_buoi_hoa_giai": "3"})  # a draft on it, not saved
+
+    admin = server.add_user("quan-tri-theo-doi", "admin", "")
+    for name, follow in (("hoa_giai.v2.yaml", False), ("khen_thuong.v1.yaml", True)):
+        form = yaml.safe_load((SCHEMAS / name).read_text("utf-8"))
+        status, body = server.api(admin, "/forms", {**form, "sync_to_devices": follow})
+        assert status == 201, body
+    page.goto(f"{server.url}/app/#/cases")
+    phone.sync()
+    expect(page.locator(f'#case-list a[data-id="{praise}"]')).to_be_visible()
+    expect(page.locator(f'#case-list a[data-id="{kept}"]')).to_be_visible()
+    expect(page.locator(f'#case-list a[data-id="{case}"]')).to_have_count(0)
+    held = phone.js("(await db.all('records')).map((r) => r.record_id)")
+    assert sorted(held) == sorted([praise, kept])

@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server import areas, cursor
+from server.app import ROOT
+from server.form_source import read_source
 from server.store import Store
 from tests.conftest import OFFICER_AREA, OTHER_COMMUNE, OTHER_PROVINCE, Api
 from tests.support import assert_problem, hoa_giai, submission
@@ -159,6 +161,41 @@ def test_an_empty_pull_keeps_the_cursor_and_says_no_more(api: Api) -> None:
     assert page == {"records": [], "next": page["next"], "more": False}
     (again,) = pages(api, "supervisor", RECORDS, 10, since=page["next"])
     assert again["next"] == page["next"] and not again["more"]
+
+
+def test_a_form_made_a_follow_up_form_brings_its_records_to_phones_already_in_sync(
+    api: Api,
+) -> None:
+    """PROTOCOL: pulling from `next` until `more` is false misses no change. A version that
+    turns `sync_to_devices` on adds the form's stored records to what phones pull: a phone
+    whose cursor is past them gets them from its cursor, once."""
+    mine, theirs = new_commendation(api, "officer"), new_commendation(api, "other_officer")
+    case = new_case(api, "officer", 1)
+    (page,) = pages(api, "officer", PULL, 1000)
+    assert [r["record_id"] for r in page["records"]] == [case]
+    cursor_before = page["next"]
+    definition = read_source((ROOT / "schemas" / "khen_thuong.v1.yaml").read_bytes())
+    publish = {**definition, "sync_to_devices": True}
+    r = api.client.post("/api/v1/forms", json=publish, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+    got = [r for p in pages(api, "officer", PULL, 1, since=cursor_before) for r in p["records"]]
+    assert [r["record_id"] for r in got] == [mine]  # the officer's area only
+    assert got[0] == server_records(api, OFFICER_AREA)[mine]
+    assert [r["record_id"] for p in pages(api, "officer", PULL, 1000) for r in p["records"]] == [
+        case,
+        mine,
+    ]
+    # a later version that keeps it a follow-up form changes nothing for the phones
+    cursor_after = list(pages(api, "officer", PULL, 1000, since=cursor_before))[-1]["next"]
+    r = api.client.post(
+        "/api/v1/forms",
+        json={**publish, "title": {"vi": "Khen", "en": "Praise"}},
+        headers=api.auth("admin"),
+    )
+    assert r.status_code == 201, r.text
+    (page,) = pages(api, "officer", PULL, 1000, since=cursor_after)
+    assert page["records"] == []
+    assert theirs in server_records(api, OTHER_COMMUNE)
 
 
 def test_a_change_during_a_paged_pull_is_seen(api: Api) -> None:
