@@ -60,7 +60,10 @@ const offered = (f, v, old) =>
   f.choices.some((c) => c.value === v) || (Object.hasOwn(old ?? {}, f.name) && Object.hasOwn(old[f.name], v));
 
 function check(f, v, path, errs, old) {
-  const type = (ok) => ok || errs.push({ path, code: 'type', type: f.type });
+  const type = (ok) => {
+    if (!ok) errs.push({ path, code: 'type', type: f.type });
+    return ok; // so that a value of the wrong type is checked no further
+  };
   switch (f.type) {
     case 'text':
       if (!type(typeof v === 'string')) return;

@@ -104,3 +104,35 @@ def test_the_phone_and_the_server_accept_the_same_values(js: Page) -> None:
         if (not errors) != on_phone:
             disagree.append((name, value, "phone" if on_phone else "server", errors))
     assert not disagree, disagree
+
+
+@pytest.mark.browser
+def test_a_value_of_the_wrong_type_gets_the_one_error_the_server_gives(js: Page) -> None:
+    """ "1.965" typed in a year (the Vietnamese thousands separator) is `type` on both sides,
+    and nothing more: the phone also said it was below the minimum, comparing it as 1.965."""
+    fields = [
+        {"name": "nam", "type": "integer", "min": 1900, "max": 2026, "label": L},
+        {"name": "ty_le", "type": "decimal", "min": 10, "label": L},
+        {"name": "ten", "type": "text", "max_length": 3, "pattern": "^[a-z]+$", "label": L},
+        {"name": "ngay", "type": "date", "label": L},
+    ]
+    cases: list[tuple[str, Any]] = [
+        ("nam", "1.965"), ("nam", "2.025"), ("nam", "1965"), ("nam", True), ("nam", 1.5),
+        ("ty_le", "5"), ("ty_le", [5]), ("ten", 12345), ("ten", ["abcd"]), ("ngay", 20250101),
+    ]  # fmt: skip
+    form = parse_definition({"form_id": "sai_kieu", "title": L, "fields": fields})
+    server = compile_form(form, 1)
+    phone = js.evaluate(
+        """async ([fields, cases]) => {
+          const { validate } = await import('/validate.js');
+          return cases.map(([name, text]) =>
+            validate(fields, { [name]: JSON.parse(text) }).map((e) => e.code));
+        }""",
+        [
+            msgspec.to_builtins(form.fields),
+            [[n, msgspec.json.encode(v).decode()] for n, v in cases],
+        ],
+    )
+    for (name, value), codes in zip(cases, phone, strict=True):
+        _, errors = server({name: value}, creating=False)
+        assert codes == [e.code for e in errors] == ["type"], (name, value, codes, errors)
