@@ -137,24 +137,39 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     )
 
 
-def _one_value_each(request: Request[Any, Any, Any]) -> None:
-    """No query parameter of the API takes several values: one given twice (`form_id=a&
-    form_id=b`) is refused, 400 at its name, where the last would have been taken silently
-    (a client meaning "either form" would get one form's records, with no error). Checked
-    before every API handler; a request's one URL is checked before routing (server/web.py)."""
+def _query_checked(request: Request[Any, Any, Any]) -> None:
+    """Each query parameter is one the path takes, given once; else 400 at its name. A name
+    the path does not take (`formid=pn`, a typo) would be ignored, and the answer would be
+    to another question (every form's records); one given twice (`form_id=a&form_id=b`)
+    would be read as the last (a client meaning "either form" would get one form's records).
+    Checked before every API handler; a request's one URL is checked before routing
+    (server/web.py)."""
     names = [
         name
         for name, _ in parse_qsl(
             request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
         )
     ]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise Malformed(
-            f"give each query parameter once: {', '.join(twice)}",
-            code="bad_parameter",
-            errors=[FieldError(name, "duplicate", "given more than once") for name in twice],
+    takes: frozenset[str] = request.app.state.query_names.get(request.route_handler, frozenset())
+    twice = sorted({name for name in names if name in takes and names.count(name) > 1})
+    unknown = sorted({name for name in names if name not in takes})
+    if not (twice or unknown):
+        return
+    said = [f"give each query parameter once: {', '.join(twice)}"] if twice else []
+    if unknown:
+        shown = ", ".join(repr(n) for n in unknown)
+        said.append(
+            f"unknown query parameter {shown}: this path takes {', '.join(sorted(takes)) or 'none'}"
         )
+    raise Malformed(
+        "; ".join(said),
+        code="bad_parameter",
+        errors=[FieldError(name, "duplicate", "given more than once") for name in twice]
+        + [
+            FieldError(name, "unknown_parameter", "not a parameter of this path")
+            for name in unknown
+        ],
+    )
 
 
 def _missing_docs_page(response: Response[Any]) -> Response[Any]:
@@ -201,7 +216,7 @@ def create_app(settings: Settings) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        before_request=_one_value_each,
+        before_request=_query_checked,
         route_handlers=[
             forms_api.manifest,
             forms_api.form_version,
@@ -267,6 +282,18 @@ def create_app(settings: Settings) -> Litestar:
         ),
         request_max_body_size=MAX_BODY_BYTES,
     )
+    # the query parameters each API handler takes, by name (_query_checked)
+    app.state.query_names = {
+        handler: frozenset(
+            p.field_alias
+            for p in handler.create_kwargs_model(
+                path_parameters=route.path_parameters
+            ).expected_query_params
+        )
+        for route in app.routes
+        if route.path.startswith("/api/")
+        for handler in getattr(route, "route_handlers", ())
+    }
     # The edge (security headers, access log) goes around everything litestar answers:
     # litestar runs `middleware=` only for routed requests and skips its send wrappers for
     # what a middleware raises, so 404/405 and the auth middleware's 401/429 went out bare.

@@ -83,6 +83,7 @@ FIELD_ERRORS_VI = {
     "duplicate": "Bị trùng",
     "duplicate_key": "Một khóa xuất hiện hai lần",
     "unknown_field": "Trường không có trong biểu mẫu",
+    "unknown_parameter": "Đường dẫn này không có tham số này",
     "unknown_form": "Không có biểu mẫu này",
     "unknown_version": "Không có phiên bản này",
     "control_character": "Có ký tự điều khiển không hợp lệ",
