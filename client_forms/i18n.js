@@ -167,11 +167,15 @@ const S = {
   e_forbidden: ['Hồ sơ ngoài địa bàn của bạn', 'The record is outside your area'],
   e_form_mismatch: ['Hồ sơ thuộc biểu mẫu khác', 'The record belongs to another form'],
   e_other_record: ['Bản trước thuộc hồ sơ khác', 'A parent belongs to another record'],
+  e_too_large: [
+    'Mục này quá lớn để gửi (máy chủ hoặc mạng không nhận): hãy rút ngắn các nội dung dài rồi lưu lại',
+    'This entry is too large to send (the server or the network refuses it): shorten its long texts and save it again',
+  ],
 };
 // Codes that are about the whole submission; other codes without a field are the server's
 // words (a bad `captured_at`, say), not a field's.
 const GEO_RANGE = { lat: [-90, 90], lon: [-180, 180] }; // server/validate.py, validate.js GEO
-const ITEM_CODES = new Set(['unknown_form', 'unknown_version', 'id_reused', 'forbidden', 'form_mismatch', 'other_record']);
+const ITEM_CODES = new Set(['unknown_form', 'unknown_version', 'id_reused', 'forbidden', 'form_mismatch', 'other_record', 'too_large']);
 
 const fill = (s, params, i) => s.replace(/\{(\w+)\}/g, (_, k) => {
   const v = params[k] ?? '';

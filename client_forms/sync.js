@@ -56,10 +56,19 @@ function noteClock(res) {
   db.setKv('clock_off', Math.abs(off) > CLOCK_SLACK ? off : 0).catch(() => {});
 }
 
-export async function api(path, { method = 'GET', body, headers = {}, token } = {}) {
+// A body gzipped (`pack`, for pushes; the server inflates it, 10 MiB at most): entries are
+// mostly text, a fifth or less of it goes over 2G, and it passes proxies that take 1 MiB.
+async function packed(text) {
+  if (typeof CompressionStream !== 'function' || text.length < 1024) return [text, {}];
+  const gz = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+  return [await new Response(gz).arrayBuffer(), { 'Content-Encoding': 'gzip' }];
+}
+
+export async function api(path, { method = 'GET', body, headers = {}, token, pack = false } = {}) {
   token ??= await db.kv('token');
   let res;
   try {
+    const [payload, encoding] = body ? await (pack ? packed : (t) => [t, {}])(JSON.stringify(body)) : [undefined, {}];
     res = await fetch(API + path, {
       method,
       cache: 'no-store',
@@ -67,9 +76,10 @@ export async function api(path, { method = 'GET', body, headers = {}, token } = 
         Authorization: `Bearer ${token}`,
         Accept: 'application/json',
         ...(body && { 'Content-Type': 'application/json' }),
+        ...encoding,
         ...headers,
       },
-      body: body && JSON.stringify(body),
+      body: payload,
       signal: AbortSignal.timeout(TIMEOUT),
     });
   } catch (e) {
@@ -240,10 +250,33 @@ async function pushOutbox() {
     .filter((i) => !blocked.has(i.id))
     .sort((a, b) => (a.id < b.id ? -1 : 1)); // UUIDv7: the order they were saved, parents first
   const counts = {};
-  for (let i = 0; i < items.length; i += BATCH) {
-    const batch = items.slice(i, i + BATCH);
+  let size = BATCH;
+  let fits = 1; // the most entries a push that went through held
+  for (let i = 0; i < items.length;) {
+    const batch = items.slice(i, i + size);
     const body = { device_id: deviceId, submissions: batch.map(toWire) };
-    const { results } = await json(await api('/sync/push', { method: 'POST', body }));
+    let results;
+    try {
+      ({ results } = await json(await api('/sync/push', { method: 'POST', body, pack: true })));
+    } catch (e) {
+      if (e.status !== 413) throw e;
+      // Too large for the server (10 MiB) or for a proxy before it (nginx takes 1 MiB unless
+      // told otherwise): halved until it goes; one entry alone too large is set aside to be
+      // made smaller, and the others go on without it.
+      if (batch.length > 1) {
+        size = Math.ceil(batch.length / 2);
+        continue;
+      }
+      const [item] = batch;
+      await db.put('outbox', { ...item, status: 'rejected', errors: [{ path: '', code: 'too_large' }] });
+      blocked.add(item.id);
+      counts.rejected = (counts.rejected ?? 0) + 1;
+      i += 1;
+      size = fits;
+      continue;
+    }
+    i += batch.length;
+    fits = Math.max(fits, batch.length);
     const byId = new Map(batch.map((b) => [b.id, b]));
     const left = new Map(); // id -> merged (not pending) for the items the server took
     const keep = [];

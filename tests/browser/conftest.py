@@ -7,6 +7,8 @@ Each test gets its own server subprocess on a free port with a fresh database, a
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -98,6 +100,14 @@ def page_at(browser: Browser, origin: str, scripts: dict[str, str] | None = None
         yield page
     finally:
         context.close()
+
+
+def pushed_body(request: Any) -> Any:
+    """The JSON a request of the app's carried: its pushes go gzipped (1 kB and up)."""
+    body = request.post_data_buffer or b""
+    if request.headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    return json.loads(body)
 
 
 def expect_sent(page: Page, timeout: float | None = None) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import expect_sent
+from tests.browser.conftest import expect_sent, pushed_body
 from tests.browser.samples import CASE
 from tests.browser.test_case_edits import open_edit
 from tests.browser.test_offline_entry import HOA_GIAI
@@ -198,9 +198,7 @@ def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
         page.on(
             "request",
             lambda r: (
-                pushed.append(len(r.post_data_json["submissions"]))
-                if "/sync/push" in r.url
-                else None
+                pushed.append(len(pushed_body(r)["submissions"])) if "/sync/push" in r.url else None
             ),
         )
         if health == "fails-once":  # the cursor's reset_required finds the restore

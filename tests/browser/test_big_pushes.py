@@ -1,0 +1,103 @@
+"""Pushes too large for a proxy before the server (nginx takes 1 MiB unless told otherwise)
+or for the server (10 MiB): the app sends its pushes gzipped, halves a batch that gets 413,
+and sets aside, to be made smaller, an entry too large alone; the others go. Before, a 413
+stopped every sync of the phone for good ("Server error: HTTP 413")."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+from playwright.sync_api import Route, expect
+
+from tests.browser.conftest import pushed_body
+
+REPORT = {  # as the app saves a situation report
+    "thoi_gian_tiep_nhan": "2025-09-10T07:30:00+07:00",
+    "loai_vu_viec": "nguoi_la_kha_nghi",
+    "muc_do": "thap",
+    "nguon_tin": "nguoi_dan_truc_tiep",
+}
+
+LIMIT = 6_000  # bytes of body the "proxy" takes
+
+
+def noise(rng: random.Random, n: int) -> str:
+    """Text gzip cannot shrink much: what a proxy sees is about its length."""
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def entry(form_id: str, data: dict[str, object], n: int) -> dict[str, object]:
+    return {
+        "id": f"019a0000-0000-7000-8000-{n:012d}",
+        "form_id": form_id,
+        "form_version": 1,
+        "record_id": None,
+        "parents": [],
+        "captured_at": "2025-09-01T08:00:00+07:00",
+        "saved_at": "2025-09-01T08:00:00+07:00",
+        "data": data,
+        "status": "queued",
+    }
+
+
+@pytest.mark.browser
+def test_a_push_too_large_for_a_proxy_is_split_and_only_an_entry_too_large_alone_waits(
+    phones, server
+) -> None:
+    phone = phones("can-bo-lo-lon")
+    page = phone.page
+    expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
+    rng = random.Random(7)
+    small = [
+        entry("nam_tinh_hinh", {**REPORT, "noi_dung": noise(rng, 400)}, 10 * n)
+        for n in range(1, 41)
+    ]
+    # ten evidence texts of 2,000 characters: ~15 kB however it is packed
+    scores = {f"tieu_chi_{i:02d}": 8 for i in range(1, 11)}
+    texts = {f"minh_chung_{i:02d}": noise(rng, 2000) for i in range(1, 11)}
+    big = entry(
+        "danh_gia_tieu_chi",
+        {"nam_danh_gia": 2025, "ky_danh_gia": "ca_nam", "ngay_danh_gia": "2025-12-01"}
+        | scores
+        | texts,
+        205,  # saved between the small ones: those after it must not wait for it
+    )
+    phone.js("await db.putMany('outbox', arg)", [*small, big])
+
+    seen: list[tuple[int, str | None, int]] = []  # (status, Content-Encoding, items)
+
+    def proxy(route: Route) -> None:
+        request = route.request
+        body = request.post_data_buffer or b""
+        encoding = request.headers.get("content-encoding")
+        count = len(pushed_body(request)["submissions"])
+        if len(body) > LIMIT:
+            seen.append((413, encoding, count))
+            route.fulfill(status=413, content_type="text/html", body="<html>413</html>")
+        else:
+            seen.append((200, encoding, count))
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", proxy)
+    phone.sync()
+    expect(page.locator("#st-error")).to_have_count(0)
+    assert seen[0][0] == 413 and seen[0][2] == 41
+    assert all(encoding == "gzip" for _, encoding, n in seen if n > 1), seen  # (1 kB and up)
+    assert sum(n for status, _, n in seen if status == 200) == 40, seen
+    # (past the one too large alone, batches as large as went through before)
+    assert len(seen) <= 15, seen
+    [left] = phone.outbox()
+    assert left["id"] == big["id"] and left["status"] == "rejected"
+    assert [e["code"] for e in left["errors"]] == ["too_large"]
+    boss = server.add_user("giam-sat-lo-lon", "supervisor", "01")
+    for item in small:
+        assert server.api(boss, f"/records/{item['id']}")[0] == 200
+    page.goto(f"{server.url}/app/#/outbox")
+    expect(page.locator(f'li[data-id="{big["id"]}"] ul.err')).to_contain_text(
+        "Mục này quá lớn để gửi"
+    )
+    expect(page.locator(f'li[data-id="{big["id"]}"] ul.err')).to_contain_text(
+        "This entry is too large to send"
+    )
