@@ -35,6 +35,19 @@ for (const type of ['pointerup', 'pointercancel']) {
 }
 const afterTap = (fn) => (pressed ? released.push(fn) : setTimeout(fn));
 
+// What is wrong with the phone's storage (db.trouble), above every screen while it lasts: an
+// officer whose Save does nothing must know why, and must not "fix" it by clearing the data.
+const alertBox = h('div', { id: 'storage-alert', role: 'alert', hidden: true });
+bar.before(alertBox);
+function showTrouble(kind) {
+  alertBox.hidden = !kind;
+  alertBox.replaceChildren(...(kind ? [
+    h('p', {}, t(`storage_${kind}`)),
+    kind === 'closed' ? h('button', { type: 'button', onclick: () => location.reload() }, t('reload')) : null,
+  ] : []));
+}
+db.onTrouble(showTrouble);
+
 const go = (hash) => location.replace(hash);
 const link = (href, text, cls = 'btn') => h('a', { href, class: cls }, text);
 
@@ -87,7 +100,7 @@ async function renderStatus() {
     navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     clockOff ? h('span', { id: 'st-clock', class: 'bad' }, t('clock_off', { n: howLong(clockOff) })) : null,
     err ? h('span', { id: 'st-error', class: 'bad' },
-      err.kind === 'network' ? t('err_network')
+      err.kind === 'network' ? t('err_network') : err.kind === 'storage' ? t('err_storage')
         : err.kind === 'auth' ? t(err.problem?.code === 'account_disabled' ? 'err_disabled' : 'err_auth')
           : t('err_server', { m: err.message })) : null,
     h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
@@ -134,6 +147,8 @@ async function setupView(problem = '', token = '') {
   const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', value: token });
   main.replaceChildren(h('section', { class: 'card' },
     h('h2', {}, th('setup_title')),
+    // set up before (its marks in localStorage), its store gone: the browser cleared it
+    drafts.wasSetUp() ? h('p', { class: 'notice', id: 'storage-cleared' }, t('storage_cleared')) : null,
     h('p', {}, t('setup_text')),
     h('label', { for: 'setup-token' }, th('setup_input')), input,
     problem ? h('p', { class: 'err' }, problem) : null,
@@ -165,8 +180,8 @@ async function doSetup(token) {
       network: () => t('setup_offline'),
       other_user: () => t('setup_other_user', { n: e.unsent, ...who(e.before, e.me) }),
       declined: () => t('setup_declined', who(e.before, e.me)),
-    }[e.kind]?.() ?? t('err_server', { m: e.message });
-    if (!(await db.kv('token'))) {
+    }[e.kind]?.() ?? (db.isStorageError(e) ? t(`storage_${db.trouble.kind ?? 'broken'}`) : t('err_server', { m: e.message }));
+    if (!(await db.kv('token').catch(() => null))) {
       if (e.kind === 'network') pending = token;
       return setupView(problem, pending ?? '');
     }
@@ -192,6 +207,13 @@ function takeToken() {
 async function showUser() {
   const me = await db.kv('me');
   document.getElementById('who').textContent = me ? `${me.name} · ${me.area_name || me.area}` : '';
+}
+
+// A draft as last typed: its crash buffer when that is newer (the draft could not be kept
+// since: a full phone, a reload in the middle of an autosave).
+function asTyped(d) {
+  const b = drafts.buffered(d.id);
+  return b && b.at > Date.parse(d.updated_at ?? 0) ? { ...d, data: b.data, updated_at: new Date(b.at).toISOString() } : d;
 }
 
 // What a draft holds, to tell drafts apart: the case it updates, or its first text written.
@@ -221,7 +243,7 @@ async function homeView() {
   const empty = stored.filter((d) => !d.record_id && !d.fixing && blank(d.data) && !drafts.buffered(d.id));
   await db.delMany('drafts', empty.filter((d) => d.updated_at < hour).map((d) => d.id));
   const list = stored.filter((d) => !empty.includes(d)).sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1));
-  const hints = await Promise.all(list.map(draftHint));
+  const hints = await Promise.all(list.map((d) => draftHint(asTyped(d))));
   const titles = Object.fromEntries(manifest.map((f) => [f.form_id, f.title]));
   page('#/',
     h('section', {},
@@ -383,6 +405,11 @@ async function formView(id) {
     d.fresh = false;
     d.updated_at = new Date().toISOString();
     const moved = await drafts.keep(d, readAt, opened, token).catch((e) => {
+      if (db.isStorageError(e)) {
+        // (the typing stays in the crash buffer; the notice above says what to do)
+        note.replaceChildren(t('draft_unsaved'));
+        return null;
+      }
       if (!(e instanceof drafts.HandedOver)) throw e;
       handedOver();
       return null;
@@ -467,7 +494,10 @@ async function formView(id) {
       if (!(e instanceof drafts.HandedOver)) {
         closed = false; // not saved: the form is the draft's again
         leave = leaveForm;
-        throw e;
+        if (!db.isStorageError(e)) throw e;
+        problems.hidden = false;
+        problems.replaceChildren(t('save_failed'));
+        return false;
       }
       handedOver();
       return false;
@@ -511,7 +541,12 @@ async function outboxView() {
     return f ? L(f.title) : id;
   };
   const defs = {};
-  for (const i of items) defs[i.id] = await db.get('forms', [i.form_id, i.form_version]);
+  const versions = new Map(); // one read a form version, not one an entry (3,000 entries: 20 s)
+  for (const i of items) {
+    const key = `${i.form_id}@${i.form_version}`;
+    if (!versions.has(key)) versions.set(key, await db.get('forms', [i.form_id, i.form_version]));
+    defs[i.id] = versions.get(key);
+  }
   // which entry is which: what it holds (an edit, what it changes), and the case it is of
   const cases = new Set((await db.all('records')).map((r) => r.record_id));
   const about = (i) => {
@@ -579,17 +614,23 @@ async function discardItem(gone, shown) {
 }
 
 // No data is ever trapped in a broken browser: the outbox (a valid push body) and the drafts.
+// The file first, what it costs to remember it after: on a phone whose storage is full that
+// write fails, and the file is what the officer has then. The drafts as last typed (a crash
+// buffer newer than its draft, one whose draft could not be kept) go with it.
 async function exportOutbox() {
   const items = await db.all('outbox');
-  // What the file holds may leave the phone when another officer takes it over.
-  await db.setKv('exported', Object.fromEntries(items.map((i) => [i.id, i.saved_at])));
+  const stored = await db.all('drafts').catch(() => []);
+  const unkept = drafts.orphans(stored.map((d) => d.id)).map((id) => {
+    const b = drafts.buffered(id);
+    return b?.draft && { ...b.draft, id, data: b.data, updated_at: new Date(b.at).toISOString() };
+  });
   const body = {
     device_id: await db.kv('device_id'),
     submissions: items.map(sync.toWire),
     exported_at: new Date().toISOString(),
     rejected: Object.fromEntries(items.filter((i) => i.status === 'rejected').map((i) => [i.id, i.errors])),
     held: items.filter((i) => i.status === 'held').map((i) => i.id), // waiting behind a rejected one
-    drafts: await db.all('drafts'),
+    drafts: [...stored.map(asTyped), ...unkept.filter(Boolean)],
   };
   const url = URL.createObjectURL(new Blob([JSON.stringify(body, null, 1)], { type: 'application/json' }));
   const now = new Date(); // the phone's own day and time, as the outbox screen shows them
@@ -600,6 +641,8 @@ async function exportOutbox() {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
+  // What the file holds may leave the phone when another officer takes it over.
+  await db.setKv('exported', Object.fromEntries(items.map((i) => [i.id, i.saved_at]))).catch(() => {});
 }
 
 async function casesView() {
@@ -663,7 +706,9 @@ async function route() {
   if (leave) await leave().catch(() => {});
   leave = null;
   if (takeToken()) return;
-  if (!(await db.kv('token'))) return setupView();
+  const token = await db.kv('token').catch((e) => e);
+  if (token instanceof Error) return main.replaceChildren(); // the notice above says why
+  if (!token) return setupView();
   const [, name, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) ?? [];
   const views = { new: newDraft, draft: formView, fix: fixItem, outbox: outboxView, cases: casesView, case: caseView, edit: editRecord };
   await (views[name] ?? homeView)(decodeURIComponent(arg ?? ''));
@@ -690,10 +735,13 @@ async function boot() {
     if (!sync.status.running && !leave && !/^#\/(new|fix|edit)/.test(location.hash)) route();
   });
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
+  // Asked at every start until the browser grants it (Chrome does for an app on the home
+  // screen): a store that may be evicted when the phone is short of space holds the outbox.
+  navigator.storage?.persisted?.().then((yes) => yes || navigator.storage.persist()).catch(() => {});
   if (takeToken()) return;
-  await showUser();
+  await showUser().catch(() => {});
   await route();
-  if ((await db.kv('token')) && navigator.onLine) sync.syncNow();
+  if ((await db.kv('token').catch(() => null)) && navigator.onLine) sync.syncNow();
 }
 
 boot();

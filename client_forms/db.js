@@ -12,6 +12,22 @@ const STORES = {
 };
 let opening;
 
+// What is wrong with the store, for the app to tell the officer (app.js): 'full' (the phone
+// has no room left: a write failed with QuotaExceededError; gone at the next write that
+// succeeds), 'closed' (a newer app upgraded the store from another tab: this one must reload),
+// 'broken' (the browser would not open it: a private window, a damaged profile), or null.
+export const trouble = { kind: null };
+const watchers = new Set();
+export const onTrouble = (fn) => watchers.add(fn);
+function report(kind) {
+  if (trouble.kind === kind) return;
+  trouble.kind = kind;
+  watchers.forEach((fn) => fn(kind));
+}
+export const isFull = (e) => e?.name === 'QuotaExceededError';
+// An error of the store itself (not of the network or the server): what to tell is in `trouble`.
+export const isStorageError = (e) => e instanceof DOMException && e.name !== 'AbortError';
+
 function open() {
   opening ??= new Promise((resolve, reject) => {
     const r = indexedDB.open('coso', 2);
@@ -24,12 +40,31 @@ function open() {
       r.result.onversionchange = () => {
         r.result.close();
         opening = undefined;
+        report('closed');
       };
       resolve(r.result);
     };
     r.onerror = () => reject(r.error);
+  }).catch((e) => {
+    opening = undefined; // tried again at the next call: a failure may not last
+    report(e?.name === 'VersionError' ? 'closed' : isFull(e) ? 'full' : 'broken');
+    throw e;
   });
   return opening;
+}
+
+// Settles with the transaction: `value()` once it has committed, its error if it failed.
+function settled(t, value) {
+  return new Promise((resolve, reject) => {
+    t.oncomplete = () => {
+      if (t.mode === 'readwrite' && trouble.kind === 'full') report(null); // room again
+      resolve(value());
+    };
+    t.onerror = t.onabort = () => {
+      if (isFull(t.error)) report('full');
+      reject(t.error);
+    };
+  });
 }
 
 // One transaction; resolves when it has committed. Writes ask for strict durability: an
@@ -38,10 +73,7 @@ async function run(store, mode, op) {
   const db = await open();
   const t = db.transaction(store, mode, { durability: mode === 'readwrite' ? 'strict' : 'default' });
   const r = op(t.objectStore(store));
-  return new Promise((resolve, reject) => {
-    t.oncomplete = () => resolve(r?.result);
-    t.onerror = t.onabort = () => reject(t.error);
-  });
+  return settled(t, () => r?.result);
 }
 
 export const get = (store, key) => run(store, 'readonly', (s) => s.get(key));
@@ -70,10 +102,7 @@ export async function tx(stores, fn) {
   const t = db.transaction(stores, 'readwrite', { durability: 'strict' });
   const out = {};
   fn((name) => t.objectStore(name), out);
-  return new Promise((resolve, reject) => {
-    t.oncomplete = () => resolve(out);
-    t.onerror = t.onabort = () => reject(t.error);
-  });
+  return settled(t, () => out);
 }
 
 export const kv = (key) => get('kv', key);

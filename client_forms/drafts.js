@@ -46,6 +46,34 @@ export function newOwner() {
     // no localStorage: no crash buffer either
   }
 }
+// Whose the owner mark is (user id, name, role, area), kept beside it: when the browser has
+// cleared the app's store but not localStorage, the same officer set up again keeps the
+// typing the crash buffers hold (made drafts again); another officer starts a new owner.
+const OWNER_USER = 'coso.owner.user';
+const userKey = (me) => JSON.stringify([me.user_id, me.name, me.role, me.area]);
+export function ownedBy(me) {
+  try {
+    return !!localStorage.getItem(OWNER) && localStorage.getItem(OWNER_USER) === userKey(me);
+  } catch {
+    return false;
+  }
+}
+export function markOwner(me) {
+  try {
+    localStorage.setItem(OWNER_USER, userKey(me));
+  } catch {
+    // no localStorage: no crash buffer either
+  }
+}
+// Whether this browser had the app set up (its marks outlive a store the browser cleared).
+export function wasSetUp() {
+  try {
+    return !!localStorage.getItem(OWNER_USER);
+  } catch {
+    return false;
+  }
+}
+
 // (a phone an older app set up has none yet: it gets one)
 export function owner() {
   try {
@@ -171,6 +199,7 @@ export async function recover(id) {
   };
   if (d && stale(d, saved)) onto(d, saved, typed.opened);
   const def = d && (await db.get('forms', [d.form_id, d.form_version]));
+  if (d && !def) return null; // its form is not on the phone yet (set up again just now): later
   const adds = def && (d.record_id ? Object.keys(changes(def.fields, d.data, d.base ?? {})).length : !blank(d.data));
   if (!adds) {
     unbuffer(id);

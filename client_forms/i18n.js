@@ -171,6 +171,36 @@ const S = {
     'Mục này quá lớn để gửi (máy chủ hoặc mạng không nhận): hãy rút ngắn các nội dung dài rồi lưu lại',
     'This entry is too large to send (the server or the network refuses it): shorten its long texts and save it again',
   ],
+  // The phone's storage (db.trouble), above every screen.
+  storage_full: [
+    'Bộ nhớ của máy đã đầy: ứng dụng không lưu được gì thêm. Hãy giải phóng dung lượng (xóa ảnh, video, ứng dụng không dùng); những gì vừa gõ vẫn được giữ tạm. Đừng xóa dữ liệu của trình duyệt.',
+    'The phone\'s storage is full: the app cannot save anything more. Free some space (photos, videos, unused apps); what you just typed is kept for now. Do not clear the browser\'s data.',
+  ],
+  storage_closed: [
+    'Ứng dụng đã được cập nhật ở một thẻ khác: hãy tải lại trang này để làm tiếp (những gì vừa gõ vẫn được giữ).',
+    'The app was updated in another tab: reload this page to go on (what you just typed is kept).',
+  ],
+  storage_broken: [
+    'Trình duyệt không mở được bộ nhớ của ứng dụng (cửa sổ ẩn danh, hoặc bộ nhớ bị hỏng): không lưu được gì. Hãy mở ứng dụng trong cửa sổ trình duyệt thường.',
+    'The browser would not open the app\'s storage (a private window, or damaged storage): nothing can be saved. Open the app in a normal browser window.',
+  ],
+  storage_cleared: [
+    'Dữ liệu của ứng dụng trên máy này đã bị xóa (trình duyệt dọn bộ nhớ khi máy thiếu chỗ, hoặc ai đó xóa dữ liệu trang web): các mục chưa gửi có thể đã mất. Mở lại đường dẫn cài đặt; những gì đang gõ dở sẽ được khôi phục nếu còn.',
+    'This app\'s data on this phone was deleted (the browser cleared storage when the phone was short of space, or someone cleared the site\'s data): unsent entries may be lost. Open the setup link again; forms you were typing come back if they can.',
+  ],
+  reload: ['Tải lại trang', 'Reload the page'],
+  err_storage: [
+    'Không ghi được vào bộ nhớ của máy (xem thông báo ở trên): chưa đồng bộ xong.',
+    'Could not write to the phone\'s storage (see the notice above): the sync did not finish.',
+  ],
+  draft_unsaved: [
+    'Chưa lưu được bản nháp (bộ nhớ máy đầy); những gì vừa gõ được giữ tạm',
+    'Draft not saved (the phone\'s storage is full); what you typed is kept for now',
+  ],
+  save_failed: [
+    'Chưa lưu được (bộ nhớ của máy có vấn đề, xem thông báo ở trên); biểu mẫu vẫn mở.',
+    'Not saved (a problem with the phone\'s storage, see the notice above); the form stays open.',
+  ],
 };
 // Codes that are about the whole submission; other codes without a field are the server's
 // words (a bad `captured_at`, say), not a field's.

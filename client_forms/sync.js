@@ -3,7 +3,7 @@
 // at a time (a sync asked for meanwhile runs once more after it), and none during a setup
 // (it waits for it); the UI listens with onStatus().
 import * as db from './db.js';
-import { newOwner, unbufferAll } from './drafts.js';
+import { markOwner, newOwner, ownedBy, unbufferAll } from './drafts.js';
 import { afterPush } from './edit.js';
 import { uuid7 } from './uuid7.js';
 
@@ -26,7 +26,7 @@ const emit = () => listeners.forEach((fn) => fn(status));
 class SyncError extends Error {
   constructor(kind, status, detail) {
     super(detail || kind);
-    this.kind = kind; // network | auth | server | other_user, declined (setup)
+    this.kind = kind; // network | auth | server | storage | other_user, declined (setup)
     this.status = status;
     // a 401 too, at the longest delay: an account enabled again goes on by itself
     this.retry = kind === 'network' || kind === 'auth' || status >= 500 || status === 429 || status === 408;
@@ -152,8 +152,9 @@ async function handOver(token, agree, me) {
     unbufferAll();
     newOwner(); // what other tabs type from now on is the previous officer's: never recovered
     Object.assign(status, { error: null, nextRetry: null, lastResult: null });
-  } else if (!before) newOwner();
+  } else if (!before && !ownedBy(me)) newOwner(); // (the same officer after a cleared store: kept)
   await db.setKv('me', me);
+  markOwner(me);
   if (!(await db.kv('device_id'))) await db.setKv('device_id', uuid7());
   await db.setKv('token', token); // last: a stored token means a phone set up
   // Ask the browser not to evict the outbox when the phone is short of space.
@@ -315,13 +316,21 @@ async function pushOutbox() {
     });
     // Out of the outbox and into `sent`, in one transaction: never in neither.
     const sentAt = new Date().toISOString();
-    await db.tx(['outbox', 'sent'], (st) => {
+    const move = (kept) => db.tx(['outbox', 'sent'], (st) => {
       for (const id of left.keys()) {
         const { status: _s, errors: _e, again: _a, ...item } = boxed.get(id);
         st('outbox').delete(id);
-        st('sent').put({ ...item, sent_at: sentAt });
+        if (kept) st('sent').put({ ...item, sent_at: sentAt });
       }
       keep.forEach((item) => st('outbox').put(item));
+    });
+    await move(true).catch(async (e) => {
+      if (!db.isFull(e)) throw e;
+      // No room on the phone: the oldest kept copies make some; failing that, what the server
+      // took leaves the outbox without one (sent again and again, it would keep the phone
+      // from ever pulling, and from being handed over).
+      await db.delFirst('sent', Math.max(left.size, Math.ceil((await db.count('sent')) / 2))).catch(() => {});
+      await move(true).catch(() => move(false));
     });
     await updateCases(merged);
   }
@@ -489,7 +498,9 @@ export function syncNow() {
       await oneAtATime(pass);
     } catch (e) {
       // anything else (a response the browser could not read) is tried again as a network failure
-      status.error = e instanceof SyncError ? e : new SyncError('network', 0, String(e));
+      // (the phone's storage full: not tried again by itself, every try would send it all anew)
+      status.error = e instanceof SyncError ? e
+        : db.isStorageError(e) ? new SyncError('storage', 0, e.name) : new SyncError('network', 0, String(e));
       if (status.error.problem?.code === 'account_disabled') await forgetCases().catch(() => {});
       // Offline, the `online` event starts the next try; no timers burning the battery.
       if (status.error.retry && navigator.onLine) {
