@@ -240,4 +240,6 @@ def restore(file: Path, db: str) -> None:
             new_id = restore_db(file, db)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"restored / đã khôi phục {file} -> {db}; new database id {new_id}")
+    click.echo(
+        f"restored / đã khôi phục {file} -> {db}; new database id / mã cơ sở dữ liệu mới {new_id}"
+    )

@@ -159,7 +159,8 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     with open_store(db, create=True) as store:
         user, token = add_user(store, name, role, area)
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
-    click.echo(f"{user.role} {user.name} — area {area} {where}".rstrip())
+    role_vi = {"officer": "cán bộ", "supervisor": "giám sát", "admin": "quản trị"}[user.role]
+    click.echo(f"{user.role} / {role_vi}: {user.name} — area / địa bàn {area} {where}".rstrip())
     if role == "officer":
         import segno
 

@@ -122,7 +122,7 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
 
     # the operator's restore: the server is stopped, the backup goes in place of coso.db
     restored = run_coso("restore", backup, "--db", db)
-    assert "new database id" in restored
+    assert "new database id / mã cơ sở dữ liệu mới" in restored
 
     conn = sqlite3.connect(db)
     try:

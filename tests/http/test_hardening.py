@@ -446,7 +446,7 @@ def test_a_query_parameter_given_twice_is_refused(api: Api, path: str, query: st
     r = api.client.get(f"{path}?{query}", headers=api.auth("admin"))
     problem = assert_problem(r, 400)
     assert problem["code"] == "bad_parameter"
-    assert [e["code"] for e in problem["errors"]][0] == "duplicate"
+    assert problem["errors"][0]["code"] == "duplicate"
     assert api.client.get(
         f"{path}?{query.split('&')[-1]}", headers=api.auth("admin")
     ).status_code in (200, 400)

@@ -26,6 +26,8 @@ def test_users_add_prints_the_token_last_and_stores_only_its_hash(tmp_path: Path
     token = out.strip().splitlines()[-1]
     assert len(token) >= 43  # 256 bits, url-safe base64
     assert "Phường Hoàn Kiếm, Thành phố Hà Nội" in out
+    # who was made, in both languages (the role and "area" were English only)
+    assert out.splitlines()[0].startswith("officer / cán bộ: lan — area / địa bàn 01.00070 ")
     assert f"/app/#token={token}" in out  # the setup link, token in the fragment
     assert "█" in err or "▀" in err or "▄" in err  # the QR code on standard error
     rows = sqlite3.connect(db).execute("SELECT token_hash FROM users").fetchall()
