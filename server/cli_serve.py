@@ -12,6 +12,7 @@ import os
 import resource
 import socket
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -118,8 +119,23 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             f"\ncoso chạy tại / on {url}  — API {url}/api/v1, ứng dụng / app {url}/app/,"
             f" tài liệu / docs {url}/schema\n"
         )
-        uvicorn.run(
-            create_app(Settings(db=db)),
+        app = create_app(Settings(db=db))
+
+        class Server(uvicorn.Server):
+            """uvicorn's, telling the app at the first signal that it is stopping: what goes
+            on chunk by chunk (records derived anew after a renaming publish, a request's or
+            the start's) ends after its chunk, and the next start does the rest. uvicorn waits
+            for requests in flight before the app hears of it: a publish deriving 100,000
+            records kept a stopped server alive, deaf and holding its lock for minutes."""
+
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                catalog = getattr(app.state, "catalog", None)
+                if catalog is not None:
+                    catalog.stopping.set()
+                super().handle_exit(sig, frame)
+
+        config = uvicorn.Config(
+            app,
             host=host,
             port=port,
             http=problem_h11(),
@@ -127,6 +143,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
+        Server(config).run()
 
 
 def problem_h11() -> type[asyncio.Protocol]:

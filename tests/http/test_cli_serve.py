@@ -9,15 +9,32 @@ import random
 import socket
 import sqlite3
 import subprocess
+import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from click.testing import CliRunner
 
+from server import sync
+from server.catalog import Catalog, publish_files, schema_files
 from server.cli import main
-from tests.support import ROOT, cli_add_user, coso_command, free_port, running_server
+from server.form_source import read_source
+from server.item import now_iso
+from server.store import Store
+from server.store_schema import User
+from tests.support import (
+    ROOT,
+    cli_add_user,
+    coso_command,
+    free_port,
+    hoa_giai,
+    running_server,
+    submission,
+)
 
 
 def coso(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -182,3 +199,93 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             b"GET http://127.0.0.1/api/v1/forms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
         assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # the forms, asking a token
+
+
+def test_a_clean_stop_leaves_the_database_file_whole(tmp_path: Path) -> None:
+    """After SIGTERM the database file alone holds everything acknowledged: an operator who
+    stops the server and copies `coso.db` (a cold backup, a move) got the state before its
+    last writes, which stayed in `coso.db-wal` (the readers of the request threads kept
+    SQLite from folding it in)."""
+    db = tmp_path / "coso.db"
+    token = cli_add_user(db, "can-bo", "officer", "01.00070")
+    item = submission("hoa_giai", hoa_giai(random.Random(1)), version=2)
+    with running_server(db, tmp_path / "log") as srv:
+        auth = {"Authorization": f"Bearer {token}"}
+        r = httpx.post(
+            f"{srv.url}/api/v1/sync/push",
+            json={"device_id": "may-1", "submissions": [item]},
+            headers=auth,
+        )
+        assert r.json()["results"][0]["status"] == "accepted", r.text
+        assert httpx.get(f"{srv.url}/api/v1/sync/pull", headers=auth).status_code == 200
+    alone = tmp_path / "alone.db"
+    alone.write_bytes(db.read_bytes())  # the file, without its -wal
+    with closing(sqlite3.connect(alone)) as conn:
+        assert conn.execute("SELECT id FROM submissions").fetchall() == [(item["id"],)]
+
+
+def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM while a publish derives 60,000 records anew: the server exits after the chunk
+    under way, not after the whole derive (it stayed up, deaf and holding its lock, for
+    minutes), and the next start derives the rest."""
+    db = tmp_path / "coso.db"
+    admin = cli_add_user(db, "quan-tri", "admin", "")
+    store = Store(db)
+    catalog = Catalog(store)
+    publish_files(catalog, schema_files(ROOT / "schemas"))
+    fv = catalog.get("hoa_giai")
+    assert fv is not None
+    with store.write() as w:
+        officer = User(w.add_user("can-bo", "officer", "01.00070", "x", now_iso()), "can-bo",
+                       "officer", "01.00070")  # fmt: skip
+    rng = random.Random(5)
+    pool = [hoa_giai(rng) for _ in range(50)]
+    for _ in range(60):
+        batch = [
+            msgspec.json.encode(submission("hoa_giai", rng.choice(pool), version=fv.latest))
+            for _ in range(1000)
+        ]
+        sync.push(store, catalog, officer, "may-1", [msgspec.Raw(b) for b in batch])
+    store.close()
+    latest = next(
+        read_source(p.read_bytes())
+        for p in reversed(schema_files(ROOT / "schemas"))
+        if p.name.startswith("hoa_giai.")
+    )
+    field = next(f for f in latest["fields"] if f["type"] == "text")
+    field["previous_names"] = [*field.get("previous_names", []), field["name"]]
+    field["name"] = f"{field['name']}_moi"
+
+    answers: list[int] = []
+    with running_server(db, tmp_path / "log", stop_timeout=120) as srv:
+
+        def publish_it() -> None:
+            r = httpx.post(
+                f"{srv.url}/api/v1/forms",
+                json=latest,
+                headers={"Authorization": f"Bearer {admin}"},
+                timeout=120,
+            )
+            answers.append(r.status_code)
+
+        thread = threading.Thread(target=publish_it)
+        thread.start()
+        time.sleep(1.5)  # the version is in; its records are being derived anew
+        started = time.monotonic()
+        srv.stop(timeout=120)
+        stopped_in = time.monotonic() - started
+        thread.join(30)
+    assert answers == [201]
+    version = fv.latest + 1
+    left = Store(db).records_derived_before("hoa_giai", version, "", 10**6)
+    assert left, "the whole derive ran before the server stopped"
+    assert stopped_in < 20, stopped_in
+    with running_server(db, tmp_path / "log"):
+        for _ in range(600):
+            if not Store(db).records_derived_before("hoa_giai", version, "", 1):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the next start did not derive the rest")
