@@ -265,8 +265,11 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
 
         try:
             if path == "/app":  # the app's relative URLs need the slash: /app/app.js, not /app.js
+                # a relative reference (RFC 9110 10.2.2), resolved against the URL the client
+                # asked for: `https://host/coso/app` (a proxy serving coso at a sub-path and
+                # stripping it) goes on to `https://host/coso/app/`, where `/app/` left it
                 query = scope.get("query_string", b"")
-                await answer(308, [(b"location", b"/app/" + (b"?" + query if query else b""))], b"")
+                await answer(308, [(b"location", b"app/" + (b"?" + query if query else b""))], b"")
             elif (wrong := _not_one_url(http)) is not None:
                 body = problem_json(404, "not_found", f"no such resource: {wrong}")
                 await answer(404, [(b"content-type", b"application/problem+json")], body)

@@ -76,4 +76,4 @@ def healthz(store: StoreDep) -> Health:
 @get("/", exclude_from_auth=True, include_in_schema=False, sync_to_thread=False)
 def home() -> Redirect:
     """A person who opens the server's address lands on the officers' app."""
-    return Redirect("/app/")
+    return Redirect("app/")

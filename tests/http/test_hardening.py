@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import anyio
 import msgspec
@@ -407,9 +408,13 @@ def test_the_bearer_scheme_is_case_insensitive(api: Api) -> None:
 
 
 def test_the_server_address_leads_to_the_app(api: Api) -> None:
+    """A relative `Location` (RFC 9110 10.2.2): behind a proxy that serves coso at a sub-path
+    (`https://host/coso/`, the prefix stripped), `/app/` led out of it, to `https://host/app/`.
+    """
     r = api.client.get("/", follow_redirects=False)
     assert r.status_code in (301, 302, 307, 308)
-    assert r.headers["location"].endswith("/app/")
+    assert r.headers["location"] == "app/"
+    assert urljoin("https://host/coso/", r.headers["location"]) == "https://host/coso/app/"
 
 
 def test_the_app_without_its_slash_leads_to_the_app(api: Api) -> None:
@@ -417,7 +422,9 @@ def test_the_app_without_its_slash_leads_to_the_app(api: Api) -> None:
     redirects to `/app/` (keeping a query string), with the common headers."""
     r = api.client.get("/app?x=1", follow_redirects=False)
     assert r.status_code == 308
-    assert r.headers["location"] == "/app/?x=1"
+    assert r.headers["location"] == "app/?x=1"
+    location = r.headers["location"]
+    assert urljoin("https://host/coso/app?x=1", location) == "https://host/coso/app/?x=1"
     assert r.headers["x-content-type-options"] == "nosniff"
     r = api.client.get("/app/", follow_redirects=False)
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
