@@ -37,6 +37,9 @@ from server.web import qualities
 T = TypeVar("T")
 BODY_SECONDS = 120
 MSGPACK = "application/msgpack"
+# MessagePack's spellings, the registered one first: what clients send as Content-Type and
+# name in Accept (the older x- one, and the vnd. one some libraries use)
+MSGPACK_TYPES = (MSGPACK, "application/x-msgpack", "application/vnd.msgpack")
 JSON = "application/json"
 
 
@@ -125,7 +128,7 @@ def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
     """Whether the body is MessagePack (else JSON, or YAML where `yaml`); 415 for any other
     Content-Type."""
     media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
-    if media in (MSGPACK, "application/x-msgpack", "application/vnd.msgpack"):
+    if media in MSGPACK_TYPES:
         return True
     if media in (JSON, "") or media.endswith("+json"):
         return False
@@ -286,16 +289,24 @@ def _split_json_batch(body: bytes, type_: type[T]) -> T | None:
     return head
 
 
-def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
-    """Whether `Accept` prefers MessagePack to JSON (RFC 9110 12.5.1): named with a q above 0
-    and at least JSON's (JSON's through `*/*` or `application/*` too). A tie goes to
-    MessagePack, named on purpose; `application/msgpack;q=0` means "not that"."""
+def msgpack_asked(request: Request[Any, Any, Any]) -> str | None:
+    """The MessagePack type to answer with when `Accept` prefers MessagePack to JSON (RFC 9110
+    12.5.1), else None: one of its spellings named with a q above 0 and at least JSON's
+    (JSON's through `*/*` or `application/*` too), the one with the best q (a tie goes to the
+    registered one). A tie with JSON goes to MessagePack, named on purpose;
+    `application/msgpack;q=0` means "not that"."""
     header = request.headers.get("accept", "")
-    if MSGPACK not in header.lower():
-        return False
+    if "msgpack" not in header.lower():
+        return None
     q = qualities(header)
     json_q = max(q.get(JSON, 0.0), q.get("application/*", 0.0), q.get("*/*", 0.0))
-    return q.get(MSGPACK, 0.0) > 0 and q[MSGPACK] >= json_q
+    best = max(MSGPACK_TYPES, key=lambda media: q.get(media, 0.0))
+    return best if q.get(best, 0.0) > 0 and q[best] >= json_q else None
+
+
+def wants_msgpack(request: Request[Any, Any, Any]) -> bool:
+    """Whether the answer goes as MessagePack (`msgpack_asked`)."""
+    return msgpack_asked(request) is not None
 
 
 def respond(
@@ -307,9 +318,10 @@ def respond(
     """Encode `payload` as MessagePack when the client asks for it, else JSON (`Vary: Accept`,
     so a cache never hands one to a client that asked for the other)."""
     headers = {"Vary": "Accept", **(headers or {})}
-    if wants_msgpack(request):
+    media = msgpack_asked(request)
+    if media is not None:
         body = msgspec.msgpack.encode(msgspec.json.decode(msgspec.json.encode(payload)))
-        return Response(body, status_code=status, media_type=MSGPACK, headers=headers)
+        return Response(body, status_code=status, media_type=media, headers=headers)
     return Response(
         msgspec.json.encode(payload), status_code=status, media_type=JSON, headers=headers
     )

@@ -49,6 +49,36 @@ def test_msgpack_asked_for_gets_msgpack(api: Any, accept: str) -> None:
     assert msgspec.msgpack.decode(r.content)["records"] == []
 
 
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        ("application/x-msgpack", "application/x-msgpack"),
+        ("application/vnd.msgpack", "application/vnd.msgpack"),
+        ("application/json;q=0.5, application/x-msgpack", "application/x-msgpack"),
+        ("application/x-msgpack;q=0.5, application/msgpack", MSGPACK),
+    ],
+)
+def test_every_msgpack_spelling_taken_as_a_body_is_answered_so(
+    api: Any, accept: str, media: str
+) -> None:
+    """The spellings a body may come in (Content-Type) are those Accept is read with: a client
+    that sent `application/x-msgpack` and asked for it back got JSON. It gets the spelling it
+    preferred."""
+    for path in ("/api/v1/records", "/api/v1/forms", "/api/v1/forms/hoa_giai/versions/2"):
+        r = api.client.get(path, headers={**api.auth("supervisor"), "Accept": accept})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith(media), (path, accept)
+        msgspec.msgpack.decode(r.content)
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/x-msgpack;q=0", "application/json, application/vnd.msgpack;q=0.5"]
+)
+def test_other_msgpack_spellings_refused_or_less_preferred_get_json(api: Any, accept: str) -> None:
+    r = api.client.get("/api/v1/me", headers={**api.auth("officer"), "Accept": accept})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+
+
 def test_me_comes_as_msgpack_when_asked(api: Any) -> None:
     as_json = api.client.get("/api/v1/me", headers=api.auth("officer"))
     r = api.client.get("/api/v1/me", headers={**api.auth("officer"), "Accept": MSGPACK})
