@@ -1,7 +1,7 @@
 """The HTTP edge: security headers, a strict Content-Security-Policy for the app, structured
 access logs (never a token), a limit on failed authentication per client address, and HEAD
 wherever GET works (RFC 9110 9.3.2), with the `Allow` of 405 and OPTIONS answers saying so;
-an API request not at its resource's one URL is 404 before anything else sees it.
+a request not at its resource's one URL is 404 before anything else sees it.
 
 A plain ASGI middleware, so it sees every response, static files and errors included.
 """
@@ -165,12 +165,16 @@ def _origin_form(http: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_one_url(http: Mapping[str, Any]) -> str | None:
-    """The path of an API request that is not at a resource's one URL, or None. litestar also
+    """The path of a request that is not at a resource's one URL, or None. litestar also
     routes `versions/2/`, `records//` and `records/%2F` to a handler, so a form version,
     immutable and cached for a year, was cached under two names, and an encoded slash in an id
     read as a path. Refused before routing, so 404 for every method (after it, `GET
-    records/x%2Fresolve` was 405, the method the decoded path did not take)."""
+    records/x%2Fresolve` was 405, the method the decoded path did not take). A path that
+    starts with an empty segment (`//api/v1/records`, `//app/`, `//healthz`, `//`) is no
+    one's either: litestar routed it as the path without it."""
     raw: bytes = http.get("raw_path") or http["path"].encode()
+    if raw.startswith(b"//"):
+        return raw.decode("latin-1")
     if raw.startswith(b"/api/") and (raw.endswith(b"/") or b"//" in raw or b"%2f" in raw.lower()):
         return raw.decode("latin-1")
     return None

@@ -65,6 +65,43 @@ def test_no_path_leaves_the_app_directory(server: RunningServer, raw_path: str) 
 
 
 @pytest.mark.parametrize(
+    "raw_path",
+    [
+        "//api/v1/records",
+        "///api/v1/me",
+        "//api/v1/forms?x=1",
+        "//app/",
+        "//app",
+        "//app/app.js",
+        "//healthz",
+        "//schema",
+        "//",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_a_leading_empty_segment_is_no_resource(
+    server: RunningServer, raw_path: str, method: str
+) -> None:
+    """`//api/v1/records` was routed as `/api/v1/records` (and `//healthz`, `//app/` as theirs):
+    a second URL for each, which an empty segment elsewhere in an API path is not."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        request = client.build_request(method, "/")
+        request.url = request.url.copy_with(raw_path=raw_path.encode())
+        r = client.send(request)
+    assert r.status_code == 404, (method, raw_path, r.status_code)
+    assert r.headers["content-type"] == "application/problem+json"
+    if method != "HEAD":
+        assert assert_problem(r, 404)["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("path", "status"), [("/", 302), ("/app", 308), ("/app/", 200)])
+def test_the_app_is_still_reached_from_the_server_address(
+    server: RunningServer, path: str, status: int
+) -> None:
+    assert _get(server, path).status_code == status
+
+
+@pytest.mark.parametrize(
     "path", ["/schema", "/schema/redoc", "/schema/swagger", "/schema/elements", "/schema/rapidoc"]
 )
 def test_the_docs_pages_run_in_a_sandbox_without_the_app_origin(
