@@ -67,7 +67,10 @@ async def read_body(request: Request[Any, Any, Any], limit: int = MAX_BODY_BYTES
 
 
 async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    # several lines are one list, their values joined (RFC 9110 5.3): `gzip` twice is
+    # `gzip, gzip`, refused as it is on one line, never read as its first line alone
+    sent = request.headers.getall("content-encoding", [])
+    encoding = ", ".join(v.strip() for v in sent).lower() if sent else "identity"
     if encoding == "x-gzip":  # RFC 9110 8.4.1.3: a recipient SHOULD take it as gzip
         encoding = "gzip"
     if encoding not in ("identity", "gzip"):
@@ -126,8 +129,15 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
     """Whether the body is MessagePack (else JSON, or YAML where `yaml`); 415 for any other
-    Content-Type."""
-    media = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    Content-Type, 400 for two of them."""
+    sent = request.headers.getall("content-type", [])
+    if len(sent) > 1:  # not a list header (RFC 9110 5.3): a proxy may take either, so neither is
+        raise Malformed(
+            "send one Content-Type header, not several",
+            code="bad_request",
+            errors=[FieldError("Content-Type", "duplicate", "given more than once")],
+        )
+    media = (sent[0] if sent else JSON).split(";")[0].strip().lower()
     if media in MSGPACK_TYPES:
         return True
     if media in (JSON, "") or media.endswith("+json"):
