@@ -148,9 +148,20 @@ def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
     raise UnsupportedMedia(f"Content-Type {media!r}: send application/json{also} or {MSGPACK}")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(body: bytes, *, msgpack: bool) -> bytes:
+    """A JSON body without the UTF-8 byte order mark it may start with, which RFC 8259 8.1
+    lets a parser ignore: an outbox file the app saved gets one when an old Windows Notepad
+    saves it again, and the push was refused `malformed_body` while `POST /forms` took it."""
+    return body if msgpack else body.removeprefix(UTF8_BOM)
+
+
 async def decode(request: Request[Any, Any, Any], type_: type[T], limit: int = MAX_BODY_BYTES) -> T:
     body = await read_body(request, limit)
     msgpack = is_msgpack(request)
+    body = without_bom(body, msgpack=msgpack)
     if len(body) > 64 * 1024:  # a large body refused may be read again, more slowly: not here
         return await run_sync(lambda: parse(body, type_, msgpack=msgpack))
     return parse(body, type_, msgpack=msgpack)

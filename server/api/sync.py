@@ -10,7 +10,14 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery, QueryParameter
 
 from server import cursor, sync
-from server.api.body import is_msgpack, parse, read_body, respond, split_json_batch
+from server.api.body import (
+    is_msgpack,
+    parse,
+    read_body,
+    respond,
+    split_json_batch,
+    without_bom,
+)
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, ApiOperation, PushRequest, body, errors
 from server.api.records import page_response
@@ -41,6 +48,7 @@ async def push(
 ) -> Response[PushResponse]:
     """Store and merge a batch; one result per item, in order. A 200 is durable."""
     body, msgpack = await read_body(request, MAX_BODY_BYTES), is_msgpack(request)
+    body = without_bom(body, msgpack=msgpack)
     # in a worker thread: a body msgspec refuses may be read again by slower parsers, which
     # must not hold the event loop (and every other request) meanwhile
     envelope = await run_sync(_envelope, body, msgpack)
