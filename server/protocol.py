@@ -71,11 +71,18 @@ class PublishResult(Struct):
 # --- push ------------------------------------------------------------------------------
 
 
-class PushEnvelope(Struct):
-    """The batch; each item is decoded on its own so that one bad item costs nothing else."""
+class PushEnvelope(Struct, forbid_unknown_fields=True):
+    """The batch; each item is decoded on its own so that one bad item costs nothing else.
+    A key it does not have is `unknown_field`, as in an item or a resolution, but for those
+    the app's outbox file adds beside the batch (its "Lưu hộp thư đi ra tệp" / save the outbox
+    to a file), which is a push body as it is: read past, never stored."""
 
     device_id: Annotated[str, Meta(min_length=1, max_length=200)]
     submissions: list[msgspec.Raw]  # at most MAX_BATCH_ITEMS, checked for a 413
+    exported_at: Any = None
+    rejected: Any = None
+    held: Any = None
+    drafts: Any = None
 
 
 class Submission(Struct, forbid_unknown_fields=True):

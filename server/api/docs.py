@@ -29,11 +29,17 @@ PROBLEM_JSON = "application/problem+json"
 JSON, MSGPACK, YAML = "application/json", "application/msgpack", "application/yaml"
 
 
-class PushRequest(msgspec.Struct):
-    """The push envelope as clients send it (`PushEnvelope` decodes each item on its own)."""
+class PushRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The push envelope as clients send it (`PushEnvelope` decodes each item on its own).
+    `exported_at`, `rejected`, `held` and `drafts` are what the app's outbox file adds: it is
+    a push body as it is, and they are read past."""
 
     device_id: Annotated[str, Meta(min_length=1, max_length=200)]
     submissions: Annotated[list[Submission], Meta(max_length=MAX_BATCH_ITEMS)]
+    exported_at: Any = None
+    rejected: Any = None
+    held: Any = None
+    drafts: Any = None
 
 
 # What `app.problem` sends with these statuses.

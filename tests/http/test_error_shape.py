@@ -71,7 +71,7 @@ def test_400_deeply_nested_json(api: Any) -> None:
     """Nesting past any decoder in the envelope itself is a 400 (in an item, only that item is
     refused: tests/http/test_push.py)."""
     deep = b"[" * 100_000 + b"]" * 100_000
-    body = b'{"device_id": "phone-1", "note": ' + deep + b', "submissions": []}'
+    body = b'{"device_id": "phone-1", "drafts": ' + deep + b', "submissions": []}'
     assert_problem(post_raw(api, body), 400)
 
 

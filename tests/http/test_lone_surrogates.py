@@ -30,10 +30,11 @@ def refused_at(response: Any, path: str) -> None:
     ("body", "path"),
     [
         ('{"device_id": "ph\\ud83d", "submissions": []}', "device_id"),
-        ('{"device_id": "p", "submissions": [], "client": "v\\ud83d"}', "client"),
-        ('{"device_id": "p", "submissions": [], "extra": {"a": ["x", "\\ude00"]}}', "extra.a[1]"),
+        # keys the envelope reads past (what the app's outbox file adds beside the batch)
+        ('{"device_id": "p", "submissions": [], "exported_at": "v\\ud83d"}', "exported_at"),
+        ('{"device_id": "p", "submissions": [], "drafts": {"a": ["x", "\\ude00"]}}', "drafts.a[1]"),
     ],
-    ids=["device_id", "an extra key", "deep in an extra key"],
+    ids=["device_id", "a key read past", "deep in a key read past"],
 )
 def test_push_envelope(api: Any, body: str, path: str) -> None:
     r = api.client.post(

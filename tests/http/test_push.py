@@ -1098,7 +1098,8 @@ def test_own_edit_after_a_supervisors_early_edit(api: Any) -> None:
     assert rec["data"]["ket_qua"] == "Đang theo dõi."
 
 
-@pytest.mark.parametrize("bad", [b'"z": NaN', b'"z": "\\ud800"'])
+# outside the items, in a key the envelope reads past (the app's outbox file has it)
+@pytest.mark.parametrize("bad", [b'"exported_at": NaN', b'"exported_at": "\\ud800"'])
 def test_a_huge_body_msgspec_refuses_is_not_read_again_by_slower_parsers(
     api: Any, bad: bytes
 ) -> None:
@@ -1210,3 +1211,39 @@ def test_a_byte_order_mark_elsewhere_is_still_no_json(api: Any) -> None:
     body = b" " + BOM + json.dumps({"device_id": "p", "submissions": []}).encode()
     r = api.client.post(PUSH, content=body, headers={**api.auth("officer"), **JSON_TYPE})
     assert assert_problem(r, 400)["code"] == "malformed_body"
+
+
+@pytest.mark.parametrize("msgpack", [False, True])
+def test_a_key_the_envelope_does_not_have_is_refused(api: Any, msgpack: bool) -> None:
+    """An item and a resolution refuse a key they do not have; the envelope took any (`extra`
+    was 200), so a misspelt key went unseen. Nothing of the batch is stored."""
+    envelope = {"device_id": "p", "submissions": [case(1)], "extra": 1}
+    codec: Any = msgspec.msgpack if msgpack else msgspec.json
+    kind = "application/msgpack" if msgpack else "application/json"
+    r = api.client.post(
+        PUSH,
+        content=codec.encode(envelope),
+        headers={**api.auth("officer"), "Content-Type": kind},
+    )
+    problem = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("extra", "unknown_field")]
+    assert problem["errors"][0]["message"].startswith("Trường không có trong biểu mẫu / ")
+    page = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    assert page["records"] == []
+
+
+def test_the_apps_outbox_file_is_still_a_push_body(api: Any) -> None:
+    """What the app saves to a file ("Lưu hộp thư đi ra tệp", client_forms/app.js
+    exportOutbox) holds the batch and, beside it, what it knew of each entry: read past."""
+    item = case(1)
+    saved = {
+        "device_id": "p",
+        "submissions": [item],
+        "exported_at": "2026-11-27T03:00:00.000Z",
+        "rejected": {item["id"]: [{"path": "x", "code": "min", "message": "…"}]},
+        "held": [],
+        "drafts": [{"id": "d1", "form_id": "hoa_giai", "data": {}}],
+    }
+    r = api.client.post(PUSH, json=saved, headers=api.auth("officer"))
+    assert r.status_code == 200, r.text
+    assert statuses(r.json()["results"]) == ["accepted"]

@@ -30,7 +30,7 @@ values = st.recursive(
 )
 envelopes = st.fixed_dictionaries(
     {"device_id": tricky.filter(bool), "submissions": st.lists(values, max_size=6)},
-    optional={"extra": values},
+    optional={"exported_at": values},  # a key the envelope reads past (the app's outbox file)
 )
 
 
