@@ -29,7 +29,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import ApiError, Malformed, NotFound, problem_json
+from server.errors import ApiError, Malformed, NotFound, msgspec_code, problem_json
 from server.protocol import MAX_BODY_BYTES, FieldError
 from server.store import DatabaseGone, Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -71,10 +71,13 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     elif isinstance(exc, ValidationException):
         status, code, detail = 400, "bad_parameter", str(exc.detail)
         extra = exc.extra if isinstance(exc.extra, list) else []
+        # litestar's messages for a query parameter are msgspec's (`limit=1001`: "Expected
+        # `int` <= 1000"): the same codes as a body's
         errors = [
-            FieldError(str(e.get("key", "")), "invalid", str(e.get("message", "")))
+            FieldError(str(e.get("key", "")), msgspec_code(message), message)
             for e in extra
             if isinstance(e, dict)
+            for message in [str(e.get("message", ""))]
         ] or None
     elif isinstance(exc, HTTPException) and exc.status_code == 413:
         # a Content-Length past the limit, refused before the body is read: the same problem

@@ -6,6 +6,8 @@ malformed, not allowed, or stale. `app.py` turns every exception into problem+js
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from server.protocol import FieldError, Problem
@@ -187,6 +189,39 @@ def msgspec_where(exc: Exception) -> tuple[str, str]:
         return f"a key: {message}", where.rstrip("`")
     message, _, where = text.partition(" - at `$")
     return message, where.rstrip("`")
+
+
+_EXPECTED = re.compile(r"Expected `(\w+)`(?: of length)? ?(>=|>|<=|<) ?(-?[\d.]+)")
+
+
+def msgspec_code(message: str) -> str:
+    """The `errors[].code` (README, Error codes) of a msgspec ValidationError's message, for
+    every place that reports one: a body's shape (api/body.py), a pushed item (item.py) and a
+    query parameter (app.py). "Expected `str`, got `int`" is `type`; a bound is `min`, `max`,
+    `min_items`, `max_items` or `max_length`, and a text that must not be empty, `required`."""
+    if "missing required field" in message:
+        return "required"
+    if "unknown field" in message:
+        return "unknown_field"
+    if "out of range" in message:  # past what a number holds (1e400, 5,000 digits)
+        return "range"
+    if "Invalid enum value" in message:
+        return "choice"
+    bound = _EXPECTED.search(message)
+    if bound is not None:
+        kind, op, n = bound.groups()
+        if " of length " not in message:
+            return "min" if op.startswith(">") else "max"
+        if op.startswith("<"):
+            return "max_length" if kind == "str" else "max_items"
+        if kind != "str":
+            return "min_items"
+        return "required" if n == "1" else "invalid"
+    if "matching regex" in message:
+        return "pattern"
+    if re.search(r"Expected `[^`]+`, got `", message):
+        return "type"
+    return "invalid"
 
 
 def msgspec_key(message: str) -> str | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from server.errors import bilingual_errors, msgspec_key, msgspec_where
+from server.errors import bilingual_errors, msgspec_code, msgspec_key, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
     FieldError,
@@ -107,18 +107,14 @@ def _msgspec_error(
     if where.startswith(".data[...]"):  # msgspec does not name the key: find it
         where = ".data" + _data_key_path(decoder, raw) + where[len(".data[...]") :]
     path = prefix + where
-    code = "unknown_field" if "unknown field" in message else "invalid"
-    if "missing required field" in message or code == "unknown_field":
-        code = "required" if code == "invalid" else code
-        key = msgspec_key(message)
-        if key is not None:
-            path = key_path(path, key)
-    elif not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
-        code = "malformed"
-    elif "Expected" in message:
-        code = "type"
-    elif "out of range" in message:  # past what a number holds (1e400, 5,000 digits)
-        code = "range"
+    if not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
+        return FieldError(path, "malformed", message)
+    code = msgspec_code(message)
+    key = (
+        msgspec_key(message) if "required field" in message or "unknown field" in message else None
+    )
+    if key is not None:  # the key a missing or unknown field names
+        path = key_path(path, key)
     return FieldError(path, code, message)
 
 

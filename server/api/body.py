@@ -21,6 +21,7 @@ from server.errors import (
     Malformed,
     TooLarge,
     UnsupportedMedia,
+    msgspec_code,
     msgspec_key,
     msgspec_where,
 )
@@ -195,14 +196,14 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             # a wrong type at the top may be no MessagePack at all: JSON's `{` reads as the
             # number 123 and the type is checked before the rest is found to be left over
             _whole_msgpack(body, exc)
-        path, code = _named(body, where.lstrip("."), msgpack), "invalid"
-        for words, code_ in (
-            ("missing required field", "required"),
-            ("unknown field", "unknown_field"),
-        ):
-            key = msgspec_key(message) if words in message else None
-            if key is not None:
-                path, code = key_path(path, key), code_
+        path, code = _named(body, where.lstrip("."), msgpack), msgspec_code(message)
+        key = (
+            msgspec_key(message)
+            if "required field" in message or "unknown field" in message
+            else None
+        )
+        if key is not None:  # the key a missing or unknown field names
+            path = key_path(path, key)
         if msgpack and not path and body[:1] in (b"{", b"["):
             message += "; the body looks like JSON: send Content-Type: application/json"
         raise Invalid(message, errors=[FieldError(path, code, message)]) from exc

@@ -45,11 +45,19 @@ def test_400_malformed_json_body(api: Any) -> None:
     assert body["type"].endswith("malformed_body")
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=abc", "limit=100000"])
-def test_400_bad_query_parameter_names_it(api: Any, query: str) -> None:
-    r = api.client.get(f"/api/v1/records?{query}", headers=api.auth("supervisor"))
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("limit=0", "min"), ("limit=abc", "type"), ("limit=1001", "max"), ("limit=1.5", "type")],
+)
+@pytest.mark.parametrize(
+    "path", ["/api/v1/records", "/api/v1/conflicts", "/api/v1/sync/pull", "/api/v1/audit"]
+)
+def test_400_bad_query_parameter_names_it(api: Any, path: str, query: str, code: str) -> None:
+    """With the code README's table gives a value out of its bounds or of the wrong type (it
+    was `invalid`, whatever the fault)."""
+    r = api.client.get(f"{path}?{query}", headers=api.auth("admin"))
     body = assert_problem(r, 400)
-    assert [e["path"] for e in body["errors"]] == ["limit"]
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [("limit", code)]
 
 
 @pytest.mark.parametrize("since", ["garbage", "YzE6eDp5", "%%%", "A" * 5000])
@@ -302,20 +310,40 @@ def test_422_invalid_definition_lists_every_error(api: Any) -> None:
     }
 
 
-def test_422_push_envelope_of_the_wrong_shape(api: Any) -> None:
-    for body in ({"device_id": 5, "submissions": []}, [], {"submissions": "x"}):
-        r = api.client.post(PUSH, json=body, headers=api.auth("officer"))
-        assert_problem(r, 422)
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"device_id": 5, "submissions": []}, ("device_id", "type")),
+        ({"device_id": "", "submissions": []}, ("device_id", "required")),
+        ({"device_id": "p" * 201, "submissions": []}, ("device_id", "max_length")),
+        ({"device_id": "p", "submissions": "x"}, ("submissions", "type")),
+        ({"submissions": []}, ("device_id", "required")),
+        ([], ("", "type")),
+    ],
+)
+def test_422_push_envelope_of_the_wrong_shape(api: Any, body: Any, error: tuple[str, str]) -> None:
+    """Each error with README's code for it (a wrong JSON type is `type`, a bound its own), as
+    an item's are: they were all `invalid`."""
+    r = api.client.post(PUSH, json=body, headers=api.auth("officer"))
+    assert codes(assert_problem(r, 422)) == {error}
 
 
 def test_422_resolve_body_of_the_wrong_shape(api: Any) -> None:
     (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(3)), version=2)])
-    r = api.client.post(
-        f"/api/v1/records/{item['record_id']}/resolve",
-        json={"heads": "x", "values": []},
-        headers=api.auth("supervisor"),
-    )
-    assert assert_problem(r, 422)["errors"][0]["path"] == "heads"
+    heads = [item["id"]]
+    for body, error in (
+        ({"heads": "x", "values": []}, ("heads", "type")),
+        ({"heads": [], "values": {"ket_qua": "x"}}, ("heads", "min_items")),
+        ({"heads": heads, "values": {"ket_qua": "x"}, "note": 5}, ("note", "type")),
+        ({"heads": heads, "values": {"ket_qua": "x"}, "note": "x" * 4001}, ("note", "max_length")),
+        ({"heads": heads}, ("values", "required")),
+    ):
+        r = api.client.post(
+            f"/api/v1/records/{item['record_id']}/resolve",
+            json=body,
+            headers=api.auth("supervisor"),
+        )
+        assert codes(assert_problem(r, 422)) == {error}, body
 
 
 def test_422_a_resolve_value_no_decoder_holds_names_its_field(api: Any) -> None:
