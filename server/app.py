@@ -66,8 +66,9 @@ def _disk_full(exc: Exception) -> bool:
 def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Every error, ours or the framework's, as RFC 9457 problem+json."""
     errors: list[FieldError] | None = None
+    vi: str | None = None
     if isinstance(exc, ApiError):
-        status, code, detail, errors = exc.status, exc.code, exc.detail, exc.errors
+        status, code, detail, errors, vi = exc.status, exc.code, exc.detail, exc.errors, exc.vi
     elif isinstance(exc, ValidationException):
         status, code, detail = 400, "bad_parameter", str(exc.detail)
         extra = exc.extra if isinstance(exc.extra, list) else []
@@ -133,7 +134,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)
         headers = {**exc.headers, **headers}
     return Response(
-        problem_json(status, code, detail, errors),
+        problem_json(status, code, detail, errors, vi),
         status_code=status,
         media_type="application/problem+json",
         headers=headers,

@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from server import areas
-from server.errors import ApiError, Forbidden, Malformed, Unauthorized
+from server.errors import ROLES_VI, ApiError, Forbidden, Malformed, Unauthorized
 from server.forms import nfc
 from server.item import encode, now_iso
 from server.protocol import FieldError
@@ -132,7 +132,10 @@ def _at_least(role: str):  # type: ignore[no-untyped-def]
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user: User = connection.user
         if RANK[user.role] < RANK[role]:
-            raise Forbidden(f"this needs the {role} role or above; you are {user.role}")
+            raise Forbidden(
+                f"this needs the {role} role or above; you are {user.role}",
+                vi=f"Cần vai trò {ROLES_VI[role]} trở lên; bạn là {ROLES_VI[user.role]}",
+            )
 
     guard.__name__ = f"{role}_or_above"
     return guard

@@ -110,20 +110,29 @@ FIELD_ERRORS_VI = {
 
 
 def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None:
-    """Each error's message with the Vietnamese for its code in front."""
+    """Each error's message with the Vietnamese in front: a message made in both languages
+    (naming the limit or the value, as validate.py's) is kept; msgspec's bounds get theirs
+    (`msgspec_vi`); any other gets the Vietnamese for its code."""
     if not errors:
         return errors
+    bounds = ("min", "max", "max_length", "min_items", "max_items")
     return [
-        FieldError(e.path, e.code, f"{FIELD_ERRORS_VI[e.code]} / {e.message}")
+        FieldError(
+            e.path,
+            e.code,
+            f"{(e.code in bounds and msgspec_vi(e.message)) or FIELD_ERRORS_VI[e.code]}"
+            f" / {e.message}",
+        )
         if e.code in FIELD_ERRORS_VI and " / " not in e.message
         else e
         for e in errors
     ]
 
 
-def bilingual(code: str, detail: str) -> str:
-    """`detail` with the Vietnamese for its `code` in front: "Vietnamese / English"."""
-    vi = DETAILS_VI.get(code)
+def bilingual(code: str, detail: str, vi: str | None = None) -> str:
+    """`detail` with the Vietnamese in front: "Vietnamese / English". `vi` is the Vietnamese
+    of this very detail, with its specifics; without it, the Vietnamese for its `code`."""
+    vi = vi or DETAILS_VI.get(code)
     return f"{vi} / {detail}" if vi else detail
 
 
@@ -138,9 +147,11 @@ class ApiError(Exception):
         errors: list[FieldError] | None = None,
         code: str | None = None,
         status: int | None = None,
+        vi: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.vi = vi  # the Vietnamese of `detail`, naming what it names (else the code's)
         self.errors = errors
         if code is not None:
             self.code = code
@@ -178,6 +189,9 @@ class UnsupportedMedia(ApiError):
 
 class Invalid(ApiError):
     status, code = 422, "invalid"
+
+
+ROLES_VI = {"officer": "cán bộ", "supervisor": "giám sát", "admin": "quản trị"}
 
 
 def msgspec_where(exc: Exception) -> tuple[str, str]:
@@ -224,6 +238,25 @@ def msgspec_code(message: str) -> str:
     return "invalid"
 
 
+def msgspec_vi(message: str) -> str | None:
+    """The Vietnamese of a bound msgspec names ("Expected `int` <= 1000"), with its number,
+    in the app's words (client_forms/i18n.js); None for any other message."""
+    bound = _EXPECTED.search(message)
+    if bound is None:
+        return None
+    kind, op, n = bound.groups()
+    if " of length " in message:
+        if kind == "str":
+            return f"Tối đa {n} ký tự" if op.startswith("<") else f"Ít nhất {n} ký tự"
+        return f"Tối đa {n} mục" if op.startswith("<") else f"Cần ít nhất {n} mục"
+    return {
+        ">=": f"Không được nhỏ hơn {n}",
+        ">": f"Phải lớn hơn {n}",
+        "<=": f"Không được lớn hơn {n}",
+        "<": f"Phải nhỏ hơn {n}",
+    }[op]
+
+
 def msgspec_key(message: str) -> str | None:
     """The key a msgspec message names (`unknown field `a`b``, `missing required field `x``):
     between its first and last backtick, for the key may hold one itself."""
@@ -233,15 +266,20 @@ def msgspec_key(message: str) -> str | None:
 
 
 def problem_json(
-    status: int, code: str, detail: str, errors: list[FieldError] | None = None
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[FieldError] | None = None,
+    vi: str | None = None,
 ) -> bytes:
-    """An RFC 9457 problem+json body: `detail` in Vietnamese and English, `errors` too."""
+    """An RFC 9457 problem+json body: `detail` in Vietnamese (`vi`, or the code's) and
+    English, `errors` too."""
     return msgspec.json.encode(
         Problem(
             type=f"urn:coso:problem:{code}",
             title=TITLES.get(status, "Error"),
             status=status,
-            detail=bilingual(code, detail),
+            detail=bilingual(code, detail, vi),
             code=code,
             errors=bilingual_errors(errors),
         )

@@ -174,7 +174,13 @@ def prepare(
                 FieldError(f"{at}.parents[{j}]", "format", "a parent is a submission UUID")
             )
     if len(parents) > MAX_PARENTS:
-        errors.append(FieldError(f"{at}.parents", "max_items", f"at most {MAX_PARENTS} parents"))
+        errors.append(
+            FieldError(
+                f"{at}.parents",
+                "max_items",
+                f"Tối đa {MAX_PARENTS} bản cha / at most {MAX_PARENTS} parents",
+            )
+        )
     creating = record_id == sid
     if creating and parents:
         errors.append(FieldError(f"{at}.parents", "invalid", "a new record has no parents"))
@@ -195,7 +201,13 @@ def prepare(
             sid,
             record_id,
             "unknown_form",
-            [FieldError(f"{at}.form_id", "unknown_form", f"no form {item.form_id!r}")],
+            [
+                FieldError(
+                    f"{at}.form_id",
+                    "unknown_form",
+                    f"Không có biểu mẫu {item.form_id!r} / no form {item.form_id!r}",
+                )
+            ],
         )
     if not 1 <= item.form_version <= fv.latest:
         return _reject(
@@ -206,6 +218,7 @@ def prepare(
                 FieldError(
                     f"{at}.form_version",
                     "unknown_version",
+                    f"Biểu mẫu {item.form_id} chỉ có phiên bản 1 đến {fv.latest} / "
                     f"{item.form_id} has versions 1 to {fv.latest}",
                 )
             ],

@@ -123,9 +123,13 @@ def instant_ns(value: str) -> int:
 
 def _bounds(f: Field, path: str, errors: list[FieldError], value: float, what: str) -> None:
     if f.min is not None and value < f.min:
-        errors.append(FieldError(path, "min", f"{what} must be at least {f.min}"))
+        errors.append(
+            FieldError(path, "min", f"Không được nhỏ hơn {f.min} / {what} must be at least {f.min}")
+        )
     if f.max is not None and value > f.max:
-        errors.append(FieldError(path, "max", f"{what} must be at most {f.max}"))
+        errors.append(
+            FieldError(path, "max", f"Không được lớn hơn {f.max} / {what} must be at most {f.max}")
+        )
 
 
 def _text(f: Field) -> Check:
@@ -144,7 +148,9 @@ def _text(f: Field) -> Check:
         if "\x00" in value:  # no database text type or C string holds it (PostgreSQL neither)
             errors.append(FieldError(path, "control_character", "text may not contain U+0000"))
         if len(value) > limit:
-            errors.append(FieldError(path, "max_length", f"at most {limit} characters"))
+            errors.append(
+                FieldError(path, "max_length", f"Tối đa {limit} ký tự / at most {limit} characters")
+            )
         if pattern is not None and value:
             try:
                 if not pattern.search(value):
@@ -257,10 +263,15 @@ def _select_one(f: Field) -> Check:
             return _wrong_type("a choice value (string)", value, path, errors)
         value = _nfc(value)  # choice values are ASCII; a wrong one still comes back in NFC
         if value not in values:
-            errors.append(FieldError(path, "choice", f"{value!r} is not one of the choices"))
+            errors.append(FieldError(path, "choice", _not_a_choice(value)))
         return value
 
     return check
+
+
+def _not_a_choice(value: str) -> str:
+    """A `choice` error's message, naming the value in both languages (the app's wording)."""
+    return f"{value!r} không có trong các lựa chọn / {value!r} is not one of the choices"
 
 
 def _items(n: float) -> str:
@@ -271,9 +282,13 @@ def _count(f: Field, path: str, errors: list[FieldError], n: int) -> None:
     # none at all is no answer, as the phone takes it: `required` for a required field (the
     # object's check), nothing for an optional one, whose `min` bounds an answer given
     if n and f.min is not None and n < f.min:
-        errors.append(FieldError(path, "min_items", f"at least {_items(f.min)}"))
+        errors.append(
+            FieldError(path, "min_items", f"Cần ít nhất {f.min} mục / at least {_items(f.min)}")
+        )
     if f.max is not None and n > f.max:
-        errors.append(FieldError(path, "max_items", f"at most {_items(f.max)}"))
+        errors.append(
+            FieldError(path, "max_items", f"Tối đa {f.max} mục / at most {_items(f.max)}")
+        )
 
 
 def _select_multiple(f: Field) -> Check:
@@ -293,7 +308,7 @@ def _select_multiple(f: Field) -> Check:
             if not isinstance(v, str):
                 _wrong_type("a choice value (string)", v, here, errors)
             elif v not in values:
-                errors.append(FieldError(here, "choice", f"{v!r} is not one of the choices"))
+                errors.append(FieldError(here, "choice", _not_a_choice(v)))
             elif v in seen:
                 errors.append(FieldError(here, "duplicate", f"{v!r} is selected twice"))
             else:
@@ -347,7 +362,9 @@ def _repeat(f: Field) -> Check:
             return _wrong_type("a list of groups", value, path, errors)
         _count(f, path, errors, len(value))
         if len(value) > MAX_ITEMS:
-            errors.append(FieldError(path, "max_items", f"at most {MAX_ITEMS} items"))
+            errors.append(
+                FieldError(path, "max_items", f"Tối đa {MAX_ITEMS} mục / at most {MAX_ITEMS} items")
+            )
             return value
         out = [inner(item, f"{path}[{i}]", errors, True) for i, item in enumerate(value)]
         # in a group, a null sub-field is no value, as a missing one: one spelling, so that

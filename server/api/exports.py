@@ -85,7 +85,9 @@ def export_form(
     catalog.reload()
     fv = catalog.get(form_id)
     if fv is None:
-        raise NotFound(f"no form {form_id!r}", code="unknown_form")
+        raise NotFound(
+            f"no form {form_id!r}", code="unknown_form", vi=f"Không có biểu mẫu {form_id!r}"
+        )
     chunks = export.export(
         format,  # type: ignore[arg-type]  # checked above
         records_since(store, form_id, scope, start),

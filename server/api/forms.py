@@ -85,7 +85,11 @@ def form_version(
     # which int() reads too. Any other text, or a version never published, is a 404.
     number = int(version) if VERSION_RE.match(version) else 0
     if fv is None or not 1 <= number <= fv.latest:
-        raise NotFound(f"no version {version} of form {form_id!r}", code="unknown_form")
+        raise NotFound(
+            f"no version {version} of form {form_id!r}",
+            code="unknown_form",
+            vi=f"Không có phiên bản {version} của biểu mẫu {form_id!r}",
+        )
     # the definition's hash and the answer's own form: `renames` came into it later, so a
     # copy kept from before is not current (`-2`), though the version never changed
     etag = _etag(request, f"{fv.shas[number - 1]}-2")

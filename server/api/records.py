@@ -81,7 +81,9 @@ def _page(
     if form_id:
         catalog.reload()
         if catalog.get(form_id) is None:
-            raise NotFound(f"no form {form_id!r}", code="unknown_form")
+            raise NotFound(
+                f"no form {form_id!r}", code="unknown_form", vi=f"Không có biểu mẫu {form_id!r}"
+            )
         form_ids = [form_id]
     rows = store.records_page(
         area=request.user.area,

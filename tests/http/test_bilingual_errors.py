@@ -1,0 +1,88 @@
+"""The Vietnamese half of an error names what the English half names: the limit, the value,
+the version, the roles. It was one fixed phrase per code ("Quá dài / at most 200
+characters"), so an officer reading Vietnamese learnt less than one reading English."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tests.support import assert_problem, hoa_giai, submission
+
+
+def _vi(message: str) -> str:
+    vi, sep, _ = message.partition(" / ")
+    assert sep, message
+    return vi
+
+
+def test_a_rejected_items_errors_name_the_limit_and_the_value_in_vietnamese(api: Any) -> None:
+    data = hoa_giai(random.Random(1))
+    data["cac_ben"][0]["ho_ten"] = "A" * 201
+    data["cac_ben"][0]["nam_sinh"] = 1800
+    data["cac_ben"][1]["nam_sinh"] = 2100
+    data["cac_ben"][1]["gioi_tinh"] = "zz"
+    data["so_buoi_hoa_giai"] = 101
+    data["cac_ben"] = data["cac_ben"] * 11  # 22 parties, at most 20
+    (result,) = api.push("officer", [submission("hoa_giai", data, version=2)])
+    assert result["status"] == "rejected"
+    said = {(e["path"], e["code"]): _vi(e["message"]) for e in result["errors"]}
+    at = "submissions[0].data"
+    assert said[(f"{at}.cac_ben[0].ho_ten", "max_length")] == "Tối đa 200 ký tự"
+    assert said[(f"{at}.cac_ben[0].nam_sinh", "min")] == "Không được nhỏ hơn 1900"
+    assert said[(f"{at}.cac_ben[1].nam_sinh", "max")] == "Không được lớn hơn 2026"
+    assert said[(f"{at}.so_buoi_hoa_giai", "max")] == "Không được lớn hơn 100"
+    assert said[(f"{at}.cac_ben[1].gioi_tinh", "choice")] == "'zz' không có trong các lựa chọn"
+    assert said[(f"{at}.cac_ben", "max_items")] == "Tối đa 20 mục"
+
+
+def test_too_few_items_say_how_many_in_vietnamese(api: Any) -> None:
+    data = hoa_giai(random.Random(2))
+    data["cac_ben"] = data["cac_ben"][:1]
+    (result,) = api.push("officer", [submission("hoa_giai", data, version=2)])
+    said = {e["code"]: _vi(e["message"]) for e in result["errors"]}
+    assert said["min_items"] == "Cần ít nhất 2 mục"
+
+
+def test_an_unknown_version_is_named_in_vietnamese(api: Any) -> None:
+    (result,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(3)), version=9)])
+    assert result["reason"] == "unknown_version"
+    assert _vi(result["errors"][0]["message"]) == "Biểu mẫu hoa_giai chỉ có phiên bản 1 đến 2"
+    (result,) = api.push("officer", [submission("khong_co", {}, version=1)])
+    assert _vi(result["errors"][0]["message"]) == "Không có biểu mẫu 'khong_co'"
+    r = api.client.get("/api/v1/forms/hoa_giai/versions/9", headers=api.auth("officer"))
+    detail = assert_problem(r, 404)["detail"]
+    assert detail == (
+        "Không có phiên bản 9 của biểu mẫu 'hoa_giai' / no version 9 of form 'hoa_giai'"
+    )
+    r = api.client.get("/api/v1/records?form_id=khong_co", headers=api.auth("supervisor"))
+    assert _vi(assert_problem(r, 404)["detail"]) == "Không có biểu mẫu 'khong_co'"
+
+
+def test_a_role_refusal_names_both_roles_in_vietnamese(api: Any) -> None:
+    r = api.client.get("/api/v1/records", headers=api.auth("officer"))
+    assert assert_problem(r, 403)["detail"] == (
+        "Cần vai trò giám sát trở lên; bạn là cán bộ / "
+        "this needs the supervisor role or above; you are officer"
+    )
+    r = api.client.get("/api/v1/audit", headers=api.auth("supervisor"))
+    assert _vi(assert_problem(r, 403)["detail"]) == "Cần vai trò quản trị trở lên; bạn là giám sát"
+
+
+def test_msgspecs_bounds_are_named_in_vietnamese(api: Any) -> None:
+    r = api.client.get("/api/v1/records?limit=1001", headers=api.auth("supervisor"))
+    assert _vi(assert_problem(r, 400)["errors"][0]["message"]) == "Không được lớn hơn 1000"
+    r = api.client.get("/api/v1/records?limit=0", headers=api.auth("supervisor"))
+    assert _vi(assert_problem(r, 400)["errors"][0]["message"]) == "Không được nhỏ hơn 1"
+    r = api.client.post(
+        "/api/v1/sync/push",
+        json={"device_id": "p" * 201, "submissions": []},
+        headers=api.auth("officer"),
+    )
+    assert _vi(assert_problem(r, 422)["errors"][0]["message"]) == "Tối đa 200 ký tự"
+    r = api.client.post(
+        "/api/v1/records/0190a000-0000-7000-8000-000000000000/resolve",
+        json={"heads": [], "values": {"ket_qua": "x"}},
+        headers=api.auth("supervisor"),
+    )
+    assert _vi(assert_problem(r, 422)["errors"][0]["message"]) == "Cần ít nhất 1 mục"
