@@ -55,13 +55,14 @@ def audit(
             code="reset_required",
             status=409,
         )
-    rows = store.audit_page(start, limit)
+    rows = store.audit_page(start, limit + 1)  # one past the page: is there more?
+    more, rows = len(rows) > limit, rows[:limit]
     entries = [
         AuditEntry(seq, at, user, user_id, device, action, target, msgspec.Raw(detail))
         for seq, at, user, user_id, device, action, target, detail in rows
     ]
     last = rows[-1][0] if rows else start
-    page = AuditPage(entries, cursor.make(store.db_id, last, cursor.AUDIT), len(rows) == limit)
+    page = AuditPage(entries, cursor.make(store.db_id, last, cursor.AUDIT), more)
     return respond(request, page)
 
 

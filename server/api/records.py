@@ -38,11 +38,12 @@ class _RawPage(msgspec.Struct):
 def page_response(
     request: Request[Any, Any, Any], store: StoreDep, rows: list[RecordRow], start: int, limit: int
 ) -> Response[RecordPage]:
-    """A page of stored record documents, sent without re-parsing them."""
+    """A page of stored record documents, sent without re-parsing them. `rows` were read
+    `limit + 1` at most: one past the page says whether there is more (a page exactly full
+    said `more`, and the client asked for an empty one); `next` is after the last one sent."""
+    more, rows = len(rows) > limit, rows[:limit]
     last = rows[-1].change_seq if rows else start
-    page = _RawPage(
-        [msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), len(rows) == limit
-    )
+    page = _RawPage([msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), more)
     return respond(request, page)
 
 
@@ -88,7 +89,7 @@ def _page(
     rows = store.records_page(
         area=request.user.area,
         since=start,
-        limit=limit,
+        limit=limit + 1,  # one past the page: is there more?
         form_ids=form_ids,
         conflicts_only=conflicts_only,
     )

@@ -107,7 +107,7 @@ def pull(
     rows = store.records_page(
         area=user.area,
         since=start,
-        limit=limit,
+        limit=limit + 1,  # one past the page: is there more? (page_response)
         form_ids=catalog.device_forms(),
         below=user.role != "officer",  # an officer's records are its own area's (areas.reaches)
     )

@@ -566,3 +566,33 @@ def test_a_conflict_settles_on_a_value_held_after_a_version_tightened_the_field(
     r = resolve(api, root["id"], {"heads": heads, "values": {"a": "Trần Thị B"}})
     assert r.status_code == 200, r.text
     assert r.json()["record"]["data"]["a"] == "Trần Thị B" and r.json()["record"]["conflicts"] == []
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "key"),
+    [
+        ("supervisor", "/api/v1/records", "records"),
+        ("officer", "/api/v1/sync/pull", "records"),
+        ("supervisor", "/api/v1/conflicts", "records"),
+        ("admin", "/api/v1/audit", "entries"),
+    ],
+)
+def test_an_exactly_full_last_page_says_no_more(api: Any, who: str, path: str, key: str) -> None:
+    """`more` was `len(page) == limit`: with 4 left and `limit=4` the page said more, and the
+    client asked for an empty page. One more row is read to know; `next` stays the cursor
+    after the last one sent."""
+    for seed in range(4):
+        conflicted(api, seed)
+    everything = pull(api, who, path)[key]
+    n = len(everything)
+    assert n >= 4
+    whole = pull(api, who, path, limit=n)
+    assert whole[key] == everything and whole["more"] is False
+    assert whole["next"] == pull(api, who, path)["next"]
+    first = pull(api, who, path, limit=n - 1)
+    assert first[key] == everything[:-1] and first["more"] is True
+    rest = pull(api, who, path, limit=n - 1, since=first["next"])
+    assert rest[key] == everything[-1:] and rest["more"] is False
+    assert rest["next"] == whole["next"]
+    last = pull(api, who, path, limit=1, since=rest["next"])
+    assert last == {key: [], "next": rest["next"], "more": False}
