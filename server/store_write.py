@@ -212,8 +212,10 @@ class Writer:
         target: str | None,
         detail: str,
     ) -> None:
-        if user_id is None and device_id is None:  # no user: the `coso` command on the server
-            device_id = "cli"
+        if device_id is None:
+            # no device: the `coso` command on the server (no user either), or an action over
+            # the API that no device made (an admin's publish)
+            device_id = "cli" if user_id is None else "api"
         self.conn.execute(
             "INSERT INTO audit (at, user_id, device_id, action, target, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",

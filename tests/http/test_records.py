@@ -481,6 +481,8 @@ def test_audit_tells_two_users_of_one_name_apart(api: Any) -> None:
 
 
 def test_audit_records_a_publish_by_an_admin(api: Any) -> None:
+    """From the API, which has no device: `api` (PROTOCOL: the log says from which device; it
+    was null), as the `coso` command's actions are `cli`."""
     definition = {
         "form_id": "thu_nghiem",
         "title": {"vi": "Thử nghiệm", "en": "Pilot"},
@@ -488,10 +490,11 @@ def test_audit_records_a_publish_by_an_admin(api: Any) -> None:
     }
     assert api.client.post("/api/v1/forms", json=definition, headers=api.auth("admin")).is_success
     last = pull(api, "admin", "/api/v1/audit")["entries"][-1]
-    assert (last["action"], last["target"], last["user"]) == (
+    assert (last["action"], last["target"], last["user"], last["device_id"]) == (
         "form.publish",
         "thu_nghiem@1",
         "admin",
+        "api",
     )
 
 
