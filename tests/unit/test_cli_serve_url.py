@@ -22,7 +22,12 @@ def test_serve_prints_an_address_a_browser_can_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str, url: str
 ) -> None:
     started: list[dict[str, Any]] = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr(
+        "uvicorn.Server.run",
+        lambda self, sockets=None: started.append(
+            {"host": self.config.host, "port": self.config.port}
+        ),
+    )
     monkeypatch.setattr("server.cli_serve.check_port", lambda host, port: None)
     db = tmp_path / "coso.db"
     result = CliRunner().invoke(
@@ -61,7 +66,7 @@ def test_an_ipv6_address_is_written_in_brackets() -> None:
 def test_a_url_phones_cannot_open_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, command: str
 ) -> None:
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: pytest.fail("served"))
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: pytest.fail("served"))
     db = tmp_path / "coso.db"
     args = {
         "users-add": ["users", "add", "lan", "--role", "officer", "--area", "01.00070"],
@@ -101,7 +106,7 @@ def test_a_setup_link_is_the_server_address_and_app(tmp_path: Path, url: str, ba
 def test_serve_prints_the_address_given_less_the_apps_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: None)
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, sockets=None: None)
     monkeypatch.setattr("server.cli_serve.check_port", lambda host, port: None)
     url = "https://example.vn/coso/app/"
     result = CliRunner().invoke(
