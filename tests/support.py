@@ -37,6 +37,22 @@ NAMES = ["An", "Bình", "Cường", "Dung", "Hà", "Hùng", "Lan", "Minh", "Nga"
 STREETS = ["Hàng Bạc", "Hàng Đào", "Lý Thái Tổ", "Đinh Tiên Hoàng", "Tràng Tiền", "Hàng Gai"]
 
 
+def latest_version(form_id: str) -> int:
+    """The N of the newest `schemas/FORM.vN.yaml`: the version a fresh server publishes last."""
+    return max(
+        int(f.name.split(".v")[1].split(".")[0]) for f in (ROOT / "schemas").glob(f"{form_id}.v*.*")
+    )
+
+
+def latest_schema(form_id: str) -> Any:
+    """The definition in the newest `schemas/FORM.vN.yaml`, as plain data (a fresh copy): the
+    base of a test's next version."""
+    from server.form_source import read_source
+
+    path = ROOT / "schemas" / f"{form_id}.v{latest_version(form_id)}.yaml"
+    return read_source(path.read_text("utf-8"))
+
+
 def uuid7(rng: random.Random | None = None) -> str:
     """A time-ordered UUIDv7, as the phones make them."""
     ms = time.time_ns() // 1_000_000
@@ -58,7 +74,7 @@ def person(rng: random.Random) -> str:
 
 
 def hoa_giai(rng: random.Random) -> dict[str, Any]:
-    """A mediation case (hoa_giai v2) as an officer fills it in."""
+    """A mediation case (hoa_giai, valid on v2 and later) as an officer fills it in."""
     return {
         "ngay_tiep_nhan": f"2026-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}",
         "cac_ben": [

@@ -11,11 +11,13 @@ import pytest
 import yaml
 
 from server.app import ROOT
-from tests.support import assert_problem
+from tests.support import assert_problem, latest_version
 
 FORMS = "/api/v1/forms"
 SIX = {"danh_gia_tieu_chi", "hoa_giai", "khen_thuong", "mo_hinh", "nam_tinh_hinh", "tuyen_truyen"}
 LABEL = {"vi": "Ghi chú thêm", "en": "Extra note"}
+HOA_GIAI = latest_version("hoa_giai")  # what a fresh server publishes last
+HOA_GIAI_FILE = f"hoa_giai.v{HOA_GIAI}.yaml"
 
 
 def definition(name: str) -> dict[str, Any]:
@@ -46,8 +48,9 @@ def test_manifest_lists_the_six_forms_at_their_latest_versions(api: Any) -> None
     assert r.status_code == 200
     forms = {f["form_id"]: f for f in r.json()["forms"]}
     assert set(forms) == SIX
-    assert forms["hoa_giai"]["version"] == 2
-    assert all(f["version"] == 1 for name, f in forms.items() if name != "hoa_giai")
+    assert {name: f["version"] for name, f in forms.items()} == {
+        name: latest_version(name) for name in SIX
+    }
     for f in forms.values():
         assert f["title"]["vi"] and f["title"]["en"]
         assert len(f["sha256"]) == 64
@@ -97,7 +100,7 @@ def test_manifest_etag_changes_after_a_publish(api: Any) -> None:
 
 def test_manifest_etag_unchanged_by_an_identical_republish(api: Any) -> None:
     etag = manifest(api).headers["etag"]
-    assert publish(api, definition("hoa_giai.v2.yaml")).status_code == 200
+    assert publish(api, definition(HOA_GIAI_FILE)).status_code == 200
     assert manifest(api, **{"If-None-Match": etag}).status_code == 304
 
 
@@ -117,7 +120,10 @@ def test_manifest_gzip_when_asked(api: Any) -> None:
 # --- one version -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("form_id", "version"), [("hoa_giai", 1), ("hoa_giai", 2), ("mo_hinh", 1)])
+@pytest.mark.parametrize(
+    ("form_id", "version"),
+    [("hoa_giai", 1), ("hoa_giai", 2), ("hoa_giai", HOA_GIAI), ("mo_hinh", 1)],
+)
 def test_version_has_its_definition_version_and_sha256(
     api: Any, form_id: str, version: int
 ) -> None:
@@ -130,7 +136,7 @@ def test_version_has_its_definition_version_and_sha256(
     assert body["fields"]
     assert "immutable" in r.headers["cache-control"]
     assert "max-age" in r.headers["cache-control"]
-    if version == 2:
+    if version == latest_version(form_id):
         latest = {f["form_id"]: f for f in manifest(api).json()["forms"]}[form_id]
         assert latest["sha256"] == body["sha256"]
 
@@ -166,18 +172,18 @@ def test_version_in_msgpack(api: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["hoa_giai/versions/3", "hoa_giai/versions/0", "khong_co/versions/1"]
+    "path", [f"hoa_giai/versions/{HOA_GIAI + 1}", "hoa_giai/versions/0", "khong_co/versions/1"]
 )
 def test_version_404(api: Any, path: str) -> None:
     assert_problem(api.client.get(f"{FORMS}/{path}", headers=api.auth("officer")), 404)
 
 
 def test_a_published_version_never_changes(api: Any) -> None:
-    url = f"{FORMS}/hoa_giai/versions/2"
+    url = f"{FORMS}/hoa_giai/versions/{HOA_GIAI}"
     before = api.client.get(url, headers=api.auth("officer")).content
-    v3 = definition("hoa_giai.v2.yaml")
-    v3["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
-    assert publish(api, v3).json()["version"] == 3
+    nxt = definition(HOA_GIAI_FILE)
+    nxt["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
+    assert publish(api, nxt).json()["version"] == HOA_GIAI + 1
     assert api.client.get(url, headers=api.auth("officer")).content == before
 
 
@@ -185,18 +191,20 @@ def test_a_published_version_never_changes(api: Any) -> None:
 
 
 def test_publish_new_version_201_then_identical_republish_200(api: Any) -> None:
-    v3 = definition("hoa_giai.v2.yaml")
-    v3["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
-    first = publish(api, v3)
+    nxt = definition(HOA_GIAI_FILE)
+    nxt["fields"].append({"name": "ghi_chu", "type": "text", "label": LABEL})
+    first = publish(api, nxt)
     assert first.status_code == 201
     assert first.json()["form_id"] == "hoa_giai"
-    assert first.json()["version"] == 3
-    again = publish(api, copy.deepcopy(v3))
+    assert first.json()["version"] == HOA_GIAI + 1
+    again = publish(api, copy.deepcopy(nxt))
     assert again.status_code == 200
     assert again.json() == first.json()
-    body = api.client.get(f"{FORMS}/hoa_giai/versions/3", headers=api.auth("officer")).json()
+    url = f"{FORMS}/hoa_giai/versions/{HOA_GIAI + 1}"
+    body = api.client.get(url, headers=api.auth("officer")).json()
     assert body["sha256"] == first.json()["sha256"]
-    assert {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"] == 3
+    latest = {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"]
+    assert latest == HOA_GIAI + 1
 
 
 def test_publish_a_new_form_is_version_1(api: Any) -> None:
@@ -206,36 +214,37 @@ def test_publish_a_new_form_is_version_1(api: Any) -> None:
 
 
 def test_publish_refuses_a_type_change_with_a_path(api: Any) -> None:
-    v3 = definition("hoa_giai.v2.yaml")
-    index = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "so_buoi_hoa_giai")
-    v3["fields"][index] = {"name": "so_buoi_hoa_giai", "type": "text", "label": LABEL}
-    body = assert_problem(publish(api, v3), 422)
+    nxt = definition(HOA_GIAI_FILE)
+    index = next(i for i, f in enumerate(nxt["fields"]) if f["name"] == "so_buoi_hoa_giai")
+    nxt["fields"][index] = {"name": "so_buoi_hoa_giai", "type": "text", "label": LABEL}
+    body = assert_problem(publish(api, nxt), 422)
     assert [(e["path"], e["code"]) for e in body["errors"]] == [
         (f"fields[{index}]", "type_changed")
     ]
-    assert {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"] == 2
+    latest = {f["form_id"]: f["version"] for f in manifest(api).json()["forms"]}["hoa_giai"]
+    assert latest == HOA_GIAI
 
 
 def test_publish_refuses_a_type_change_inside_a_repeat(api: Any) -> None:
-    v3 = definition("hoa_giai.v2.yaml")
-    parties = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "cac_ben")
-    inner = v3["fields"][parties]["fields"]
+    nxt = definition(HOA_GIAI_FILE)
+    parties = next(i for i, f in enumerate(nxt["fields"]) if f["name"] == "cac_ben")
+    inner = nxt["fields"][parties]["fields"]
     index = next(i for i, f in enumerate(inner) if f["name"] == "nam_sinh")
     inner[index] = {"name": "nam_sinh", "type": "date", "label": LABEL}
-    body = assert_problem(publish(api, v3), 422)
+    body = assert_problem(publish(api, nxt), 422)
     assert [e["path"] for e in body["errors"]] == [f"fields[{parties}].fields[{index}]"]
 
 
 def test_publish_refuses_a_type_change_through_a_rename(api: Any) -> None:
-    v3 = definition("hoa_giai.v2.yaml")
-    index = next(i for i, f in enumerate(v3["fields"]) if f["name"] == "noi_dung_vu_viec")
-    v3["fields"][index] = {
+    nxt = definition(HOA_GIAI_FILE)
+    index = next(i for i, f in enumerate(nxt["fields"]) if f["name"] == "noi_dung_vu_viec")
+    nxt["fields"][index] = {
         "name": "noi_dung",
         "type": "integer",
         "label": LABEL,
         "previous_names": ["noi_dung_vu_viec", "tom_tat"],
     }
-    body = assert_problem(publish(api, v3), 422)
+    body = assert_problem(publish(api, nxt), 422)
     assert body["errors"][0]["path"].startswith(f"fields[{index}]")
 
 

@@ -16,21 +16,23 @@ import pytest
 
 from server.item import content_hash
 from server.protocol import MAX_REREAD
-from tests.support import assert_problem, hoa_giai, submission, uuid7
+from tests.support import assert_problem, hoa_giai, latest_version, submission, uuid7
 
 PUSH = "/api/v1/sync/push"
 
+HOA_GIAI = latest_version("hoa_giai")  # the shipped forms' latest, as phones push
+
 
 def case(seed: int = 0, **overrides: Any) -> dict[str, Any]:
-    """A new mediation case (hoa_giai v2)."""
-    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=2, **overrides)
+    """A new mediation case (hoa_giai, its latest version)."""
+    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=HOA_GIAI, **overrides)
 
 
 def edit(parent: dict[str, Any], data: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """An edit of `parent`'s record, made on a device that had `parent` as the head."""
     rid = parent["record_id"] or parent["id"]
     return submission(
-        "hoa_giai", data, version=2, record_id=rid, parents=[parent["id"]], **overrides
+        "hoa_giai", data, version=HOA_GIAI, record_id=rid, parents=[parent["id"]], **overrides
     )
 
 
@@ -121,7 +123,7 @@ def test_a_duplicate_says_which_fields_of_its_record_are_in_conflict(api: Any) -
     settle = submission(
         "hoa_giai",
         {"trang_thai": "dang_hoa_giai"},  # neither value: a write, whichever is provisional
-        version=2,
+        version=HOA_GIAI,
         record_id=root["id"],
         parents=[mine["id"], theirs["id"]],
     )
@@ -173,7 +175,7 @@ def test_a_group_written_with_nulls_or_without_them_is_one_value(api: Any) -> No
         {"ho_ten": "Nguyễn Văn A", "vai_tro": "ben_yeu_cau", "nam_sinh": None},
         {"ho_ten": "Trần Thị B", "vai_tro": "ben_con_lai", "nam_sinh": None},
     ]
-    root = submission("hoa_giai", data, version=2)
+    root = submission("hoa_giai", data, version=HOA_GIAI)
     api.push("officer", [root])
     same = [{k: v for k, v in p.items() if v is not None} for p in data["cac_ben"]]
     a = edit(root, {"trang_thai": "dang_hoa_giai", "cac_ben": same})
@@ -192,7 +194,11 @@ def test_pending_child_then_parent_merges_both(api: Any) -> None:
     root = case()
     child = edit(root, {"trang_thai": "hoa_giai_thanh"})
     grandchild = submission(
-        "hoa_giai", {"so_buoi_hoa_giai": 4}, version=2, record_id=root["id"], parents=[child["id"]]
+        "hoa_giai",
+        {"so_buoi_hoa_giai": 4},
+        version=HOA_GIAI,
+        record_id=root["id"],
+        parents=[child["id"]],
     )
     assert statuses(api.push("officer", [grandchild])) == ["pending"]
     assert statuses(api.push("officer", [child])) == ["pending"]
@@ -215,7 +221,11 @@ def test_pending_edit_of_an_existing_record_is_marked_pending(api: Any) -> None:
     api.push("officer", [root])
     lost = edit(root, {"so_buoi_hoa_giai": 1})
     late = submission(
-        "hoa_giai", {"so_buoi_hoa_giai": 2}, version=2, record_id=root["id"], parents=[lost["id"]]
+        "hoa_giai",
+        {"so_buoi_hoa_giai": 2},
+        version=HOA_GIAI,
+        record_id=root["id"],
+        parents=[lost["id"]],
     )
     assert statuses(api.push("officer", [late])) == ["pending"]
     rec = record(api, root["id"])
@@ -232,7 +242,7 @@ def test_pending_edit_of_an_existing_record_is_marked_pending(api: Any) -> None:
 
 def on(root: dict[str, Any], parent_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """An edit of root's record whose parent is `parent_id` (sent before or after it)."""
-    return submission("hoa_giai", data, version=2, record_id=root["id"], parents=[parent_id])
+    return submission("hoa_giai", data, version=HOA_GIAI, record_id=root["id"], parents=[parent_id])
 
 
 def test_edits_that_name_each_other_as_parent_are_a_cycle_not_pending(api: Any) -> None:
@@ -277,7 +287,7 @@ def test_rejected_unknown_form(api: Any) -> None:
     assert reasons(result) == ("unknown_form", {("submissions[0].form_id", "unknown_form")})
 
 
-@pytest.mark.parametrize("version", [0, 3, -1, 2**40])
+@pytest.mark.parametrize("version", [0, HOA_GIAI + 1, -1, 2**40])
 def test_rejected_unknown_version(api: Any, version: int) -> None:
     (result,) = api.push("officer", [case(form_version=version)])
     assert reasons(result) == (
@@ -293,7 +303,7 @@ def test_rejected_invalid_with_paths_into_nested_repeats(api: Any) -> None:
     data["cac_ben"][0]["biet_danh"] = "Tí"
     data["so_buoi_hoa_giai"] = "hai"
     del data["loai_vu_viec"]
-    items = [case(), submission("hoa_giai", data, version=2)]
+    items = [case(), submission("hoa_giai", data, version=HOA_GIAI)]
     good, bad = api.push("officer", items)
     assert good["status"] == "accepted"
     assert reasons(bad) == (
@@ -311,7 +321,7 @@ def test_rejected_invalid_with_paths_into_nested_repeats(api: Any) -> None:
 def test_rejected_invalid_repeat_too_short(api: Any) -> None:
     data = hoa_giai(random.Random(2))
     data["cac_ben"] = data["cac_ben"][:1]
-    (result,) = api.push("officer", [submission("hoa_giai", data, version=2)])
+    (result,) = api.push("officer", [submission("hoa_giai", data, version=HOA_GIAI)])
     assert reasons(result) == ("invalid", {("submissions[0].data.cac_ben", "min_items")})
 
 
@@ -349,7 +359,7 @@ def test_rejected_forbidden_edit_of_another_communes_record(api: Any) -> None:
 def test_rejected_parent_of_another_record(api: Any) -> None:
     a, b = case(1), case(2)
     api.push("officer", [a, b])
-    wrong = submission("hoa_giai", {"so_buoi_hoa_giai": 1}, version=2, record_id=a["id"])
+    wrong = submission("hoa_giai", {"so_buoi_hoa_giai": 1}, version=HOA_GIAI, record_id=a["id"])
     wrong["parents"] = [b["id"]]
     (result,) = api.push("officer", [wrong])
     assert reasons(result) == ("invalid", {("submissions[0].parents", "other_record")})
@@ -908,7 +918,7 @@ def test_older_version_data_maps_to_the_latest_names(api: Any) -> None:
     rec = record(api, item["id"])
     assert rec["data"]["noi_dung_vu_viec"] == data["tom_tat"]
     assert "tom_tat" not in rec["data"]
-    assert rec["form_version"] == 2
+    assert rec["form_version"] == HOA_GIAI
 
 
 def test_v1_edit_of_a_v2_record_writes_the_renamed_field(api: Any) -> None:
@@ -1139,7 +1149,7 @@ def test_a_record_holds_a_bounded_number_of_submissions_waiting_for_parents(
 
     def edit(parents: list[str]) -> dict[str, Any]:
         data = {"trang_thai": "dang_hoa_giai"}
-        return submission("hoa_giai", data, version=2, record_id=root["id"], parents=parents)
+        return submission("hoa_giai", data, version=HOA_GIAI, record_id=root["id"], parents=parents)
 
     early = [edit([uuid7()]) for _ in range(3)]
     chained = edit([early[0]["id"]])  # names one that waits: it waits too

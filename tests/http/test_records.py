@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from server.app import ROOT
-from server.form_source import read_source
 from server.forms import parse_definition
-from tests.support import assert_problem, hoa_giai, submission, uuid7
+from tests.support import assert_problem, hoa_giai, latest_schema, latest_version, submission, uuid7
+
+HOA_GIAI = latest_version("hoa_giai")
 
 
 def case(seed: int = 0) -> dict[str, Any]:
-    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=2)
+    return submission("hoa_giai", hoa_giai(random.Random(seed)), version=HOA_GIAI)
 
 
 def edit(root: dict[str, Any], data: dict[str, Any], parents: list[str] | None = None) -> Any:
     return submission(
-        "hoa_giai", data, version=2, record_id=root["id"], parents=parents or [root["id"]]
+        "hoa_giai", data, version=HOA_GIAI, record_id=root["id"], parents=parents or [root["id"]]
     )
 
 
@@ -74,7 +74,7 @@ def test_record_with_its_submissions(api: Any) -> None:
         assert s["device_id"] == "phone-7"
         assert s["user"] == "officer"
         assert s["received_at"]
-        assert s["form_version"] == 2
+        assert s["form_version"] == HOA_GIAI
     assert stored[root["id"]]["parents"] == []
     assert stored[change["id"]]["parents"] == [root["id"]]
     assert stored[change["id"]]["data"] == change["data"]
@@ -321,9 +321,9 @@ def test_a_conflict_on_a_field_a_later_version_removed_can_still_be_settled(api:
     b = edit(root, {"hoa_giai_vien": "Lê Thị Bình"})
     api.push("officer", [a], device_id="phone-1")
     api.push("officer2", [b], device_id="phone-2")
-    v3 = read_source((ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8"))
-    v3["fields"] = [f for f in v3["fields"] if f["name"] != "hoa_giai_vien"]
-    assert api.catalog.publish(parse_definition(v3), None, None)[0].version == 3
+    nxt = latest_schema("hoa_giai")
+    nxt["fields"] = [f for f in nxt["fields"] if f["name"] != "hoa_giai_vien"]
+    assert api.catalog.publish(parse_definition(nxt), None, None)[0].version == HOA_GIAI + 1
     rec = get(api, root["id"]).json()
     assert [c["field"] for c in rec["conflicts"]] == ["hoa_giai_vien"]
     assert conflicts(api) == [root["id"]]

@@ -16,7 +16,7 @@ from server.catalog import Catalog, publish_files, schema_files
 from server.form_source import read_source
 from server.forms import parse_definition
 from server.store import Store
-from tests.support import hoa_giai, submission
+from tests.support import hoa_giai, latest_version, submission
 
 
 def test_a_push_racing_a_renaming_publish_stores_the_latest_names(tmp_path: Path) -> None:
@@ -27,22 +27,24 @@ def test_a_push_racing_a_renaming_publish_stores_the_latest_names(tmp_path: Path
         serving = Catalog(store)
         publish_files(serving, schema_files(ROOT / "schemas"))
         user, _ = add_user(store, "officer", "officer", "01.00070")
-        v2 = (ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8")
-        v3 = v2.replace(
+        latest = latest_version("hoa_giai")
+        shipped = (ROOT / "schemas" / f"hoa_giai.v{latest}.yaml").read_text("utf-8")
+        renaming = shipped.replace(
             "  - name: hoa_giai_vien\n",
             "  - name: to_hoa_giai\n    previous_names: [hoa_giai_vien]\n",
             1,
         )
-        assert v3 != v2
+        assert renaming != shipped
         serving.reload()  # the push handler's reload, before the items are checked
         publishing = Catalog(other)
-        publishing.publish(parse_definition(read_source(v3, "hoa_giai.v3.yaml")), None, "cli")
+        definition = parse_definition(read_source(renaming, f"hoa_giai.v{latest + 1}.yaml"))
+        publishing.publish(definition, None, "cli")
 
-        item = submission("hoa_giai", hoa_giai(random.Random(1)), version=2)
+        item = submission("hoa_giai", hoa_giai(random.Random(1)), version=latest)
         [result] = sync.push(store, serving, user, "phone", [msgspec.json.encode(item)])
         assert result.status == "accepted"
         record = msgspec.json.decode(store.record(item["id"]).doc)
-        assert record["form_version"] == 3
+        assert record["form_version"] == latest + 1
         assert "to_hoa_giai" in record["data"]
         assert "hoa_giai_vien" not in record["data"]
     finally:

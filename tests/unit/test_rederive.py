@@ -24,10 +24,12 @@ from server.form_source import read_source
 from server.forms import parse_definition
 from server.store import Store
 from server.store_schema import DERIVE_RULES
-from tests.support import hoa_giai, submission
+from tests.support import hoa_giai, latest_version, submission
 
-V2 = (ROOT / "schemas" / "hoa_giai.v2.yaml").read_text("utf-8")
-V3 = V2.replace(
+LATEST = latest_version("hoa_giai")  # what the records are pushed on
+NEXT = LATEST + 1  # the renaming version the tests publish
+SHIPPED = (ROOT / "schemas" / f"hoa_giai.v{LATEST}.yaml").read_text("utf-8")
+RENAMING = SHIPPED.replace(
     "  - name: hoa_giai_vien\n", "  - name: to_hoa_giai\n    previous_names: [hoa_giai_vien]\n", 1
 )
 
@@ -38,7 +40,7 @@ def setup(path: Path, n: int) -> tuple[Store, Catalog, Any, list[dict[str, Any]]
     publish_files(catalog, schema_files(ROOT / "schemas"))
     user, _ = add_user(store, "officer", "officer", "01.00070")
     rng = random.Random(5)
-    items = [submission("hoa_giai", hoa_giai(rng), version=2) for _ in range(n)]
+    items = [submission("hoa_giai", hoa_giai(rng), version=LATEST) for _ in range(n)]
     results = sync.push(store, catalog, user, "phone", [msgspec.json.encode(i) for i in items])
     assert {r.status for r in results} == {"accepted"}
     return store, catalog, user, items
@@ -50,8 +52,8 @@ def doc(store: Store, record_id: str) -> dict[str, Any]:
     return msgspec.json.decode(row.doc)  # type: ignore[no-any-return]
 
 
-def publish_v3(catalog: Catalog) -> None:
-    catalog.publish(parse_definition(read_source(V3, "hoa_giai.v3.yaml")), None, "cli")
+def publish_renaming(catalog: Catalog) -> None:
+    catalog.publish(parse_definition(read_source(RENAMING, f"hoa_giai.v{NEXT}.yaml")), None, "cli")
 
 
 def test_a_renaming_publish_derives_its_records_a_few_at_a_time(
@@ -67,11 +69,11 @@ def test_a_renaming_publish_derives_its_records_a_few_at_a_time(
         return rebuild(w, ids, *args, **kwargs)
 
     monkeypatch.setattr(derive, "rebuild", counted)
-    publish_v3(catalog)
+    publish_renaming(catalog)
     assert sizes == [10, 10, 5]  # three transactions, not one
     for item in items:
         record = doc(store, item["id"])
-        assert record["form_version"] == 3
+        assert record["form_version"] == NEXT
         assert "to_hoa_giai" in record["data"] and "hoa_giai_vien" not in record["data"]
     store.close()
 
@@ -82,23 +84,23 @@ def test_a_record_not_reached_yet_is_merged_afresh_by_an_edit_and_finished_later
     store, catalog, user, items = setup(tmp_path / "coso.db", 3)
     # the publish stops before deriving anything (a crash between its transactions)
     monkeypatch.setattr(Catalog, "rederive", lambda self, form_id, below: 0)
-    publish_v3(catalog)
+    publish_renaming(catalog)
     monkeypatch.undo()
     first = items[0]
-    assert "hoa_giai_vien" in doc(store, first["id"])["data"]  # still the v2 names
+    assert "hoa_giai_vien" in doc(store, first["id"])["data"]  # still the old names
     edit = submission(
         "hoa_giai",
         {"to_hoa_giai": "Lê Thị Hoa"},
-        version=3,
+        version=NEXT,
         record_id=first["id"],
         parents=[first["id"]],
     )
     [result] = sync.push(store, catalog, user, "phone", [msgspec.json.encode(edit)])
     assert result.status == "accepted"
     record = doc(store, first["id"])
-    assert record["form_version"] == 3
+    assert record["form_version"] == NEXT
     assert record["data"]["to_hoa_giai"] == "Lê Thị Hoa"
-    assert "hoa_giai_vien" not in record["data"]  # merged afresh, not the v2 state patched
+    assert "hoa_giai_vien" not in record["data"]  # merged afresh, not the old state patched
     assert catalog.finish_rederive() == 2  # the two records no edit touched
     for item in items[1:]:
         assert "hoa_giai_vien" not in doc(store, item["id"])["data"]
@@ -113,7 +115,7 @@ def test_the_server_finishes_a_renaming_publish_when_it_starts(
     store, catalog, _, items = setup(db, 4)
     with monkeypatch.context() as m:
         m.setattr(Catalog, "rederive", lambda self, form_id, below: 0)
-        publish_v3(catalog)
+        publish_renaming(catalog)
     store.close()
     with TestClient(create_app(Settings(db=str(db)))) as client:
         store = client.app.state.store
@@ -121,7 +123,7 @@ def test_the_server_finishes_a_renaming_publish_when_it_starts(
         deadline = time.monotonic() + 20  # the start derives them beside the requests
         while time.monotonic() < deadline:
             versions = [doc(store, item["id"])["form_version"] for item in items]
-            if versions == [3] * len(items):
+            if versions == [NEXT] * len(items):
                 break
             time.sleep(0.05)
         for item in items:
@@ -142,21 +144,21 @@ def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
         try:
             with monkeypatch.context() as m:
                 m.setattr(Catalog, "rederive", lambda self, form_id, below: 0)
-                publish_v3(Catalog(cli_store))
+                publish_renaming(Catalog(cli_store))
         finally:
             cli_store.close()
-        assert doc(served, items[0]["id"])["form_version"] == 2  # nothing derived yet
+        assert doc(served, items[0]["id"])["form_version"] == LATEST  # nothing derived yet
         token = add_user(served, "sup", "supervisor", "01")[1]
         r = client.get("/api/v1/forms", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if all(doc(served, i["id"])["form_version"] == 3 for i in items):
+            if all(doc(served, i["id"])["form_version"] == NEXT for i in items):
                 break
             time.sleep(0.05)
         for item in items:
             record = doc(served, item["id"])
-            assert record["form_version"] == 3
+            assert record["form_version"] == NEXT
             assert "to_hoa_giai" in record["data"]
 
 
@@ -247,7 +249,7 @@ def test_an_export_streaming_across_a_renaming_publish_loses_no_value(
         later=lambda: renames_now(catalog, "hoa_giai"),  # type: ignore[arg-type]
     )
     first = next(chunks)  # the first page read, and written in part
-    publish_v3(catalog)
+    publish_renaming(catalog)
     text = (first + b"".join(chunks)).decode("utf-8-sig")
     if fmt == "csv":
         table = list(csv.DictReader(io.StringIO(text, newline="")))
@@ -257,4 +259,5 @@ def test_an_export_streaming_across_a_renaming_publish_loses_no_value(
     last = {row["record_id"]: row for row in table}
     sent = {i["id"]: i["data"]["hoa_giai_vien"] for i in items if "hoa_giai_vien" in i["data"]}
     assert sent and all(last[rid]["hoa_giai_vien"] == value for rid, value in sent.items())
-    assert doc(store, items[0]["id"])["form_version"] == 3  # they were derived under v3
+    # they were derived under the new version
+    assert doc(store, items[0]["id"])["form_version"] == NEXT
