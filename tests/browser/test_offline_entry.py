@@ -78,7 +78,8 @@ def test_offline_entry_then_sync(phones, server) -> None:
     phone.new("nam_tinh_hinh")
     phone.fill(NAM_TINH_HINH)
     expect(phone.field("sdt_nguoi_bao").locator(".err")).to_have_text(
-        "Không đúng định dạng / Wrong format"
+        "Không đúng định dạng: 10 hoặc 11 chữ số, bắt đầu bằng 0 (ví dụ 0912345678)"
+        " / Wrong format: 10 or 11 digits starting with 0 (e.g. 0912345678)"
     )
     phone.save()
     expect(page.locator("#form-errors")).to_be_visible()

@@ -72,5 +72,6 @@ def test_an_error_shown_on_leaving_a_field_does_not_lose_the_tap_below(phones, t
         page.mouse.click(x, y)
     expect(radio).to_be_checked()
     expect(phone.field("cac_ben[0].so_dien_thoai").locator(".err")).to_have_text(
-        "Không đúng định dạng / Wrong format"
+        "Không đúng định dạng: 10 hoặc 11 chữ số, bắt đầu bằng 0 (ví dụ 0912345678)"
+        " / Wrong format: 10 or 11 digits starting with 0 (e.g. 0912345678)"
     )
