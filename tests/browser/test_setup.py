@@ -142,7 +142,7 @@ def test_two_officers_of_one_name_and_commune_are_never_taken_for_one(phones, se
     assert b_id != a_id
     page.goto(f"{server.url}/app/#token={b_token}")
     expect(page.locator(".flash")).to_contain_text(
-        f"Đường dẫn này của Nguyễn Văn An (Phường Hoàn Kiếm, Thành phố Hà Nội, #{b_id}),"
+        f"Đường dẫn cài đặt này của Nguyễn Văn An (Phường Hoàn Kiếm, Thành phố Hà Nội, #{b_id}),"
         f" nhưng máy còn 1 mục chưa gửi của Nguyễn Văn An (Phường Hoàn Kiếm, Thành phố Hà Nội,"
         f" #{a_id})"
     )
