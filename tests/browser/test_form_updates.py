@@ -11,6 +11,7 @@ from playwright.sync_api import Response, expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
+from tests.support import latest_schema
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 PRAISE = {
@@ -229,8 +230,8 @@ def test_cases_follow_the_forms_the_latest_versions_send_to_phones(phones, serve
     phone.fill({"so_buoi_hoa_giai": "3"})  # a draft on it, not saved
 
     admin = server.add_user("quan-tri-theo-doi", "admin", "")
-    for name, follow in (("hoa_giai.v2.yaml", False), ("khen_thuong.v1.yaml", True)):
-        form = yaml.safe_load((SCHEMAS / name).read_text("utf-8"))
+    for form_id, follow in (("hoa_giai", False), ("khen_thuong", True)):
+        form = latest_schema(form_id)
         status, body = server.api(admin, "/forms", {**form, "sync_to_devices": follow})
         assert status == 201, body
     page.goto(f"{server.url}/app/#/cases")

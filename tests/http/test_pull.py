@@ -17,11 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server import areas, cursor
-from server.app import ROOT
-from server.form_source import read_source
 from server.store import Store
 from tests.conftest import OFFICER_AREA, OTHER_COMMUNE, OTHER_PROVINCE, Api
-from tests.support import assert_problem, hoa_giai, submission
+from tests.support import assert_problem, hoa_giai, latest_schema, submission
 
 RECORDS, PULL = "/api/v1/records", "/api/v1/sync/pull"
 
@@ -174,8 +172,7 @@ def test_a_form_made_a_follow_up_form_brings_its_records_to_phones_already_in_sy
     (page,) = pages(api, "officer", PULL, 1000)
     assert [r["record_id"] for r in page["records"]] == [case]
     cursor_before = page["next"]
-    definition = read_source((ROOT / "schemas" / "khen_thuong.v1.yaml").read_bytes())
-    publish = {**definition, "sync_to_devices": True}
+    publish = {**latest_schema("khen_thuong"), "sync_to_devices": True}
     r = api.client.post("/api/v1/forms", json=publish, headers=api.auth("admin"))
     assert r.status_code == 201, r.text
     got = [r for p in pages(api, "officer", PULL, 1, since=cursor_before) for r in p["records"]]
