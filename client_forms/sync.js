@@ -10,6 +10,9 @@ import { uuid7 } from './uuid7.js';
 const API = new URL('../api/v1', location.href).pathname;
 const HEALTH = new URL('../healthz', location.href).pathname;
 const BATCH = 100; // the protocol allows 1000; small batches keep each request short on 2G
+// A push of one entry under this many characters answered 413 is no entry's fault (no proxy
+// takes less), nor is one no larger than a push that went through.
+const SMALL = 8 * 1024;
 // A request that has not finished by then (sent into a link that went dead without closing)
 // is given up, and the sync tries again: time enough for a batch on 2G.
 const TIMEOUT = 90_000;
@@ -217,7 +220,8 @@ export async function refreshForms(listed = null) {
 
 // The cases of a form a version made no longer a follow-up form (`sync_to_devices` off): the
 // server sends no more of their changes, so the phone's copies go, out of date from now on;
-// not the case an unsent entry or an open draft is made on, nor one this phone made.
+// not the case an unsent entry or an open draft is made on (a case this phone made and has
+// not sent among them).
 async function unfollowed(manifest) {
   const off = new Set(manifest.filter((f) => !f.sync_to_devices).map((f) => f.form_id));
   if (!off.size) return;
@@ -244,8 +248,10 @@ async function pushOutbox() {
   if (!deviceId) await db.setKv('device_id', (deviceId = uuid7())); // the server requires one
   const box = await db.all('outbox');
   const boxed = new Map(box.map((i) => [i.id, i]));
-  // What the server has not taken: rejected items and the edits held behind them.
-  const blocked = new Set(box.filter((i) => i.status === 'rejected' || i.status === 'held').map((i) => i.id));
+  // What the server has not taken: rejected items and the edits held behind them; an entry set
+  // aside as too large goes again (the 413 may have been a proxy's passing mistake).
+  const large = (i) => i.status === 'rejected' && i.errors?.length && i.errors.every((e) => e.code === 'too_large');
+  const blocked = new Set(box.filter((i) => (i.status === 'rejected' && !large(i)) || i.status === 'held').map((i) => i.id));
   let held = box.filter((i) => i.status === 'held').sort((a, b) => (a.id < b.id ? -1 : 1));
   const items = box
     .filter((i) => !blocked.has(i.id))
@@ -253,9 +259,11 @@ async function pushOutbox() {
   const counts = {};
   let size = BATCH;
   let fits = 1; // the most entries a push that went through held
+  let largest = 0; // the longest push that went through (characters of JSON)
   for (let i = 0; i < items.length;) {
     const batch = items.slice(i, i + size);
     const body = { device_id: deviceId, submissions: batch.map(toWire) };
+    const length = JSON.stringify(body).length;
     let results;
     try {
       ({ results } = await json(await api('/sync/push', { method: 'POST', body, pack: true })));
@@ -269,6 +277,10 @@ async function pushOutbox() {
         continue;
       }
       const [item] = batch;
+      // One entry refused that is small, or no larger than what went through: the proxy (or
+      // the server) refuses everything now, and no entry is to blame; tried again later, with
+      // backoff. Else it is set aside (and tried again at the next sync).
+      if (length < SMALL || length <= largest) throw Object.assign(e, { retry: true });
       await db.put('outbox', { ...item, status: 'rejected', errors: [{ path: '', code: 'too_large' }] });
       blocked.add(item.id);
       counts.rejected = (counts.rejected ?? 0) + 1;
@@ -278,6 +290,7 @@ async function pushOutbox() {
     }
     i += batch.length;
     fits = Math.max(fits, batch.length);
+    largest = Math.max(largest, length);
     const byId = new Map(batch.map((b) => [b.id, b]));
     const left = new Map(); // id -> merged (not pending) for the items the server took
     const keep = [];

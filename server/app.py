@@ -148,6 +148,8 @@ def _query_checked(request: Request[Any, Any, Any]) -> None:
     would be read as the last (a client meaning "either form" would get one form's records).
     Checked before every API handler; a request's one URL is checked before routing
     (server/web.py)."""
+    if request.method == "OPTIONS":  # a question about the path, whatever the query
+        return
     names = [
         name
         for name, _ in parse_qsl(

@@ -60,6 +60,7 @@ def test_a_push_too_large_for_a_proxy_is_split_and_only_an_entry_too_large_alone
     big = entry(
         "danh_gia_tieu_chi",
         {"nam_danh_gia": 2025, "ky_danh_gia": "ca_nam", "ngay_danh_gia": "2025-12-01"}
+        | {"xep_loai": "kha", "nguoi_danh_gia": "Trần Văn Bình"}
         | scores
         | texts,
         205,  # saved between the small ones: those after it must not wait for it
@@ -101,3 +102,37 @@ def test_a_push_too_large_for_a_proxy_is_split_and_only_an_entry_too_large_alone
     expect(page.locator(f'li[data-id="{big["id"]}"] ul.err')).to_contain_text(
         "This entry is too large to send"
     )
+
+    # the proxy put right: the entry set aside goes at the next sync, by itself
+    page.unroute("**/api/v1/sync/push", proxy)
+    phone.sync()
+    assert phone.outbox() == []
+    assert server.api(boss, f"/records/{big['id']}")[0] == 200
+
+
+@pytest.mark.browser
+def test_a_413_to_every_push_blames_no_entry_and_passes(phones, server) -> None:
+    """A proxy that refuses every body for a while (misconfigured, a captive portal): small
+    entries are not set aside as too large, one by one; the sync fails, is tried again,
+    and everything goes once the proxy is put right."""
+    phone = phones("can-bo-413")
+    page = phone.page
+    expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
+    small = [entry("nam_tinh_hinh", {**REPORT, "noi_dung": f"Báo cáo {n}"}, n) for n in (1, 2, 3)]
+    edit = entry("nam_tinh_hinh", {"noi_dung": "Báo cáo 1, sửa"}, 9)
+    edit |= {"record_id": small[0]["id"], "parents": [small[0]["id"]]}
+    phone.js("await db.putMany('outbox', arg)", [*small, edit])
+
+    def refuse(route: Route) -> None:
+        route.fulfill(status=413, content_type="text/html", body="<html>413</html>")
+
+    page.route("**/api/v1/sync/push", refuse)
+    phone.sync()
+    expect(page.locator("#st-error")).to_contain_text("413")
+    assert {i["status"] for i in phone.outbox()} == {"queued"}
+    page.unroute("**/api/v1/sync/push", refuse)
+    phone.sync()
+    assert phone.outbox() == []
+    boss = server.add_user("giam-sat-413", "supervisor", "01")
+    status, record = server.api(boss, f"/records/{small[0]['id']}")
+    assert status == 200 and record["data"]["noi_dung"] == "Báo cáo 1, sửa"

@@ -489,6 +489,15 @@ def test_a_query_parameter_the_path_does_not_take_is_refused(
     assert "Đường dẫn này không có tham số này / " in problem["errors"][0]["message"]
 
 
+def test_options_answers_about_the_path_whatever_its_query(api: Api) -> None:
+    """OPTIONS asks which methods a path takes: its query is not read (it was 400
+    `unknown_parameter`, the automatic OPTIONS handler taking no parameters)."""
+    for path in ("/api/v1/sync/push?x=1", "/api/v1/records?formid=x"):
+        r = api.client.options(path)
+        assert r.status_code == 204, r.text
+        assert "GET" in r.headers["allow"] or "POST" in r.headers["allow"]
+
+
 def test_two_authorization_headers_are_refused(api: Api) -> None:
     """Authorization is not a list (RFC 9110 11.6.2): with two, a proxy and the server could
     each take another one. Neither is taken, whichever comes first."""
