@@ -73,6 +73,18 @@ def person(rng: random.Random) -> str:
     return f"{rng.choice(GIVEN)} {rng.choice(NAMES)}"
 
 
+# A commendation proposal (khen_thuong v1), as an officer fills it in: a form that, as
+# shipped, does not sync to devices.
+COMMENDATION = {
+    "doi_tuong": "ca_nhan",
+    "ten": "Nguyễn Văn An",
+    "thanh_tich": "Tố giác tội phạm",
+    "hinh_thuc_khen_thuong": "thu_khen",
+    "don_vi_de_nghi": "Công an phường",
+    "ngay_de_nghi": "2026-03-01",
+}
+
+
 def hoa_giai(rng: random.Random) -> dict[str, Any]:
     """A mediation case (hoa_giai, valid on v2 and later) as an officer fills it in."""
     return {

@@ -11,17 +11,9 @@ from playwright.sync_api import Response, expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
-from tests.support import latest_schema
+from tests.support import COMMENDATION, latest_schema
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-PRAISE = {
-    "doi_tuong": "ca_nhan",
-    "ten": "Nguyễn Văn An",
-    "thanh_tich": "Tố giác tội phạm",
-    "hinh_thuc_khen_thuong": "thu_khen",
-    "don_vi_de_nghi": "Công an phường",
-    "ngay_de_nghi": "2026-03-01",
-}
 
 
 @pytest.mark.browser
@@ -219,7 +211,7 @@ def test_cases_follow_the_forms_the_latest_versions_send_to_phones(phones, serve
     on."""
     case = push_case(server, {**CASE, "hoa_giai_vien": "Nguyễn Văn Hòa"})
     kept = push_case(server, {**CASE, "hoa_giai_vien": "Trần Thị Mai"})
-    praise = push_case(server, PRAISE, form_id="khen_thuong", version=1)
+    praise = push_case(server, COMMENDATION, form_id="khen_thuong", version=1)
     phone = phones("can-bo-theo-doi")
     page = phone.page
     page.goto(f"{server.url}/app/#/cases")

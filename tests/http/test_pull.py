@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from server import areas, cursor
 from server.store import Store
 from tests.conftest import OFFICER_AREA, OTHER_COMMUNE, OTHER_PROVINCE, Api
-from tests.support import assert_problem, hoa_giai, latest_schema, submission
+from tests.support import COMMENDATION, assert_problem, hoa_giai, latest_schema, submission
 
 RECORDS, PULL = "/api/v1/records", "/api/v1/sync/pull"
 
@@ -34,15 +34,7 @@ def new_case(api: Api, who: str, seed: int) -> str:
 
 def new_commendation(api: Api, who: str) -> str:
     """A new commendation proposal (a form that does not sync to devices)."""
-    data = {
-        "doi_tuong": "ca_nhan",
-        "ten": "Nguyễn Văn An",
-        "thanh_tich": "Tố giác tội phạm",
-        "hinh_thuc_khen_thuong": "thu_khen",
-        "don_vi_de_nghi": "Công an phường",
-        "ngay_de_nghi": "2026-03-01",
-    }
-    (result,) = api.push(who, [submission("khen_thuong", data, version=1)])
+    (result,) = api.push(who, [submission("khen_thuong", COMMENDATION, version=1)])
     assert result["status"] == "accepted", result
     return result["record_id"]  # type: ignore[no-any-return]
 
