@@ -67,11 +67,13 @@ async function packed(text) {
   return [await new Response(gz).arrayBuffer(), { 'Content-Encoding': 'gzip' }];
 }
 
+// `body`: an object, or its JSON text already made (a push measures it first).
 export async function api(path, { method = 'GET', body, headers = {}, token, pack = false } = {}) {
   token ??= await db.kv('token');
   let res;
   try {
-    const [payload, encoding] = body ? await (pack ? packed : (t) => [t, {}])(JSON.stringify(body)) : [undefined, {}];
+    const text = typeof body === 'string' ? body : body && JSON.stringify(body);
+    const [payload, encoding] = text ? await (pack ? packed : (t) => [t, {}])(text) : [undefined, {}];
     res = await fetch(API + path, {
       method,
       cache: 'no-store',
@@ -262,8 +264,8 @@ async function pushOutbox() {
   let largest = 0; // the longest push that went through (characters of JSON)
   for (let i = 0; i < items.length;) {
     const batch = items.slice(i, i + size);
-    const body = { device_id: deviceId, submissions: batch.map(toWire) };
-    const length = JSON.stringify(body).length;
+    const body = JSON.stringify({ device_id: deviceId, submissions: batch.map(toWire) });
+    const length = body.length;
     let results;
     try {
       ({ results } = await json(await api('/sync/push', { method: 'POST', body, pack: true })));

@@ -11,6 +11,7 @@ import click
 from server import areas
 from server.auth import add_user, set_disabled
 from server.cli_db import DB_OPTION, open_store
+from server.errors import ROLES_VI
 from server.forms import UNSHOWN, nfc
 from server.store import Store
 from server.store_schema import UserRow
@@ -159,8 +160,8 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     with open_store(db, create=True) as store:
         user, token = add_user(store, name, role, area)
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
-    role_vi = {"officer": "cán bộ", "supervisor": "giám sát", "admin": "quản trị"}[user.role]
-    click.echo(f"{user.role} / {role_vi}: {user.name} — area / địa bàn {area} {where}".rstrip())
+    made = f"{user.role} / {ROLES_VI[user.role]}: {user.name}"
+    click.echo(f"{made} — area / địa bàn {area} {where}".rstrip())
     if role == "officer":
         import segno
 

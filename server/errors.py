@@ -11,6 +11,7 @@ import re
 import msgspec
 
 from server.protocol import FieldError, Problem
+from server.validate import key_path
 
 TITLES = {
     400: "Yêu cầu sai định dạng / Malformed request",
@@ -236,6 +237,14 @@ def msgspec_code(message: str) -> str:
     if re.search(r"Expected `[^`]+`, got `", message):
         return "type"
     return "invalid"
+
+
+def msgspec_path(path: str, message: str) -> str:
+    """Where a msgspec ValidationError at `path` is: at the key its message names when that
+    is a field missing or unknown (`missing required field `x``), else `path` itself."""
+    named = "required field" in message or "unknown field" in message
+    key = msgspec_key(message) if named else None
+    return key_path(path, key) if key is not None else path
 
 
 def msgspec_vi(message: str) -> str | None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from server.errors import bilingual_errors, msgspec_code, msgspec_key, msgspec_where
+from server.errors import bilingual_errors, msgspec_code, msgspec_path, msgspec_where
 from server.protocol import (
     LONE_SURROGATE,
     FieldError,
@@ -109,13 +109,7 @@ def _msgspec_error(
     path = prefix + where
     if not isinstance(exc, msgspec.ValidationError):  # a ValidationError is a DecodeError too
         return FieldError(path, "malformed", message)
-    code = msgspec_code(message)
-    key = (
-        msgspec_key(message) if "required field" in message or "unknown field" in message else None
-    )
-    if key is not None:  # the key a missing or unknown field names
-        path = key_path(path, key)
-    return FieldError(path, code, message)
+    return FieldError(msgspec_path(path, message), msgspec_code(message), message)
 
 
 def prepare(

@@ -22,7 +22,7 @@ from server.errors import (
     TooLarge,
     UnsupportedMedia,
     msgspec_code,
-    msgspec_key,
+    msgspec_path,
     msgspec_where,
 )
 from server.protocol import (
@@ -32,7 +32,6 @@ from server.protocol import (
     lone_surrogate_in,
     worth_rereading,
 )
-from server.validate import key_path
 from server.web import qualities
 
 T = TypeVar("T")
@@ -196,14 +195,8 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             # a wrong type at the top may be no MessagePack at all: JSON's `{` reads as the
             # number 123 and the type is checked before the rest is found to be left over
             _whole_msgpack(body, exc)
-        path, code = _named(body, where.lstrip("."), msgpack), msgspec_code(message)
-        key = (
-            msgspec_key(message)
-            if "required field" in message or "unknown field" in message
-            else None
-        )
-        if key is not None:  # the key a missing or unknown field names
-            path = key_path(path, key)
+        path = msgspec_path(_named(body, where.lstrip("."), msgpack), message)
+        code = msgspec_code(message)
         if msgpack and not path and body[:1] in (b"{", b"["):
             message += "; the body looks like JSON: send Content-Type: application/json"
         raise Invalid(message, errors=[FieldError(path, code, message)]) from exc
