@@ -132,7 +132,17 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
                 catalog = getattr(app.state, "catalog", None)
                 if catalog is not None:
                     catalog.stopping.set()
+                if not self.should_exit:
+                    click.echo(
+                        "Đang dừng… / Stopping… (Ctrl+C lần nữa để dừng ngay / again to stop"
+                        " at once)",
+                        err=True,
+                    )
                 super().handle_exit(sig, frame)
+                if self.force_exit:  # the app's lifespan is cut short, not failed: no traceback
+                    quiet = logging.getLogger("coso.stopped_at_once")
+                    quiet.disabled = True
+                    self.lifespan.logger = quiet
 
         config = uvicorn.Config(
             app,
@@ -143,7 +153,11 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
-        Server(config).run()
+        # uvicorn raises the signal that stopped it again once it has stopped: Ctrl+C would
+        # end in click's "Aborted!" and exit status 1, as if something had gone wrong
+        with contextlib.suppress(KeyboardInterrupt):
+            Server(config).run()
+        click.echo("Đã dừng / Stopped.", err=True)
 
 
 def problem_h11() -> type[asyncio.Protocol]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -289,3 +290,19 @@ def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
             time.sleep(0.2)
         else:
             raise AssertionError("the next start did not derive the rest")
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_the_server_cleanly(tmp_path: Path, presses: int) -> None:
+    """Ctrl+C in the terminal (SIGINT; twice: stop at once) ends `coso serve` with status 0 and
+    says so in both languages. It ended in click's "Aborted!" and status 1, and the second press
+    in a traceback, which read as a crash to whoever stopped it."""
+    log = tmp_path / "serve.log"
+    with running_server(tmp_path / "coso.db", log) as server:
+        for _ in range(presses):
+            server.proc.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        assert server.proc.wait(20) == 0
+    out = log.read_text(encoding="utf-8")
+    assert "Đang dừng… / Stopping…" in out and out.rstrip().endswith("Đã dừng / Stopped.")
+    assert "Aborted" not in out and "Traceback" not in out, out[-2000:]
