@@ -196,16 +196,18 @@ def test_a_version_the_server_holds_with_other_content_is_replaced_and_its_entri
     phone = phones("can-bo-khoi-phuc")
     page = phone.page
     item = saved_offline(phone)
-    # the phone's copy of v1 is another content than the server's: what a restore leaves
+    key = f"['tuyen_truyen', {item['form_version']}]"
+    # the phone's copy of the version is another content than the server's: what a restore
+    # leaves
     phone.js(
-        "await db.put('forms', {...(await db.get('forms', ['tuyen_truyen', 1])),"
+        f"await db.put('forms', {{...(await db.get('forms', {key})),"
         " sha256: 'khac', title: {vi: 'Bản cũ', en: 'Old copy'}})"
     )
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     [kept] = phone.outbox()
     assert kept["status"] == "rejected" and kept["errors"][0]["code"] == "form_changed"
-    served = phone.js("await db.get('forms', ['tuyen_truyen', 1])")
+    served = phone.js(f"await db.get('forms', {key})")
     assert served["sha256"] != "khac" and served["title"]["en"] != "Old copy"
     boss = server.add_user("giam-sat", "supervisor", "01")
     assert server.api(boss, f"/records/{item['id']}")[0] == 404  # nothing went out
@@ -235,21 +237,22 @@ def test_an_entry_on_a_version_the_server_lacks_is_fixed_on_the_one_it_serves(
     phone = phones("can-bo-phien-ban")
     page = phone.page
     item = saved_offline(phone)
-    v1 = phone.js("await db.get('forms', ['tuyen_truyen', 1])")
-    phone.js("await db.put('forms', {...arg, version: 5})", v1)
-    phone.js("await db.put('outbox', {...arg, form_version: 5})", item)
+    served = item["form_version"]
+    form = phone.js(f"await db.get('forms', ['tuyen_truyen', {served}])")
+    phone.js("await db.put('forms', {...arg, version: 99})", form)
+    phone.js("await db.put('outbox', {...arg, form_version: 99})", item)
     phone.offline(False)
     expect(page.locator("#st-rejected")).to_have_text("Bị từ chối / Rejected: 1", timeout=20_000)
     page.goto(f"{server.url}/app/#/outbox")
     page.locator(f'#outbox-list li[data-id="{item["id"]}"]').get_by_role("link").click()
-    expect(page.locator(".hint").first).to_have_text("phiên bản / version 1")
+    expect(page.locator(".hint").first).to_have_text(f"phiên bản / version {served}")
     phone.save()
     phone.wait_outbox_empty()
     expect_sent(page, 20_000)
     expect(page.locator("#st-rejected")).to_have_count(0)
     boss = server.add_user("giam-sat", "supervisor", "01")
     status, record = server.api(boss, f"/records/{item['id']}")
-    assert status == 200 and record["form_version"] == 1
+    assert status == 200 and record["form_version"] == served
 
 
 @pytest.mark.browser
