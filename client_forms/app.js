@@ -557,8 +557,12 @@ async function outboxView() {
       cases.has(rid) ? link(`#/case/${rid}`, t('open_case'), 'link') : null,
     ];
   };
+  // Unsent entries in a store the browser may clear when the phone is short of space: said
+  // where they are listed (a browser that cannot tell is taken at its word that it keeps them)
+  const kept = !items.length || ((await navigator.storage?.persisted?.().catch(() => true)) ?? true);
   page('#/outbox',
     h('h2', {}, th('outbox')),
+    kept ? null : h('p', { class: 'hint', id: 'not-persisted' }, t('not_persisted')),
     items.length ? h('ul', { class: 'list', id: 'outbox-list' }, items.map((i) =>
       h('li', { class: `item ${i.status}`, 'data-id': i.id },
         h('strong', {}, title(i.form_id)),

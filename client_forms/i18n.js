@@ -122,6 +122,10 @@ const S = {
   lon: ['Kinh độ', 'Longitude'],
   required_mark: ['bắt buộc', 'required'],
   outbox_empty: ['Hộp thư đi trống.', 'The outbox is empty.'],
+  not_persisted: [
+    'Trình duyệt có thể xóa dữ liệu của ứng dụng khi máy hết bộ nhớ: hãy đồng bộ sớm, hoặc lưu ra tệp. Thêm ứng dụng vào màn hình chính để dữ liệu được giữ lại.',
+    'The browser may clear the app\'s data when the phone runs out of space: sync soon, or save to a file. Add the app to the home screen to have its data kept.',
+  ],
   export: ['Lưu hộp thư đi ra tệp', 'Save outbox to file'],
   fix: ['Sửa', 'Fix'],
   rejected_note: ['Máy chủ từ chối, cần sửa rồi lưu lại.', 'The server rejected it: fix and save again.'],

@@ -163,3 +163,32 @@ def test_a_tab_whose_store_a_newer_app_upgraded_asks_to_be_reloaded(phones, serv
     alert = page.locator("#storage-alert")
     expect(alert).to_contain_text("Ứng dụng đã được cập nhật ở một thẻ khác")
     expect(alert.locator("button")).to_contain_text("Tải lại trang")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("persisted", [False, True])
+def test_the_outbox_says_when_the_browser_may_clear_what_waits_in_it(
+    phones, server, persisted: bool
+) -> None:
+    """Entries wait in a store the browser may clear when the phone is short of space unless
+    it has granted persistence (Chrome does for an app on the home screen): the outbox says
+    so beside them, and what to do; not once the store is kept, nor with nothing waiting."""
+    phone = phones("can-bo-luu-giu")
+    page = phone.page
+    page.add_init_script(f"navigator.storage.persisted = async () => {str(persisted).lower()};")
+    page.goto(f"{server.url}/app/#/outbox")
+    page.reload()  # a change of fragment alone loads nothing: the script runs at a load
+    expect(page.locator("#export-btn")).to_be_visible()
+    expect(page.locator("#not-persisted")).to_have_count(0)  # nothing waiting
+    phone.offline()
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    phone.save()
+    page.goto(f"{server.url}/app/#/outbox")
+    expect(page.locator("#outbox-list li")).to_have_count(1)
+    hint = page.locator("#not-persisted")
+    if persisted:
+        expect(hint).to_have_count(0)
+    else:
+        expect(hint).to_contain_text("Trình duyệt có thể xóa dữ liệu của ứng dụng")
+        expect(hint).to_contain_text("Add the app to the home screen")
