@@ -79,16 +79,21 @@ def _resolution_values(
                 break
     # A value the record holds already (its value, or one competing in its conflict) was
     # checked when it came: a version since may have tightened the field (a shorter
-    # max_length, a pattern), and keeping a stored value must stay possible.
+    # max_length, a pattern), and keeping a stored value must stay possible. A value the
+    # checks threw away (null for a "3" sent to a number) is not one the record holds, even
+    # when the record holds null: that stored null over the officers' values, and said 200.
     held = {
         name
         for name, value in data.items()
-        if same_value(value, record.data.get(name))
-        or any(
-            same_value(value, v.value)
-            for c in record.conflicts
-            if c.field == name
-            for v in c.values
+        if (value is not None or named.get(name) is None)
+        and (
+            same_value(value, record.data.get(name))
+            or any(
+                same_value(value, v.value)
+                for c in record.conflicts
+                if c.field == name
+                for v in c.values
+            )
         )
     }
     errors = [e for e in errors if _field_of(e.path) not in held]

@@ -599,3 +599,55 @@ def test_an_exactly_full_last_page_says_no_more(api: Any, who: str, path: str, k
     assert rest["next"] == whole["next"]
     last = pull(api, who, path, limit=1, since=rest["next"])
     assert last == {key: [], "next": rest["next"], "more": False}
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "code"),
+    [
+        ({"n": "3"}, "n", "type"),  # what an HTML input gives for a number
+        ({"n": [1]}, "n", "type"),
+        ({"khac": 5}, "khac", "unknown_field"),
+    ],
+)
+def test_a_resolution_with_a_value_of_the_wrong_type_is_refused_even_where_null_competes(
+    api: Any, values: dict[str, Any], field: str, code: str
+) -> None:
+    """One phone cleared `n`, another set it: null competes in the conflict. A resolution
+    sending "3" for the number was checked to null, which the record "holds", so it was taken
+    as keeping a stored value: 200, null stored over both officers' values, the conflict gone
+    (found by a probe). A value the checks throw away is refused 422 at its path, nothing
+    stored; the record is as it was."""
+    label = {"vi": "Số", "en": "Number"}
+    form = {
+        "form_id": "so_lieu",
+        "title": {"vi": "Số liệu", "en": "Figures"},
+        "fields": [
+            {"name": "n", "type": "integer", "label": label},
+            {"name": "t", "type": "text", "label": label},
+        ],
+    }
+    assert api.client.post("/api/v1/forms", json=form, headers=api.auth("admin")).status_code == 201
+    root = submission("so_lieu", {"n": 1, "t": "a"}, version=1)
+    api.push("officer", [root])
+    cleared, two = (
+        submission("so_lieu", {"n": v}, version=1, record_id=root["id"], parents=[root["id"]])
+        for v in (None, 2)
+    )
+    api.push("officer", [cleared], device_id="phone-1")
+    assert api.push("officer2", [two], device_id="phone-2")[0]["status"] == "conflict"
+    before = get(api, root["id"]).json()
+    assert [c["field"] for c in before["conflicts"]] == ["n"]
+    problem = assert_problem(
+        resolve(api, root["id"], {"heads": before["heads"], "values": values}), 422
+    )
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [(f"values.{field}", code)]
+    after = get(api, root["id"]).json()
+    assert (after["data"], after["conflicts"], after["heads"]) == (
+        before["data"],
+        before["conflicts"],
+        before["heads"],
+    )
+    # keeping the null that competes is still a resolution, as keeping 2 is
+    r = resolve(api, root["id"], {"heads": before["heads"], "values": {"n": None}})
+    assert r.status_code == 200, r.text
+    assert "n" not in r.json()["record"]["data"] and r.json()["record"]["conflicts"] == []
