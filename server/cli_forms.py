@@ -4,6 +4,7 @@ not a definition, then published in the order given.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -31,13 +32,17 @@ def forms_publish(files: tuple[Path, ...], db: str) -> None:
         publish(Catalog(store), list(files))
 
 
-def publish(catalog: Catalog, files: list[Path]) -> None:
-    """Publish `files` in the order given, one line each (file, form, version). Every file is
-    read and checked as a definition first: one that is not UTF-8, YAML or JSON, or not a
-    definition, publishes nothing. A change between versions that is refused (type changed,
-    rename collision) stops at that file, after saying what was published before it."""
+def publish(catalog: Catalog, files: list[Path], *, quiet: bool = False) -> None:
+    """Publish `files` in the order given, except that files named `FORM.vN.yaml` go in the
+    order of N (the shell's `schemas/*` gives v1, v10, v11, v2: v9 became the latest), one line
+    each (file, form, version), and a line more when the version is not the file's N. Every
+    file is read and checked as a definition first: one that is not UTF-8, YAML or JSON, or
+    not a definition, publishes nothing. A change between versions that is refused (type
+    changed, rename collision) stops at that file, after saying what was published before it.
+    `quiet`: the refusals only (a trial run)."""
+    say = (lambda *_, **__: None) if quiet else click.echo
     parsed = []
-    for path in files:
+    for path in sorted(files, key=_file_version):  # stable: the rest keep the order given
         try:
             parsed.append((path, parse_definition(read_source(read_file(path), path.name))))
         except UnicodeDecodeError as exc:
@@ -58,9 +63,30 @@ def publish(catalog: Catalog, files: list[Path]) -> None:
             _definition_errors(path, exc)
             raise click.ClickException(f"{path}: not published / chưa xuất bản") from exc
         state = "published / đã xuất bản" if created else "unchanged / không đổi"
-        click.echo(
-            f"{path.name}: {result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}"
-        )
+        say(f"{path.name}: {result.form_id} v{result.version} {state}  sha256 {result.sha256[:12]}")
+        named = _file_version(path)
+        fv = catalog.get(result.form_id)
+        if not created and fv is not None and fv.latest != result.version != named:
+            # bringing an earlier definition back as it was publishes nothing: say so
+            say(
+                f"{path.name}: lưu ý: giống phiên bản {result.version}, không phải bản mới nhất"
+                f" ({fv.latest}); muốn dùng lại thì sửa một chi tiết rồi xuất bản"
+                f" / note: identical to version {result.version}, not the latest"
+                f" ({fv.latest}); to bring it back, change something in it and publish it",
+                err=True,
+            )
+        if created and named and named != result.version:
+            say(
+                f"{path.name}: lưu ý: tệp ghi v{named} nhưng là phiên bản {result.version}"
+                f" / note: the file says v{named} but became version {result.version}",
+                err=True,
+            )
+
+
+def _file_version(path: Path) -> int:
+    """The N of a file named `FORM.vN.yaml` (or .yml, .json), else 0."""
+    match = re.fullmatch(r".+\.v(\d+)\.(?:ya?ml|json)", path.name)
+    return int(match.group(1)) if match else 0
 
 
 def _definition_errors(path: Path, exc: DefinitionError) -> None:

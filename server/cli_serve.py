@@ -214,7 +214,17 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
     the demo users or how to make one."""
     catalog = Catalog(store)
     if not catalog.manifest():
-        click.echo(f"Empty database: publishing the forms in {schemas} / Xuất bản biểu mẫu:")
+        # tried on a database in memory first: a file refused halfway left a database with
+        # some forms, which the next start took for one in use and published no more into
+        trial = Store(":memory:")
+        try:
+            publish(Catalog(trial), schema_files(schemas), quiet=True)
+        finally:
+            trial.close()
+        click.echo(
+            f"Empty database: publishing the forms in {schemas}"
+            " / Cơ sở dữ liệu trống: xuất bản các biểu mẫu:"
+        )
         publish(catalog, schema_files(schemas))
     if demo and not store.users():
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from server.protocol import LONE_SURROGATE, MAX_BODY_BYTES, FieldError, lone_surrogate_path
+from server.protocol import LONE_SURROGATE, MAX_FORM_BYTES, FieldError, lone_surrogate_path
 
 MAX_REPEAT_DEPTH = 8  # repeat groups inside one another
 # Any definition is refused past these before it is read any further, so that nothing below
@@ -94,15 +94,15 @@ def read_file(path: Path) -> str:
     (or a device that never ends, /dev/zero) is refused rather than read into memory.
     UnicodeDecodeError for one that is not UTF-8."""
     with path.open("rb") as f:
-        raw = f.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
+        raw = f.read(MAX_FORM_BYTES + 1)
+    if len(raw) > MAX_FORM_BYTES:
         raise DefinitionError(
             [
                 FieldError(
                     "",
                     "too_large",
-                    f"tệp lớn hơn {MAX_BODY_BYTES >> 20} MiB / the file is larger than"
-                    f" {MAX_BODY_BYTES >> 20} MiB",
+                    f"tệp lớn hơn {MAX_FORM_BYTES >> 20} MiB / the file is larger than"
+                    f" {MAX_FORM_BYTES >> 20} MiB",
                 )
             ]
         )

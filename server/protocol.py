@@ -21,6 +21,8 @@ Status = Literal["accepted", "duplicate", "conflict", "pending", "rejected"]
 
 MAX_BATCH_ITEMS = 1000
 MAX_BODY_BYTES = 10 * 1024 * 1024
+# a form definition's, by the API or `coso forms publish` (the largest shipped form is 8 KB)
+MAX_FORM_BYTES = 2 * 1024 * 1024
 
 
 class Label(Struct, forbid_unknown_fields=True):

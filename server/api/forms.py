@@ -18,7 +18,7 @@ from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
 from server.form_source import DefinitionError, read_source
 from server.forms import FormDef, parse_definition
-from server.protocol import FormManifest, PublishResult
+from server.protocol import MAX_FORM_BYTES, FormManifest, PublishResult
 
 VERSION_RE = re.compile(r"[1-9][0-9]{0,8}\Z")  # ASCII digits, no leading zero
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
@@ -122,7 +122,7 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
     """Publish a definition (JSON, YAML or MessagePack) as the next version; identical to the
     latest: 200."""
     msgpack = is_msgpack(request, yaml=True)
-    body = await read_body(request, 2 * 1024 * 1024)
+    body = await read_body(request, MAX_FORM_BYTES)
     user = request.user
     if not body.strip():
         raise Malformed("the body is empty: send a form definition", code="malformed_body")

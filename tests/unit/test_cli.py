@@ -190,14 +190,95 @@ def test_serve_refuses_a_schemas_directory_that_does_not_exist(tmp_path: Path) -
 def test_forms_publish_refuses_a_file_past_the_body_limit_without_reading_it_all(
     tmp_path: Path,
 ) -> None:
-    """/dev/zero never ends: it is read up to the API's 10 MiB limit, then refused."""
+    """/dev/zero never ends: it is read up to the API's 2 MiB limit for a form, then refused
+    (the command took 10 MiB, the API 2: a file published by one was refused by the other)."""
     db = str(tmp_path / "c.db")
     run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
     good = tmp_path / "good.yaml"
     good.write_text(_form("thu"), "utf-8")
     code, _, err = run("forms", "publish", str(good), "/dev/zero", "--db", db)
     assert code == 1
-    assert "larger than 10 MiB" in err and "lớn hơn 10 MiB" in err
+    assert "larger than 2 MiB" in err and "lớn hơn 2 MiB" in err
     assert "nothing published" in err
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
+
+
+def test_forms_publish_puts_numbered_files_in_the_order_of_their_numbers(tmp_path: Path) -> None:
+    """`coso forms publish schemas/*` with ten versions or more: the shell gives v1, v10, v11,
+    v2, ..., v9, and v9 was published last, the latest, without f10 and f11 (found by a
+    probe). Files named FORM.vN go in the order of N; a version other than the file's N is
+    said."""
+    db, other = str(tmp_path / "c.db"), str(tmp_path / "d.db")
+    for name in (db, other):
+        run("users", "add", "a", "--role", "admin", "--area", "", "--db", name)
+    for n in range(1, 12):
+        fields = ", ".join(
+            f"{{name: f{i}, type: text, label: {{vi: Trường {i}, en: Field {i}}}}}"
+            for i in range(1, n + 1)
+        )
+        (tmp_path / f"vv.v{n}.yaml").write_text(
+            f"form_id: vv\ntitle: {{vi: Phiên bản, en: Versions}}\nfields: [{fields}]\n", "utf-8"
+        )
+    shell = sorted(str(p) for p in tmp_path.glob("vv.v*.yaml"))  # what `vv.v*` expands to
+    assert shell[:3] == [str(tmp_path / f"vv.v{n}.yaml") for n in (1, 10, 11)]
+    code, out, err = run("forms", "publish", *shell, "--db", db)
+    assert code == 0, err
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        f"vv.v{n}.yaml" for n in range(1, 12)
+    ]
+    assert "vv.v11.yaml: vv v11 published" in out and "lưu ý" not in err
+    with sqlite3.connect(db) as conn:
+        latest = conn.execute("SELECT definition FROM forms ORDER BY version DESC").fetchone()[0]
+    assert '"f11"' in latest
+    # a database whose versions are numbered otherwise: the file's N is not the version
+    code, _, err = run("forms", "publish", str(tmp_path / "vv.v3.yaml"), "--db", other)
+    assert code == 0
+    assert "the file says v3 but became version 1" in err and "tệp ghi v3" in err
+
+
+def test_forms_publish_says_an_earlier_definition_again_publishes_nothing(tmp_path: Path) -> None:
+    """An admin undoing a mistaken v3 by publishing v2's file again got "v2 unchanged" and took
+    it as done; the latest stayed v3. Publishing a folder again must change nothing, so the
+    rule stays; the command says that the definition is not the latest, and what to do."""
+    db = str(tmp_path / "c.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", db)
+    files = []
+    for n, label in enumerate(("Tên", "Họ và tên", "Tên gọi"), start=1):
+        path = tmp_path / f"ban_{'abc'[n - 1]}.yaml"
+        path.write_text(_form("thu", label=label), "utf-8")
+        files.append(str(path))
+    assert run("forms", "publish", *files, "--db", db)[0] == 0
+    code, out, err = run("forms", "publish", files[1], "--db", db)
+    assert code == 0 and "thu v2 unchanged" in out
+    assert "identical to version 2, not the latest (3)" in err
+    assert "giống phiên bản 2, không phải bản mới nhất (3)" in err
+    # the latest again, or a folder of numbered files again: nothing to say
+    assert run("forms", "publish", files[2], "--db", db)[2] == ""
+
+
+def test_serve_publishes_no_form_of_a_folder_with_a_refused_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused v2 stopped `coso serve` after v1 was published: the next start, with the file
+    fixed, found forms, took the database for one in use and never published the rest (found
+    by a probe). The folder is tried first; a refusal publishes nothing."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    schemas, db = tmp_path / "s", tmp_path / "c.db"
+    schemas.mkdir()
+    (schemas / "vv.v1.yaml").write_text(_form("vv"), "utf-8")
+    (schemas / "vv.v2.yaml").write_text(_form("vv", field_type="integer"), "utf-8")
+    (schemas / "zz.v1.yaml").write_text(_form("zz"), "utf-8")
+    serve = ("serve", "--schemas", str(schemas), "--db", str(db), "--port", "18999")
+    code, _, err = run(*serve)
+    assert code == 1 and "vv.v2.yaml: not published / chưa xuất bản" in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
+    (schemas / "vv.v2.yaml").write_text(_form("vv", label="Họ tên"), "utf-8")
+    code, _, err = run(*serve)
+    assert code == 0, err
+    with sqlite3.connect(db) as conn:
+        published = conn.execute("SELECT form_id, version FROM forms ORDER BY 1, 2").fetchall()
+    assert published == [("vv", 1), ("vv", 2), ("zz", 1)]
