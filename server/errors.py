@@ -82,6 +82,7 @@ FIELD_ERRORS_VI = {
     "max_length": "Quá dài",
     "min_items": "Quá ít mục",
     "max_items": "Quá nhiều mục",
+    "too_many_errors": "Còn nhiều lỗi khác",
     "choice": "Không có trong các lựa chọn",
     "duplicate": "Bị trùng",
     "duplicate_key": "Một khóa xuất hiện hai lần",

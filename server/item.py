@@ -48,6 +48,9 @@ _UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError,
 # 100 left a record with more uneditable from the app (its edits refused, a supervisor's
 # resolution taken); a bound stays, on what one item may make the merge walk.
 MAX_PARENTS = 10_000
+# the errors an item's answer lists, then one `too_many_errors` saying how many more: every
+# error of an item of a 10 MiB push made an answer ten times the size of the body
+MAX_ITEM_ERRORS = 50
 encode = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -91,6 +94,16 @@ class Prepared:
 def _reject(
     sid: str | None, record_id: str | None, reason: str, errors: list[FieldError]
 ) -> ItemResult:
+    if len(errors) > MAX_ITEM_ERRORS:  # 850 unknown keys an item made a 117 MB answer of 80 KB
+        more = len(errors) - MAX_ITEM_ERRORS
+        errors = [
+            *errors[:MAX_ITEM_ERRORS],
+            FieldError(
+                errors[MAX_ITEM_ERRORS].path,
+                "too_many_errors",
+                f"và {more} lỗi khác, từ đây / and {more} more errors, from here on",
+            ),
+        ]
     return ItemResult(
         id=sid,
         status="rejected",

@@ -58,9 +58,17 @@ async def push(
     # what a supervisor's resolution is shown as, however spelt (spaces, a fullwidth colon, a
     # zero-width space inside)
     shown = "".join(c for c in unicodedata.normalize("NFKC", device_id) if c.isprintable())
-    if "".join(shown.split()).casefold().startswith("resolve:"):
-        message = "device ids starting resolve: name supervisors' resolutions"
+    squeezed = "".join(shown.split()).casefold()
+    if squeezed.startswith("resolve:") or squeezed in ("cli", "api"):
+        message = (
+            "device ids starting resolve: name supervisors' resolutions, and cli and api the"
+            " command line's and the API's actions in the audit log"
+        )
         raise Invalid(message, errors=[FieldError("device_id", "not_allowed", message)])
+    # shown beside values on the phones: no character that hides, breaks or reorders text
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in device_id):
+        message = "a device id may not hold control, invisible or bidirectional characters"
+        raise Invalid(message, errors=[FieldError("device_id", "control_character", message)])
     user = request.user
     catalog.reload()
     results = await run_sync(

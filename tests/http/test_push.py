@@ -1178,6 +1178,38 @@ def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: 
     assert [(e["path"], e["code"]) for e in problem["errors"]] == [("device_id", "not_allowed")]
 
 
+@pytest.mark.parametrize(
+    ("device_id", "code"),
+    [
+        ("cli", "not_allowed"),
+        ("API", "not_allowed"),
+        (" c l i ", "not_allowed"),
+        ("may\u202e1", "control_character"),  # shown as "1yam" beside a value
+        ("may\u200b1", "control_character"),
+        ("may\n1", "control_character"),
+        ("may\x001", "control_character"),
+    ],
+)
+def test_a_device_id_that_is_shown_otherwise_or_names_the_audits_own_is_refused(
+    api: Any, device_id: str, code: str
+) -> None:
+    """A device id is shown beside the values it wrote (the phones name their own "this
+    phone") and in the audit log, where `cli` and `api` are the command line's and the API's
+    actions: a phone may not use those, nor hide or reorder its id with invisible or
+    bidirectional characters (found by a probe). Nothing of the batch is stored."""
+    item = case(1)
+    r = api.client.post(
+        PUSH, json={"device_id": device_id, "submissions": [item]}, headers=api.auth("officer")
+    )
+    problem = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [("device_id", code)]
+    assert (
+        api.client.get(f"/api/v1/records/{item['id']}", headers=api.auth("supervisor")).status_code
+        == 404
+    )
+    assert api.push("officer", [item], device_id="may-1 (Nguyễn Văn An)")[0]["status"] == "accepted"
+
+
 BOM = b"\xef\xbb\xbf"
 JSON_TYPE = {"Content-Type": "application/json"}
 
