@@ -100,6 +100,7 @@ FIELD_ERRORS_VI = {
     "other_record": "Thuộc hồ sơ khác",
     "cycle": "Các bản cha tạo thành vòng lặp (một bản là cha của chính nó)",
     "too_many_pending": "Quá nhiều bản của hồ sơ này đang chờ bản cha",
+    "record_full": "Hồ sơ này đã có số bản ghi tối đa: hãy báo cán bộ giám sát",
     "form_mismatch": "Hồ sơ thuộc biểu mẫu khác",
     "type_changed": "Một trường không được đổi kiểu giữa các phiên bản",
     "reserved": "Tên này dành riêng, hãy đặt tên khác",

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 # with some waiting merges its whole history again, and thousands (parents that never come)
 # made every write of the server wait behind one record's.
 MAX_WAITING = 1000
+# Submissions one record may hold from phones (a supervisor's resolution is always taken): an
+# edit that does not descend from the heads merges the history again in the write lock, and a
+# phone settles a conflict by naming every head. 11,000 sibling edits of one case made each
+# new edit hold every other phone's push for seconds, and a conflict no one could settle.
+MAX_RECORD_SUBMISSIONS = 2000
 
 
 def push(
@@ -145,6 +150,7 @@ def _admit(
     # parents of the record's submissions that could name one not stored yet: those stored
     # while the record has some waiting, and the batch's, for `_closes_cycle`
     links = w.waiting_parents(edited)
+    counts = w.submission_counts(edited)
     waiting = {rid: _waiting(known) for rid, known in links.items()}
     named = {rid: {p for ps in known.values() for p in ps} for rid, known in links.items()}
     batch: dict[str, Prepared] = {}
@@ -206,6 +212,13 @@ def _admit(
             message = "a parent descends from this submission: it could never be merged"
             refuse(p, "invalid", "parents", "cycle", message)
             continue
+        if counts.get(row.record_id, 0) >= MAX_RECORD_SUBMISSIONS:
+            message = (
+                f"this record holds {MAX_RECORD_SUBMISSIONS} submissions, the most one may:"
+                " ask a supervisor"
+            )
+            refuse(p, "invalid", "record_id", "record_full", message)
+            continue
         held = waiting.setdefault(row.record_id, set())
         # it waits if a parent is not here (nor stored, nor earlier in the batch) or waits
         waits = any(
@@ -223,6 +236,7 @@ def _admit(
             held.add(row.id)
         known[row.id] = list(p.parents)
         names.update(p.parents)
+        counts[row.record_id] = counts.get(row.record_id, 0) + 1
         batch[row.id] = p
         accepted.append(p)
     return accepted

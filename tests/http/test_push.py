@@ -1162,6 +1162,44 @@ def test_a_record_holds_a_bounded_number_of_submissions_waiting_for_parents(
     assert reasons(results[4]) == ("invalid", {("submissions[4].parents", "too_many_pending")})
 
 
+def test_a_record_holds_a_bounded_number_of_submissions_from_phones(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """11,000 sibling edits of one case made each later edit hold the write lock (and every
+    other phone's push) for seconds, and left a conflict no phone could settle (past 10,000
+    parents) nor any supervisor (past 1 MiB of heads): found by a probe. Past
+    MAX_RECORD_SUBMISSIONS a phone's new submission of the record is refused `record_full`;
+    one sent again is still `duplicate`, other records are untouched, and a supervisor's
+    resolution is still taken, so the case can always be settled."""
+    from server import sync as sync_module
+    from server.item import MAX_PARENTS
+
+    # the real bound leaves every conflict settleable: by a phone naming every head, and by a
+    # supervisor's resolution (about 40 bytes a head, 1 MiB a body)
+    assert sync_module.MAX_RECORD_SUBMISSIONS <= MAX_PARENTS
+    assert sync_module.MAX_RECORD_SUBMISSIONS * 40 < 1024 * 1024
+    monkeypatch.setattr(sync_module, "MAX_RECORD_SUBMISSIONS", 4)
+    root = case(1)
+    siblings = [edit(root, {"ket_qua": f"Lần {i}"}) for i in range(3)]
+    assert statuses(api.push("officer", [root])) == ["accepted"]
+    assert statuses(api.push("officer", siblings[:2])) == ["conflict", "conflict"]
+    late = edit(root, {"ket_qua": "Lần 9"})
+    results = api.push("officer", [siblings[0], siblings[2], late, case(2)])
+    assert statuses(results) == ["duplicate", "conflict", "rejected", "accepted"]
+    assert reasons(results[2]) == ("invalid", {("submissions[2].record_id", "record_full")})
+    state = record(api, root["id"])
+    assert len(state["submissions"]) == 4 and state["conflicts"]
+    r = api.client.post(
+        f"/api/v1/records/{root['id']}/resolve",
+        json={"heads": state["heads"], "values": {"ket_qua": "Đã thống nhất"}},
+        headers=api.auth("supervisor"),
+    )
+    assert r.status_code == 200, r.text
+    settled = record(api, root["id"])
+    assert settled["conflicts"] == [] and len(settled["submissions"]) == 5
+    assert settled["data"]["ket_qua"] == "Đã thống nhất"
+
+
 @pytest.mark.parametrize(
     "device_id",
     ["resolve:giam-sat", "RESOLVE:x", " resolve:x", "resolve\uff1ax", "re\u200bsolve:x"],
