@@ -65,3 +65,25 @@ def test_the_body_timeout_in_the_readme_is_the_servers() -> None:
     from server.api.body import BODY_SECONDS
 
     assert f"| `timeout` | 408 | the body took over {BODY_SECONDS} s to arrive |" in README
+
+
+def test_the_readmes_example_definition_publishes_with_every_key_there_is() -> None:
+    """The README's definition "in full" is one an admin can copy: it publishes as it stands,
+    and it names every key a form and a field may have."""
+    from server.catalog import Catalog
+    from server.form_source import read_source
+    from server.forms import Field, FormDef, parse_definition
+    from server.store import Store
+
+    section = README.split("A definition, in full", 1)[1]
+    source = section.split("```yaml", 1)[1].split("```", 1)[0]
+    form = parse_definition(read_source(source))
+    store = Store(":memory:")
+    try:
+        result, created = Catalog(store).publish(form, None, "cli")
+    finally:
+        store.close()
+    assert created and result.version == 1
+    keys = set(re.findall(r"^\s*(?:- )?(\w+):", source, re.M))
+    assert set(FormDef.__struct_fields__) <= keys
+    assert set(Field.__struct_fields__) <= keys
