@@ -44,6 +44,19 @@ def check_db(db: str, *, create: bool = False) -> None:
         need_dir(path)
     elif not path.exists():
         raise click.ClickException(f"no database at {db} / không có cơ sở dữ liệu tại {db}")
+    elif _empty(path):  # `touch coso.db`: SQLite would make it an empty database
+        raise click.ClickException(
+            f"{db} is an empty file, not a database / là tệp rỗng, không phải cơ sở dữ liệu"
+        )
+
+
+def _empty(path: Path) -> bool:
+    """A file of no bytes, with no write-ahead log holding its pages either."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        return path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

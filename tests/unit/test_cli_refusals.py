@@ -136,6 +136,27 @@ def test_commands_refuse_a_database_that_does_not_exist(tmp_path: Path, command:
     assert sorted(tmp_path.iterdir()) == []  # no database, no backup, no export
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "hoa_giai"],
+        ["backup", "{tmp}/b.db"],
+        ["forms", "publish", str(SCHEMA)],
+        ["users", "list"],
+        ["users", "disable", "a"],
+    ],
+    ids=["export", "backup", "forms-publish", "users-list", "disable"],
+)
+def test_commands_refuse_an_empty_file_for_a_database(tmp_path: Path, command: list[str]) -> None:
+    """`touch coso.db`, or a copy that failed: `users list` said "no users yet" and left a
+    coso database in its place (found by a probe), as no missing path may become one."""
+    empty = tmp_path / "coso.db"
+    empty.touch()
+    args = [a.format(tmp=tmp_path) for a in command]
+    refused(run(*args, "--db", empty), f"{empty} is an empty file", "là tệp rỗng")
+    assert sorted(tmp_path.iterdir()) == [empty] and empty.stat().st_size == 0
+
+
 def test_users_add_makes_a_new_database_but_not_a_directory(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "c.db"
     refused(
