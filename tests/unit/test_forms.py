@@ -71,7 +71,7 @@ def test_form_id_of_the_wrong_type() -> None:
         ({"title": L, "fields": [field("a")]}, [("form_id", "required")]),
         ({"form_id": "ab", "fields": [field("a")]}, [("title", "required")]),
         (form(field("a"), title={"vi": "x"}), [("title.en", "required")]),
-        (form(field("a"), title={"vi": "", "en": "x"}), [("title.vi", "invalid")]),
+        (form(field("a"), title={"vi": "", "en": "x"}), [("title.vi", "required")]),
         (form(field("a"), colour="red"), [("colour", "unknown_field")]),
         (form(field("a"), sync_to_devices="yes"), [("sync_to_devices", "invalid")]),
     ],
@@ -338,6 +338,7 @@ def test_problems_inside_nested_repeats_have_full_paths() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
+        ("", "required"),  # was `invalid`, "Expected `str` of length >= 1" (found by a probe)
         (" ", "required"),
         ("\u3000\u00a0 ", "required"),
         ("Tên\x00", "control_character"),
