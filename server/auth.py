@@ -20,7 +20,7 @@ from server import areas
 from server.errors import ROLES_VI, ApiError, Forbidden, Malformed, Unauthorized
 from server.forms import nfc
 from server.item import encode, now_iso
-from server.protocol import FieldError
+from server.protocol import ROLES, FieldError
 from server.store import Store
 from server.store_schema import User, UserRow
 
@@ -132,9 +132,11 @@ def _at_least(role: str):  # type: ignore[no-untyped-def]
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user: User = connection.user
         if RANK[user.role] < RANK[role]:
+            top = role == ROLES[-1]  # nothing is above the admin
             raise Forbidden(
-                f"this needs the {role} role or above; you are {user.role}",
-                vi=f"Cần vai trò {ROLES_VI[role]} trở lên; bạn là {ROLES_VI[user.role]}",
+                f"this needs the {role} role{'' if top else ' or above'}; you are {user.role}",
+                vi=f"Cần vai trò {ROLES_VI[role]}{'' if top else ' trở lên'};"
+                f" bạn là {ROLES_VI[user.role]}",
             )
 
     guard.__name__ = f"{role}_or_above"
