@@ -79,8 +79,12 @@ _NEGATIVE = re.compile(r"-[1-9][0-9]{0,14}")
 
 
 def neutralise(text: str) -> str:
-    """`text` as a spreadsheet will show it and never evaluate or reinterpret it."""
-    if text.startswith(_TRIGGERS) and not _NEGATIVE.fullmatch(text):
+    """`text` as a spreadsheet will show it and never evaluate or reinterpret it: a trigger
+    after leading spaces or line ends counts too (a spreadsheet told to trim spaces on import
+    reads ` =1+2` as `=1+2`)."""
+    if (
+        text.startswith(_TRIGGERS) or text.lstrip().startswith(_TRIGGERS)
+    ) and not _NEGATIVE.fullmatch(text):
         return "'" + text
     return text
 

@@ -213,6 +213,11 @@ def test_a_geopoints_altitude_and_accuracy_columns_never_take_a_fields_name() ->
         ("-1e5", "'-1e5"),
         ("-12 ", "'-12 "),
         ("-12\n", "'-12\n"),
+        (" =1+2", "' =1+2"),  # trimmed on import, it is a formula again (found by a probe)
+        ("\n=1+2", "'\n=1+2"),
+        ("\u00a0\u3000@SUM(A1)", "'\u00a0\u3000@SUM(A1)"),
+        (" -12", "' -12"),
+        ("  Nguyễn Văn An", "  Nguyễn Văn An"),
         ("Nguyễn Văn An", "Nguyễn Văn An"),
         ("a=b", "a=b"),
         ("", ""),
