@@ -145,8 +145,9 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
         path = (prefix + where).lstrip(".")
     code = "invalid"
     got = re.fullmatch(r"Expected `str[^`]*`, got `(\w+)`", message)
-    if got is not None and got[1] in YAML_TYPES:
-        message = not_text(got[1])
+    kind = "NoneType" if got is not None and got[1] == "null" else got and got[1]
+    if kind in YAML_TYPES:  # `~` or `null` unquoted: msgspec says null, YAML NoneType
+        message = not_text(kind)
     elif message.startswith("Invalid enum value"):
         message += f" (a type is one of: {', '.join(FIELD_TYPES)})"
     key = re.search(r"(unknown|missing required) field `([^`]*)`", message)
@@ -186,8 +187,24 @@ def _convert_fields(
                     _known_choice(c, f"{here}.choices[{j}]", errors) if isinstance(c, dict) else c
                     for j, c in enumerate(item["choices"])
                 ]
+        # each choice on its own first: msgspec stops at the first of a field's problems, and
+        # `no`, `~` and `1.0` unquoted in three choices came out one publish at a time
+        bad_choices = False
+        if isinstance(item, dict) and isinstance(item.get("choices"), list):
+            for j, c in enumerate(item["choices"]):
+                try:
+                    msgspec.convert(c, Choice)
+                except msgspec.ValidationError as exc:
+                    errors.append(_from_msgspec(exc, f"{here}.choices[{j}]"))
+                    bad_choices = True
         try:
-            field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
+            whole = {**item, "choices": None} if bad_choices else item
+            field = msgspec.convert(
+                {**whole, "fields": None} if nested is not None else whole, Field
+            )
+            if bad_choices:  # its other problems are said; the field is not checked further
+                slots.append(None)
+                continue
         except (msgspec.ValidationError, TypeError) as exc:
             if isinstance(exc, msgspec.ValidationError):
                 errors.append(_from_msgspec(exc, here))
