@@ -45,6 +45,8 @@ CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # which broke the form and saved "function Object() { [native code] }" as the value.
 RESERVED_NAMES = frozenset({"constructor"})
 MAX_FIELDS = 500
+# the keys a served version has beside its definition (api/forms.py), ignored when published
+SERVED_KEYS = frozenset({"version", "sha256", "renames"})
 # The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
 # submitted integers to the same).
 MAX_BOUND = 2**53 - 1
@@ -111,6 +113,9 @@ def parse_definition(source: Any) -> FormDef:
     source = nfc(source)
     if not isinstance(source, dict):
         raise DefinitionError([FieldError("", "type", "a form definition is an object")])
+    # what the server adds when it serves a version: a definition copied from
+    # GET /forms/{form_id}/versions/{n} is published as it stands, with the next version
+    source = {k: v for k, v in source.items() if k not in SERVED_KEYS}
     errors: list[FieldError] = []
     raw_fields = source.get("fields")
     shell = {**_known(source, FormDef, "", errors), "fields": []}

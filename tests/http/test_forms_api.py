@@ -483,3 +483,22 @@ def test_a_version_has_one_url(api: Any, spelling: str) -> None:
     r = api.client.get(f"/api/v1/forms/hoa_giai/versions/{spelling}", headers=api.auth("officer"))
     assert assert_problem(r, 404)["code"] == "unknown_form"
     assert "max-age" not in r.headers.get("cache-control", "")
+
+
+def test_a_served_version_published_again_with_a_change_is_the_next_version(api: Any) -> None:
+    """An admin copies the latest version from the API, changes a label and posts it: it was
+    refused 422 for the keys the server adds (`version`, `sha256`, `renames`: found by a
+    probe). Those are ignored; the rest is checked as ever."""
+    admin = api.auth("admin")
+    manifest = api.client.get("/api/v1/forms", headers=admin).json()["forms"]
+    latest = next(f for f in manifest if f["form_id"] == "hoa_giai")["version"]
+    served = api.client.get(f"/api/v1/forms/hoa_giai/versions/{latest}", headers=admin).json()
+    assert {"version", "sha256", "renames"} <= set(served)
+    same = api.client.post("/api/v1/forms", json=served, headers=admin)
+    assert same.status_code == 200 and same.json()["version"] == latest  # unchanged
+    served["title"] = {"vi": "Vụ việc hòa giải", "en": "Mediation case"}
+    r = api.client.post("/api/v1/forms", json={**served, "version": 1}, headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.json()["version"] == latest + 1
+    wrong = api.client.post("/api/v1/forms", json={**served, "mau": 1}, headers=admin)
+    assert [e["path"] for e in wrong.json()["errors"]] == ["mau"]
