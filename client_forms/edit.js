@@ -4,8 +4,22 @@
 // untouched), and an emptied field goes as null. So a value the current version no longer
 // offers, or a field it removed, survives an edit that did not touch it.
 
-// One spelling per value: a select_multiple as a set, objects by their known fields, no nulls.
+// A long text field is a textarea (line ends kept), a short one an input (render.js).
+export const multiline = (f) => f.max_length > 300 || (!f.max_length && !f.pattern);
+
+// A text as the form reads it back: a textarea makes CRLF and CR one \n, an input drops line
+// ends, and spaces around it are no part of it. Stored text a desk client sent with CRLF or a
+// trailing space was otherwise "changed" by opening it, sent with an edit that never touched
+// it, and put in conflict with a colleague's correction.
+function shownText(f, v) {
+  const lines = multiline(f) ? v.replace(/\r\n?/g, '\n') : v.replace(/[\r\n]/g, '');
+  return lines.trim().normalize('NFC');
+}
+
+// One spelling per value: a select_multiple as a set, objects by their known fields, text as
+// the form shows it, no nulls.
 function canon(f, v) {
+  if (f?.type === 'text' && typeof v === 'string') v = shownText(f, v);
   if (v == null || v === '' || (Array.isArray(v) && !v.length)) return null;
   if (f?.type === 'select_multiple') return [...v].sort();
   if (f?.type === 'repeat') return v.map((item) => canonAll(f.fields, item ?? {}));

@@ -70,6 +70,7 @@ const S = {
   draft_saved: ['Bản nháp đã lưu {t}', 'Draft saved {t}'],
   delete_draft: ['Xóa bản nháp', 'Delete draft'],
   confirm_delete: ['Xóa bản nháp này?', 'Delete this draft?'],
+  confirm_remove_item: ['Xóa mục {n} cùng những gì đã nhập trong đó?', 'Remove item {n} and what was entered in it?'],
   moved: [
     'Bản nháp này đã được lưu ở một tab khác; phần bạn thay đổi thêm sẽ được gửi như một lần cập nhật.',
     'This draft was saved in another tab; what you change here now goes as an update of it.',

@@ -2,7 +2,8 @@
 // Each widget: {f, el, get() -> value | undefined, showError(text), items?, byName?}.
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
-import { L, Lp, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
+import { L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
+import { multiline } from './edit.js';
 import { within } from './validate.js';
 
 export function h(tag, attrs = {}, ...kids) {
@@ -206,7 +207,7 @@ function widget(f, value, path, ctx) {
       body = repeat(f, value, path, w, ctx);
       break;
     default: {
-      const long = f.max_length > 300 || (!f.max_length && !f.pattern);
+      const long = multiline(f);
       // A digits-only pattern (phone numbers) gets the phone keypad.
       const digits = f.pattern && !/[a-ce-zA-Z]/.test(f.pattern.replace(/\\d/g, '')) ? 'tel' : undefined;
       // No maxLength attribute: it counts UTF-16 units and would cut text with emoji short of
@@ -285,6 +286,9 @@ function repeat(f, value, path, w, ctx) {
       item.el = h('div', { class: 'item' },
         h('div', { class: 'item-head' }, h('strong', {}, th('item', { n: i + 1 })),
           h('button', { type: 'button', class: 'link danger', onclick: () => {
+            // one tap beside the item above took a whole party with it, saved at once
+            const filled = Object.keys(collect(w.items[i])).length > 0;
+            if (filled && !confirm(ask('confirm_remove_item', { n: i + 1 }))) return;
             build(w.items.map((it) => collect(it)).filter((_, j) => j !== i));
             list.dispatchEvent(new Event('change', { bubbles: true }));
           } }, t('remove'))),

@@ -235,3 +235,33 @@ def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, serve
     status, record = server.api(boss, f"/records/{case_id}")
     assert status == 200 and record["conflicts"] == []
     assert record["data"]["noi_dung_vu_viec"] == "Lần 3"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"noi_dung_vu_viec": "Dòng 1.\r\nDòng 2."},  # a desk client's line ends
+        {"noi_dung_vu_viec": "Dòng 1.\nDòng 2.\n"},
+        {"hoa_giai_vien": " Nguyễn Văn Hòa "},  # a short field: an input
+        {"cac_ben": [{**CASE["cac_ben"][0], "ho_ten": "Phạm Văn Cường "}, CASE["cac_ben"][1]]},
+    ],
+    ids=["crlf", "trailing-newline", "spaces-around", "space-in-an-item"],
+)
+def test_an_edit_sends_no_text_the_officer_did_not_touch(phones, server, stored) -> None:
+    """Text stored with CRLF line ends or spaces around it (any client but the app may send
+    it) reads back from the form as LF and trimmed: taken for a change, it went out with an
+    edit of another field, and a colleague's correction of it became a conflict whose
+    provisional value was the phone's stale copy (found by a probe). Only what the officer
+    changed is sent."""
+    case_id = push_case(server, {**CASE, **stored})
+    phone = phones("can-bo-van-ban")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    phone.save()
+    [item] = outbox_of(phone, 1)
+    assert item["data"] == {"so_buoi_hoa_giai": 3}
