@@ -123,12 +123,14 @@ function choicesFor(f, value, ctx) {
 
 function widget(f, value, path, ctx) {
   const id = uid();
-  const err = h('p', { class: 'err', role: 'alert', hidden: true });
+  const errId = uid();
+  const err = h('p', { id: errId, class: 'err', role: 'alert', hidden: true });
   const isGroup = ['boolean', 'select_multiple', 'geopoint', 'repeat'].includes(f.type) ||
     (f.type === 'select_one' && f.choices.length <= 6);
   const title = [L(f.label), f.required ? h('abbr', { class: 'req', title: text(pair('required_mark')) }, ' *') : null];
   const head = isGroup ? h('legend', {}, title) : h('label', { for: id }, title);
-  const hint = f.hint ? h('p', { class: 'hint' }, L(f.hint, false)) : null;
+  const hintId = uid();
+  const hint = f.hint ? h('p', { id: hintId, class: 'hint' }, L(f.hint, false)) : null;
   // A field in conflict: its competing values, and a box to settle it with the value chosen
   // below, even when that is the value shown (sent with `resolves`, which closes the conflict).
   const settleId = uid();
@@ -142,11 +144,24 @@ function widget(f, value, path, ctx) {
     : null;
   const choices = f.choices ? choicesFor(f, value, ctx) : [];
   // msg: what h() takes, or nothing
+  // A screen reader hears, at each of the field's own controls (not those of a repeat's
+  // items), that it is required, its hint, and its error while there is one.
+  const described = (bad) => {
+    const ids = [f.hint && hintId, bad && errId].filter(Boolean).join(' ');
+    for (const c of w.controls()) {
+      if (ids) c.setAttribute('aria-describedby', ids);
+      else c.removeAttribute('aria-describedby');
+      if (bad) c.setAttribute('aria-invalid', 'true');
+      else c.removeAttribute('aria-invalid');
+    }
+  };
   const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => {
     err.replaceChildren(...[msg ?? []].flat());
     err.hidden = !msg;
     w.el.classList.toggle('bad', !!msg);
-  } };
+    described(!!msg);
+  },
+  controls: () => [...w.el.querySelectorAll('input, textarea, select')].filter((c) => c.closest('.field') === w.el && !c.classList.contains('settle-box')) };
   let body;
   const input = (attrs) => h('input', { id, name: id, ...attrs });
   switch (f.type) {
@@ -233,6 +248,8 @@ function widget(f, value, path, ctx) {
     body.append(clear);
   }
   w.el = h(isGroup ? 'fieldset' : 'div', { class: `field t-${f.type}`, 'data-path': path }, head, hint, competing, body, err);
+  described(false);
+  if (f.required && f.type !== 'repeat') w.controls().forEach((c) => c.setAttribute('aria-required', 'true'));
   return w;
 }
 
@@ -372,7 +389,12 @@ export function renderForm(def, data, opts = {}) {
       general.replaceChildren(...messages(loose));
       general.hidden = !loose.length;
       // Only on request (saving): scrolling while the officer taps elsewhere loses the tap.
-      if (scroll && errors.length) ([...byWidget.keys()][0]?.el ?? general).scrollIntoView({ block: 'center' });
+      // and focus there, so that a screen reader says what is wrong and typing fixes it
+      if (scroll && errors.length) {
+        const first = [...byWidget.keys()][0];
+        (first?.el ?? general).scrollIntoView({ block: 'center' });
+        first?.controls()[0]?.focus({ preventScroll: true });
+      }
       return errors.length;
     },
   };

@@ -81,3 +81,51 @@ def test_saved_stays_through_the_sync_it_starts_and_goes_when_the_officer_moves(
     expect(page.locator(".flash")).to_contain_text("Đã lưu")  # after the redraw too
     page.locator('nav a[href="#/outbox"]').click()
     expect(page.locator(".flash")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_failed_save_takes_the_officer_to_the_first_error_and_says_it_there(
+    phones, server
+) -> None:
+    """Save with required fields empty scrolled to the first one but left the focus on Save,
+    and no field said it was required or wrong but by a red star and colour (found by a
+    probe): a screen reader heard neither. The first wrong field now has the focus, and each
+    field's own controls carry aria-required, aria-invalid and the error (and hint) as their
+    description; fixed, a field is no longer marked."""
+    phone = phones("can-bo-doc-man-hinh", viewport=(360, 640))
+    page = phone.page
+    phone.new("khen_thuong")
+    page.locator("#save-btn").click()
+    expect(page.locator(".field.bad").first).to_be_visible()
+    state = page.evaluate(
+        """() => {
+      const field = document.querySelector('.field.bad');
+      const a = document.activeElement;
+      const ids = (a.getAttribute('aria-describedby') || '').split(' ');
+      return {
+        inFirstBad: a.closest('.field') === field,
+        invalid: a.getAttribute('aria-invalid'),
+        required: a.getAttribute('aria-required'),
+        said: ids.map((id) => document.getElementById(id)?.textContent ?? ''),
+        unmarkedRequired: [...document.querySelectorAll('.field')].filter((f) =>
+          f.querySelector(':scope > label .req, :scope > legend .req') &&
+          !f.classList.contains('t-repeat') &&
+          [...f.querySelectorAll('input, textarea, select')]
+            .filter((c) => c.closest('.field') === f && !c.classList.contains('settle-box'))
+            .some((c) => c.getAttribute('aria-required') !== 'true')).length,
+      };
+    }"""
+    )
+    assert state["inFirstBad"] and state["invalid"] == "true" and state["required"] == "true"
+    assert "Bắt buộc nhập / Required" in state["said"], state
+    assert state["unmarkedRequired"] == 0
+    path = page.locator(".field.bad").first.get_attribute("data-path")
+    control = page.locator(f'.field[data-path="{path}"]').locator("input, textarea, select").first
+    field_type = page.locator(f'.field[data-path="{path}"]').get_attribute("class")
+    if "t-select_one" in field_type:
+        control.check()
+    else:
+        control.fill("2025-09-01" if "t-date" in field_type else "Nguyễn Văn An")
+    page.locator("#save-btn").click()
+    expect(page.locator(f'.field[data-path="{path}"]')).not_to_have_class("bad")
+    assert control.get_attribute("aria-invalid") is None
