@@ -92,18 +92,21 @@ async function renderStatus() {
   const s = sync.status;
   const err = s.error;
   // Two lines at most, each cut short on a small phone: what needs the officer on the first
-  // (what went wrong before the count waiting, which the outbox tab shows too), the sync's
+  // (what went wrong before the count waiting, which the outbox tab shows too; offline, the
+  // usual state, after it), the sync's
   // details on the second; a tap shows them in full.
   const first = [
     rejected ? h('span', { id: 'st-rejected', class: 'bad' }, t('rejected_n', { n: rejected })) : null,
     held ? h('span', { id: 'st-held', class: 'bad' }, t('held_n', { n: held })) : null,
-    navigator.onLine ? null : h('span', { class: 'bad' }, t('offline')),
     clockOff ? h('span', { id: 'st-clock', class: 'bad' }, t('clock_off', { n: howLong(clockOff) })) : null,
     err ? h('span', { id: 'st-error', class: 'bad' },
       err.kind === 'network' ? t('err_network') : err.kind === 'storage' ? t('err_storage')
         : err.kind === 'auth' ? t(err.problem?.code === 'account_disabled' ? 'err_disabled' : 'err_auth')
           : t('err_server', { m: err.message })) : null,
     h('span', { id: 'st-waiting' }, t('waiting', { n: box.length - rejected - held })),
+    // after the count: offline is the officer's usual state in the field, and at 360 px it
+    // came first and left "Chờ gửi" cut off behind the ellipsis
+    navigator.onLine ? null : h('span', { id: 'st-offline', class: 'bad' }, t('offline')),
   ];
   const second = [
     s.nextRetry ? h('span', {}, t('retry_at', { t: timeText(new Date(s.nextRetry).toISOString()).slice(0, 5) })) : null,

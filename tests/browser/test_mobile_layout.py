@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS as SHOTS
-from tests.browser.samples import CASE
+from tests.browser.samples import CASE, REPORT
 from tests.browser.test_bilingual import TOO_WIDE
 
 MEASURE = """() => {
@@ -153,3 +153,24 @@ def test_status_bar_stays_two_lines_on_the_smallest_phone(phones, server) -> Non
     page.locator("#status .st-text").click()  # the details, in full
     expect(page.locator("#status .st-text")).to_have_attribute("aria-expanded", "true")
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+@pytest.mark.browser
+def test_the_waiting_count_shows_offline_at_360(phones) -> None:
+    """Offline, the usual state in the field, came first on the status bar's first line and
+    left "Chờ gửi / Waiting: 1" cut off behind the ellipsis at 360 px (found by a probe)."""
+    phone = phones("can-bo-cho-gui", viewport=(360, 640))
+    page = phone.page
+    phone.idle()
+    phone.offline()
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    phone.save()
+    expect(page.locator("#st-offline")).to_be_attached()
+    expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 1")
+    cut = page.evaluate(
+        """() => { const e = document.getElementById('st-waiting');
+        const line = e.closest('.st-line').getBoundingClientRect();
+        return e.getBoundingClientRect().right > line.right; }"""
+    )
+    assert not cut, "the waiting count is cut off"
