@@ -5,7 +5,7 @@
 import * as db from './db.js';
 import * as drafts from './drafts.js';
 import { applied, blank, changes, localCase, rebased, recordUnder, underNames } from './edit.js';
-import { L, ask, pair, t, text, th, timeText } from './i18n.js';
+import { L, Lp, ask, pair, t, text, th, timeText } from './i18n.js';
 import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
@@ -20,6 +20,7 @@ let flash = null;
 const say = (text) => { flash = { text, shown: false }; };
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
+let caseQuery = ''; // what the officer searches the case list for
 let pressed = false; // a finger or the mouse is down
 
 // Tapping another control ends the edit of a field (its `change`): an error that then comes or
@@ -660,14 +661,38 @@ async function casesView() {
     defs[r.form_id] ??= await currentDef(r.form_id);
     old[r.form_id] ??= await oldLabels(r.form_id, defs[r.form_id]);
   }
-  page('#/cases',
-    h('h2', {}, th('cases')),
-    records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
-      h('li', {}, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
+  // Hundreds of cases: a search over everything each holds (the parties' names in its repeat
+  // groups too), without diacritics ("nguyen van an" finds "Nguyễn Văn An"), kept while the
+  // list is redrawn after a sync.
+  const hay = new Map(records.map((r) => [r.record_id, fold(`${text(Lp(defs[r.form_id]?.title))} ${texts(r.data).join(' ')}`)]));
+  const none = h('p', { id: 'no-match', hidden: true }, t('no_match'));
+  const filter = (list) => {
+    const words = fold(caseQuery).split(/\s+/).filter(Boolean);
+    let shown = 0;
+    for (const li of list.children) {
+      li.hidden = !words.every((w) => hay.get(li.dataset.id).includes(w));
+      shown += li.hidden ? 0 : 1;
+    }
+    none.hidden = shown > 0;
+  };
+  const list = records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
+    h('li', { 'data-id': r.record_id }, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
         h('strong', {}, defs[r.form_id] ? L(defs[r.form_id].title) : r.form_id,
           r.conflicts.length ? [' ', h('span', { class: 'badge bad' }, t('conflict_badge'))] : null),
-        h('small', {}, summary(defs[r.form_id], recordUnder(r, defs[r.form_id]).data, 3, old[r.form_id])))))) : h('p', {}, t('no_cases')));
+        h('small', {}, summary(defs[r.form_id], recordUnder(r, defs[r.form_id]).data, 3, old[r.form_id])))))) : null;
+  const search = records.length > 1 ? h('input', {
+    type: 'search', id: 'case-search', value: caseQuery, autocomplete: 'off', enterKeyHint: 'search',
+    placeholder: text(pair('search_cases')), 'aria-label': text(pair('search_cases')),
+    oninput: (e) => { caseQuery = e.target.value; filter(list); },
+  }) : null;
+  if (list) filter(list);
+  page('#/cases', h('h2', {}, th('cases')), search, list ?? h('p', {}, t('no_cases')), none);
 }
+
+// Every text a case holds, values of repeat items and choices' codes too, for the search.
+const texts = (v) => (v == null ? [] : typeof v === 'object' ? Object.values(v).flatMap(texts) : [String(v)]);
+// Text as the search compares it: no diacritics (đ as d), one case, NFC first.
+const fold = (s) => s.normalize('NFD').replace(/\p{M}/gu, '').replace(/[đĐ]/g, 'd').toLowerCase();
 
 async function caseView(recordId) {
   const stored = await db.get('records', recordId);

@@ -131,6 +131,8 @@ const S = {
   fix: ['Sửa', 'Fix'],
   rejected_note: ['Máy chủ từ chối, cần sửa rồi lưu lại.', 'The server rejected it: fix and save again.'],
   no_cases: ['Chưa có hồ sơ nào. Bấm Đồng bộ để tải.', 'No records yet. Press Sync to download them.'],
+  search_cases: ['Tìm hồ sơ: tên, địa chỉ, nội dung…', 'Search cases: name, address, details…'],
+  no_match: ['Không có hồ sơ nào khớp.', 'No case matches.'],
   edit: ['Cập nhật', 'Update'],
   conflicts: ['Xung đột chưa giải quyết', 'Unsettled conflicts'],
   conflict_badge: ['⚠ xung đột', '⚠ conflict'],

@@ -265,3 +265,41 @@ def test_an_edit_sends_no_text_the_officer_did_not_touch(phones, server, stored)
     phone.save()
     [item] = outbox_of(phone, 1)
     assert item["data"] == {"so_buoi_hoa_giai": 3}
+
+
+@pytest.mark.browser
+def test_the_case_list_finds_a_case_by_what_it_holds_without_diacritics(phones, server) -> None:
+    """500 cases, three a screen: finding one meant scrolling 170 screens, and the parties'
+    names were nowhere on the cards (found by a probe). A search over everything a case
+    holds, its repeat items too, typed with or without diacritics; kept when a sync redraws
+    the list."""
+    cases = {
+        name: push_case(
+            server,
+            {**CASE, "cac_ben": [{**CASE["cac_ben"][0], "ho_ten": name}, CASE["cac_ben"][1]]},
+        )
+        for name in ("Nguyễn Văn Đông", "Trần Thị Lan", "Lê Văn Tám")
+    }
+    phone = phones("can-bo-tim")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator("#case-list li")).to_have_count(3)
+    search = page.locator("#case-search")
+    expect(search).to_have_attribute(
+        "aria-label", "Tìm hồ sơ: tên, địa chỉ, nội dung… / Search cases: name, address, details…"
+    )
+    visible = page.locator("#case-list li:not([hidden]) a")
+    search.fill("nguyen van dong")  # as typed on a keyboard with no Vietnamese
+    expect(visible).to_have_count(1)
+    expect(visible).to_have_attribute("data-id", cases["Nguyễn Văn Đông"])
+    search.fill("TRẦN lan")
+    expect(visible).to_have_attribute("data-id", cases["Trần Thị Lan"])
+    phone.sync()  # the list is drawn again: the search stays
+    expect(page.locator("#case-search")).to_have_value("TRẦN lan")
+    expect(visible).to_have_count(1)
+    search.fill("không có ai")
+    expect(visible).to_have_count(0)
+    expect(page.locator("#no-match")).to_be_visible()
+    search.fill("")
+    expect(visible).to_have_count(3)
+    expect(page.locator("#no-match")).to_be_hidden()
