@@ -424,9 +424,19 @@ export function describeError(def, e) {
 
 // The first values of a case or draft, for lists (for h(), [] when none): "Camera an ninh tổ 5
 // · Tự phòng / Self-defence".
-export const summary = (def, data, n = 3, old = {}) =>
-  joined((def?.fields ?? []).filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
-    .map((f) => formatValue(f, data[f.name], old)), ' · ');
+export function summary(def, data, n = 3, old = {}) {
+  const fields = def?.fields ?? [];
+  const plain = fields.filter((f) => data?.[f.name] != null && f.type !== 'repeat').slice(0, n)
+    .map((f) => formatValue(f, data[f.name], old));
+  // whom the case is about: the first text of the items of its first group (the parties'
+  // names), which a card did not show, so that cases of one day and kind looked alike
+  const group = fields.find((f) => f.type === 'repeat' && Array.isArray(data?.[f.name]) && data[f.name].length);
+  const sub = group?.fields?.find((g) => g.type === 'text');
+  const names = sub
+    ? data[group.name].map((item) => item?.[sub.name]).filter((x) => typeof x === 'string' && x.trim()).slice(0, 3)
+    : [];
+  return joined(names.length ? [...plain, iso(names.join(', '))] : plain, ' · ');
+}
 
 // Read-only view of a record's data (`old` as for formatValue).
 export function renderData(def, data, old = {}) {

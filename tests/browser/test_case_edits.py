@@ -270,9 +270,9 @@ def test_an_edit_sends_no_text_the_officer_did_not_touch(phones, server, stored)
 @pytest.mark.browser
 def test_the_case_list_finds_a_case_by_what_it_holds_without_diacritics(phones, server) -> None:
     """500 cases, three a screen: finding one meant scrolling 170 screens, and the parties'
-    names were nowhere on the cards (found by a probe). A search over everything a case
-    holds, its repeat items too, typed with or without diacritics; kept when a sync redraws
-    the list."""
+    names were nowhere on the cards (found by a probe). The cards name the parties, and a
+    search runs over everything a case holds, its repeat items too, typed with or without
+    diacritics; kept when a sync redraws the list."""
     cases = {
         name: push_case(
             server,
@@ -289,6 +289,9 @@ def test_the_case_list_finds_a_case_by_what_it_holds_without_diacritics(phones, 
         "aria-label", "Tìm hồ sơ: tên, địa chỉ, nội dung… / Search cases: name, address, details…"
     )
     visible = page.locator("#case-list li:not([hidden]) a")
+    # each card names whom the case is about: its parties
+    card = page.locator(f'#case-list a[data-id="{cases["Lê Văn Tám"]}"] small')
+    expect(card).to_contain_text(f"Lê Văn Tám, {CASE['cac_ben'][1]['ho_ten']}")
     search.fill("nguyen van dong")  # as typed on a keyboard with no Vietnamese
     expect(visible).to_have_count(1)
     expect(visible).to_have_attribute("data-id", cases["Nguyễn Văn Đông"])

@@ -68,9 +68,11 @@ def test_a_draft_update_of_a_case_names_the_case_once(phones, server) -> None:
     phone.fill({"so_buoi_hoa_giai": "3"})
     page.goto(f"{server.url}/app/#/")
     hint = page.locator("#draft-list .draft-hint")
-    # "Cập nhật / Update: " once, then the case (it read "Cập nhật / Update: : 15/08/2025")
+    # "Cập nhật / Update: " once, then the case (it read "Cập nhật / Update: : 15/08/2025"),
+    # its parties last
     expect(hint).to_have_text(
         "Cập nhật / Update: 15/08/2025 · Đất đai, ranh giới / Land, boundaries"
+        " · Phạm Văn Cường, Đỗ Thị Dung"
     )
     expect(hint.locator('[lang="en"]').first).to_have_text("Update")
 
