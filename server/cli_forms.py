@@ -42,7 +42,7 @@ def publish(catalog: Catalog, files: list[Path], *, quiet: bool = False) -> None
     `quiet`: the refusals only (a trial run)."""
     say = (lambda *_, **__: None) if quiet else click.echo
     parsed = []
-    for path in sorted(files, key=_file_version):  # stable: the rest keep the order given
+    for path in _numbered_in_order(files):
         try:
             parsed.append((path, parse_definition(read_source(read_file(path), path.name))))
         except UnicodeDecodeError as exc:
@@ -81,6 +81,22 @@ def publish(catalog: Catalog, files: list[Path], *, quiet: bool = False) -> None
                 f" / note: the file says v{named} but became version {result.version}",
                 err=True,
             )
+
+
+def _numbered_in_order(files: list[Path]) -> list[Path]:
+    """`files` in the order given, but the files named `FORM.vN.yaml` of one form in the order
+    of N among the places they hold: `a.v10 local.yaml a.v2` is `a.v2 local.yaml a.v10` (an
+    unnumbered file put first, ahead of them all, became v1 under the shipped ones)."""
+    out = list(files)
+    forms: dict[str, list[int]] = {}
+    for i, path in enumerate(files):
+        if _file_version(path):
+            forms.setdefault(path.name.rsplit(".v", 1)[0], []).append(i)
+    for places in forms.values():
+        ordered = sorted((files[i] for i in places), key=_file_version)
+        for i, path in zip(places, ordered, strict=True):
+            out[i] = path
+    return out
 
 
 def _file_version(path: Path) -> int:

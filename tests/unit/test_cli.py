@@ -231,6 +231,23 @@ def test_forms_publish_puts_numbered_files_in_the_order_of_their_numbers(tmp_pat
     with sqlite3.connect(db) as conn:
         latest = conn.execute("SELECT definition FROM forms ORDER BY version DESC").fetchone()[0]
     assert '"f11"' in latest
+    # an unnumbered file keeps its place: after the numbered ones it is the latest (it was
+    # put ahead of them all, as v1 under the shipped ones: found by a probe)
+    local = tmp_path / "vv_local.yaml"
+    local.write_text(
+        (tmp_path / "vv.v11.yaml").read_text("utf-8").replace("Versions", "Local"), "utf-8"
+    )
+    third = str(tmp_path / "e.db")
+    run("users", "add", "a", "--role", "admin", "--area", "", "--db", third)
+    order = [str(tmp_path / "vv.v10.yaml"), str(local), str(tmp_path / "vv.v2.yaml")]
+    code, out, _ = run("forms", "publish", str(tmp_path / "vv.v1.yaml"), *order, "--db", third)
+    assert code == 0
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        "vv.v1.yaml",
+        "vv.v2.yaml",
+        "vv_local.yaml",
+        "vv.v10.yaml",
+    ]
     # a database whose versions are numbered otherwise: the file's N is not the version
     code, _, err = run("forms", "publish", str(tmp_path / "vv.v3.yaml"), "--db", other)
     assert code == 0
