@@ -22,6 +22,21 @@ from server.store import Store
 from server.store_schema import User
 from server.store_write import Writer
 
+# what the checks say of a value they throw away rather than keep: one no stored value can
+# have (those say what a later version tightened: max_length, pattern, min, max, choice)
+THROWN_AWAY = frozenset(
+    {
+        "type",
+        "format",
+        "unknown_field",
+        "malformed",
+        "control_character",
+        "range",
+        "too_deep",
+        "too_large",
+    }
+)
+
 if TYPE_CHECKING:
     from server.catalog import Catalog, FormVersions
 
@@ -80,12 +95,14 @@ def _resolution_values(
     # A value the record holds already (its value, or one competing in its conflict) was
     # checked when it came: a version since may have tightened the field (a shorter
     # max_length, a pattern), and keeping a stored value must stay possible. A value the
-    # checks threw away (null for a "3" sent to a number) is not one the record holds, even
-    # when the record holds null: that stored null over the officers' values, and said 200.
+    # checks threw away, in part or whole (null for a "3" sent to a number, a party's "1957"
+    # year of birth, a key no version has), is not one the record holds, even when what is
+    # left is: that stored null over the officers' values, or nothing, and said 200.
+    thrown = {_field_of(e.path) for e in errors if e.code in THROWN_AWAY}
     held = {
         name
         for name, value in data.items()
-        if (value is not None or named.get(name) is None)
+        if name not in thrown
         and (
             same_value(value, record.data.get(name))
             or any(

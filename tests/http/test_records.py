@@ -651,3 +651,30 @@ def test_a_resolution_with_a_value_of_the_wrong_type_is_refused_even_where_null_
     r = resolve(api, root["id"], {"heads": before["heads"], "values": {"n": None}})
     assert r.status_code == 200, r.text
     assert "n" not in r.json()["record"]["data"] and r.json()["record"]["conflicts"] == []
+
+
+@pytest.mark.parametrize(
+    ("sub", "value", "code"),
+    [("nam_sinh", "1957", "type"), ("khong_co", "x", "unknown_field")],
+)
+def test_a_resolution_with_a_value_thrown_away_inside_a_group_is_refused(
+    api: Any, sub: str, value: str, code: str
+) -> None:
+    """A party's year of birth sent as "1957" (text) was thrown away by the checks; what was
+    left of the group was the stored group, so the resolution "kept a stored value": 200, a
+    resolution stored that changed nothing, and the supervisor believed the year saved (found
+    by a regression probe). Refused 422 at the sub-field's path, nothing stored."""
+    data = hoa_giai(random.Random(1))
+    data["cac_ben"][0].pop("nam_sinh", None)
+    root = submission("hoa_giai", data, version=HOA_GIAI)
+    api.push("officer", [root])
+    before = get(api, root["id"]).json()
+    parties = [dict(p) for p in before["data"]["cac_ben"]]
+    parties[0][sub] = value
+    r = resolve(api, root["id"], {"heads": before["heads"], "values": {"cac_ben": parties}})
+    problem = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        (f"values.cac_ben[0].{sub}", code)
+    ]
+    after = get(api, root["id"]).json()
+    assert after["heads"] == before["heads"] and after["data"] == before["data"]
