@@ -664,7 +664,14 @@ async function casesView() {
   // Hundreds of cases: a search over everything each holds (the parties' names in its repeat
   // groups too), without diacritics ("nguyen van an" finds "Nguyễn Văn An"), kept while the
   // list is redrawn after a sync.
-  const hay = new Map(records.map((r) => [r.record_id, fold(`${text(Lp(defs[r.form_id]?.title))} ${texts(r.data).join(' ')}`)]));
+  // what the card and the case show (choices by their labels, dates as 15/08/2025) and what
+  // is stored (the codes, 2025-08-15)
+  const shown = (def, data, old) => (def?.fields ?? []).map((f) => h('span', {}, formatValue(f, data[f.name], old)).textContent);
+  const hay = new Map(records.map((r) => {
+    const def = defs[r.form_id];
+    const data = recordUnder(r, def).data ?? {};
+    return [r.record_id, fold([text(Lp(def?.title)), ...texts(r.data), ...shown(def, data, old[r.form_id])].join(' '))];
+  }));
   const none = h('p', { id: 'no-match', hidden: true }, t('no_match'));
   const filter = (list) => {
     const words = fold(caseQuery).split(/\s+/).filter(Boolean);
@@ -686,7 +693,14 @@ async function casesView() {
     oninput: (e) => { caseQuery = e.target.value; filter(list); },
   }) : null;
   if (list) filter(list);
+  // a sync that lands while the officer types a search draws the list again: the typing goes on
+  const typing = document.activeElement?.id === 'case-search' ? document.activeElement : null;
+  const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
   page('#/cases', h('h2', {}, th('cases')), search, list ?? h('p', {}, t('no_cases')), none);
+  if (caret && search) {
+    search.focus({ preventScroll: true });
+    search.setSelectionRange(...caret);
+  }
 }
 
 // Every text a case holds, values of repeat items and choices' codes too, for the search.
