@@ -10,6 +10,7 @@ import errno
 import logging
 import os
 import resource
+import signal
 import socket
 from pathlib import Path
 from types import FrameType
@@ -133,13 +134,18 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
                 if catalog is not None:
                     catalog.stopping.set()
                 if not self.should_exit:
-                    click.echo(
-                        "Đang dừng… / Stopping… (Ctrl+C lần nữa để dừng ngay / again to stop"
-                        " at once)",
-                        err=True,
+                    again = (
+                        " (Ctrl+C lần nữa để dừng ngay / again to stop at once)"
+                        if sig == signal.SIGINT
+                        else ""
                     )
+                    click.echo(f"Đang dừng… / Stopping…{again}", err=True)
                 super().handle_exit(sig, frame)
-                if self.force_exit:  # the app's lifespan is cut short, not failed: no traceback
+                # uvicorn raises the signal again once it has stopped: the service manager's
+                # SIGTERM ended the process by the signal (status 143), before "Stopped"
+                self._captured_signals.clear()
+                if self.force_exit:  # requests and the lifespan cut short, not failed: quiet
+                    logging.getLogger("uvicorn.error").disabled = True
                     quiet = logging.getLogger("coso.stopped_at_once")
                     quiet.disabled = True
                     self.lifespan.logger = quiet
@@ -153,8 +159,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
         )
-        # uvicorn raises the signal that stopped it again once it has stopped: Ctrl+C would
-        # end in click's "Aborted!" and exit status 1, as if something had gone wrong
+        # (a signal uvicorn raised again would end in click's "Aborted!" and status 1)
         with contextlib.suppress(KeyboardInterrupt):
             Server(config).run()
         click.echo("Đã dừng / Stopped.", err=True)
