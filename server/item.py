@@ -50,9 +50,6 @@ _UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError,
 # more heads than that, and a bound stays on what one item may make the merge walk (26
 # edits of 10,000 made-up parents each made a push hold the write lock for minutes).
 MAX_PARENTS = 2_000
-# the errors an item's answer lists, then one `too_many_errors` saying how many more: every
-# error of an item of a 10 MiB push made an answer ten times the size of the body
-MAX_ITEM_ERRORS = 50
 encode = msgspec.json.Encoder(order="sorted").encode
 
 
@@ -96,16 +93,6 @@ class Prepared:
 def _reject(
     sid: str | None, record_id: str | None, reason: str, errors: list[FieldError]
 ) -> ItemResult:
-    if len(errors) > MAX_ITEM_ERRORS:  # 850 unknown keys an item made a 117 MB answer of 80 KB
-        more = len(errors) - MAX_ITEM_ERRORS
-        errors = [
-            *errors[:MAX_ITEM_ERRORS],
-            FieldError(
-                errors[MAX_ITEM_ERRORS].path,
-                "too_many_errors",
-                f"và {more} lỗi khác, từ đây / and {more} more errors, from here on",
-            ),
-        ]
     return ItemResult(
         id=sid,
         status="rejected",
