@@ -224,6 +224,11 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
         trial = Store(":memory:")
         try:
             publish(Catalog(trial), schema_files(schemas), quiet=True)
+        except click.ClickException as exc:
+            raise click.ClickException(
+                f"{exc.message}; no form of {schemas} published"
+                f" / chưa xuất bản biểu mẫu nào trong {schemas}"
+            ) from exc
         finally:
             trial.close()
         click.echo(

@@ -46,7 +46,7 @@ SKEW_SECONDS = 86_400
 _UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 # An edit names the record's heads as the phone had them: as many as concurrent edits made.
 # 100 left a record with more uneditable from the app (its edits refused, a supervisor's
-# resolution taken); a record holds at most 2,000 submissions from phones (sync.py), so no
+# resolution taken); a phone adds to a record of at most 2,000 submissions (sync.py), so no
 # more heads than that, and a bound stays on what one item may make the merge walk (26
 # edits of 10,000 made-up parents each made a push hold the write lock for minutes).
 MAX_PARENTS = 2_000

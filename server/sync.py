@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 # with some waiting merges its whole history again, and thousands (parents that never come)
 # made every write of the server wait behind one record's.
 MAX_WAITING = 1000
-# Submissions one record may hold from phones (a supervisor's resolution is always taken): an
+# Submissions one record may hold (resolutions counted) for a phone's to be taken; a
+# supervisor's resolution always is, and may set any field. An
 # edit that does not descend from the heads merges the history again in the write lock, and a
 # phone settles a conflict by naming every head. 11,000 sibling edits of one case made each
 # new edit hold every other phone's push for seconds, and a conflict no one could settle.

@@ -291,6 +291,7 @@ def test_serve_publishes_no_form_of_a_folder_with_a_refused_file(
     serve = ("serve", "--schemas", str(schemas), "--db", str(db), "--port", "18999")
     code, _, err = run(*serve)
     assert code == 1 and "vv.v2.yaml: not published / chưa xuất bản" in err
+    assert "no form of" in err and "chưa xuất bản biểu mẫu nào" in err
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0
     (schemas / "vv.v2.yaml").write_text(_form("vv", label="Họ tên"), "utf-8")
