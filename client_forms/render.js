@@ -148,7 +148,7 @@ function widget(f, value, path, ctx) {
   // items), that it is required, its hint, and its error while there is one.
   const described = (bad) => {
     const ids = [f.hint && hintId, bad && errId].filter(Boolean).join(' ');
-    for (const c of w.controls()) {
+    for (const c of w.marked()) {
       if (ids) c.setAttribute('aria-describedby', ids);
       else c.removeAttribute('aria-describedby');
       if (bad) c.setAttribute('aria-invalid', 'true');
@@ -161,7 +161,10 @@ function widget(f, value, path, ctx) {
     w.el.classList.toggle('bad', !!msg);
     described(!!msg);
   },
-  controls: () => [...w.el.querySelectorAll('input, textarea, select')].filter((c) => c.closest('.field') === w.el && !c.classList.contains('settle-box')) };
+  controls: () => [...w.el.querySelectorAll('input, textarea, select')].filter((c) => c.closest('.field') === w.el && !c.classList.contains('settle-box')),
+  // where ARIA says it: a group of radios as one radiogroup (a radio takes neither
+  // aria-required nor aria-invalid), each other control itself
+  marked: () => (w.el.getAttribute('role') === 'radiogroup' ? [w.el] : w.controls()) };
   let body;
   const input = (attrs) => h('input', { id, name: id, ...attrs });
   switch (f.type) {
@@ -248,8 +251,10 @@ function widget(f, value, path, ctx) {
     body.append(clear);
   }
   w.el = h(isGroup ? 'fieldset' : 'div', { class: `field t-${f.type}`, 'data-path': path }, head, hint, competing, body, err);
+  if (w.controls().some((c) => c.type === 'radio')) w.el.setAttribute('role', 'radiogroup');
   described(false);
-  if (f.required && f.type !== 'repeat') w.controls().forEach((c) => c.setAttribute('aria-required', 'true'));
+  // required: not on each box of a select_multiple (each would read as one to tick)
+  if (f.required && f.type !== 'repeat' && f.type !== 'select_multiple') w.marked().forEach((c) => c.setAttribute('aria-required', 'true'));
   return w;
 }
 

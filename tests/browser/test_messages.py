@@ -101,21 +101,28 @@ def test_a_failed_save_takes_the_officer_to_the_first_error_and_says_it_there(
         """() => {
       const field = document.querySelector('.field.bad');
       const a = document.activeElement;
-      const ids = (a.getAttribute('aria-describedby') || '').split(' ');
+      // a radio's group says it (ARIA gives a radio neither aria-required nor aria-invalid)
+      const marked = a.type === 'radio' ? a.closest('[role=radiogroup]') : a;
+      const ids = (marked.getAttribute('aria-describedby') || '').split(' ');
+      const own = (f) => [...f.querySelectorAll('input, textarea, select')]
+        .filter((c) => c.closest('.field') === f && !c.classList.contains('settle-box'));
       return {
         inFirstBad: a.closest('.field') === field,
-        invalid: a.getAttribute('aria-invalid'),
-        required: a.getAttribute('aria-required'),
+        invalid: marked.getAttribute('aria-invalid'),
+        required: marked.getAttribute('aria-required'),
         said: ids.map((id) => document.getElementById(id)?.textContent ?? ''),
         unmarkedRequired: [...document.querySelectorAll('.field')].filter((f) =>
           f.querySelector(':scope > label .req, :scope > legend .req') &&
-          !f.classList.contains('t-repeat') &&
-          [...f.querySelectorAll('input, textarea, select')]
-            .filter((c) => c.closest('.field') === f && !c.classList.contains('settle-box'))
+          !f.classList.contains('t-repeat') && !f.classList.contains('t-select_multiple') &&
+          (f.getAttribute('role') === 'radiogroup' ? [f] : own(f))
             .some((c) => c.getAttribute('aria-required') !== 'true')).length,
+        onRadios: document.querySelectorAll(
+          'input[type=radio][aria-required], input[type=radio][aria-invalid]').length,
+        onBoxes: document.querySelectorAll('input[type=checkbox][aria-required]').length,
       };
     }"""
     )
+    assert state["onRadios"] == 0 and state["onBoxes"] == 0
     assert state["inFirstBad"] and state["invalid"] == "true" and state["required"] == "true"
     assert "Bắt buộc nhập / Required" in state["said"], state
     assert state["unmarkedRequired"] == 0
@@ -128,4 +135,5 @@ def test_a_failed_save_takes_the_officer_to_the_first_error_and_says_it_there(
         control.fill("2025-09-01" if "t-date" in field_type else "Nguyễn Văn An")
     page.locator("#save-btn").click()
     expect(page.locator(f'.field[data-path="{path}"]')).not_to_have_class("bad")
+    assert page.locator(f'.field[data-path="{path}"]').get_attribute("aria-invalid") is None
     assert control.get_attribute("aria-invalid") is None
