@@ -54,6 +54,22 @@ MAX_BOUND = 2**53 - 1
 # the invisible direction marks, and the bidirectional overrides and isolates that make text
 # show in another order than it is stored.
 UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Drawn as nothing though not a control, a format character or a space: the combining
+# grapheme joiner, Hangul and Khmer fillers, Mongolian and other variation selectors.
+INVISIBLE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]"
+)
+
+
+def shows_something(text: str) -> bool:
+    """Whether `text` has a character that is drawn: not a space, a control, a format
+    character (a zero-width space, a bidirectional mark) or one of INVISIBLE."""
+    return any(
+        not c.isspace()
+        and unicodedata.category(c) not in ("Cc", "Cf", "Zs", "Zl", "Zp")
+        and not INVISIBLE.match(c)
+        for c in text
+    )
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -269,8 +285,8 @@ def _check_label(label: Label | None, path: str, errors: list[FieldError]) -> No
         if bad is not None:
             message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
             errors.append(FieldError(f"{path}.{lang}", "control_character", message))
-        elif not text.strip():
-            message = "a label needs visible text, not only spaces"
+        elif not shows_something(text):
+            message = "a label needs visible text, not only spaces or invisible characters"
             errors.append(FieldError(f"{path}.{lang}", "required", message))
 
 

@@ -1227,6 +1227,8 @@ def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: 
         ("may\u200b1", "control_character"),
         ("may\n1", "control_character"),
         ("may\x001", "control_character"),
+        ("may\ufe0f1", "control_character"),  # a variation selector: drawn as nothing
+        ("may\u034f1", "control_character"),
     ],
 )
 def test_a_device_id_that_is_shown_otherwise_or_names_the_audits_own_is_refused(

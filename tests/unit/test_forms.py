@@ -339,6 +339,8 @@ def test_problems_inside_nested_repeats_have_full_paths() -> None:
     ("text", "code"),
     [
         ("", "required"),  # was `invalid`, "Expected `str` of length >= 1" (found by a probe)
+        ("\u200b", "required"),  # a zero-width space draws nothing
+        ("\ufe0f\u034f", "required"),  # nor do a variation selector and a grapheme joiner
         (" ", "required"),
         ("\u3000\u00a0 ", "required"),
         ("Tên\x00", "control_character"),
