@@ -45,6 +45,8 @@ CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # which broke the form and saved "function Object() { [native code] }" as the value.
 RESERVED_NAMES = frozenset({"constructor"})
 MAX_FIELDS = 500
+# the value a choice that did not convert stands in for, in a definition refused anyway
+UNREAD = "\x00unread:"
 # the keys a served version has beside its definition (api/forms.py), ignored when published
 SERVED_KEYS = frozenset({"version", "sha256", "renames"})
 # The bounds a phone's JavaScript holds exactly as whole numbers (validate.py limits
@@ -208,24 +210,17 @@ def _convert_fields(
                     _known_choice(c, f"{here}.choices[{j}]", errors) if isinstance(c, dict) else c
                     for j, c in enumerate(item["choices"])
                 ]
-        # each choice on its own first: msgspec stops at the first of a field's problems, and
-        # `no`, `~` and `1.0` unquoted in three choices came out one publish at a time
-        bad_choices = False
+        # each choice on its own first, its value and its label apart: msgspec stops at the
+        # first of a field's problems, and `no`, `~` and `1.0` unquoted in three choices came
+        # out one publish at a time. A choice that does not convert is said and kept in its
+        # place as UNREAD, so that the field's other problems are said with it.
         if isinstance(item, dict) and isinstance(item.get("choices"), list):
-            for j, c in enumerate(item["choices"]):
-                try:
-                    msgspec.convert(c, Choice)
-                except msgspec.ValidationError as exc:
-                    errors.append(_from_msgspec(exc, f"{here}.choices[{j}]"))
-                    bad_choices = True
+            item["choices"] = [
+                _choice_or_unread(c, j, f"{here}.choices[{j}]", errors)
+                for j, c in enumerate(item["choices"])
+            ]
         try:
-            whole = {**item, "choices": None} if bad_choices else item
-            field = msgspec.convert(
-                {**whole, "fields": None} if nested is not None else whole, Field
-            )
-            if bad_choices:  # its other problems are said; the field is not checked further
-                slots.append(None)
-                continue
+            field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
             if isinstance(exc, msgspec.ValidationError):
                 errors.append(_from_msgspec(exc, here))
@@ -254,6 +249,34 @@ def _known(
                 FieldError(where, "unknown_field", f"Object contains unknown field `{key}`")
             )
     return {k: v for k, v in item.items() if k in known}
+
+
+def _choice_or_unread(choice: Any, j: int, path: str, errors: list[FieldError]) -> Any:
+    """`choice` if it converts; else its value's and its label's problems said, each at its
+    path, and in its place a choice of value UNREAD (not checked further) with its label if
+    that converts."""
+    if not isinstance(choice, dict):
+        return choice  # the field's conversion says it
+    try:
+        msgspec.convert(choice, Choice)
+        return choice
+    except msgspec.ValidationError:
+        pass
+    stand_in = {"vi": "-", "en": "-"}
+    label: Any = stand_in
+    for key, part in (("value", str), ("label", Label)):
+        if key not in choice:
+            errors.append(
+                FieldError(f"{path}.{key}", "required", f"Object missing required field `{key}`")
+            )
+            continue
+        try:
+            msgspec.convert(choice[key], part)
+        except msgspec.ValidationError as exc:
+            errors.append(_from_msgspec(exc, f"{path}.{key}"))
+        else:
+            label = choice[key] if key == "label" else label
+    return {"value": f"{UNREAD}{j}", "label": label}
 
 
 def _known_choice(choice: dict[str, Any], path: str, errors: list[FieldError]) -> dict[str, Any]:
@@ -342,6 +365,8 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
             err("choices", "required", f"a {f.type} field needs choices")
         values: set[str] = set()
         for j, c in enumerate(f.choices or []):
+            if c.value.startswith(UNREAD):  # said already
+                continue
             if not CHOICE_VALUE_RE.fullmatch(c.value):
                 err(f"choices[{j}].value", "pattern", "a choice value must match [A-Za-z0-9_.-]+")
             if c.value in values:

@@ -835,17 +835,19 @@ def test_a_misspelt_key_in_a_label_or_a_choice_hides_nothing_either() -> None:
 
 def test_every_choice_that_is_not_text_is_said_in_one_go() -> None:
     """`no`, `~`, `1.0` and a date unquoted in four choices came out one publish at a time
-    (msgspec stops at a field's first problem: found by a probe); the field's other problems
-    and other fields' are said with them, each at its path, with YAML's reading of `~`."""
+    (msgspec stops at a field's first problem: found by a probe); a choice's label is checked
+    apart from its value, and the field's other problems (an empty label, a value with a
+    space) and other fields' are said with them, each at its path, with YAML's reading of
+    `~`."""
     from server.form_source import read_source
 
     source = read_source(
         "form_id: thu\ntitle: {vi: Thử, en: Test}\nfields:\n"
-        "  - name: a\n    type: select_one\n    label: {vi: A, en: A}\n    max_length: x\n"
+        '  - name: a\n    type: select_one\n    label: {vi: "", en: A}\n'  # empty: required
         "    choices:\n"
         "      - {value: no, label: {vi: Không, en: No}}\n"
         "      - {value: ~, label: {vi: Trống, en: Empty}}\n"
-        "      - {value: ok, label: {vi: Được, en: OK}}\n"
+        "      - {value: a b, label: {vi: Được, en: OK}}\n"  # a space: pattern
         "      - {value: 1.0, label: {vi: Một, en: One}}\n"
         "      - {value: 2024-01-01, label: {vi: Ngày, en: Date}}\n"
         "  - {name: b, type: text, label: {vi: B, en: B}, mau: 1}\n"
@@ -855,11 +857,13 @@ def test_every_choice_that_is_not_text_is_said_in_one_go() -> None:
     found = [(e.path, e.code) for e in info.value.errors]
     assert found == [
         ("fields[0].choices[0].value", "invalid"),
+        ("fields[0].choices[0].label.en", "invalid"),  # `No` unquoted is false too
         ("fields[0].choices[1].value", "invalid"),
         ("fields[0].choices[3].value", "invalid"),
         ("fields[0].choices[4].value", "invalid"),
-        ("fields[0].max_length", "invalid"),
         ("fields[1].mau", "unknown_field"),
+        ("fields[0].label.vi", "required"),  # the field is still checked (found by a probe)
+        ("fields[0].choices[2].value", "pattern"),
     ]
-    null = info.value.errors[1].message
+    null = info.value.errors[2].message
     assert "rỗng (null, ~)" in null and "null (null, ~)" in null and "quotes" in null
