@@ -24,6 +24,12 @@ def outbox_of(phone, n: int) -> list[dict]:
     raise AssertionError(f"the outbox holds {phone.outbox()}, not {n} entries")
 
 
+def has_case(phone, case_id: str) -> None:
+    """The phone's case list, once it shows the case (pulled by the setup's sync)."""
+    phone.page.goto(f"{phone.server.url}/app/#/cases")
+    expect(phone.page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+
+
 def open_edit(phone, case_id: str) -> None:
     page = phone.page
     page.goto(f"{phone.server.url}/app/#/case/{case_id}")
@@ -36,8 +42,7 @@ def test_a_refused_edit_is_fixed_with_its_intent_and_never_built_upon(phones, se
     case_id = push_case(server, {**CASE, "hoa_giai_vien": "Nguyễn Văn Hòa"})
     phone = phones("can-bo-h")
     page = phone.page
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    has_case(phone, case_id)
     phone.offline()
 
     # The officer empties the mediator (the wrong person) and counts the sessions...
@@ -95,8 +100,7 @@ def test_a_pushed_edit_is_the_phones_copy_when_the_pull_fails(phones, server) ->
     case_id = push_case(server, CASE)
     phone = phones("can-bo-i")
     page = phone.page
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    has_case(phone, case_id)
     # 2G: every pull fails from now on, the pushes get through.
     phone.context.route("**/api/v1/sync/pull**", lambda route: route.abort())
 
@@ -256,9 +260,7 @@ def test_an_edit_sends_no_text_the_officer_did_not_touch(phones, server, stored)
     changed is sent."""
     case_id = push_case(server, {**CASE, **stored})
     phone = phones("can-bo-van-ban")
-    page = phone.page
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    has_case(phone, case_id)
     phone.offline()
     open_edit(phone, case_id)
     phone.fill({"so_buoi_hoa_giai": "3"})
