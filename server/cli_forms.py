@@ -1,5 +1,5 @@
 """`coso forms publish`: form definition files read and checked, all of them refused if one is
-not a definition, then published in the order given.
+not a definition, then published in the order given (numbered versions of a form by N).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def forms_publish(files: tuple[Path, ...], db: str) -> None:
 
 
 def publish(catalog: Catalog, files: list[Path], *, quiet: bool = False) -> None:
-    """Publish `files` in the order given, except that files named `FORM.vN.yaml` go in the
-    order of N (the shell's `schemas/*` gives v1, v10, v11, v2: v9 became the latest), one line
-    each (file, form, version), and a line more when the version is not the file's N. Every
+    """Publish `files` in the order given, except that the files named `FORM.vN.yaml` of one
+    form go in the order of N among their places (`_numbered_in_order`), one line each (file,
+    form, version), and a line more when the version is not the file's N. Every
     file is read and checked as a definition first: one that is not UTF-8, YAML or JSON, or
     not a definition, publishes nothing. A change between versions that is refused (type
     changed, rename collision) stops at that file, after saying what was published before it.
