@@ -661,32 +661,32 @@ async function casesView() {
     defs[r.form_id] ??= await currentDef(r.form_id);
     old[r.form_id] ??= await oldLabels(r.form_id, defs[r.form_id]);
   }
+  // each case's data under the names of its form now, for its card and for the search
+  const now = new Map(records.map((r) => [r.record_id, recordUnder(r, defs[r.form_id]).data ?? {}]));
   // Hundreds of cases: a search over everything each holds (the parties' names in its repeat
-  // groups too), without diacritics ("nguyen van an" finds "Nguyễn Văn An"), kept while the
-  // list is redrawn after a sync.
-  // what the card and the case show (choices by their labels, dates as 15/08/2025) and what
-  // is stored (the codes, 2025-08-15)
+  // groups too), as stored (codes, 2025-08-15) and as the card and the case show it (choices
+  // by their labels, dates as 15/08/2025), without diacritics ("nguyen van an" finds "Nguyễn
+  // Văn An"), kept while the list is redrawn after a sync.
   const shown = (def, data, old) => (def?.fields ?? []).map((f) => h('span', {}, formatValue(f, data[f.name], old)).textContent);
   const hay = new Map(records.map((r) => {
     const def = defs[r.form_id];
-    const data = recordUnder(r, def).data ?? {};
-    return [r.record_id, fold([text(Lp(def?.title)), ...texts(r.data), ...shown(def, data, old[r.form_id])].join(' '))];
+    return [r.record_id, fold([text(Lp(def?.title)), ...texts(r.data), ...shown(def, now.get(r.record_id), old[r.form_id])].join(' '))];
   }));
   const none = h('p', { id: 'no-match', hidden: true }, t('no_match'));
   const filter = (list) => {
     const words = fold(caseQuery).split(/\s+/).filter(Boolean);
-    let shown = 0;
+    let visible = 0;
     for (const li of list.children) {
       li.hidden = !words.every((w) => hay.get(li.dataset.id).includes(w));
-      shown += li.hidden ? 0 : 1;
+      visible += li.hidden ? 0 : 1;
     }
-    none.hidden = shown > 0;
+    none.hidden = visible > 0;
   };
   const list = records.length ? h('ul', { class: 'list', id: 'case-list' }, records.map((r) =>
     h('li', { 'data-id': r.record_id }, h('a', { href: `#/case/${r.record_id}`, class: 'btn secondary case', 'data-id': r.record_id },
         h('strong', {}, defs[r.form_id] ? L(defs[r.form_id].title) : r.form_id,
           r.conflicts.length ? [' ', h('span', { class: 'badge bad' }, t('conflict_badge'))] : null),
-        h('small', {}, summary(defs[r.form_id], recordUnder(r, defs[r.form_id]).data, 3, old[r.form_id])))))) : null;
+        h('small', {}, summary(defs[r.form_id], now.get(r.record_id), 3, old[r.form_id])))))) : null;
   const search = records.length > 1 ? h('input', {
     type: 'search', id: 'case-search', value: caseQuery, autocomplete: 'off', enterKeyHint: 'search',
     placeholder: text(pair('search_cases')), 'aria-label': text(pair('search_cases')),
