@@ -63,15 +63,16 @@ INVISIBLE = re.compile(
 )
 
 
+def unseen(c: str) -> bool:
+    """Whether character `c` hides, breaks or reorders text rather than being drawn: a
+    control, a format character (a zero-width space, a bidirectional mark), a line or
+    paragraph separator, or one of INVISIBLE."""
+    return unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or INVISIBLE.match(c) is not None
+
+
 def shows_something(text: str) -> bool:
-    """Whether `text` has a character that is drawn: not a space, a control, a format
-    character (a zero-width space, a bidirectional mark) or one of INVISIBLE."""
-    return any(
-        not c.isspace()
-        and unicodedata.category(c) not in ("Cc", "Cf", "Zs", "Zl", "Zp")
-        and not INVISIBLE.match(c)
-        for c in text
-    )
+    """Whether `text` has a character that is drawn: neither a space nor `unseen`."""
+    return any(not c.isspace() and not unseen(c) for c in text)
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):

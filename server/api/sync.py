@@ -23,7 +23,7 @@ from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, ApiOperation, PushReque
 from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import Invalid, Malformed, TooLarge
-from server.forms import INVISIBLE, nfc
+from server.forms import nfc, unseen
 from server.item import now_iso
 from server.protocol import (
     MAX_BATCH_ITEMS,
@@ -66,9 +66,7 @@ async def push(
         )
         raise Invalid(message, errors=[FieldError("device_id", "not_allowed", message)])
     # shown beside values on the phones: no character that hides, breaks or reorders text
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in device_id) or (
-        INVISIBLE.search(device_id)
-    ):
+    if any(unseen(c) for c in device_id):
         message = "a device id may not hold control, invisible or bidirectional characters"
         raise Invalid(message, errors=[FieldError("device_id", "control_character", message)])
     user = request.user
