@@ -147,6 +147,7 @@ const S = {
   server_rejected: ['Máy chủ từ chối: {m}', 'Server rejected: {m}'],
   e_required: ['Bắt buộc nhập', 'Required'],
   e_type_integer: ['Nhập một số nguyên', 'Enter a whole number'],
+  e_dot_decimal: ['Không rõ {v} là {a} hay {b}: viết {a}, hoặc {c} (dấu phẩy là dấu thập phân)', 'Unclear whether {v} means {a} or {b}: write {a}, or {c} (a comma is the decimal mark)'],
   e_thousands: ['Viết liền các chữ số, không dấu chấm hay dấu cách: {v}', 'Write the digits with no separators: {v}'],
   e_type_decimal: ['Nhập một số', 'Enter a number'],
   e_type: ['Giá trị không đúng kiểu', 'Wrong kind of value'],
@@ -209,6 +210,11 @@ const S = {
     'Not saved (a problem with the phone\'s storage, see the notice above); the form stays open.',
   ],
 };
+// "1.500" in a decimal field: one thousand five hundred the Vietnamese way, one and a half the
+// English way. Neither is taken (the officer is asked which, `e_dot_decimal`): a decimal
+// is written with a comma (1,5), or a dot followed by other than three digits (1.5).
+export const DOT_THOUSANDS = /^[+-]?[1-9]\d{0,2}\.\d{3}$/;
+
 // Codes that are about the whole submission; other codes without a field are the server's
 // words (a bad `captured_at`, say), not a field's.
 const GEO_RANGE = { lat: [-90, 90], lon: [-180, 180] }; // server/validate.py, validate.js GEO
@@ -283,6 +289,10 @@ export function errorText(e, f, value) {
   // "1.500" or "1 500": the Vietnamese way of writing thousands, not a whole number to a phone
   if (e.code === 'type' && f?.type === 'integer' && /^[+-]?\d{1,3}([.,\s]\d{3})+$/.test(typed))
     return pair('e_thousands', { v: typed.replace(/[.,\s]/g, '') });
+  if (e.code === 'type' && f?.type === 'decimal' && DOT_THOUSANDS.test(typed)) {
+    const n = String(Number(typed));
+    return pair('e_dot_decimal', { v: typed, a: typed.replace('.', '').replace(/^\+/, ''), b: [n.replace('.', ','), n], c: n.replace('.', ',') });
+  }
   if (e.code === 'type' && (f?.type === 'integer' || f?.type === 'decimal' || e.type === 'decimal'))
     return pair(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
   if (e.code === 'pattern' && f?.pattern) {
@@ -294,7 +304,9 @@ export function errorText(e, f, value) {
   const limit =
     e.limit ??
     (e.code === 'max_length' ? f?.max_length : /^min/.test(e.code) ? f?.min : f?.max);
-  if (S[`e_${e.code}`] && (e.path || !e.message || ITEM_CODES.has(e.code))) return pair(`e_${e.code}`, { limit });
+  // a decimal bound written the Vietnamese way in the Vietnamese (0,1), as the officer types it
+  const bound = typeof limit === 'number' ? [String(limit).replace('.', ','), String(limit)] : limit;
+  if (S[`e_${e.code}`] && (e.path || !e.message || ITEM_CODES.has(e.code))) return pair(`e_${e.code}`, { limit: bound });
   return pair('server_rejected', { m: e.message || e.code });
 }
 
@@ -302,5 +314,5 @@ const pad = (n) => String(n).padStart(2, '0');
 export function timeText(iso) {
   const d = new Date(iso);
   if (Number.isNaN(+d)) return iso ?? '';
-  return `${pad(d.getHours())}:${pad(d.getMinutes())} ${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${d.getFullYear()}`;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())} ${pad(d.getDate())}/${pad(d.getMonth() + 1)}/${String(d.getFullYear()).padStart(4, '0')}`;
 }

@@ -2,7 +2,7 @@
 // Each widget: {f, el, get() -> value | undefined, showError(text), items?, byName?}.
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
-import { L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
+import { DOT_THOUSANDS, L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
 import { multiline } from './edit.js';
 import { within } from './validate.js';
 
@@ -39,17 +39,22 @@ export function toRfc3339(local) {
   return `${base}${off < 0 ? '-' : '+'}${pad(Math.floor(a / 60))}:${pad(a % 60)}`;
 }
 
+// (the year in four digits, as datetime-local takes it: year 202 written "202-05-01" left
+// the input empty)
 function toLocal(rfc) {
   const d = new Date(rfc);
   if (!rfc || Number.isNaN(+d)) return '';
   const s = d.getSeconds() ? `:${pad(d.getSeconds())}` : '';
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
+  return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
 }
 
 function parseNumber(s, integer) {
-  s = s.trim().replace(',', '.');
+  s = s.trim();
   if (!s) return undefined;
-  const ok = integer ? /^[+-]?\d+$/.test(s) : /^[+-]?(\d+\.?\d*|\.\d+)$/.test(s);
+  if (!integer && DOT_THOUSANDS.test(s)) return s; // which is meant, the officer says
+  s = s.replace(',', '.');
+  // (a decimal's exponent: a stored 1e-7 is shown so, and must read back as the same number)
+  const ok = integer ? /^[+-]?\d+$/.test(s) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s);
   return ok ? Number(s) : s;
 }
 
@@ -182,11 +187,12 @@ function widget(f, value, path, ctx) {
       break;
     }
     case 'datetime': {
-      const shown = toLocal(value);
-      const el = input({ type: 'datetime-local', value: shown });
+      const el = input({ type: 'datetime-local', value: toLocal(value) });
       body = el;
       // Unchanged -> the stored string as it was (its offset too), so an edit of a case
-      // does not rewrite a time it did not touch.
+      // does not rewrite a time it did not touch; nor erase one the input cannot show (it
+      // stays empty then, and the value is kept until the officer writes another).
+      const shown = el.value;
       w.get = () => (el.value === shown && value ? value : toRfc3339(el.value));
       break;
     }

@@ -1,0 +1,92 @@
+"""Numbers and times the phone must read back as they are: a decimal typed with a dot before
+three digits (a thousands separator in Vietnamese), a bound shown the Vietnamese way, and a
+case holding a time of year 202 or a decimal of 1e-7, which an edit must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.samples import push_case
+from tests.browser.test_case_edits import has_case, open_edit, outbox_of
+
+L = {"vi": "Trường", "en": "Field"}
+FORM = {
+    "form_id": "so_lieu",
+    "title": {"vi": "Số liệu", "en": "Figures"},
+    "sync_to_devices": True,
+    "fields": [
+        {"name": "so_thuc", "type": "decimal", "label": L},
+        {"name": "ty_le", "type": "decimal", "min": 0.1, "label": L},
+        {"name": "luc", "type": "datetime", "label": L},
+        {"name": "ma", "type": "text", "label": L},
+    ],
+}
+
+
+@pytest.fixture
+def figures(server) -> None:
+    admin = server.add_user("quan-tri", "admin", "")
+    status, published = server.api(admin, "/forms", FORM)
+    assert status == 201, published
+
+
+@pytest.mark.browser
+def test_a_dot_before_three_digits_is_asked_about_not_read_as_a_decimal(
+    figures, phones, server
+) -> None:
+    """ "1.500" is one thousand five hundred to a Vietnamese officer: it was saved as 1.5."""
+    phone = phones("can-bo-so")
+    phone.offline()
+    phone.new("so_lieu")
+    err = phone.field("so_thuc").locator(".err")
+    phone.fill({"so_thuc": "1.500"})
+    expect(err).to_have_text(
+        "Không rõ 1.500 là 1500 hay 1,5: viết 1500, hoặc 1,5 (dấu phẩy là dấu thập phân)"
+        " / Unclear whether 1.500 means 1500 or 1.5: write 1500, or 1,5 (a comma is the"
+        " decimal mark)"
+    )
+    phone.save()
+    expect(phone.page.locator("#entry")).to_be_visible()  # not saved
+    assert phone.outbox() == []
+
+    # a bound in the Vietnamese with a comma, as the officer writes it
+    phone.fill({"ty_le": "0,09"})
+    expect(phone.field("ty_le").locator(".err")).to_have_text(
+        "Không được nhỏ hơn 0,1 / Must be at least 0.1"
+    )
+    phone.fill({"ty_le": "0,1"})
+    # a comma is the decimal mark, and a dot before other than three digits reads as one
+    for typed in ["1,500", "2.25", "1500", "0.125"]:
+        phone.fill({"so_thuc": typed})
+        expect(err).to_be_hidden()
+    phone.fill({"so_thuc": "1,5"})
+    phone.save()
+    [entry] = outbox_of(phone, 1)
+    assert entry["data"] == {"so_thuc": 1.5, "ty_le": 0.1}
+
+
+@pytest.mark.browser
+def test_an_edit_leaves_alone_a_time_and_a_number_it_cannot_show_as_typed(
+    figures, phones, server
+) -> None:
+    """A time of year 202 (a slip of the picker the server takes) left the datetime input
+    empty, and the edit sent null for it; a decimal of 1e-7, shown so, was refused as not a
+    number and blocked every save of the case."""
+    case_id = push_case(
+        server,
+        {"so_thuc": 1e-7, "luc": "0202-05-01T02:53:20Z", "ma": "A1"},
+        form_id="so_lieu",
+        version=1,
+    )
+    phone = phones("can-bo-sua")
+    has_case(phone, case_id)
+    # the case as it is: the year in four digits
+    phone.page.goto(f"{server.url}/app/#/case/{case_id}")
+    expect(phone.page.locator("body")).to_contain_text("09:59 01/05/0202")
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"ma": "A2"})
+    phone.save()
+    [entry] = outbox_of(phone, 1)
+    assert entry["data"] == {"ma": "A2"}
