@@ -9,6 +9,7 @@ record's state with the pure merge engine. The stored state of a record is alway
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,8 @@ def push(
                 results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
         _conflicts_of_duplicates(w, results, merged)
         done = [r for r in results if r is not None]
+        assert len(done) == len(raws)  # one result an item, in order
+        forms = {p.index: p.row.form_id for p in prepared}
         w.audit(
             now_iso(),  # when stored: the log's times follow its order (received_at may not)
             user.id,
@@ -90,14 +93,33 @@ def push(
             "sync.push",
             None,
             encode(
-                {
-                    "items": [
-                        [r.id, r.status, r.reason] if r.reason else [r.id, r.status] for r in done
-                    ]
-                }
+                {"items": [_audited(r, forms.get(i), raws[i], msgpack) for i, r in enumerate(done)]}
             ).decode(),
         )
     return done
+
+
+class _FormOf(msgspec.Struct):
+    form_id: Any = None
+
+
+def _audited(r: ItemResult, form_id: str | None, raw: Any, msgpack: bool) -> dict[str, Any]:
+    """What the audit log keeps of a push item: which submission of which record of which form
+    (a refused one's as far as it reads: what an officer tried to change in another area), and
+    what became of it."""
+    if form_id is None:  # refused before it was read in full
+        codec = msgspec.msgpack if msgpack else msgspec.json
+        with contextlib.suppress(msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            form_id = codec.decode(raw, type=_FormOf).form_id
+    entry: dict[str, Any] = {
+        "id": r.id,
+        "status": r.status,
+        "record_id": r.record_id,
+        "form_id": form_id if isinstance(form_id, str) else None,
+    }
+    if r.reason:
+        entry["reason"] = r.reason
+    return entry
 
 
 class _Conflict(msgspec.Struct):

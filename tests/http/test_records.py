@@ -7,6 +7,7 @@ import base64
 import random
 from typing import Any
 
+import msgspec
 import pytest
 
 from server.forms import parse_definition
@@ -414,6 +415,42 @@ def test_device_pull_has_only_followed_forms_of_the_officers_area(api: Any) -> N
 # --- audit -----------------------------------------------------------------------------
 
 
+def test_audit_names_the_record_and_form_a_refused_item_tried_to_change(api: Any) -> None:
+    """An officer's edit of another commune's case is refused and never stored: the audit log
+    is the only place that says which case was tried (PROTOCOL: "who, when, from which device
+    and what"); an item too broken to read names its form as far as it reads."""
+    root = case()
+    api.push("officer", [root])
+    tried = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    broken = {**case(3), "data": "not an object"}
+    pushed = api.push("other_officer", [tried, broken], device_id="phone-x")
+    assert [r["reason"] for r in pushed] == ["forbidden", "invalid"]
+    # the same by MessagePack
+    body = msgspec.msgpack.encode({"device_id": "phone-x", "submissions": [broken]})
+    headers = {**api.auth("other_officer"), "Content-Type": "application/msgpack"}
+    assert api.client.post("/api/v1/sync/push", content=body, headers=headers).status_code == 200
+
+    entries = pull(api, "admin", "/api/v1/audit")["entries"]
+    json_push, msgpack_push = [e["detail"]["items"] for e in entries if e["device_id"] == "phone-x"]
+    assert json_push == [
+        {
+            "id": tried["id"],
+            "status": "rejected",
+            "record_id": root["id"],
+            "form_id": "hoa_giai",
+            "reason": "forbidden",
+        },
+        {
+            "id": broken["id"],
+            "status": "rejected",
+            "record_id": broken["id"],
+            "form_id": "hoa_giai",
+            "reason": "invalid",
+        },
+    ]
+    assert msgpack_push == json_push[1:]
+
+
 def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
     root, a, _ = conflicted(api)
     bad = case(5)
@@ -443,10 +480,16 @@ def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
     assert (last["user"], last["user_id"]) == ("officer", officer_id)
     assert last["device_id"] == "phone-9"
     assert last["detail"]["items"] == [
-        [bad["id"], "rejected", "invalid"],
-        [a["id"], "duplicate"],
+        {
+            "id": bad["id"],
+            "status": "rejected",
+            "record_id": bad["id"],
+            "form_id": "hoa_giai",
+            "reason": "invalid",
+        },
+        {"id": a["id"], "status": "duplicate", "record_id": root["id"], "form_id": "hoa_giai"},
     ]
-    statuses = {item[1] for e in pushes for item in e["detail"]["items"]}
+    statuses = {item["status"] for e in pushes for item in e["detail"]["items"]}
     assert statuses == {"accepted", "conflict", "rejected", "duplicate"}
 
     (resolution,) = [e for e in entries if e["action"] == "record.resolve"]
