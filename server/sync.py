@@ -85,7 +85,7 @@ def push(
         _conflicts_of_duplicates(w, results, merged)
         done = [r for r in results if r is not None]
         assert len(done) == len(raws)  # one result an item, in order
-        forms = {p.index: p.row.form_id for p in prepared}
+        form_of = {p.index: p.row.form_id for p in prepared}
         w.audit(
             now_iso(),  # when stored: the log's times follow its order (received_at may not)
             user.id,
@@ -93,7 +93,11 @@ def push(
             "sync.push",
             None,
             encode(
-                {"items": [_audited(r, forms.get(i), raws[i], msgpack) for i, r in enumerate(done)]}
+                {
+                    "items": [
+                        _audited(r, form_of.get(i), raws[i], msgpack) for i, r in enumerate(done)
+                    ]
+                }
             ).decode(),
         )
     return done
