@@ -118,11 +118,14 @@ class PushResponse(Struct):
 # --- records ---------------------------------------------------------------------------
 
 
-class ConflictValue(Struct):
+class ConflictValue(Struct, omit_defaults=True):
     value: Any
     submission_id: str
     device_id: str
     captured_at: str
+    # who wrote it, in GET /records/{id} (a phone's device id names no one); not stored
+    user: str | None = None
+    user_id: int | None = None
 
 
 class Conflict(Struct):
@@ -164,6 +167,7 @@ class StoredSubmission(Struct):
     resolves: list[str]
     status: Literal["merged", "pending"]
     note: str | None = None
+    user_id: int | None = None  # names are not unique
 
 
 class RecordDetail(Record):

@@ -116,6 +116,11 @@ def record(
         names = store.user_names(s.user_id for s in subs)
     rec = msgspec.json.decode(row.doc, type=Record)
     merged_ids = _merged_ids(rec, subs)
+    authors = {s.id: s.user_id for s in subs}
+    for c in rec.conflicts:  # who wrote each competing value, by name and id
+        for v in c.values:
+            v.user_id = authors.get(v.submission_id)
+            v.user = names.get(v.user_id) if v.user_id is not None else None
     detail = RecordDetail(
         **msgspec.structs.asdict(rec),
         submissions=[
@@ -133,6 +138,7 @@ def record(
                 resolves=msgspec.json.decode(s.resolves),
                 status="merged" if s.id in merged_ids else "pending",
                 note=s.note,
+                user_id=s.user_id,
             )
             for s in sorted(subs, key=lambda s: (s.received_at, s.id))
         ],

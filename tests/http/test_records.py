@@ -81,6 +81,22 @@ def test_record_with_its_submissions(api: Any) -> None:
     assert stored[change["id"]]["data"] == change["data"]
 
 
+def test_record_says_who_wrote_each_competing_value(api: Any) -> None:
+    """PROTOCOL: a conflict lists every competing value "and who wrote it". A phone's device id
+    is a random UUID that names no one, and two officers may share a name: each value names
+    its author and the author's id, as each submission does."""
+    root, a, b = conflicted(api)
+    rec = get(api, root["id"]).json()
+    by_sub = {s["id"]: s for s in rec["submissions"]}
+    [conflict] = rec["conflicts"]
+    who = {v["submission_id"]: (v["user"], v["user_id"]) for v in conflict["values"]}
+    assert {who[a["id"]][0], who[b["id"]][0]} == {"officer", "officer2"}
+    assert who[a["id"]][1] != who[b["id"]][1]
+    for sid, (name, user_id) in who.items():
+        assert (by_sub[sid]["user"], by_sub[sid]["user_id"]) == (name, user_id)
+    assert isinstance(by_sub[root["id"]]["user_id"], int)
+
+
 def test_record_marks_pending_submissions(api: Any) -> None:
     root = case()
     api.push("officer", [root])
