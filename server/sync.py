@@ -84,7 +84,6 @@ def push(
                 results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
         _conflicts_of_duplicates(w, results, merged)
         done = [r for r in results if r is not None]
-        assert len(done) == len(raws)  # one result an item, in order
         form_of = {p.index: p.row.form_id for p in prepared}
         w.audit(
             now_iso(),  # when stored: the log's times follow its order (received_at may not)
@@ -95,7 +94,9 @@ def push(
             encode(
                 {
                     "items": [
-                        _audited(r, form_of.get(i), raws[i], msgpack) for i, r in enumerate(done)
+                        _audited(r, form_of.get(i), raws[i], msgpack)
+                        for i, r in enumerate(results)
+                        if r
                     ]
                 }
             ).decode(),
