@@ -78,15 +78,19 @@ _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NEGATIVE = re.compile(r"-[1-9][0-9]{0,14}")
 
 
-def neutralise(text: str) -> str:
-    """`text` as a spreadsheet will show it and never evaluate or reinterpret it: a trigger
+def guarded(text: str) -> bool:
+    """Whether a spreadsheet could evaluate `text` or read it as another value: a trigger
     after leading spaces or line ends counts too (a spreadsheet told to trim spaces on import
     reads ` =1+2` as `=1+2`)."""
-    if (
+    return (
         text.startswith(_TRIGGERS) or text.lstrip().startswith(_TRIGGERS)
-    ) and not _NEGATIVE.fullmatch(text):
-        return "'" + text
-    return text
+    ) and not _NEGATIVE.fullmatch(text)
+
+
+def neutralise(text: str) -> str:
+    """`text` as a CSV cell holds it: a spreadsheet will show it and never evaluate or
+    reinterpret it (a CSV has no other way to say "text" than a quote in front)."""
+    return "'" + text if guarded(text) else text
 
 
 # --- encoders ------------------------------------------------------------------------------
@@ -167,9 +171,15 @@ def _picture(match: re.Match[str]) -> str:
     return chr(0x2400 + ord(char)) if char < " " else "\ufffd"
 
 
-def _xlsx_text(text: str) -> str:
-    """`text` as an XLSX cell holds it: neutralised, controls shown, fitted."""
-    return _fit(_UNHELD.sub(_picture, neutralise(text)))
+def _xlsx_text(ws: Any, r: int, c: int, text: str, quoted: Any) -> None:
+    """`text` in a text cell (never a formula), controls shown, fitted; one a spreadsheet
+    could read as a formula or another value with the cell's quote prefix, which keeps it
+    text when edited and, unlike the CSV's quote, is not part of the value."""
+    shown = _fit(_UNHELD.sub(_picture, text))
+    if guarded(text):
+        ws.write_string(r, c, shown, quoted)
+    else:
+        ws.write_string(r, c, shown)
 
 
 def _fit(text: str) -> str:
@@ -214,6 +224,7 @@ def _xlsx(
             },
         )
         bold = book.add_format({"bold": True})
+        quoted = book.add_format({"quote_prefix": True})
         title = re.sub(r"[\[\]:*?/\\']", "_", sheet)[:28]
         title = RECORDS_SHEET if title.lower() in ("", COLUMNS_SHEET.lower()) else title
         ws, r, part = None, XLSX_ROWS, 1
@@ -227,7 +238,7 @@ def _xlsx(
             for c, value in enumerate(row):
                 if isinstance(value, str):
                     if value:  # an empty string stays a blank cell, as in CSV
-                        ws.write_string(r, c, _xlsx_text(value))  # type: ignore[union-attr]
+                        _xlsx_text(ws, r, c, value, quoted)
                 elif isinstance(value, bool):
                     ws.write_boolean(r, c, value)  # type: ignore[union-attr]
                 elif (type(value) is int and -XLSX_INT < value < XLSX_INT) or (
@@ -241,14 +252,14 @@ def _xlsx(
         if ws is None:  # no records: still the header
             ws = book.add_worksheet(title, worksheet_class=_ExactSheet)
             ws.write_row(0, 0, [c.name for c in cols], bold)
-        _columns_sheet(book.add_worksheet(COLUMNS_SHEET), cols, bold)
+        _columns_sheet(book.add_worksheet(COLUMNS_SHEET), cols, bold, quoted)
         book.close()
         with path.open("rb") as f:
             while chunk := f.read(CHUNK * 4):
                 yield chunk
 
 
-def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
+def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any, quoted: Any) -> None:
     """Each column with its labels in Vietnamese and English, its type and its choices;
     a repeat group's own fields follow it (they are inside its JSON), those of every version
     at every depth (`nhom[].sub[].y`), with their notes (renamed, removed)."""
@@ -280,7 +291,7 @@ def _columns_sheet(ws: Any, cols: Sequence[Column], bold: Any) -> None:
     for r, row in enumerate(lines, start=1):
         for c, text in enumerate(row):
             if text:
-                ws.write_string(r, c, _xlsx_text(text))
+                _xlsx_text(ws, r, c, text, quoted)
 
 
 def _cells(lines: str) -> list[str]:
@@ -290,7 +301,7 @@ def _cells(lines: str) -> list[str]:
     size = XLSX_TEXT + 1
     for text in lines.split("\n"):
         units = len(text.encode("utf-16-le")) // 2
-        if cells and size + 1 + units < XLSX_TEXT:  # one to spare for neutralise's '"
+        if cells and size + 1 + units < XLSX_TEXT:
             cells[-1] += "\n" + text
             size += 1 + units
         else:

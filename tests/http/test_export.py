@@ -317,17 +317,34 @@ def test_formula_like_text_is_neutralised_in_csv_and_xlsx(api: Api, survey: Any)
         "officer",
         submission("khao_sat", {"ho_va_ten": "-007", "dien_thoai": "+84912345678"}, version=3),
     )
+    guarded = {
+        (survey["v3"], "ho_va_ten"): '=HYPERLINK("http://example.com","bấm")',
+        (survey["v3"], "dien_thoai"): "@SUM(A1)",
+        (survey["v2"], "ghi_chu"): "=1+2",
+        (survey["v2"], "dien_thoai"): "+84 912 345 678",
+        (survey["other"], "ho_va_ten"): "-2+3",
+        (phone, "dien_thoai"): "+84912345678",  # not the number 84912345678
+        (phone, "ho_va_ten"): "-007",  # not the number -7
+    }
+    # CSV: a quote in front, the only way a CSV says "text"
     _, rows = read_csv(get(api, "csv").content)
-    _, cells, _ = read_xlsx(get(api, "xlsx").content)
-    for table in (rows, cells):
-        assert table[survey["v3"]]["ho_va_ten"] == '\'=HYPERLINK("http://example.com","bấm")'
-        assert table[survey["v3"]]["dien_thoai"] == "'@SUM(A1)"
-        assert table[survey["v2"]]["ghi_chu"] == "'=1+2"
-        assert table[survey["v2"]]["dien_thoai"] == "'+84 912 345 678"
-        assert table[survey["other"]]["ho_va_ten"] == "'-2+3"
-        assert table[survey["other"]]["dien_thoai"] == "-12"  # read back as it is: left alone
-        assert table[phone]["dien_thoai"] == "'+84912345678"  # not the number 84912345678
-        assert table[phone]["ho_va_ten"] == "'-007"  # not the number -7
+    for (rid, name), text in guarded.items():
+        assert rows[rid][name] == "'" + text
+    assert rows[survey["other"]]["dien_thoai"] == "-12"  # read back as it is: left alone
+    # XLSX: text cells holding the value as it is, with the cell's quote prefix (which keeps it
+    # text when edited): a quote in the value was shown to the supervisor as part of it
+    book = openpyxl.load_workbook(io.BytesIO(get(api, "xlsx").content))
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    cells = {
+        (row[0].value, header[i]): cell
+        for row in sheet.iter_rows(min_row=2)
+        for i, cell in enumerate(row)
+    }
+    for key, text in guarded.items():
+        assert (cells[key].value, cells[key].data_type, cells[key].quotePrefix) == (text, "s", True)
+    left = cells[(survey["other"], "dien_thoai")]
+    assert (left.value, left.quotePrefix) == ("-12", False)
     _, lines = read_jsonl(get(api, "jsonl").content)
     assert (lines[phone]["ho_va_ten"], lines[phone]["dien_thoai"]) == ("-007", "+84912345678")
 
