@@ -22,6 +22,8 @@ from server.protocol import FieldError
 from server.store import Store
 
 PAGE = 1000
+# the `since` of the next export, for one that takes only what changed after this one
+NEXT_HEADER = "Coso-Next-Since"
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving
 
@@ -88,6 +90,9 @@ def export_form(
         raise NotFound(
             f"no form {form_id!r}", code="unknown_form", vi=f"Không có biểu mẫu {form_id!r}"
         )
+    # where the next export of what changed since this one starts: the latest change before
+    # the first row is read (one made while the export runs may come in both, never in neither)
+    next_since = cursor.make(store.db_id, store.last_change_seq())
     chunks = export.export(
         format,  # type: ignore[arg-type]  # checked above
         records_since(store, form_id, scope, start),
@@ -103,5 +108,6 @@ def export_form(
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
+            NEXT_HEADER: next_since,
         },
     )

@@ -429,6 +429,28 @@ def test_since_exports_only_what_changed_after_the_cursor(api: Api, survey: Any)
     assert get(api, "csv", since=page["next"]).text.count("\n") == 2
 
 
+def test_each_export_says_where_the_next_one_of_what_changed_since_starts(
+    api: Api, survey: Any
+) -> None:
+    """A supervisor exporting each week what changed had no cursor to keep but by paging
+    `/records` to its end first: every export names the `since` of the next."""
+    first = get(api, "jsonl")
+    _, rows = read_jsonl(first.content)
+    assert set(rows) == {survey["v1"], survey["v2"], survey["v3"], survey["other"]}
+    since = first.headers["coso-next-since"]
+    assert get(api, "jsonl", since=since).content == b""  # nothing new
+    rec = api.client.get(f"/api/v1/records/{survey['v2']}", headers=api.auth("supervisor"))
+    edit = submission(
+        "khao_sat", {"ghi_chu": "tuần sau"}, version=3, record_id=survey["v2"],
+        parents=rec.json()["heads"],
+    )  # fmt: skip
+    push(api, "officer", edit)
+    later = get(api, "csv", since=since)
+    assert list(read_csv(later.content)[1]) == [survey["v2"]]
+    # and the cursor of that one: nothing after it
+    assert get(api, "jsonl", since=later.headers["coso-next-since"]).content == b""
+
+
 def test_area_narrows_the_export_within_the_callers_area(api: Api, survey: Any) -> None:
     _, rows = read_jsonl(get(api, "jsonl", area="01.00004").content)
     assert list(rows) == [survey["other"]]
