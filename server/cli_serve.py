@@ -14,6 +14,7 @@ import signal
 import socket
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -170,9 +171,29 @@ def problem_h11() -> type[asyncio.Protocol]:
     no colon, a 200 KB header, `Content-Length: abc`, a broken chunk) refused as every other
     error is: 400 problem+json, `bad_request`, not uvicorn's text/plain."""
     import h11
+    from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
+    class OneFraming(h11.Connection):
+        """A request with both Content-Length and Transfer-Encoding is refused and its
+        connection closed (RFC 9112 6.1): h11 framed it by its chunks and read on, so that
+        a proxy framing it by its length would see another request where coso saw a body,
+        and answer the wrong client (request smuggling)."""
+
+        def next_event(self) -> Any:
+            event = super().next_event()
+            if isinstance(event, h11.Request):
+                names = {name for name, _ in event.headers}
+                if b"content-length" in names and b"transfer-encoding" in names:
+                    raise h11.RemoteProtocolError("Content-Length with Transfer-Encoding")
+            return event
+
     class ProblemH11Protocol(H11Protocol):
+        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            size = config.h11_max_incomplete_event_size
+            self.conn = OneFraming(h11.SERVER, size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE)
+
         def send_400_response(self, msg: str) -> None:
             body = problem_json(400, "bad_request", f"the request is not valid HTTP/1.1 ({msg})")
             headers = [

@@ -180,6 +180,10 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
         b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host
         b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        # framed two ways: by its chunks a push and then a request for /me, by its length one
+        # push (what a proxy in front may think): refused, and nothing read after it
+        b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n",
     ]
     with running_server(tmp_path / "coso.db", tmp_path / "serve.log") as server:
         for request in broken:
@@ -192,7 +196,7 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             problem = json.loads(body)
             assert problem["status"] == 400 and problem["code"] == "bad_request"
             assert " / " in problem["detail"] and problem["type"].startswith("urn:coso:problem:")
-            assert int(headers["content-length"]) == len(body)
+            assert int(headers["content-length"]) == len(body)  # one answer, then closed
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # and it goes on
         # the absolute form, which a server must accept (RFC 9112 3.2.2): routed by its path
         answer = _raw(
