@@ -47,7 +47,20 @@ def test_400_malformed_json_body(api: Any) -> None:
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [("limit=0", "min"), ("limit=abc", "type"), ("limit=1001", "max"), ("limit=1.5", "type")],
+    [
+        ("limit=0", "min"),
+        ("limit=abc", "type"),
+        ("limit=1001", "max"),
+        ("limit=1.5", "type"),
+        # one spelling of a number: these were read as 1000, 100 and 1, and `+5` refused
+        ("limit=1e3", "type"),
+        ("limit=1E2", "type"),
+        ("limit=1.0", "type"),
+        ("limit=%2B5", "type"),
+        ("limit=%205", "type"),
+        ("limit=", "type"),
+        ("limit=%D9%A3", "type"),  # an Arabic-Indic 3
+    ],
 )
 @pytest.mark.parametrize(
     "path", ["/api/v1/records", "/api/v1/conflicts", "/api/v1/sync/pull", "/api/v1/audit"]
