@@ -109,6 +109,7 @@ FIELD_ERRORS_VI = {
     "too_deep": "Lồng nhau quá sâu",
     "too_large": "Quá lớn",
     "bad_cursor": "Con trỏ đồng bộ không hợp lệ",
+    "stale_heads": "Hồ sơ đã có thay đổi mới",
 }
 
 

@@ -215,7 +215,10 @@ def resolve(
             # stored, and the heads it named are no longer the record's because of it.
             done = None if errors else _stored_already(w, record_id, heads, data, note, user)
             if done is None:
-                raise Stale(f"the record's heads are now {record.heads}", code="stale_heads")
+                now = f"the record's heads are now {', '.join(record.heads)}"
+                raise Stale(
+                    now, code="stale_heads", errors=[FieldError("heads", "stale_heads", now)]
+                )
             return done, record
         if errors:
             raise Invalid("the values do not fit the form", errors=errors)

@@ -74,8 +74,11 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     if encoding == "x-gzip":  # RFC 9110 8.4.1.3: a recipient SHOULD take it as gzip
         encoding = "gzip"
     if encoding not in ("identity", "gzip"):
+        said = f"Content-Encoding {encoding!r}: use gzip or none"
         raise UnsupportedMedia(
-            f"Content-Encoding {encoding!r}: use gzip or none", code="unsupported_encoding"
+            said,
+            code="unsupported_encoding",
+            errors=[FieldError("Content-Encoding", "choice", said)],
         )
     inflater = _Gunzip() if encoding == "gzip" else None
     chunks: list[bytes] = []
@@ -145,7 +148,8 @@ def is_msgpack(request: Request[Any, Any, Any], *, yaml: bool = False) -> bool:
     if yaml and (media in YAML_TYPES or media.endswith("+yaml")):
         return False
     also = ", application/yaml" if yaml else ""
-    raise UnsupportedMedia(f"Content-Type {media!r}: send application/json{also} or {MSGPACK}")
+    said = f"Content-Type {media!r}: send application/json{also} or {MSGPACK}"
+    raise UnsupportedMedia(said, errors=[FieldError("Content-Type", "choice", said)])
 
 
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -15,9 +15,9 @@ from litestar.response import Stream
 from server import areas, cursor, export
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
-from server.auth import check_area, supervisor_or_above
+from server.auth import supervisor_or_above
 from server.catalog import renames_now
-from server.errors import Malformed, NotFound
+from server.errors import Forbidden, Malformed, NotFound
 from server.protocol import FieldError
 from server.store import Store
 
@@ -83,7 +83,9 @@ def export_form(
         except areas.AreaError as exc:
             errors = [FieldError("area", "format", str(exc))]
             raise Malformed(str(exc), code="bad_area", errors=errors) from exc
-        check_area(request.user, scope)
+        if not areas.contains(request.user.area, scope):
+            said = f"area {scope}: outside your area ({request.user.area or 'all'})"
+            raise Forbidden(said, errors=[FieldError("area", "forbidden", said)])
     catalog.reload()
     fv = catalog.get(form_id)
     if fv is None:

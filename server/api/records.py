@@ -18,6 +18,7 @@ from server.auth import check_area, supervisor_or_above
 from server.errors import NotFound
 from server.protocol import (
     ConflictList,
+    FieldError,
     Record,
     RecordDetail,
     RecordPage,
@@ -83,7 +84,10 @@ def _page(
         catalog.reload()
         if catalog.get(form_id) is None:
             raise NotFound(
-                f"no form {form_id!r}", code="unknown_form", vi=f"Không có biểu mẫu {form_id!r}"
+                f"no form {form_id!r}",
+                code="unknown_form",
+                vi=f"Không có biểu mẫu {form_id!r}",
+                errors=[FieldError("form_id", "unknown_form", f"no form {form_id!r}")],
             )
         form_ids = [form_id]
     rows = store.records_page(

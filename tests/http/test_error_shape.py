@@ -293,7 +293,40 @@ def test_413_gzip_bomb(api: Any) -> None:
     ],
 )
 def test_415(api: Any, headers: dict[str, str]) -> None:
-    assert_problem(post_raw(api, json.dumps(envelope(1)).encode(), **headers), 415)
+    body = assert_problem(post_raw(api, json.dumps(envelope(1)).encode(), **headers), 415)
+    # the header at fault by its name, as two Content-Type headers are
+    [name] = headers
+    assert codes(body) == {(name.title(), "choice")}
+
+
+# --- a path to what was wrong, whatever the status ----------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/conflicts"])
+def test_an_unknown_form_in_the_query_is_named_at_form_id(api: Any, path: str) -> None:
+    r = api.client.get(f"{path}?form_id=khong_co", headers=api.auth("supervisor"))
+    assert codes(assert_problem(r, 404)) == {("form_id", "unknown_form")}
+
+
+def test_an_area_outside_the_callers_is_named_at_area(api: Any) -> None:
+    """A script could not tell a wrong `area` from a role that may not export."""
+    r = api.client.get("/api/v1/forms/hoa_giai/export?area=79", headers=api.auth("supervisor"))
+    body = assert_problem(r, 403)
+    assert codes(body) == {("area", "forbidden")}
+    assert "79" in body["detail"] and "(01)" in body["detail"]
+
+
+def test_stale_heads_are_named_at_heads_with_the_records_heads_now(api: Any) -> None:
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(3)), version=2)])
+    r = api.client.post(
+        f"/api/v1/records/{item['record_id']}/resolve",
+        json={"heads": [uuid7()], "values": {"trang_thai": "hoa_giai_thanh"}},
+        headers=api.auth("supervisor"),
+    )
+    body = assert_problem(r, 409)
+    assert codes(body) == {("heads", "stale_heads")}
+    # the heads as they are written, not as Python writes a list
+    assert body["detail"].endswith(f"the record's heads are now {item['record_id']}")
 
 
 # --- 422 -------------------------------------------------------------------------------
