@@ -7,6 +7,7 @@ malformed, not allowed, or stale. `app.py` turns every exception into problem+js
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import msgspec
 
@@ -313,3 +314,60 @@ def problem_json(
             errors=bilingual_errors(errors),
         )
     )
+
+
+def shape_errors(
+    type_: type[msgspec.Struct], raw: bytes, *, msgpack: bool, prefix: str, first: FieldError
+) -> list[FieldError]:
+    """Every error of `raw` (one JSON or MessagePack value) as `type_`, where `first` is the
+    one msgspec stopped at: `first` alone when `raw` is not an object or an error has no path
+    of its own (a key of the wrong type, which msgspec names `[...]`)."""
+    try:
+        obj = (msgspec.msgpack if msgpack else msgspec.json).decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return [first]
+    found = _shape_errors(type_, obj, prefix)
+    if not found or any("[...]" in e.path for e in found):
+        return [first]
+    return found
+
+
+def _shape_errors(type_: type[msgspec.Struct], obj: Any, prefix: str) -> list[FieldError]:
+    """Every key of `obj` (a JSON or MessagePack object, decoded as it is) that does not fit
+    `type_`, each at its path: a field missing, of the wrong type or out of its bounds, and a
+    key `type_` does not have. msgspec stops at the first; another client's developer fixed one
+    mistake a round trip. Empty when `obj` is not an object (the caller's one error stands).
+    A `msgspec.Raw` field (the items of a batch, read each on its own) is checked only as the
+    list that holds them."""
+    if not isinstance(obj, dict):
+        return []
+    config = type_.__struct_config__
+    errors: list[FieldError] = []
+    known = set()
+    for field in msgspec.structs.fields(type_):
+        name = field.encode_name
+        known.add(name)
+        path = key_path(prefix, name)
+        if name not in obj:
+            if field.required:
+                errors.append(
+                    FieldError(path, "required", f"Object missing required field `{name}`")
+                )
+            continue
+        kind = list[Any] if field.type == list[msgspec.Raw] else field.type
+        try:
+            msgspec.convert(obj[name], kind, strict=True)
+        except msgspec.ValidationError as exc:
+            message, where = msgspec_where(exc)
+            errors.append(
+                FieldError(msgspec_path(path + where, message), msgspec_code(message), message)
+            )
+    if config.forbid_unknown_fields:
+        errors.extend(
+            FieldError(
+                key_path(prefix, key), "unknown_field", f"Object contains unknown field `{key}`"
+            )
+            for key in obj
+            if isinstance(key, str) and key not in known
+        )
+    return errors

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from server.errors import bilingual_errors, msgspec_code, msgspec_path, msgspec_where
+from server.errors import bilingual_errors, msgspec_code, msgspec_path, msgspec_where, shape_errors
 from server.protocol import (
     LONE_SURROGATE,
     FieldError,
@@ -153,6 +153,14 @@ def prepare(
             )
         else:
             error = _msgspec_error(exc, at, decoder, raw)
+            if isinstance(exc, msgspec.ValidationError):  # every one, not only the first
+                msgpack = _codec(decoder) is msgspec.msgpack
+                return _reject(
+                    sid,
+                    rid,
+                    "invalid",
+                    shape_errors(Submission, raw, msgpack=msgpack, prefix=at, first=error),
+                )
         return _reject(sid, rid, "invalid", [error])
     errors: list[FieldError] = []
     sid = item.id.lower() if UUID_RE.match(item.id) else item.id

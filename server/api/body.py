@@ -24,6 +24,7 @@ from server.errors import (
     msgspec_code,
     msgspec_path,
     msgspec_where,
+    shape_errors,
 )
 from server.protocol import (
     LONE_SURROGATE,
@@ -203,7 +204,9 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
         code = msgspec_code(message)
         if msgpack and not path and body[:1] in (b"{", b"["):
             message += "; the body looks like JSON: send Content-Type: application/json"
-        raise Invalid(message, errors=[FieldError(path, code, message)]) from exc
+        first = FieldError(path, code, message)
+        every = shape_errors(type_, body, msgpack=msgpack, prefix="", first=first)  # type: ignore[arg-type]
+        raise Invalid(message, errors=every) from exc
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8
