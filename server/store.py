@@ -87,6 +87,7 @@ class Store:
                 )
         self._writer = self._connect()
         self._file = None if self.memory else _identity(self.path)
+        self._wal: tuple[int, int] | None = None
         try:
             self.db = Database(self._writer)
             with self._lock:
@@ -94,16 +95,32 @@ class Store:
             self.db_id: str = self._writer.execute(
                 "SELECT value FROM meta WHERE key = 'db_id'"
             ).fetchone()[0]
+            # the write-ahead log too (there once the database has been written), which holds
+            # what was written since the last checkpoint: deleted, every push was still
+            # answered 200, into a file no one can open again, and lost at the next crash
+            self._wal = None if self.memory else _identity(self.path + "-wal")
         except BaseException:
             self._writer.close()
             raise
 
     def _check_file(self) -> None:
-        """DatabaseGone unless the file at `path` is still the one opened (a stat: some µs)."""
-        if not self.memory and _identity(self.path) != self._file:
+        """DatabaseGone unless the file at `path` and its write-ahead log are still the ones
+        opened (two stats: some µs)."""
+        if self.memory:
+            return
+        if _identity(self.path) != self._file:
             raise DatabaseGone(
                 f"{self.path} was deleted, moved or replaced while the server had it open:"
                 " put it back (or restore a backup) and restart the server"
+            )
+        wal = _identity(self.path + "-wal")
+        if self._wal is None:  # none when opened (a file system that would not make one)
+            self._wal = wal
+        elif wal != self._wal:
+            raise DatabaseGone(
+                f"{self.path}-wal, the database's write-ahead log, was deleted or replaced while"
+                " the server had it open: stop the server cleanly (Ctrl+C or SIGTERM, never"
+                f" kill -9), which folds what it holds into {self.path}, then start it again"
             )
 
     def _connect(self, *, create: bool = True) -> sqlite3.Connection:

@@ -46,3 +46,30 @@ def test_a_database_moved_away_is_refused_and_nothing_acknowledged_is_lost(tmp_p
         r = client.get(srv.url + "/api/v1/sync/pull", headers={"Authorization": f"Bearer {token}"})
         assert len(r.json()["records"]) == 2
     assert "DATABASE FILE GONE" in log.read_text("utf-8")
+
+
+def test_a_deleted_write_ahead_log_is_refused_and_a_clean_stop_keeps_what_was_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """`coso.db-wal` deleted under a running server (a cleanup of "temporary" files): every
+    push was still answered 200, into a file no one can open again, and lost at the next
+    crash; reads were 500. Refused 503 `database_gone` instead; a clean stop folds what the
+    log held into the database, and nothing acknowledged is lost."""
+    db = tmp_path / "coso.db"
+    log = tmp_path / "serve.log"
+    token = cli_add_user(db, "can-bo", "officer", "01.00070")
+    auth = {"Authorization": f"Bearer {token}"}
+    with running_server(db, log) as srv, httpx.Client(timeout=30) as client:
+        for seed in range(3):
+            assert _push(client, srv.url, token, seed).json()["results"][0]["status"] == (
+                "accepted"
+            )
+        Path(f"{db}-wal").unlink()
+        problem = assert_problem(_push(client, srv.url, token, 9), 503)
+        assert problem["code"] == "database_gone"
+        for path in ("/healthz", "/api/v1/sync/pull"):
+            assert client.get(srv.url + path, headers=auth).status_code == 503, path
+    assert "coso.db-wal" in log.read_text("utf-8")
+    with running_server(db, tmp_path / "again.log") as srv, httpx.Client(timeout=30) as client:
+        records = client.get(srv.url + "/api/v1/sync/pull", headers=auth).json()["records"]
+        assert len(records) == 3  # the three acknowledged, not the refused one
