@@ -164,6 +164,24 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
         with contextlib.suppress(KeyboardInterrupt):
             Server(config).run()
         click.echo("Đã dừng / Stopped.", err=True)
+        unfolded(db)
+
+
+def unfolded(db: str) -> None:
+    """Said after a stop that left writes in the write-ahead log (the disk full, a reader
+    holding it, a second Ctrl+C): a copy of the database file alone would lack them."""
+    wal = Path(f"{db}-wal")
+    with contextlib.suppress(OSError):
+        if wal.stat().st_size > 0:
+            click.echo(
+                f"Lưu ý: {wal} còn giữ dữ liệu mới nhất, chưa gộp vào {db} (ổ đĩa đầy, hoặc có"
+                " chương trình khác đang đọc): sao chép hay di chuyển thì mang cả hai tệp;"
+                " lần chạy sau sẽ gộp vào / Note: "
+                f"{wal} still holds the latest writes, not yet folded into {db} (the disk full,"
+                " or another program reading it): copy or move both files together; the next"
+                " start folds them in.",
+                err=True,
+            )
 
 
 def problem_h11() -> type[asyncio.Protocol]:

@@ -37,6 +37,7 @@ from server.store_schema import (
 from server.store_write import Writer, _select_in, _submissions_of
 
 BUSY_SECONDS = 30  # how long a write waits for its turn before it is refused 503 `busy`
+STOP_WAIT_SECONDS = 3  # how long a stop waits for readers to fold the write-ahead log in
 
 
 def _area_clause(column: str, area: str) -> tuple[str, list[str]]:
@@ -158,7 +159,10 @@ class Store:
         taken after a clean stop, lacked them)."""
         with self._lock:
             if not self.memory:
-                with contextlib.suppress(sqlite3.Error):  # a reader mid-read: folded later
+                # a reader mid-read (an export, a `coso backup`) holds the rest back: folded
+                # at the next start; what is left is said by `coso serve` as it stops
+                with contextlib.suppress(sqlite3.Error):
+                    self._writer.execute(f"PRAGMA busy_timeout = {STOP_WAIT_SECONDS * 1000}")
                     self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             self._writer.close()
         reader = getattr(self._local, "conn", None)

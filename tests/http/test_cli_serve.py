@@ -227,6 +227,33 @@ def test_a_clean_stop_leaves_the_database_file_whole(tmp_path: Path) -> None:
     alone.write_bytes(db.read_bytes())  # the file, without its -wal
     with closing(sqlite3.connect(alone)) as conn:
         assert conn.execute("SELECT id FROM submissions").fetchall() == [(item["id"],)]
+    assert "Lưu ý" not in (tmp_path / "log").read_text("utf-8")  # nothing left to say
+
+
+def test_a_stop_that_leaves_writes_in_the_log_says_so(tmp_path: Path) -> None:
+    """A stop on a full disk, or while another program reads, cannot fold the write-ahead log
+    in: it said "Stopped." as ever, and an operator moving `coso.db` alone (the disk full:
+    to a bigger one) lost everything since the last checkpoint. It says to move both."""
+    db = tmp_path / "coso.db"
+    log = tmp_path / "log"
+    token = cli_add_user(db, "can-bo", "officer", "01.00070")
+    item = submission("hoa_giai", hoa_giai(random.Random(1)), version=2)
+    with closing(sqlite3.connect(db)) as reader:
+        with running_server(db, log) as srv:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM users").fetchone()  # an older snapshot held
+            r = httpx.post(
+                f"{srv.url}/api/v1/sync/push",
+                json={"device_id": "may-1", "submissions": [item]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert r.json()["results"][0]["status"] == "accepted", r.text
+        said = log.read_text("utf-8")
+        assert f"{db}-wal still holds the latest writes" in said
+        assert "mang cả hai tệp" in said
+        reader.rollback()
+    with closing(sqlite3.connect(db)) as conn:  # both files together: nothing lost
+        assert conn.execute("SELECT id FROM submissions").fetchall() == [(item["id"],)]
 
 
 def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
