@@ -12,6 +12,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -307,11 +308,25 @@ def backup(file: Path, db: str) -> None:
     if file.exists():
         raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")
     need_dir(file)
+    # Written beside as FILE.part and renamed when whole, as an export is: a backup killed
+    # half-way (a reboot, `timeout`, SIGKILL) left a full-size FILE that was no backup, found
+    # out only when it was needed. A FILE.part left so is taken over by the next one.
+    part = file.with_name(file.name + ".part")
+    leftovers = (part, Path(f"{part}-journal"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
     with open_store(db) as store:
         try:
-            store.backup(file)
-        except BaseException:
-            file.unlink(missing_ok=True)  # no half a backup (it did not exist before)
+            store.backup(part)
+            os.replace(part, file)
+        except BaseException as exc:
+            for leftover in leftovers:
+                leftover.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+                raise click.ClickException(
+                    f"no room for the backup in {file.parent}: its disk is full; nothing was"
+                    f" written / không đủ chỗ cho bản sao lưu trong {file.parent}: ổ đĩa đầy"
+                ) from exc
             raise
     click.echo(f"backup written / đã sao lưu: {file}")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import subprocess
 import threading
 import time
 from contextlib import closing
@@ -21,6 +22,7 @@ import pytest
 from tests.support import (
     assert_problem,
     cli_add_user,
+    coso_command,
     hoa_giai,
     run_coso,
     running_server,
@@ -169,6 +171,37 @@ def test_backup_never_overwrites_a_file(live: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "exists" in result.output
     assert kept.read_bytes() == b"yesterday's backup"
+
+
+@pytest.mark.slow
+def test_a_backup_killed_half_way_leaves_no_file_that_looks_whole(
+    live: Path, tmp_path: Path
+) -> None:
+    """A `coso backup` killed half-way (a reboot, `timeout`, a nightly job's SIGKILL) left a
+    full-size FILE that was no backup, found out only when it was needed. It writes FILE.part
+    and renames it when whole; the next backup takes a FILE.part left so over."""
+    with closing(sqlite3.connect(live)) as conn:  # a database a backup takes a moment to copy
+        conn.execute("CREATE TABLE ballast (x BLOB)")
+        conn.executemany("INSERT INTO ballast VALUES (randomblob(1000000))", [()] * 200)
+        conn.commit()
+    target = tmp_path / "nightly.db"
+    part = tmp_path / "nightly.db.part"
+    proc = subprocess.Popen(
+        [*coso_command(), "backup", str(target), "--db", str(live)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not part.exists() and proc.poll() is None:
+        time.sleep(0.001)
+    proc.kill()
+    proc.wait()
+    assert part.exists(), "the backup ended before it could be killed: make the ballast larger"
+    assert not target.exists()  # nothing a nightly job, or a person, would take for a backup
+    run_coso("backup", target, "--db", live)
+    assert not part.exists()
+    with closing(sqlite3.connect(target)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*) FROM ballast").fetchone() == (200,)
 
 
 def test_restore_refuses_what_is_not_a_coso_backup(live: Path, tmp_path: Path) -> None:
