@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def _orders(fields: list[Field], prefix: str = "") -> dict[str, dict[str, int]]:
 
 
 log = logging.getLogger("coso")
+RETRY_SECONDS = 30  # between tries to derive anew what a failure left (the disk full)
 REDERIVE_CHUNK = 500  # records derived anew in one transaction after a renaming publish
 
 
@@ -95,10 +97,17 @@ class Catalog:
         self.catching_up = False  # the server's catalogue: it derives what publishes left
         self._catching: threading.Thread | None = None
         self._again = False
+        self._failed_at: float | None = None  # when deriving anew last failed (disk full)
         self.reload()
 
     def reload(self) -> None:
-        """Load the published versions again if their number moved (cheap when it did not)."""
+        """Load the published versions again if their number moved (cheap when it did not).
+        Deriving anew that failed (the disk full) is tried again from here, at most every
+        RETRY_SECONDS: each push and pull reloads."""
+        failed = self._failed_at
+        if failed is not None and self.catching_up and time.monotonic() - failed > RETRY_SECONDS:
+            self._failed_at = None
+            self.catch_up()
         if self.store.form_count() == self._count:
             return
         rows = self.store.form_versions()
@@ -147,7 +156,13 @@ class Catalog:
 
     def _catch_up(self) -> None:
         while True:
-            done = self.finish_rederive()
+            try:
+                done = self.finish_rederive()
+            except Exception as exc:  # the disk full, the file gone: said, and tried again
+                self._failed(exc)
+                with self._lock:
+                    self._catching = None
+                return
             if done:
                 log.info("%d records derived anew under the latest names", done)
             with self._lock:
@@ -155,6 +170,16 @@ class Catalog:
                     self._catching = None
                     return
                 self._again = False
+
+    def _failed(self, exc: Exception) -> None:
+        """One line for the operator (not a thread's traceback), and a retry to come."""
+        self._failed_at = time.monotonic()
+        log.warning(
+            "RECORDS NOT YET DERIVED UNDER THE LATEST NAMES / CHƯA CẬP NHẬT XONG HỒ SƠ THEO TÊN"
+            " TRƯỜNG MỚI: %s; tried again in %d s, and at the next start",
+            exc,
+            RETRY_SECONDS,
+        )
 
     def stop(self) -> None:
         """No new chunk of deriving begins; waits for the one under way."""
@@ -223,7 +248,13 @@ class Catalog:
                 w.resequence(form.form_id)
         self.reload()
         if renamed:  # records hold data under the latest names: derive them anew
-            self.rederive(form.form_id, version)
+            # The version is published whatever happens now: a failure here (the disk full)
+            # was answered 503 "nothing was stored", and the rest was never derived. The
+            # server tries again (reload), `coso serve` at its start.
+            try:
+                self.rederive(form.form_id, version)
+            except Exception as exc:  # as above
+                self._failed(exc)
         return PublishResult(form.form_id, version, sha), True
 
     def rederive(self, form_id: str, below: int) -> int:

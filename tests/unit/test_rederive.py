@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import random
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,54 @@ def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
             record = doc(served, item["id"])
             assert record["form_version"] == NEXT
             assert "to_hoa_giai" in record["data"]
+
+
+def test_a_renaming_publish_the_disk_cuts_short_is_published_and_finished_once_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk full while a publish over the API derived its records: the admin was told 503
+    "nothing was stored" while the version was published, and the rest was never derived (the
+    catch-up thread died with a traceback; publishing again was a no-op). The publish is 201,
+    the operator reads one line, and the server finishes once there is room."""
+    db = tmp_path / "coso.db"
+    store, _, _, items = setup(db, 4)
+    store.close()
+    monkeypatch.setattr(catalog_module, "RETRY_SECONDS", 0)
+    with TestClient(create_app(Settings(db=str(db)))) as client:
+        served = client.app.state.store
+        admin = {"Authorization": f"Bearer {add_user(served, 'qt', 'admin', '')[1]}"}
+        with monkeypatch.context() as m:
+
+            def full(*args: Any, **kwargs: Any) -> Any:
+                raise sqlite3.OperationalError("database or disk is full")
+
+            m.setattr(derive, "rebuild", full)
+            said: list[str] = []
+            heard = logging.Handler()
+            heard.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+            logging.getLogger("coso").addHandler(heard)
+            try:
+                r = client.post(
+                    "/api/v1/forms",
+                    content=RENAMING.encode(),
+                    headers={**admin, "Content-Type": "application/yaml"},
+                )
+            finally:
+                logging.getLogger("coso").removeHandler(heard)
+            assert r.status_code == 201, r.text
+            assert r.json()["version"] == NEXT
+            assert doc(served, items[0]["id"])["form_version"] == LATEST  # not derived yet
+        [line, *_] = [m for m in said if "CHƯA CẬP NHẬT XONG HỒ SƠ" in m]
+        assert "database or disk is full" in line
+        # room again: the next request tries once more
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert client.get("/api/v1/forms", headers=admin).status_code == 200
+            if all(doc(served, i["id"])["form_version"] == NEXT for i in items):
+                break
+            time.sleep(0.05)
+        for item in items:
+            assert "to_hoa_giai" in doc(served, item["id"])["data"]
 
 
 def test_records_an_older_coso_derived_are_derived_anew_under_todays_rules(
