@@ -28,7 +28,7 @@ TITLES = {
     429: "Quá nhiều yêu cầu / Too many requests",
     499: "Máy khách đã ngắt kết nối / Client closed request",
     500: "Lỗi máy chủ / Internal server error",
-    503: "Máy chủ đang bận / Service unavailable",
+    503: "Máy chủ tạm thời không phục vụ được / Service unavailable",
 }
 
 # What each problem `code` means, in Vietnamese: the `detail` of every problem+json starts

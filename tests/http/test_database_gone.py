@@ -67,6 +67,8 @@ def test_a_deleted_write_ahead_log_is_refused_and_a_clean_stop_keeps_what_was_ac
         Path(f"{db}-wal").unlink()
         problem = assert_problem(_push(client, srv.url, token, 9), 503)
         assert problem["code"] == "database_gone"
+        # not "the server is busy", as the Vietnamese title said of every 503
+        assert problem["title"] == "Máy chủ tạm thời không phục vụ được / Service unavailable"
         for path in ("/healthz", "/api/v1/sync/pull"):
             assert client.get(srv.url + path, headers=auth).status_code == 503, path
     assert "coso.db-wal" in log.read_text("utf-8")
