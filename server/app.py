@@ -5,6 +5,7 @@ The CLI and the tests build the app through this one constructor.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sqlite3
 from collections import Counter
@@ -60,7 +61,10 @@ def _database_busy(exc: Exception) -> bool:
 
 def _disk_full(exc: Exception) -> bool:
     """SQLite's "database or disk is full": the disk of the database (or of its WAL) has no
-    room left; the transaction was rolled back."""
+    room left; the transaction was rolled back. Or no room for a file the server writes (an
+    XLSX export is built in a temporary file before it is sent)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
     return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc).lower()
 
 
@@ -110,6 +114,17 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         log.error("DATABASE FILE GONE / MẤT TỆP CƠ SỞ DỮ LIỆU: %s", exc)
         status, code = 503, "database_gone"
         detail = "the server's database file is missing; nothing was stored: send again later"
+    elif _disk_full(exc) and isinstance(exc, OSError):  # a file the server makes: an export's
+        log.error(
+            "DISK FULL / Ổ ĐĨA ĐẦY: %s %s: no room for its file (%s): free space in the"
+            " temporary folder (TMPDIR)",
+            request.method,
+            request.url.path,
+            exc.filename or exc.strerror,
+        )
+        status, code = 503, "disk_full"
+        detail = f"the server's disk is full: try again in {BUSY_RETRY_SECONDS} s"
+        vi = "Ổ đĩa máy chủ đã đầy: hãy thử lại sau"
     elif _disk_full(exc):
         # one line for the operator, not a traceback a request: the phone keeps its items and
         # sends them again once there is room

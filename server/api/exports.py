@@ -40,6 +40,23 @@ def records_since(store: Store, form_id: str, area: str, since: int) -> Iterator
         since = page[-1].change_seq
 
 
+def _started(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
+    """`chunks` with its first one made now."""
+    try:
+        first = next(chunks)
+    except StopIteration:
+        return chunks  # done: yields nothing more
+    except BaseException:
+        chunks.close()
+        raise
+
+    def rest() -> Generator[bytes, None, None]:
+        yield first
+        yield from chunks  # closing this closes `chunks`
+
+    return rest()
+
+
 async def in_thread(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """Each chunk made in a worker thread (SQLite and encoding block). Unlike litestar's own
     wrapper, an exception ends the response as an error, not as a short file that looks
@@ -102,6 +119,10 @@ def export_form(
         sheet=form_id,
         later=lambda: renames_now(catalog, form_id),
     )
+    # The first chunk made before the answer starts: an XLSX is built whole first, and what
+    # fails then (no room for its temporary file) is answered as an error (503 disk_full),
+    # not as a 200 cut short.
+    chunks = _started(chunks)
     day = datetime.now(VIETNAM).strftime("%Y%m%d")  # the day where the file is read
     filename = f"{form_id}_{scope or 'all'}_{day}.{format}"
     return Stream(

@@ -5,6 +5,7 @@ sheet, `since` and `area`, and the errors."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 from dataclasses import replace
@@ -14,6 +15,7 @@ from typing import Any
 import msgspec
 import openpyxl
 import pytest
+import xlsxwriter
 
 from tests.conftest import Api
 from tests.support import assert_problem, submission
@@ -449,6 +451,29 @@ def test_each_export_says_where_the_next_one_of_what_changed_since_starts(
     assert list(read_csv(later.content)[1]) == [survey["v2"]]
     # and the cursor of that one: nothing after it
     assert get(api, "jsonl", since=later.headers["coso-next-since"]).content == b""
+
+
+def test_an_xlsx_export_with_no_room_for_its_file_is_a_503_not_a_200_cut_short(
+    api: Api, survey: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An XLSX is built whole in a temporary file before it is sent: with the server's
+    temporary folder full, the answer was 200 and an empty body cut short (curl: transfer
+    closed), which a script saves as a file. It is 503 `disk_full`, nothing sent."""
+
+    close = xlsxwriter.Workbook.close
+
+    def full(self: Any) -> None:  # the last write of the file finds no room
+        close(self)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", full)
+    api.client.event_hooks["response"] = []  # a 503 on purpose
+    r = api.client.get(URL, params={"format": "xlsx"}, headers=api.auth("supervisor"))
+    problem = assert_problem(r, 503)
+    assert problem["code"] == "disk_full"
+    assert problem["detail"].startswith("Ổ đĩa máy chủ đã đầy: hãy thử lại sau / ")
+    monkeypatch.undo()
+    assert get(api, "xlsx").content.startswith(b"PK")  # room again: the file
 
 
 def test_area_narrows_the_export_within_the_callers_area(api: Api, survey: Any) -> None:
