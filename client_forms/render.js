@@ -48,10 +48,12 @@ function toLocal(rfc) {
   return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
 }
 
-function parseNumber(s, integer) {
+// `asked`: a decimal field's text, which the officer may have typed "1.500" in; never a
+// geopoint's (a coordinate is a decimal, and Locate writes 21.028)
+function parseNumber(s, integer, asked = false) {
   s = s.trim();
   if (!s) return undefined;
-  if (!integer && DOT_THOUSANDS.test(s)) return s; // which is meant, the officer says
+  if (asked && DOT_THOUSANDS.test(s)) return s; // which is meant, the officer says
   s = s.replace(',', '.');
   // (a decimal's exponent: a stored 1e-7 is shown so, and must read back as the same number)
   const ok = integer ? /^[+-]?\d+$/.test(s) : /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s);
@@ -175,9 +177,12 @@ function widget(f, value, path, ctx) {
   switch (f.type) {
     case 'integer':
     case 'decimal': {
-      const el = input({ type: 'text', inputMode: f.type === 'integer' && !(f.min < 0) ? 'numeric' : 'decimal', value: value ?? '', autocomplete: 'off' });
+      // a stored decimal (a case, a draft) shown with the Vietnamese decimal comma: "1.125"
+      // would be asked about as if the officer had typed it
+      const shown = typeof value === 'number' && f.type === 'decimal' ? String(value).replace('.', ',') : value ?? '';
+      const el = input({ type: 'text', inputMode: f.type === 'integer' && !(f.min < 0) ? 'numeric' : 'decimal', value: shown, autocomplete: 'off' });
       body = el;
-      w.get = () => parseNumber(el.value, f.type === 'integer');
+      w.get = () => parseNumber(el.value, f.type === 'integer', f.type === 'decimal');
       break;
     }
     case 'date': {
