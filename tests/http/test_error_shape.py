@@ -406,6 +406,19 @@ def test_a_push_item_of_the_wrong_shape_gets_every_error(api: Any, msgpack: bool
     assert all(" / " in e["message"] for e in refused["errors"])
 
 
+def test_shape_errors_past_fifty_are_counted(api: Any) -> None:
+    """As every answer's: 50 listed, then how many more (made only as far as listed)."""
+    item = {**submission("hoa_giai", hoa_giai(random.Random(7)), version=2), "form_version": "x"}
+    item.update({f"k{n}": 0 for n in range(300)})
+    [result] = api.push("officer", [item])
+    errors = result["errors"]
+    assert len(errors) == 51
+    assert (errors[0]["path"], errors[0]["code"]) == ("submissions[0].form_version", "type")
+    assert {e["code"] for e in errors[1:50]} == {"unknown_field"}
+    assert (errors[50]["path"], errors[50]["code"]) == ("submissions[0].k49", "too_many_errors")
+    assert errors[50]["message"].startswith("Còn 251 lỗi khác, từ đây / 251 more errors")
+
+
 def test_a_body_too_large_to_read_twice_names_its_first_shape_error_only(api: Any) -> None:
     """Read again whole for every error, 700,000 unknown keys in an 8 MB push cost 2 s of CPU
     and 250 MB each: past SHAPE_BYTES, the first error msgspec stopped at is the answer."""
