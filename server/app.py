@@ -181,9 +181,11 @@ def _query_checked(request: Request[Any, Any, Any]) -> None:
     if not (twice or unknown):
         for name, value in pairs:
             # a whole number in digits only, one spelling as for the cursors: litestar read
-            # `1e3` and `1.0` as numbers, and refused `+5`
-            if name in WHOLE_NUMBERS and not (value.isascii() and value.isdigit()):
-                message = f"{name}: a whole number written in digits, not {value!r}"
+            # `1e3` and `1.0` as numbers, and refused `+5` and `0100` in its own words
+            if name in WHOLE_NUMBERS and not (
+                value.isascii() and value.isdigit() and (value == "0" or value[0] != "0")
+            ):
+                message = f"{name}: a whole number in digits with no leading zero, not {value!r}"
                 raise Malformed(
                     message, code="bad_parameter", errors=[FieldError(name, "type", message)]
                 )

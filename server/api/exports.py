@@ -107,7 +107,10 @@ def export_form(
     fv = catalog.get(form_id)
     if fv is None:
         raise NotFound(
-            f"no form {form_id!r}", code="unknown_form", vi=f"Không có biểu mẫu {form_id!r}"
+            f"no form {form_id!r}",
+            code="unknown_form",
+            vi=f"Không có biểu mẫu {form_id!r}",
+            errors=[FieldError("form_id", "unknown_form", f"no form {form_id!r}")],
         )
     # where the next export of what changed since this one starts: the latest change before
     # the first row is read (one made while the export runs may come in both, never in neither)

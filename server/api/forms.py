@@ -18,7 +18,7 @@ from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
 from server.form_source import DefinitionError, read_source
 from server.forms import FormDef, parse_definition
-from server.protocol import MAX_FORM_BYTES, FormManifest, PublishResult
+from server.protocol import MAX_FORM_BYTES, FieldError, FormManifest, PublishResult
 
 VERSION_RE = re.compile(r"[1-9][0-9]{0,8}\Z")  # ASCII digits, no leading zero
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
@@ -85,10 +85,16 @@ def form_version(
     # which int() reads too. Any other text, or a version never published, is a 404.
     number = int(version) if VERSION_RE.match(version) else 0
     if fv is None or not 1 <= number <= fv.latest:
+        said = f"no version {version} of form {form_id!r}"
         raise NotFound(
-            f"no version {version} of form {form_id!r}",
+            said,
             code="unknown_form",
             vi=f"Không có phiên bản {version} của biểu mẫu {form_id!r}",
+            errors=[
+                FieldError("form_id", "unknown_form", f"no form {form_id!r}")
+                if fv is None
+                else FieldError("version", "unknown_version", said)
+            ],
         )
     # the definition's hash and the answer's own form: `renames` came into it later, so a
     # copy kept from before is not current (`-2`), though the version never changed

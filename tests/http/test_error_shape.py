@@ -60,6 +60,7 @@ def test_400_malformed_json_body(api: Any) -> None:
         ("limit=%205", "type"),
         ("limit=", "type"),
         ("limit=%D9%A3", "type"),  # an Arabic-Indic 3
+        ("limit=0100", "type"),  # in litestar's words, not ours
     ],
 )
 @pytest.mark.parametrize(
@@ -302,10 +303,21 @@ def test_415(api: Any, headers: dict[str, str]) -> None:
 # --- a path to what was wrong, whatever the status ----------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/v1/records", "/api/v1/conflicts"])
-def test_an_unknown_form_in_the_query_is_named_at_form_id(api: Any, path: str) -> None:
-    r = api.client.get(f"{path}?form_id=khong_co", headers=api.auth("supervisor"))
-    assert codes(assert_problem(r, 404)) == {("form_id", "unknown_form")}
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/api/v1/records?form_id=khong_co", ("form_id", "unknown_form")),
+        ("/api/v1/conflicts?form_id=khong_co", ("form_id", "unknown_form")),
+        ("/api/v1/forms/khong_co/export", ("form_id", "unknown_form")),
+        ("/api/v1/forms/khong_co/versions/1", ("form_id", "unknown_form")),
+        ("/api/v1/forms/hoa_giai/versions/99", ("version", "unknown_version")),
+    ],
+)
+def test_an_unknown_form_or_version_is_named_at_its_parameter(
+    api: Any, path: str, error: tuple[str, str]
+) -> None:
+    r = api.client.get(path, headers=api.auth("supervisor"))
+    assert codes(assert_problem(r, 404)) == {error}
 
 
 def test_an_area_outside_the_callers_is_named_at_area(api: Any) -> None:

@@ -467,6 +467,20 @@ def test_audit_names_the_record_and_form_a_refused_item_tried_to_change(api: Any
     assert msgpack_push == json_push[1:]
 
 
+def test_the_audit_keeps_no_more_than_200_characters_of_an_id_a_refused_item_gave(
+    api: Any,
+) -> None:
+    """An item refused for its 3 MB id, record id and form id made a 9 MB audit entry, which
+    every page of the log then carried."""
+    long = {**case(4), "id": "x" * 100_000, "record_id": "r" * 100_000, "form_id": "f" * 100_000}
+    assert api.push("officer", [long], device_id="phone-long")[0]["status"] == "rejected"
+    entries = pull(api, "admin", "/api/v1/audit")["entries"]
+    [item] = next(e for e in entries if e["device_id"] == "phone-long")["detail"]["items"]
+    assert item["id"] == "x" * 200 + "…"
+    assert item["record_id"] == "r" * 200 + "…"
+    assert item["form_id"] == "f" * 200 + "…"
+
+
 def test_audit_has_publish_push_resolution_and_user_creation(api: Any) -> None:
     root, a, _ = conflicted(api)
     bad = case(5)
