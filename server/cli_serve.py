@@ -254,11 +254,17 @@ def default_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+PUBLISHING = "publishing_schemas"  # meta: a start is publishing its folder of forms
+
+
 def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
     """What `coso serve` does and says before it starts: the forms on an empty database, and
     the demo users or how to make one."""
     catalog = Catalog(store)
-    if not catalog.manifest():
+    # set until the start has published the whole folder: a first start stopped half-way (a
+    # Ctrl+C a second in) left some forms, which the next start took for a database in use
+    cut_short = store.meta(PUBLISHING) is not None
+    if not catalog.manifest() or cut_short:
         # tried on a database in memory first: a file refused halfway left a database with
         # some forms, which the next start took for one in use and published no more into
         trial = Store(":memory:")
@@ -272,10 +278,17 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
         finally:
             trial.close()
         click.echo(
-            f"Empty database: publishing the forms in {schemas}"
+            f"The last start stopped while publishing: publishing the rest of {schemas}"
+            " / Lần chạy trước dừng giữa chừng khi xuất bản: xuất bản tiếp các biểu mẫu:"
+            if cut_short
+            else f"Empty database: publishing the forms in {schemas}"
             " / Cơ sở dữ liệu trống: xuất bản các biểu mẫu:"
         )
+        with store.write() as w:
+            w.set_meta(PUBLISHING, str(schemas))
         publish(catalog, schema_files(schemas))
+        with store.write() as w:
+            w.set_meta(PUBLISHING, None)
     if demo and not store.users():
         click.echo("\nDemo users / Người dùng thử (tokens are shown only now / chỉ hiện một lần):")
         for name, role, area in DEMO_USERS:

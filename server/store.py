@@ -320,6 +320,11 @@ class Store:
                 return
             since = page[-1].change_seq
 
+    def meta(self, key: str) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
     def derive_rules(self) -> int:
         """The rules (store_schema.DERIVE_RULES) every record's state was derived under."""
         with self.read() as conn:

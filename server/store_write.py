@@ -227,5 +227,14 @@ class Writer:
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('derive_rules', ?)", [str(rules)]
         )
 
+    def set_meta(self, key: str, value: str | None) -> None:
+        """`key` set to `value` in the database's own settings; None: removed."""
+        if value is None:
+            self.conn.execute("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value]
+            )
+
     def set_db_id(self, db_id: str) -> None:
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [db_id])

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from server import sync
 from server.catalog import Catalog, publish_files, schema_files
 from server.cli import main
+from server.cli_serve import PUBLISHING
 from server.form_source import read_source
 from server.item import now_iso
 from server.store import Store
@@ -204,6 +205,32 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             b"GET http://127.0.0.1/api/v1/forms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
         assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # the forms, asking a token
+
+
+def test_a_first_start_stopped_while_publishing_is_finished_by_the_next(tmp_path: Path) -> None:
+    """Stopped a second into its first start (Ctrl+C), `coso serve` had published some of the
+    forms: the next start took the database for one in use, published no more and said
+    nothing, and the server ran without the rest (`tuyen_truyen` v1 as the latest)."""
+    db = tmp_path / "coso.db"
+    files = schema_files(ROOT / "schemas")
+    store = Store(db)  # what the stopped start left: its mark, and the first three forms
+    with store.write() as w:
+        w.set_meta(PUBLISHING, str(ROOT / "schemas"))
+    publish_files(Catalog(store), files[:3])
+    store.close()
+    log = tmp_path / "log"
+    with running_server(db, log):
+        pass
+    assert "publishing the rest of" in log.read_text("utf-8")
+    store = Store(db)
+    try:
+        assert len(store.form_versions()) == len(files)
+        assert store.meta(PUBLISHING) is None
+    finally:
+        store.close()
+    with running_server(db, log):  # and a start after that publishes nothing
+        pass
+    assert log.read_text("utf-8").count("publishing the rest of") == 1
 
 
 def test_a_clean_stop_leaves_the_database_file_whole(tmp_path: Path) -> None:
