@@ -323,8 +323,9 @@ def shape_errors(
 ) -> list[FieldError]:
     """Every error of `raw` (one JSON or MessagePack value) as `type_`, where `first` is the
     one msgspec stopped at: `first` alone when `raw` is not an object, is over SHAPE_BYTES
-    (decoded whole, 700,000 unknown keys of an 8 MB push cost 2 s and 250 MB each), or has
-    a key that is not text (msgspec names none: `[...]`)."""
+    (decoded whole, 700,000 unknown keys of an 8 MB push cost 2 s and 250 MB each), or holds
+    an error with no path of its own (a key that is not text inside a field's object, which
+    msgspec names `[...]`)."""
     if len(raw) > SHAPE_BYTES:
         return [first]
     try:

@@ -115,7 +115,8 @@ class Store:
                 " put it back (or restore a backup) and restart the server"
             )
         wal = _identity(self.path + "-wal")
-        if self._wal is None:  # none when opened (a file system that would not make one)
+        if self._wal is None:  # none when opened: made at the first write (a backup, in
+            # rollback-journal mode, switched to WAL makes it only then)
             self._wal = wal
         elif wal != self._wal:
             raise DatabaseGone(
@@ -327,9 +328,8 @@ class Store:
 
     def derive_rules(self) -> int:
         """The rules (store_schema.DERIVE_RULES) every record's state was derived under."""
-        with self.read() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'derive_rules'").fetchone()
-        return int(row[0]) if row else 1
+        rules = self.meta("derive_rules")
+        return int(rules) if rules is not None else 1
 
     def record_ids_after(self, after: str, limit: int) -> list[str]:
         """Ids of every record, in order, past `after`: `limit` of them."""

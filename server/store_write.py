@@ -223,9 +223,7 @@ class Writer:
         )
 
     def set_derive_rules(self, rules: int) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('derive_rules', ?)", [str(rules)]
-        )
+        self.set_meta("derive_rules", str(rules))
 
     def set_meta(self, key: str, value: str | None) -> None:
         """`key` set to `value` in the database's own settings; None: removed."""
