@@ -5,7 +5,6 @@ The CLI and the tests build the app through this one constructor.
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 from collections import Counter
@@ -31,7 +30,7 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import ApiError, Malformed, NotFound, msgspec_code, problem_json
+from server.errors import ApiError, Malformed, NotFound, disk_full, msgspec_code, problem_json
 from server.protocol import MAX_BODY_BYTES, FieldError
 from server.store import DatabaseGone, Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -57,15 +56,6 @@ def _database_busy(exc: Exception) -> bool:
         return False
     message = str(exc).lower()
     return "database is locked" in message or "database is busy" in message
-
-
-def _disk_full(exc: Exception) -> bool:
-    """SQLite's "database or disk is full": the disk of the database (or of its WAL) has no
-    room left; the transaction was rolled back. Or no room for a file the server writes (an
-    XLSX export is built in a temporary file before it is sent)."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return True
-    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc).lower()
 
 
 def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -114,7 +104,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         log.error("DATABASE FILE GONE / MẤT TỆP CƠ SỞ DỮ LIỆU: %s", exc)
         status, code = 503, "database_gone"
         detail = "the server's database file is missing; nothing was stored: send again later"
-    elif _disk_full(exc) and isinstance(exc, OSError):  # a file the server makes: an export's
+    elif disk_full(exc) and isinstance(exc, OSError):  # a file the server makes: an export's
         log.error(
             "DISK FULL / Ổ ĐĨA ĐẦY: %s %s: no room for its file (%s): free space in the"
             " temporary folder (TMPDIR)",
@@ -125,7 +115,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         status, code = 503, "disk_full"
         detail = f"the server's disk is full: try again in {BUSY_RETRY_SECONDS} s"
         vi = "Ổ đĩa máy chủ đã đầy: hãy thử lại sau"
-    elif _disk_full(exc):
+    elif disk_full(exc):
         # one line for the operator, not a traceback a request: the phone keeps its items and
         # sends them again once there is room
         log.error(

@@ -148,6 +148,12 @@ supervisor_or_above = _at_least("supervisor")
 admin_only = _at_least("admin")
 
 
-def check_area(user: User, area: str) -> None:
-    if not areas.contains(user.area, area):
+def check_area(user: User, area: str, *, parameter: str | None = None) -> None:
+    """Forbidden unless `area` lies inside the user's; `parameter`: the request's parameter
+    that gave it, named (with its value) in the error."""
+    if areas.contains(user.area, area):
+        return
+    if parameter is None:
         raise Forbidden("this is outside your area")
+    said = f"{parameter} {area}: outside your area ({user.area or 'all'})"
+    raise Forbidden(said, errors=[FieldError(parameter, "forbidden", said)])

@@ -12,7 +12,6 @@ import os
 import resource
 import signal
 import socket
-import sqlite3
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,7 +24,7 @@ from server.catalog import Catalog, schema_files
 from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
 from server.cli_forms import publish
 from server.cli_users import area_label, server_url, setup_link
-from server.errors import problem_json
+from server.errors import disk_full, problem_json
 from server.store import Store
 from server.store import restore as restore_db
 from server.web import API_CSP, COMMON
@@ -335,7 +334,7 @@ def backup(file: Path, db: str) -> None:
         except BaseException as exc:
             for leftover in leftovers:
                 leftover.unlink(missing_ok=True)
-            if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+            if disk_full(exc):
                 raise click.ClickException(
                     f"no room for the backup in {file.parent}: its disk is full; nothing was"
                     f" written / không đủ chỗ cho bản sao lưu trong {file.parent}: ổ đĩa đầy"

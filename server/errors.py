@@ -6,8 +6,10 @@ malformed, not allowed, or stale. `app.py` turns every exception into problem+js
 
 from __future__ import annotations
 
+import errno
 import itertools
 import re
+import sqlite3
 from typing import Any
 
 import msgspec
@@ -395,3 +397,23 @@ def _too_many(path: str, more: int) -> FieldError:
     return FieldError(
         path, "too_many_errors", f"Còn {more} lỗi khác, từ đây / {more} more errors, from here on"
     )
+
+
+def unknown_form(form_id: str) -> NotFound:
+    """404 for a form never published, named at `form_id` (a path or query parameter)."""
+    said = f"no form {form_id!r}"
+    return NotFound(
+        said,
+        code="unknown_form",
+        vi=f"Không có biểu mẫu {form_id!r}",
+        errors=[FieldError("form_id", "unknown_form", said)],
+    )
+
+
+def disk_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full": the disk of the database (or of its WAL) has no
+    room left; the transaction was rolled back. Or no room for a file the server writes (an
+    XLSX export is built in a temporary file before it is sent, a backup)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc).lower()

@@ -15,9 +15,9 @@ from litestar.response import Stream
 from server import areas, cursor, export
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
-from server.auth import supervisor_or_above
+from server.auth import check_area, supervisor_or_above
 from server.catalog import renames_now
-from server.errors import Forbidden, Malformed, NotFound
+from server.errors import Malformed, unknown_form
 from server.protocol import FieldError
 from server.store import Store
 
@@ -100,18 +100,11 @@ def export_form(
         except areas.AreaError as exc:
             errors = [FieldError("area", "format", str(exc))]
             raise Malformed(str(exc), code="bad_area", errors=errors) from exc
-        if not areas.contains(request.user.area, scope):
-            said = f"area {scope}: outside your area ({request.user.area or 'all'})"
-            raise Forbidden(said, errors=[FieldError("area", "forbidden", said)])
+        check_area(request.user, scope, parameter="area")
     catalog.reload()
     fv = catalog.get(form_id)
     if fv is None:
-        raise NotFound(
-            f"no form {form_id!r}",
-            code="unknown_form",
-            vi=f"Không có biểu mẫu {form_id!r}",
-            errors=[FieldError("form_id", "unknown_form", f"no form {form_id!r}")],
-        )
+        raise unknown_form(form_id)
     # where the next export of what changed since this one starts: the latest change before
     # the first row is read (one made while the export runs may come in both, never in neither)
     next_since = cursor.make(store.db_id, store.last_change_seq())

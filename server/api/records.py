@@ -15,10 +15,9 @@ from server.api.body import decode, respond
 from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import JSON, MSGPACK, RESOLVE_EXAMPLE, ApiOperation, body, errors
 from server.auth import check_area, supervisor_or_above
-from server.errors import NotFound
+from server.errors import NotFound, unknown_form
 from server.protocol import (
     ConflictList,
-    FieldError,
     Record,
     RecordDetail,
     RecordPage,
@@ -83,12 +82,7 @@ def _page(
     if form_id:
         catalog.reload()
         if catalog.get(form_id) is None:
-            raise NotFound(
-                f"no form {form_id!r}",
-                code="unknown_form",
-                vi=f"Không có biểu mẫu {form_id!r}",
-                errors=[FieldError("form_id", "unknown_form", f"no form {form_id!r}")],
-            )
+            raise unknown_form(form_id)
         form_ids = [form_id]
     rows = store.records_page(
         area=request.user.area,
