@@ -147,8 +147,11 @@ class Phone:
     def entries(self) -> list[dict[str, Any]]:
         """Everything saved on the phone, waiting or sent (an entry is in one store or the
         other: it moves in one transaction), in the order saved."""
+        # (read one store, then the other: an entry the sync moves between the two reads is
+        # in both, and is kept once, as it is in `sent`)
         both = "[...await db.all('outbox'), ...await db.all('sent')]"
-        return self.js(f"{both}.sort((a, b) => (a.id < b.id ? -1 : 1))")
+        once = f"[...new Map({both}.map((e) => [e.id, e])).values()]"
+        return self.js(f"{once}.sort((a, b) => (a.id < b.id ? -1 : 1))")
 
     def wait_outbox_empty(self, seconds: float = 20) -> None:
         """Until everything in the outbox has gone out. After fixing a rejected entry, the
