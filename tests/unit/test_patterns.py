@@ -157,9 +157,10 @@ def test_matching_stops_at_the_timeout() -> None:
 
 def test_a_value_gets_the_whole_timeout_whatever_timed_out_before() -> None:
     """Whether a valid value is accepted cannot depend on what another device pushed: a long
-    valid value (some 10 ms) still matches right after another value timed out."""
+    valid value (a few ms: well inside the timeout even on a busy machine, where 5000 names
+    took 43 ms of the 50) still matches right after another value timed out."""
     pattern = patterns.compile(r"^(?:[\p{L} ]|ngh)+$")  # compiled only: the probe refuses it
-    good = ("Nguyễn Văn Nghĩa " * 5000).strip()
+    good = ("Nguyễn Văn Nghĩa " * 1000).strip()
     assert pattern.search(good) is True
     with pytest.raises(TimeoutError):
         pattern.search("ngh" * 60 + "!")
