@@ -12,6 +12,8 @@ import os
 import resource
 import signal
 import socket
+import time
+from logging.handlers import QueueHandler
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -163,8 +165,21 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
         # (a signal uvicorn raised again would end in click's "Aborted!" and status 1)
         with contextlib.suppress(KeyboardInterrupt):
             Server(config).run()
+        written()
         click.echo("Đã dừng / Stopped.", err=True)
         unfolded(db)
+
+
+def written(wait: float = 2.0) -> None:
+    """Wait (at most `wait` seconds) until the log lines queued so far are written: litestar
+    logs through a queue and a thread, and the access line of a push cut short by a second
+    Ctrl+C came after "Stopped." on a busy machine."""
+    deadline = time.monotonic() + wait
+    for logger in (logging.getLogger(), logging.getLogger("litestar")):
+        for handler in logger.handlers:
+            queue = getattr(handler, "queue", None) if isinstance(handler, QueueHandler) else None
+            while getattr(queue, "unfinished_tasks", 0) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
 
 def unfolded(db: str) -> None:
