@@ -25,7 +25,7 @@ NAM_TINH_HINH = {
     "muc_do": "trung_binh",
     "noi_dung": "Mất trộm xe máy trước cửa nhà số 12 ngõ Hàng Bạc",
     "nguon_tin": "dien_thoai",
-    "giau_ten": False,
+    "nac_danh": False,
     "ho_ten_nguoi_bao": "Trần Thị Hoa",
     "sdt_nguoi_bao": "12345",  # wrong: caught inline, then fixed
     "so_nguoi_lien_quan": "2",
@@ -133,9 +133,11 @@ def test_offline_entry_then_sync(phones, server) -> None:
         "noi_dung_vu_viec": LONG,
         "trang_thai": "moi_tiep_nhan",
     }
-    # The case comes back to the phone for follow-up.
+    # The case and the situation report come back to the phone for follow-up; the outreach
+    # session does not.
     page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator("#case-list a")).to_have_count(1)
+    expect(page.locator("#case-list a")).to_have_count(2)
+    expect(page.locator("#case-list")).to_contain_text("Trộm cắp tài sản / Theft")
 
 
 @pytest.mark.browser

@@ -410,14 +410,14 @@ def test_pull_is_limited_to_the_callers_area(api: Any) -> None:
 
 def test_device_pull_has_only_followed_forms_of_the_officers_area(api: Any) -> None:
     mine, theirs = case(1), case(2)
-    report = submission(
-        "nam_tinh_hinh",
+    report = submission(  # an outreach session: not a follow-up form
+        "tuyen_truyen",
         {
-            "thoi_gian_tiep_nhan": "2026-03-01T08:30:00+07:00",
-            "loai_vu_viec": "danh_nhau_gay_roi",
-            "muc_do": "thap",
-            "noi_dung": "Tụ tập gây ồn ào sau 23 giờ.",
-            "nguon_tin": "nguoi_dan_truc_tiep",
+            "ngay_tuyen_truyen": "2026-03-01",
+            "loai_dia_diem": "nha_van_hoa",
+            "ten_dia_diem": "Nhà văn hóa tổ dân phố số 5",
+            "chu_de": ["phong_chong_ma_tuy"],
+            "hinh_thuc": "hoi_nghi",
         },
         version=1,
     )
@@ -426,6 +426,45 @@ def test_device_pull_has_only_followed_forms_of_the_officers_area(api: Any) -> N
     page = pull(api, "officer", "/api/v1/sync/pull")
     assert [r["record_id"] for r in page["records"]] == [mine["id"]]
     assert len(pull(api, "supervisor")["records"]) == 3
+
+
+def test_a_situation_report_is_followed_up_and_a_v1_confidentiality_request_stays_one(
+    api: Any,
+) -> None:
+    """A situation report's outcome (`ket_qua_xu_ly`) is known days after the report: the
+    report comes to the officer's phone to be finished. A v1 report whose reporter asked for
+    confidentiality (v1's `giau_ten`, "đề nghị giữ bí mật danh tính") is such a request in
+    the latest version (`de_nghi_giu_bi_mat`), never an anonymous report (`nac_danh`): the
+    reporter's name stays beside it."""
+    facts = {
+        "thoi_gian_tiep_nhan": "2026-03-01T08:30:00+07:00",
+        "loai_vu_viec": "danh_nhau_gay_roi",
+        "muc_do": "thap",
+        "noi_dung": "Tụ tập gây ồn ào sau 23 giờ.",
+        "nguon_tin": "nguoi_dan_truc_tiep",
+    }
+    old = submission(
+        "nam_tinh_hinh", {**facts, "giau_ten": True, "ho_ten_nguoi_bao": "Trần Văn Báo"}, version=1
+    )
+    anonymous = submission("nam_tinh_hinh", {**facts, "nac_danh": True}, version=2)
+    assert [r["status"] for r in api.push("officer", [old, anonymous])] == ["accepted"] * 2
+    rec = get(api, old["id"]).json()
+    assert rec["form_version"] == latest_version("nam_tinh_hinh")
+    assert rec["data"]["de_nghi_giu_bi_mat"] is True
+    assert rec["data"]["ho_ten_nguoi_bao"] == "Trần Văn Báo"
+    assert "nac_danh" not in rec["data"] and "giau_ten" not in rec["data"]
+    assert get(api, anonymous["id"]).json()["data"]["nac_danh"] is True
+    page = pull(api, "officer", "/api/v1/sync/pull")
+    assert {r["record_id"] for r in page["records"]} == {old["id"], anonymous["id"]}
+    outcome = submission(
+        "nam_tinh_hinh",
+        {"ket_qua_xu_ly": "Đã nhắc nhở, lập biên bản."},
+        version=latest_version("nam_tinh_hinh"),
+        record_id=old["id"],
+        parents=rec["heads"],
+    )
+    assert [r["status"] for r in api.push("officer", [outcome])] == ["accepted"]
+    assert get(api, old["id"]).json()["data"]["ket_qua_xu_ly"] == "Đã nhắc nhở, lập biên bản."
 
 
 # --- audit -----------------------------------------------------------------------------
