@@ -82,7 +82,7 @@ def push(
                 )
             else:
                 results[p.index] = ItemResult(p.row.id, "accepted", p.row.record_id)
-        _conflicts_of_duplicates(w, results, merged)
+        _conflicts_of_duplicates(w, user, results, merged)
         done = [r for r in results if r is not None]
         form_of = {p.index: p.row.form_id for p in prepared}
         w.audit(
@@ -140,15 +140,18 @@ class _Conflict(msgspec.Struct):
 
 
 class _Conflicts(msgspec.Struct):
+    area: str
     conflicts: list[_Conflict] = []
 
 
 def _conflicts_of_duplicates(
-    w: Writer, results: list[ItemResult | None], merged: Mapping[str, Any]
+    w: Writer, user: User, results: list[ItemResult | None], merged: Mapping[str, Any]
 ) -> None:
     """A `duplicate` (an item sent again: the answer to it was lost) says which fields of its
     record are in conflict now, as `conflict` did: a phone must not show a field as settled
-    because the answer that said otherwise never came."""
+    because the answer that said otherwise never came. Only to a user who reaches the record:
+    what another area's record holds now is never told (a record merged in this batch was
+    reached by an item of this user's)."""
     records = {r.record_id for r in results if r is not None and r.status == "duplicate"}
     records.discard(None)
     if not records:
@@ -156,7 +159,9 @@ def _conflicts_of_duplicates(
     fields = {rid: list(m.conflicts) for rid, m in merged.items() if rid in records}
     stored = w.records_docs(sorted(r for r in records if r is not None and r not in fields))
     for rid, doc in stored.items():
-        fields[rid] = [c.field for c in msgspec.json.decode(doc, type=_Conflicts).conflicts]
+        state = msgspec.json.decode(doc, type=_Conflicts)
+        if areas.reaches(user.role, user.area, state.area):
+            fields[rid] = [c.field for c in state.conflicts]
     for i, r in enumerate(results):
         now = fields.get(r.record_id or "") if r is not None and r.status == "duplicate" else None
         if r is not None and now:

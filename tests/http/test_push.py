@@ -132,6 +132,27 @@ def test_a_duplicate_says_which_fields_of_its_record_are_in_conflict(api: Any) -
     assert statuses(results) == ["duplicate", "accepted"]
 
 
+@pytest.mark.parametrize("who", ["other_officer", "other_supervisor"])
+def test_a_duplicate_tells_a_user_of_another_area_nothing_of_the_record_now(
+    api: Any, who: str
+) -> None:
+    """The same item from a user outside the record's area (a phone handed to an officer of
+    another commune, its outbox kept) is still `duplicate`: it is stored, the phone may drop
+    it. But what the record holds now, its fields in conflict, is not told outside its area
+    (README: "that an id exists is told, never what it holds")."""
+    root = case()
+    api.push("officer", [root])
+    mine = edit(root, {"trang_thai": "hoa_giai_thanh"})
+    theirs = edit(root, {"trang_thai": "hoa_giai_khong_thanh"})
+    api.push("officer", [mine], device_id="phone-1")
+    assert api.push("officer2", [theirs], device_id="phone-2")[0]["conflicts"] == ["trang_thai"]
+    for item in (mine, theirs):
+        (outside,) = api.push(who, [item], device_id="phone-1")
+        assert outside == {"id": item["id"], "status": "duplicate", "record_id": root["id"]}
+    (inside,) = api.push("supervisor", [mine], device_id="phone-1")
+    assert inside["conflicts"] == ["trang_thai"]
+
+
 @pytest.mark.parametrize(
     ("later", "earlier"),
     [
