@@ -74,6 +74,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE records ADD COLUMN pending INTEGER;
     """,
+    # 3: the records of an area in change order, with what a page filters on: a phone of a
+    # quiet commune (or a supervisor of a province with few records) reads its own records
+    # after its cursor, not every change in the country since (store.records_page)
+    """
+    CREATE INDEX records_area_seq ON records (area, change_seq, form_id, has_conflicts);
+    """,
 ]
 # Bumped whenever what a record's state is made of changes (the merge rules, the one spelling
 # a value is kept in): records an older coso derived are derived anew when the server starts
