@@ -398,14 +398,27 @@ class Store:
             sql = f"SELECT count(*) FROM records WHERE form_id = ? AND {where}"
             return int(conn.execute(sql, [form_id, *params]).fetchone()[0])
 
-    def audit_page(self, since: int, limit: int) -> list[tuple[Any, ...]]:
+    def audit_page(
+        self, since: int, limit: int, max_bytes: int | None = None
+    ) -> tuple[list[tuple[Any, ...]], bool]:
+        """The log's entries after `since`: `limit` of them at most, and no more once their
+        details hold `max_bytes` (a push of 1000 refused items makes an entry of up to 700 KB:
+        1000 such entries were a 700 MB answer); whether there are more."""
         with self.read() as conn:
-            return conn.execute(
+            rows = conn.execute(
                 "SELECT a.seq, a.at, u.name, a.user_id, a.device_id, a.action, a.target, a.detail "
                 "FROM audit a LEFT JOIN users u ON u.id = a.user_id "
                 "WHERE a.seq > ? ORDER BY a.seq LIMIT ?",
-                [since, limit],
-            ).fetchall()
+                [since, limit + 1],
+            )
+            page: list[tuple[Any, ...]] = []
+            size = 0
+            for row in rows:
+                if len(page) == limit or (max_bytes is not None and size >= max_bytes):
+                    return page, True
+                page.append(row)
+                size += len(row[7])
+            return page, False
 
     def user_names(self, ids: Iterable[int]) -> dict[int, str]:
         with self.read() as conn:

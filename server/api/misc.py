@@ -32,6 +32,11 @@ def me(request: Request[Any, Any, Any]) -> Response[Me]:
     return respond(request, Me(user.name, user.role, user.area, name, user.id))
 
 
+# the details a page of the audit log holds before it ends, whatever its `limit` (one entry at
+# least): the answer and the server's memory for it stay a few MB
+AUDIT_PAGE_BYTES = 4 * 1024 * 1024
+
+
 @get(
     "/audit",
     guards=[admin_only],
@@ -49,14 +54,13 @@ def audit(
     start = cursor.read(store.db_id, since, cursor.AUDIT)
     # The log's seq runs 1, 2, 3... with no gaps (nothing is ever deleted): a cursor names an
     # entry, or it was never given here (another list's, made up) and would skip entries.
-    if start and not [r for r in store.audit_page(start - 1, 1) if r[0] == start]:
+    if start and not [r for r in store.audit_page(start - 1, 1)[0] if r[0] == start]:
         raise ApiError(
             "this cursor is ahead of this database's audit log: read it again from the start",
             code="reset_required",
             status=409,
         )
-    rows = store.audit_page(start, limit + 1)  # one past the page: is there more?
-    more, rows = len(rows) > limit, rows[:limit]
+    rows, more = store.audit_page(start, limit, AUDIT_PAGE_BYTES)
     entries = [
         AuditEntry(seq, at, user, user_id, device, action, target, msgspec.Raw(detail))
         for seq, at, user, user_id, device, action, target, detail in rows

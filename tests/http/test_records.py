@@ -630,6 +630,43 @@ def test_audit_paginates_with_its_cursor(api: Any) -> None:
     assert new["action"] == "sync.push"
 
 
+def test_an_audit_page_ends_at_its_byte_budget_and_the_next_goes_on(api: Any) -> None:
+    """A push of 1000 refused items with long ids makes an entry of some 700 KB: a page of 1000
+    such entries was 700 MB, built in the server's memory. A page ends once its details hold
+    the budget (4 MiB; less here), one entry at least, and says there is more."""
+    from server.api import misc
+
+    for n in range(5):
+        bad = [{**case(n * 100 + i), "id": f"{n}-{i}-" + "x" * 300} for i in range(100)]
+        assert {r["status"] for r in api.push("officer", bad, device_id=f"phone-{n}")} == {
+            "rejected"
+        }
+    everything = pull(api, "admin", "/api/v1/audit", limit=1000)
+    pushes = [
+        e for e in everything["entries"] if e["device_id"] in {f"phone-{n}" for n in range(5)}
+    ]
+    size = len(msgspec.json.encode(pushes[0]["detail"]))
+    assert size > 20_000
+    old, misc.AUDIT_PAGE_BYTES = misc.AUDIT_PAGE_BYTES, 2 * size
+    try:
+        paged: list[dict[str, Any]] = []
+        since = None
+        for _ in range(100):
+            params = {"since": since} if since else {}
+            page = pull(api, "admin", "/api/v1/audit", limit=1000, **params)
+            assert len(page["entries"]) >= 1
+            assert sum(len(msgspec.json.encode(e["detail"])) for e in page["entries"]) < 4 * size
+            paged += page["entries"]
+            since = page["next"]
+            if not page["more"]:
+                break
+        assert paged == everything["entries"]
+        misc.AUDIT_PAGE_BYTES = 1  # one entry, however large, still comes
+        assert len(pull(api, "admin", "/api/v1/audit", limit=1000)["entries"]) == 1
+    finally:
+        misc.AUDIT_PAGE_BYTES = old
+
+
 def test_an_audit_cursor_past_the_last_entry_is_reset_required(api: Any) -> None:
     """As for /records: a cursor this database never gave for its audit log (made up) would
     skip the entries up to it for ever (another list's is a 400, tests/http/test_error_shape)."""
