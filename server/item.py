@@ -191,7 +191,7 @@ def prepare(
     if not creating and not parents:
         errors.append(FieldError(f"{at}.parents", "required", "an edit names the heads it had"))
     if sid in parents:
-        errors.append(FieldError(f"{at}.parents", "invalid", "a submission is not its own parent"))
+        errors.append(FieldError(f"{at}.parents", "cycle", "a submission is not its own parent"))
     captured_ns = rfc3339_ns(item.captured_at)
     if captured_ns is None:
         errors.append(

@@ -279,6 +279,9 @@ def test_edits_that_name_each_other_as_parent_are_a_cycle_not_pending(api: Any) 
     )
     assert statuses(results) == ["pending", "rejected"]
     assert reasons(results[1]) == ("invalid", {("submissions[1].parents", "cycle")})
+    itself = uuid7()  # the shortest cycle: its own parent
+    (result,) = api.push("officer", [{**on(root, itself, {}), "id": itself}])
+    assert reasons(result) == ("invalid", {("submissions[0].parents", "cycle")})
     c, d, e = uuid7(), uuid7(), uuid7()
     items = [
         {**on(root, parent, {"so_buoi_hoa_giai": n}), "id": sid}
