@@ -144,7 +144,9 @@ def parse_definition(source: Any) -> FormDef:
         errors.append(_from_msgspec(exc, ""))
         form = None
     fields: list[Field] = []
-    if not isinstance(raw_fields, list) or not raw_fields:
+    if raw_fields is not None and not isinstance(raw_fields, list):
+        errors.append(FieldError("fields", "type", "fields is a list of fields"))
+    elif not raw_fields:
         errors.append(FieldError("fields", "required", "a form needs a non-empty list of fields"))
     else:
         fields = _convert_fields(raw_fields, "fields", errors)
@@ -161,13 +163,15 @@ def parse_definition(source: Any) -> FormDef:
 
 
 def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
+    from server.errors import msgspec_code  # errors imports validate, which imports forms
+
     message = str(exc)
     path = prefix
     if " - at `$" in message:
         message, _, where = message.partition(" - at `$")
         where = where.rstrip("`")
         path = (prefix + where).lstrip(".")
-    code = "invalid"
+    code = msgspec_code(message)  # `type` for a value of the wrong JSON type, as elsewhere
     got = re.fullmatch(r"Expected `str[^`]*`, got `(\w+)`", message)
     kind = "NoneType" if got is not None and got[1] == "null" else got and got[1]
     if kind in YAML_TYPES:  # `~` or `null` unquoted: msgspec says null, YAML NoneType

@@ -62,7 +62,7 @@ def test_good_form_id(form_id: str) -> None:
 
 
 def test_form_id_of_the_wrong_type() -> None:
-    assert problems(form(field("a"), form_id=5)) == [("form_id", "invalid")]
+    assert problems(form(field("a"), form_id=5)) == [("form_id", "type")]
 
 
 @pytest.mark.parametrize(
@@ -73,18 +73,22 @@ def test_form_id_of_the_wrong_type() -> None:
         (form(field("a"), title={"vi": "x"}), [("title.en", "required")]),
         (form(field("a"), title={"vi": "", "en": "x"}), [("title.vi", "required")]),
         (form(field("a"), colour="red"), [("colour", "unknown_field")]),
-        (form(field("a"), sync_to_devices="yes"), [("sync_to_devices", "invalid")]),
+        (form(field("a"), sync_to_devices="yes"), [("sync_to_devices", "type")]),
     ],
 )
 def test_form_level_problems(source: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     assert problems(source) == expected
 
 
-@pytest.mark.parametrize("fields", [None, [], {}, "a"])
-def test_a_form_needs_a_non_empty_list_of_fields(fields: Any) -> None:
+@pytest.mark.parametrize(
+    ("fields", "code"), [(None, "required"), ([], "required"), ({}, "type"), ("a", "type")]
+)
+def test_a_form_needs_a_non_empty_list_of_fields(fields: Any, code: str) -> None:
+    """No fields, or an empty list: `required`; anything but a list: `type`, as a value of the
+    wrong JSON type is everywhere (README, Error codes)."""
     source = form()
     source["fields"] = fields
-    assert problems(source) == [("fields", "required")]
+    assert problems(source) == [("fields", code)]
 
 
 @pytest.mark.parametrize("source", [None, [], "form_id: x", 5])
@@ -95,13 +99,13 @@ def test_a_definition_is_an_object(source: Any) -> None:
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
-        ("ghi_chu", ("fields[1]", "invalid")),
+        ("ghi_chu", ("fields[1]", "type")),
         (field("b", colour="red"), ("fields[1].colour", "unknown_field")),
-        (field("b", "texte"), ("fields[1].type", "invalid")),
-        (field("b", required="yes"), ("fields[1].required", "invalid")),
-        (field("b", max_length="10"), ("fields[1].max_length", "invalid")),
-        (field("b", "integer", min=True), ("fields[1].min", "invalid")),
-        (field("b", "integer", min="1"), ("fields[1].min", "invalid")),
+        (field("b", "texte"), ("fields[1].type", "choice")),
+        (field("b", required="yes"), ("fields[1].required", "type")),
+        (field("b", max_length="10"), ("fields[1].max_length", "type")),
+        (field("b", "integer", min=True), ("fields[1].min", "type")),
+        (field("b", "integer", min="1"), ("fields[1].min", "type")),
         (field("b", label={"vi": "x"}), ("fields[1].label.en", "required")),
         (
             field("b", label={"vi": "x", "en": "y", "fr": "z"}),
@@ -113,7 +117,7 @@ def test_a_definition_is_an_object(source: Any) -> None:
         ),
         ({"type": "text", "label": L}, ("fields[1].name", "required")),
         ({"name": "b", "label": L}, ("fields[1].type", "required")),
-        (field("b", previous_names="a"), ("fields[1].previous_names", "invalid")),
+        (field("b", previous_names="a"), ("fields[1].previous_names", "type")),
     ],
 )
 def test_wrong_types_and_unknown_keys_in_a_field(item: Any, expected: tuple[str, str]) -> None:
@@ -476,7 +480,7 @@ def test_several_problems_are_reported_at_once() -> None:
         ("fields[5].pattern", "not_allowed"),
         ("fields[6].fields[0].choices[2].value", "duplicate"),
         ("fields[6].fields[0].choices[3].value", "duplicate"),
-        ("fields[7].type", "invalid"),
+        ("fields[7].type", "choice"),
         ("form_id", "pattern"),
     ]
 
@@ -485,7 +489,7 @@ def test_a_broken_field_does_not_hide_the_others() -> None:
     source = form(field("a", colour=1), "b", field("c", "select_one"))
     assert problems(source) == [
         ("fields[0].colour", "unknown_field"),
-        ("fields[1]", "invalid"),
+        ("fields[1]", "type"),
         ("fields[2].choices", "required"),
     ]
 
@@ -508,13 +512,13 @@ def test_a_broken_repeat_does_not_hide_the_problems_of_its_fields() -> None:
     source = form(field("cac_ben", "repeat", colour=1, fields=[field("a"), field("a", "texte")]))
     assert sorted(problems(source)) == [
         ("fields[0].colour", "unknown_field"),
-        ("fields[0].fields[1].type", "invalid"),
+        ("fields[0].fields[1].type", "choice"),
     ]
 
 
 def test_a_broken_form_level_key_does_not_hide_field_problems() -> None:
     source = form(field("a", "select_one"), form_id=3)
-    assert problems(source) == [("form_id", "invalid"), ("fields[0].choices", "required")]
+    assert problems(source) == [("form_id", "type"), ("fields[0].choices", "required")]
 
 
 # --- reading sources ------------------------------------------------------------------------
@@ -577,7 +581,7 @@ def test_a_value_yaml_reads_as_no_text_says_to_quote_it(value: str, got: str) ->
     say why nor what to do."""
     choices = f", choices: [{{value: {value}, label: {{vi: A, en: A}}}}]"
     assert problems(read_source(YAML_FIELD % ("select_one", choices), "x.yaml")) == [
-        ("fields[0].choices[0].value", "invalid")
+        ("fields[0].choices[0].value", "type")
     ]
     with pytest.raises(DefinitionError) as info:
         parse_definition(read_source(YAML_FIELD % ("select_one", choices), "x.yaml"))
@@ -585,7 +589,7 @@ def test_a_value_yaml_reads_as_no_text_says_to_quote_it(value: str, got: str) ->
     assert f"expected text, got {got}" in message and "put it in quotes" in message
     assert message.startswith("cần chữ")  # Vietnamese first
     name_on = read_source(YAML_FIELD.replace("name: a", "name: on") % ("text", ""), "x.yaml")
-    assert problems(name_on) == [("fields[0].name", "invalid")]
+    assert problems(name_on) == [("fields[0].name", "type")]
 
 
 def test_an_unknown_type_lists_the_types() -> None:
@@ -856,11 +860,11 @@ def test_every_choice_that_is_not_text_is_said_in_one_go() -> None:
         parse_definition(source)
     found = [(e.path, e.code) for e in info.value.errors]
     assert found == [
-        ("fields[0].choices[0].value", "invalid"),
-        ("fields[0].choices[0].label.en", "invalid"),  # `No` unquoted is false too
-        ("fields[0].choices[1].value", "invalid"),
-        ("fields[0].choices[3].value", "invalid"),
-        ("fields[0].choices[4].value", "invalid"),
+        ("fields[0].choices[0].value", "type"),
+        ("fields[0].choices[0].label.en", "type"),  # `No` unquoted is false too
+        ("fields[0].choices[1].value", "type"),
+        ("fields[0].choices[3].value", "type"),
+        ("fields[0].choices[4].value", "type"),
         ("fields[1].mau", "unknown_field"),
         ("fields[0].label.vi", "required"),  # the field is still checked (found by a probe)
         ("fields[0].choices[2].value", "pattern"),
