@@ -139,11 +139,10 @@ def _state_of(
                 hidden |= ancestry.of(s.id)
         last.sort(key=lambda sv: _order_key(sv[0]), reverse=True)
         data[f] = last[0][1]
-        distinct: list[Any] = []
-        for _, v in last:
-            if not any(same_value(v, d) for d in distinct):
-                distinct.append(v)
-        if len(distinct) > 1:
+        # a conflict when two last writers differ: when one differs from the first (JSON
+        # equality is an equivalence), in one pass (each against each took 1 s a push at
+        # 1,500 heads of one case)
+        if any(not same_value(v, data[f]) for _, v in last[1:]):
             conflicts[f] = [Competing(v, s) for s, v in last]
     return data, conflicts
 
