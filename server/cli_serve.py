@@ -369,9 +369,17 @@ def restore(file: Path, db: str) -> None:
         raise click.ClickException(f"{file} is the database itself / tệp sao lưu chính là {db}")
     with server_lock(db, restoring=True):
         try:
-            new_id = restore_db(file, db)
+            new_id, kept = restore_db(file, db)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(
         f"restored / đã khôi phục {file} -> {db}; new database id / mã cơ sở dữ liệu mới {new_id}"
     )
+    # who may sign in is now's: a token disabled after the backup stays disabled
+    for names, vi, en in (
+        (kept.disabled, "vẫn bị khóa", "kept disabled"),
+        (kept.enabled, "vẫn được mở lại", "kept enabled"),
+        (kept.added, "thêm sau bản sao lưu, được giữ", "added after the backup, kept"),
+    ):
+        if names:
+            click.echo(f"users {en} / người dùng {vi}: {', '.join(names)}")

@@ -12,6 +12,8 @@ numbered steps in `MIGRATIONS`, tracked in `PRAGMA user_version`. Another backen
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import shutil
 import sqlite3
@@ -19,6 +21,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -471,9 +475,10 @@ def _open_backup(backup: str | Path) -> sqlite3.Connection:
     return source
 
 
-def restore(backup: str | Path, target: str | Path) -> str:
+def restore(backup: str | Path, target: str | Path) -> tuple[str, UsersKept]:
     """Put `backup` in place of the database at `target` and give it a new identity, so that
-    cursors handed out before (by either database) get `reset_required`. Returns the new id.
+    cursors handed out before (by either database) get `reset_required`, keeping the users
+    of the one it replaces (`_keep_users`). Returns the new id and the users kept.
     Raises ValueError, with `target` untouched, for a backup that is not a whole coso database
     (not SQLite, damaged, empty, another program's, from a newer coso). The server must be
     stopped while this runs (`coso restore` makes sure of it)."""
@@ -504,7 +509,53 @@ def restore(backup: str | Path, target: str | Path) -> str:
         source.close()
 
 
-def _swap_in(source: sqlite3.Connection, target: Path) -> str:
+@dataclass
+class UsersKept:
+    """The users of the database a restore replaced, kept over the backup's (names)."""
+
+    disabled: list[str] = field(default_factory=list)
+    enabled: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+
+_USER_COLUMNS = "id, name, role, area, token_hash, created_at, disabled"
+
+
+def _keep_users(replaced: Path, dest: sqlite3.Connection) -> UsersKept:
+    """Keep in `dest` (a backup being restored) the users of the database it replaces: who
+    may sign in is now's, not the backup's. A token disabled after the backup (a lost phone,
+    a leaked link) must not sign in again, and an officer added since keeps working. Users
+    are never deleted and their ids only grow, so the one of an id with the same token is the
+    same user; another database's users (a token the backup does not know under that id) are
+    left out. Written to `dest`'s audit log."""
+    with contextlib.closing(sqlite3.connect(str(replaced))) as old:
+        try:
+            now = old.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id").fetchall()
+        except sqlite3.DatabaseError:  # not a coso database: nothing to keep
+            return UsersKept()
+    before = {r[0]: r for r in dest.execute(f"SELECT {_USER_COLUMNS} FROM users")}
+    tokens = {r[4] for r in before.values()}
+    kept = UsersKept()
+    for row in now:
+        had = before.get(row[0])
+        if had is None and row[4] not in tokens:
+            dest.execute(f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            kept.added.append(row[1])
+        elif had is not None and had[4] == row[4] and had[6] != row[6]:
+            dest.execute("UPDATE users SET disabled = ? WHERE id = ?", [row[6], row[0]])
+            (kept.disabled if row[6] else kept.enabled).append(row[1])
+    if kept.added or kept.disabled or kept.enabled:
+        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        detail = json.dumps(dataclasses.asdict(kept), ensure_ascii=False)
+        dest.execute(
+            "INSERT INTO audit (at, user_id, device_id, action, target, detail) "
+            "VALUES (?, NULL, 'cli', 'restore.users_kept', NULL, ?)",
+            [at, detail],
+        )
+    return kept
+
+
+def _swap_in(source: sqlite3.Connection, target: Path) -> tuple[str, UsersKept]:
     """Copy `source` beside `target`, give the copy a new identity, then rename it over
     `target`: a restore stopped at any moment (killed) leaves the old database whole or the
     new one whole with its new identity, never the new data under the old identity. Returns
@@ -538,6 +589,7 @@ def _swap_in(source: sqlite3.Connection, target: Path) -> str:
             source.backup(dest)
             new_id = str(uuid.uuid4())
             dest.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('db_id', ?)", [new_id])
+            kept = _keep_users(real, dest) if real.exists() else UsersKept()
             dest.commit()
             dest.execute("PRAGMA journal_mode = DELETE")  # one file, nothing beside it
         if real.exists():  # the service's user must open it as before (a restore run as root)
@@ -558,4 +610,4 @@ def _swap_in(source: sqlite3.Connection, target: Path) -> str:
     finally:
         for leftover in beside:
             leftover.unlink(missing_ok=True)
-    return new_id
+    return new_id, kept

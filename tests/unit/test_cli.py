@@ -106,6 +106,44 @@ def test_backup_and_restore_give_a_new_identity(tmp_path: Path) -> None:
     assert sqlite3.connect(restored).execute("SELECT count(*) FROM users").fetchone()[0] == 1
 
 
+def test_a_restore_keeps_who_may_sign_in_now(tmp_path: Path) -> None:
+    """A token disabled after the backup (a lost phone, a leaked link) stayed revoked only
+    until a restore: the backup's users came back with the rest and it signed in again, with
+    no word (found by a probe). A restore keeps the users of the database it replaces: their
+    disabled flags, and the officers added since, whose phones keep working."""
+    from server.store import Store
+
+    db, copy = tmp_path / "c.db", tmp_path / "b.db"
+
+    def add(name: str) -> str:
+        code, out, _ = run("users", "add", name, "--role", "officer", "--area", "01.00070",
+                           "--db", str(db))  # fmt: skip
+        assert code == 0
+        return out.strip().splitlines()[-1]
+
+    for name in ("Mất máy", "Mở lại", "Vẫn dùng"):
+        add(name)
+    assert run("users", "disable", "Mở lại", "--db", str(db))[0] == 0
+    assert run("backup", str(copy), "--db", str(db))[0] == 0
+    assert run("users", "disable", "Mất máy", "--db", str(db))[0] == 0
+    assert run("users", "enable", "Mở lại", "--db", str(db))[0] == 0
+    add("Mới thêm")
+    code, out, err = run("restore", str(copy), "--db", str(db))
+    assert code == 0, err
+    assert "users kept disabled / người dùng vẫn bị khóa: Mất máy" in out
+    assert "users kept enabled / người dùng vẫn được mở lại: Mở lại" in out
+    assert "Mới thêm" in out
+    store = Store(db)
+    try:
+        [entry] = [e for e in store.audit_page(0, 1000)[0] if e[5] == "restore.users_kept"]
+    finally:
+        store.close()
+    assert sqlite3.connect(db).execute(
+        "SELECT name, disabled FROM users ORDER BY id"
+    ).fetchall() == [("Mất máy", 1), ("Mở lại", 0), ("Vẫn dùng", 0), ("Mới thêm", 0)]
+    assert "Mất máy" in entry[7] and "Mới thêm" in entry[7]
+
+
 def test_serve_demo_prints_setup_links_for_the_address_phones_use(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
