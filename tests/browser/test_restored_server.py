@@ -129,8 +129,10 @@ def test_a_phone_of_the_older_app_keeps_its_outbox_when_the_app_updates(browser,
 
 @pytest.mark.browser
 def test_an_officer_added_again_after_a_restore_keeps_the_phone(phones, server, tmp_path) -> None:
-    """The backup lacked the officer's account: the operator adds the officers again, in
-    another order, so each gets another id (the first takes the id the officer had). The
+    """The backup lacked the officer's account, and the database it was taken of is gone (a
+    new machine: a restore over it would keep its users): the operator adds the officers
+    again, in another order, so each gets another id (the first takes the id the officer
+    had). The
     officer's own new link carries on with the phone, which sends again what the restored
     server lacks; the other officer's link, under the officer's old id, is a handover (found
     by a probe: told apart by id alone, it was the other way round, and the case was lost)."""
@@ -145,6 +147,8 @@ def test_an_officer_added_again_after_a_restore_keeps_the_phone(phones, server, 
     an.wait_outbox_empty()
     server.proc.terminate()
     server.proc.wait(10)
+    for end in ("", "-wal", "-shm"):
+        Path(f"{server.db}{end}").unlink(missing_ok=True)
     assert run_cli("restore", backup, "--db", server.db).exit_code == 0
     port = int(server.url.rsplit(":", 1)[1])
     with running_server(server.db, server.log, port=port):
@@ -236,6 +240,8 @@ def test_a_new_link_is_not_taken_while_the_phones_account_cannot_be_checked(
     before = an.js("await db.kv('me')")
     server.proc.terminate()
     server.proc.wait(10)
+    for end in ("", "-wal", "-shm"):  # a new machine: a restore over it would keep its users
+        Path(f"{server.db}{end}").unlink(missing_ok=True)
     assert run_cli("restore", backup, "--db", server.db).exit_code == 0
     port = int(server.url.rsplit(":", 1)[1])
     with running_server(server.db, server.log, port=port):
