@@ -164,7 +164,12 @@ class Catalog:
                     self._catching = None
                 return
             if done:
-                log.info("%d records derived anew under the latest names", done)
+                log.info(
+                    "%d hồ sơ được tổng hợp lại theo tên trường và quy tắc hiện hành"
+                    " / %d records derived anew under the latest field names and rules",
+                    done,
+                    done,
+                )
             with self._lock:
                 if not self._again or self.stopping.is_set():
                     self._catching = None

@@ -93,8 +93,9 @@ def _sub(
     data, captured_ns = known if known else (_decode(row.data), instant_ns(row.captured_at))
     if renames and row.form_version != latest:  # the latest names are never renamed away
         data = renamed(data, renames)
-    if orders and not known:  # a stored row, maybe stored before today's spelling
-        data = kept(data, orders)
+    if not known:  # a stored row, maybe stored before today's spelling (a select_multiple's
+        # order, a null inside a repeat item: the latter in forms with no select_multiple too)
+        data = kept(data, orders or {})
     return Sub(
         id=row.id,
         parents=() if row.parents == "[]" else tuple(_decode(row.parents)),

@@ -85,7 +85,10 @@ MIGRATIONS: list[str] = [
 # a value is kept in): records an older coso derived are derived anew when the server starts
 # (catalog.Catalog.finish_rederive), as after a renaming publish. Kept in meta `derive_rules`;
 # a database made before it was kept is at 1.
-DERIVE_RULES = 2
+# 3: a null inside a repeat item is no value in forms with no select_multiple too (2 read it
+# so only where the form had one: an older coso's null left a conflict)
+DERIVE_RULES = 3
+
 # what a restore checks a backup for: the tables of the first schema (later steps add to them)
 COSO_TABLES = frozenset(re.findall(r"CREATE TABLE (\w+)", MIGRATIONS[0]))
 

@@ -271,6 +271,57 @@ def test_records_an_older_coso_derived_are_derived_anew_under_todays_rules(
     assert Catalog(upgraded).finish_rederive() == 0  # once
 
 
+def test_a_null_an_older_coso_kept_in_a_repeat_item_is_no_conflict_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    """An older coso kept `"so_dien_thoai": null` inside a party of a mediation case: two
+    phones sending the same parties, one with that null, conflicted. Derived anew at the
+    upgrade, the item is read without it, as today's push stores it, in a form with no
+    select_multiple too (found by an upgrade probe: only forms with one were read so)."""
+    path = tmp_path / "coso.db"
+    store = Store(path)
+    catalog = Catalog(store)
+    publish_files(catalog, schema_files(ROOT / "schemas"))
+    user, _ = add_user(store, "officer", "officer", "01.00070")
+    case = hoa_giai(random.Random(3))
+    parties = [{"ho_ten": "Nguyễn Văn X", "vai_tro": "ben_yeu_cau"},
+               {"ho_ten": "Lê Thị Y", "vai_tro": "ben_con_lai", "gioi_tinh": "nu"}]  # fmt: skip
+    root = submission("hoa_giai", {**case, "cac_ben": parties}, version=LATEST)
+    moved = [{**parties[0], "dia_chi": "Tổ 5"}, parties[1]]
+    a, b = (
+        submission("hoa_giai", {"cac_ben": moved}, version=LATEST,
+                   record_id=root["id"], parents=[root["id"]])
+        for _ in range(2)
+    )  # fmt: skip
+    encoded = [msgspec.json.encode(i) for i in (root, a, b)]
+    assert {r.status for r in sync.push(store, catalog, user, "phone", encoded)} == {"accepted"}
+    # What an older coso left: b's party with the null, the record derived from it as it was
+    # (a conflict), and no rules recorded.
+    with_null = [moved[0], {**moved[1], "so_dien_thoai": None}]
+    with store.write() as w:
+        w.conn.execute(
+            "UPDATE submissions SET data = ? WHERE id = ?",
+            [msgspec.json.encode({"cac_ben": with_null}).decode(), b["id"]],
+        )
+        fv = catalog.get("hoa_giai")
+        assert fv is not None
+        then = {
+            s["id"]: (s["data"], derive.instant_ns(s["captured_at"]))
+            for s in (root, a, {**b, "data": {"cac_ben": with_null}})
+        }
+        derive.rebuild(w, [root["id"]], {"hoa_giai": (fv.renames, fv.latest, {})}, "then",
+                       validated=then)  # fmt: skip
+        w.conn.execute("DELETE FROM meta WHERE key = 'derive_rules'")
+    assert [c["field"] for c in doc(store, root["id"])["conflicts"]] == ["cac_ben"]
+    store.close()
+
+    upgraded = Store(path)
+    assert Catalog(upgraded).finish_rederive() == 1
+    record = doc(upgraded, root["id"])
+    assert record["conflicts"] == []
+    assert record["data"]["cac_ben"] == moved
+
+
 def test_a_new_database_is_derived_under_todays_rules_from_the_start(tmp_path: Path) -> None:
     store = Store(tmp_path / "coso.db")
     assert store.derive_rules() == DERIVE_RULES
