@@ -171,6 +171,12 @@ class Writer:
         ).fetchone()
         return row[0] if row else None
 
+    def form_sha(self, form_id: str, version: int) -> str:
+        row = self.conn.execute(
+            "SELECT sha256 FROM forms WHERE form_id = ? AND version = ?", [form_id, version]
+        ).fetchone()
+        return str(row[0])
+
     def form_definitions(self, form_id: str) -> list[str]:
         return [
             r[0]

@@ -470,6 +470,25 @@ def test_publish_what_means_the_same_again_is_a_no_op(api: Any, respell: Any) ->
     assert served == {"name": "so", "type": "decimal", "label": LABEL, "min": 1, "max": 10}
 
 
+def test_a_version_an_older_coso_hashed_otherwise_is_the_same_definition(api: Any) -> None:
+    """A coso before 2026-11-27 hashed `previous_names: []` and `10.0` into its canonical
+    encoding; the version it published keeps that hash. Publishing the same file after the
+    upgrade is a no-op all the same, never a version phones download for good (found by an
+    upgrade probe: v2 came of the very file that was v1)."""
+    body = new_form()
+    body["fields"].append({"name": "so", "type": "decimal", "label": LABEL, "min": 0, "max": 10})
+    first = publish(api, body)
+    assert first.status_code == 201
+    with api.store.write() as w:  # the hash an older coso stored
+        w.conn.execute("UPDATE forms SET sha256 = ? WHERE form_id = 'thu_nghiem'", ["0" * 64])
+    api.catalog.reload()
+    r = publish(api, body)
+    assert r.status_code == 200, r.text
+    assert r.json() == {**first.json(), "sha256": "0" * 64}
+    manifest = api.client.get(FORMS, headers=api.auth("officer")).json()["forms"]
+    assert [f["version"] for f in manifest if f["form_id"] == "thu_nghiem"] == [1]
+
+
 @pytest.mark.parametrize(
     "spelling", ["02", "+2", "2_0", "%202%20", "%EF%BC%92", "%D9%A2", "2.0", "-1", "0", "x"]
 )
