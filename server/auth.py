@@ -77,6 +77,25 @@ def set_disabled(store: Store, user: UserRow, disabled: bool, *, by: User | None
     return changed
 
 
+def new_token_for(store: Store, user: UserRow, *, by: User | None = None) -> str:
+    """A new token for `user` (a leaked setup link), audited in the same transaction: the old
+    one is refused from the next request on, and the account stays the same (its id, its
+    records, a phone set up again with the new link keeps what it holds)."""
+    token = new_token()
+    now = now_iso()
+    with store.write() as w:
+        w.set_user_token(user.id, token_hash(token))
+        w.audit(
+            now,
+            by.id if by else None,
+            None,
+            "user.new_token",
+            user.name,
+            encode({"id": user.id, "role": user.role, "area": user.area}).decode(),
+        )
+    return token
+
+
 def authenticate(store: Store, header: str | None) -> User:
     scheme, _, token = (header or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():  # the scheme is case-insensitive

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import click
 
 from server import areas
-from server.auth import add_user, set_disabled
+from server.auth import add_user, new_token_for, set_disabled
 from server.cli_db import DB_OPTION, open_store
 from server.errors import ROLES_VI
 from server.forms import UNSHOWN, nfc
@@ -251,6 +251,47 @@ def change_user(key: str, db: str, *, disabled: bool) -> None:
         )
     else:
         click.echo(f"không bị khóa, không thay đổi / not disabled, nothing changed: {who}")
+
+
+@users.command("new-token")
+@click.argument("user")
+@click.option(
+    "--url",
+    default="http://localhost:8000",
+    show_default=True,
+    envvar="COSO_URL",
+    show_envvar=True,
+    callback=server_url,
+    help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
+    "The server's address, for the phone setup link.",
+)
+@DB_OPTION
+def users_new_token(user: str, url: str, db: str) -> None:
+    """Cấp mã truy cập mới / A new token for a user whose link leaked: the old token is
+    refused at once, from a running server too; the account stays the same, and a phone set
+    up again with the new link keeps what it holds. USER: an id (see `coso users list`) or a
+    name. The token is the last line of the output."""
+    with open_store(db) as store:
+        row = find_user(store, user)
+        token = new_token_for(store, row)
+    click.echo(
+        f"mã truy cập mới / new token: {row.id} {row.name} — {row.role}, {area_label(row.area)};"
+        " mã cũ bị từ chối từ bây giờ / the old one is refused from now on"
+    )
+    if row.disabled:
+        click.echo(
+            "warning / cảnh báo: người dùng đang bị khóa, mở khóa bằng coso users enable"
+            " / the user is disabled: coso users enable lets it sign in",
+            err=True,
+        )
+    if row.role == "officer":
+        import segno
+
+        link = setup_link(url, token)
+        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
+        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
+    click.echo("Token (shown once / chỉ hiện một lần):")
+    click.echo(token)
 
 
 @users.command("disable")

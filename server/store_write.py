@@ -209,6 +209,9 @@ class Writer:
         )
         return cur.rowcount == 1
 
+    def set_user_token(self, user_id: int, token_hash: str) -> None:
+        self.conn.execute("UPDATE users SET token_hash = ? WHERE id = ?", [token_hash, user_id])
+
     def audit(
         self,
         at: str,

@@ -99,6 +99,37 @@ def test_disable_and_enable_by_name_or_id_are_audited(db: Path) -> None:
     ]
 
 
+def test_a_new_token_for_a_leaked_link_keeps_the_account(db: Path) -> None:
+    """A setup link sent to the wrong chat: the admin gives the officer a new token. The old
+    one is refused at once, the account is the same (id, records; a phone set up again keeps
+    what it holds), and the new link and token are printed as `users add` prints them. Before,
+    the only way was a second account, which a phone asked to take over as another officer's,
+    its drafts deleted (found by a probe)."""
+    leaked = add(db, "Lê Thị Hoa", "officer", "01.00070")
+    other = add(db, "minh", "officer", "01.00070")
+    code, out, err = run("users", "new-token", "Lê Thị Hoa", "--url", "https://coso.example.vn",
+                         "--db", db)  # fmt: skip
+    assert code == 0, err
+    new = out.strip().splitlines()[-1]
+    assert f"https://coso.example.vn/app/#token={new}" in out
+    assert "mã cũ bị từ chối từ bây giờ / the old one is refused from now on" in out
+    assert not token_works(db, leaked)
+    assert token_works(db, new) and token_works(db, other)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT id, name FROM users ORDER BY id").fetchall() == [
+            (1, "Lê Thị Hoa"),
+            (2, "minh"),
+        ]
+    row = audit(db)[-1]
+    assert row[:4] == (None, "cli", "user.new_token", "Lê Thị Hoa")
+    assert json.loads(str(row[4])) == {"id": 1, "role": "officer", "area": "01.00070"}
+    assert run("users", "disable", "1", "--db", db)[0] == 0
+    code, out, err = run("users", "new-token", "1", "--db", db)
+    assert code == 0 and "coso users enable" in err
+    assert not token_works(db, out.strip().splitlines()[-1])  # still disabled
+    assert run("users", "new-token", "ai-do", "--db", db)[0] == 2
+
+
 def test_disabling_twice_says_so_and_changes_nothing(db: Path) -> None:
     add(db, "lan", "officer", "01.00070")
     assert run("users", "disable", "lan", "--db", db)[0] == 0
