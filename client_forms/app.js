@@ -368,7 +368,9 @@ async function formView(id) {
   });
   // what this tab's form opened with (before a reload, what it opened with then): drafts.onto
   const opened = typed?.opened ?? form.data();
-  const token = await db.kv('token'); // whose form this is: drafts.HandedOver
+  // whose form this is (drafts.HandedOver): the phone's owner, the same across a new token or
+  // a new account of the same officer, another once the phone is handed over
+  const owner = await drafts.phoneOwner();
   const by = drafts.owner(); // ...and whose typing its crash buffer holds
   const copy = await caseCopy(d.form_id, d.fixing ? d.id : null); // read before Save is tapped
   // The phone handed over to another officer in another tab: this form goes with the drafts.
@@ -408,7 +410,7 @@ async function formView(id) {
     d.settled = settling();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
-    const moved = await drafts.keep(d, readAt, opened, token).catch((e) => {
+    const moved = await drafts.keep(d, readAt, opened, owner).catch((e) => {
       if (db.isStorageError(e)) {
         // (the typing stays in the crash buffer; the notice above says what to do)
         note.replaceChildren(t('draft_unsaved'));
@@ -494,7 +496,7 @@ async function formView(id) {
         record_id: d.record_id ?? null, parents: d.parents ?? [], captured_at: nowRfc3339(),
         data, ...(d.record_id && { base: d.base ?? {} }), status: 'queued', saved_at: new Date().toISOString(),
       };
-    }, opened, token, copy).catch((e) => {
+    }, opened, owner, copy).catch((e) => {
       if (!(e instanceof drafts.HandedOver)) {
         closed = false; // not saved: the form is the draft's again
         leave = leaveForm;

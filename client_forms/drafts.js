@@ -119,18 +119,24 @@ export function unbufferAll() {
 
 // --- IndexedDB
 
-// Thrown by keep and submit when the phone was handed over to another officer (another
-// token) since the form was opened, in another tab: the form is the previous officer's, whose
-// drafts went with the handover; nothing of it is kept, nor sent as the new officer's.
+// Thrown by keep and submit when the phone was handed over to another officer since the
+// form was opened, in another tab: the form is the previous officer's, whose drafts went with
+// the handover; nothing of it is kept, nor sent as the new officer's. The same officer set up
+// again with a new token, or a new account (sync.sameUser), is no handover: the form goes on
+// (found by a probe: told apart by token, the officer's own typing was thrown away).
 export class HandedOver extends Error {}
 
-// `fn(st, out)` in a transaction over `stores` (kv among them), unless the phone's token is
-// no longer `token` (null: not checked).
-async function asOwner(stores, token, fn) {
+// Who the phone is for: `owner` in kv, made anew when it is set up for another officer
+// (sync.handOver); 'none' on a phone an older app set up.
+export const phoneOwner = async () => (await db.kv('owner')) ?? 'none';
+
+// `fn(st, out)` in a transaction over `stores` (kv among them), unless the phone's owner is
+// no longer `owner` (null: not checked).
+async function asOwner(stores, owner, fn) {
   const out = await db.tx(stores, (st, out) => {
-    const r = st('kv').get('token');
+    const r = st('kv').get('owner');
     r.onsuccess = () => {
-      if (token && r.result !== token) out.handedOver = true;
+      if (owner && (r.result ?? 'none') !== owner) out.handedOver = true;
       else fn(st, out);
     };
   });
@@ -139,8 +145,8 @@ async function asOwner(stores, token, fn) {
 }
 
 // Keep the draft; true when it was saved elsewhere meanwhile and now goes on as an edit of that.
-export async function keep(d, readAt = Date.now(), opened = null, token = null) {
-  const out = await asOwner(['kv', 'drafts'], token, (st, out) => {
+export async function keep(d, readAt = Date.now(), opened = null, owner = null) {
+  const out = await asOwner(['kv', 'drafts'], owner, (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const s = r.result?.[d.id];
@@ -161,8 +167,8 @@ export async function keep(d, readAt = Date.now(), opened = null, token = null) 
 // null: nothing to send, the draft just goes.
 // `also(records, item)`: what else the save writes to `records`, in the same transaction (the
 // phone's copy of a case it makes: never an outbox entry without its case, or the reverse).
-export async function submit(d, build, opened = null, token = null, also = null) {
-  const out = await asOwner(['kv', 'drafts', 'outbox', 'records'], token, (st, out) => {
+export async function submit(d, build, opened = null, owner = null, also = null) {
+  const out = await asOwner(['kv', 'drafts', 'outbox', 'records'], owner, (st, out) => {
     const r = st('kv').get(SAVED);
     r.onsuccess = () => {
       const saved = r.result ?? {};

@@ -156,6 +156,9 @@ async function handOver(token, agree, me) {
     for (const key of ['cursor', 'last_sync', 'exported', 'saved_drafts']) await db.del('kv', key);
     unbufferAll();
     newOwner(); // what other tabs type from now on is the previous officer's: never recovered
+    await db.setKv('owner', uuid7()); // and what they save (drafts.HandedOver)
+    // and a device of its own: a value the previous officer sent is not "this phone"'s
+    await db.del('kv', 'device_id');
     Object.assign(status, { error: null, nextRetry: null, lastResult: null });
   } else if (!before && !ownedBy(me)) newOwner(); // (the same officer after a cleared store: kept)
   await db.setKv('me', me);

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from tests.browser.samples import CASE, REPORT
+from tests.support import run_cli
 
 
 @pytest.mark.browser
@@ -161,6 +162,7 @@ def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, 
     a.new("nam_tinh_hinh")
     a.fill(REPORT)
     page.wait_for_timeout(600)
+    device = a.js("await db.kv('device_id')")
     b_token = server.add_user("can-bo-binh", area="01.00004")  # Phường Ba Đình
     tab2 = a.context.new_page()
     tab2.once("dialog", lambda dialog: dialog.accept())
@@ -169,9 +171,57 @@ def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, 
     a.save()
     expect(page.locator(".flash")).to_contain_text("Máy đã chuyển sang tài khoản khác")
     assert a.outbox() == [] and a.js("await db.all('drafts')") == []
+    # B's phone from now on: a value A sent is not shown as "this phone"'s in B's cases
+    assert a.js("await db.kv('device_id')") not in (None, device)
     page.wait_for_timeout(1000)
     boss = server.add_user("giam-sat", "supervisor", "01")
     assert server.records(boss, "nam_tinh_hinh") == []
+    tab2.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("how", ["new-token", "new-account"])
+def test_the_same_officers_new_link_in_another_tab_keeps_the_open_form(
+    phones, server, how: str
+) -> None:
+    """Officer An's link leaked: the admin gives An a new token (`users new-token`), or, as
+    before it existed, disables An's account and makes An a new one. An opens the new link in
+    another tab (a chat app's link, with the installed app's form open). The same officer: no
+    handover. The open form goes on and is saved and sent as An's (found by a probe: told
+    apart by token, the form was closed, "handed over to another account", and what was typed
+    after was lost)."""
+    a = phones("can-bo-an")
+    page = a.page
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    page.wait_for_timeout(600)
+    device = a.js("await db.kv('device_id')")
+    if how == "new-token":
+        done = run_cli("users", "new-token", "can-bo-an", "--db", server.db)
+        assert done.exit_code == 0, done.output
+        token = done.stdout.strip().splitlines()[-1]
+    else:
+        assert run_cli("users", "disable", "can-bo-an", "--db", server.db).exit_code == 0
+        token = server.add_user("can-bo-an")
+    tab2 = a.context.new_page()
+    asked: list[str] = []
+    tab2.on("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    tab2.goto(f"{server.url}/app/#token={token}")
+    for _ in range(100):  # the phone (both tabs: one IndexedDB) now signs in with the new token
+        if a.js("await db.kv('token')") == token:
+            break
+        page.wait_for_timeout(200)
+    else:
+        raise AssertionError("the new link was not taken")
+    assert asked == []
+    a.fill({"noi_dung": REPORT["noi_dung"] + " (bổ sung)"})
+    a.save()
+    expect(page.locator(".flash")).not_to_contain_text("Máy đã chuyển sang tài khoản khác")
+    a.sync()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    [report] = server.records(boss, "nam_tinh_hinh")
+    assert report["data"]["noi_dung"] == REPORT["noi_dung"] + " (bổ sung)"
+    assert a.js("await db.kv('device_id')") == device  # the same phone, the same officer
     tab2.close()
 
 
