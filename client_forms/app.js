@@ -174,7 +174,12 @@ function who(before, me) {
 }
 
 // Nothing is kept unless the setup succeeds; a phone already set up carries on as it was.
+// A token is coso's alphabet only (URL-safe base64): what a chat app or a copy adds to a link
+// (a zero-width space, the full stop or bracket after it, a space, a line break) goes.
+const cleanToken = (token) => token.replace(/[^A-Za-z0-9_-]/g, '');
+
 async function doSetup(token) {
+  token = cleanToken(token);
   pending = null;
   try {
     await sync.setup(token, (before, me, drafts) => confirm(ask('confirm_switch', { ...who(before, me), n: drafts })));
@@ -201,10 +206,16 @@ async function doSetup(token) {
 
 // `#token=…` in the address: take it out of the address bar and the history, then set up.
 function takeToken() {
-  const token = /^#token=([^&]+)/.exec(location.hash)?.[1];
+  const token = /^#token(?:=|%3D)([^&]+)/i.exec(location.hash)?.[1];
   if (!token) return false;
   history.replaceState(null, '', location.pathname + location.search);
-  doSetup(decodeURIComponent(token));
+  let text;
+  try {
+    text = decodeURIComponent(token);
+  } catch {
+    text = token.split('%')[0]; // cut inside a %-escape after it: a token holds no `%`
+  }
+  doSetup(text);
   return true;
 }
 

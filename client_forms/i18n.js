@@ -10,7 +10,7 @@ const S = {
   ],
   setup_input: ['Đường dẫn cài đặt hoặc mã truy cập', 'Setup link or access token'],
   setup_btn: ['Cài đặt', 'Set up'],
-  setup_bad: ['Mã truy cập không hợp lệ hoặc đã bị thu hồi.', 'The access token is invalid or was revoked.'],
+  setup_bad: ['Mã truy cập không hợp lệ hoặc đã bị thu hồi. Nếu mở từ đường dẫn: hãy kiểm tra đường dẫn còn nguyên, không bị cắt.', 'The access token is invalid or was revoked. From a link: check that the link came whole, not cut short.'],
   setup_offline: ['Cần có mạng để cài đặt; máy chưa lưu gì. Hãy thử lại khi có mạng.', 'Setting up needs the network; nothing was kept. Try again when online.'],
   setup_other_user: [
     'Đường dẫn cài đặt này của {new}, nhưng máy còn {n} mục chưa gửi của {old}. Hãy đồng bộ trước, hoặc lưu hộp thư đi ra tệp, rồi mở lại đường dẫn cài đặt.',

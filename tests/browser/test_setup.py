@@ -153,6 +153,43 @@ def test_two_officers_of_one_name_and_commune_are_never_taken_for_one(phones, se
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize(
+    "mangled",
+    [
+        "#token={t}%E2%80%8B",  # a zero-width space a chat app added
+        "#token={t}.",  # the full stop of the sentence the link ended
+        "#token={t})",
+        "#token={t}%20%0A",
+        "#token={t}%",  # cut inside a %-escape: decodeURIComponent threw, "Opening…" for good
+        "#token={t}%E0%A4%A",
+        "#Token={t}",
+        "#token%3D{t}",
+    ],
+    ids=[
+        "zero-width",
+        "full-stop",
+        "bracket",
+        "space-newline",
+        "cut-escape",
+        "cut-utf8",
+        "capital",
+        "escaped-equals",
+    ],
+)
+def test_a_setup_link_a_chat_app_mangled_still_sets_the_phone_up(
+    phones, server, mangled: str
+) -> None:
+    """A token is letters, digits, `-` and `_` only: what a chat app or a copy adds around it
+    goes, and a link cut inside a %-escape no longer leaves the app on "Opening…" with the
+    token gone from the address bar (found by a probe)."""
+    phone = phones("can-bo-chat", setup=False)
+    phone.page.goto(f"{server.url}/app/" + mangled.format(t=phone.token))
+    expect(phone.page.locator("#form-list a").first).to_be_visible(timeout=20_000)
+    assert phone.js("await db.kv('token')") == phone.token
+    assert "token" not in phone.page.url.lower()
+
+
+@pytest.mark.browser
 def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, server) -> None:
     """Officer A types a report in one tab; officer B's link, opened in another tab, takes the
     phone over (A's drafts go, as the question said). A's form, saved after, is not kept and
