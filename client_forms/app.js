@@ -189,6 +189,9 @@ async function doSetup(token) {
       network: () => t('setup_offline'),
       other_user: () => t('setup_other_user', { n: e.unsent, ...who(e.before, e.me) }),
       declined: () => t('setup_declined', who(e.before, e.me)),
+      not_officer: () => t('setup_not_officer', {
+        role: [{ supervisor: 'giám sát', admin: 'quản trị' }[e.me.role] ?? e.me.role, e.me.role], name: e.me.name,
+      }),
     }[e.kind]?.() ?? (db.isStorageError(e) ? t(`storage_${db.trouble.kind ?? 'broken'}`) : t('err_server', { m: e.message }));
     if (!(await db.kv('token').catch(() => null))) {
       if (e.kind === 'network') pending = token;

@@ -25,6 +25,10 @@ const S = {
     'The phone was handed over to another account: the open form of the previous account was not kept.',
   ],
   setup_declined: ['Không đổi tài khoản: máy vẫn của {old}.', 'Account not changed: the phone is still {old}\'s.'],
+  setup_not_officer: [
+    'Ứng dụng này dành cho cán bộ xã, phường; đường dẫn này của một tài khoản {role} ({name}), dùng API và tệp xuất. Máy không thay đổi gì.',
+    'This app is for commune officers; this link is a {role} account\'s ({name}), which uses the API and exports. Nothing on the phone changed.',
+  ],
   forms: ['Biểu mẫu', 'Forms'],
   no_forms: ['Chưa tải được biểu mẫu. Bấm Đồng bộ khi có mạng.', 'No forms yet. Press Sync when online.'],
   drafts: ['Bản nháp', 'Drafts'],

@@ -29,7 +29,7 @@ const emit = () => listeners.forEach((fn) => fn(status));
 class SyncError extends Error {
   constructor(kind, status, detail) {
     super(detail || kind);
-    this.kind = kind; // network | auth | server | storage | other_user, declined (setup)
+    this.kind = kind; // network | auth | server | storage | other_user, declined, not_officer (setup)
     this.status = status;
     // a 401 too, at the longest delay: an account enabled again goes on by itself
     this.retry = kind === 'network' || kind === 'auth' || status >= 500 || status === 429 || status === 408;
@@ -139,6 +139,9 @@ export function setup(token, agree = () => true) {
 
 async function takeOver(token, agree) {
   const me = await json(await api('/me', { token }));
+  // A supervisor's or an admin's token would fill the phone with the cases of a whole
+  // province, or every one, none of which it may save (found by a probe).
+  if (me.role !== 'officer') throw Object.assign(new SyncError('not_officer', 0), { me });
   while (running) await running; // the previous officer's sync, with their token, ends first
   return oneAtATime(() => handOver(token, agree, me)); // and any other tab's
 }

@@ -190,6 +190,31 @@ def test_a_setup_link_a_chat_app_mangled_still_sets_the_phone_up(
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize(
+    ("role", "area", "vi"), [("supervisor", "01", "giám sát"), ("admin", "", "quản trị")]
+)
+def test_the_app_is_an_officers_a_supervisors_or_admins_token_sets_nothing_up(
+    phones, server, role: str, area: str, vi: str
+) -> None:
+    """An admin's token set a phone up with the follow-up cases of every area (the parties'
+    names and addresses) and every save refused "outside your area"; a supervisor's put new
+    cases at the province, where no commune officer sees them (found by a probe). The app
+    says it is the officers', and the phone stays as it was: blank, or the officer's."""
+    boss = server.add_user(f"sep-{role}", role, area)
+    fresh = phones("can-bo-moi", setup=False)
+    fresh.page.goto(f"{server.url}/app/#token={boss}")
+    message = fresh.page.locator("main")
+    expect(message).to_contain_text(f"tài khoản {vi} (sep-{role})", timeout=20_000)
+    expect(message).to_contain_text(f"a {role} account's (sep-{role})")
+    assert fresh.js("await db.kv('token')") is None
+    officer = phones("can-bo-an")
+    officer.page.goto(f"{server.url}/app/#token={boss}")
+    expect(officer.page.locator(".flash")).to_contain_text("Ứng dụng này dành cho cán bộ")
+    assert officer.js("await db.kv('token')") == officer.token
+    assert officer.js("(await db.kv('me')).name") == "can-bo-an"
+
+
+@pytest.mark.browser
 def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, server) -> None:
     """Officer A types a report in one tab; officer B's link, opened in another tab, takes the
     phone over (A's drafts go, as the question said). A's form, saved after, is not kept and
