@@ -184,16 +184,18 @@ async function doSetup(token) {
   try {
     await sync.setup(token, (before, me, drafts) => confirm(ask('confirm_switch', { ...who(before, me), n: drafts })));
   } catch (e) {
+    const kept = !!(await db.kv('token').catch(() => null)); // a phone already set up
     const problem = {
-      auth: () => t(e.problem?.code === 'account_disabled' ? 'err_disabled' : 'setup_bad'),
-      network: () => t('setup_offline'),
+      // the link's account, not the phone's (which may be another officer's, and fine)
+      auth: () => t(e.problem?.code === 'account_disabled' ? 'setup_link_disabled' : 'setup_bad'),
+      network: () => t(kept ? 'setup_offline_kept' : 'setup_offline'),
       other_user: () => t('setup_other_user', { n: e.unsent, ...who(e.before, e.me) }),
       declined: () => t('setup_declined', who(e.before, e.me)),
       not_officer: () => t('setup_not_officer', {
         role: [{ supervisor: 'giám sát', admin: 'quản trị' }[e.me.role] ?? e.me.role, e.me.role], name: e.me.name,
       }),
     }[e.kind]?.() ?? (db.isStorageError(e) ? t(`storage_${db.trouble.kind ?? 'broken'}`) : t('err_server', { m: e.message }));
-    if (!(await db.kv('token').catch(() => null))) {
+    if (!kept) {
       if (e.kind === 'network') pending = token;
       return setupView(problem, pending ?? '');
     }

@@ -50,7 +50,18 @@ const S = {
   offline: ['Không có mạng', 'Offline'],
   retry_at: ['Thử lại lúc {t}', 'Retrying at {t}'],
   err_network: ['Lỗi mạng, sẽ thử lại.', 'Network error, will retry.'],
-  err_auth: ['Mã truy cập không còn hiệu lực. Mở lại đường dẫn cài đặt.', 'Your access token is no longer valid. Open the setup link again.'],
+  err_auth: [
+    'Mã truy cập không còn hiệu lực. Mở lại đường dẫn cài đặt; nếu không được, hãy xin quản trị viên đường dẫn mới. Các mục chưa gửi vẫn được giữ trên máy.',
+    'Your access token is no longer valid. Open the setup link again; if that fails, ask your administrator for a new one. Unsent items stay on this phone.',
+  ],
+  setup_link_disabled: [
+    'Tài khoản của đường dẫn này đã bị khóa: hãy liên hệ quản trị viên. Máy không thay đổi gì.',
+    'This link\'s account is disabled: contact your administrator. Nothing on the phone changed.',
+  ],
+  setup_offline_kept: [
+    'Không có mạng: chưa kiểm tra được đường dẫn cài đặt; máy vẫn như cũ. Hãy mở lại đường dẫn khi có mạng.',
+    'No network: the setup link could not be checked; the phone is as it was. Open the link again when online.',
+  ],
   err_disabled: [
     'Tài khoản đã bị khóa. Hãy liên hệ quản trị viên; các mục chưa gửi vẫn được giữ trên máy.',
     'Your account is disabled. Contact your administrator; unsent items stay on this phone.',

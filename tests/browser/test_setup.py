@@ -215,6 +215,28 @@ def test_the_app_is_an_officers_a_supervisors_or_admins_token_sets_nothing_up(
 
 
 @pytest.mark.browser
+def test_a_links_trouble_is_the_links_not_the_phones(phones, server) -> None:
+    """A disabled account's link, opened on a phone set up for another officer, said "your
+    account is disabled", of an account that is fine; one's own link opened offline said
+    "nothing was kept" of a phone that keeps everything (found by a probe)."""
+    locked = server.add_user("can-bo-khoa")
+    assert run_cli("users", "disable", "can-bo-khoa", "--db", server.db).exit_code == 0
+    phone = phones("can-bo-an")
+    phone.page.goto(f"{server.url}/app/#token={locked}")
+    flash = phone.page.locator(".flash")
+    expect(flash).to_contain_text("Tài khoản của đường dẫn này đã bị khóa")
+    expect(flash).to_contain_text("This link's account is disabled")
+    assert phone.js("await db.kv('token')") == phone.token
+    fresh = phones("can-bo-moi", setup=False)
+    fresh.page.goto(f"{server.url}/app/#token={locked}")
+    expect(fresh.page.locator("main")).to_contain_text("This link's account is disabled")
+    phone.offline()
+    phone.page.goto(f"{server.url}/app/#token={phone.token}")
+    expect(flash).to_contain_text("the phone is as it was")
+    assert phone.js("await db.kv('token')") == phone.token
+
+
+@pytest.mark.browser
 def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, server) -> None:
     """Officer A types a report in one tab; officer B's link, opened in another tab, takes the
     phone over (A's drafts go, as the question said). A's form, saved after, is not kept and
