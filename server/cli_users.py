@@ -73,6 +73,19 @@ def server_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+# `--url` of the commands that print a phone setup link
+URL_OPTION = click.option(
+    "--url",
+    default="http://localhost:8000",
+    show_default=True,
+    envvar="COSO_URL",
+    show_envvar=True,
+    callback=server_url,
+    help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
+    "The server's address, for the phone setup link.",
+)
+
+
 def area_label(area: str) -> str:
     """An area's code and official name, as `users add` prints them."""
     return f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
@@ -114,16 +127,7 @@ def users() -> None:
     required=True,
     help="Mã địa bàn / Area path, e.g. 01.00070 ('' for an admin of all areas / toàn quốc).",
 )
-@click.option(
-    "--url",
-    default="http://localhost:8000",
-    show_default=True,
-    envvar="COSO_URL",
-    show_envvar=True,
-    callback=server_url,
-    help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
-    "The server's address, for the phone setup link.",
-)
+@URL_OPTION
 @DB_OPTION
 def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     """Tạo người dùng / Create a user; the token is the last line of the output."""
@@ -255,16 +259,7 @@ def change_user(key: str, db: str, *, disabled: bool) -> None:
 
 @users.command("new-token")
 @click.argument("user")
-@click.option(
-    "--url",
-    default="http://localhost:8000",
-    show_default=True,
-    envvar="COSO_URL",
-    show_envvar=True,
-    callback=server_url,
-    help="Địa chỉ máy chủ cho liên kết cài đặt điện thoại / "
-    "The server's address, for the phone setup link.",
-)
+@URL_OPTION
 @DB_OPTION
 def users_new_token(user: str, url: str, db: str) -> None:
     """Cấp mã truy cập mới / A new token for a user whose link leaked: the old token is

@@ -6,6 +6,7 @@ takes the phone over without the first officer's cases or drafts."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from playwright.sync_api import Route, expect
@@ -236,16 +237,22 @@ def test_a_links_trouble_is_the_links_not_the_phones(phones, server) -> None:
     assert phone.js("await db.kv('token')") == phone.token
 
 
+def report_open(phones: Any) -> Any:
+    """Officer An's phone with a situation report typed in and kept as a draft, its form open."""
+    a = phones("can-bo-an")
+    a.new("nam_tinh_hinh")
+    a.fill(REPORT)
+    a.page.wait_for_timeout(600)  # the autosave
+    return a
+
+
 @pytest.mark.browser
 def test_a_form_open_in_another_tab_never_goes_out_as_the_next_officers(phones, server) -> None:
     """Officer A types a report in one tab; officer B's link, opened in another tab, takes the
     phone over (A's drafts go, as the question said). A's form, saved after, is not kept and
     never sent as B's (found by a probe: it went out as B's report, of B's ward)."""
-    a = phones("can-bo-an")
+    a = report_open(phones)
     page = a.page
-    a.new("nam_tinh_hinh")
-    a.fill(REPORT)
-    page.wait_for_timeout(600)
     device = a.js("await db.kv('device_id')")
     b_token = server.add_user("can-bo-binh", area="01.00004")  # Phường Ba Đình
     tab2 = a.context.new_page()
@@ -274,11 +281,8 @@ def test_the_same_officers_new_link_in_another_tab_keeps_the_open_form(
     handover. The open form goes on and is saved and sent as An's (found by a probe: told
     apart by token, the form was closed, "handed over to another account", and what was typed
     after was lost)."""
-    a = phones("can-bo-an")
+    a = report_open(phones)
     page = a.page
-    a.new("nam_tinh_hinh")
-    a.fill(REPORT)
-    page.wait_for_timeout(600)
     device = a.js("await db.kv('device_id')")
     if how == "new-token":
         done = run_cli("users", "new-token", "can-bo-an", "--db", server.db)
@@ -315,11 +319,8 @@ def test_typing_left_in_another_tab_never_becomes_the_next_officers_draft(phones
     another tab; A types one more letter and the tab is reloaded at once, before the
     autosave. What its crash buffer held is A's: it never comes back as B's draft (found by
     a probe: it did, ready to be saved and sent as B's)."""
-    a = phones("can-bo-an")
+    a = report_open(phones)
     page = a.page
-    a.new("nam_tinh_hinh")
-    a.fill(REPORT)
-    page.wait_for_timeout(600)
     b_token = server.add_user("can-bo-binh", area="01.00004")
     tab2 = a.context.new_page()
     tab2.once("dialog", lambda dialog: dialog.accept())
