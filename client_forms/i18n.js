@@ -13,8 +13,8 @@ const S = {
   setup_bad: ['Mã truy cập không hợp lệ hoặc đã bị thu hồi. Nếu mở từ đường dẫn: hãy kiểm tra đường dẫn còn nguyên, không bị cắt.', 'The access token is invalid or was revoked. From a link: check that the link came whole, not cut short.'],
   setup_offline: ['Cần có mạng để cài đặt; máy chưa lưu gì. Hãy thử lại khi có mạng.', 'Setting up needs the network; nothing was kept. Try again when online.'],
   setup_other_user: [
-    'Đường dẫn cài đặt này của {new}, nhưng máy còn {n} mục chưa gửi của {old}. Hãy đồng bộ trước, hoặc lưu hộp thư đi ra tệp, rồi mở lại đường dẫn cài đặt.',
-    'This link is for {new}, but the phone still holds {n} unsent item(s) of {old}. Sync first, or save the outbox to a file, then open the link again.',
+    'Đường dẫn cài đặt này của {new}, nhưng máy còn {n} mục chưa gửi của {old}. Hãy đồng bộ trước; nếu không gửi được (tài khoản của {old} đã bị khóa, hoặc mục bị từ chối), hãy lưu hộp thư đi ra tệp. Sau đó mở lại đường dẫn cài đặt.',
+    'This link is for {new}, but the phone still holds {n} unsent item(s) of {old}. Sync first; if they cannot go (the account of {old} is disabled, or the items were rejected), save the outbox to a file. Then open the link again.',
   ],
   confirm_switch: [
     'Chuyển máy này sang tài khoản {new}? Các hồ sơ đã tải và {n} bản nháp chưa xong của {old} sẽ bị xóa khỏi máy.',
