@@ -86,6 +86,19 @@ URL_OPTION = click.option(
 )
 
 
+def show_token(role: str, url: str, token: str) -> None:
+    """A new token as `users add` and `users new-token` print it: an officer's phone setup link
+    and its QR code (on standard error), then the token as the last line."""
+    if role == "officer":
+        import segno
+
+        link = setup_link(url, token)
+        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
+        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
+    click.echo("Token (shown once / chỉ hiện một lần):")
+    click.echo(token)
+
+
 def area_label(area: str) -> str:
     """An area's code and official name, as `users add` prints them."""
     return f"{area} {areas.name(area) or ''}".strip() or "(all areas / toàn quốc)"
@@ -166,14 +179,7 @@ def users_add(name: str, role: str, area: str, url: str, db: str) -> None:
     where = areas.name(area) or ("(all areas / toàn quốc)" if not area else "")
     made = f"{user.role} / {ROLES_VI[user.role]}: {user.name}"
     click.echo(f"{made} — area / địa bàn {area} {where}".rstrip())
-    if role == "officer":
-        import segno
-
-        link = setup_link(url, token)
-        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
-        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
-    click.echo("Token (shown once / chỉ hiện một lần):")
-    click.echo(token)
+    show_token(user.role, url, token)
 
 
 @users.command("list")
@@ -279,14 +285,7 @@ def users_new_token(user: str, url: str, db: str) -> None:
             " / the user is disabled: coso users enable lets it sign in",
             err=True,
         )
-    if row.role == "officer":
-        import segno
-
-        link = setup_link(url, token)
-        click.echo(f"Phone setup link / Liên kết cài đặt điện thoại:\n{link}")
-        segno.make(link, error="l").terminal(out=sys.stderr, compact=True)
-    click.echo("Token (shown once / chỉ hiện một lần):")
-    click.echo(token)
+    show_token(row.role, url, token)
 
 
 @users.command("disable")

@@ -22,13 +22,13 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from server import areas
+from server.item import now_iso
 from server.store_schema import (
     COSO_TABLES,
     DERIVE_RULES,
@@ -545,13 +545,8 @@ def _keep_users(replaced: Path, dest: sqlite3.Connection) -> UsersKept:
             dest.execute("UPDATE users SET disabled = ? WHERE id = ?", [row[6], row[0]])
             (kept.disabled if row[6] else kept.enabled).append(row[1])
     if kept.added or kept.disabled or kept.enabled:
-        at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         detail = json.dumps(dataclasses.asdict(kept), ensure_ascii=False)
-        dest.execute(
-            "INSERT INTO audit (at, user_id, device_id, action, target, detail) "
-            "VALUES (?, NULL, 'cli', 'restore.users_kept', NULL, ?)",
-            [at, detail],
-        )
+        Writer(dest).audit(now_iso(), None, None, "restore.users_kept", None, detail)
     return kept
 
 
