@@ -17,7 +17,7 @@ import click
 
 from server import areas
 from server.catalog import Catalog, renames_now
-from server.cli_db import DB_OPTION, need_dir, open_store
+from server.cli_db import DB_OPTION, need_dir, open_store, refuse_database_files
 from server.cli_forms import forms
 from server.cli_serve import backup, restore, serve
 from server.cli_users import parse_area, users, warn_unofficial
@@ -156,6 +156,7 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                     f"{out}: a link that leads to no file / liên kết không dẫn tới tệp nào ({exc})"
                 ) from None
             part = target if direct else target.with_name(target.name + ".part")
+            refuse_database_files((target, part), db)
             # stopped (Ctrl-C, SIGTERM from a service manager, SIGHUP when the SSH session ends):
             # the half file goes
             stops = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -30,6 +31,36 @@ def need_dir(file: Path) -> None:
     parent = file.absolute().parent
     if not parent.is_dir():
         raise click.ClickException(f"no directory {parent} / không có thư mục {parent}")
+
+
+# The files SQLite and `coso serve` keep for a database at PATH: PATH and these beside it.
+DB_FILE_ENDS = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` name one file: the same path once links are followed, or one file
+    under two names (a hard link)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a loop of links names no file
+        return False
+
+
+def refuse_database_files(paths: Iterable[Path], db: str) -> None:
+    """Refuse to write, replace or delete any of `paths` when it is one of the database's own
+    files (the database, its -wal, -shm, -journal or lock), by whatever name: `--out coso.db`
+    on an export had replaced every record with the CSV, with exit status 0."""
+    own = [Path(f"{db}{end}") for end in DB_FILE_ENDS]
+    for path in paths:
+        for mine in own:
+            if _same_file(path, mine):
+                raise click.ClickException(
+                    f"{path} would overwrite {mine}, a file of the database {db}; nothing was"
+                    f" written: choose another name / {path} sẽ ghi đè lên {mine}, tệp của cơ sở"
+                    f" dữ liệu {db}; chưa ghi gì: hãy chọn tên khác"
+                )
 
 
 def check_db(db: str, *, create: bool = False) -> None:

@@ -23,11 +23,18 @@ import click
 from server.app import ROOT, Settings, create_app
 from server.auth import add_user
 from server.catalog import Catalog, schema_files
-from server.cli_db import DB_OPTION, check_db, need_dir, open_store, server_lock
+from server.cli_db import (
+    DB_OPTION,
+    check_db,
+    need_dir,
+    open_store,
+    refuse_database_files,
+    server_lock,
+)
 from server.cli_forms import publish
 from server.cli_users import area_label, server_url, setup_link
 from server.errors import disk_full, problem_json
-from server.store import Store
+from server.store import Store, restore_scratch
 from server.store import restore as restore_db
 from server.web import API_CSP, COMMON
 
@@ -340,6 +347,7 @@ def backup(file: Path, db: str) -> None:
     # out only when it was needed. A FILE.part left so is taken over by the next one.
     part = file.with_name(file.name + ".part")
     leftovers = (part, Path(f"{part}-journal"))
+    refuse_database_files((file, *leftovers), db)  # removed or replaced below
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     with open_store(db) as store:
@@ -367,6 +375,13 @@ def restore(file: Path, db: str) -> None:
     check_db(db, create=True)  # a new database is a restore on a new machine
     if file.resolve() == Path(db).resolve():
         raise click.ClickException(f"{file} is the database itself / tệp sao lưu chính là {db}")
+    for scratch in restore_scratch(Path(db)):  # removed before and after the copy
+        if scratch.exists() and os.path.samefile(file, scratch):
+            raise click.ClickException(
+                f"{file} has the name restore gives its working copy ({scratch.name}), which it"
+                " deletes: rename it and restore again / tệp sao lưu trùng tên với bản sao tạm"
+                " mà lệnh khôi phục sẽ xoá: hãy đổi tên rồi khôi phục lại"
+            )
     with server_lock(db, restoring=True):
         try:
             new_id, kept = restore_db(file, db)

@@ -550,6 +550,14 @@ def _keep_users(replaced: Path, dest: sqlite3.Connection) -> UsersKept:
     return kept
 
 
+def restore_scratch(target: Path) -> list[Path]:
+    """The working copy a restore over `target` makes beside it, and that copy's journals:
+    removed before and after the copy."""
+    real = target.resolve() if target.exists() else target.absolute()
+    part = real.with_name(real.name + ".restoring")
+    return [Path(f"{part}{end}") for end in ("", "-wal", "-shm", "-journal")]
+
+
 def _swap_in(source: sqlite3.Connection, target: Path) -> tuple[str, UsersKept]:
     """Copy `source` beside `target`, give the copy a new identity, then rename it over
     `target`: a restore stopped at any moment (killed) leaves the old database whole or the
@@ -575,8 +583,8 @@ def _swap_in(source: sqlite3.Connection, target: Path) -> tuple[str, UsersKept]:
                 f" {len(MIGRATIONS)}): upgrade coso first, or move it aside and restore again"
                 " / cơ sở dữ liệu của phiên bản coso mới hơn: hãy nâng cấp coso trước"
             )
-    part = real.with_name(real.name + ".restoring")
-    beside = [Path(f"{part}{end}") for end in ("", "-wal", "-shm", "-journal")]
+    beside = restore_scratch(real)
+    part = beside[0]
     for leftover in beside:  # a restore killed before
         leftover.unlink(missing_ok=True)
     try:

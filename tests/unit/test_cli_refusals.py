@@ -473,3 +473,86 @@ def test_a_restore_stopped_before_its_end_leaves_the_old_database_whole(
     assert added[0] == 1 and user_count(live) == 2
     with closing(sqlite3.connect(live)) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'db_id'").fetchone()[0] != before_id
+
+
+# --- no output file is one of the database's own files -------------------------------------
+
+
+def database_kept(db: Path) -> None:
+    """The database still opens, with its user and its form."""
+    assert user_count(db) == 1
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        lambda db: db,  # the database itself
+        lambda db: db.parent / "." / db.name,  # spelt another way
+        lambda db: db.with_name(db.name + "-wal"),  # not there while nothing runs: made so
+        lambda db: db.with_name(db.name + "-shm"),
+        lambda db: db.with_name(db.name + "-journal"),
+        lambda db: db.with_name(db.name + ".lock"),
+    ],
+    ids=["itself", "dot", "wal", "shm", "journal", "lock"],
+)
+def test_export_never_writes_over_the_database(live: Path, name: Callable[[Path], Path]) -> None:
+    """`--out coso.db` had renamed the CSV over the database, exit status 0: every user,
+    record and audit entry gone, and a running server answering 503 to everything."""
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    out = name(live)
+    refused(
+        run("export", "hoa_giai", "--format", "csv", "--out", out, "--db", live),
+        "a file of the database",
+        "tệp của cơ sở dữ liệu",
+    )
+    database_kept(live)
+
+
+def test_export_never_writes_over_the_database_under_another_name(
+    live: Path, tmp_path: Path
+) -> None:
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    (tmp_path / "link.db").symlink_to(live.name)
+    (tmp_path / "hard.db").hardlink_to(live)
+    for out in ("link.db", "hard.db"):
+        refused(
+            run("export", "hoa_giai", "--format", "csv", "--out", tmp_path / out, "--db", live),
+            "a file of the database",
+        )
+    database_kept(live)
+    # its half file (FILE.part) is the database: opened for writing, it was emptied
+    part = tmp_path / "x.csv.part"
+    live.rename(part)
+    refused(
+        run("export", "hoa_giai", "--format", "csv", "--out", tmp_path / "x.csv", "--db", part),
+        "a file of the database",
+    )
+    database_kept(part)
+
+
+def test_backup_never_deletes_the_database_as_its_leftover(live: Path, tmp_path: Path) -> None:
+    """A backup removes FILE.part before it starts: with `--db FILE.part` that was the
+    database."""
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    db = live.rename(tmp_path / "c.db.part")
+    refused(run("backup", tmp_path / "c.db", "--db", db), "a file of the database")
+    database_kept(db)
+    assert not (tmp_path / "c.db").exists()
+    refused(run("backup", db.with_name(db.name + "-wal"), "--db", db), "a file of the database")
+
+
+def test_restore_never_deletes_a_backup_named_as_its_working_copy(
+    live: Path, tmp_path: Path
+) -> None:
+    """A restore over coso.db works in coso.db.restoring, which it deletes before and after:
+    a backup of that name was restored, then gone, the only copy the operator had."""
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    backup = tmp_path / "coso.db.restoring"
+    assert run("backup", backup, "--db", live).exit_code == 0
+    refused(run("restore", backup, "--db", live), "working copy", "đổi tên")
+    assert backup.exists()
+    database_kept(live)
+    database_kept(backup)
