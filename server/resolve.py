@@ -180,7 +180,6 @@ def resolve(
 ) -> tuple[str, Record]:
     """A supervisor's resolution: a submission with parents = heads that resolves the fields
     given."""
-    now = now_iso()
     note = nfc(req.note)
     with store.write() as w:
         doc = w.records_docs([record_id]).get(record_id)
@@ -215,13 +214,14 @@ def resolve(
             # stored, and the heads it named are no longer the record's because of it.
             done = None if errors else _stored_already(w, record_id, heads, data, note, user)
             if done is None:
-                now = f"the record's heads are now {', '.join(record.heads)}"
+                stale = f"the record's heads are now {', '.join(record.heads)}"
                 raise Stale(
-                    now, code="stale_heads", errors=[FieldError("heads", "stale_heads", now)]
+                    stale, code="stale_heads", errors=[FieldError("heads", "stale_heads", stale)]
                 )
             return done, record
         if errors:
             raise Invalid("the values do not fit the form", errors=errors)
+        now = w.received_now(now_iso())
         sid = uuid7()
         row = stored_row(
             sid=sid,

@@ -113,9 +113,10 @@ class UserRow:
     disabled: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubmissionRow:
-    """A submission as stored: every column of `submissions`, JSON columns as text."""
+    """A submission as stored: every column of `submissions`, JSON columns as text. Not
+    frozen: a push sets `received_at` once it has the write lock (Writer.received_now)."""
 
     id: str
     record_id: str

@@ -8,12 +8,14 @@ from __future__ import annotations
 import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
 from server.store_schema import SUBMISSION_COLUMNS, RecordRow, SubmissionRow
 
+_MILLISECOND = timedelta(milliseconds=1)
 _submission_values = operator.attrgetter(*SUBMISSION_COLUMNS)  # row -> tuple in column order
 
 
@@ -42,6 +44,22 @@ class Writer:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._seq: int | None = None
+
+    def received_now(self, now: str) -> str:
+        """The time submissions stored now are received at: `now` (`now_iso()`, taken under
+        the write lock), or just after the last one given if that is not earlier, so that it
+        grows from each write to the next, whatever the clock does (two writes in one
+        millisecond, a clock set back). Pending edits stored before their record's root are
+        told from those checked with it or after it by it (derive.rebuild): a time taken
+        before waiting for the lock had let an edit stored first carry the later time."""
+        last = self.conn.execute("SELECT value FROM meta WHERE key = 'received_at'").fetchone()
+        if last is not None and now <= last[0]:
+            after = datetime.fromisoformat(last[0].replace("Z", "+00:00")) + _MILLISECOND
+            now = after.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('received_at', ?)", [now]
+        )
+        return now
 
     def next_change_seq(self) -> int:
         if self._seq is None:

@@ -50,17 +50,21 @@ def push(
 ) -> list[ItemResult]:
     """Check, store and merge a batch; one result per item, in order. Durable on return."""
     decoder = (msgspec.msgpack.Decoder if msgpack else msgspec.json.Decoder)(Submission)
-    received_at, received_ts = now_iso(), time.time()
+    received_ts = time.time()  # what `captured_at` is checked against (clock_skew)
     results: list[ItemResult | None] = [None] * len(raws)
     prepared: list[Prepared] = []
     for i, raw in enumerate(raws):
-        p = prepare(catalog, decoder, raw, i, user, device_id, received_at, received_ts)
+        p = prepare(catalog, decoder, raw, i, user, device_id, "", received_ts)
         if isinstance(p, Prepared):
             prepared.append(p)
         else:
             results[i] = p
     with store.write() as w:
         accepted = _admit(w, catalog, user, prepared, results)
+        # the time they are stored at, taken under the lock: see Writer.received_now
+        received_at = w.received_now(now_iso())
+        for p in accepted:
+            p.row.received_at = received_at
         w.insert_submissions([p.row for p in accepted])
         # A version published since the items were checked (they stay valid: versions never
         # change) may rename fields: records are merged under the latest names of now.
