@@ -305,8 +305,10 @@ async function fixItem(id) {
     const names = (data) => underNames(data, def?.renames);
     // an edit saved by an older client has no base: it sent the whole form
     const base = item.record_id ? names(item.base ?? (await db.get('records', item.record_id))?.data ?? {}) : undefined;
+    // the conflicts it settled stay ticked: the fix sends them again with `resolves`
+    const settled = Object.keys(names(Object.fromEntries((item.resolves ?? []).map((f) => [f, true]))));
     await db.put('drafts', {
-      ...item, form_version: def?.version ?? item.form_version, base,
+      ...item, form_version: def?.version ?? item.form_version, base, settled,
       data: item.record_id ? applied(base, names(item.data)) : names(item.data), fixing: true,
       reused: item.errors?.some((e) => e.code === 'id_reused'), updated_at: new Date().toISOString(),
     });

@@ -366,12 +366,18 @@ async function pushOutbox() {
 // there) are merged. Through the outbox (`requeue`, then the push), so that an entry the
 // server now refuses (a form version it no longer has) is shown to be fixed, and one a lost
 // network leaves unsent goes with the next sync.
+// The edits held behind a refused one go again too: the server stored them `pending`, and a
+// restored one may have lost them (they are held again as they come back; sent nowhere,
+// they had left the outbox unsent once the refused one was fixed).
 async function requeue() {
   const sent = await db.all('sent');
-  if (!sent.length) return;
-  const queued = new Set((await db.all('outbox')).map((i) => i.id));
+  const box = await db.all('outbox');
+  const held = box.filter((i) => i.status === 'held');
+  if (!sent.length && !held.length) return;
+  const queued = new Set(box.map((i) => i.id));
   await db.tx(['outbox', 'sent'], (st) => {
     for (const { sent_at: _t, ...item } of sent) if (!queued.has(item.id)) st('outbox').put({ ...item, again: true });
+    for (const { status: _s, ...item } of held) st('outbox').put({ ...item, again: true });
     st('sent').clear();
   });
 }

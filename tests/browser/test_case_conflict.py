@@ -217,3 +217,36 @@ def test_an_edit_of_another_field_leaves_a_known_conflict_whole(phones, server) 
     expect(shown).to_have_count(2)
     expect(shown.filter(has_text="Hòa giải thành")).to_have_count(1)
     expect(shown.filter(has_text="lần đồng bộ tới")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_settled_conflict_stays_settled_when_its_refused_edit_is_fixed(phones, server) -> None:
+    """The fix of a refused edit opened with its "settle" box unticked: saved as it was, it
+    sent nothing and the conflict stayed open; with another change, it went without
+    `resolves` (found by a white-box probe)."""
+    case_id = case_in_conflict(server)
+    boss = server.add_user("giam-sat-3", "supervisor", "01")
+    provisional = server.api(boss, f"/records/{case_id}")[1]["data"]["trang_thai"]
+    phone = phones("can-bo-sua")
+    phone.sync()
+    page = phone.page
+    page.goto(f"{server.url}/app/#/edit/{case_id}")
+    phone.offline()
+    phone.field("trang_thai").locator(".settle-box").check()
+    phone.fill({"so_buoi_hoa_giai": "2"})
+    phone.save()
+    [item] = phone.outbox()
+    assert item["resolves"] == ["trang_thai"]
+    # the server refuses it (a count written behind the form's back)
+    phone.js("await db.put('outbox', {...arg, data: {...arg.data, so_buoi_hoa_giai: -1}})", item)
+    phone.offline(False)
+    expect(page.locator("#st-rejected")).to_be_visible(timeout=20_000)
+    page.goto(f"{server.url}/app/#/fix/{item['id']}")
+    expect(phone.field("trang_thai").locator(".settle-box")).to_be_checked()
+    phone.fill({"so_buoi_hoa_giai": "2"})
+    phone.save()
+    phone.wait_outbox_empty()
+    _, after = server.api(boss, f"/records/{case_id}")
+    assert after["conflicts"] == []
+    assert after["data"]["trang_thai"] == provisional
+    assert after["data"]["so_buoi_hoa_giai"] == 2

@@ -13,15 +13,21 @@ from playwright.sync_api import Route, expect
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import open_edit
+from tests.support import run_cli, running_server
 
 AGREED = "Hai bên đã ký biên bản thỏa thuận"
 
 
-def two_edits_the_first_refused(phones, server, name: str, *, lose_first: bool = False) -> tuple:
+def two_edits_the_first_refused(
+    phones, server, name: str, *, lose_first: bool = False, backup: Path | None = None
+) -> tuple:
     """A case edited twice offline, the second built on the first; the first is refused.
     `lose_first`: the answer to the first push is lost on the way back (the server stored the
-    second `pending`), so the phone hears `duplicate` for it when it sends it again."""
+    second `pending`), so the phone hears `duplicate` for it when it sends it again.
+    `backup`: a backup of the server taken once the case is stored, before the edits."""
     case_id = push_case(server, CASE)
+    if backup is not None:
+        assert run_cli("backup", backup, "--db", server.db).exit_code == 0
     phone = phones(name)
     page = phone.page
     page.goto(f"{server.url}/app/#/cases")
@@ -124,3 +130,42 @@ def test_fixing_a_refused_edit_records_the_one_held_behind_it(phones, server) ->
     assert len(record["heads"]) == 1
     page.goto(f"{server.url}/app/#/case/{case_id}")
     expect(page.locator("dl.data")).to_contain_text(AGREED)
+
+
+@pytest.mark.browser
+def test_a_restored_server_gets_the_held_edit_again(phones, server, tmp_path: Path) -> None:
+    """The server restored from a backup taken before the edits: the phone sent again what it
+    had sent, but not the edit held behind the refused one, which the restored server no
+    longer had; fixing the refused one then dropped it from the outbox unsent, and the
+    officer's change was gone from the server and the phone (found by a white-box probe)."""
+    backup = tmp_path / "truoc-khi-sua.db"
+    phone, case_id, first, second = two_edits_the_first_refused(
+        phones, server, "can-bo-p", backup=backup
+    )
+    server.proc.terminate()
+    server.proc.wait(10)
+    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
+    port = int(server.url.rsplit(":", 1)[1])
+    with running_server(server.db, server.log, port=port):
+        boss = server.add_user("giam-sat", "supervisor", "01")
+        phone.sync()
+        expect(phone.page.locator("#st-held")).to_have_text(
+            "Chờ mục bị từ chối / Held by a rejected item: 1", timeout=20_000
+        )
+        assert sorted((i["id"], i["status"]) for i in phone.outbox()) == [
+            (first["id"], "rejected"),
+            (second["id"], "held"),
+        ]
+        _, record = server.api(boss, f"/records/{case_id}")
+        assert second["id"] in {s["id"] for s in record["submissions"]}  # stored again
+        page = phone.page
+        page.goto(f"{server.url}/app/#/fix/{first['id']}")
+        expect(page.locator("#entry")).to_be_visible()
+        phone.fill({"so_buoi_hoa_giai": "3"})
+        phone.save()
+        expect(page.locator("#st-held")).to_have_count(0, timeout=20_000)
+        assert phone.outbox() == []
+        _, record = server.api(boss, f"/records/{case_id}")
+        assert record["data"]["so_buoi_hoa_giai"] == 3
+        assert record["data"]["ket_qua"] == AGREED
+        assert record["heads"] == [second["id"]]
