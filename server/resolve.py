@@ -92,6 +92,9 @@ def _resolution_values(
                     for e in problems
                 ]
                 break
+        else:  # no version has it (a conflict's name stale against the catalogue): never dropped
+            message = f"no version of {fv.defs[-1].form_id} has a field {name!r}"
+            errors.append(FieldError(f"values.{name}", "unknown_field", message))
     # A value the record holds already (its value, or one competing in its conflict) was
     # checked when it came: a version since may have tightened the field (a shorter
     # max_length, a pattern), and keeping a stored value must stay possible. A value the
