@@ -403,17 +403,23 @@ class Store:
             return int(conn.execute(sql, [form_id, *params]).fetchone()[0])
 
     def audit_page(
-        self, since: int, limit: int, max_bytes: int | None = None
+        self, since: int, limit: int, max_bytes: int | None = None, area: str = ""
     ) -> tuple[list[tuple[Any, ...]], bool]:
         """The log's entries after `since`: `limit` of them at most, and no more once their
         details hold `max_bytes` (a push of 1000 refused items makes an entry of up to 700 KB:
-        1000 such entries were a 700 MB answer); whether there are more."""
+        1000 such entries were a 700 MB answer); whether there are more. With `area`, only
+        the entries of users of that area and below (an admin bound to a province)."""
+        where = "a.seq > ?"
+        params: list[Any] = [since]
+        if area:
+            where += " AND (u.area = ? OR substr(u.area, 1, ?) = ?)"
+            params += [area, len(area) + 1, f"{area}."]
         with self.read() as conn:
             rows = conn.execute(
                 "SELECT a.seq, a.at, u.name, a.user_id, a.device_id, a.action, a.target, a.detail "
-                "FROM audit a LEFT JOIN users u ON u.id = a.user_id "
-                "WHERE a.seq > ? ORDER BY a.seq LIMIT ?",
-                [since, limit + 1],
+                f"FROM audit a LEFT JOIN users u ON u.id = a.user_id WHERE {where} "
+                "ORDER BY a.seq LIMIT ?",
+                [*params, limit + 1],
             )
             page: list[tuple[Any, ...]] = []
             size = 0

@@ -60,7 +60,8 @@ def audit(
             code="reset_required",
             status=409,
         )
-    rows, more = store.audit_page(start, limit, AUDIT_PAGE_BYTES)
+    # an admin bound to an area reads what the users of its area did, as it reads its records
+    rows, more = store.audit_page(start, limit, AUDIT_PAGE_BYTES, request.user.area)
     entries = [
         AuditEntry(seq, at, user, user_id, device, action, target, msgspec.Raw(detail))
         for seq, at, user, user_id, device, action, target, detail in rows
