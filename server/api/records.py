@@ -76,10 +76,11 @@ def _page(
     conflicts_only: bool = False,
 ) -> Response[Any]:
     """A page of the caller's records after the cursor `since`; a `form_id` never published
-    is a 404."""
+    is a 404, and so is an empty one (`?form_id=`, a client's filter left blank), which had
+    silently widened the list to every form."""
     start = cursor.start(store, since)
     form_ids = None
-    if form_id:
+    if form_id is not None:
         catalog.reload()
         if catalog.get(form_id) is None:
             raise unknown_form(form_id)

@@ -175,9 +175,14 @@ def test_conflicts_come_a_page_at_a_time_and_none_is_missed(api: Any) -> None:
 
 
 @pytest.mark.parametrize("path", ["/api/v1/conflicts", "/api/v1/records"])
-def test_filtering_by_a_form_never_published_is_a_404(api: Any, path: str) -> None:
-    r = api.client.get(path, params={"form_id": "khong_co"}, headers=api.auth("supervisor"))
-    assert assert_problem(r, 404)["code"] == "unknown_form"
+@pytest.mark.parametrize("form_id", ["khong_co", ""])
+def test_filtering_by_a_form_never_published_is_a_404(api: Any, path: str, form_id: str) -> None:
+    """An empty `form_id` (a client's filter left blank) had listed every form's records."""
+    api.push("officer", [case(41)])
+    r = api.client.get(path, params={"form_id": form_id}, headers=api.auth("supervisor"))
+    problem = assert_problem(r, 404)
+    assert problem["code"] == "unknown_form"
+    assert [e["path"] for e in problem["errors"]] == ["form_id"]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/conflicts", "/api/v1/records", "/api/v1/sync/pull"])
