@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.support import cli_add_user, running_server
+from tests.support import cli_add_user, run_cli, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -69,6 +69,20 @@ class Server:
             timeout=30,
         )
         return res.status_code, res.json() if res.content else None
+
+    @contextlib.contextmanager
+    def restored(self, backup: Path, *, new_machine: bool = False) -> Iterator[None]:
+        """The operator stops the server, restores `backup` (on a new machine: no database
+        there before, whose users a restore would keep) and starts it again on its port."""
+        self.proc.terminate()
+        self.proc.wait(10)
+        if new_machine:
+            for end in ("", "-wal", "-shm"):
+                Path(f"{self.db}{end}").unlink(missing_ok=True)
+        assert run_cli("restore", backup, "--db", self.db).exit_code == 0
+        port = int(self.url.rsplit(":", 1)[1])
+        with running_server(self.db, self.log, port=port):
+            yield
 
     def records(self, token: str, form_id: str) -> list[dict[str, Any]]:
         status, page = self.api(token, f"/records?form_id={form_id}&limit=1000")

@@ -13,7 +13,7 @@ from playwright.sync_api import Route, expect
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import open_edit
-from tests.support import run_cli, running_server
+from tests.support import run_cli
 
 AGREED = "Hai bên đã ký biên bản thỏa thuận"
 
@@ -142,11 +142,7 @@ def test_a_restored_server_gets_the_held_edit_again(phones, server, tmp_path: Pa
     phone, case_id, first, second = two_edits_the_first_refused(
         phones, server, "can-bo-p", backup=backup
     )
-    server.proc.terminate()
-    server.proc.wait(10)
-    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
-    port = int(server.url.rsplit(":", 1)[1])
-    with running_server(server.db, server.log, port=port):
+    with server.restored(backup):
         boss = server.add_user("giam-sat", "supervisor", "01")
         phone.sync()
         expect(phone.page.locator("#st-held")).to_have_text(

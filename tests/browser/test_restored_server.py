@@ -14,7 +14,7 @@ from tests.browser.conftest import expect_sent, pushed_body
 from tests.browser.samples import CASE
 from tests.browser.test_case_edits import open_edit
 from tests.browser.test_offline_entry import HOA_GIAI
-from tests.support import run_cli, running_server, uuid7
+from tests.support import run_cli, uuid7
 
 
 @pytest.mark.browser
@@ -41,11 +41,7 @@ def test_phones_send_again_what_a_restored_server_lost(phones, server, tmp_path:
     assert status == 200 and before["data"]["trang_thai"] == "dang_hoa_giai"
 
     # The disk dies: the operator stops the server and restores last night's backup.
-    server.proc.terminate()
-    server.proc.wait(10)
-    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
-    port = int(server.url.rsplit(":", 1)[1])
-    with running_server(server.db, server.log, port=port):
+    with server.restored(backup):
         boss = server.add_user("giam-sat-2", "supervisor", "01")
         assert server.api(boss, f"/records/{case_id}")[0] == 404  # today's work is gone
 
@@ -145,13 +141,7 @@ def test_an_officer_added_again_after_a_restore_keeps_the_phone(phones, server, 
     an.save()
     expect(an.page.locator(".flash")).to_be_visible()
     an.wait_outbox_empty()
-    server.proc.terminate()
-    server.proc.wait(10)
-    for end in ("", "-wal", "-shm"):
-        Path(f"{server.db}{end}").unlink(missing_ok=True)
-    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
-    port = int(server.url.rsplit(":", 1)[1])
-    with running_server(server.db, server.log, port=port):
+    with server.restored(backup, new_machine=True):
         binh_token = server.add_user("can-bo-binh")
         an_token = server.add_user("can-bo-an")
         assert server.api(binh_token, "/me")[1]["user_id"] == an_id
@@ -193,11 +183,7 @@ def test_what_was_sent_goes_again_once_however_often_the_pull_fails(
         phone.wait_outbox_empty()
     backup = tmp_path / "sau.db"  # taken after: the restored server lacks nothing
     assert run_cli("backup", backup, "--db", server.db).exit_code == 0
-    server.proc.terminate()
-    server.proc.wait(10)
-    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
-    port = int(server.url.rsplit(":", 1)[1])
-    with running_server(server.db, server.log, port=port):
+    with server.restored(backup):
         pushed: list[int] = []
         page.on(
             "request",
@@ -238,13 +224,7 @@ def test_a_new_link_is_not_taken_while_the_phones_account_cannot_be_checked(
     expect(an.page.locator(".flash")).to_be_visible()
     an.wait_outbox_empty()
     before = an.js("await db.kv('me')")
-    server.proc.terminate()
-    server.proc.wait(10)
-    for end in ("", "-wal", "-shm"):  # a new machine: a restore over it would keep its users
-        Path(f"{server.db}{end}").unlink(missing_ok=True)
-    assert run_cli("restore", backup, "--db", server.db).exit_code == 0
-    port = int(server.url.rsplit(":", 1)[1])
-    with running_server(server.db, server.log, port=port):
+    with server.restored(backup, new_machine=True):
         server.add_user("can-bo-binh")
         an_token = server.add_user("can-bo-an")
         for _ in range(21):
