@@ -158,8 +158,10 @@ def _origin_form(http: dict[str, Any]) -> dict[str, Any]:
     """A request for `http://host/path` (the absolute form, which a server must accept, RFC
     9112 3.2.2) as one for `/path`: uvicorn hands the whole URL on as the path, and every
     route answered 404."""
-    path = "/" + http["path"].split("://", 1)[1].partition("/")[2]
     raw: bytes = http.get("raw_path") or http["path"].encode()
+    if b"://" not in raw:  # `http%3A//x/...`: no absolute form (its scheme is escaped), no route's
+        return http
+    path = "/" + http["path"].split("://", 1)[1].partition("/")[2]
     raw_path = b"/" + raw.split(b"://", 1)[1].partition(b"/")[2]
     return {**http, "path": path, "raw_path": raw_path}
 
@@ -171,11 +173,13 @@ def _not_one_url(http: Mapping[str, Any]) -> str | None:
     read as a path. Refused before routing, so 404 for every method (after it, `GET
     records/x%2Fresolve` was 405, the method the decoded path did not take). A path that
     starts with an empty segment (`//api/v1/records`, `//app/`, `//healthz`, `//`) is no
-    one's either: litestar routed it as the path without it."""
+    one's either: litestar routed it as the path without it. Nor is one outside the API with
+    an empty segment, an encoded slash or a trailing slash (`/healthz/`, `/schema//openapi.json`,
+    `/app/%2Findex.html`), but for the app's own `/app/` and the site's `/`."""
     raw: bytes = http.get("raw_path") or http["path"].encode()
-    if raw.startswith(b"//"):
+    if raw.startswith(b"//") or b"//" in raw or b"%2f" in raw.lower():
         return raw.decode("latin-1")
-    if raw.startswith(b"/api/") and (raw.endswith(b"/") or b"//" in raw or b"%2f" in raw.lower()):
+    if raw.endswith(b"/") and raw not in (b"/", b"/app/"):
         return raw.decode("latin-1")
     return None
 

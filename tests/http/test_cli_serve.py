@@ -205,6 +205,14 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             b"GET http://127.0.0.1/api/v1/forms HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
         assert answer.startswith(b"HTTP/1.1 401"), answer[:200]  # the forms, asking a token
+        # its scheme escaped, it is no absolute form: a path no route has, not a 500 in text
+        # (found by a white-box probe: an IndexError in the edge, for anyone, with no token)
+        for target in (b"http%3A//x/api/v1/me", b"http:%2F%2Fx/healthz"):
+            answer = _raw(server.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 404"), answer[:200]
+            assert b"content-type: application/problem+json" in head.lower()
+            assert json.loads(body)["status"] == 404
 
 
 def test_a_first_start_stopped_while_publishing_is_finished_by_the_next(tmp_path: Path) -> None:

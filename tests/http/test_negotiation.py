@@ -165,6 +165,14 @@ def test_every_form_of_an_answer_names_the_same_vary(api: Any, path: str) -> Non
         ("/api/v1/records//", "/api/v1/records"),
         ("/api/v1//records", "/api/v1/records"),
         ("/api/v1/audit/", "/api/v1/audit"),
+        # outside the API too (found by a white-box probe: these were 200)
+        ("/healthz/", "/healthz"),
+        ("/healthz//", "/healthz"),
+        ("/healthz%2F", "/healthz"),
+        ("/schema//openapi.json", "/schema/openapi.json"),
+        ("/schema/openapi.json/", "/schema/openapi.json"),
+        ("/app/%2Findex.html", "/app/index.html"),
+        ("/app//index.html", "/app/index.html"),
     ],
 )
 def test_an_api_resource_has_one_url(api: Any, path: str, one: str) -> None:
