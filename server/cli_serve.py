@@ -117,6 +117,7 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
     """Chạy máy chủ / Run the server (API at /api/v1, phone app at /app/)."""
     import uvicorn
 
+    grace = stop_grace()
     check_port(host, port)
     url = url or default_url(host, port)
     check_db(db, create=True)
@@ -168,6 +169,10 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
             log_level="warning",
             access_log=False,  # ours is structured and never holds a token (server/web.py)
             timeout_keep_alive=10,
+            # a stop waits this long for the requests in flight, then cuts them: a client that
+            # stops sending its body or reading an export had kept the server deaf, holding
+            # its lock, until the client hung up
+            timeout_graceful_shutdown=grace,
         )
         # (a signal uvicorn raised again would end in click's "Aborted!" and status 1)
         with contextlib.suppress(KeyboardInterrupt):
@@ -175,6 +180,21 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
         written()
         click.echo("Đã dừng / Stopped.", err=True)
         unfolded(db)
+
+
+STOP_GRACE_SECONDS = 30
+
+
+def stop_grace() -> int:
+    """How long a stop waits for the requests in flight: `$COSO_STOP_GRACE` seconds, or 30."""
+    text = os.environ.get("COSO_STOP_GRACE", "").strip()
+    if not text:
+        return STOP_GRACE_SECONDS
+    if not text.isascii() or not text.isdigit():
+        raise click.UsageError(
+            f"COSO_STOP_GRACE={text!r}: give a whole number of seconds / hãy ghi số giây"
+        )
+    return int(text)
 
 
 def written(wait: float = 2.0) -> None:

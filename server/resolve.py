@@ -135,7 +135,8 @@ def _items_latest(f: Field, value: Any, renames: Mapping[str, str], prefix: str)
             continue
         latest = {}
         for key, v in item.items():
-            name = key if key in current else renames.get(prefix + key, key)
+            # (a MessagePack key that is not text is left as it is, for the checks to refuse)
+            name = key if key in current or type(key) is not str else renames.get(prefix + key, key)
             sub = current.get(name)
             latest[name] = _items_latest(sub, v, renames, f"{prefix}{name}.") if sub else v
         items.append(latest)

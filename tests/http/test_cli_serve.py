@@ -399,3 +399,41 @@ def test_a_stop_is_said_and_clean(tmp_path: Path, sig: int, presses: int, in_fli
     assert "Đang dừng… / Stopping…" in out and out.rstrip().endswith("Đã dừng / Stopped.")
     assert ("Ctrl+C" in out) == (sig == signal.SIGINT)
     assert "Aborted" not in out and "Traceback" not in out and "ERROR" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_stop_waits_for_a_stalled_client_no_longer_than_its_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sig: int
+) -> None:
+    """A client that stops sending its push's body held a stopping server, deaf and holding its
+    lock, until it hung up (found by a white-box probe; an export a client stops reading did
+    the same). The requests in flight get `$COSO_STOP_GRACE` seconds (30 unless told)."""
+    monkeypatch.setenv("COSO_STOP_GRACE", "1")
+    log = tmp_path / "serve.log"
+    db = tmp_path / "coso.db"
+    token = cli_add_user(db, "can-bo", "officer", "01.00070")
+    with running_server(db, log) as server:
+        stalled = socket.create_connection(("127.0.0.1", server.port))
+        stalled.sendall(
+            b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+            b"\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
+            b'Content-Length: 100000\r\n\r\n{"device_id": "may-1", '
+        )
+        time.sleep(0.3)
+        started = time.monotonic()
+        server.proc.send_signal(sig)
+        assert server.proc.wait(20) == 0
+        assert time.monotonic() - started < 8
+        stalled.close()
+    out = log.read_text(encoding="utf-8")
+    assert out.rstrip().endswith("Đã dừng / Stopped.")
+
+
+def test_a_grace_that_is_no_number_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COSO_STOP_GRACE", "nửa phút")
+    done = coso("serve", "--db", tmp_path / "coso.db", "--port", str(free_port()))
+    assert done.returncode == 2
+    assert "COSO_STOP_GRACE" in done.stderr and "số giây" in done.stderr
+    assert not (tmp_path / "coso.db").exists()  # refused before anything is made

@@ -883,3 +883,25 @@ def test_an_admin_bound_to_an_area_reads_the_audit_of_its_area(api: Any) -> None
     pushed = [i["id"] for e in seen if e["action"] == "sync.push" for i in e["detail"]["items"]]
     assert ours["id"] in pushed and theirs["id"] not in pushed
     assert [e for e in everything if e["user"] in by] == seen
+
+
+@pytest.mark.parametrize("key", [1, True, 1.5, None], ids=["int", "bool", "float", "nil"])
+def test_a_resolution_with_a_msgpack_key_that_is_no_text_in_a_group_item_is_refused(
+    api: Any, key: Any
+) -> None:
+    """In a repeat group's item it was a 500 (a name built with `+` on a number), where a
+    push of the same item is refused at its path (found by a white-box probe)."""
+    root, _, _ = conflicted(api, seed=7)
+    heads = get(api, root["id"]).json()["heads"]
+    items = [
+        {"ho_ten": "Nguyễn Văn An", "vai_tro": "ben_yeu_cau", key: "x"},
+        {"ho_ten": "Lê Văn Bình", "vai_tro": "ben_con_lai"},
+    ]
+    body = msgspec.msgpack.encode({"heads": heads, "values": {"cac_ben": items}})
+    headers = {**api.auth("supervisor"), "Content-Type": "application/msgpack"}
+    r = api.client.post(f"/api/v1/records/{root['id']}/resolve", content=body, headers=headers)
+    problem = assert_problem(r, 422)
+    [error] = problem["errors"]
+    assert error["path"].startswith("values.cac_ben[0]"), error  # as a push names it
+    assert error["code"] == "unknown_field"
+    assert get(api, root["id"]).json()["heads"] == heads  # nothing stored
