@@ -289,7 +289,8 @@ async function pushOutbox() {
       // the server) refuses everything now, and no entry is to blame; tried again later, with
       // backoff. Else it is set aside (and tried again at the next sync).
       if (length < SMALL || length <= largest) throw Object.assign(e, { retry: true });
-      await db.put('outbox', { ...item, status: 'rejected', errors: [{ path: '', code: 'too_large' }] });
+      await db.tx(['outbox'], (st) => asSent(st('outbox'), item, () =>
+        st('outbox').put({ ...item, status: 'rejected', errors: [{ path: '', code: 'too_large' }] })));
       blocked.add(item.id);
       counts.rejected = (counts.rejected ?? 0) + 1;
       i += 1;
@@ -339,11 +340,13 @@ async function pushOutbox() {
     const sentAt = new Date().toISOString();
     const move = (kept) => db.tx(['outbox', 'sent'], (st) => {
       for (const id of left.keys()) {
-        const { status: _s, errors: _e, again: _a, ...item } = boxed.get(id);
-        st('outbox').delete(id);
-        if (kept) st('sent').put({ ...item, sent_at: sentAt });
+        asSent(st('outbox'), boxed.get(id), () => {
+          const { status: _s, errors: _e, again: _a, ...item } = boxed.get(id);
+          st('outbox').delete(id);
+          if (kept) st('sent').put({ ...item, sent_at: sentAt });
+        });
       }
-      keep.forEach((item) => st('outbox').put(item));
+      keep.forEach((item) => asSent(st('outbox'), item, () => st('outbox').put(item)));
     });
     await move(true).catch(async (e) => {
       if (!db.isFull(e)) throw e;
@@ -358,6 +361,18 @@ async function pushOutbox() {
   if (items.length) status.lastResult = counts;
   const extra = (await db.count('sent')) - KEEP_SENT;
   if (extra > 0) await db.delFirst('sent', extra);
+}
+
+// `then()`, in the transaction of `outbox`, if the entry is still the one a push sent: one the
+// officer fixed (saved again, under its id) or discarded while the push was on its way (an
+// entry set aside as too large goes at every sync while it is offered to be fixed) stays as
+// the officer left it. The server's answer to the old one had put the old one back over the
+// fix, or filed it as sent and dropped the fix unsent.
+function asSent(outbox, item, then) {
+  const now = outbox.get(item.id);
+  now.onsuccess = () => {
+    if (now.result && now.result.saved_at === item.saved_at) then();
+  };
 }
 
 // A server that has lost what it took (its database restored from a backup) gets again

@@ -5,6 +5,7 @@ stopped every sync of the phone for good ("Server error: HTTP 413")."""
 
 from __future__ import annotations
 
+import json
 import random
 import string
 
@@ -136,3 +137,74 @@ def test_a_413_to_every_push_blames_no_entry_and_passes(phones, server) -> None:
     boss = server.add_user("giam-sat-413", "supervisor", "01")
     status, record = server.api(boss, f"/records/{small[0]['id']}")
     assert status == 200 and record["data"]["noi_dung"] == "Báo cáo 1, sửa"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("answer", ["413", "taken"])
+def test_a_fix_saved_while_its_old_copy_is_on_the_way_is_kept(phones, server, answer) -> None:
+    """An entry set aside as too large goes again at every sync while the outbox offers to fix
+    it. Fixed while one of those pushes was on its way, the answer to the old copy put the old
+    copy back over the fix (413), or filed it as sent and dropped the fix unsent (taken by
+    the server): the officer's fix was gone either way (found by a white-box probe)."""
+    phone = phones(f"can-bo-sua-{answer}")
+    page = phone.page
+    expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
+    rng = random.Random(11)
+    first = {"nam_danh_gia": 2025, "ky_danh_gia": "ca_nam", "ngay_danh_gia": "2025-12-01"}
+    first |= {"xep_loai": "kha", "nguoi_danh_gia": "QUA_LON"}
+    first |= {f"tieu_chi_{i:02d}": 8 for i in range(1, 11)}
+    big = entry(
+        "danh_gia_tieu_chi",
+        first | {f"minh_chung_{i:02d}": noise(rng, 1000) for i in range(1, 11)},
+        77,
+    )
+    phone.js("await db.putMany('outbox', arg)", [big])
+    held: list[Route] = []
+    holding = {"on": False}
+
+    def proxy(route: Route) -> None:  # a proxy that takes no body holding the marker
+        if holding["on"]:
+            held.append(route)
+        elif "QUA_LON" in json.dumps(pushed_body(route.request), ensure_ascii=False):
+            route.fulfill(status=413, content_type="text/html", body="<html>413</html>")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", proxy)
+    phone.sync()
+    [aside] = phone.outbox()
+    assert aside["status"] == "rejected" and aside["errors"][0]["code"] == "too_large"
+
+    holding["on"] = True
+    done = int(page.evaluate("document.body.dataset.syncs ?? 0")) + 1
+    page.locator("#sync-btn").click()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    [route] = held
+    # the officer's fix, saved as the app saves one: under the same id, queued, a new time
+    fixed = {k: v for k, v in aside.items() if k != "errors"}
+    fixed |= {"data": {**first, "nguoi_danh_gia": "Đã rút gọn"}, "status": "queued"}
+    phone.js("await db.put('outbox', {...arg, saved_at: new Date().toISOString()})", fixed)
+    holding["on"] = False
+    if answer == "413":
+        route.fulfill(status=413, content_type="text/html", body="<html>413</html>")
+    else:
+        route.continue_()  # the server takes the old copy
+    expect(page.locator(f'body[data-syncs="{done}"]')).to_have_count(1, timeout=20_000)
+    boss = server.add_user(f"giam-sat-sua-{answer}", "supervisor", "01")
+    [kept] = phone.outbox()
+    assert kept["data"]["nguoi_danh_gia"] == "Đã rút gọn"
+    phone.sync()
+    if answer == "413":  # the fix goes at the next sync
+        assert phone.outbox() == []
+        fixed_now = server.api(boss, f"/records/{big['id']}")[1]["data"]
+        assert fixed_now["nguoi_danh_gia"] == "Đã rút gọn"
+    else:  # the old copy is stored under its id: the fix stays, refused, to be made anew
+        old_now = server.api(boss, f"/records/{big['id']}")[1]["data"]
+        assert old_now["nguoi_danh_gia"] == "QUA_LON"
+        assert phone.js("await db.all('sent')") == []
+        [kept] = phone.outbox()
+        assert kept["data"]["nguoi_danh_gia"] == "Đã rút gọn"
+        assert [e["code"] for e in kept["errors"]] == ["id_reused"]
