@@ -172,6 +172,8 @@ const S = {
   e_pattern: ['Không đúng định dạng', 'Wrong format'],
   e_pattern_compact: ['Viết liền, không dấu cách, dấu chấm hay gạch ngang: {v}', 'Write it with no spaces, dots or dashes: {v}'],
   e_format: ['Ngày giờ không hợp lệ', 'Not a valid date or time'],
+  e_incomplete_date: ['Ngày chưa đủ: hãy ghi đủ ngày, tháng, năm, hoặc xoá hết', 'The date is incomplete: write the day, month and year, or clear it all'],
+  e_incomplete_datetime: ['Ngày giờ chưa đủ: hãy ghi đủ ngày, tháng, năm, giờ, phút, hoặc xoá hết', 'The date and time are incomplete: write the day, month, year, hour and minute, or clear them all'],
   e_choice: ['Lựa chọn không hợp lệ', 'Not one of the choices'],
   e_choice_old: ['Lựa chọn của phiên bản trước không còn dùng được: bỏ chọn nó để lưu', 'A choice of an earlier version, no longer offered: untick it to save'],
   e_duplicate: ['Chọn trùng lặp', 'Selected twice'],
@@ -229,6 +231,9 @@ const S = {
 // English way. Neither is taken (the officer is asked which, `e_dot_decimal`): a decimal
 // is written with a comma (1,5), or a dot followed by other than three digits (1.5).
 export const DOT_THOUSANDS = /^[+-]?[1-9]\d{0,2}\.\d{3}$/;
+// What a date or date-time box holds that the officer filled in part ("12/08/yyyy"): the
+// browser reads it as empty, which saved no date, and in an edit erased the stored one.
+export const INCOMPLETE = 'incomplete';
 
 // Codes that are about the whole submission; other codes without a field are the server's
 // words (a bad `captured_at`, say), not a field's.
@@ -308,6 +313,8 @@ export function errorText(e, f, value) {
     const n = String(Number(typed));
     return pair('e_dot_decimal', { v: typed, a: typed.replace('.', '').replace(/^\+/, ''), b: [n.replace('.', ','), n], c: n.replace('.', ',') });
   }
+  if (e.code === 'format' && value === INCOMPLETE && (f?.type === 'date' || f?.type === 'datetime'))
+    return pair(`e_incomplete_${f.type}`);
   if (e.code === 'type' && (f?.type === 'integer' || f?.type === 'decimal' || e.type === 'decimal'))
     return pair(f?.type === 'integer' ? 'e_type_integer' : 'e_type_decimal');
   if (e.code === 'pattern' && f?.pattern) {

@@ -2,7 +2,7 @@
 // Each widget: {f, el, get() -> value | undefined, showError(text), items?, byName?}.
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
-import { DOT_THOUSANDS, L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
+import { DOT_THOUSANDS, INCOMPLETE, L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
 import { multiline } from './edit.js';
 import { within } from './validate.js';
 
@@ -188,7 +188,7 @@ function widget(f, value, path, ctx) {
     case 'date': {
       const el = input({ type: 'date', value: value ?? '' });
       body = el;
-      w.get = () => el.value || undefined;
+      w.get = () => (el.validity.badInput ? INCOMPLETE : el.value || undefined);
       break;
     }
     case 'datetime': {
@@ -198,7 +198,7 @@ function widget(f, value, path, ctx) {
       // does not rewrite a time it did not touch; nor erase one the input cannot show (it
       // stays empty then, and the value is kept until the officer writes another).
       const shown = el.value;
-      w.get = () => (el.value === shown && value ? value : toRfc3339(el.value));
+      w.get = () => (el.validity.badInput ? INCOMPLETE : el.value === shown && value ? value : toRfc3339(el.value));
       break;
     }
     case 'boolean': {

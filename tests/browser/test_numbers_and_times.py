@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.samples import push_case
+from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import has_case, open_edit, outbox_of
 
 L = {"vi": "Trường", "en": "Field"}
@@ -112,3 +112,41 @@ def test_an_edit_leaves_alone_a_time_and_a_number_it_cannot_show_as_typed(
     phone.save()
     [entry] = outbox_of(phone, 1)
     assert entry["data"] == {"ma": "A2"}
+
+
+@pytest.mark.browser
+def test_a_date_filled_in_part_is_said_to_be_incomplete_never_saved_empty(
+    figures, phones, server
+) -> None:
+    """A date box the officer clears one part of ("mm/15/2026", to type the month again) reads
+    as empty to the browser: the edit was saved, and sent null, erasing the case's date; a
+    new case's "12/08/yyyy" saved no date at all (found by a white-box probe)."""
+    case_id = push_case(server, {**CASE, "ngay_theo_doi_tiep": "2026-08-15"})
+    phone = phones("can-bo-ngay")
+    has_case(phone, case_id)
+    phone.offline()
+    open_edit(phone, case_id)
+    date = phone.field("ngay_theo_doi_tiep").locator("input")
+    date.focus()
+    phone.page.keyboard.press("Backspace")  # one part of the date cleared
+    phone.save()
+    expect(phone.page.locator("#entry")).to_be_visible()  # not saved
+    expect(phone.field("ngay_theo_doi_tiep").locator(".err")).to_have_text(
+        "Ngày chưa đủ: hãy ghi đủ ngày, tháng, năm, hoặc xoá hết"
+        " / The date is incomplete: write the day, month and year, or clear it all"
+    )
+    assert phone.outbox() == []
+    date.fill("2026-09-01")  # written whole: saved
+    phone.save()
+    [edit] = outbox_of(phone, 1)
+    assert edit["data"] == {"ngay_theo_doi_tiep": "2026-09-01"}
+
+    # a date and time given in part, in a new entry
+    phone.new("so_lieu")
+    when = phone.field("luc").locator("input")
+    when.focus()
+    phone.page.keyboard.type("08")  # the first part only
+    phone.save()
+    expect(phone.page.locator("#entry")).to_be_visible()
+    expect(phone.field("luc").locator(".err")).to_contain_text("Ngày giờ chưa đủ")
+    assert len(phone.outbox()) == 1
