@@ -165,17 +165,29 @@ def prepare(
     errors: list[FieldError] = []
     sid = item.id.lower() if UUID_RE.match(item.id) else item.id
     if not UUID_RE.match(item.id):
-        errors.append(FieldError(f"{at}.id", "format", "id must be a UUID"))
+        errors.append(
+            FieldError(f"{at}.id", "format", "Mã (id) phải là một UUID / id must be a UUID")
+        )
     record_id = item.record_id.lower() if item.record_id is not None else sid
     if item.record_id is not None and not UUID_RE.match(item.record_id):
-        errors.append(FieldError(f"{at}.record_id", "format", "record_id must be a UUID"))
+        errors.append(
+            FieldError(
+                f"{at}.record_id",
+                "format",
+                "Mã hồ sơ (record_id) phải là một UUID / record_id must be a UUID",
+            )
+        )
         record_id = item.record_id
     given = item.parents or []
     parents = tuple(sorted({p.lower() for p in given}))
     for j, p in enumerate(given):
         if not UUID_RE.match(p):
             errors.append(
-                FieldError(f"{at}.parents[{j}]", "format", "a parent is a submission UUID")
+                FieldError(
+                    f"{at}.parents[{j}]",
+                    "format",
+                    "Mỗi bản cha là mã UUID của một bản gửi / a parent is a submission UUID",
+                )
             )
     if len(parents) > MAX_PARENTS:
         errors.append(
@@ -187,15 +199,40 @@ def prepare(
         )
     creating = record_id == sid
     if creating and parents:
-        errors.append(FieldError(f"{at}.parents", "invalid", "a new record has no parents"))
+        errors.append(
+            FieldError(
+                f"{at}.parents",
+                "invalid",
+                "Hồ sơ mới không có bản cha / a new record has no parents",
+            )
+        )
     if not creating and not parents:
-        errors.append(FieldError(f"{at}.parents", "required", "an edit names the heads it had"))
+        errors.append(
+            FieldError(
+                f"{at}.parents",
+                "required",
+                "Bản sửa phải nêu các bản nó được sửa từ (parents)"
+                " / an edit names the heads it had",
+            )
+        )
     if sid in parents:
-        errors.append(FieldError(f"{at}.parents", "cycle", "a submission is not its own parent"))
+        errors.append(
+            FieldError(
+                f"{at}.parents",
+                "cycle",
+                "Một bản gửi không thể là bản cha của chính nó"
+                " / a submission is not its own parent",
+            )
+        )
     captured_ns = rfc3339_ns(item.captured_at)
     if captured_ns is None:
         errors.append(
-            FieldError(f"{at}.captured_at", "format", "expected an RFC 3339 time with offset")
+            FieldError(
+                f"{at}.captured_at",
+                "format",
+                "Thời điểm ghi phải theo RFC 3339, có múi giờ"
+                " / expected an RFC 3339 time with offset",
+            )
         )
     if errors or captured_ns is None:
         return _reject(sid, record_id, "invalid", errors)

@@ -91,3 +91,24 @@ def test_msgspecs_bounds_are_named_in_vietnamese(api: Any) -> None:
         headers=api.auth("supervisor"),
     )
     assert _vi(assert_problem(r, 422)["errors"][0]["message"]) == "Cần ít nhất 1 mục"
+
+
+def test_an_items_ids_parents_and_time_are_refused_in_vietnamese_too(api: Any) -> None:
+    """These said one word in Vietnamese ("Bắt buộc / an edit names the heads it had"), and
+    the app shows a refusal it cannot place on a field as the server words it."""
+    version = latest_version("hoa_giai")
+    root = submission("hoa_giai", hoa_giai(random.Random(3)), version=version)
+    edit = submission("hoa_giai", {"trang_thai": "dang_hoa_giai"}, version=version)
+    edit["record_id"] = root["id"]  # an edit that names no heads
+    odd = submission("hoa_giai", hoa_giai(random.Random(4)), version=version)
+    odd |= {"id": "khong-phai-uuid", "captured_at": "hôm qua", "parents": ["x"]}
+    results = api.push("officer", [root, edit, odd])
+    said = {
+        (e["path"].split(".", 1)[1], e["code"]): _vi(e["message"])
+        for r in results[1:]
+        for e in r["errors"]
+    }
+    assert said[("parents", "required")].startswith("Bản sửa phải nêu")
+    assert said[("id", "format")].startswith("Mã (id) phải là")
+    assert said[("parents[0]", "format")].startswith("Mỗi bản cha là")
+    assert said[("captured_at", "format")].startswith("Thời điểm ghi phải theo RFC 3339")
