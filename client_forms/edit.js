@@ -144,7 +144,9 @@ export function rebased(gone, held, rec, newId) {
       ? { ...i, id: newId(), record_id: null, parents: [], data: stateAfter(i), base: undefined, status: 'queued' }
       : {
         ...i, id: newId(), record_id: recordId, status: 'queued',
-        parents: i.parents.flatMap((p) => (p === gone.id ? rec?.heads ?? [] : [by.get(p)?.id ?? p])),
+        // onto what `gone` was built on when the case is no longer on the phone (a disabled
+        // account's cases go): `[]` made an edit the server refuses, which no fix could mend
+        parents: i.parents.flatMap((p) => (p === gone.id ? rec?.heads ?? gone.parents ?? [] : [by.get(p)?.id ?? p])),
         base: parent ? stateAfter(parent) : rec?.data ?? i.base,
       });
   }

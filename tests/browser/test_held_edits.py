@@ -13,7 +13,7 @@ from playwright.sync_api import Route, expect
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import open_edit
-from tests.support import run_cli
+from tests.support import run_cli, run_coso
 
 AGREED = "Hai bên đã ký biên bản thỏa thuận"
 
@@ -165,3 +165,36 @@ def test_a_restored_server_gets_the_held_edit_again(phones, server, tmp_path: Pa
         assert record["data"]["so_buoi_hoa_giai"] == 3
         assert record["data"]["ket_qua"] == AGREED
         assert record["heads"] == [second["id"]]
+
+
+@pytest.mark.browser
+def test_a_refused_edit_discarded_after_its_case_left_the_phone_frees_the_held_one(
+    phones, server
+) -> None:
+    """The account disabled meanwhile, the phone let its cases go; discarding the refused edit
+    then sent the one held behind it with `parents: []`, which the server refuses and no fix
+    could mend: the officer's later change could only be thrown away (found by a white-box
+    probe). It goes onto what the refused edit was built on."""
+    phone, case_id, first, second = two_edits_the_first_refused(phones, server, "can-bo-q")
+    page = phone.page
+    run_coso("users", "disable", "can-bo-q", "--db", server.db)
+    phone.sync()
+    expect(page.locator("#st-error")).to_contain_text("Tài khoản đã bị khóa")
+    assert phone.js("await db.get('records', arg)", case_id) is None  # the case let go
+    page.goto(f"{server.url}/app/#/outbox")
+    page.once("dialog", lambda d: d.accept())
+    page.locator(f'li[data-id="{first["id"]}"] button.discard').click()
+    for _ in range(50):
+        [again] = phone.outbox()
+        if again["id"] != second["id"]:
+            break
+        page.wait_for_timeout(100)
+    assert again["parents"] == first["parents"] and again["status"] == "queued"
+    run_coso("users", "enable", "can-bo-q", "--db", server.db)
+    phone.sync()
+    phone.wait_outbox_empty()
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    _, record = server.api(boss, f"/records/{case_id}")
+    assert record["data"]["ket_qua"] == AGREED
+    assert "so_buoi_hoa_giai" not in record["data"] or record["data"]["so_buoi_hoa_giai"] != -1
+    assert record["heads"] == [again["id"]]
