@@ -277,11 +277,24 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
     takes some hundreds of MB, which several at once would multiply."""
     if not worth_rereading(body, surrogate=True, constant=True):
         return None
-    with _ONE_AT_A_TIME:
+    # Waiting for its turn holds a worker thread, which every other request's reading and
+    # writing needs too: many such bodies at once had taken them all, for as long as they
+    # came. Past SPLIT_WAIT_SECONDS, 503 `busy`: nothing was stored, the phone sends it again.
+    if not _ONE_AT_A_TIME.acquire(timeout=SPLIT_WAIT_SECONDS):
+        raise ApiError(
+            "the server is reading another body of this kind; nothing was stored: send again later",
+            code="busy",
+            status=503,
+            vi="Máy chủ đang đọc một gói khác như thế, chưa lưu gì: hãy gửi lại sau",
+        )
+    try:
         return _split_json_batch(body, type_)
+    finally:
+        _ONE_AT_A_TIME.release()
 
 
 _ONE_AT_A_TIME = threading.Lock()
+SPLIT_WAIT_SECONDS = 5.0
 
 
 def _split_json_batch(body: bytes, type_: type[T]) -> T | None:

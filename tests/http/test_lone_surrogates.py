@@ -5,12 +5,14 @@ holds it, never with a parser's words ("Input data was truncated")."""
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import pytest
 
-from tests.support import assert_problem, hoa_giai, submission
+from server.api import body as body_module
+from tests.support import assert_problem, hoa_giai, latest_version, submission, uuid7
 
 JSON = {"Content-Type": "application/json"}
 MESSAGE = "half of a UTF-16 surrogate pair (an emoji cut in two)"
@@ -86,3 +88,30 @@ def test_publish_title(api: Any, body: str, content_type: str) -> None:
         headers={**api.auth("admin"), "Content-Type": content_type},
     )
     refused_at(r, "title.vi")
+
+
+def test_a_push_waiting_too_long_for_its_turn_to_be_split_is_busy(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a body is split by the standard parser, one at a time: pushes waiting for their
+    turn held the server's worker threads, which every other request needs, for as long as
+    they kept coming (a white-box probe's suspicion). Past a few seconds: 503 `busy`, nothing
+    stored, and the same push goes through once its turn comes."""
+    monkeypatch.setattr(body_module, "SPLIT_WAIT_SECONDS", 0.2)
+    good = submission("hoa_giai", hoa_giai(random.Random(5)), version=latest_version("hoa_giai"))
+    cut = good | {"id": uuid7()}
+    items = [json.dumps(good), json.dumps(cut).replace('"data": {', '"data": {"x": "\\ud83d", ', 1)]
+    text = '{"device_id": "p", "submissions": [' + ", ".join(items) + "]}"
+    headers = {**api.auth("officer"), **JSON}
+    hooks = api.client.event_hooks["response"]
+    api.client.event_hooks["response"] = []  # a 503, which the fixture takes for a bug
+    with body_module._ONE_AT_A_TIME:  # another such body being read
+        r = api.client.post("/api/v1/sync/push", content=text.encode(), headers=headers)
+    api.client.event_hooks["response"] = hooks
+    problem = assert_problem(r, 503)
+    assert problem["code"] == "busy" and r.headers["retry-after"]
+    assert " / " in problem["detail"]
+    records = api.client.get("/api/v1/records", headers=api.auth("supervisor")).json()
+    assert records["records"] == []  # nothing stored
+    r = api.client.post("/api/v1/sync/push", content=text.encode(), headers=headers)
+    assert [i["status"] for i in r.json()["results"]] == ["accepted", "rejected"]
