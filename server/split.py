@@ -31,15 +31,16 @@ _UNREADABLE = (
 )
 
 
-def split_deep_batch(body: bytes, type_: type[T], *, msgpack: bool) -> T | None:
+def split_deep_batch(body: bytes, type_: type[T], *, msgpack: bool, most: int) -> T | None:
     """`body` (an object whose `submissions` is an array) as `type_` with each item kept as
     `msgspec.Raw`; None when it is not that shape, not JSON (or MessagePack) at all, or a part
-    outside the items is at fault."""
+    outside the items is at fault. Past `most` items it stops, with `most` + 1 of them, for
+    the caller to refuse: 10 MiB of tiny items had made millions of objects first."""
     codec = msgspec.msgpack if msgpack else msgspec.json
     try:
         entries = _entries(body, msgpack)
         found = [value for key, value in entries or () if key == ITEMS]
-        items = _elements(found[0], msgpack) if len(found) == 1 else None
+        items = _elements(found[0], msgpack, most + 1) if len(found) == 1 else None
         if entries is None or items is None:
             return None
         head: Any = {key: codec.decode(value) for key, value in entries if key != ITEMS}
@@ -75,9 +76,10 @@ def _entries(body: bytes, msgpack: bool) -> list[tuple[str, bytes]] | None:
     return [(msgspec.json.decode(key), value) for key, value in children]  # type: ignore[arg-type]
 
 
-def _elements(body: bytes, msgpack: bool) -> list[bytes] | None:
-    """The bytes of each element of the top-level array; None when it is not one."""
-    children = _msgpack_top(body, maps=False) if msgpack else _json_top(body, b"[")
+def _elements(body: bytes, msgpack: bool, most: int | None = None) -> list[bytes] | None:
+    """The bytes of each element of the top-level array, or of its first `most` (the rest
+    unread); None when it is not one."""
+    children = _msgpack_top(body, maps=False, most=most) if msgpack else _json_top(body, b"[", most)
     return None if children is None else [value for _, value in children]
 
 
@@ -86,10 +88,13 @@ def _elements(body: bytes, msgpack: bool) -> list[bytes] | None:
 VALUE, VALUE_OR_END, KEY, KEY_OR_END, COLON, NEXT, DONE = range(7)
 
 
-def _json_top(body: bytes, container: bytes) -> list[tuple[bytes | None, bytes]] | None:
+def _json_top(
+    body: bytes, container: bytes, most: int | None = None
+) -> list[tuple[bytes | None, bytes]] | None:
     """The children of `body`'s top-level object (`container` b"{") or array (b"["): (key,
     value bytes), the key as its JSON string (None in an array). The whole body is checked to
-    be JSON on the way; None when it is not, or is not that container."""
+    be JSON on the way; None when it is not, or is not that container. With `most`, only the
+    first `most` children, the rest of the body unread."""
     stack: list[bytes] = []
     expect = VALUE
     children: list[tuple[bytes | None, bytes]] = []
@@ -135,6 +140,8 @@ def _json_top(body: bytes, container: bytes) -> list[tuple[bytes | None, bytes]]
             if top and expect == NEXT:  # a child of the top container ends here
                 children.append((key, body[start : match.start()].strip(_SPACE)))
                 start = match.end()
+                if most is not None and len(children) >= most:
+                    return children
             if token == b",":
                 expect = KEY if opener == b"{" else VALUE
             else:
@@ -186,10 +193,12 @@ _FIXED |= {0xD3: 9, 0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18}
 _CONTAINERS = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}
 
 
-def _msgpack_top(body: bytes, *, maps: bool) -> list[tuple[Any, bytes]] | None:
+def _msgpack_top(
+    body: bytes, *, maps: bool, most: int | None = None
+) -> list[tuple[Any, bytes]] | None:
     """The children of `body`'s top-level map (key, value bytes; a key decoded, a string or
     None when it is not one) or array (None, element bytes); None when it is not that, or
-    has bytes after it."""
+    has bytes after it. With `most`, only the first `most` children, the rest unread."""
     b = body[0]
     if (0x80 if maps else 0x90) <= b <= (0x8F if maps else 0x9F):
         count, pos = b & 0x0F, 1
@@ -210,4 +219,6 @@ def _msgpack_top(body: bytes, *, maps: bool) -> list[tuple[Any, bytes]] | None:
         end = _msgpack_end(body, pos)
         children.append((key, body[pos:end]))
         pos = end
+        if most is not None and len(children) >= most:
+            return children
     return children if pos == len(body) else None

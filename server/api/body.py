@@ -3,6 +3,7 @@ JSON or MessagePack, and content negotiation for responses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import zlib
@@ -277,9 +278,21 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
     takes some hundreds of MB, which several at once would multiply."""
     if not worth_rereading(body, surrogate=True, constant=True):
         return None
-    # Waiting for its turn holds a worker thread, which every other request's reading and
-    # writing needs too: many such bodies at once had taken them all, for as long as they
-    # came. Past SPLIT_WAIT_SECONDS, 503 `busy`: nothing was stored, the phone sends it again.
+    with one_at_a_time():
+        return _split_json_batch(body, type_)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+SPLIT_WAIT_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """The turn of a body read again, item by item, in Python (seconds of CPU and hundreds of
+    MB for 10 MiB): one at a time. Waiting for it holds a worker thread, which every other
+    request's reading and writing needs too: many such bodies at once had taken them all, for
+    as long as they came. Past SPLIT_WAIT_SECONDS, 503 `busy`: nothing was stored, the phone
+    sends it again."""
     if not _ONE_AT_A_TIME.acquire(timeout=SPLIT_WAIT_SECONDS):
         raise ApiError(
             "the server is reading another body of this kind; nothing was stored: send again later",
@@ -288,13 +301,9 @@ def split_json_batch(body: bytes, type_: type[T]) -> T | None:
             vi="Máy chủ đang đọc một gói khác như thế, chưa lưu gì: hãy gửi lại sau",
         )
     try:
-        return _split_json_batch(body, type_)
+        yield
     finally:
         _ONE_AT_A_TIME.release()
-
-
-_ONE_AT_A_TIME = threading.Lock()
-SPLIT_WAIT_SECONDS = 5.0
 
 
 def _split_json_batch(body: bytes, type_: type[T]) -> T | None:

@@ -13,6 +13,7 @@ from litestar.params import FromQuery, QueryParameter
 from server import cursor, sync
 from server.api.body import (
     is_msgpack,
+    one_at_a_time,
     parse,
     read_body,
     respond,
@@ -87,7 +88,8 @@ def _envelope(body: bytes, msgpack: bool) -> PushEnvelope:
         envelope = parse(body, PushEnvelope, msgpack=msgpack)
     except Malformed as exc:
         if isinstance(exc.__cause__, RecursionError):  # an item nested too deep: split
-            split = split_deep_batch(body, PushEnvelope, msgpack=msgpack)
+            with one_at_a_time():
+                split = split_deep_batch(body, PushEnvelope, msgpack=msgpack, most=MAX_BATCH_ITEMS)
         else:  # a lone surrogate, NaN or Infinity in an item: the standard parser reads it
             split = None if msgpack else split_json_batch(body, PushEnvelope)
         if split is None:

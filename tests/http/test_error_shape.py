@@ -536,3 +536,28 @@ def test_422_a_resolve_note_with_nul(api: Any) -> None:
     )
     errors = assert_problem(r, 422)["errors"]
     assert [(e["path"], e["code"]) for e in errors] == [("note", "control_character")]
+
+
+@pytest.mark.parametrize("codec", ["json", "msgpack"])
+def test_413_many_tiny_items_after_one_nested_too_deep(api: Any, codec: str) -> None:
+    """The first item nested past the decoders, the count was not read before the body was
+    split item by item: an object for each of millions of tiny items (found by a probe of
+    the fix above). It stops at the one past the limit."""
+    n = 300_000
+    if codec == "json":
+        items = b"[" * 5000 + b"]" * 5000 + b",0" * (n - 1)
+        raw = b'{"device_id": "may", "submissions": [' + items + b"]}"
+    else:
+        head = msgspec.msgpack.encode({"device_id": "may"})[1:]  # the map's one entry
+        items = b"\x91" * 5000 + b"\xc0" + b"\x00" * (n - 1)
+        array = b"\xdd" + n.to_bytes(4, "big") + items
+        raw = b"\x82" + head + msgspec.msgpack.encode("submissions") + array
+    headers = {"content-encoding": "gzip", "content-type": f"application/{codec}"}
+    tracemalloc.start()
+    try:
+        r = post_raw(api, gzip.compress(raw), **headers)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert assert_problem(r, 413)["code"] == "too_many_items"
+    assert peak < 4 * len(raw) + 2 * MiB, peak  # the body and copies of it, not an item's object
