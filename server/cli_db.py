@@ -52,7 +52,10 @@ def refuse_database_files(paths: Iterable[Path], db: str) -> None:
     """Refuse to write, replace or delete any of `paths` when it is one of the database's own
     files (the database, its -wal, -shm, -journal or lock), by whatever name: `--out coso.db`
     on an export had replaced every record with the CSV, with exit status 0."""
-    own = [Path(f"{db}{end}") for end in DB_FILE_ENDS]
+    # by the name given and by the file it leads to (a link): SQLite keeps its -wal and -shm
+    # beside the file the link names
+    bases = {Path(db), Path(db).resolve()}
+    own = [Path(f"{base}{end}") for base in bases for end in DB_FILE_ENDS]
     for path in paths:
         for mine in own:
             if _same_file(path, mine):

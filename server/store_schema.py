@@ -80,6 +80,14 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX records_area_seq ON records (area, change_seq, form_id, has_conflicts);
     """,
+    # 4: the time the latest submissions were received at, which the next write's time must
+    # come after (store_write.Writer.received_now): a database an older coso wrote starts
+    # from its latest one, whatever the clock says now
+    """
+    INSERT OR IGNORE INTO meta (key, value)
+        SELECT 'received_at', latest FROM (SELECT max(received_at) AS latest FROM submissions)
+        WHERE latest IS NOT NULL;
+    """,
 ]
 # Bumped whenever what a record's state is made of changes (the merge rules, the one spelling
 # a value is kept in): records an older coso derived are derived anew when the server starts

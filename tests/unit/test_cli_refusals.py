@@ -523,6 +523,17 @@ def test_export_never_writes_over_the_database_under_another_name(
             "a file of the database",
         )
     database_kept(live)
+    # the database named by a link: its -wal is beside the file the link leads to (found by
+    # a probe of the fix: a running server's log of writes was replaced)
+    real = tmp_path / "r"
+    real.mkdir()
+    (real / "that.db").write_bytes(live.read_bytes())
+    (tmp_path / "l.db").symlink_to(real / "that.db")
+    for out in (real / "that.db-wal", real / "that.db.lock"):
+        refused(
+            run("export", "hoa_giai", "--format", "csv", "--out", out, "--db", tmp_path / "l.db"),
+            "a file of the database",
+        )
     # its half file (FILE.part) is the database: opened for writing, it was emptied
     part = tmp_path / "x.csv.part"
     live.rename(part)

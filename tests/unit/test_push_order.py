@@ -7,7 +7,9 @@ was taken before another's that got the lock first)."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,30 @@ def test_received_times_follow_the_order_of_storing(db: Path) -> None:
     assert stored(db, roots[2]["id"])[1][0][1] == "2026-03-01T02:00:00.125Z"
     # the clock right again: its own time
     assert push(db, commune, submission("hoa_giai", hoa_giai(random.Random(9)), version=version))
+
+
+def test_a_database_an_older_coso_wrote_goes_on_after_its_latest_time(db: Path) -> None:
+    """An older coso kept no `received_at` of its own: the next write's time came from the
+    clock alone, and one set back made the province officer's pending edit pass for checked
+    (found by a probe of the fix)."""
+    commune, province = users(db)
+    version = latest_version("hoa_giai")
+    root = submission("hoa_giai", hoa_giai(random.Random(4)), version=version)
+    early = submission(
+        "hoa_giai",
+        {"so_buoi_hoa_giai": 8},
+        version=version,
+        record_id=root["id"],
+        parents=[root["id"]],
+    )
+    with time_machine.travel(T, tick=False):
+        assert push(db, province, early) == ["pending"]
+    with closing(sqlite3.connect(db)) as conn:  # as an older coso left it
+        conn.execute("DELETE FROM meta WHERE key = 'received_at'")
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+    with time_machine.travel(T - timedelta(hours=1), tick=False):
+        assert push(db, commune, root) == ["accepted"]
+    doc, times = stored(db, root["id"])
+    assert doc["heads"] == [root["id"]]
+    assert dict(times)[early["id"]] < dict(times)[root["id"]]
