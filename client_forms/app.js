@@ -424,7 +424,7 @@ async function formView(id) {
     waiting = 0;
     if (closed) return;
     const readAt = Date.now();
-    d.data = form.data();
+    d.data = form.data(true);
     d.settled = settling();
     d.fresh = false;
     d.updated_at = new Date().toISOString();
@@ -465,7 +465,7 @@ async function formView(id) {
   };
   form.el.addEventListener('input', () => {
     if (closed) return;
-    drafts.buffer(d, form.data(), opened, by);
+    drafts.buffer(d, form.data(true), opened, by);
     clearTimeout(timer);
     waiting ||= Date.now();
     timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
@@ -477,7 +477,7 @@ async function formView(id) {
     if (p) touched.add(e.target.classList?.contains('items') ? `${p}#` : p);
     if (closed) return;
     d.settled = settling(); // in the crash buffer too: a reload right after the tick keeps it
-    drafts.buffer(d, form.data(), opened, by);
+    drafts.buffer(d, form.data(true), opened, by);
     save();
     afterTap(check);
   });

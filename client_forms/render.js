@@ -188,7 +188,9 @@ function widget(f, value, path, ctx) {
     case 'date': {
       const el = input({ type: 'date', value: value ?? '' });
       body = el;
-      w.get = () => (el.validity.badInput ? INCOMPLETE : el.value || undefined);
+      // (`keeping`, for a draft: what it held when opened, so a reload shows that, not an
+      // empty box an edit would send as null)
+      w.get = (keeping) => (el.validity.badInput ? (keeping ? value : INCOMPLETE) : el.value || undefined);
       break;
     }
     case 'datetime': {
@@ -198,7 +200,10 @@ function widget(f, value, path, ctx) {
       // does not rewrite a time it did not touch; nor erase one the input cannot show (it
       // stays empty then, and the value is kept until the officer writes another).
       const shown = el.value;
-      w.get = () => (el.validity.badInput ? INCOMPLETE : el.value === shown && value ? value : toRfc3339(el.value));
+      w.get = (keeping) => {
+        if (el.validity.badInput) return keeping ? value : INCOMPLETE;
+        return el.value === shown && value && value !== INCOMPLETE ? value : toRfc3339(el.value);
+      };
       break;
     }
     case 'boolean': {
@@ -339,7 +344,7 @@ function repeat(f, value, path, w, ctx) {
   // A new required group starts with as many empty items as it needs.
   const start = value ?? (ctx.fresh && f.required ? Array(Math.max(f.min ?? 1, 1)).fill({}) : []);
   build(start);
-  w.get = () => (w.items.length ? w.items.map((it) => collect(it)) : undefined);
+  w.get = (keeping) => (w.items.length ? w.items.map((it) => collect(it, keeping)) : undefined);
   return h('div', {}, list, add);
 }
 
@@ -348,10 +353,11 @@ function group(fields, data, prefix, ctx) {
   return { widgets, byName: Object.fromEntries(widgets.map((w) => [w.f.name, w])), els: widgets.map((w) => w.el) };
 }
 
-function collect(g) {
+// What the form holds; `keeping`: as a draft keeps it (a date typed in part as it was).
+function collect(g, keeping = false) {
   const out = { ...g.kept };
   for (const w of g.widgets) {
-    const v = w.get();
+    const v = w.get(keeping);
     if (v !== undefined) out[w.f.name] = v;
   }
   return out;
@@ -387,7 +393,7 @@ export function renderForm(def, data, opts = {}) {
   const el = h('div', { class: 'fields' }, general, g.els);
   return {
     el,
-    data: () => collect(g),
+    data: (keeping = false) => collect(g, keeping),
     // the fields in conflict whose box "settle with the value chosen" is ticked
     settled: () => [...el.querySelectorAll('.settle-box:checked')].map((b) => b.dataset.field),
     clearErrors,
