@@ -427,6 +427,9 @@ def test_a_stop_waits_for_a_stalled_client_no_longer_than_its_grace(
         stalled.close()
     out = log.read_text(encoding="utf-8")
     assert out.rstrip().endswith("Đã dừng / Stopped.")
+    # said in a line, not as an error with a traceback (found by a probe of the fix)
+    assert "1 request(s) still in flight after 1 s cut short" in out
+    assert "Traceback" not in out and "ERROR" not in out and "CancelledError" not in out, out
 
 
 def test_a_grace_that_is_no_number_is_refused(
