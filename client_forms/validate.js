@@ -5,7 +5,10 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\
 const GEO = { lat: [-90, 90], lon: [-180, 180], alt: [-20000, 100000], accuracy: [0, 1e7] };
 
 const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
-const missing = (v) => v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length);
+// ('' is no answer in a text field only, as on the server: a choice, date or number of ''
+// is refused there, so it is here)
+const missing = (v, f) =>
+  v === undefined || v === null || (v === '' && f.type === 'text') || (Array.isArray(v) && !v.length);
 // Text of only spaces and invisible characters counts as not written for a required field:
 // the spaces of Python's str.strip() (JS trim() differs: it strips U+FEFF and keeps
 // U+001C-U+001F and U+0085), and zero-width spaces and joiners, word joiner, BOM and soft
@@ -128,7 +131,7 @@ function check(f, v, path, errs, old) {
 function validateInto(fields, data, prefix, errs, old) {
   for (const f of fields) {
     const v = data?.[f.name];
-    if (missing(v) || (f.required && typeof v === 'string' && BLANK.test(v))) {
+    if (missing(v, f) || (f.required && typeof v === 'string' && BLANK.test(v))) {
       if (f.required) errs.push({ path: prefix + f.name, code: 'required' });
     } else check(f, v, prefix + f.name, errs, old);
   }

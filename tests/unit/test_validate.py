@@ -13,7 +13,7 @@ import pytest
 
 from server.form_source import read_source
 from server.forms import FormDef, parse_definition
-from server.validate import Validator, compile_form, instant_ns, rfc3339_ns
+from server.validate import MAX_ITEMS, Validator, compile_form, instant_ns, rfc3339_ns
 
 L = {"vi": "Nhãn", "en": "Label"}
 CHOICES = [{"value": v, "label": L} for v in ("dat_dai", "hon_nhan", "khac")]
@@ -717,3 +717,22 @@ def test_dates_and_times_take_ascii_digits_only(digits: str) -> None:
     assert sorted((e.path, e.code) for e in errors) == [("luc", "format"), ("ngay", "format")]
     assert all("calendar" not in e.message for e in errors)
     assert rfc3339_ns(f"{digits}-01-01T08:00:00+07:00") is None
+
+
+def test_a_repeat_group_with_no_maximum_of_its_own_holds_at_most_10000_items() -> None:
+    """A 10 MiB body holds millions of `{}`: a group with no `max` of its own is capped, and
+    its items are not read past the cap (a test audit found the cap untested)."""
+    form = parse_definition(
+        {
+            "form_id": "danh_sach",
+            "title": L,
+            "fields": [field("nguoi", "repeat", fields=[field("ten", "text")])],
+        }
+    )
+    validate = compile_form(form, 1)
+    data, errors = validate({"nguoi": [{"ten": "An"}] * MAX_ITEMS}, creating=True)
+    assert errors == [] and len(data["nguoi"]) == MAX_ITEMS
+    # past the cap: one error for the group, none for its items (they are not read)
+    items = [{"ten": 5}] * (MAX_ITEMS + 1)
+    _, errors = validate({"nguoi": items}, creating=True)
+    assert [(e.path, e.code) for e in errors] == [("nguoi", "max_items")]
