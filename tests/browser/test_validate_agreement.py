@@ -116,7 +116,8 @@ def test_the_phone_and_the_server_accept_the_same_values(js: Page) -> None:
         """async ([fields, cases]) => {
           const { validate } = await import('/validate.js');
           // the errors at the field given (an edit's way: the others are not sent)
-          const at = (name, e) => e.path === name || e.path.startsWith(name + '.') || e.path.startsWith(name + '[');
+          const at = (name, e) =>
+            e.path === name || e.path.startsWith(name + '.') || e.path.startsWith(name + '[');
           return cases.map(([name, text]) =>
             !validate(fields, { [name]: JSON.parse(text) }).some((e) => at(name, e)));
         }""",
