@@ -94,8 +94,9 @@ def test_rejected_item_is_fixed_and_resent(phones, server) -> None:
     expect(page.locator(f'li[data-id="{old}"] .err')).to_have_text(
         "Máy chủ không có phiên bản biểu mẫu này / The server has no such form version"
     )
-    expect(page.locator(f'li[data-id="{clock}"] .err')).to_contain_text(
-        "Máy chủ từ chối / Server rejected: Sai định dạng / "
+    expect(page.locator(f'li[data-id="{clock}"] .err')).to_have_text(
+        "Máy chủ từ chối / Server rejected: Thời điểm ghi phải theo RFC 3339, có múi giờ"
+        " / expected an RFC 3339 time with offset"
     )
 
 
