@@ -294,7 +294,7 @@ def test_a_stop_that_leaves_writes_in_the_log_says_so(tmp_path: Path) -> None:
 def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
     tmp_path: Path,
 ) -> None:
-    """SIGTERM while a publish derives 60,000 records anew: the server exits after the chunk
+    """SIGTERM while a publish derives 25,000 records anew: the server exits after the chunk
     under way, not after the whole derive (it stayed up, deaf and holding its lock, for
     minutes), and the next start derives the rest."""
     db = tmp_path / "coso.db"
@@ -309,7 +309,7 @@ def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
                        "officer", "01.00070")  # fmt: skip
     rng = random.Random(5)
     pool = [hoa_giai(rng) for _ in range(50)]
-    for _ in range(60):
+    for _ in range(25):
         batch = [
             msgspec.json.encode(submission("hoa_giai", rng.choice(pool), version=fv.latest))
             for _ in range(1000)
