@@ -358,6 +358,18 @@ def test_a_stop_during_a_renaming_publish_is_prompt_and_the_next_start_finishes(
             raise AssertionError("the next start did not derive the rest")
 
 
+def half_sent_push(port: int, token: str) -> socket.socket:
+    """A push whose body is still coming (its sender stopped, or is slow): the connection."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(
+        b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+        b"\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
+        b'Content-Length: 100000\r\n\r\n{"device_id": "may-1", '
+    )
+    time.sleep(0.3)  # read by the server
+    return sock
+
+
 @pytest.mark.parametrize(
     ("sig", "presses", "in_flight"),
     [
@@ -380,13 +392,7 @@ def test_a_stop_is_said_and_clean(tmp_path: Path, sig: int, presses: int, in_fli
     with running_server(db, log) as server:
         slow = None
         if in_flight:  # a push whose body is still coming
-            slow = socket.create_connection(("127.0.0.1", server.port))
-            slow.sendall(
-                b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                b"\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
-                b'Content-Length: 100000\r\n\r\n{"device_id": "may-1", '
-            )
-            time.sleep(0.3)
+            slow = half_sent_push(server.port, token)
         for _ in range(presses):
             server.proc.send_signal(sig)
             # with a push in flight the server waits for it: the second press is one more
@@ -413,13 +419,7 @@ def test_a_stop_waits_for_a_stalled_client_no_longer_than_its_grace(
     db = tmp_path / "coso.db"
     token = cli_add_user(db, "can-bo", "officer", "01.00070")
     with running_server(db, log) as server:
-        stalled = socket.create_connection(("127.0.0.1", server.port))
-        stalled.sendall(
-            b"POST /api/v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-            b"\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
-            b'Content-Length: 100000\r\n\r\n{"device_id": "may-1", '
-        )
-        time.sleep(0.3)
+        stalled = half_sent_push(server.port, token)
         started = time.monotonic()
         server.proc.send_signal(sig)
         assert server.proc.wait(20) == 0
