@@ -208,7 +208,8 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
         # its scheme escaped, it is no absolute form: a path no route has, not a 500 in text
         # (found by a white-box probe: an IndexError in the edge, for anyone, with no token)
         for target in (b"http%3A//x/api/v1/me", b"http:%2F%2Fx/healthz"):
-            answer = _raw(server.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            answer = _raw(server.port, request)
             head, _, body = answer.partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 404"), answer[:200]
             assert b"content-type: application/problem+json" in head.lower()
