@@ -11,7 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 
-from server.api.body import is_msgpack, read_body, respond, wants_msgpack
+from server.api.body import header_list, is_msgpack, read_body, respond, wants_msgpack
 from server.api.deps import CatalogDep
 from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, Cached, body, errors
 from server.auth import admin_only, officer_or_above
@@ -34,7 +34,7 @@ IfNoneMatch = Annotated[
 @get(
     "/forms",
     guards=[officer_or_above],
-    sync_to_thread=False,
+    sync_to_thread=True,  # a publish seen here (catalog.reload) compiles its form
     operation_class=Cached,
     responses={**errors(400), **NOT_MODIFIED},  # 400: an If-None-Match that cannot be read
 )
@@ -46,7 +46,7 @@ def manifest(
     forms = catalog.manifest()
     etag = _etag(request, catalog.etag())
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept"}
-    if _not_modified(if_none_match, etag):
+    if _not_modified(request, etag):
         return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
     return respond(request, FormManifest(forms), headers=headers)
 
@@ -56,18 +56,17 @@ def _etag(request: Request[Any, Any, Any], tag: str) -> str:
     return f'"{tag}-msgpack"' if wants_msgpack(request) else f'"{tag}"'
 
 
-def _not_modified(header: str | None, etag: str) -> bool:
-    """If-None-Match (RFC 9110 13.1.2): `*`, or a list of tags (weak ones compare too)."""
-    header = header or ""
-    if header.strip() == "*":
-        return True
-    return etag in {t.strip().removeprefix("W/") for t in header.split(",")}
+def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
+    """If-None-Match (RFC 9110 13.1.2): `*`, or a list of tags (weak ones compare too), on
+    one line or several (the `if_none_match` parameter documents it, and holds the first)."""
+    tags = {t.strip().removeprefix("W/") for t in header_list(request, "if-none-match").split(",")}
+    return "*" in tags or etag in tags
 
 
 @get(
     "/forms/{form_id:str}/versions/{version:str}",
     guards=[officer_or_above],
-    sync_to_thread=False,
+    sync_to_thread=True,  # a publish seen here (catalog.reload) compiles its form
     operation_class=Cached,
     responses={**errors(400, 404), **NOT_MODIFIED},
 )
@@ -105,7 +104,7 @@ def form_version(
         "Cache-Control": "private, max-age=31536000, immutable",
         "Vary": "Accept",
     }
-    if _not_modified(if_none_match, etag):
+    if _not_modified(request, etag):
         return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
     if wants_msgpack(request):
         return respond(request, msgspec.Raw(fv.docs[number - 1]), headers=headers)

@@ -31,6 +31,7 @@ from server.protocol import (
     MAX_BATCH_ITEMS,
     MAX_BODY_BYTES,
     FieldError,
+    ItemResult,
     PushEnvelope,
     PushResponse,
     RecordPage,
@@ -70,10 +71,12 @@ async def push(
         message = "a device id may not hold control, invisible or bidirectional characters"
         raise Invalid(message, errors=[FieldError("device_id", "control_character", message)])
     user = request.user
-    catalog.reload()
-    results = await run_sync(
-        lambda: sync.push(store, catalog, user, device_id, envelope.submissions, msgpack=msgpack)
-    )
+
+    def stored() -> list[ItemResult]:
+        catalog.reload()  # a publish seen here compiles its form: never on the event loop
+        return sync.push(store, catalog, user, device_id, envelope.submissions, msgpack=msgpack)
+
+    results = await run_sync(stored)
     return respond(request, PushResponse(results, now_iso()))
 
 
