@@ -333,13 +333,19 @@ def _split_json_batch(body: bytes, type_: type[T]) -> T | None:
     return head
 
 
+def header_list(request: Request[Any, Any, Any], name: str) -> str:
+    """A request header sent on several lines, as the one list they make (RFC 9110 5.3):
+    `Accept: a` and `Accept: b` are `Accept: a, b`. "" when it is not sent."""
+    return ", ".join(request.headers.getall(name, []))
+
+
 def msgpack_asked(request: Request[Any, Any, Any]) -> str | None:
     """The MessagePack type to answer with when `Accept` prefers MessagePack to JSON (RFC 9110
     12.5.1), else None: one of its spellings named with a q above 0 and at least JSON's
     (JSON's through `*/*` or `application/*` too), the one with the best q (a tie goes to the
     registered one). A tie with JSON goes to MessagePack, named on purpose;
     `application/msgpack;q=0` means "not that"."""
-    header = request.headers.get("accept", "")
+    header = header_list(request, "accept")
     if "msgpack" not in header.lower():
         return None
     q = qualities(header)

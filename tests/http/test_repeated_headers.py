@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 
 from tests.support import RunningServer, cli_add_user, running_server
@@ -97,3 +98,51 @@ def test_one_line_of_each_still_works(server: tuple[RunningServer, str]) -> None
     headers = [("Content-Type", "application/json"), ("Content-Encoding", "gzip")]
     status, answer = _post(server, "/api/v1/sync/push", headers, gzip.compress(BODY))
     assert status == 200 and answer["results"] == [], answer
+
+
+def _get(
+    server: tuple[RunningServer, str], path: str, headers: list[tuple[str, str]]
+) -> tuple[int, dict[str, str], bytes]:
+    """GET with `headers` as written, each tuple a line of its own; (status, headers, body)."""
+    srv, token = server
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        f"Authorization: Bearer {token}",
+        *(f"{name}: {value}" for name, value in headers),
+    ]
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.sendall("\r\n".join(lines).encode("latin-1") + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, content = answer.partition(b"\r\n\r\n")
+    status, *fields = head.decode("latin-1").split("\r\n")
+    named = dict(f.split(": ", 1) for f in fields)
+    return int(status.split(" ", 2)[1]), {k.lower(): v for k, v in named.items()}, content
+
+
+@pytest.mark.parametrize("path", ["/api/v1/forms", "/api/v1/forms/hoa_giai/versions/1"])
+@pytest.mark.parametrize("second", ["etag", "*"])
+def test_if_none_match_on_two_lines_is_the_list_of_both(
+    server: tuple[RunningServer, str], path: str, second: str
+) -> None:
+    """The first line alone was read: a phone's cached ETag on the second line (a proxy
+    adding its own) got the whole answer again, 200, where one line gave 304."""
+    status, headers, _ = _get(server, path, [])
+    assert status == 200
+    tag = headers["etag"] if second == "etag" else "*"
+    status, headers, body = _get(server, path, [("If-None-Match", '"a"'), ("If-None-Match", tag)])
+    assert (status, body) == (304, b"")
+    status, _, _ = _get(server, path, [("If-None-Match", '"a"'), ("If-None-Match", '"b"')])
+    assert status == 200
+
+
+def test_accept_on_two_lines_is_the_list_of_both(server: tuple[RunningServer, str]) -> None:
+    """`Accept: application/json;q=0.1` then `Accept: application/msgpack` prefers MessagePack,
+    as the one line `application/json;q=0.1, application/msgpack` does."""
+    accept = [("Accept", "application/json;q=0.1"), ("Accept", "application/msgpack")]
+    status, headers, body = _get(server, "/api/v1/forms", accept)
+    assert status == 200 and headers["content-type"].startswith("application/msgpack"), headers
+    assert "hoa_giai" in {f["form_id"] for f in msgspec.msgpack.decode(body)["forms"]}
