@@ -381,8 +381,11 @@ async function formView(id) {
   // settled only with every value in view: not a conflict the phone has half of (edit.js)
   const conflicts = Object.fromEntries((rec?.conflicts ?? []).filter((c) => !c.partial).map((c) => [c.field, c.values]));
   const labels = await oldLabels(d.form_id, def);
+  // conflicts on fields this version removed: settled here too, as an earlier version had them
+  const retired = (await Promise.all(Object.keys(conflicts).filter((n) => !def.fields.some((f) => f.name === n))
+    .map(async (n) => ({ n, f: await knownField(def, n) })))).filter(({ f }) => f).map(({ n, f }) => ({ ...f, name: n }));
   const form = renderForm(def, d.data, {
-    fresh: d.fresh, conflicts, settled: d.settled, device: await db.kv('device_id'), oldLabels: labels,
+    fresh: d.fresh, conflicts, settled: d.settled, device: await db.kv('device_id'), oldLabels: labels, retired,
   });
   // what this tab's form opened with (before a reload, what it opened with then): drafts.onto
   const opened = typed?.opened ?? form.data();
@@ -470,6 +473,20 @@ async function formView(id) {
     waiting ||= Date.now();
     timer = setTimeout(save, Date.now() - waiting > 2000 ? 0 : 400);
     if (state.attempted) check();
+  });
+  // A repeat item removed: the marks of the items after it move up with them (the errors
+  // shown follow the item, not its number), and its own go.
+  form.el.addEventListener('itemremoved', (e) => {
+    const prefix = `${e.detail.path}[`;
+    const moved = [...touched].flatMap((q) => {
+      const m = q.startsWith(prefix) ? /^(\d+)\](.*)$/s.exec(q.slice(prefix.length)) : null;
+      if (!m) return [q];
+      const n = Number(m[1]);
+      if (n === e.detail.index) return [];
+      return [n > e.detail.index ? `${prefix}${n - 1}]${m[2]}` : q];
+    });
+    touched.clear();
+    moved.forEach((q) => touched.add(q));
   });
   form.el.addEventListener('change', (e) => {
     const p = e.target.closest?.('[data-path]')?.dataset.path;

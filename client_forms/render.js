@@ -328,6 +328,8 @@ function repeat(f, value, path, w, ctx) {
             const filled = Object.keys(collect(w.items[i])).length > 0;
             if (filled && !confirm(ask('confirm_remove_item', { n: i + 1 }))) return;
             build(w.items.map((it) => collect(it)).filter((_, j) => j !== i));
+            // first: what the form marks by item number (fields touched) moves with the items
+            list.dispatchEvent(new CustomEvent('itemremoved', { bubbles: true, detail: { path, index: i } }));
             list.dispatchEvent(new Event('change', { bubbles: true }));
           } }, t('remove'))),
         item.els);
@@ -377,23 +379,61 @@ function find(g, path) {
   return w;
 }
 
+// A conflict on a field this version no longer has (removed by a later version; the case
+// keeps its values): no widget shows the field, so its competing values are given to choose
+// from, with the box to settle it with the one chosen. `f` is the field as the version that
+// had it defines it, under the name the case keeps it by.
+function retiredConflict(f, value, ctx) {
+  const values = ctx.conflicts[f.name];
+  const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const name = uid();
+  const settleId = uid();
+  const el = h('fieldset', { class: 'field retired', 'data-path': f.name },
+    h('legend', {}, L(f.label), ' ', h('small', {}, '(', t('old_choice'), ')')),
+    h('div', { class: 'competing' }, t('competing'),
+      values.map((c, i) => h('label', { class: 'opt' },
+        h('input', { type: 'radio', name, value: String(i), checked: same(c.value, value) }),
+        h('span', {}, formatValue(f, c.value, ctx.oldLabels),
+          h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`))))),
+    h('p', { class: 'settle' },
+      h('input', { type: 'checkbox', id: settleId, class: 'settle-box', 'data-field': f.name, checked: !!ctx.settled?.includes(f.name) }),
+      h('label', { for: settleId }, ' ', t('settle'))));
+  // the value chosen; none chosen: the case's as it is
+  const get = () => {
+    const i = el.querySelector(`input[name="${name}"]:checked`)?.value;
+    return i === undefined ? undefined : values[Number(i)].value;
+  };
+  return { f, el, get };
+}
+
 // {el, data(), showErrors(errors) -> count shown, clearErrors()} for definition `def`.
 // opts: {fresh: a new record (required repeats start filled), conflicts: {field: values},
 // settled: fields in conflict the officer settles, device: this phone's device id,
-// oldLabels: {field: {value: label}} from earlier versions}.
+// oldLabels: {field: {value: label}} from earlier versions, retired: the fields in conflict
+// `def` no longer has, as an earlier version defines them (retiredConflict)}.
 export function renderForm(def, data, opts = {}) {
   const ctx = { fresh: !!opts.fresh, conflicts: opts.conflicts, settled: opts.settled, device: opts.device, oldLabels: opts.oldLabels };
   const g = group(def.fields, data ?? {}, '', ctx);
+  const retired = (opts.retired ?? []).filter((f) => ctx.conflicts?.[f.name])
+    .map((f) => retiredConflict(f, data?.[f.name], ctx));
   const general = h('div', { class: 'err general', role: 'alert', hidden: true });
   const all = (ws) => ws.flatMap((w) => [w, ...(w.items ?? []).flatMap((it) => all(it.widgets))]);
   const clearErrors = () => {
     all(g.widgets).forEach((w) => w.showError(''));
     general.hidden = true;
   };
-  const el = h('div', { class: 'fields' }, general, g.els);
+  const el = h('div', { class: 'fields' }, general, g.els, retired.map((r) => r.el));
+  const collected = (keeping) => {
+    const out = collect(g, keeping);
+    for (const r of retired) {
+      const v = r.get();
+      if (v !== undefined) out[r.f.name] = v;
+    }
+    return out;
+  };
   return {
     el,
-    data: (keeping = false) => collect(g, keeping),
+    data: (keeping = false) => collected(keeping),
     // the fields in conflict whose box "settle with the value chosen" is ticked
     settled: () => [...el.querySelectorAll('.settle-box:checked')].map((b) => b.dataset.field),
     clearErrors,

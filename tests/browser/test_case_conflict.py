@@ -5,12 +5,14 @@ phone."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, push_case
+from tests.browser.test_case_edits import open_edit
 
 
 @pytest.mark.browser
@@ -250,3 +252,72 @@ def test_a_settled_conflict_stays_settled_when_its_refused_edit_is_fixed(phones,
     assert after["conflicts"] == []
     assert after["data"]["trang_thai"] == provisional
     assert after["data"]["so_buoi_hoa_giai"] == 2
+
+
+def _form_with(*names: str) -> dict[str, Any]:
+    return {
+        "form_id": "ho_so_xoa",
+        "title": {"vi": "Hồ sơ", "en": "File"},
+        "sync_to_devices": True,
+        "fields": [
+            {"name": n, "type": "text", "label": {"vi": f"Trường {n.upper()}", "en": f"Field {n}"}}
+            for n in names
+        ],
+    }
+
+
+@pytest.mark.browser
+def test_a_conflict_on_a_field_a_later_version_removed_is_settled_on_the_phone(
+    phones, server
+) -> None:
+    """Two officers' values for field B, then a version without B: the case still shows the
+    conflict, which the edit form had no box for (it draws the version's fields), so no phone
+    could settle it (found by a review). It offers B's competing values now, to settle with."""
+    admin = server.add_user("quan-tri", "admin", "")
+    assert server.api(admin, "/forms", _form_with("a", "b"))[0] == 201
+    case_id = push_case(server, {"a": "x", "b": "start"}, "ho_so_xoa", 1)
+    for who, value in (("cb1", "một"), ("cb2", "hai")):
+        edit = {
+            "id": str(uuid.uuid4()),
+            "form_id": "ho_so_xoa",
+            "form_version": 1,
+            "record_id": case_id,
+            "parents": [case_id],
+            "captured_at": "2025-08-16T08:00:00+07:00",
+            "data": {"b": value},
+        }
+        status, _ = server.api(
+            server.add_user(who), "/sync/push", {"device_id": who, "submissions": [edit]}
+        )
+        assert status == 200
+    assert server.api(admin, "/forms", _form_with("a"))[0] == 201
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    _, record = server.api(boss, f"/records/{case_id}")
+    assert [c["field"] for c in record["conflicts"]] == ["b"]
+
+    phone = phones("can-bo-chot")
+    page = phone.page
+    phone.sync()
+    phone.offline()
+    open_edit(phone, case_id)
+    retired = page.locator('fieldset.retired[data-path="b"]')
+    expect(retired.locator("legend")).to_contain_text("Trường B")
+    expect(retired.locator("legend")).to_contain_text(
+        "từ phiên bản trước / from an earlier version"
+    )
+    expect(retired.locator("label.opt")).to_have_count(2)
+    retired.locator("label.opt", has_text="hai").locator("input").check()
+    retired.locator(".settle-box").check()
+    page.reload()  # the choice and the tick are in the draft
+    expect(retired.locator("label.opt", has_text="hai").locator("input")).to_be_checked()
+    expect(retired.locator(".settle-box")).to_be_checked()
+    phone.save()
+    [sent] = phone.outbox()
+    assert sent["resolves"] == ["b"] and sent["data"] == {"b": "hai"}, sent
+    assert sent["form_version"] == 2
+    phone.offline(False)
+    expect_sent(page, 20_000)
+
+    _, record = server.api(boss, f"/records/{case_id}")
+    assert record["conflicts"] == [], record
+    assert record["data"]["b"] == "hai" and record["data"]["a"] == "x"

@@ -114,3 +114,33 @@ def test_an_error_shown_on_leaving_a_field_does_not_lose_the_tap_below(phones, t
         "Không đúng định dạng: 10 hoặc 11 chữ số, bắt đầu bằng 0 (ví dụ 0912345678)"
         " / Wrong format: 10 or 11 digits starting with 0 (e.g. 0912345678)"
     )
+
+
+@pytest.mark.browser
+def test_errors_follow_their_item_when_an_earlier_one_is_removed(phones) -> None:
+    """Before the first Save, a field shows its error once touched. The marks were kept by item
+    number: removing party 1 took the wrong phone number's error off the party that still held
+    it, and put "Required" on the name of the party that moved into the touched place (found
+    by a review)."""
+    phone = phones("can-bo-r4", viewport=(390, 844))
+    page = phone.page
+    phone.offline()
+    phone.new("hoa_giai")
+    add = page.locator('[data-path="cac_ben"] button.secondary', has_text="+")
+    add.click()
+    add.click()
+    expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(4)
+    phone.fill({"cac_ben[0].ho_ten": "Người Một", "cac_ben[1].ho_ten": "Người Hai"})
+    phone.fill({"cac_ben[2].so_dien_thoai": "0912"})
+    bad = phone.field("cac_ben[2].so_dien_thoai").locator(".err")
+    expect(bad).to_be_visible()
+    page.once("dialog", lambda d: d.accept())
+    page.locator('[data-path="cac_ben"] .item-head button').first.click()
+    expect(page.locator('[data-path="cac_ben"] .item')).to_have_count(3)
+    # the party with the bad number is now the second: its error went with it
+    expect(phone.field("cac_ben[1].so_dien_thoai").locator("input")).to_have_value("0912")
+    expect(phone.field("cac_ben[1].so_dien_thoai").locator(".err")).to_be_visible()
+    # and nobody touched its name, nor the number of the party now first
+    expect(phone.field("cac_ben[1].ho_ten").locator(".err")).to_be_hidden()
+    expect(phone.field("cac_ben[0].so_dien_thoai").locator(".err")).to_be_hidden()
+    expect(page.locator('[data-path^="cac_ben["] .err:not([hidden])')).to_have_count(1)
