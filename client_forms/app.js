@@ -418,7 +418,8 @@ async function formView(id) {
   const settling = () => (d.record_id ? form.settled().filter((f) => Object.hasOwn(conflicts, f)) : []);
   const outgoing = (data) => {
     if (!d.record_id) return data;
-    const out = changes(def.fields, data, d.base ?? {});
+    // (a value chosen for a removed field in conflict is a change too, as for a live one)
+    const out = changes([...def.fields, ...form.retired], data, d.base ?? {});
     for (const f of settling()) out[f] = data[f] ?? null;
     return out;
   };

@@ -388,16 +388,17 @@ function retiredConflict(f, value, ctx) {
   const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
   const name = uid();
   const settleId = uid();
+  // laid out as a field in conflict is: its box, then the values to choose from below it
   const el = h('fieldset', { class: 'field retired', 'data-path': f.name },
     h('legend', {}, L(f.label), ' ', h('small', {}, '(', t('old_choice'), ')')),
     h('div', { class: 'competing' }, t('competing'),
-      values.map((c, i) => h('label', { class: 'opt' },
-        h('input', { type: 'radio', name, value: String(i), checked: same(c.value, value) }),
-        h('span', {}, formatValue(f, c.value, ctx.oldLabels),
-          h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`))))),
-    h('p', { class: 'settle' },
-      h('input', { type: 'checkbox', id: settleId, class: 'settle-box', 'data-field': f.name, checked: !!ctx.settled?.includes(f.name) }),
-      h('label', { for: settleId }, ' ', t('settle'))));
+      h('p', { class: 'settle' },
+        h('input', { type: 'checkbox', id: settleId, class: 'settle-box', 'data-field': f.name, checked: !!ctx.settled?.includes(f.name) }),
+        h('label', { for: settleId }, ' ', t('settle')))),
+    values.map((c, i) => h('label', { class: 'opt' },
+      h('input', { type: 'radio', name, value: String(i), checked: same(c.value, value) }),
+      h('span', {}, formatValue(f, c.value, ctx.oldLabels),
+        h('small', {}, ' — ', deviceText(c.device_id, ctx.device), `, ${timeText(c.captured_at)}`)))));
   // the value chosen; none chosen: the case's as it is
   const get = () => {
     const i = el.querySelector(`input[name="${name}"]:checked`)?.value;
@@ -434,6 +435,8 @@ export function renderForm(def, data, opts = {}) {
   return {
     el,
     data: (keeping = false) => collected(keeping),
+    // the removed fields in conflict, as fields (edit.js changes: one chosen is a change)
+    retired: retired.map((r) => r.f),
     // the fields in conflict whose box "settle with the value chosen" is ticked
     settled: () => [...el.querySelectorAll('.settle-box:checked')].map((b) => b.dataset.field),
     clearErrors,

@@ -266,24 +266,28 @@ def _form_with(*names: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("settle", [True, False], ids=["ticked", "chosen"])
 @pytest.mark.browser
 def test_a_conflict_on_a_field_a_later_version_removed_is_settled_on_the_phone(
-    phones, server
+    phones, server, settle
 ) -> None:
     """Two officers' values for field B, then a version without B: the case still shows the
     conflict, which the edit form had no box for (it draws the version's fields), so no phone
-    could settle it (found by a review). It offers B's competing values now, to settle with."""
+    could settle it (found by a review). It offers B's competing values now: the one chosen is
+    sent as a live field's would be, with `resolves` when the box is ticked, and without it
+    as a change (an edit of every head settles the conflict all the same)."""
     admin = server.add_user("quan-tri", "admin", "")
     assert server.api(admin, "/forms", _form_with("a", "b"))[0] == 201
     case_id = push_case(server, {"a": "x", "b": "start"}, "ho_so_xoa", 1)
-    for who, value in (("cb1", "một"), ("cb2", "hai")):
+    # cb2's, the later, is the value the case shows
+    for who, value, hour in (("cb1", "một", "08"), ("cb2", "hai", "09")):
         edit = {
             "id": str(uuid.uuid4()),
             "form_id": "ho_so_xoa",
             "form_version": 1,
             "record_id": case_id,
             "parents": [case_id],
-            "captured_at": "2025-08-16T08:00:00+07:00",
+            "captured_at": f"2025-08-16T{hour}:00:00+07:00",
             "data": {"b": value},
         }
         status, _ = server.api(
@@ -294,6 +298,7 @@ def test_a_conflict_on_a_field_a_later_version_removed_is_settled_on_the_phone(
     boss = server.add_user("giam-sat", "supervisor", "01")
     _, record = server.api(boss, f"/records/{case_id}")
     assert [c["field"] for c in record["conflicts"]] == ["b"]
+    assert record["data"]["b"] == "hai"
 
     phone = phones("can-bo-chot")
     page = phone.page
@@ -306,18 +311,24 @@ def test_a_conflict_on_a_field_a_later_version_removed_is_settled_on_the_phone(
         "từ phiên bản trước / from an earlier version"
     )
     expect(retired.locator("label.opt")).to_have_count(2)
-    retired.locator("label.opt", has_text="hai").locator("input").check()
-    retired.locator(".settle-box").check()
-    page.reload()  # the choice and the tick are in the draft
     expect(retired.locator("label.opt", has_text="hai").locator("input")).to_be_checked()
-    expect(retired.locator(".settle-box")).to_be_checked()
+    # the box as a live field's: beside its label, not a row a stray tap ticks
+    box = retired.locator(".settle-box").bounding_box()
+    assert box is not None and box["width"] < 40, box
+    retired.locator("label.opt", has_text="một").locator("input").check()
+    if settle:
+        retired.locator(".settle-box").check()
+    page.reload()  # the choice and the tick are in the draft
+    expect(retired.locator("label.opt", has_text="một").locator("input")).to_be_checked()
+    expect(retired.locator(".settle-box")).to_be_checked(checked=settle)
     phone.save()
     [sent] = phone.outbox()
-    assert sent["resolves"] == ["b"] and sent["data"] == {"b": "hai"}, sent
+    assert sent["data"] == {"b": "một"}, sent
+    assert sent.get("resolves") == (["b"] if settle else None), sent
     assert sent["form_version"] == 2
     phone.offline(False)
     expect_sent(page, 20_000)
 
     _, record = server.api(boss, f"/records/{case_id}")
     assert record["conflicts"] == [], record
-    assert record["data"]["b"] == "hai" and record["data"]["a"] == "x"
+    assert record["data"]["b"] == "một" and record["data"]["a"] == "x"
