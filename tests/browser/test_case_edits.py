@@ -4,7 +4,7 @@ and a pushed edit becomes the phone's copy of the case even when the pull after 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -200,7 +200,9 @@ def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, serve
     case_id = push_case(server, CASE)
     phone = phones("can-bo-dong-ho", setup=False)
     page = phone.page
-    page.clock.install(time="2030-01-01T03:00:00Z")
+    # years ahead of now, whenever the test runs (a fixed 2030 would be "now" one day)
+    now = datetime.now(UTC).replace(microsecond=0)
+    page.clock.install(time=(now + timedelta(days=1100)).isoformat())
     phone.setup()
     phone.sync()
     # told, as soon as a sync has seen the server's clock
@@ -211,7 +213,7 @@ def test_edits_after_the_clock_is_set_back_still_follow_each_other(phones, serve
     phone.fill({"noi_dung_vu_viec": "Lần 1"})
     phone.save()
     expect(page.locator(".flash")).to_be_visible()
-    page.clock.set_system_time("2026-11-27T05:00:00Z")  # the officer sets the clock right
+    page.clock.set_system_time(now.isoformat())  # the officer sets the clock right
     page.reload()
     expect(page.locator("nav.tabs")).to_be_visible()
     for text in ("Lần 2", "Lần 3"):

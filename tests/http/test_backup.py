@@ -106,10 +106,10 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
     # a clean stop (SIGTERM) before the restore: the store closes, the WAL is folded in
     with running_server(db, log, stop_timeout=20) as srv:
         url = srv.url
-        old_id = httpx.get(f"{url}/healthz").json()["database"]
+        old_id = httpx.get(f"{url}/healthz", timeout=30).json()["database"]
         with Phones(url, token) as phones:
             wait_for(phones, 10 * BATCH)  # the load is on
-            pulled = httpx.get(f"{url}/api/v1/sync/pull?limit=5", headers=auth)
+            pulled = httpx.get(f"{url}/api/v1/sync/pull?limit=5", headers=auth, timeout=30)
             old_cursor = pulled.json()["next"]
             began = time.monotonic()
             out = run_coso("backup", backup, "--db", db)
@@ -145,14 +145,19 @@ def test_a_backup_under_write_load_restores_whole_with_a_new_identity(tmp_path: 
 
     with running_server(db, log, stop_timeout=20) as srv:
         url = srv.url
-        assert httpx.get(f"{url}/healthz").json()["database"] == new_id
-        r = httpx.get(f"{url}/api/v1/sync/pull", params={"since": old_cursor}, headers=auth)
+        assert httpx.get(f"{url}/healthz", timeout=30).json()["database"] == new_id
+        r = httpx.get(
+            f"{url}/api/v1/sync/pull", params={"since": old_cursor}, headers=auth, timeout=30
+        )
         assert assert_problem(r, 409)["code"] == "reset_required"
         seen: set[str] = set()
         since = ""
         while True:  # the client's answer to reset_required: pull again from the start
             page = httpx.get(
-                f"{url}/api/v1/sync/pull", params={"since": since, "limit": 1000}, headers=auth
+                f"{url}/api/v1/sync/pull",
+                params={"since": since, "limit": 1000},
+                headers=auth,
+                timeout=30,
             ).json()
             seen |= {rec["record_id"] for rec in page["records"]}
             since = page["next"]

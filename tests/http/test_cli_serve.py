@@ -113,7 +113,7 @@ def test_restore_refuses_while_the_server_runs(tmp_path: Path) -> None:
     db, backup, log = tmp_path / "coso.db", tmp_path / "backup.db", tmp_path / "serve.log"
     cli_add_user(db, "quan-tri", "admin", "")
     with running_server(db, log) as server:
-        before = httpx.get(f"{server.url}/healthz").json()["database"]
+        before = httpx.get(f"{server.url}/healthz", timeout=30).json()["database"]
         assert coso("backup", backup, "--db", db).returncode == 0  # a backup, while it runs
         refused(
             coso("restore", backup, "--db", db),
@@ -121,13 +121,15 @@ def test_restore_refuses_while_the_server_runs(tmp_path: Path) -> None:
             "hãy dừng máy chủ trước",
         )
         # the server goes on, on the same database
-        assert httpx.get(f"{server.url}/healthz").json()["database"] == before == db_id(db)
+        assert (
+            httpx.get(f"{server.url}/healthz", timeout=30).json()["database"] == before == db_id(db)
+        )
         assert server.proc.poll() is None
     done = coso("restore", backup, "--db", db)  # stopped: the restore goes ahead
     assert done.returncode == 0, done.stderr
     assert db_id(db) != before
     with running_server(db, log) as server:  # and the next server serves the restored one
-        assert httpx.get(f"{server.url}/healthz").json()["database"] == db_id(db)
+        assert httpx.get(f"{server.url}/healthz", timeout=30).json()["database"] == db_id(db)
 
 
 @pytest.mark.slow
@@ -142,9 +144,9 @@ def test_a_second_server_on_the_database_is_refused_and_writes_nothing(tmp_path:
         refused(second, "already running", "đang chạy trên cơ sở dữ liệu này")
         with closing(sqlite3.connect(db)) as conn:
             assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == users == 3
-        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
     with running_server(db, log) as server:  # stopped: the next one starts
-        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
 
 
 @pytest.mark.slow
@@ -198,7 +200,7 @@ def test_what_is_not_http_gets_problem_json_from_the_server_itself(tmp_path: Pat
             assert problem["status"] == 400 and problem["code"] == "bad_request"
             assert " / " in problem["detail"] and problem["type"].startswith("urn:coso:problem:")
             assert int(headers["content-length"]) == len(body)  # one answer, then closed
-        assert httpx.get(f"{server.url}/healthz").status_code == 200  # and it goes on
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200  # and it goes on
         # the absolute form, which a server must accept (RFC 9112 3.2.2): routed by its path
         answer = _raw(
             server.port,
@@ -256,9 +258,10 @@ def test_a_clean_stop_leaves_the_database_file_whole(tmp_path: Path) -> None:
             f"{srv.url}/api/v1/sync/push",
             json={"device_id": "may-1", "submissions": [item]},
             headers=auth,
+            timeout=30,
         )
         assert r.json()["results"][0]["status"] == "accepted", r.text
-        assert httpx.get(f"{srv.url}/api/v1/sync/pull", headers=auth).status_code == 200
+        assert httpx.get(f"{srv.url}/api/v1/sync/pull", headers=auth, timeout=30).status_code == 200
     alone = tmp_path / "alone.db"
     alone.write_bytes(db.read_bytes())  # the file, without its -wal
     with closing(sqlite3.connect(alone)) as conn:
@@ -282,6 +285,7 @@ def test_a_stop_that_leaves_writes_in_the_log_says_so(tmp_path: Path) -> None:
                 f"{srv.url}/api/v1/sync/push",
                 json={"device_id": "may-1", "submissions": [item]},
                 headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
             )
             assert r.json()["results"][0]["status"] == "accepted", r.text
         said = log.read_text("utf-8")
@@ -367,7 +371,10 @@ def half_sent_push(port: int, token: str) -> socket.socket:
         b"\r\nAuthorization: Bearer " + token.encode() + b"\r\n"
         b'Content-Length: 100000\r\n\r\n{"device_id": "may-1", '
     )
-    time.sleep(0.3)  # read by the server
+    time.sleep(0.3)  # read by the server...
+    # ...surely, once it has answered a request sent after it: a stop now finds the push in
+    # flight, not an idle connection (a sleep alone stood in for what the server does)
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
     return sock
 
 

@@ -87,7 +87,7 @@ def test_a_running_server_refuses_a_disabled_token_at_once(tmp_path: Path) -> No
     db, log = tmp_path / "coso.db", tmp_path / "serve.log"
     admin = cli_add_user(db, "quan-tri", "admin", "")
     phone = cli_add_user(db, "lan", "officer", "01.00070")
-    with running_server(db, log) as server, httpx.Client(base_url=server.url) as client:
+    with running_server(db, log) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         assert client.get("/api/v1/me", headers=bearer(phone)).status_code == 200
         out = run_coso("users", "disable", "lan", "--db", db)
         assert "đã khóa / disabled: 2 lan" in out
