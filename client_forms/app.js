@@ -21,6 +21,7 @@ const say = (text) => { flash = { text, shown: false }; };
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
 let caseQuery = ''; // what the officer searches the case list for
+let refilter = () => {}; // the search box's filter of the case list shown
 let pressed = false; // a finger or the mouse is down
 
 // Tapping another control ends the edit of a field (its `change`): an error that then comes or
@@ -728,17 +729,29 @@ async function casesView() {
   const search = records.length > 1 ? h('input', {
     type: 'search', id: 'case-search', value: caseQuery, autocomplete: 'off', enterKeyHint: 'search',
     placeholder: text(pair('search_cases')), 'aria-label': text(pair('search_cases')),
-    oninput: (e) => { caseQuery = e.target.value; filter(list); },
+    oninput: (e) => { caseQuery = e.target.value; refilter(); },
   }) : null;
   if (list) filter(list);
-  // a sync that lands while the officer types a search draws the list again: the typing goes on
+  refilter = () => list && filter(list); // the list shown now, also to a box kept below
+  // A sync that lands while the officer types a search draws the list again, and only the
+  // list: the box she types in stays, whose keyboard may be composing a word (Telex "Nguyeen"
+  // becoming "Nguyễn"): a new box lost the word half-made ("NguyêNguyễn").
   const typing = document.activeElement?.id === 'case-search' ? document.activeElement : null;
-  const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
-  page('#/cases', h('h2', {}, th('cases')), search, list ?? h('p', {}, t('no_cases')), none);
-  if (caret && search) {
-    search.focus({ preventScroll: true });
-    search.setSelectionRange(...caret);
+  const shownList = document.getElementById('case-list');
+  if (typing && search && list && shownList && location.hash === '#/cases') {
+    shownList.replaceWith(list);
+    document.getElementById('no-match')?.replaceWith(none);
+    if (flash && !flash.shown) { // what page() would say above the list
+      const said = h('p', { class: 'flash', role: 'status' }, flash.text);
+      const before = main.querySelector('.flash');
+      if (before) before.replaceWith(said);
+      else main.querySelector('nav.tabs')?.after(said);
+      flash.shown = true;
+    }
+    renderStatus();
+    return;
   }
+  page('#/cases', h('h2', {}, th('cases')), search, list ?? h('p', {}, t('no_cases')), none);
 }
 
 // Every text a case holds, values of repeat items and choices' codes too, for the search.

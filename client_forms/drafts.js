@@ -12,6 +12,14 @@ const BUF = 'coso.typing.';
 
 const stale = (d, s) => s && d.after !== s.id;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+// A draft's value as the form reads it when not keeping a draft (render.js w.get): its texts
+// trimmed, blank ones none. A draft keeps the space typed last; `opened` never has it.
+const plain = (v) => {
+  if (typeof v === 'string') return v.trim() === '' ? undefined : v.trim();
+  if (Array.isArray(v)) return v.map(plain);
+  if (!v || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]).filter(([, x]) => x !== undefined));
+};
 
 // The draft goes on as an update of `s`, what another tab saved it as. `opened`: the data
 // this tab's form opened with; what the officer changed here since goes onto that save, and
@@ -21,7 +29,7 @@ function onto(d, s, opened) {
   if (opened) {
     const data = { ...s.data };
     for (const k of new Set([...Object.keys(d.data ?? {}), ...Object.keys(opened)])) {
-      if (same(d.data?.[k], opened[k])) continue;
+      if (same(plain(d.data?.[k]), opened[k])) continue;
       if (d.data?.[k] === undefined) delete data[k];
       else data[k] = d.data[k];
     }

@@ -48,6 +48,10 @@ function toLocal(rfc) {
   return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
 }
 
+// Format characters nobody sees: zero-width spaces and joiners, direction marks, embeddings
+// and isolates, the word joiner, the BOM.
+const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
 // `asked`: a decimal field's text, which the officer may have typed "1.500" in; never a
 // geopoint's (a coordinate is a decimal, and Locate writes 21.028)
 function parseNumber(s, integer, asked = false) {
@@ -251,10 +255,15 @@ function widget(f, value, path, ctx) {
         : input({ type: 'text', inputMode: digits, autocomplete: 'off' });
       el.value = value ?? '';
       body = el;
-      // Spaces around a value (a pasted phone number, a name) are not part of it.
-      w.get = () => {
-        const v = el.value.trim();
-        return v === '' ? undefined : v.normalize('NFC');
+      // Spaces around a value (a pasted phone number, a name) are not part of it; nor, in a
+      // field with a pattern (a phone number, an ID), the invisible marks a copy from the
+      // contacts or dialler brings (direction marks and isolates, zero-width spaces), which
+      // made a number shown right "wrong". `keeping` (a draft): as typed, the space after the
+      // last word too, which the next word follows (a draft is typed on after a reload).
+      w.get = (keeping) => {
+        const typed = f.pattern && !keeping ? el.value.replace(INVISIBLE, '') : el.value;
+        const v = typed.trim();
+        return v === '' ? undefined : (keeping ? typed : v).normalize('NFC');
       };
     }
   }

@@ -318,3 +318,28 @@ def test_the_case_list_finds_a_case_by_what_it_holds_without_diacritics(phones, 
     search.fill("")
     expect(visible).to_have_count(3)
     expect(page.locator("#no-match")).to_be_hidden()
+
+    # A Vietnamese keyboard (Telex, Gboard) composes a word in the box as it is typed; a sync
+    # that landed mid-word drew a new box, and the word came out "NguyêNguyễn", matching
+    # nothing (found by a probe). The box stays, and the word is whole.
+    ime = page.context.new_cdp_session(page)
+
+    def compose(*steps: str) -> None:
+        for step in steps:
+            ime.send(
+                "Input.imeSetComposition",
+                {"text": step, "selectionStart": len(step), "selectionEnd": len(step)},
+            )
+
+    search.click()
+    page.evaluate("window.typedIn = document.getElementById('case-search')")
+    compose("N", "Ng", "Ngu", "Nguy", "Nguye", "Nguyê")
+    syncs = int(page.locator("body").get_attribute("data-syncs") or 0)
+    page.evaluate("dispatchEvent(new Event('online'))")
+    expect(page.locator("body")).to_have_attribute("data-syncs", str(syncs + 1))
+    compose("Nguyên", "Nguyễn")
+    ime.send("Input.insertText", {"text": "Nguyễn"})
+    expect(page.locator("#case-search")).to_have_value("Nguyễn")
+    assert page.evaluate("window.typedIn === document.getElementById('case-search')")
+    expect(visible).to_have_count(1)
+    expect(visible).to_have_attribute("data-id", cases["Nguyễn Văn Đông"])

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, REPORT, push_case
+from tests.browser.test_offline_entry import HOA_GIAI
 
 TEXT = "Hai thanh niên đi xe máy không biển số, nghi trộm chó, chạy về hướng đê"
 
@@ -285,3 +286,37 @@ def test_a_second_tab_never_undoes_what_the_first_tab_saved(phones, server) -> N
     assert record["conflicts"] == []
     assert record["submissions"][2]["data"] == {"noi_dung_vu_viec": details}
     tab2.close()
+
+
+@pytest.mark.browser
+def test_a_draft_keeps_the_space_and_line_break_typed_last(phones) -> None:
+    """A phone discards a tab in the background (the officer was in Zalo): the draft came back
+    without the space after "Nguyễn" and the line break after the last sentence, and the next
+    word was glued on, "NguyễnVăn An" (found by a probe). A draft keeps text as typed; what is
+    saved and sent is still trimmed."""
+    phone = phones("can-bo-go-tiep")
+    page = phone.page
+    phone.offline()
+    phone.new("hoa_giai")
+    name = phone.field("cac_ben[0].ho_ten").locator("input")
+    name.click()
+    page.keyboard.type("Nguyễn ")
+    story = phone.field("noi_dung_vu_viec").locator("textarea")
+    story.click()
+    page.keyboard.type("Hai hộ tranh chấp lối đi.")
+    page.keyboard.press("Enter")
+    page.reload()
+    expect(page.locator("#entry")).to_be_visible()
+    expect(name).to_have_value("Nguyễn ")
+    expect(story).to_have_value("Hai hộ tranh chấp lối đi.\n")
+    name.press("End")
+    page.keyboard.type("Văn An")
+    story.press("Control+End")
+    page.keyboard.type("Đã mời hòa giải.")
+    phone.fill(
+        {k: v for k, v in HOA_GIAI.items() if k not in ("cac_ben[0].ho_ten", "noi_dung_vu_viec")}
+    )
+    phone.save()
+    [sent] = phone.outbox()
+    assert sent["data"]["cac_ben"][0]["ho_ten"] == "Nguyễn Văn An"
+    assert sent["data"]["noi_dung_vu_viec"] == "Hai hộ tranh chấp lối đi.\nĐã mời hòa giải."

@@ -10,6 +10,7 @@ import yaml
 from playwright.sync_api import expect
 
 from tests.browser.samples import REPORT
+from tests.browser.test_offline_entry import HOA_GIAI
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -137,3 +138,29 @@ def test_a_failed_save_takes_the_officer_to_the_first_error_and_says_it_there(
     expect(page.locator(f'.field[data-path="{path}"]')).not_to_have_class("bad")
     assert page.locator(f'.field[data-path="{path}"]').get_attribute("aria-invalid") is None
     assert control.get_attribute("aria-invalid") is None
+
+
+@pytest.mark.browser
+def test_a_phone_number_copied_with_invisible_marks_is_taken_as_it_shows(phones) -> None:
+    """A number copied from the contacts or the dialler carries direction marks or isolates
+    around it, or zero-width spaces inside: the box showed 0912345678 and said "Wrong format",
+    with nothing the officer could see to fix (found by a probe). The marks are dropped."""
+    phone = phones("can-bo-dan-so")
+    phone.offline()
+    phone.new("hoa_giai")
+    box = phone.field("cac_ben[0].so_dien_thoai")
+    for pasted in (
+        "\u202a0912345678\u202c",
+        "\u20660912345678\u2069",
+        "\u200e0912345678",
+        "0912\u200b345\u200b678",
+        "\ufeff0912345678",
+    ):
+        phone.fill({"cac_ben[0].so_dien_thoai": pasted})
+        expect(box.locator(".err")).to_be_hidden()
+    phone.fill({**HOA_GIAI, "cac_ben[0].so_dien_thoai": "\u202a0912345678\u202c"})
+    phone.save()
+    [sent] = phone.outbox()
+    assert sent["data"]["cac_ben"][0]["so_dien_thoai"] == "0912345678"
+    # a mark in a text with no pattern (a name) is the officer's text, kept as typed
+    assert sent["data"]["cac_ben"][0]["ho_ten"] == HOA_GIAI["cac_ben[0].ho_ten"]

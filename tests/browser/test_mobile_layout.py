@@ -174,3 +174,25 @@ def test_the_waiting_count_shows_offline_at_360(phones) -> None:
         return e.getBoundingClientRect().right > line.right; }"""
     )
     assert not cut, "the waiting count is cut off"
+
+
+@pytest.mark.browser
+def test_large_text_does_not_push_a_tab_off_the_screen(phones) -> None:
+    """Android's large text (its font size setting, or a zoom) at 360 px: the three tabs, each
+    label on one line, no longer fit side by side; the third went past the screen's edge and
+    the page scrolled sideways (found by a probe). It goes under the others, whole."""
+    phone = phones("can-bo-chu-to", viewport=(360, 640))
+    page = phone.page
+    expect(page.locator("nav.tabs")).to_be_visible()
+    # every text 1.5 times its size (measured first: a child inherits its parent's new size)
+    page.evaluate("""() => {
+      const all = [...document.querySelectorAll('*')];
+      const sizes = all.map((el) => parseFloat(getComputedStyle(el).fontSize));
+      all.forEach((el, i) => { el.style.fontSize = `${sizes[i] * 1.5}px`; });
+    }""")
+    result = page.evaluate(MEASURE)
+    assert result["width"] <= 360, f"scrolls sideways ({result['width']} px)"
+    assert result["wrapped"] == [], result["wrapped"]
+    for tab in page.locator("a.tab").all():
+        box = tab.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, box
