@@ -4,7 +4,7 @@
 // second tab on the same draft cannot send it again under the same id: its autosave and its
 // Save carry on as an edit of what the first tab saved.
 import * as db from './db.js';
-import { blank, changes, stateAfter } from './edit.js';
+import { INVISIBLE, blank, changes, stateAfter } from './edit.js';
 
 const SAVED = 'saved_drafts'; // {draft id: {id, record_id, data, at}}
 const KEEP = 200;
@@ -12,10 +12,15 @@ const BUF = 'coso.typing.';
 
 const stale = (d, s) => s && d.after !== s.id;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-// A draft's value as the form reads it when not keeping a draft (render.js w.get): its texts
-// trimmed, blank ones none. A draft keeps the space typed last; `opened` never has it.
+// A value as the form reads it when not keeping a draft (render.js w.get), on either side:
+// texts trimmed, blank ones none, without invisible marks (a pattern field drops them). A
+// draft keeps text as typed, the space typed last and a pasted number's marks too; `opened`
+// has neither.
 const plain = (v) => {
-  if (typeof v === 'string') return v.trim() === '' ? undefined : v.trim();
+  if (typeof v === 'string') {
+    const text = v.replace(INVISIBLE, '').trim();
+    return text === '' ? undefined : text;
+  }
   if (Array.isArray(v)) return v.map(plain);
   if (!v || typeof v !== 'object') return v;
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]).filter(([, x]) => x !== undefined));
@@ -29,7 +34,7 @@ function onto(d, s, opened) {
   if (opened) {
     const data = { ...s.data };
     for (const k of new Set([...Object.keys(d.data ?? {}), ...Object.keys(opened)])) {
-      if (same(plain(d.data?.[k]), opened[k])) continue;
+      if (same(plain(d.data?.[k]), plain(opened[k]))) continue;
       if (d.data?.[k] === undefined) delete data[k];
       else data[k] = d.data[k];
     }

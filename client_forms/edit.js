@@ -11,10 +11,17 @@ export const multiline = (f) => f.max_length > 300 || (!f.max_length && !f.patte
 // ends, and spaces around it are no part of it. Stored text a desk client sent with CRLF or a
 // trailing space was otherwise "changed" by opening it, sent with an edit that never touched
 // it, and put in conflict with a colleague's correction.
+// In a field with a pattern (a phone number, an ID), the invisible marks a copy from the
+// contacts brings are no part of it either (unmarked: INVISIBLE).
 function shownText(f, v) {
   const lines = multiline(f) ? v.replace(/\r\n?/g, '\n') : v.replace(/[\r\n]/g, '');
-  return lines.trim().normalize('NFC');
+  return unmarked(f, lines).trim().normalize('NFC');
 }
+
+// Format characters nobody sees: zero-width spaces and joiners, direction marks, embeddings
+// and isolates, the word joiner, the BOM.
+export const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+export const unmarked = (f, v) => (f?.pattern ? v.replace(INVISIBLE, '') : v);
 
 // One spelling per value: a select_multiple as a set, objects by their known fields, text as
 // the form shows it, no nulls.

@@ -3,7 +3,7 @@
 // get() returns what the officer typed even when it is not valid (a string in a number
 // field, say), so validate() can name the problem instead of it silently vanishing.
 import { DOT_THOUSANDS, INCOMPLETE, L, Lp, ask, bi, errorText, pair, t, text, th, timeText } from './i18n.js';
-import { multiline } from './edit.js';
+import { multiline, unmarked } from './edit.js';
 import { within } from './validate.js';
 
 export function h(tag, attrs = {}, ...kids) {
@@ -47,10 +47,6 @@ function toLocal(rfc) {
   const s = d.getSeconds() ? `:${pad(d.getSeconds())}` : '';
   return `${String(d.getFullYear()).padStart(4, '0')}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}${s}`;
 }
-
-// Format characters nobody sees: zero-width spaces and joiners, direction marks, embeddings
-// and isolates, the word joiner, the BOM.
-const INVISIBLE = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 // `asked`: a decimal field's text, which the officer may have typed "1.500" in; never a
 // geopoint's (a coordinate is a decimal, and Locate writes 21.028)
@@ -261,7 +257,7 @@ function widget(f, value, path, ctx) {
       // made a number shown right "wrong". `keeping` (a draft): as typed, the space after the
       // last word too, which the next word follows (a draft is typed on after a reload).
       w.get = (keeping) => {
-        const typed = f.pattern && !keeping ? el.value.replace(INVISIBLE, '') : el.value;
+        const typed = keeping ? el.value : unmarked(f, el.value);
         const v = typed.trim();
         return v === '' ? undefined : (keeping ? typed : v).normalize('NFC');
       };

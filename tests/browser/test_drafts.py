@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import expect_sent
 from tests.browser.samples import CASE, REPORT, push_case
+from tests.browser.test_case_edits import contact_form
 from tests.browser.test_offline_entry import HOA_GIAI
 
 TEXT = "Hai thanh niên đi xe máy không biển số, nghi trộm chó, chạy về hướng đê"
@@ -320,3 +321,38 @@ def test_a_draft_keeps_the_space_and_line_break_typed_last(phones) -> None:
     [sent] = phone.outbox()
     assert sent["data"]["cac_ben"][0]["ho_ten"] == "Nguyễn Văn An"
     assert sent["data"]["noi_dung_vu_viec"] == "Hai hộ tranh chấp lối đi.\nĐã mời hòa giải."
+
+
+@pytest.mark.browser
+def test_a_second_tab_keeps_the_first_tabs_number_over_a_pasted_one(phones, server) -> None:
+    """A number pasted with direction marks around it, the draft open in two tabs: the first
+    corrects the number and saves, the second adds a note. The draft keeps the marks, the
+    form reads the number without them, so the second tab took its old number for a change
+    and sent it back over the correction (found by a probe). It sends only the note."""
+    admin = server.add_user("quan-tri", "admin", "")
+    assert server.api(admin, "/forms", contact_form(True))[0] == 201
+    phone = phones("can-bo-hai-tab-so")
+    page = phone.page
+    phone.offline()
+    phone.new("lien_he")
+    phone.fill({"ten": "Lê Văn B", "sdt": "\u202a0912345678\u202c"})
+    for _ in range(100):  # the draft saved (a change saves it at once)
+        if phone.js("await db.all('drafts')"):
+            break
+        page.wait_for_timeout(50)
+    tab2 = phone.context.new_page()
+    tab2.goto(page.url)
+    expect(tab2.locator("#entry")).to_be_visible()
+    phone.fill({"sdt": "0987654321"})
+    phone.save()
+    note = tab2.locator('[data-path="ghi_chu"] textarea')
+    note.fill("Ghi chú tab 2")
+    note.dispatch_event("change")
+    expect(tab2.locator("#draft-moved .notice")).to_be_visible()
+    expect(tab2.locator('[data-path="sdt"] input')).to_have_value("0987654321")
+    tab2.locator("#save-btn").click()
+    expect(tab2.locator("#entry")).to_have_count(0)
+    first, second = sorted(phone.outbox(), key=lambda i: i["saved_at"])
+    assert first["data"] == {"ten": "Lê Văn B", "sdt": "0987654321"}
+    assert second["data"] == {"ghi_chu": "Ghi chú tab 2"}
+    tab2.close()
