@@ -117,13 +117,18 @@ async function renderStatus() {
     })) : null,
     h('span', { id: 'st-last' }, t('last_sync', { t: last ? timeText(last) : pair('never') })),
   ];
+  // The bar is drawn anew; a control of it that had the focus (Sync, pressed from the
+  // keyboard) keeps it. Sync is aria-disabled while it runs, not disabled, which would drop it.
+  const focused = bar.contains(document.activeElement) ? document.activeElement.id || 'st-text' : null;
   bar.replaceChildren(
-    h('button', { type: 'button', class: `st-text${barOpen ? ' open' : ''}`, role: 'status', title: text(pair('st_more')),
+    h('button', { type: 'button', id: 'st-text', class: `st-text${barOpen ? ' open' : ''}`, title: text(pair('st_more')),
       'aria-expanded': String(barOpen), onclick: () => { barOpen = !barOpen; renderStatus(); } },
     h('span', { class: 'st-line' }, first), h('span', { class: 'st-line' }, second)),
-    h('button', { id: 'sync-btn', type: 'button', disabled: s.running, onclick: () => sync.online() },
-      th(s.running ? 'syncing' : 'sync')),
+    h('button', { id: 'sync-btn', type: 'button', 'aria-disabled': s.running ? 'true' : null,
+      onclick: () => { if (!sync.status.running) sync.online(); } },
+    th(s.running ? 'syncing' : 'sync')),
   );
+  if (focused) document.getElementById(focused)?.focus({ preventScroll: true });
   const tab = document.querySelector('a[href="#/outbox"] .count');
   if (tab) tab.textContent = box.length ? `(${box.length})` : '';
 }
@@ -132,7 +137,7 @@ async function renderStatus() {
 function nav(current) {
   const tab = (href, key) => {
     const [vi, en] = pair(key);
-    return h('a', { href, class: `tab${current === href ? ' on' : ''}` },
+    return h('a', { href, class: `tab${current === href ? ' on' : ''}`, 'aria-current': current === href ? 'page' : null },
       h('span', {}, vi, key === 'outbox' ? h('span', { class: 'count' }) : null),
       h('span', { class: 'en sub', lang: 'en' }, en));
   };
@@ -149,19 +154,24 @@ function page(current, ...kids) {
 // --- screens ---------------------------------------------------------------------------
 
 async function setupView(problem = '', token = '') {
-  const input = h('input', { id: 'setup-token', type: 'text', autocomplete: 'off', value: token });
+  // a problem is said (an alert), tied to the box, which takes the focus to try again
+  const input = h('input', {
+    id: 'setup-token', type: 'text', autocomplete: 'off', value: token,
+    'aria-invalid': problem ? 'true' : null, 'aria-describedby': problem ? 'setup-error' : null,
+  });
   main.replaceChildren(h('section', { class: 'card' },
     h('h2', {}, th('setup_title')),
     // set up before (its marks in localStorage), its store gone: the browser cleared it
     drafts.wasSetUp() ? h('p', { class: 'notice', id: 'storage-cleared' }, t('storage_cleared')) : null,
     h('p', {}, t('setup_text')),
     h('label', { for: 'setup-token' }, th('setup_input')), input,
-    problem ? h('p', { class: 'err' }, problem) : null,
+    problem ? h('p', { class: 'err', id: 'setup-error', role: 'alert' }, problem) : null,
     h('button', { type: 'button', onclick: () => {
       const v = input.value.trim();
       doSetup(decodeURIComponent(v.match(/token=([^&\s]+)/)?.[1] ?? v));
     } }, t('setup_btn'))));
   bar.replaceChildren();
+  if (problem) input.focus({ preventScroll: true });
 }
 
 // Two officers as the phone names them: with their areas (an officer moved to another
@@ -452,7 +462,9 @@ async function formView(id) {
       if (location.hash === `#/draft/${d.id}`) formView(d.id);
       return;
     }
-    note.replaceChildren(t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
+    // (a polite live region: said when the minute changes, not after every pause in typing)
+    const saved = h('span', {}, t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
+    if (saved.textContent !== note.textContent) note.replaceChildren(...saved.childNodes);
   };
   const check = (scroll = false) => {
     // `q#`: the count of a repeat group (an item added or removed), not the fields inside it
@@ -465,7 +477,8 @@ async function formView(id) {
     const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
     form.showErrors(visible, scroll);
     problems.hidden = !state.attempted || !errs.length;
-    problems.replaceChildren(t('fix_errors', { n: errs.length }));
+    const count = h('span', {}, t('fix_errors', { n: errs.length })); // said when it changes only
+    if (count.textContent !== problems.textContent) problems.replaceChildren(...count.childNodes);
     return errs;
   };
   form.el.addEventListener('input', () => {
@@ -711,7 +724,7 @@ async function casesView() {
     const def = defs[r.form_id];
     return [r.record_id, fold([text(Lp(def?.title)), ...texts(r.data), ...shown(def, now.get(r.record_id), old[r.form_id])].join(' '))];
   }));
-  const none = h('p', { id: 'no-match', hidden: true }, t('no_match'));
+  const none = h('p', { id: 'no-match', role: 'status', hidden: true }, t('no_match'));
   const filter = (list) => {
     const words = fold(caseQuery).split(/\s+/).filter(Boolean);
     let visible = 0;
@@ -808,9 +821,30 @@ async function route() {
   if (!token) return setupView();
   const [, name, arg] = location.hash.match(/^#\/(\w+)\/?(.*)$/) ?? [];
   const views = { new: newDraft, draft: formView, fix: fixItem, outbox: outboxView, cases: casesView, case: caseView, edit: editRecord };
+  // what had the focus in the screen drawn anew (a sync landing), found again after it
+  const was = main.contains(document.activeElement) ? document.activeElement : null;
+  const again = was?.id ? `#${CSS.escape(was.id)}` : was?.getAttribute('href') ? `[href="${CSS.escape(was.getAttribute('href'))}"]` : null;
+  const moved = location.hash !== drawn;
+  drawn = location.hash;
   await (views[name] ?? homeView)(decodeURIComponent(arg ?? ''));
   window.scrollTo(0, 0);
+  // A screen reader or a keyboard is never left on the page's body: on a new screen its
+  // heading takes the focus (and the tab's title says which screen it is); on the same screen
+  // drawn anew, the control that had it, if it is still there.
+  const heading = main.querySelector('h2');
+  const en = heading?.querySelector('[lang="en"]');
+  const vi = en ? heading.textContent.replace(en.textContent, '').trim() : heading?.textContent;
+  document.title = heading ? `${en ? `${vi} / ${en.textContent.trim()}` : vi} — coso` : TITLE;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const back = !moved && again && main.querySelector(again);
+  if (back) back.focus({ preventScroll: true });
+  else if (moved && heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
 }
+const TITLE = document.title;
+let drawn = null; // the screen (hash) route() drew last
 
 async function boot() {
   addEventListener('hashchange', () => {

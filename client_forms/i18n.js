@@ -129,6 +129,7 @@ const S = {
   choose: ['— Chọn —', '— Choose —'],
   add: ['+ Thêm mục', '+ Add item'],
   remove: ['Xóa mục', 'Remove item'],
+  remove_n: ['Xóa mục {n}', 'Remove item {n}'], // its name, for a screen reader
   item: ['Mục {n}', 'Item {n}'],
   locate: ['Lấy vị trí hiện tại', 'Use my location'],
   locating: ['Đang lấy vị trí…', 'Getting location…'],

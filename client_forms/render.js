@@ -163,7 +163,11 @@ function widget(f, value, path, ctx) {
     }
   };
   const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => {
-    err.replaceChildren(...[msg ?? []].flat());
+    // the same words again (each key typed after a failed Save checks the form anew) leave
+    // the alert as it is: a screen reader said it again at each change
+    const words = h('span', {}, ...[msg ?? []].flat());
+    if (words.textContent === err.textContent && err.hidden === !msg) return;
+    err.replaceChildren(...words.childNodes);
     err.hidden = !msg;
     w.el.classList.toggle('bad', !!msg);
     described(!!msg);
@@ -326,9 +330,10 @@ function repeat(f, value, path, w, ctx) {
       const item = group(f.fields, v ?? {}, `${path}[${i}].`, inner);
       // Sub-fields this version lacks (removed since) go back as they were: the record keeps them.
       item.kept = Object.fromEntries(Object.entries(v ?? {}).filter(([k]) => !item.byName[k]));
-      item.el = h('div', { class: 'item' },
+      // one group a screen reader names "Mục 2 / Item 2", whose Remove says which it takes
+      item.el = h('div', { class: 'item', role: 'group', 'aria-label': text(pair('item', { n: i + 1 })) },
         h('div', { class: 'item-head' }, h('strong', {}, th('item', { n: i + 1 })),
-          h('button', { type: 'button', class: 'link danger', onclick: () => {
+          h('button', { type: 'button', class: 'link danger', 'aria-label': text(pair('remove_n', { n: i + 1 })), onclick: () => {
             // one tap beside the item above took a whole party with it, saved at once
             const filled = Object.keys(collect(w.items[i])).length > 0;
             if (filled && !confirm(ask('confirm_remove_item', { n: i + 1 }))) return;
@@ -446,7 +451,6 @@ export function renderForm(def, data, opts = {}) {
     settled: () => [...el.querySelectorAll('.settle-box:checked')].map((b) => b.dataset.field),
     clearErrors,
     showErrors(errors, scroll = false) {
-      clearErrors();
       const byWidget = new Map();
       const loose = [];
       for (const e of errors) {
@@ -455,8 +459,10 @@ export function renderForm(def, data, opts = {}) {
         if (w) byWidget.set(w, [...(byWidget.get(w) ?? []), words]);
         else loose.push(errorText(e));
       }
-      byWidget.forEach((msgs, w) => w.showError(messages(msgs)));
-      general.replaceChildren(...messages(loose));
+      // each error's words changed only where they change (not cleared and written again)
+      all(g.widgets).forEach((w) => w.showError(byWidget.has(w) ? messages(byWidget.get(w)) : ''));
+      const said = h('span', {}, ...messages(loose));
+      if (said.textContent !== general.textContent) general.replaceChildren(...said.childNodes);
       general.hidden = !loose.length;
       // Only on request (saving): scrolling while the officer taps elsewhere loses the tap.
       // and focus there, so that a screen reader says what is wrong and typing fixes it
