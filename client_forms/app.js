@@ -824,10 +824,12 @@ async function route() {
   // what had the focus in the screen drawn anew (a sync landing), found again after it
   const was = main.contains(document.activeElement) ? document.activeElement : null;
   const again = was?.id ? `#${CSS.escape(was.id)}` : was?.getAttribute('href') ? `[href="${CSS.escape(was.getAttribute('href'))}"]` : null;
+  const first = drawn === null; // the app opening: nobody has touched it yet
   const moved = location.hash !== drawn;
   drawn = location.hash;
   await (views[name] ?? homeView)(decodeURIComponent(arg ?? ''));
-  window.scrollTo(0, 0);
+  // a new screen from its top; the same one drawn anew (a sync landing) where it was read
+  if (moved) window.scrollTo(0, 0);
   // A screen reader or a keyboard is never left on the page's body: on a new screen its
   // heading takes the focus (and the tab's title says which screen it is); on the same screen
   // drawn anew, the control that had it, if it is still there.
@@ -838,7 +840,7 @@ async function route() {
   if (document.activeElement && document.activeElement !== document.body) return;
   const back = !moved && again && main.querySelector(again);
   if (back) back.focus({ preventScroll: true });
-  else if (moved && heading) {
+  else if (moved && heading && !first) {
     heading.tabIndex = -1;
     heading.focus({ preventScroll: true });
   }

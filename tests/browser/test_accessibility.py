@@ -132,3 +132,39 @@ def test_no_match_in_the_case_search_is_said(phones, server) -> None:
     page.locator("#case-search").fill("zzzz")
     expect(page.locator("#no-match")).to_be_visible()
     expect(page.locator("#no-match")).to_have_attribute("role", "status")
+
+
+@pytest.mark.browser
+def test_touch_users_see_no_ring_a_busy_sync_looks_busy_and_a_sync_keeps_the_place(
+    phones, server
+) -> None:
+    """What the focus work must not cost an officer who taps (regression probe): the app
+    opening drew the focus ring around the screen's heading, a running Sync looked ready, and
+    (older) a sync landing threw the officer back to the top of the list being read."""
+    from tests.browser.samples import CASE, push_case
+
+    for i in range(12):
+        push_case(server, {**CASE, "noi_dung_vu_viec": f"Vụ số {i} " + "chữ " * 30})
+    phone = phones("can-bo-cham", has_touch=True, is_mobile=True)
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator("#case-list li")).to_have_count(12)
+    ring = page.evaluate("""() => {
+      const s = getComputedStyle(document.activeElement);
+      return [document.activeElement.tagName, s.outlineStyle, s.boxShadow];
+    }""")
+    assert ring[1:] == ["none", "none"], ring
+    page.evaluate("window.scrollTo(0, 1500)")
+    before = page.evaluate("window.scrollY")
+    assert before > 500
+    # (a tap the page does not scroll for, as Playwright's click would)
+    page.evaluate("window.shownList = document.getElementById('case-list')")
+    page.evaluate("document.getElementById('sync-btn').click()")
+    for _ in range(200):  # until the list is drawn anew
+        if not page.evaluate("window.shownList.isConnected"):
+            break
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(100)  # (and the rest of route() after it)
+    assert page.evaluate("window.scrollY") == before
+    page.evaluate("document.getElementById('sync-btn').setAttribute('aria-disabled', 'true')")
+    assert page.evaluate("getComputedStyle(document.getElementById('sync-btn')).opacity") == "0.6"
