@@ -812,7 +812,25 @@ async function removedData(def, data, old) {
 
 // --- routing ---------------------------------------------------------------------------
 
-async function route() {
+// One screen is drawn at a time. A view awaits the store, so two drawings at once could end
+// in the wrong order: a sync landing on a case began to draw it again, the officer's tap on
+// Cases drew the list, and the case, finished last, covered the list she was reading. A call
+// while one draws waits for it, then draws the screen of that moment; calls that wait
+// together are one drawing.
+let drawing = Promise.resolve();
+let waiting = null;
+function route() {
+  if (waiting) return waiting;
+  const next = drawing.then(() => {
+    waiting = null;
+    return draw();
+  });
+  waiting = next;
+  drawing = next.catch(() => {});
+  return next;
+}
+
+async function draw() {
   if (leave) await leave().catch(() => {});
   leave = null;
   if (takeToken()) return;
@@ -846,7 +864,7 @@ async function route() {
   }
 }
 const TITLE = document.title;
-let drawn = null; // the screen (hash) route() drew last
+let drawn = null; // the screen (hash) drawn last
 
 async function boot() {
   addEventListener('hashchange', () => {

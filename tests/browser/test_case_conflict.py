@@ -332,3 +332,45 @@ def test_a_conflict_on_a_field_a_later_version_removed_is_settled_on_the_phone(
     _, record = server.api(boss, f"/records/{case_id}")
     assert record["conflicts"] == [], record
     assert record["data"]["b"] == "một" and record["data"]["a"] == "x"
+
+
+# The phone's store made slow for one kind of read: a case read (`get` on `records`) completes
+# `ms` later, as on a phone whose flash storage is busy. Patched in the page, under the app.
+SLOW_CASE_READS = """(ms) => {
+  const complete = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, 'oncomplete');
+  Object.defineProperty(IDBTransaction.prototype, 'oncomplete', {
+    configurable: true,
+    get() { return complete.get.call(this); },
+    set(fn) {
+      complete.set.call(this, fn && ((e) => (this.slow ? setTimeout(() => fn.call(this, e), this.slow) : fn.call(this, e))));
+    },
+  });
+  const get = IDBObjectStore.prototype.get;
+  IDBObjectStore.prototype.get = function (key) {
+    if (this.name === 'records') this.transaction.slow = ms;
+    return get.call(this, key);
+  };
+}"""
+
+
+@pytest.mark.browser
+def test_a_screen_finished_late_never_covers_the_one_opened_after_it(phones, server) -> None:
+    """A screen begun first (a sync landing on a case draws it again) and finished last covered
+    the list the officer had opened meanwhile; she tapped a case that was not there."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-cham")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+
+    page.evaluate(SLOW_CASE_READS, 800)
+    page.evaluate(f"location.hash = '#/case/{case_id}'")  # its screen waits on the slow read
+    page.wait_for_timeout(200)
+    page.evaluate("location.hash = '#/cases'")  # the officer goes back to the list
+    page.wait_for_timeout(1_500)  # the case's read has long completed
+    assert page.evaluate("location.hash") == "#/cases"
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    expect(page.locator(f'a[href="#/edit/{case_id}"]')).to_have_count(0)
+    expect(page.locator("h2")).to_contain_text("Hồ sơ theo dõi")
+    page.locator(f'#case-list a[data-id="{case_id}"]').click()
+    expect(page.locator(f'a[href="#/edit/{case_id}"]')).to_be_visible()
