@@ -342,7 +342,8 @@ SLOW_CASE_READS = """(ms) => {
     configurable: true,
     get() { return complete.get.call(this); },
     set(fn) {
-      complete.set.call(this, fn && ((e) => (this.slow ? setTimeout(() => fn.call(this, e), this.slow) : fn.call(this, e))));
+      const late = (e) => setTimeout(() => fn.call(this, e), this.slow);
+      complete.set.call(this, fn && ((e) => (this.slow ? late(e) : fn.call(this, e))));
     },
   });
   const get = IDBObjectStore.prototype.get;
