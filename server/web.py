@@ -56,13 +56,17 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return b", ".join(values) if values else None
 
 
+def none_match(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match list names `etag`: `*`, or one of its tags by the weak
+    comparison (RFC 9110 13.1.2), a weak tag (`W/"..."`) matching its strong twin."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag.strip().removeprefix("W/") in tags
+
+
 def _matches(if_none_match: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether If-None-Match names the response's ETag (weak comparison, RFC 9110 13.1.2)."""
+    """Whether If-None-Match names the response's ETag."""
     etag = _header(headers, b"etag")
-    if etag is None:
-        return False
-    tags = {t.strip().removeprefix(b"W/") for t in if_none_match.split(b",")}
-    return b"*" in tags or etag.strip().removeprefix(b"W/") in tags
+    return etag is not None and none_match(if_none_match.decode("latin-1"), etag.decode("latin-1"))
 
 
 class FailedAuthLimiter:

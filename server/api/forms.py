@@ -19,6 +19,7 @@ from server.errors import Invalid, Malformed, NotFound
 from server.form_source import DefinitionError, read_source
 from server.forms import FormDef, parse_definition
 from server.protocol import MAX_FORM_BYTES, FieldError, FormManifest, PublishResult
+from server.web import none_match
 
 VERSION_RE = re.compile(r"[1-9][0-9]{0,8}\Z")  # ASCII digits, no leading zero
 NOT_MODIFIED = {304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")}
@@ -59,8 +60,7 @@ def _etag(request: Request[Any, Any, Any], tag: str) -> str:
 def _not_modified(request: Request[Any, Any, Any], etag: str) -> bool:
     """If-None-Match (RFC 9110 13.1.2): `*`, or a list of tags (weak ones compare too), on
     one line or several (the `if_none_match` parameter documents it, and holds the first)."""
-    tags = {t.strip().removeprefix("W/") for t in header_list(request, "if-none-match").split(",")}
-    return "*" in tags or etag in tags
+    return none_match(header_list(request, "if-none-match"), etag)
 
 
 @get(
