@@ -6,7 +6,7 @@ import * as db from './db.js';
 import * as drafts from './drafts.js';
 import { applied, blank, changes, localCase, rebased, recordUnder, underNames } from './edit.js';
 import { L, Lp, ask, pair, t, text, th, timeText } from './i18n.js';
-import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, summary } from './render.js';
+import { describeError, deviceText, formatValue, h, nowRfc3339, renderData, renderForm, reword, summary } from './render.js';
 import * as sync from './sync.js';
 import { uuid7 } from './uuid7.js';
 import { validate } from './validate.js';
@@ -145,10 +145,21 @@ function nav(current) {
 }
 
 function page(current, ...kids) {
-  const flashEl = flash ? h('p', { class: 'flash', role: 'status' }, flash.text) : null;
-  main.replaceChildren(...[nav(current), flashEl, ...kids].flat().filter((k) => k != null && k !== false));
-  if (flash) flash.shown = true;
+  main.replaceChildren(...[nav(current), flashed(), ...kids].flat().filter((k) => k != null && k !== false));
   renderStatus();
+}
+
+// The flash: what the officer's last action did, above the screen, a status said once. The
+// first time it is put in empty and given its words a moment later: a live region put in
+// with its words already in it is not said by every screen reader. A screen drawn again (a
+// sync landing) has it with its words at once, and says nothing.
+function flashed() {
+  if (!flash) return null;
+  const words = flash.text;
+  const el = h('p', { class: 'flash', role: 'status' }, flash.shown ? words : null);
+  if (!flash.shown) setTimeout(() => el.isConnected && !el.hasChildNodes() && el.append(...[words].flat()), 100);
+  flash.shown = true;
+  return el;
 }
 
 // --- screens ---------------------------------------------------------------------------
@@ -463,8 +474,7 @@ async function formView(id) {
       return;
     }
     // (a polite live region: said when the minute changes, not after every pause in typing)
-    const saved = h('span', {}, t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
-    if (saved.textContent !== note.textContent) note.replaceChildren(...saved.childNodes);
+    reword(note, t('draft_saved', { t: timeText(d.updated_at).slice(0, 5) }));
   };
   const check = (scroll = false) => {
     // `q#`: the count of a repeat group (an item added or removed), not the fields inside it
@@ -477,8 +487,7 @@ async function formView(id) {
     const visible = state.attempted ? errs : errs.filter((e) => [...touched].some((q) => under(e.path, q)));
     form.showErrors(visible, scroll);
     problems.hidden = !state.attempted || !errs.length;
-    const count = h('span', {}, t('fix_errors', { n: errs.length })); // said when it changes only
-    if (count.textContent !== problems.textContent) problems.replaceChildren(...count.childNodes);
+    reword(problems, t('fix_errors', { n: errs.length })); // said when it changes only
     return errs;
   };
   form.el.addEventListener('input', () => {
@@ -755,11 +764,10 @@ async function casesView() {
     shownList.replaceWith(list);
     document.getElementById('no-match')?.replaceWith(none);
     if (flash && !flash.shown) { // what page() would say above the list
-      const said = h('p', { class: 'flash', role: 'status' }, flash.text);
+      const said = flashed();
       const before = main.querySelector('.flash');
       if (before) before.replaceWith(said);
       else main.querySelector('nav.tabs')?.after(said);
-      flash.shown = true;
     }
     renderStatus();
     return;

@@ -18,6 +18,16 @@ export function h(tag, attrs = {}, ...kids) {
   return el;
 }
 
+// `el` given the words of `kids`, only if they differ from those it holds: an alert or a live
+// region written again with the same words is said again by a screen reader (each key typed
+// after a failed Save checks the form anew). Whether it was written.
+export function reword(el, ...kids) {
+  const words = h('span', {}, ...kids);
+  if (words.textContent === el.textContent) return false;
+  el.replaceChildren(...words.childNodes);
+  return true;
+}
+
 let seq = 0;
 const uid = () => `w${++seq}`;
 const pad = (n) => String(n).padStart(2, '0');
@@ -163,11 +173,8 @@ function widget(f, value, path, ctx) {
     }
   };
   const w = { f, legacy: choices.some((c) => c.old), showError: (msg) => {
-    // the same words again (each key typed after a failed Save checks the form anew) leave
-    // the alert as it is: a screen reader said it again at each change
-    const words = h('span', {}, ...[msg ?? []].flat());
-    if (words.textContent === err.textContent && err.hidden === !msg) return;
-    err.replaceChildren(...words.childNodes);
+    // the same words again leave the alert as it is (reword)
+    if (!reword(err, ...[msg ?? []].flat()) && err.hidden === !msg) return;
     err.hidden = !msg;
     w.el.classList.toggle('bad', !!msg);
     described(!!msg);
@@ -461,8 +468,7 @@ export function renderForm(def, data, opts = {}) {
       }
       // each error's words changed only where they change (not cleared and written again)
       all(g.widgets).forEach((w) => w.showError(byWidget.has(w) ? messages(byWidget.get(w)) : ''));
-      const said = h('span', {}, ...messages(loose));
-      if (said.textContent !== general.textContent) general.replaceChildren(...said.childNodes);
+      reword(general, ...messages(loose));
       general.hidden = !loose.length;
       // Only on request (saving): scrolling while the officer taps elsewhere loses the tap.
       // and focus there, so that a screen reader says what is wrong and typing fixes it

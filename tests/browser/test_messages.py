@@ -85,6 +85,34 @@ def test_saved_stays_through_the_sync_it_starts_and_goes_when_the_officer_moves(
 
 
 @pytest.mark.browser
+def test_saved_is_said_once_by_a_screen_reader(phones, server) -> None:
+    """The flash "Đã lưu / Saved" is a status (a live region). Put in with its words already in
+    it, not every screen reader says it; put in empty and given them a moment later, it is
+    said. A screen drawn again by a sync landing has it with its words at once: said once."""
+    phone = phones("can-bo-doc")
+    page = phone.page
+    phone.offline()
+    phone.new("nam_tinh_hinh")
+    phone.fill(REPORT)
+    page.evaluate(
+        """() => { window.flashes = [];
+        new MutationObserver((changes) => { for (const c of changes) for (const n of c.addedNodes)
+            if (n.classList?.contains('flash')) window.flashes.push(n.textContent); })
+          .observe(document.querySelector('main'), { childList: true, subtree: true }); }"""
+    )
+    phone.save()
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    expect(page.locator(".flash")).to_have_attribute("role", "status")
+    assert page.evaluate("window.flashes") == [""]
+    phone.offline(False)
+    phone.sync()
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    flashes = page.evaluate("window.flashes")
+    assert flashes[0] == "" and len(flashes) > 1
+    assert all("Đã lưu" in said for said in flashes[1:])
+
+
+@pytest.mark.browser
 def test_a_failed_save_takes_the_officer_to_the_first_error_and_says_it_there(
     phones, server
 ) -> None:
