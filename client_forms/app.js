@@ -470,7 +470,8 @@ async function formView(id) {
       // changed here), unless the officer is leaving the form
       closed = true;
       leave = null;
-      if (location.hash === `#/draft/${d.id}`) formView(d.id);
+      const here = `#/draft/${d.id}`;
+      route(() => location.hash === here && !leave);
       return;
     }
     // (a polite live region: said when the minute changes, not after every pause in typing)
@@ -543,6 +544,7 @@ async function formView(id) {
     clearTimeout(timer);
     closed = true;
     leave = null;
+    const here = location.hash;
     d.data = form.data();
     const resolves = settling();
     const item = await drafts.submit(d, (d) => {
@@ -569,7 +571,10 @@ async function formView(id) {
     });
     if (item === false) return;
     say(t(item ? 'saved' : 'no_changes'));
-    go(d.record_id ? `#/case/${d.record_id}` : '#/');
+    // to the case (or the forms) from the form; an officer who has moved on while it was
+    // written stays where she is, told there
+    if (location.hash === here) go(d.record_id ? `#/case/${d.record_id}` : '#/');
+    else route(listed);
     if (item && navigator.onLine) sync.syncNow();
   };
 
@@ -658,27 +663,43 @@ async function caseCopy(formId, was) {
 // A rejected item the officer gives up (sent twice by mistake, say): gone only when confirmed.
 // The edits held behind it are not: they go again without it, under new ids, as the
 // confirmation says.
+const discarding = new Set(); // the outbox items being discarded now
 async function discardItem(gone, shown) {
+  const { id } = gone;
+  if (discarding.has(id)) return; // Discard tapped again while it runs
   const held = (box) => box.filter((i) => i.status === 'held');
   const n = rebased(gone, held(shown), null, () => '').length; // as the list shows them
   if (!confirm(n ? ask(gone.record_id ? 'confirm_discard_held' : 'confirm_discard_held_new', { n }) : ask('confirm_discard'))) return;
-  const { id } = gone;
-  const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
-  const next = rebased(gone, held(await db.all('outbox')), rec, uuid7);
-  drafts.unbuffer(id);
-  const copy = await caseCopy(gone.form_id, null);
-  await db.tx(['outbox', 'drafts', 'records'], (st) => {
-    st('outbox').delete(id);
-    st('drafts').delete(id); // its fix, if one was started
-    if (!gone.record_id) st('records').delete(id); // a case it made, never sent: gone with it
-    for (const [old, item] of next) {
-      st('outbox').delete(old);
-      st('outbox').put(item);
-      copy(st('records'), item); // the first of them, when it now makes the case
-    }
-  });
+  discarding.add(id);
+  let next;
+  try {
+    const rec = gone.record_id ? await db.get('records', gone.record_id) : null;
+    next = rebased(gone, held(await db.all('outbox')), rec, uuid7);
+    const copy = await caseCopy(gone.form_id, null);
+    // The held items go again under new ids: once only, so only while the item discarded is
+    // still there, read in the transaction that removes it (another tab may have discarded it).
+    const done = await db.tx(['outbox', 'drafts', 'records'], (st, out) => {
+      const there = st('outbox').get(id);
+      there.onsuccess = () => {
+        if (!there.result) return;
+        out.discarded = true;
+        st('outbox').delete(id);
+        st('drafts').delete(id); // its fix, if one was started
+        if (!gone.record_id) st('records').delete(id); // a case it made, never sent: gone with it
+        for (const [old, item] of next) {
+          st('outbox').delete(old);
+          st('outbox').put(item);
+          copy(st('records'), item); // the first of them, when it now makes the case
+        }
+      };
+    });
+    if (!done.discarded) return;
+    drafts.unbuffer(id);
+  } finally {
+    discarding.delete(id);
+  }
   say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'));
-  route();
+  route(listed);
   if (next.length && navigator.onLine) sync.syncNow();
 }
 
@@ -823,20 +844,31 @@ async function removedData(def, data, old) {
 // One screen is drawn at a time. A view awaits the store, so two drawings at once could end
 // in the wrong order: a sync landing on a case began to draw it again, the officer's tap on
 // Cases drew the list, and the case, finished last, covered the list she was reading. A call
-// while one draws waits for it, then draws the screen of that moment; calls that wait
-// together are one drawing.
+// while one draws waits for its turn, then draws the screen of that moment; calls that wait
+// together are one drawing. `wanted`, asked at its turn, says whether the screen of that
+// moment is still to be drawn: a redraw asked for the screen she was on is not one of a form
+// she has opened since (`listed`), which would be closed under her and, blank, deleted.
+// Moving to a screen (the hash changed) always draws.
 let drawing = Promise.resolve();
-let waiting = null;
-function route() {
-  if (waiting) return waiting;
-  const next = drawing.then(() => {
+let waiting = null; // the drawing whose turn has not come: {wanted, done}
+function route(wanted = () => true) {
+  if (waiting) {
+    const before = waiting.wanted;
+    waiting.wanted = () => before() || wanted();
+    return waiting.done;
+  }
+  const next = { wanted };
+  next.done = drawing.then(() => {
     waiting = null;
-    return draw();
+    return next.wanted() ? draw() : undefined;
   });
   waiting = next;
-  drawing = next.catch(() => {});
-  return next;
+  drawing = next.done.catch(() => {});
+  return next.done;
 }
+// The screen now is a list or a case, drawn again when what it shows changed (a sync landed,
+// an item was discarded): never an open form, nor one whose drawing has begun.
+const listed = () => !leave && !/^#\/(new|fix|edit|draft)\b/.test(location.hash);
 
 async function draw() {
   if (leave) await leave().catch(() => {});
@@ -891,7 +923,7 @@ async function boot() {
     // Finished syncs, counted for anyone watching (the browser tests).
     if (!sync.status.running) document.body.dataset.syncs = Number(document.body.dataset.syncs ?? 0) + 1;
     // Lists refresh when a sync lands; an open form is never redrawn under the officer.
-    if (!sync.status.running && !leave && !/^#\/(new|fix|edit)/.test(location.hash)) route();
+    if (!sync.status.running) route(listed);
   });
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   // Asked at every start until the browser grants it (Chrome does for an app on the home

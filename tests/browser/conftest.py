@@ -124,6 +124,38 @@ def pushed_body(request: Any) -> Any:
     return json.loads(body)
 
 
+# The phone's store made slow, as on a phone whose flash storage is busy: a transaction that
+# makes one of `ops` ("get", "getAll", "put", "delete") on `store` completes `ms` later, until
+# `slow_store(page, None)`. Patched in the page, under the app; races are then played in order.
+SLOW_STORE = """(slow) => {
+  window.slowStore = slow;
+  if (window.slowPatched) return;
+  window.slowPatched = true;
+  const complete = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, 'oncomplete');
+  Object.defineProperty(IDBTransaction.prototype, 'oncomplete', {
+    configurable: true,
+    get() { return complete.get.call(this); },
+    set(fn) {
+      const late = (e) => setTimeout(() => fn.call(this, e), this.slow);
+      complete.set.call(this, fn && ((e) => (this.slow ? late(e) : fn.call(this, e))));
+    },
+  });
+  for (const op of ['get', 'getAll', 'put', 'delete']) {
+    const real = IDBObjectStore.prototype[op];
+    IDBObjectStore.prototype[op] = function (...args) {
+      const s = window.slowStore;
+      if (s && this.name === s.store && s.ops.includes(op)) this.transaction.slow = s.ms;
+      return real.apply(this, args);
+    };
+  }
+}"""
+
+
+def slow_store(page: Page, store: str | None, ops: tuple[str, ...] = (), ms: int = 0) -> None:
+    """See SLOW_STORE; `store=None` makes the store fast again."""
+    page.evaluate(SLOW_STORE, store and {"store": store, "ops": list(ops), "ms": ms})
+
+
 def expect_sent(page: Page, timeout: float | None = None) -> None:
     """Wait until the status bar says the outbox is empty: everything saved has gone out."""
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0", timeout=timeout)

@@ -1,0 +1,127 @@
+"""What the app draws when the phone's store is slow and the officer does not wait: a screen
+finished late never covers the one she opened after it, a sync landing never closes or
+redraws a form she is opening, Discard tapped twice discards once, and a save she walked away
+from does not pull her back (found by probes; each race is played in order by slowing one
+kind of request to the phone's store, see conftest.SLOW_STORE)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import expect_sent, slow_store
+from tests.browser.samples import CASE, push_case
+from tests.browser.test_case_edits import open_edit
+from tests.browser.test_held_edits import AGREED, two_edits_the_first_refused
+
+
+def press_sync(page) -> int:
+    """Press Sync (as a tap: a click from Playwright scrolls to the sticky bar); the count of
+    finished syncs that its end makes."""
+    expect(page.locator("#sync-btn:not([aria-disabled='true'])")).to_have_count(1, timeout=20_000)
+    done = int(page.evaluate("document.body.dataset.syncs ?? 0")) + 1
+    page.evaluate("document.getElementById('sync-btn').click()")
+    return done
+
+
+@pytest.mark.browser
+def test_a_screen_finished_late_never_covers_the_one_opened_after_it(phones, server) -> None:
+    """A screen begun first (a sync landing on a case draws it again) and finished last covered
+    the list the officer had opened meanwhile; she tapped a case that was not there."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-cham")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+
+    slow_store(page, "records", ("get",), 800)
+    page.evaluate(f"location.hash = '#/case/{case_id}'")  # its screen waits on the slow read
+    page.wait_for_timeout(200)
+    page.evaluate("location.hash = '#/cases'")  # the officer goes back to the list
+    page.wait_for_timeout(1_500)  # the case's read has long completed
+    assert page.evaluate("location.hash") == "#/cases"
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    expect(page.locator(f'a[href="#/edit/{case_id}"]')).to_have_count(0)
+    expect(page.locator("h2")).to_contain_text("Hồ sơ theo dõi")
+    page.locator(f'#case-list a[data-id="{case_id}"]').click()
+    expect(page.locator(f'a[href="#/edit/{case_id}"]')).to_be_visible()
+
+
+@pytest.mark.browser
+def test_a_sync_landing_while_a_form_opens_leaves_it_open(phones) -> None:
+    """A sync that landed while a form was being drawn waited its turn, then drew the screen
+    again: it closed the form just opened, deleted its blank draft and showed the forms."""
+    phone = phones("can-bo-mo-mau")
+    page = phone.page
+    form = page.locator("#form-list a").first.get_attribute("href")
+    slow_store(page, "drafts", ("get",), 3_000)  # the form's first read
+    page.locator(f'#form-list a[href="{form}"]').click()
+    page.wait_for_timeout(300)
+    landed = press_sync(page)
+    expect(page.locator(f'body[data-syncs="{landed}"]')).to_have_count(1, timeout=20_000)
+    assert not page.locator("#entry").count(), "the sync landed after the form was drawn"
+    expect(page.locator("#entry")).to_be_visible()
+    page.evaluate("window.opened = document.getElementById('entry')")
+    page.wait_for_timeout(1_500)  # anything asked for meanwhile has been drawn
+    slow_store(page, None)
+    assert page.evaluate("location.hash").startswith("#/draft/")
+    assert page.evaluate("document.getElementById('entry') === window.opened"), "drawn again"
+    assert len(phone.js("await db.all('drafts')")) == 1
+
+
+@pytest.mark.browser
+def test_discard_tapped_twice_sends_the_held_edit_once(phones, server) -> None:
+    """The screen slow to change, the officer tapped Discard again: each tap put the edit held
+    behind the refused one back under a new id, and the case got two heads for one edit."""
+    phone, case_id, first, _ = two_edits_the_first_refused(phones, server, "can-bo-bo-hai-lan")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/outbox")
+    discard = page.locator(f'li[data-id="{first["id"]}"] button.discard')
+    expect(discard).to_be_visible()
+    page.on("dialog", lambda d: d.accept())
+    slow_store(page, "outbox", ("getAll",), 1_500)
+    discard.click()
+    page.wait_for_timeout(300)
+    discard.click()  # nothing seemed to happen
+    page.wait_for_timeout(2_000)
+    slow_store(page, None)
+    expect_sent(page, 20_000)
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    for _ in range(100):
+        record = server.api(boss, f"/records/{case_id}")[1]
+        if "ket_qua" in record["data"]:
+            break
+        page.wait_for_timeout(200)
+    assert record["data"]["ket_qua"] == AGREED
+    assert len(record["heads"]) == 1, record["heads"]
+    assert record["conflicts"] == []
+    # the held edit as first sent (kept by the server, waiting for its refused parent for
+    # ever) and the one sent again without it: not a third
+    agreed = [s["id"] for s in record["submissions"] if s["data"].get("ket_qua") == AGREED]
+    assert len(agreed) == 2, agreed
+
+
+@pytest.mark.browser
+def test_a_save_the_officer_walked_away_from_leaves_her_where_she_went(phones, server) -> None:
+    """Save written slowly, the officer opened the forms meanwhile; the save's end took her back
+    to the case. It now says "Saved" where she is."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-di-tiep")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    slow_store(page, "outbox", ("put",), 1_500)
+    page.locator("#save-btn").click()
+    page.wait_for_timeout(300)
+    page.locator('a.tab[href="#/"]').click()
+    expect(page.locator("#form-list")).to_be_visible()
+    page.wait_for_timeout(2_500)  # the save has been written
+    slow_store(page, None)
+    assert page.evaluate("location.hash") == "#/"
+    expect(page.locator("#form-list")).to_be_visible()
+    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    [sent] = phone.outbox()
+    assert sent["data"] == {"so_buoi_hoa_giai": 3}
