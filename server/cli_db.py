@@ -130,10 +130,19 @@ def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
     path = Path(db).resolve()
     lock = path.with_name(path.name + ".lock")
     made = not lock.exists()  # a command refused leaves no lock file it made
-    with lock.open("a") as f:
+    new = not path.exists()  # ...nor a database (an empty file, which SQLite starts from)
+    with lock.open("a") as f, contextlib.ExitStack() as held:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # ...and the database file itself, which a hard link (another name, so another
+            # lock file) or a lock file deleted by a clean-up would not stop. flock is not
+            # SQLite's fcntl lock: the two never meet. Held open until the store is closed.
+            # (a server's new database made empty here to be locked; a restore makes its own)
+            if not (restoring and new):
+                fcntl.flock(held.enter_context(path.open("ab")), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
+            if made:  # ours (a hard link's own name): the server running holds the other
+                lock.unlink(missing_ok=True)
             if restoring:
                 message = (
                     f"a coso server is running on {db}: stop the server first"
@@ -150,4 +159,7 @@ def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
         except click.ClickException:
             if made:  # still held: no one else took it meanwhile
                 lock.unlink(missing_ok=True)
+            wal = path.with_name(path.name + "-wal")
+            if new and path.exists() and not path.stat().st_size and not wal.exists():
+                path.unlink()
             raise

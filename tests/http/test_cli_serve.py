@@ -5,6 +5,7 @@ database under a running server."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import socket
@@ -146,6 +147,28 @@ def test_a_second_server_on_the_database_is_refused_and_writes_nothing(tmp_path:
             assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == users == 3
         assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
     with running_server(db, log) as server:  # stopped: the next one starts
+        assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize("how", ["hard_link", "lock_file_deleted"])
+def test_a_second_server_is_refused_by_another_name_or_without_the_lock_file(
+    tmp_path: Path, how: str
+) -> None:
+    """The lock file is named after the database: a hard link to it (another name) or a clean-up
+    that deleted the lock file let a second server start beside the first, on the same file,
+    and each checkpointed over what the other had acknowledged (found by a probe: 1,500 of
+    3,000 records pushed through both were lost)."""
+    db, log = tmp_path / "coso.db", tmp_path / "serve.log"
+    with running_server(db, log) as server:
+        other = db
+        if how == "hard_link":
+            other = tmp_path / "cung-tep.db"
+            os.link(db, other)
+        else:
+            (tmp_path / "coso.db.lock").unlink()
+        second = coso("serve", "--db", other, "--port", str(free_port()))
+        refused(second, "already running", "đang chạy trên cơ sở dữ liệu này")
+        assert not (tmp_path / "cung-tep.db.lock").exists()  # a refused start leaves none
         assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
 
 
