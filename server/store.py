@@ -75,6 +75,22 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+# A page of records ends, with more to come, once its documents hold this much (one record at
+# least): text fields may hold 100,000 characters each, so 1000 records may be gigabytes.
+PAGE_BYTES = 4 * 1024 * 1024
+
+
+def page_end(rows: Sequence[RecordRow], limit: int, max_bytes: int) -> int:
+    """How many of `rows` make a page: `limit` at most, and none after those whose documents
+    hold `max_bytes` (one at least, however large)."""
+    size = 0
+    for i, row in enumerate(rows[:limit]):
+        if size >= max_bytes:
+            return i
+        size += len(row.doc)
+    return min(len(rows), limit)
+
+
 class Store:
     """A coso database. `Store(":memory:")` for tests, a file path for everything else."""
 
@@ -301,9 +317,13 @@ class Store:
         form_ids: Sequence[str] | None = None,
         conflicts_only: bool = False,
         below: bool = True,
+        max_bytes: int | None = None,
     ) -> list[RecordRow]:
         """Records in `area` (and below it, unless not `below`) changed after `since`, oldest
-        change first.
+        change first: `limit` of them at most, and with `max_bytes`, no more once the documents
+        read hold that many (`page_end` cuts the page there), but for one past them that says
+        there are more. A field with no length limit holds 100,000 characters: a thousand
+        such records were gigabytes read at once.
 
         Two ways, by how many changes of the area come after `since`. Few (a phone of a quiet
         commune, a province with little data): the area's own, by `records_area_seq`, sorted,
@@ -330,7 +350,14 @@ class Store:
             else:  # `+area`: never by the area's index, which would sort all the area's rows
                 sql = f"SELECT {columns} FROM records WHERE {matching('+area')} "
                 sql += "ORDER BY change_seq LIMIT ?"
-            return [RecordRow(*r) for r in conn.execute(sql, args)]
+            rows: list[RecordRow] = []
+            size = 0
+            for r in conn.execute(sql, args):
+                rows.append(RecordRow(*r))
+                if max_bytes is not None and size >= max_bytes:
+                    break  # one past a page full (page_end)
+                size += len(r[5])
+            return rows
 
     @staticmethod
     def _area_is_quicker(conn: sqlite3.Connection, since: int, area: str) -> bool:
@@ -349,15 +376,21 @@ class Store:
         )
         return int(conn.execute(sql, [since, *params]).fetchone()[0]) < FEW_CHANGES
 
-    def iter_records(self, form_id: str, area: str, batch: int = 1000) -> Iterator[RecordRow]:
-        """Every record of a form in an area, in change order, a page at a time."""
-        since = 0
+    def iter_records(
+        self, form_id: str, area: str, since: int = 0, batch: int = 1000
+    ) -> Iterator[RecordRow]:
+        """Every record of a form in an area changed after `since`, in change order, a page
+        at a time (of `batch` records, or fewer that hold PAGE_BYTES). A record changed while
+        this runs comes again, newer, later."""
         while True:
-            page = self.records_page(area=area, since=since, limit=batch, form_ids=[form_id])
-            yield from page
-            if len(page) < batch:
+            rows = self.records_page(
+                area=area, since=since, limit=batch + 1, form_ids=[form_id], max_bytes=PAGE_BYTES
+            )
+            end = page_end(rows, batch, PAGE_BYTES)
+            yield from rows[:end]
+            if len(rows) <= end:
                 return
-            since = page[-1].change_seq
+            since = rows[end - 1].change_seq
 
     def meta(self, key: str) -> str | None:
         with self.read() as conn:

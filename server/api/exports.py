@@ -30,14 +30,8 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving
 
 def records_since(store: Store, form_id: str, area: str, since: int) -> Iterator[str]:
     """The stored documents of a form's records in `area` changed after `since`, in change
-    order, a page at a time. A record changed while this runs comes again, newer, later."""
-    while True:
-        page = store.records_page(area=area, since=since, limit=PAGE, form_ids=[form_id])
-        for row in page:
-            yield row.doc
-        if len(page) < PAGE:
-            return
-        since = page[-1].change_seq
+    order, a page at a time (Store.iter_records)."""
+    return (row.doc for row in store.iter_records(form_id, area, since, PAGE))
 
 
 def _started(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:

@@ -26,6 +26,7 @@ from server.protocol import (
     StoredSubmission,
 )
 from server.resolve import resolve as resolve_record
+from server.store import PAGE_BYTES, page_end
 from server.store_schema import RecordRow
 
 
@@ -41,7 +42,8 @@ def page_response(
     """A page of stored record documents, sent without re-parsing them. `rows` were read
     `limit + 1` at most: one past the page says whether there is more (a page exactly full
     said `more`, and the client asked for an empty one); `next` is after the last one sent."""
-    more, rows = len(rows) > limit, rows[:limit]
+    end = page_end(rows, limit, PAGE_BYTES)
+    more, rows = len(rows) > end, rows[:end]
     last = rows[-1].change_seq if rows else start
     page = _RawPage([msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), more)
     return respond(request, page)
@@ -91,6 +93,7 @@ def _page(
         limit=limit + 1,  # one past the page: is there more?
         form_ids=form_ids,
         conflicts_only=conflicts_only,
+        max_bytes=PAGE_BYTES,
     )
     return page_response(request, store, rows, start, limit)
 

@@ -37,6 +37,7 @@ from server.protocol import (
     RecordPage,
 )
 from server.split import split_deep_batch
+from server.store import PAGE_BYTES
 
 
 @post(
@@ -159,5 +160,6 @@ def pull(
         limit=limit + 1,  # one past the page: is there more? (page_response)
         form_ids=catalog.device_forms(),
         below=user.role != "officer",  # an officer's records are its own area's (areas.reaches)
+        max_bytes=PAGE_BYTES,
     )
     return page_response(request, store, rows, start, limit)

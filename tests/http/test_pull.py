@@ -409,3 +409,58 @@ def test_an_export_area_outside_the_callers_is_forbidden(api: Api) -> None:
     # inside the caller's area, and a prefix of the case's area, but not above it
     r = api.client.get(url, params={"area": "01.0007"}, headers=api.auth("supervisor"))
     assert len(r.text.splitlines()) == 1
+
+
+# --- pages of large records --------------------------------------------------------------
+
+NOTES = {
+    "form_id": "ghi_chep_dai",
+    "title": {"vi": "Ghi chép dài", "en": "Long notes"},
+    "sync_to_devices": True,
+    "fields": [
+        {"name": "noi_dung", "type": "text", "label": {"vi": "Nội dung", "en": "Content"}},
+        {"name": "phu", "type": "text", "label": {"vi": "Phụ", "en": "More"}},
+    ],
+}
+
+
+def test_a_page_of_large_records_ends_at_its_byte_budget_and_misses_none(api: Api) -> None:
+    """A text field with no length limit holds 100,000 characters: a page of `limit=1000`
+    such records was read, held and sent whole, gigabytes for a few supervisors at once
+    (found by a probe). A page ends once its documents hold PAGE_BYTES, with `more`; paging
+    on still brings every record once, on /records, /sync/pull and in an export."""
+    from server.store import PAGE_BYTES
+
+    r = api.client.post("/api/v1/forms", json=NOTES, headers=api.auth("admin"))
+    assert r.status_code == 201, r.text
+    text = "Nguyễn Văn An đã trình bày. " * 3_500  # ~100,000 characters, a field's most
+    big = 2 * len(text)
+    n = PAGE_BYTES // big + 3  # more than a page holds
+    ids = set()
+    for i in range(n):
+        item = submission("ghi_chep_dai", {"noi_dung": text, "phu": text[i:]}, version=1)
+        (result,) = api.push("officer", [item])
+        assert result["status"] == "accepted", result
+        ids.add(item["id"])
+    small = new_case(api, "officer", 99)  # after them: one more page to reach
+
+    for path, params in ((RECORDS, {"form_id": "ghi_chep_dai"}), (PULL, {})):
+        seen: list[str] = []
+        for page in pages(api, "supervisor", path, 1000, **params):
+            docs = [json.dumps(rec, ensure_ascii=False) for rec in page["records"]]
+            assert docs, "every page holds one record at least"
+            assert sum(map(len, docs)) < PAGE_BYTES + 2 * big  # one record over, at most
+            seen += [rec["record_id"] for rec in page["records"]]
+        wanted = ids | ({small} if path == PULL else set())
+        assert len(seen) == len(set(seen)) and set(seen) == wanted, path
+    first = api.client.get(
+        RECORDS, params={"form_id": "ghi_chep_dai", "limit": 1000}, headers=api.auth("supervisor")
+    ).json()
+    assert first["more"] and len(first["records"]) < n
+
+    r = api.client.get(
+        "/api/v1/forms/ghi_chep_dai/export?format=jsonl", headers=api.auth("supervisor")
+    )
+    assert r.status_code == 200
+    exported = [json.loads(line)["record_id"] for line in r.text.splitlines()]
+    assert sorted(exported) == sorted(ids)
