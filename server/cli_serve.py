@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import fcntl
 import logging
 import os
 import resource
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from logging.handlers import QueueHandler
 from pathlib import Path
 from types import FrameType
@@ -390,16 +392,16 @@ def backup(file: Path, db: str) -> None:
     # half-way (a reboot, `timeout`, SIGKILL) left a full-size FILE that was no backup, found
     # out only when it was needed. A FILE.part left so is taken over by the next one.
     part = file.with_name(file.name + ".part")
-    leftovers = (part, Path(f"{part}-journal"))
-    refuse_database_files((file, *leftovers), db)  # removed or replaced below
-    for leftover in leftovers:
-        leftover.unlink(missing_ok=True)
-    with open_store(db) as store:
+    journal = Path(f"{part}-journal")
+    refuse_database_files((file, part, journal), db)  # removed or replaced below
+    with open_store(db) as store, _writing(part, file) as fd:
+        journal.unlink(missing_ok=True)
+        os.ftruncate(fd, 0)  # a FILE.part left by a backup killed half-way
         try:
             store.backup(part)
             os.replace(part, file)
         except BaseException as exc:
-            for leftover in leftovers:
+            for leftover in (part, journal):
                 leftover.unlink(missing_ok=True)
             if disk_full(exc):
                 raise click.ClickException(
@@ -408,6 +410,26 @@ def backup(file: Path, db: str) -> None:
                 ) from exc
             raise
     click.echo(f"backup written / đã sao lưu: {file}")
+
+
+@contextlib.contextmanager
+def _writing(part: Path, file: Path) -> Iterator[int]:
+    """FILE.part, held by this backup alone (flock) while it writes it: two backups to one
+    FILE at once (a cron job's and an operator's) wrote one FILE.part together and both
+    failed, with "disk I/O error". The second is told another is writing."""
+    fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o666)  # as SQLite makes a file
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(part).st_ino != os.fstat(fd).st_ino:  # renamed by the other meanwhile
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            raise click.ClickException(
+                f"another backup is writing {file} now / một lệnh sao lưu khác đang ghi {file}"
+            ) from None
+        yield fd
+    finally:
+        os.close(fd)
 
 
 @click.command()

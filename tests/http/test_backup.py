@@ -8,6 +8,7 @@ cursor handed out before gets 409 `reset_required`, and pulling from the start w
 
 from __future__ import annotations
 
+import fcntl
 import random
 import sqlite3
 import subprocess
@@ -207,6 +208,53 @@ def test_a_backup_killed_half_way_leaves_no_file_that_looks_whole(
     with closing(sqlite3.connect(target)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM ballast").fetchone() == (200,)
+
+
+def test_a_backup_to_a_file_another_backup_is_writing_is_refused_and_spoils_nothing(
+    live: Path, tmp_path: Path
+) -> None:
+    """Two backups to one FILE at once (a cron job's and an operator's) wrote one FILE.part
+    together: both failed, with "disk I/O error" and "attempt to write a readonly database"
+    (found by a probe). The second is told another backup is writing it."""
+    target = tmp_path / "nightly.db"
+    part = tmp_path / "nightly.db.part"
+    with part.open("ab") as held:  # a backup writing it now
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write(b"half a backup")
+        held.flush()
+        result = run("backup", target, "--db", live)
+        assert result.exit_code == 1
+        assert "another backup is writing" in result.output
+        assert "một lệnh sao lưu khác đang ghi" in result.output
+        assert part.read_bytes() == b"half a backup" and not target.exists()
+
+    # Started together, they make one whole backup, whichever writes it; neither fails
+    # with a database error.
+    with closing(sqlite3.connect(live)) as conn:  # a database a backup takes a moment to copy
+        conn.execute("CREATE TABLE ballast (x BLOB)")
+        conn.executemany("INSERT INTO ballast VALUES (randomblob(100000))", [()] * 200)
+        conn.commit()
+    part.unlink()
+    for _ in range(3):
+        procs = [
+            subprocess.Popen(
+                [*coso_command(), "backup", str(target), "--db", str(live)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        said = [p.communicate(timeout=120) for p in procs]
+        codes = [p.returncode for p in procs]
+        assert 0 in codes, said
+        for (_, err), code in zip(said, codes, strict=True):
+            assert code == 0 or "another backup is writing" in err or "exists" in err, err
+        with closing(sqlite3.connect(target)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert conn.execute("SELECT count(*) FROM ballast").fetchone() == (200,)
+        assert not part.exists()
+        target.unlink()
 
 
 def test_restore_refuses_what_is_not_a_coso_backup(live: Path, tmp_path: Path) -> None:
