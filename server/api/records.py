@@ -80,10 +80,10 @@ def _page(
     """A page of the caller's records after the cursor `since`; a `form_id` never published
     is a 404, and so is an empty one (`?form_id=`, a client's filter left blank), which had
     silently widened the list to every form."""
+    catalog.reload()  # a version published meanwhile: its records are derived from here on
     start = cursor.start(store, since)
     form_ids = None
     if form_id is not None:
-        catalog.reload()
         if catalog.get(form_id) is None:
             raise unknown_form(form_id)
         form_ids = [form_id]
@@ -106,9 +106,13 @@ def _page(
     responses=errors(400, 403, 404),
 )
 def record(
-    request: Request[Any, Any, Any], store: StoreDep, record_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    store: StoreDep,
+    catalog: CatalogDep,
+    record_id: FromPath[str],
 ) -> Response[RecordDetail]:
     """One record with every submission stored for it (pending ones too)."""
+    catalog.reload()  # as _page
     with store.snapshot():  # the record and its submissions as of one moment
         row = store.record(record_id.lower())
         if row is None:

@@ -132,11 +132,15 @@ def test_the_server_finishes_a_renaming_publish_when_it_starts(
             assert "to_hoa_giai" in doc(store, item["id"])["data"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/forms", "/api/v1/records", "/api/v1/records/{id}", "/api/v1/conflicts"]
+)
 def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     """`coso forms publish` is killed half-way while the server runs: the server sees the new
-    version at its next request and derives the rest, without a restart."""
+    version at its next request and derives the rest, without a restart; a supervisor's who
+    only reads records too (which kept the old names until a phone synced)."""
     db = tmp_path / "coso.db"
     store, _, _, items = setup(db, 4)
     store.close()
@@ -151,7 +155,8 @@ def test_a_running_server_finishes_a_renaming_publish_stopped_elsewhere(
             cli_store.close()
         assert doc(served, items[0]["id"])["form_version"] == LATEST  # nothing derived yet
         token = add_user(served, "sup", "supervisor", "01")[1]
-        r = client.get("/api/v1/forms", headers={"Authorization": f"Bearer {token}"})
+        asked = path.format(id=items[0]["id"])
+        r = client.get(asked, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
