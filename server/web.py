@@ -47,6 +47,8 @@ COMMON = [
 ]
 
 
+# In the scope of a HEAD request, which the app's handlers see as a GET (see edge).
+HEAD_KEY = "coso.head"
 BODY_HEADERS = (b"content-length", b"content-type", b"content-encoding", b"content-range")
 
 
@@ -213,8 +215,9 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
         path: str = http["path"]
         method: str = http["method"]
         # HEAD is GET without the body: the same status and headers (ETag, Content-Length),
-        # from the same handler. The server below us still sees HEAD in its own scope.
-        inner = {**http, "method": "GET"} if method == "HEAD" else http
+        # from the same handler. The server below us still sees HEAD in its own scope, and
+        # a handler that would make a body at some cost first can tell (HEAD_KEY).
+        inner = {**http, "method": "GET", HEAD_KEY: True} if method == "HEAD" else http
         headers_in = list(http.get("headers", []))
         if any(k.lower() == b"accept-encoding" for k, _ in headers_in):
             inner = {**inner, "headers": _accept_encoding(headers_in)}

@@ -20,6 +20,7 @@ from server.catalog import renames_now
 from server.errors import Malformed, unknown_form
 from server.protocol import FieldError
 from server.store import Store
+from server.web import HEAD_KEY
 
 PAGE = 1000
 # the `since` of the next export, for one that takes only what changed after this one
@@ -32,6 +33,10 @@ def records_since(store: Store, form_id: str, area: str, since: int) -> Iterator
     """The stored documents of a form's records in `area` changed after `since`, in change
     order, a page at a time (Store.iter_records)."""
     return (row.doc for row in store.iter_records(form_id, area, since, PAGE))
+
+
+def _nothing() -> Generator[bytes, None, None]:
+    yield from ()
 
 
 def _started(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
@@ -111,8 +116,12 @@ def export_form(
     )
     # The first chunk made before the answer starts: an XLSX is built whole first, and what
     # fails then (no room for its temporary file) is answered as an error (503 disk_full),
-    # not as a 200 cut short.
-    chunks = _started(chunks)
+    # not as a 200 cut short. A HEAD has the headers only, and builds nothing.
+    if request.scope.get(HEAD_KEY):
+        chunks.close()
+        chunks = _nothing()
+    else:
+        chunks = _started(chunks)
     day = datetime.now(VIETNAM).strftime("%Y%m%d")  # the day where the file is read
     filename = f"{form_id}_{scope or 'all'}_{day}.{format}"
     return Stream(
