@@ -36,11 +36,13 @@ _USAGE_VI = (
 
 
 def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
-    """A malformed command line said in Vietnamese beside click's English (ours already are)."""
+    """A malformed command line said in Vietnamese beside click's English. Ours already are,
+    but for the English words click puts before them ("Invalid value for USER: ...")."""
     message = exc.format_message()
-    if " / " in message:
+    vi = next((v for en, v in _USAGE_VI if message.startswith(en)), None)
+    if vi is None and " / " in message:
         return exc
-    vi = next((v for en, v in _USAGE_VI if message.startswith(en)), "Câu lệnh không đúng")
+    vi = vi or "Câu lệnh không đúng"
     return click.UsageError(f"{vi} / {message}", ctx=exc.ctx)
 
 
@@ -77,6 +79,13 @@ class Coso(click.Group):
             raise click.ClickException(f"database error / lỗi cơ sở dữ liệu: {exc}") from exc
 
 
+def _named(out: Path | None) -> Path | None:
+    """`--out ''` (a variable left empty in a script) is no file: click reads it as `.`."""
+    if out == Path():
+        raise click.BadParameter("the file name is empty / tên tệp trống", param_hint="'--out'")
+    return out
+
+
 @click.group(cls=Coso, commands=[serve, users, forms, backup, restore])
 def main() -> None:
     """coso — máy chủ đồng bộ dữ liệu công tác cơ sở / sync server for grassroots work."""
@@ -107,6 +116,7 @@ def _keep_mode(target: Path, part: Path) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda ctx, param, out: _named(out),
     help="Tệp (mặc định: đầu ra chuẩn) / File (default: standard output).",
 )
 @click.option(

@@ -207,6 +207,10 @@ def _convert_fields(
                 inner = _convert_fields(nested, f"{here}.fields", errors, depth + 1)
         if isinstance(item, dict):
             item = _known(item, Field, here, errors)
+            # a whole number written as one (`max_length: 1000.0`), as `min: 1.0` is 1
+            whole = item.get("max_length")
+            if isinstance(whole, float) and whole.is_integer():
+                item["max_length"] = int(whole)
             for key in ("label", "hint"):
                 if isinstance(item.get(key), dict):
                     item[key] = _known(item[key], Label, f"{here}.{key}", errors)

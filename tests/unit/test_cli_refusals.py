@@ -400,6 +400,8 @@ def test_users_disable_refuses_an_unknown_user(live: Path, user: str) -> None:
         result = run("users", command, user, "--db", live)
         assert result.exit_code == 2
         refused(result, "no user has the id or name", "không có người dùng nào")
+        # click's own words before ours too (they were English only)
+        assert "Error: Giá trị không hợp lệ / Invalid value for USER: " in result.output
     assert disabled_and_audit(live) == before
 
 
@@ -413,6 +415,8 @@ def test_users_disable_refuses_an_unknown_user(live: Path, user: str) -> None:
         (["export", "f", "--format", "pdf"], "Giá trị không hợp lệ", "'pdf' is not one of"),
         (["areas", "search", "a", "b"], "Thừa tham số", "unexpected extra argument (b)"),
         (["users", "list", "--db"], "Câu lệnh không đúng", "'--db' requires an argument"),
+        # a variable left empty in a script: it was written to `.` ("Is a directory")
+        (["export", "f", "--out", ""], "Giá trị không hợp lệ", "the file name is empty"),
     ],
 )
 def test_a_malformed_command_line_is_said_in_both_languages(

@@ -749,6 +749,7 @@ def test_explicit_defaults_do_not_change_the_hash() -> None:
         lambda d: d["fields"][1].update(min=1.0),
         lambda d: d["fields"][2].update(min=0.0, max=3.0),
         lambda d: d["fields"][3]["fields"][0].update(previous_names=[], max=5.0),
+        lambda d: d["fields"][4].update(max_length=1000.0),  # was 422 "Expected `int | null`"
     ],
 )
 def test_spellings_of_the_same_definition_have_the_same_hash(respell: Any) -> None:
@@ -758,6 +759,7 @@ def test_spellings_of_the_same_definition_have_the_same_hash(respell: Any) -> No
         field("so", "decimal", min=1, max=10),
         field("chon", "select_multiple", choices=CHOICES, min=0, max=3),
         field("nhom", "repeat", fields=[field("n", "integer", max=5)]),
+        field("ghi_chu", max_length=1000),
     )
     respelled = copy.deepcopy(source)
     respell(respelled)
