@@ -17,7 +17,9 @@ let leave = null; // flushes the open form's draft before the screen changes
 // A message for the next screen ({text, shown}): it stays while syncs redraw that screen
 // ("Saved" went with the redraw of the sync the save started) and goes when the officer moves.
 let flash = null;
-const say = (text) => { flash = { text, shown: false }; };
+// `at`: the screen it is said on, when the officer may have left it before it could be
+// (it goes with her to no other)
+const say = (text, at = null) => { flash = { text, shown: false, at }; };
 let pending = null; // a setup token that met no network, tried again when the network returns
 let barOpen = false; // the status bar's second line in full
 let caseQuery = ''; // what the officer searches the case list for
@@ -149,17 +151,25 @@ function page(current, ...kids) {
   renderStatus();
 }
 
-// The flash: what the officer's last action did, above the screen, a status said once. The
-// first time it is put in empty and given its words a moment later: a live region put in
-// with its words already in it is not said by every screen reader. A screen drawn again (a
-// sync landing) has it with its words at once, and says nothing.
+// The flash: what the officer's last action did, above the screen, with its words at once
+// (words put in later moved what was under her finger). A screen reader is told it once,
+// by the status line kept in the page (#announcer): a live region put in with its words
+// already in it is not said by every screen reader, and one put in again at each redraw (a
+// sync landing) would be said again.
 function flashed() {
+  if (flash?.at && flash.at !== location.hash) flash = null; // for a screen she has left
   if (!flash) return null;
-  const words = flash.text;
-  const el = h('p', { class: 'flash', role: 'status' }, flash.shown ? words : null);
-  if (!flash.shown) setTimeout(() => el.isConnected && !el.hasChildNodes() && el.append(...[words].flat()), 100);
+  if (!flash.shown) announce(flash.text);
   flash.shown = true;
-  return el;
+  return h('p', { class: 'flash' }, flash.text);
+}
+
+function announce(words) {
+  const said = h('span', {}, ...[words].flat().map((w) => (typeof w === 'string' ? w : w.cloneNode(true))));
+  const announcer = document.getElementById('announcer') // (a page cached before it had one)
+    ?? document.body.appendChild(h('p', { id: 'announcer', class: 'sr-only', role: 'status' }));
+  announcer.replaceChildren();
+  setTimeout(() => announcer.replaceChildren(...said.childNodes), 100); // a change it hears
 }
 
 // --- screens ---------------------------------------------------------------------------
@@ -574,7 +584,10 @@ async function formView(id) {
     // to the case (or the forms) from the form; an officer who has moved on while it was
     // written stays where she is, told there
     if (location.hash === here) go(d.record_id ? `#/case/${d.record_id}` : '#/');
-    else route(listed);
+    else {
+      flash.at = location.hash;
+      route(listed);
+    }
     if (item && navigator.onLine) sync.syncNow();
   };
 
@@ -681,7 +694,9 @@ async function discardItem(gone, shown) {
     const done = await db.tx(['outbox', 'drafts', 'records'], (st, out) => {
       const there = st('outbox').get(id);
       there.onsuccess = () => {
-        if (!there.result) return;
+        // as shown: not discarded meanwhile, nor fixed (the same id, saved again, queued)
+        const now = there.result;
+        if (now?.status !== 'rejected' || now.saved_at !== gone.saved_at) return;
         out.discarded = true;
         st('outbox').delete(id);
         st('drafts').delete(id); // its fix, if one was started
@@ -693,12 +708,16 @@ async function discardItem(gone, shown) {
         }
       };
     });
-    if (!done.discarded) return;
+    if (!done.discarded) {
+      say(t('discard_stale'), location.hash); // and the outbox as it now is
+      route(listed);
+      return;
+    }
     drafts.unbuffer(id);
   } finally {
     discarding.delete(id);
   }
-  say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'));
+  say(next.length ? t('discarded_held', { n: next.length }) : t('discarded'), location.hash);
   route(listed);
   if (next.length && navigator.onLine) sync.syncNow();
 }

@@ -108,6 +108,10 @@ const S = {
     'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it).',
   ],
   discarded: ['Đã bỏ mục bị từ chối.', 'The rejected item was discarded.'],
+  discard_stale: [
+    'Mục này đã được sửa hoặc bỏ ở nơi khác (một thẻ khác): không bỏ gì. Danh sách đã được cập nhật.',
+    'This item was fixed or discarded elsewhere (another tab): nothing was discarded. The list is up to date.',
+  ],
   confirm_discard_held: [
     'Bỏ mục bị từ chối này? Nội dung của nó sẽ bị xóa khỏi máy (hãy lưu hộp thư đi ra tệp trước nếu cần giữ). {n} lần cập nhật sau, dựa trên mục này, vẫn được giữ: chúng sẽ được gửi lại trên bản hiện có ở máy chủ, không kèm thay đổi của mục bị bỏ.',
     'Discard this rejected item? Its content leaves the phone for good (save the outbox to a file first to keep it). The {n} later update(s) made on top of it are kept: they are sent again onto what the server holds, without the discarded item\'s changes.',

@@ -125,3 +125,69 @@ def test_a_save_the_officer_walked_away_from_leaves_her_where_she_went(phones, s
     expect(page.locator(".flash")).to_contain_text("Đã lưu")
     [sent] = phone.outbox()
     assert sent["data"] == {"so_buoi_hoa_giai": 3}
+
+
+@pytest.mark.browser
+def test_discard_in_a_tab_behind_a_fix_made_in_another_keeps_the_fix(phones, server) -> None:
+    """The refused edit fixed in one tab (the same id, queued again), then discarded from
+    another that still showed it refused: the fix was deleted and never sent, and the officer
+    was told the refused item was discarded. Now nothing is discarded and the tab says so,
+    drawn as the outbox now is."""
+    phone, _, first, _ = two_edits_the_first_refused(phones, server, "can-bo-hai-the")
+    a = phone.page
+    b = phone.context.new_page()
+    b.goto(f"{server.url}/app/#/outbox")
+    phone.offline()  # the fix waits in the outbox
+    a.evaluate("location.hash = '#/outbox'")
+    discard = a.locator(f'li[data-id="{first["id"]}"] button.discard')
+    expect(discard).to_be_visible()
+    b.locator(f'a[href="#/fix/{first["id"]}"]').click()
+    expect(b.locator("#entry")).to_be_visible()
+    box = b.locator('[data-path="so_buoi_hoa_giai"] input')
+    box.fill("2")
+    box.dispatch_event("change")
+    b.locator("#save-btn").click()
+    expect(b.locator("#entry")).to_have_count(0)
+    for _ in range(50):
+        fixed = [i for i in phone.outbox() if i["id"] == first["id"]]
+        if fixed and fixed[0]["status"] == "queued":
+            break
+        b.wait_for_timeout(100)
+    assert fixed[0]["data"] == {"so_buoi_hoa_giai": 2}
+
+    a.on("dialog", lambda d: d.accept())
+    discard.click()  # tab A still shows it refused
+    expect(a.locator(".flash")).to_contain_text("nothing was discarded")
+    expect(discard).to_have_count(0)  # drawn again, as the outbox is
+    kept = {i["id"]: i for i in phone.outbox()}
+    assert kept[first["id"]]["data"] == {"so_buoi_hoa_giai": 2}
+    assert kept[first["id"]]["status"] == "queued"
+
+
+@pytest.mark.browser
+def test_saved_said_for_a_screen_she_left_is_not_said_on_the_next(phones, server) -> None:
+    """Save written slowly; the officer went on to the forms and into a new one before it was
+    written, so "Saved" could not be said where she was. Leaving that blank form for the
+    cases, she read "Saved" there, as if the form she had just left had been saved."""
+    case_id = push_case(server, CASE)
+    phone = phones("can-bo-mau-moi")
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    slow_store(page, "outbox", ("put",), 1_500)
+    page.locator("#save-btn").click()
+    page.wait_for_timeout(200)
+    page.locator('a.tab[href="#/"]').click()
+    page.locator('#form-list a[href="#/new/nam_tinh_hinh"]').click()
+    expect(page.locator("#entry")).to_be_visible()
+    page.wait_for_timeout(2_500)  # the save has been written
+    slow_store(page, None)
+    assert len(phone.outbox()) == 1
+    expect(page.locator(".flash")).to_have_count(0)  # an open form is not drawn again
+    page.locator('a.tab[href="#/cases"]').click()
+    expect(page.locator("#case-list")).to_be_visible()
+    page.wait_for_timeout(300)
+    expect(page.locator(".flash")).to_have_count(0)
