@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Route, expect
@@ -67,6 +68,18 @@ def two_edits_the_first_refused(
     return phone, case_id, first, second
 
 
+def record_once_agreed(server, page, case_id: str) -> dict[str, Any]:
+    """The case as a supervisor reads it once the held edit (AGREED) has reached it."""
+    boss = server.add_user("giam-sat", "supervisor", "01")
+    for _ in range(100):
+        record = server.api(boss, f"/records/{case_id}")[1]
+        if "ket_qua" in record["data"]:
+            break
+        page.wait_for_timeout(200)
+    assert record["data"]["ket_qua"] == AGREED
+    return record  # type: ignore[no-any-return]
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("lose_first", [False, True], ids=["answered", "answer_lost"])
 def test_discarding_a_refused_edit_sends_the_later_one_again(
@@ -92,15 +105,9 @@ def test_discarding_a_refused_edit_sends_the_later_one_again(
     asked: list[str] = []
     page.once("dialog", lambda d: (asked.append(d.message), d.accept()))
     page.locator(f'li[data-id="{first["id"]}"] button.discard').click()
-    boss = server.add_user("giam-sat", "supervisor", "01")
-    for _ in range(100):
-        record = server.api(boss, f"/records/{case_id}")[1]
-        if "ket_qua" in record["data"]:
-            break
-        page.wait_for_timeout(200)
+    record = record_once_agreed(server, page, case_id)
     assert "1 lần cập nhật sau" in asked[0]
     assert "gửi lại" in asked[0]
-    assert record["data"]["ket_qua"] == AGREED
     assert "so_buoi_hoa_giai" not in record["data"]  # the discarded edit's change
     assert record["conflicts"] == []
     expect_sent(page, 20_000)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import expect_sent, slow_store
 from tests.browser.samples import CASE, push_case
 from tests.browser.test_case_edits import open_edit
-from tests.browser.test_held_edits import AGREED, two_edits_the_first_refused
+from tests.browser.test_held_edits import AGREED, record_once_agreed, two_edits_the_first_refused
 
 
 def press_sync(page) -> int:
@@ -22,6 +22,24 @@ def press_sync(page) -> int:
     done = int(page.evaluate("document.body.dataset.syncs ?? 0")) + 1
     page.evaluate("document.getElementById('sync-btn').click()")
     return done
+
+
+def save_slowly_and_walk_away(phones, server, name: str):
+    """An officer's phone, offline, on which an edit of a case is saved while the store is
+    slow (its outbox written 1.5 s late), and the officer taps Forms 300 ms after Save."""
+    case_id = push_case(server, CASE)
+    phone = phones(name)
+    page = phone.page
+    page.goto(f"{server.url}/app/#/cases")
+    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
+    phone.offline()
+    open_edit(phone, case_id)
+    phone.fill({"so_buoi_hoa_giai": "3"})
+    slow_store(page, "outbox", ("put",), 1_500)
+    page.locator("#save-btn").click()
+    page.wait_for_timeout(300)
+    page.locator('a.tab[href="#/"]').click()
+    return phone
 
 
 @pytest.mark.browser
@@ -86,13 +104,7 @@ def test_discard_tapped_twice_sends_the_held_edit_once(phones, server) -> None:
     page.wait_for_timeout(2_000)
     slow_store(page, None)
     expect_sent(page, 20_000)
-    boss = server.add_user("giam-sat", "supervisor", "01")
-    for _ in range(100):
-        record = server.api(boss, f"/records/{case_id}")[1]
-        if "ket_qua" in record["data"]:
-            break
-        page.wait_for_timeout(200)
-    assert record["data"]["ket_qua"] == AGREED
+    record = record_once_agreed(server, page, case_id)
     assert len(record["heads"]) == 1, record["heads"]
     assert record["conflicts"] == []
     # the held edit as first sent (kept by the server, waiting for its refused parent for
@@ -105,18 +117,8 @@ def test_discard_tapped_twice_sends_the_held_edit_once(phones, server) -> None:
 def test_a_save_the_officer_walked_away_from_leaves_her_where_she_went(phones, server) -> None:
     """Save written slowly, the officer opened the forms meanwhile; the save's end took her back
     to the case. It now says "Saved" where she is."""
-    case_id = push_case(server, CASE)
-    phone = phones("can-bo-di-tiep")
+    phone = save_slowly_and_walk_away(phones, server, "can-bo-di-tiep")
     page = phone.page
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
-    phone.offline()
-    open_edit(phone, case_id)
-    phone.fill({"so_buoi_hoa_giai": "3"})
-    slow_store(page, "outbox", ("put",), 1_500)
-    page.locator("#save-btn").click()
-    page.wait_for_timeout(300)
-    page.locator('a.tab[href="#/"]').click()
     expect(page.locator("#form-list")).to_be_visible()
     page.wait_for_timeout(2_500)  # the save has been written
     slow_store(page, None)
@@ -169,18 +171,8 @@ def test_saved_said_for_a_screen_she_left_is_not_said_on_the_next(phones, server
     """Save written slowly; the officer went on to the forms and into a new one before it was
     written, so "Saved" could not be said where she was. Leaving that blank form for the
     cases, she read "Saved" there, as if the form she had just left had been saved."""
-    case_id = push_case(server, CASE)
-    phone = phones("can-bo-mau-moi")
+    phone = save_slowly_and_walk_away(phones, server, "can-bo-mau-moi")
     page = phone.page
-    page.goto(f"{server.url}/app/#/cases")
-    expect(page.locator(f'#case-list a[data-id="{case_id}"]')).to_be_visible()
-    phone.offline()
-    open_edit(phone, case_id)
-    phone.fill({"so_buoi_hoa_giai": "3"})
-    slow_store(page, "outbox", ("put",), 1_500)
-    page.locator("#save-btn").click()
-    page.wait_for_timeout(200)
-    page.locator('a.tab[href="#/"]').click()
     page.locator('#form-list a[href="#/new/nam_tinh_hinh"]').click()
     expect(page.locator("#entry")).to_be_visible()
     page.wait_for_timeout(2_500)  # the save has been written
