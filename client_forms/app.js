@@ -803,8 +803,8 @@ async function casesView() {
   if (typing && search && list && shownList && location.hash === '#/cases') {
     shownList.replaceWith(list);
     document.getElementById('no-match')?.replaceWith(none);
-    if (flash && !flash.shown) { // what page() would say above the list
-      const said = flashed();
+    const said = flash && !flash.shown ? flashed() : null; // what page() would say above the list
+    if (said) {
       const before = main.querySelector('.flash');
       if (before) before.replaceWith(said);
       else main.querySelector('nav.tabs')?.after(said);
