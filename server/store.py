@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,15 +80,23 @@ def _identity(path: str) -> tuple[int, int] | None:
 PAGE_BYTES = 4 * 1024 * 1024
 
 
-def page_end(rows: Sequence[RecordRow], limit: int, max_bytes: int) -> int:
-    """How many of `rows` make a page: `limit` at most, and none after those whose documents
-    hold `max_bytes` (one at least, however large)."""
+def _page_of(
+    rows: Iterable[tuple[Any, ...]],
+    limit: int,
+    max_bytes: int | None,
+    size_of: Callable[[tuple[Any, ...]], int],
+) -> tuple[list[tuple[Any, ...]], bool]:
+    """The first `limit` of `rows` (read `limit + 1` at most), none after those that hold
+    `max_bytes` by `size_of` (one at least, however large), and whether more came after them.
+    Stops reading there: the rows past a page full are never fetched."""
+    page: list[tuple[Any, ...]] = []
     size = 0
-    for i, row in enumerate(rows[:limit]):
-        if size >= max_bytes:
-            return i
-        size += len(row.doc)
-    return min(len(rows), limit)
+    for row in rows:
+        if len(page) == limit or (max_bytes is not None and size >= max_bytes):
+            return page, True
+        page.append(row)
+        size += size_of(row)
+    return page, False
 
 
 class Store:
@@ -317,13 +325,13 @@ class Store:
         form_ids: Sequence[str] | None = None,
         conflicts_only: bool = False,
         below: bool = True,
-        max_bytes: int | None = None,
-    ) -> list[RecordRow]:
+        max_bytes: int | None = PAGE_BYTES,
+    ) -> tuple[list[RecordRow], bool]:
         """Records in `area` (and below it, unless not `below`) changed after `since`, oldest
-        change first: `limit` of them at most, and with `max_bytes`, no more once the documents
-        read hold that many (`page_end` cuts the page there), but for one past them that says
-        there are more. A field with no length limit holds 100,000 characters: a thousand
-        such records were gigabytes read at once.
+        change first, and whether more come after them: `limit` of them at most, and none
+        after those whose documents hold `max_bytes` (one at least, however large). A field
+        with no length limit holds 100,000 characters: a thousand such records were
+        gigabytes read at once, so the reading stops there too.
 
         Two ways, by how many changes of the area come after `since`. Few (a phone of a quiet
         commune, a province with little data): the area's own, by `records_area_seq`, sorted,
@@ -338,7 +346,7 @@ class Store:
             return f"change_seq > ? AND {where}" + " AND has_conflicts = 1" * conflicts_only
 
         params = _area_clause("area", area)[1] if below else [area]
-        args = [since, *params, *(form_ids or ()), limit]
+        args = [since, *params, *(form_ids or ()), limit + 1]  # one past: is there more?
         columns = "record_id, form_id, area, change_seq, has_conflicts, doc"
         with self.read() as conn:
             if not below or (area != "" and self._area_is_quicker(conn, since, area)):
@@ -350,14 +358,8 @@ class Store:
             else:  # `+area`: never by the area's index, which would sort all the area's rows
                 sql = f"SELECT {columns} FROM records WHERE {matching('+area')} "
                 sql += "ORDER BY change_seq LIMIT ?"
-            rows: list[RecordRow] = []
-            size = 0
-            for r in conn.execute(sql, args):
-                rows.append(RecordRow(*r))
-                if max_bytes is not None and size >= max_bytes:
-                    break  # one past a page full (page_end)
-                size += len(r[5])
-            return rows
+            page, more = _page_of(conn.execute(sql, args), limit, max_bytes, lambda r: len(r[5]))
+            return [RecordRow(*r) for r in page], more
 
     @staticmethod
     def _area_is_quicker(conn: sqlite3.Connection, since: int, area: str) -> bool:
@@ -383,14 +385,11 @@ class Store:
         at a time (of `batch` records, or fewer that hold PAGE_BYTES). A record changed while
         this runs comes again, newer, later."""
         while True:
-            rows = self.records_page(
-                area=area, since=since, limit=batch + 1, form_ids=[form_id], max_bytes=PAGE_BYTES
-            )
-            end = page_end(rows, batch, PAGE_BYTES)
-            yield from rows[:end]
-            if len(rows) <= end:
+            page, more = self.records_page(area=area, since=since, limit=batch, form_ids=[form_id])
+            yield from page
+            if not more:
                 return
-            since = rows[end - 1].change_seq
+            since = page[-1].change_seq
 
     def meta(self, key: str) -> str | None:
         with self.read() as conn:
@@ -454,14 +453,7 @@ class Store:
                 "ORDER BY a.seq LIMIT ?",
                 [*params, limit + 1],
             )
-            page: list[tuple[Any, ...]] = []
-            size = 0
-            for row in rows:
-                if len(page) == limit or (max_bytes is not None and size >= max_bytes):
-                    return page, True
-                page.append(row)
-                size += len(row[7])
-            return page, False
+            return _page_of(rows, limit, max_bytes, lambda r: len(r[7]))
 
     def user_names(self, ids: Iterable[int]) -> dict[int, str]:
         with self.read() as conn:

@@ -26,7 +26,6 @@ from server.protocol import (
     StoredSubmission,
 )
 from server.resolve import resolve as resolve_record
-from server.store import PAGE_BYTES, page_end
 from server.store_schema import RecordRow
 
 
@@ -37,16 +36,17 @@ class _RawPage(msgspec.Struct):
 
 
 def page_response(
-    request: Request[Any, Any, Any], store: StoreDep, rows: list[RecordRow], start: int, limit: int
+    request: Request[Any, Any, Any],
+    store: StoreDep,
+    page: tuple[list[RecordRow], bool],
+    start: int,
 ) -> Response[RecordPage]:
-    """A page of stored record documents, sent without re-parsing them. `rows` were read
-    `limit + 1` at most: one past the page says whether there is more (a page exactly full
-    said `more`, and the client asked for an empty one); `next` is after the last one sent."""
-    end = page_end(rows, limit, PAGE_BYTES)
-    more, rows = len(rows) > end, rows[:end]
+    """A page of stored record documents (`Store.records_page`), sent without re-parsing
+    them; `next` is after the last one sent."""
+    rows, more = page
     last = rows[-1].change_seq if rows else start
-    page = _RawPage([msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), more)
-    return respond(request, page)
+    raw = _RawPage([msgspec.Raw(r.doc) for r in rows], cursor.make(store.db_id, last), more)
+    return respond(request, raw)
 
 
 @get(
@@ -87,15 +87,14 @@ def _page(
         if catalog.get(form_id) is None:
             raise unknown_form(form_id)
         form_ids = [form_id]
-    rows = store.records_page(
+    page = store.records_page(
         area=request.user.area,
         since=start,
-        limit=limit + 1,  # one past the page: is there more?
+        limit=limit,
         form_ids=form_ids,
         conflicts_only=conflicts_only,
-        max_bytes=PAGE_BYTES,
     )
-    return page_response(request, store, rows, start, limit)
+    return page_response(request, store, page, start)
 
 
 @get(

@@ -37,7 +37,6 @@ from server.protocol import (
     RecordPage,
 )
 from server.split import split_deep_batch
-from server.store import PAGE_BYTES
 
 
 @post(
@@ -154,12 +153,11 @@ def pull(
     catalog.reload()
     start = cursor.start(store, since)
     user = request.user
-    rows = store.records_page(
+    page = store.records_page(
         area=user.area,
         since=start,
-        limit=limit + 1,  # one past the page: is there more? (page_response)
+        limit=limit,
         form_ids=catalog.device_forms(),
         below=user.role != "officer",  # an officer's records are its own area's (areas.reaches)
-        max_bytes=PAGE_BYTES,
     )
-    return page_response(request, store, rows, start, limit)
+    return page_response(request, store, page, start)

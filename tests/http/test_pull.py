@@ -83,7 +83,9 @@ def pages(
 
 def server_records(api: Api, area: str, form_ids: list[str] | None = None) -> dict[str, Any]:
     """The truth, read from the store: record_id -> record, for an area."""
-    rows = api.store.records_page(area=area, since=0, limit=10**9, form_ids=form_ids)
+    rows, _ = api.store.records_page(
+        area=area, since=0, limit=10**9, form_ids=form_ids, max_bytes=None
+    )
     return {row.record_id: _doc(row.doc) for row in rows}
 
 

@@ -78,7 +78,7 @@ def test_a_page_is_the_same_whichever_index_reads_it(
     fill(store, rows)
     old, store_module.FEW_CHANGES = store_module.FEW_CHANGES, few
     try:
-        page = store.records_page(**q)
+        page, _ = store.records_page(**q)
     finally:
         store_module.FEW_CHANGES = old
     assert [r.change_seq for r in page] == expected(rows, **q)
