@@ -62,9 +62,12 @@ def _resolution_values(
             twice.append(FieldError(f"values.{key}", "duplicate", message))
             continue
         sent[name], named[name] = key, value
+    inner: list[FieldError] = []  # two names of one sub-field in one item
     for f in fv.defs[-1].fields:
         if f.name in named:
-            named[f.name] = _items_latest(f, named[f.name], fv.renames, f"{f.name}.")
+            named[f.name] = _items_latest(
+                f, named[f.name], fv.renames, f"{f.name}.", f"values.{f.name}", inner
+            )
     conflicted = {c.field for c in record.conflicts}
     gone = {k: v for k, v in named.items() if k not in latest and k in conflicted}
     data, errors = fv.validators[-1](
@@ -117,28 +120,46 @@ def _resolution_values(
         )
     }
     errors = [e for e in errors if _field_of(e.path) not in held]
-    return data, [_as_sent(e, sent) for e in errors] + twice
+    return data, [_as_sent(e, sent) for e in errors + inner] + twice
 
 
-def _items_latest(f: Field, value: Any, renames: Mapping[str, str], prefix: str) -> Any:
+def _items_latest(
+    f: Field,
+    value: Any,
+    renames: Mapping[str, str],
+    prefix: str,
+    path: str,
+    twice: list[FieldError],
+) -> Any:
     """A repeat group's value with its items' sub-fields sent under older names (a value the
     supervisor saw before a publish renamed them) under their latest names, at every depth,
     as a phone's data of an older version is read. `prefix`: the group's path in `renames`
-    (`nhom.`, `nhom.con.`)."""
+    (`nhom.`, `nhom.con.`); `path`: its path in the request (`values.nhom[0].con`). A
+    sub-field given under two of its names in one item is put in `twice`, and the later
+    value is not read: neither is dropped without a word."""
     if not f.fields or type(value) is not list:
         return value
     current = {sub.name: sub for sub in f.fields}
     items = []
-    for item in value:
+    for i, item in enumerate(value):
         if type(item) is not dict:
             items.append(item)
             continue
-        latest = {}
+        latest: dict[Any, Any] = {}
+        sent: dict[Any, Any] = {}
         for key, v in item.items():
             # (a MessagePack key that is not text is left as it is, for the checks to refuse)
             name = key if key in current or type(key) is not str else renames.get(prefix + key, key)
+            here = f"{path}[{i}].{key}"
+            if name in latest:
+                message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+                twice.append(FieldError(here, "duplicate", message))
+                continue
             sub = current.get(name)
-            latest[name] = _items_latest(sub, v, renames, f"{prefix}{name}.") if sub else v
+            sent[name] = key
+            latest[name] = (
+                _items_latest(sub, v, renames, f"{prefix}{name}.", here, twice) if sub else v
+            )
         items.append(latest)
     return items
 

@@ -377,6 +377,24 @@ def test_a_resolve_with_a_groups_older_sub_field_names_reads_them_as_the_latest(
     assert settled["data"]["cac_ben"][0]["ho_va_ten"] == picked[0]["ho_ten"]
     assert all("ho_ten" not in p for p in settled["data"]["cac_ben"])
 
+    # One item naming the sub-field twice, by both names, in either order: refused at the
+    # second name, not one value silently kept (found by a probe: 200, the later one kept)
+    later = record(api, rid)
+    for second in ("ho_ten", "ho_va_ten"):
+        first = "ho_va_ten" if second == "ho_ten" else "ho_ten"
+        both = copy.deepcopy(later["data"]["cac_ben"])
+        rest = {k: v for k, v in both[1].items() if k != "ho_va_ten"}
+        both[1] = {first: "Trần Thị Ba", **rest, second: "Trần Thị Tư"}
+        r = api.client.post(
+            f"/api/v1/records/{rid}/resolve",
+            json={"heads": later["heads"], "values": {"cac_ben": both}},
+            headers=api.auth("supervisor"),
+        )
+        problem = assert_problem(r, 422)
+        errors = [(e["path"], e["code"]) for e in problem["errors"]]
+        assert errors == [(f"values.cac_ben[1].{second}", "duplicate")], problem
+    assert record(api, rid)["heads"] == later["heads"]  # nothing stored
+
 
 def test_a_renaming_publish_changes_only_the_records_that_hold_the_field(api: Api) -> None:
     """A version renames `b` to `c`: the records holding `b` change (pulled again, under
