@@ -56,7 +56,8 @@ DETAILS_VI = {
     "method_not_allowed": "Phương thức không được hỗ trợ",
     "timeout": "Gửi dữ liệu quá lâu",
     "stale": "Dữ liệu đã thay đổi",
-    "stale_heads": "Hồ sơ đã có thay đổi mới: hãy tải lại rồi xử lý",
+    "stale_heads": "Các bản đầu (heads) gửi lên không phải của hồ sơ lúc này (hồ sơ đã có "
+    "thay đổi mới, hoặc danh sách sai): hãy tải lại hồ sơ rồi xử lý",
     "reset_required": "Cần đồng bộ lại từ đầu",
     "too_large": "Dữ liệu quá lớn",
     "body_too_large": "Nội dung gửi lên quá lớn",
@@ -113,7 +114,7 @@ FIELD_ERRORS_VI = {
     "too_deep": "Lồng nhau quá sâu",
     "too_large": "Quá lớn",
     "bad_cursor": "Con trỏ đồng bộ không hợp lệ",
-    "stale_heads": "Hồ sơ đã có thay đổi mới",
+    "stale_heads": "Không phải các bản đầu của hồ sơ lúc này",
 }
 
 
@@ -136,6 +137,7 @@ def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None
             _too_many(errors[MAX_ERRORS].path, len(errors) - MAX_ERRORS),
         ]
     bounds = ("min", "max", "max_length", "min_items", "max_items")
+    errors = [_unknown_key(e) for e in errors]
     return [
         FieldError(
             e.path,
@@ -147,6 +149,15 @@ def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None
         else e
         for e in errors
     ]
+
+
+def _unknown_key(e: FieldError) -> FieldError:
+    """msgspec's "Object contains unknown field `x`" in both languages, as a key of the
+    request (a definition's, a resolution's), which is not a field of a form."""
+    if e.code != "unknown_field" or not e.message.startswith("Object contains unknown field"):
+        return e
+    key = msgspec_key(e.message)
+    return FieldError(e.path, e.code, f"Không có khóa `{key}` ở đây / no key `{key}` is known here")
 
 
 def bilingual(code: str, detail: str, vi: str | None = None) -> str:

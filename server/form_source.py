@@ -174,13 +174,13 @@ YAML_TYPES = {
 
 
 def not_text(what: str) -> str:
-    """The message for a scalar YAML typed where text belongs (`value: no`, `name: on`)."""
+    """The message for a scalar typed where text belongs: a number or true in JSON, or a YAML
+    value written without quotes that YAML reads so (`value: no`, `name: on`)."""
     vi, en = YAML_TYPES[what]
     return (
-        f"cần chữ, nhưng YAML đọc giá trị viết không có ngoặc kép này là {vi}: hãy đặt nó trong "
-        f'ngoặc kép, vd. value: "no", value: "1" / expected text, got {what}: YAML reads this '
-        f'value written without quotes as {en}; put it in quotes, e.g. value: "no", '
-        'value: "1"'
+        f"cần chữ, nhận được {vi} (trong YAML, giá trị viết không có ngoặc kép được đọc là "
+        f"{vi}: hãy đặt nó trong ngoặc kép) / expected text, got {what} (YAML reads a value "
+        f"written without quotes as {en}: put it in quotes)"
     )
 
 

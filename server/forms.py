@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import msgspec
 from msgspec import Struct
@@ -141,7 +141,7 @@ def parse_definition(source: Any) -> FormDef:
     try:
         form = msgspec.convert(shell, FormDef)
     except msgspec.ValidationError as exc:
-        errors.append(_from_msgspec(exc, ""))
+        errors += _every_error(shell, FormDef, "", exc)
         form = None
     fields: list[Field] = []
     if raw_fields is not None and not isinstance(raw_fields, list):
@@ -160,6 +160,47 @@ def parse_definition(source: Any) -> FormDef:
     if errors:
         raise DefinitionError(errors)
     return form  # type: ignore[return-value]  # errors is empty, so form was converted
+
+
+def _every_error(
+    value: Any, kind: Any, path: str, exc: msgspec.ValidationError
+) -> list[FieldError]:
+    """Every problem of `value` as `kind`, which failed to convert with `exc`: msgspec stops at
+    an object's first, and `title: {vi: 5, en: 6}` or a field's wrong `required` and wrong
+    `max_length` came out one publish at a time. An object of a struct is checked key by key
+    (a label's keys too); `exc` is said if that finds nothing (a problem of the whole)."""
+    struct = _struct_of(kind)
+    if struct is None or not isinstance(value, dict):
+        return [_from_msgspec(exc, path)]
+    names = struct.__struct_fields__
+    required = names[: len(names) - len(struct.__struct_defaults__)]
+    hints = get_type_hints(struct, include_extras=True)
+    errors: list[FieldError] = []
+    for name in names:
+        here = f"{path}.{name}".lstrip(".")
+        if name not in value:
+            if name in required:
+                message = f"Object missing required field `{name}`"
+                errors.append(FieldError(here, "required", message))
+            continue
+        try:
+            msgspec.convert(value[name], hints[name])
+        except (msgspec.ValidationError, TypeError) as inner:
+            if isinstance(inner, msgspec.ValidationError):
+                errors += _every_error(value[name], hints[name], here, inner)
+            else:
+                return [_from_msgspec(exc, path)]
+    return errors or [_from_msgspec(exc, path)]
+
+
+def _struct_of(kind: Any) -> type[Struct] | None:
+    """The struct `kind` is, or is one of (`Label | None`), if any."""
+    if isinstance(kind, type) and issubclass(kind, Struct):
+        return kind
+    if get_origin(kind) is Union or type(kind).__name__ == "UnionType":
+        structs = [a for a in get_args(kind) if isinstance(a, type) and issubclass(a, Struct)]
+        return structs[0] if len(structs) == 1 else None
+    return None
 
 
 def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
@@ -228,11 +269,12 @@ def _convert_fields(
                 _choice_or_unread(c, j, f"{here}.choices[{j}]", errors)
                 for j, c in enumerate(item["choices"])
             ]
+        item = {**item, "fields": None} if nested is not None else item
         try:
-            field = msgspec.convert({**item, "fields": None} if nested is not None else item, Field)
+            field = msgspec.convert(item, Field)
         except (msgspec.ValidationError, TypeError) as exc:
             if isinstance(exc, msgspec.ValidationError):
-                errors.append(_from_msgspec(exc, here))
+                errors += _every_error(item, Field, here, exc)
             else:
                 errors.append(FieldError(here, "type", "a field is an object"))
             slots.append(None)
@@ -282,7 +324,7 @@ def _choice_or_unread(choice: Any, j: int, path: str, errors: list[FieldError]) 
         try:
             msgspec.convert(choice[key], part)
         except msgspec.ValidationError as exc:
-            errors.append(_from_msgspec(exc, f"{path}.{key}"))
+            errors += _every_error(choice[key], part, f"{path}.{key}", exc)
         else:
             label = choice[key] if key == "label" else label
     return {"value": f"{UNREAD}{j}", "label": label}
@@ -325,7 +367,11 @@ def _check_label(label: Label | None, path: str, errors: list[FieldError]) -> No
 def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError]) -> None:
     seen: dict[str, str] = {}
     if len(fields) > MAX_FIELDS:
-        errors.append(FieldError(path, "max_items", f"at most {MAX_FIELDS} fields"))
+        errors.append(
+            FieldError(
+                path, "max_items", f"Tối đa {MAX_FIELDS} trường / at most {MAX_FIELDS} fields"
+            )
+        )
     for i, f in enumerate(fields):
         if f is None:
             continue

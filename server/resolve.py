@@ -239,7 +239,10 @@ def resolve(
             # stored, and the heads it named are no longer the record's because of it.
             done = None if errors else _stored_already(w, record_id, heads, data, note, user)
             if done is None:
-                stale = f"the record's heads are now {', '.join(record.heads)}"
+                stale = (
+                    f"the heads sent are not the record's (it changed since, or the list is "
+                    f"wrong): reload it; the record's heads are now {', '.join(record.heads)}"
+                )
                 raise Stale(
                     stale, code="stale_heads", errors=[FieldError("heads", "stale_heads", stale)]
                 )

@@ -873,3 +873,50 @@ def test_every_choice_that_is_not_text_is_said_in_one_go() -> None:
     ]
     null = info.value.errors[2].message
     assert "rỗng (null, ~)" in null and "null (null, ~)" in null and "quotes" in null
+
+
+def test_every_problem_of_one_object_is_said_at_once() -> None:
+    """msgspec stops at an object's first problem: a title with two numbers, a field with a
+    wrong label, `required` and `max_length`, a label missing one language and a hint the
+    other came out one publish at a time (found by a probe)."""
+    bad = {**field("a", required="x", max_length="y"), "label": {"vi": 1, "en": 2}}
+    assert sorted(problems(form(bad, title={"vi": 5, "en": 6}))) == [
+        ("fields[0].label.en", "type"),
+        ("fields[0].label.vi", "type"),
+        ("fields[0].max_length", "type"),
+        ("fields[0].required", "type"),
+        ("title.en", "type"),
+        ("title.vi", "type"),
+    ]
+    halves = {**field("a"), "label": {"vi": "x"}, "hint": {"en": "y"}}
+    assert problems(form(halves)) == [
+        ("fields[0].label.en", "required"),
+        ("fields[0].hint.vi", "required"),
+    ]
+    choice = {"value": "a", "label": {"vi": 1, "en": 2}}
+    assert problems(form(field("a", "select_one", choices=[choice]))) == [
+        ("fields[0].choices[0].label.vi", "type"),
+        ("fields[0].choices[0].label.en", "type"),
+    ]
+    nameless = {"type": "texx", "min": "z"}
+    assert problems(form(nameless, form_id=5, sync_to_devices="x")) == [
+        ("form_id", "type"),
+        ("sync_to_devices", "type"),
+        ("fields[0].name", "required"),
+        ("fields[0].type", "choice"),
+        ("fields[0].label", "required"),
+        ("fields[0].min", "type"),
+    ]
+
+
+def test_a_number_where_text_belongs_in_json_is_told_plainly() -> None:
+    """A JSON definition has no quoting trap: the message says what was expected and what
+    came first, and the YAML advice only as YAML's (a probe read "put it in quotes, e.g.
+    value: "no"" on a JSON label)."""
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(form(field("a"), title={"vi": 5, "en": "B"}))
+    [error] = info.value.errors
+    assert error.path == "title.vi"
+    assert error.message.startswith("cần chữ, nhận được một số")
+    assert "expected text, got int (YAML reads" in error.message
+    assert "value:" not in error.message
