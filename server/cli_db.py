@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from server.errors import disk_full
 from server.store import NewerDatabase, Store
 
 DB_OPTION = click.option(
@@ -93,6 +94,15 @@ def _empty(path: Path) -> bool:
         return False
 
 
+def _no_room(db: str) -> bool:
+    """Whether the disk of `db` has less room than SQLite needs to open it (its `-shm`)."""
+    try:
+        st = os.statvfs(Path(db).resolve().parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
+
+
 @contextlib.contextmanager
 def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     """The database a command works on, checked by `check_db`, closed when the block ends; a
@@ -103,6 +113,14 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     except NewerDatabase as exc:
         raise click.ClickException(str(exc)) from exc
     except sqlite3.OperationalError as exc:  # locked, not readable, not writable
+        if disk_full(exc) or ("disk I/O error" in str(exc) and _no_room(db)):
+            # SQLite makes `-shm` and `-wal` beside the database as it opens it: on a full
+            # disk that fails, and says only "disk I/O error"
+            raise click.ClickException(
+                f"cannot open {db}: its disk is full; nothing was changed: free some space and"
+                f" try again / không mở được {db}: ổ đĩa đã đầy, chưa thay đổi gì; hãy giải"
+                " phóng bớt chỗ trống rồi thử lại"
+            ) from exc
         raise click.ClickException(
             f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
         ) from exc
