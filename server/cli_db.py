@@ -103,6 +103,12 @@ def _no_room(db: str) -> bool:
     return st.f_bavail * st.f_frsize < 64 * 1024
 
 
+def _read_only(db: str) -> bool:
+    """Whether `db` or its folder cannot be written (a read-only medium, share or mode)."""
+    path = Path(db).resolve()
+    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
 @contextlib.contextmanager
 def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     """The database a command works on, checked by `check_db`, closed when the block ends; a
@@ -120,6 +126,13 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
                 f"cannot open {db}: its disk is full; nothing was changed: free some space and"
                 f" try again / không mở được {db}: ổ đĩa đã đầy, chưa thay đổi gì; hãy giải"
                 " phóng bớt chỗ trống rồi thử lại"
+            ) from exc
+        if "readonly" in str(exc) or _read_only(db):
+            raise click.ClickException(
+                f"cannot open {db}: it or its folder is read-only, and coso opens every database"
+                " for writing: copy it to a folder you can write to, and run the command on the"
+                f" copy / không mở được {db}: tệp hoặc thư mục chỉ cho đọc, mà coso luôn mở cơ"
+                " sở dữ liệu để ghi: hãy chép nó sang thư mục ghi được rồi chạy lệnh trên bản chép"
             ) from exc
         raise click.ClickException(
             f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
