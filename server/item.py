@@ -93,13 +93,19 @@ class Prepared:
 def _reject(
     sid: str | None, record_id: str | None, reason: str, errors: list[FieldError]
 ) -> ItemResult:
+    """A rejection; its ids in their canonical form, lowercase, whatever was wrong (an item
+    that did not decode echoed them as sent)."""
     return ItemResult(
-        id=sid,
+        id=_canonical(sid),
         status="rejected",
-        record_id=record_id,
+        record_id=_canonical(record_id),
         reason=reason,
         errors=bilingual_errors(errors),
     )
+
+
+def _canonical(uuid: str | None) -> str | None:
+    return uuid.lower() if isinstance(uuid, str) and UUID_RE.match(uuid) else uuid
 
 
 def _msgspec_error(

@@ -597,6 +597,23 @@ def test_replay_with_uppercase_ids_is_a_duplicate(api: Any) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "spoil",
+    [{"extra": 1}, {"form_id": 5}, {"data": 5}, {"data": {"trang_thai": "zz"}}],
+    ids=["unknown-key", "wrong-type", "data-not-object", "bad-choice"],
+)
+def test_a_rejected_items_ids_come_back_lowercase_whatever_is_wrong(
+    api: Any, spoil: dict[str, Any]
+) -> None:
+    """A client matches results to its outbox by the canonical id: an item that failed its
+    shape echoed its ids as sent, one that failed its content lowercase (found by a probe)."""
+    item = {**case(), **spoil, "id": case()["id"].upper()}
+    item["record_id"] = item["id"]
+    [result] = api.push("officer", [item])
+    assert result["status"] == "rejected"
+    assert (result["id"], result["record_id"]) == (item["id"].lower(), item["id"].lower())
+
+
 # --- encodings -------------------------------------------------------------------------
 
 
