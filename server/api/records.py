@@ -180,7 +180,9 @@ def conflicts(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
 ) -> Response[ConflictList]:
     """Records in the caller's area with open conflicts, oldest change first, a page at a
-    time: `next` is the cursor for the following page, `more` says whether there may be one."""
+    time: `next` is the cursor for the following page, `more` says whether there is one. The
+    cursor pages one reading of the list; it does not follow it (a conflict settled since does
+    not come again): to follow conflicts as they open and close, follow `/records`."""
     return _page(request, store, catalog, form_id, since, limit, conflicts_only=True)
 
 
