@@ -70,6 +70,9 @@ async def push(
     if any(unseen(c) for c in device_id):
         message = "a device id may not hold control, invisible or bidirectional characters"
         raise Invalid(message, errors=[FieldError("device_id", "control_character", message)])
+    if not squeezed:  # " ": shown beside values as nothing, no device told from another
+        message = "Mã thiết bị trống / a device id needs a visible character"
+        raise Invalid(message, errors=[FieldError("device_id", "required", message)])
     user = request.user
 
     def stored() -> list[ItemResult]:

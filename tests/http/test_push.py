@@ -1270,6 +1270,8 @@ def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: 
         ("may\x001", "control_character"),
         ("may\ufe0f1", "control_character"),  # a variation selector: drawn as nothing
         ("may\u034f1", "control_character"),
+        (" ", "required"),  # shown as nothing (found by a probe)
+        ("\u3000\u00a0", "required"),
     ],
 )
 def test_a_device_id_that_is_shown_otherwise_or_names_the_audits_own_is_refused(
