@@ -164,6 +164,16 @@ function flashed() {
   return h('p', { class: 'flash' }, flash.text);
 }
 
+// "Saved. It will be sent when online." said on, after a sync had sent what was saved, the
+// opposite of the status bar's "Waiting: 0": once the entry has left the outbox, "Saved, and
+// sent" (drawn by the redraw the sync's end asks for).
+async function sentFlash() {
+  const f = flash;
+  if (!f?.item) return;
+  const still = await db.get('outbox', f.item).catch(() => true);
+  if (!still && flash === f) Object.assign(f, { text: t('saved_sent'), item: null });
+}
+
 function announce(words) {
   const said = h('span', {}, ...[words].flat().map((w) => (typeof w === 'string' ? w : w.cloneNode(true))));
   const announcer = document.getElementById('announcer') // (a page cached before it had one)
@@ -581,6 +591,7 @@ async function formView(id) {
     });
     if (item === false) return;
     say(t(item ? 'saved' : 'no_changes'));
+    if (item) flash.item = item.id; // "sent" once a sync has taken it (sentFlash)
     // to the case (or the forms) from the form; an officer who has moved on while it was
     // written stays where she is, told there
     if (location.hash === here) go(d.record_id ? `#/case/${d.record_id}` : '#/');
@@ -867,7 +878,7 @@ async function removedData(def, data, old) {
 // together are one drawing. `wanted`, asked at its turn, says whether the screen of that
 // moment is still to be drawn: a redraw asked for the screen she was on is not one of a form
 // she has opened since (`listed`), which would be closed under her and, blank, deleted.
-// Moving to a screen (the hash changed) always draws.
+// Moving to a screen (the hash changed) draws it, unless it was drawn since.
 let drawing = Promise.resolve();
 let waiting = null; // the drawing whose turn has not come: {wanted, done}
 function route(wanted = () => true) {
@@ -928,7 +939,10 @@ let drawn = null; // the screen (hash) drawn last
 async function boot() {
   addEventListener('hashchange', () => {
     if (flash?.shown) flash = null; // the officer moved on from the screen that said it
-    return route();
+    // Not a screen drawn since: a drawing begun before a tap reads the address late and draws
+    // the screen tapped (and a form's screen the one it goes on to); the address changes on
+    // the way, each asking for a drawing, drew it again, closing a form just opened.
+    return route(() => location.hash !== drawn);
   });
   addEventListener('online', () => {
     renderStatus(); // "offline" goes at once, even while a sync started before runs on
@@ -942,7 +956,7 @@ async function boot() {
     // Finished syncs, counted for anyone watching (the browser tests).
     if (!sync.status.running) document.body.dataset.syncs = Number(document.body.dataset.syncs ?? 0) + 1;
     // Lists refresh when a sync lands; an open form is never redrawn under the officer.
-    if (!sync.status.running) route(listed);
+    if (!sync.status.running) sentFlash().finally(() => route(listed));
   });
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
   // Asked at every start until the browser grants it (Chrome does for an app on the home

@@ -81,8 +81,12 @@ function check(f, v, path, errs, old) {
     case 'decimal':
       // beyond ±(2^53 - 1) the server refuses an integer (`range`): it would not stay exact
       if (!type(f.type === 'integer' ? Number.isInteger(v) : isNum(v))) return;
-      if (Number.isInteger(v) && !Number.isSafeInteger(v)) errs.push({ path, code: 'range' });
-      else bounds(f, v, path, errs);
+      // (past a field's own bound too: that bound is what the officer can act on)
+      if (Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        const before = errs.length;
+        bounds(f, v, path, errs);
+        if (errs.length === before) errs.push({ path, code: 'range' });
+      } else bounds(f, v, path, errs);
       return;
     case 'boolean':
       type(typeof v === 'boolean');

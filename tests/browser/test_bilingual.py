@@ -4,6 +4,7 @@ and no element is wider than the screen."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -78,3 +79,16 @@ def test_the_page_shown_while_the_app_opens_marks_its_english(phones, server) ->
     expect(page.locator('#main [lang="en"]')).to_have_text("Opening…")
     html = page.content()
     assert '<span lang="en">JavaScript is required.</span>' in html
+
+
+@pytest.mark.browser
+def test_the_installed_apps_name_and_description_are_in_both_languages(server) -> None:
+    """The name the phone shows under the app's icon, on its splash screen and in the install
+    prompt was Vietnamese only (found by a probe)."""
+    res = httpx.get(f"{server.url}/app/manifest.webmanifest", timeout=30)
+    assert res.status_code == 200
+    manifest = res.json()
+    for key in ("name", "description"):
+        vi, _, en = manifest[key].partition(" / ")
+        assert vi and en, (key, manifest[key])
+    assert manifest["name"] == "coso — Công tác cơ sở / Grassroots work"

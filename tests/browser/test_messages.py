@@ -69,7 +69,9 @@ def test_saved_stays_through_the_sync_it_starts_and_goes_when_the_officer_moves(
     phones, server
 ) -> None:
     """Online, a save starts a sync, whose end redraws the screen: "Đã lưu / Saved" went with
-    that redraw before anyone could read it. It stays until the officer opens another screen."""
+    that redraw before anyone could read it. It stays until the officer opens another screen,
+    and once the sync has sent what was saved it says so: "It will be sent when online" stayed
+    beside the status bar's "Waiting: 0" (found by a probe)."""
     phone = phones("can-bo-luu")
     page = phone.page
     expect(page.locator("body[data-syncs]")).to_have_count(1, timeout=20_000)
@@ -79,7 +81,9 @@ def test_saved_stays_through_the_sync_it_starts_and_goes_when_the_officer_moves(
     phone.save()
     expect(page.locator(f'body[data-syncs="{syncs + 1}"]')).to_have_count(1, timeout=20_000)
     expect(page.locator("#st-waiting")).to_have_text("Chờ gửi / Waiting: 0")
-    expect(page.locator(".flash")).to_contain_text("Đã lưu")  # after the redraw too
+    expect(page.locator(".flash")).to_have_text(  # after the redraw too
+        "Đã lưu và đã gửi lên máy chủ. / Saved, and sent to the server."
+    )
     page.locator('nav a[href="#/outbox"]').click()
     expect(page.locator(".flash")).to_have_count(0)
 
@@ -113,7 +117,7 @@ def test_saved_is_said_once_by_a_screen_reader_and_moves_nothing(phones, server)
     assert box is not None and box["width"] <= 1 and box["height"] <= 1  # said, not drawn
     phone.offline(False)
     phone.sync()
-    expect(page.locator(".flash")).to_contain_text("Đã lưu")
+    expect(page.locator(".flash")).to_contain_text("Đã lưu và đã gửi")  # not said again
     flashes = page.evaluate("window.flashes")
     assert len(flashes) > 1 and all("Đã lưu" in words for words in flashes)
     assert len(page.evaluate("window.said")) == 1

@@ -183,3 +183,33 @@ def test_saved_said_for_a_screen_she_left_is_not_said_on_the_next(phones, server
     expect(page.locator("#case-list")).to_be_visible()
     page.wait_for_timeout(300)
     expect(page.locator(".flash")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_a_form_tapped_while_a_screen_draws_is_drawn_once_and_stays_open(phones) -> None:
+    """A screen began drawing (the forms, while the store was slow) and the officer tapped a
+    form: that drawing, reading the address late, opened the form; then each address change
+    on the way (the tap, and the form's own) drew it again. The second drawing closed the form
+    just opened: its blank draft was deleted and the forms shown, or what had been ticked
+    meanwhile was drawn away (found by a probe, 8 runs in 17 on a loaded phone)."""
+    phone = phones("can-bo-hai-lan")
+    page = phone.page
+    form = page.locator("#form-list a").first.get_attribute("href")
+    page.evaluate("location.hash = '#/outbox'")
+    expect(page.locator("h2")).to_contain_text("Hộp thư đi")
+    page.evaluate(
+        """() => { window.forms = 0; new MutationObserver((changes) => { for (const c of changes)
+            for (const n of c.addedNodes) if (n.id === 'entry') window.forms += 1; })
+          .observe(document.querySelector('main'), { childList: true }); }"""
+    )
+    slow_store(page, "kv", ("get",), 600)
+    page.evaluate("location.hash = '#/'")  # the forms begin drawing, waiting on the store
+    page.wait_for_timeout(150)
+    page.evaluate(f"location.hash = '{form}'")  # the officer taps a form before they show
+    expect(page.locator("#entry")).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(4_000)  # every drawing the taps asked for has had its turn
+    slow_store(page, None)
+    assert page.evaluate("location.hash").startswith("#/draft/")
+    expect(page.locator("#entry")).to_be_visible()
+    assert page.evaluate("window.forms") == 1
+    assert len(phone.js("await db.all('drafts')")) == 1

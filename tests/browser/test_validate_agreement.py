@@ -161,3 +161,24 @@ def test_a_value_of_the_wrong_type_gets_the_one_error_the_server_gives(js: Page)
     for (name, value), codes in zip(cases, phone, strict=True):
         _, errors = server({name: value}, creating=False)
         assert codes == [e.code for e in errors] == ["type"], (name, value, codes, errors)
+
+
+@pytest.mark.browser
+def test_a_number_past_2_53_and_past_the_fields_bound_names_the_bound(js: Page) -> None:
+    """9999999999999999999 typed in a score out of 10 said "Out of range" with no bound on the
+    phone, where 11 says "Must be at most 10" (found by a probe): the bound the officer can
+    act on is named. Past 2**53 with no bound of the field's, `range` as the server says."""
+    fields = [
+        {"name": "diem", "type": "integer", "min": 0, "max": 10, "label": L},
+        {"name": "so", "type": "integer", "label": L},
+    ]
+    codes = js.evaluate(
+        """async (fields) => {
+          const { validate } = await import('/validate.js');
+          return ['9999999999999999999', '-9999999999999999999'].flatMap((text) =>
+            ['diem', 'so'].map((name) =>
+              validate(fields, { [name]: JSON.parse(text) }).map((e) => [e.code, e.limit])));
+        }""",
+        fields,
+    )
+    assert codes == [[["max", 10]], [["range", None]], [["min", 0]], [["range", None]]]
