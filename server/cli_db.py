@@ -6,15 +6,17 @@ cannot open, and locked so that `restore` never swaps it under a running server.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import pwd
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
 
-from server.errors import disk_full
+from server.errors import disk_full, no_room
 from server.store import NewerDatabase, Store
 
 DB_OPTION = click.option(
@@ -94,19 +96,51 @@ def _empty(path: Path) -> bool:
         return False
 
 
-def _no_room(db: str) -> bool:
-    """Whether the disk of `db` has less room than SQLite needs to open it (its `-shm`)."""
-    try:
-        st = os.statvfs(Path(db).resolve().parent)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < 64 * 1024
-
-
-def _read_only(db: str) -> bool:
-    """Whether `db` or its folder cannot be written (a read-only medium, share or mode)."""
+def why_not_opened(db: str, exc: BaseException) -> str | None:
+    """What stopped a command opening `db` (SQLite's `exc`, or the OS's for a file beside it),
+    in both languages, when it is the disk or the rights, not the database: SQLite makes
+    `-shm` and `-wal` beside the database as it opens it, and said only "disk I/O error",
+    "unable to open database file" or "attempt to write a readonly database"."""
     path = Path(db).resolve()
-    return not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    if disk_full(exc) or no_room(path.parent):
+        return (
+            f"cannot open {db}: its disk is full; nothing was changed: free some space and try"
+            f" again / không mở được {db}: ổ đĩa đã đầy, chưa thay đổi gì; hãy giải phóng bớt"
+            " chỗ trống rồi thử lại"
+        )
+    try:
+        medium = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        medium = False
+    if medium or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
+        return (
+            f"cannot open {db}: it is on a read-only medium, and coso opens every database for"
+            " writing: copy it to a folder you can write to, and run the command on the copy"
+            f" / không mở được {db}: tệp nằm trên ổ chỉ cho đọc, mà coso luôn mở cơ sở dữ liệu"
+            " để ghi: hãy chép nó sang thư mục ghi được rồi chạy lệnh trên bản chép"
+        )
+    beside = [path.with_name(path.name + end) for end in ("", "-wal", "-shm", ".lock")]
+    barred = [p for p in [*beside, path.parent] if p.exists() and not os.access(p, os.W_OK)]
+    if barred:
+        owner = _owner(path if path.exists() else path.parent)
+        me = _owner(None)
+        return (
+            f"cannot open {db}: this account ({me}) may not write {barred[0]}: run the command as"
+            f" the account the server runs as ({owner} owns {db}), or give this one the right"
+            f" / không mở được {db}: tài khoản này ({me}) không có quyền ghi {barred[0]}: hãy"
+            f" chạy lệnh bằng tài khoản chạy máy chủ ({owner} là chủ của tệp), hoặc cấp quyền"
+            " ghi cho tài khoản này"
+        )
+    return None
+
+
+def _owner(path: Path | None) -> str:
+    """The name of the account that owns `path` (None: that runs this command)."""
+    uid = os.geteuid() if path is None else path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 @contextlib.contextmanager
@@ -119,24 +153,10 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     except NewerDatabase as exc:
         raise click.ClickException(str(exc)) from exc
     except sqlite3.OperationalError as exc:  # locked, not readable, not writable
-        if disk_full(exc) or ("disk I/O error" in str(exc) and _no_room(db)):
-            # SQLite makes `-shm` and `-wal` beside the database as it opens it: on a full
-            # disk that fails, and says only "disk I/O error"
-            raise click.ClickException(
-                f"cannot open {db}: its disk is full; nothing was changed: free some space and"
-                f" try again / không mở được {db}: ổ đĩa đã đầy, chưa thay đổi gì; hãy giải"
-                " phóng bớt chỗ trống rồi thử lại"
-            ) from exc
-        if "readonly" in str(exc) or _read_only(db):
-            raise click.ClickException(
-                f"cannot open {db}: it or its folder is read-only, and coso opens every database"
-                " for writing: copy it to a folder you can write to, and run the command on the"
-                f" copy / không mở được {db}: tệp hoặc thư mục chỉ cho đọc, mà coso luôn mở cơ"
-                " sở dữ liệu để ghi: hãy chép nó sang thư mục ghi được rồi chạy lệnh trên bản chép"
-            ) from exc
-        raise click.ClickException(
-            f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
-        ) from exc
+        why = why_not_opened(db, exc)
+        if why is None:
+            why = f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
+        raise click.ClickException(why) from exc
     except sqlite3.DatabaseError as exc:  # "file is not a database", another program's
         raise click.ClickException(
             f"{db} is not a coso database ({exc}) / không phải cơ sở dữ liệu coso"
@@ -162,7 +182,14 @@ def server_lock(db: str, *, restoring: bool = False) -> Iterator[None]:
     lock = path.with_name(path.name + ".lock")
     made = not lock.exists()  # a command refused leaves no lock file it made
     new = not path.exists()  # ...nor a database (an empty file, which SQLite starts from)
-    with lock.open("a") as f, contextlib.ExitStack() as held:
+    try:
+        opened = lock.open("a")
+    except OSError as exc:  # a read-only medium, a full disk, a folder of another account
+        why = why_not_opened(db, exc)
+        if why is None:
+            raise
+        raise click.ClickException(why) from exc
+    with opened as f, contextlib.ExitStack() as held:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # ...and the database file itself, which a hard link (another name, so another

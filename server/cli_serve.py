@@ -13,6 +13,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from logging.handlers import QueueHandler
@@ -32,6 +33,7 @@ from server.cli_db import (
     open_store,
     refuse_database_files,
     server_lock,
+    why_not_opened,
 )
 from server.cli_forms import publish
 from server.cli_users import area_label, server_url, setup_link
@@ -452,7 +454,15 @@ def restore(file: Path, db: str) -> None:
         try:
             new_id, kept = restore_db(file, db)
         except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # (the database there could not be opened: the disk or the rights, not its data)
+            cause = exc.__cause__
+            why = why_not_opened(db, cause) if isinstance(cause, sqlite3.OperationalError) else None
+            raise click.ClickException(why or str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            why = why_not_opened(db, exc)
+            if why is None:
+                raise
+            raise click.ClickException(why) from exc
     click.echo(
         f"restored / đã khôi phục {file} -> {db}; new database id / mã cơ sở dữ liệu mới {new_id}"
     )

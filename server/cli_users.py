@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import unicodedata
 from urllib.parse import urlsplit
 
 import click
@@ -12,26 +11,16 @@ from server import areas
 from server.auth import add_user, new_token_for, set_disabled
 from server.cli_db import DB_OPTION, open_store
 from server.errors import ROLES_VI
-from server.forms import UNSHOWN, nfc
+from server.forms import UNSHOWN, nfc, shows_nothing
 from server.store import Store
 from server.store_schema import UserRow
 
+
 # Letters and symbols to Unicode that show nothing (Hangul fillers, the blank Braille pattern)
-_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-
-
 def user_name(text: str) -> str:
     """A user's name as stored and looked up: NFC, each run of spaces inside one space, none
     around it (`Lê   Văn  Tám` is `Lê Văn Tám`)."""
     return " ".join(nfc(text).split())
-
-
-def shows_nothing(name: str) -> bool:
-    """A name made only of spaces and invisible characters: those a required text may not be
-    only made of (validate.BLANK_RE: zero-width spaces and joiners, word joiner, BOM, soft
-    hyphen) and the like (every format character, combining marks with nothing to sit on,
-    the Hangul fillers)."""
-    return all(unicodedata.category(c)[0] in "CMZ" or c in _BLANK_LETTERS for c in name)
 
 
 def setup_link(url: str, token: str) -> str:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import re
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -419,6 +421,16 @@ def unknown_form(form_id: str) -> NotFound:
         vi=f"Không có biểu mẫu {form_id!r}",
         errors=[FieldError("form_id", "unknown_form", said)],
     )
+
+
+def no_room(folder: str | Path) -> bool:
+    """Whether the disk of `folder` has less room than SQLite needs to open a database there
+    (its `-shm`), in bytes or in files (inodes)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024 or (st.f_files > 0 and st.f_favail == 0)
 
 
 def disk_full(exc: BaseException) -> bool:

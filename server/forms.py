@@ -70,6 +70,18 @@ def unseen(c: str) -> bool:
     return unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or INVISIBLE.match(c) is not None
 
 
+# Letters drawn as nothing: the Hangul fillers and the braille blank.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def shows_nothing(name: str) -> bool:
+    """A name made only of spaces and invisible characters: those a required text may not be
+    only made of (validate.BLANK_RE: zero-width spaces and joiners, word joiner, BOM, soft
+    hyphen) and the like (every format character, combining marks with nothing to sit on,
+    the Hangul fillers, the braille blank). For a user's name and a device's id."""
+    return all(unicodedata.category(c)[0] in "CMZ" or c in _BLANK_LETTERS for c in name)
+
+
 def shows_something(text: str) -> bool:
     """Whether `text` has a character that is drawn: neither a space nor `unseen`."""
     return any(not c.isspace() and not unseen(c) for c in text)
@@ -168,14 +180,30 @@ def _every_error(
     """Every problem of `value` as `kind`, which failed to convert with `exc`: msgspec stops at
     an object's first, and `title: {vi: 5, en: 6}` or a field's wrong `required` and wrong
     `max_length` came out one publish at a time. An object of a struct is checked key by key
-    (a label's keys too); `exc` is said if that finds nothing (a problem of the whole)."""
+    (its unknown keys, and a label's texts, too), a list item by item; `exc` is said if that
+    finds nothing (a problem of the whole)."""
+    item = _item_of(kind)
+    if item is not None and isinstance(value, list):
+        errors: list[FieldError] = []
+        for i, v in enumerate(value):
+            try:
+                msgspec.convert(v, item)
+            except msgspec.ValidationError as inner:
+                errors += _every_error(v, item, f"{path}[{i}]", inner)
+        return errors or [_from_msgspec(exc, path)]
     struct = _struct_of(kind)
     if struct is None or not isinstance(value, dict):
         return [_from_msgspec(exc, path)]
     names = struct.__struct_fields__
     required = names[: len(names) - len(struct.__struct_defaults__)]
     hints = get_type_hints(struct, include_extras=True)
-    errors: list[FieldError] = []
+    errors = [
+        FieldError(
+            f"{path}.{key}".lstrip("."), "unknown_field", f"Object contains unknown field `{key}`"
+        )
+        for key in value
+        if key not in names
+    ]
     for name in names:
         here = f"{path}.{name}".lstrip(".")
         if name not in value:
@@ -184,12 +212,17 @@ def _every_error(
                 errors.append(FieldError(here, "required", message))
             continue
         try:
-            msgspec.convert(value[name], hints[name])
+            converted = msgspec.convert(value[name], hints[name])
         except (msgspec.ValidationError, TypeError) as inner:
             if isinstance(inner, msgspec.ValidationError):
                 errors += _every_error(value[name], hints[name], here, inner)
             else:
                 return [_from_msgspec(exc, path)]
+        else:  # what a label's own check would say of it, had the whole converted
+            if struct is Label:
+                _check_text(converted, here, errors)
+            elif _struct_of(hints[name]) is Label:
+                _check_label(converted, here, errors)
     return errors or [_from_msgspec(exc, path)]
 
 
@@ -200,6 +233,16 @@ def _struct_of(kind: Any) -> type[Struct] | None:
     if get_origin(kind) is Union or type(kind).__name__ == "UnionType":
         structs = [a for a in get_args(kind) if isinstance(a, type) and issubclass(a, Struct)]
         return structs[0] if len(structs) == 1 else None
+    return None
+
+
+def _item_of(kind: Any) -> Any:
+    """The type of the items of a list `kind` is, or is one of (`list[Choice] | None`)."""
+    if get_origin(kind) is list:
+        return get_args(kind)[0]
+    if get_origin(kind) is Union or type(kind).__name__ == "UnionType":
+        lists = [get_args(a)[0] for a in get_args(kind) if get_origin(a) is list]
+        return lists[0] if len(lists) == 1 else None
     return None
 
 
@@ -354,14 +397,18 @@ def _check_label(label: Label | None, path: str, errors: list[FieldError]) -> No
     if label is None:
         return
     for lang in ("vi", "en"):
-        text = getattr(label, lang)
-        bad = UNSHOWN.search(text)
-        if bad is not None:
-            message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
-            errors.append(FieldError(f"{path}.{lang}", "control_character", message))
-        elif not shows_something(text):
-            message = "a label needs visible text, not only spaces or invisible characters"
-            errors.append(FieldError(f"{path}.{lang}", "required", message))
+        _check_text(getattr(label, lang), f"{path}.{lang}", errors)
+
+
+def _check_text(text: str, path: str, errors: list[FieldError]) -> None:
+    """One language of a label: visible text, and nothing unshown."""
+    bad = UNSHOWN.search(text)
+    if bad is not None:
+        message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
+        errors.append(FieldError(path, "control_character", message))
+    elif not shows_something(text):
+        message = "a label needs visible text, not only spaces or invisible characters"
+        errors.append(FieldError(path, "required", message))
 
 
 def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError]) -> None:
@@ -430,7 +477,10 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
     elif f.choices is not None:
         err("choices", "not_allowed", f"choices are only for select fields, not {f.type}")
     if f.type == "repeat":
-        if not f.fields and not any(e.path in (here, f"{here}.fields") for e in errors):
+        # (sub-fields given, each refused, are their errors: not a repeat with none)
+        said = (here, f"{here}.fields")
+        inner = f"{here}.fields["
+        if not f.fields and not any(e.path in said or e.path.startswith(inner) for e in errors):
             err("fields", "required", "a repeat field needs its own fields")
     elif f.fields is not None:
         err("fields", "not_allowed", f"fields are only for repeat, not {f.type}")

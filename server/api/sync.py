@@ -25,7 +25,7 @@ from server.api.docs import JSON, MSGPACK, PUSH_EXAMPLE, ApiOperation, PushReque
 from server.api.records import page_response
 from server.auth import officer_or_above
 from server.errors import Invalid, Malformed, TooLarge
-from server.forms import nfc, unseen
+from server.forms import nfc, shows_nothing, unseen
 from server.item import now_iso
 from server.protocol import (
     MAX_BATCH_ITEMS,
@@ -70,7 +70,7 @@ async def push(
     if any(unseen(c) for c in device_id):
         message = "a device id may not hold control, invisible or bidirectional characters"
         raise Invalid(message, errors=[FieldError("device_id", "control_character", message)])
-    if not squeezed:  # " ": shown beside values as nothing, no device told from another
+    if shows_nothing(device_id):  # " ", "\u2800": shown beside values as nothing
         message = "Mã thiết bị trống / a device id needs a visible character"
         raise Invalid(message, errors=[FieldError("device_id", "required", message)])
     user = request.user

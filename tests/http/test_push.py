@@ -1272,6 +1272,8 @@ def test_a_device_cannot_pass_for_a_supervisors_resolution(api: Any, device_id: 
         ("may\u034f1", "control_character"),
         (" ", "required"),  # shown as nothing (found by a probe)
         ("\u3000\u00a0", "required"),
+        ("\u2800", "required"),  # the braille blank
+        ("\u0301", "required"),  # a combining accent with nothing to sit on
     ],
 )
 def test_a_device_id_that_is_shown_otherwise_or_names_the_audits_own_is_refused(

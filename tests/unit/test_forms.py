@@ -920,3 +920,39 @@ def test_a_number_where_text_belongs_in_json_is_told_plainly() -> None:
     assert error.message.startswith("cần chữ, nhận được một số")
     assert "expected text, got int (YAML reads" in error.message
     assert "value:" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        (  # an unknown key beside a wrong type, in the title
+            form(field("a"), title={"vi": 5, "en": "b", "zz": 1}),
+            [("title.zz", "unknown_field"), ("title.vi", "type")],
+        ),
+        (  # a blank half beside a wrong one
+            form({**field("a"), "label": {"vi": " ", "en": 5}}),
+            [("fields[0].label.vi", "required"), ("fields[0].label.en", "type")],
+        ),
+        (  # a blank hint in a field refused for another key
+            form({**field("a", required="y"), "hint": {"vi": " ", "en": "x"}}),
+            [("fields[0].hint.vi", "required"), ("fields[0].required", "type")],
+        ),
+        (  # every choice that is not one
+            form(field("a", "select_one", choices=[CHOICES[0], 5, CHOICES[1], "x"])),
+            [("fields[0].choices[1]", "type"), ("fields[0].choices[3]", "type")],
+        ),
+        (
+            form(field("a", previous_names=[1, "b", None])),
+            [("fields[0].previous_names[0]", "type"), ("fields[0].previous_names[2]", "type")],
+        ),
+        (  # a repeat whose sub-fields are each refused has fields: not "needs its own fields"
+            form(field("a", "repeat", fields=[field("b", required="x")])),
+            [("fields[0].fields[0].required", "type")],
+        ),
+    ],
+    ids=["title", "label-halves", "hint-beside", "choices", "previous-names", "repeat"],
+)
+def test_every_problem_is_said_once_at_its_place(source: Any, said: list[tuple[str, str]]) -> None:
+    """Found by a probe of the first version of "every problem of one object at once": these
+    came one publish at a time, and a repeat got a false error."""
+    assert problems(source) == said
