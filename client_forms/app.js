@@ -328,7 +328,11 @@ async function newDraft(formId) {
   const def = f && (await db.get('forms', [f.form_id, f.version]));
   if (!def) return go('#/');
   const id = uuid7();
+  const here = location.hash;
   await db.put('drafts', { id, form_id: formId, form_version: def.version, data: {}, fresh: true, updated_at: new Date().toISOString() });
+  // another form tapped while this one's draft was written: that one opens, not this one
+  // (whose `go` would have put it in the place of the other's address)
+  if (location.hash !== here) return db.del('drafts', id);
   go(`#/draft/${id}`);
 }
 

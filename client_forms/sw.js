@@ -3,7 +3,7 @@
 // which the app keeps in IndexedDB and checks against the manifest's sha256; push, pull,
 // /me) goes straight to the network.
 // Change VERSION whenever a shell file changes, so phones install the new shell at once.
-const VERSION = 'coso-shell-82';
+const VERSION = 'coso-shell-83';
 const SHELL = [
   './', 'index.html', 'app.css', 'app.js', 'db.js', 'drafts.js', 'edit.js', 'i18n.js', 'render.js',
   'sync.js', 'uuid7.js', 'validate.js', 'manifest.webmanifest', 'icon-192.png',

@@ -213,3 +213,23 @@ def test_a_form_tapped_while_a_screen_draws_is_drawn_once_and_stays_open(phones)
     expect(page.locator("#entry")).to_be_visible()
     assert page.evaluate("window.forms") == 1
     assert len(phone.js("await db.all('drafts')")) == 1
+
+
+@pytest.mark.browser
+def test_a_second_form_tapped_while_the_first_opens_is_the_one_opened(phones) -> None:
+    """The officer tapped one form, then another while the first's draft was being written:
+    the first opened in the place of the second, and a blank draft of it was left (found by a
+    probe)."""
+    phone = phones("can-bo-doi-mau")
+    page = phone.page
+    first, second = page.locator("#form-list a").evaluate_all("(l) => l.map((a) => a.hash)")[:2]
+    slow_store(page, "drafts", ("put",), 1_000)
+    page.evaluate(f"location.hash = '{first}'")
+    page.wait_for_timeout(200)
+    page.evaluate(f"location.hash = '{second}'")
+    expect(page.locator("#entry")).to_be_visible(timeout=20_000)
+    page.wait_for_timeout(2_500)  # the first form's draft written long since
+    slow_store(page, None)
+    drafts = phone.js("await db.all('drafts')")
+    assert [d["form_id"] for d in drafts] == [second.removeprefix("#/new/")]
+    assert page.evaluate("location.hash") == f"#/draft/{drafts[0]['id']}"
