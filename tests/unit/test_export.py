@@ -844,7 +844,15 @@ def test_an_export_stopped_half_way_leaves_no_file(tmp_path: Path, sig: str) -> 
     cmd = [sys.executable, "-c", "from server.cli import main; main()"]
     args = ["export", "hoa_giai", "--format", "xlsx", "--out", str(out), "--db", str(path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd + args, env=env, stderr=subprocess.PIPE)
+
+    def as_in_a_terminal() -> None:
+        """Ctrl-C as an operator's terminal has it: the process running the tests may ignore
+        SIGINT by then, and a child inherits that (CI saw this export end whole, status 0)."""
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        cmd + args, env=env, stderr=subprocess.PIPE, preexec_fn=as_in_a_terminal
+    )
     deadline = time.monotonic() + 30
     while not part.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
