@@ -120,9 +120,10 @@ def why_not_opened(db: str, exc: BaseException) -> str | None:
             " để ghi: hãy chép nó sang thư mục ghi được rồi chạy lệnh trên bản chép"
         )
     beside = [path.with_name(path.name + end) for end in ("", "-wal", "-shm", ".lock")]
-    barred = [p for p in [*beside, path.parent] if p.exists() and not os.access(p, os.W_OK)]
+    barred = [p for p in [*beside, path.parent] if _barred(p)]
     if barred:
-        owner = _owner(path if path.exists() else path.parent)
+        owner = _owner(path)
+        owner = _owner(path.parent) if owner == "?" else owner  # none yet: its folder's
         me = _owner(None)
         return (
             f"cannot open {db}: this account ({me}) may not write {barred[0]}: run the command as"
@@ -134,9 +135,20 @@ def why_not_opened(db: str, exc: BaseException) -> str | None:
     return None
 
 
+def _barred(path: Path) -> bool:
+    """Whether `path` is there and this account may not write it (or may not even look)."""
+    try:
+        return path.exists() and not os.access(path, os.W_OK)
+    except OSError:  # a folder on the way it may not enter
+        return True
+
+
 def _owner(path: Path | None) -> str:
     """The name of the account that owns `path` (None: that runs this command)."""
-    uid = os.geteuid() if path is None else path.stat().st_uid
+    try:
+        uid = os.geteuid() if path is None else path.stat().st_uid
+    except OSError:
+        return "?"
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
 
@@ -104,7 +104,12 @@ def _reject(
     )
 
 
+@overload
+def _canonical(uuid: str) -> str: ...
+@overload
+def _canonical(uuid: None) -> None: ...
 def _canonical(uuid: str | None) -> str | None:
+    """A UUID lowercase, as ids are compared and answered; anything else as it is."""
     return uuid.lower() if isinstance(uuid, str) and UUID_RE.match(uuid) else uuid
 
 
@@ -169,7 +174,7 @@ def prepare(
                 )
         return _reject(sid, rid, "invalid", [error])
     errors: list[FieldError] = []
-    sid = item.id.lower() if UUID_RE.match(item.id) else item.id
+    sid = _canonical(item.id)
     if not UUID_RE.match(item.id):
         errors.append(
             FieldError(f"{at}.id", "format", "Mã (id) phải là một UUID / id must be a UUID")
