@@ -74,17 +74,13 @@ def unseen(c: str) -> bool:
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
-def shows_nothing(name: str) -> bool:
-    """A name made only of spaces and invisible characters: those a required text may not be
+def shows_nothing(text: str) -> bool:
+    """Text made only of spaces and invisible characters: those a required text may not be
     only made of (validate.BLANK_RE: zero-width spaces and joiners, word joiner, BOM, soft
-    hyphen) and the like (every format character, combining marks with nothing to sit on,
-    the Hangul fillers, the braille blank). For a user's name and a device's id."""
-    return all(unicodedata.category(c)[0] in "CMZ" or c in _BLANK_LETTERS for c in name)
-
-
-def shows_something(text: str) -> bool:
-    """Whether `text` has a character that is drawn: neither a space nor `unseen`."""
-    return any(not c.isspace() and not unseen(c) for c in text)
+    hyphen) and the like (every control and format character, private-use and unassigned
+    code points, combining marks with nothing to sit on, INVISIBLE, the Hangul fillers, the
+    braille blank). A label, a user's name and a device's id need more."""
+    return all(unicodedata.category(c)[0] in "CMZ" or c in _BLANK_LETTERS for c in text)
 
 
 class Choice(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -346,31 +342,17 @@ def _known(
 
 
 def _choice_or_unread(choice: Any, j: int, path: str, errors: list[FieldError]) -> Any:
-    """`choice` if it converts; else its value's and its label's problems said, each at its
-    path, and in its place a choice of value UNREAD (not checked further) with its label if
-    that converts."""
+    """`choice` if it converts; else every problem of it said, each at its path, and in its
+    place a choice of value UNREAD with a stand-in label, neither checked further (its own
+    label's problems are said here, once)."""
     if not isinstance(choice, dict):
         return choice  # the field's conversion says it
     try:
         msgspec.convert(choice, Choice)
         return choice
-    except msgspec.ValidationError:
-        pass
-    stand_in = {"vi": "-", "en": "-"}
-    label: Any = stand_in
-    for key, part in (("value", str), ("label", Label)):
-        if key not in choice:
-            errors.append(
-                FieldError(f"{path}.{key}", "required", f"Object missing required field `{key}`")
-            )
-            continue
-        try:
-            msgspec.convert(choice[key], part)
-        except msgspec.ValidationError as exc:
-            errors += _every_error(choice[key], part, f"{path}.{key}", exc)
-        else:
-            label = choice[key] if key == "label" else label
-    return {"value": f"{UNREAD}{j}", "label": label}
+    except msgspec.ValidationError as exc:
+        errors += _every_error(choice, Choice, path, exc)
+    return {"value": f"{UNREAD}{j}", "label": {"vi": "-", "en": "-"}}
 
 
 def _known_choice(choice: dict[str, Any], path: str, errors: list[FieldError]) -> dict[str, Any]:
@@ -406,7 +388,7 @@ def _check_text(text: str, path: str, errors: list[FieldError]) -> None:
     if bad is not None:
         message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
         errors.append(FieldError(path, "control_character", message))
-    elif not shows_something(text):
+    elif shows_nothing(text):
         message = "a label needs visible text, not only spaces or invisible characters"
         errors.append(FieldError(path, "required", message))
 

@@ -346,6 +346,12 @@ def test_problems_inside_nested_repeats_have_full_paths() -> None:
         ("", "required"),  # was `invalid`, "Expected `str` of length >= 1" (found by a probe)
         ("\u200b", "required"),  # a zero-width space draws nothing
         ("\ufe0f\u034f", "required"),  # nor do a variation selector and a grapheme joiner
+        # nor the braille blank, a Hangul filler, a combining mark alone or a private-use
+        # sign (passed as labels while refused as user names: the rules were two)
+        ("\u2800", "required"),
+        ("\u3164 \u2800", "required"),
+        ("\u0301", "required"),
+        ("\ue000", "required"),
         (" ", "required"),
         ("\u3000\u00a0 ", "required"),
         ("Tên\x00", "control_character"),
@@ -897,6 +903,13 @@ def test_every_problem_of_one_object_is_said_at_once() -> None:
     assert problems(form(field("a", "select_one", choices=[choice]))) == [
         ("fields[0].choices[0].label.vi", "type"),
         ("fields[0].choices[0].label.en", "type"),
+    ]
+    # a refused choice's blank label half is said once, beside its value's problem
+    refused = {"value": 7, "label": {"vi": " ", "en": "Seven"}, "zz": 1}
+    assert sorted(problems(form(field("a", "select_one", choices=[refused])))) == [
+        ("fields[0].choices[0].label.vi", "required"),
+        ("fields[0].choices[0].value", "type"),
+        ("fields[0].choices[0].zz", "unknown_field"),
     ]
     nameless = {"type": "texx", "min": "z"}
     assert problems(form(nameless, form_id=5, sync_to_devices="x")) == [
