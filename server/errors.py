@@ -154,12 +154,17 @@ def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None
 
 
 def _unknown_key(e: FieldError) -> FieldError:
-    """msgspec's "Object contains unknown field `x`" in both languages, as a key of the
-    request (a definition's, a resolution's), which is not a field of a form."""
-    if e.code != "unknown_field" or not e.message.startswith("Object contains unknown field"):
-        return e
+    """msgspec's "Object contains unknown field `x`" and "Object missing required field `x`"
+    in both languages, as a key of the request (a definition's, a resolution's), which is not
+    a field of a form."""
     key = msgspec_key(e.message)
-    return FieldError(e.path, e.code, f"Không có khóa `{key}` ở đây / no key `{key}` is known here")
+    if e.code == "unknown_field" and e.message.startswith("Object contains unknown field"):
+        return FieldError(
+            e.path, e.code, f"Không có khóa `{key}` ở đây / no key `{key}` is known here"
+        )
+    if e.code == "required" and e.message.startswith("Object missing required field"):
+        return FieldError(e.path, e.code, f"Thiếu khóa `{key}` / {e.message}")
+    return e
 
 
 def bilingual(code: str, detail: str, vi: str | None = None) -> str:

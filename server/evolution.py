@@ -181,7 +181,11 @@ def check_evolution(earlier: Sequence[FormDef], new: FormDef) -> list[FieldError
     for e in evolve([*with_retired(earlier), new]).errors:
         if e.code == "rename_collision" and (e.path, e.code) not in seen:
             seen.add((e.path, e.code))
-            message = f"{e.message} (one of them was removed before: its data is still kept)"
+            vi, _, en = e.message.partition(" / ")
+            message = (
+                f"{vi} (một trong hai trường đã bị bỏ ở phiên bản trước, dữ liệu của nó vẫn "
+                f"được giữ) / {en} (one of them was removed before: its data is still kept)"
+            )
             errors.append(FieldError(e.path, e.code, message))
     return errors
 
@@ -260,11 +264,14 @@ def _reused(
             if went in names:
                 continue
             where = f"{path}[{i}].name" if j == 0 else f"{path}[{i}].previous_names[{j - 1}]"
+            taker = ("trường này", "this field") if j == 0 else (repr(f.name), repr(f.name))
             message = (
+                f"{name!r} đã được đổi tên thành {went!r} ở một phiên bản trước: dữ liệu của "
+                f"nó giữ dưới tên {went!r}, và {taker[0]} sẽ lấy mất; hãy đặt tên khác, hoặc "
+                f"ghi {went!r} vào previous_names nếu đây chính là trường đó được đổi tên lại / "
                 f"{name!r} was renamed to {went!r} in an earlier version: its data is kept "
-                f"under {went!r}, and {'this field' if j == 0 else f'{f.name!r}'} would take "
-                f"it; use another name, or list {went!r} in previous_names if this is that "
-                f"same field renamed back"
+                f"under {went!r}, and {taker[1]} would take it; use another name, or list "
+                f"{went!r} in previous_names if this is that same field renamed back"
             )
             errors.append(FieldError(where, "name_reused", message))
             out.add(f.name)
@@ -304,10 +311,13 @@ def _collisions(
                 if where in reported:
                     continue
                 reported.add(where)
+                one, other = pk + sources[b], pk + kept
                 message = (
-                    f"{pk + sources[b]!r} and {pk + kept!r} are two fields of version {k}: both "
-                    f"would be kept as {target!r}, and each record would lose one of their "
-                    f"values; rename one of them to a name of its own"
+                    f"{one!r} và {other!r} là hai trường của phiên bản {k}: cả hai sẽ được giữ "
+                    f"dưới tên {target!r}, và mỗi hồ sơ sẽ mất một trong hai giá trị; hãy đổi "
+                    f"tên một trường thành tên riêng / {one!r} and {other!r} are two fields of "
+                    f"version {k}: both would be kept as {target!r}, and each record would lose "
+                    f"one of their values; rename one of them to a name of its own"
                 )
                 errors.append(FieldError(where, "rename_collision", message))
 
@@ -340,7 +350,8 @@ def _type_changes(
         if target in same_before:
             continue
         message = (
-            f"{dotted!r} was {old_type} in version {k}; a field never changes type "
-            f"(add a new field instead)"
+            f"{dotted!r} có kiểu {old_type} ở phiên bản {k}; một trường không bao giờ đổi "
+            f"kiểu (hãy thêm một trường mới) / {dotted!r} was {old_type} in version {k}; a "
+            f"field never changes type (add a new field instead)"
         )
         errors.append(FieldError(f"{path}[{index[target]}]", "type_changed", message))

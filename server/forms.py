@@ -40,6 +40,19 @@ FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
 FORM_ID_RE = re.compile(r"[a-z][a-z0-9_]{1,63}")
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CHOICE_VALUE_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+FORM_ID_VI = (
+    "form_id phải khớp [a-z][a-z0-9_]{1,63}: chữ thường không dấu, chữ số, dấu gạch dưới, "
+    "bắt đầu bằng một chữ"
+)
+NAME_VI = (
+    "Tên trường phải khớp [a-z][a-z0-9_]{0,63}: chữ thường không dấu, chữ số, dấu gạch dưới, "
+    "bắt đầu bằng một chữ"
+)
+NAME_EN = "a field name must match [a-z][a-z0-9_]{0,63}"
+CHOICE_VALUE_MESSAGE = (
+    "Giá trị lựa chọn gồm 1 đến 100 chữ không dấu, chữ số và các dấu _ . - / "
+    "a choice value must match [A-Za-z0-9_.-]{1,100}"
+)
 # Names every JavaScript object already has (Object.prototype's, of those a field name can
 # spell): on the phone, a form's field or its data under such a name read as that function,
 # which broke the form and saved "function Object() { [native code] }" as the value.
@@ -139,7 +152,15 @@ def parse_definition(source: Any) -> FormDef:
         raise DefinitionError([shape])
     source = nfc(source)
     if not isinstance(source, dict):
-        raise DefinitionError([FieldError("", "type", "a form definition is an object")])
+        raise DefinitionError(
+            [
+                FieldError(
+                    "",
+                    "type",
+                    "Định nghĩa biểu mẫu phải là một đối tượng / a form definition is an object",
+                )
+            ]
+        )
     # what the server adds when it serves a version: a definition copied from
     # GET /forms/{form_id}/versions/{n} is published as it stands, with the next version
     source = {k: v for k, v in source.items() if k not in SERVED_KEYS}
@@ -153,16 +174,30 @@ def parse_definition(source: Any) -> FormDef:
         form = None
     fields: list[Field] = []
     if raw_fields is not None and not isinstance(raw_fields, list):
-        errors.append(FieldError("fields", "type", "fields is a list of fields"))
+        errors.append(
+            FieldError(
+                "fields", "type", "`fields` là một danh sách trường / fields is a list of fields"
+            )
+        )
     elif not raw_fields:
-        errors.append(FieldError("fields", "required", "a form needs a non-empty list of fields"))
+        errors.append(
+            FieldError(
+                "fields",
+                "required",
+                "Biểu mẫu cần ít nhất một trường / a form needs a non-empty list of fields",
+            )
+        )
     else:
         fields = _convert_fields(raw_fields, "fields", errors)
     if form is not None:
         form.fields = fields
         if not FORM_ID_RE.fullmatch(form.form_id):
             errors.append(
-                FieldError("form_id", "pattern", "form_id must match [a-z][a-z0-9_]{1,63}")
+                FieldError(
+                    "form_id",
+                    "pattern",
+                    f"{FORM_ID_VI} / form_id must match [a-z][a-z0-9_]{{1,63}}",
+                )
             )
         _check_label(form.title, "title", errors)
     if errors:
@@ -279,9 +314,16 @@ def _convert_fields(
         inner: list[Field] | None = None
         if nested is not None:
             if not isinstance(nested, list):
-                errors.append(FieldError(f"{here}.fields", "type", "fields is a list"))
+                errors.append(
+                    FieldError(
+                        f"{here}.fields", "type", "`fields` là một danh sách / fields is a list"
+                    )
+                )
             elif depth == MAX_REPEAT_DEPTH:
-                message = f"repeat groups may be nested at most {MAX_REPEAT_DEPTH} deep"
+                message = (
+                    f"Lồng nhau quá sâu: nhóm lặp chỉ được lồng tối đa {MAX_REPEAT_DEPTH} tầng / "
+                    f"repeat groups may be nested at most {MAX_REPEAT_DEPTH} deep"
+                )
                 errors.append(FieldError(here, "too_deep", message))
             else:
                 inner = _convert_fields(nested, f"{here}.fields", errors, depth + 1)
@@ -315,7 +357,9 @@ def _convert_fields(
             if isinstance(exc, msgspec.ValidationError):
                 errors += _every_error(item, Field, here, exc)
             else:
-                errors.append(FieldError(here, "type", "a field is an object"))
+                errors.append(
+                    FieldError(here, "type", "Mỗi trường là một đối tượng / a field is an object")
+                )
             slots.append(None)
             continue
         field.fields = inner
@@ -386,10 +430,17 @@ def _check_text(text: str, path: str, errors: list[FieldError]) -> None:
     """One language of a label: visible text, and nothing unshown."""
     bad = UNSHOWN.search(text)
     if bad is not None:
-        message = f"U+{ord(bad[0]):04X} at character {bad.start() + 1} is not shown as text"
+        code, at = f"U+{ord(bad[0]):04X}", bad.start() + 1
+        message = (
+            f"Ký tự {code} ở vị trí {at} không hiện thành chữ / "
+            f"{code} at character {at} is not shown as text"
+        )
         errors.append(FieldError(path, "control_character", message))
     elif shows_nothing(text):
-        message = "a label needs visible text, not only spaces or invisible characters"
+        message = (
+            "Nhãn cần có chữ nhìn thấy được, không chỉ khoảng trắng hay ký tự vô hình / "
+            "a label needs visible text, not only spaces or invisible characters"
+        )
         errors.append(FieldError(path, "required", message))
 
 
@@ -406,31 +457,31 @@ def _check_fields(fields: list[Field | None], path: str, errors: list[FieldError
             continue
         here = f"{path}[{i}]"
         if not FIELD_NAME_RE.fullmatch(f.name):
-            errors.append(
-                FieldError(
-                    f"{here}.name", "pattern", "a field name must match [a-z][a-z0-9_]{0,63}"
-                )
-            )
+            errors.append(FieldError(f"{here}.name", "pattern", f"{NAME_VI} / {NAME_EN}"))
         names = [("name", f.name)]
         names += [(f"previous_names[{j}]", n) for j, n in enumerate(f.previous_names or [])]
         for where, n in names:
             if n in RESERVED_NAMES:
                 message = (
-                    f"{n!r} is a name every JavaScript object has: the phone app needs another"
+                    f"Mọi đối tượng JavaScript đều có tên {n!r}: ứng dụng trên điện thoại cần "
+                    f"tên khác / {n!r} is a name every JavaScript object has: the phone app "
+                    f"needs another"
                 )
                 errors.append(FieldError(f"{here}.{where}", "reserved", message))
             if n in seen:
-                message = f"{n!r} is already used by {seen[n]}"
+                at = seen[n]
+                message = (
+                    f"Tên {n!r} đã dùng ở {at} (là tên cũ của trường đó) / {n!r} is already used "
+                    f"by {at} (as that field's previous name)"
+                    if ".previous_names[" in at
+                    else f"Tên {n!r} đã dùng ở {at} / {n!r} is already used by {at}"
+                )
                 errors.append(FieldError(f"{here}.{where}", "duplicate", message))
-            seen[n] = here
+            seen[n] = here if where == "name" else f"{here}.{where}"
         for j, old in enumerate(f.previous_names or []):
             if not FIELD_NAME_RE.fullmatch(old):
                 errors.append(
-                    FieldError(
-                        f"{here}.previous_names[{j}]",
-                        "pattern",
-                        "a field name must match [a-z][a-z0-9_]{0,63}",
-                    )
+                    FieldError(f"{here}.previous_names[{j}]", "pattern", f"{NAME_VI} / {NAME_EN}")
                 )
         _check_label(f.label, f"{here}.label", errors)
         _check_label(f.hint, f"{here}.hint", errors)
@@ -446,49 +497,103 @@ def _check_options(f: Field, here: str, errors: list[FieldError]) -> None:
     counts = f.type in ("select_multiple", "repeat")
     if f.type in ("select_one", "select_multiple"):
         if not f.choices:
-            err("choices", "required", f"a {f.type} field needs choices")
+            err(
+                "choices",
+                "required",
+                f"Trường {f.type} cần có lựa chọn / a {f.type} field needs choices",
+            )
         values: set[str] = set()
         for j, c in enumerate(f.choices or []):
             if c.value.startswith(UNREAD):  # said already
                 continue
             if not CHOICE_VALUE_RE.fullmatch(c.value):
-                err(f"choices[{j}].value", "pattern", "a choice value must match [A-Za-z0-9_.-]+")
+                err(f"choices[{j}].value", "pattern", CHOICE_VALUE_MESSAGE)
             if c.value in values:
-                err(f"choices[{j}].value", "duplicate", f"duplicate value {c.value!r}")
+                err(
+                    f"choices[{j}].value",
+                    "duplicate",
+                    f"Giá trị {c.value!r} bị trùng / duplicate value {c.value!r}",
+                )
             values.add(c.value)
     elif f.choices is not None:
-        err("choices", "not_allowed", f"choices are only for select fields, not {f.type}")
+        err(
+            "choices",
+            "not_allowed",
+            f"Chỉ trường chọn (select) mới có lựa chọn, trường {f.type} thì không / "
+            f"choices are only for select fields, not {f.type}",
+        )
     if f.type == "repeat":
         # (sub-fields given, each refused, are their errors: not a repeat with none)
         said = (here, f"{here}.fields")
         inner = f"{here}.fields["
         if not f.fields and not any(e.path in said or e.path.startswith(inner) for e in errors):
-            err("fields", "required", "a repeat field needs its own fields")
+            err(
+                "fields",
+                "required",
+                "Trường lặp (repeat) cần có các trường con / a repeat field needs its own fields",
+            )
     elif f.fields is not None:
-        err("fields", "not_allowed", f"fields are only for repeat, not {f.type}")
+        err(
+            "fields",
+            "not_allowed",
+            f"Chỉ trường lặp (repeat) mới có trường con, trường {f.type} thì không / "
+            f"fields are only for repeat, not {f.type}",
+        )
     for bound in ("min", "max"):
         value = getattr(f, bound)
         if value is None:
             continue
         if isinstance(value, float) and not math.isfinite(value):
-            err(bound, "invalid", f"{bound} must be a finite number")
+            err(
+                bound,
+                "invalid",
+                f"{bound} phải là một số hữu hạn / {bound} must be a finite number",
+            )
         elif abs(value) > MAX_BOUND:
-            err(bound, "range", f"{bound} must be between {-MAX_BOUND} and {MAX_BOUND}")
+            err(
+                bound,
+                "range",
+                f"{bound} phải nằm trong khoảng từ {-MAX_BOUND} đến {MAX_BOUND} / "
+                f"{bound} must be between {-MAX_BOUND} and {MAX_BOUND}",
+            )
         elif f.type not in ("integer", "decimal") and not counts:
-            err(bound, "not_allowed", f"{bound} is for numbers, select_multiple and repeat")
+            err(
+                bound,
+                "not_allowed",
+                f"{bound} chỉ dùng cho trường số, select_multiple và repeat / "
+                f"{bound} is for numbers, select_multiple and repeat",
+            )
         elif (f.type == "integer" or counts) and isinstance(value, float):
-            err(bound, "invalid", f"{bound} must be a whole number")
+            err(bound, "invalid", f"{bound} phải là số nguyên / {bound} must be a whole number")
         elif counts and value < 0:
-            err(bound, "invalid", f"{bound} counts items: it must be >= 0")
+            err(
+                bound,
+                "invalid",
+                f"{bound} là số mục, không được âm / {bound} counts items: it must be >= 0",
+            )
     if f.min is not None and f.max is not None and f.min > f.max:
-        err("max", "invalid", "max is below min")
+        err("max", "invalid", "max nhỏ hơn min / max is below min")
     if f.type == "select_multiple" and f.choices and f.min is not None and f.min > len(f.choices):
-        err("min", "invalid", f"min is above the number of choices ({len(f.choices)})")
+        n = len(f.choices)
+        err(
+            "min",
+            "invalid",
+            f"min lớn hơn số lựa chọn ({n}) / min is above the number of choices ({n})",
+        )
     if f.max_length is not None and (f.type != "text" or f.max_length < 1):
-        err("max_length", "invalid", "max_length is a positive number, for text fields only")
+        err(
+            "max_length",
+            "invalid",
+            "max_length là một số dương, chỉ dùng cho trường văn bản (text) / "
+            "max_length is a positive number, for text fields only",
+        )
     if f.pattern is not None:
         if f.type != "text":
-            err("pattern", "not_allowed", "pattern is for text fields only")
+            err(
+                "pattern",
+                "not_allowed",
+                "pattern chỉ dùng cho trường văn bản (text) / pattern is for text fields only",
+            )
         else:
             try:
                 text_pattern(f.pattern, f.max_length)

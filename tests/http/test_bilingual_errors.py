@@ -112,3 +112,13 @@ def test_an_items_ids_parents_and_time_are_refused_in_vietnamese_too(api: Any) -
     assert said[("id", "format")].startswith("Mã (id) phải là")
     assert said[("parents[0]", "format")].startswith("Mỗi bản cha là")
     assert said[("captured_at", "format")].startswith("Thời điểm ghi phải theo RFC 3339")
+
+
+def test_a_missing_key_is_named_in_vietnamese(api: Any) -> None:
+    """msgspec's "Object missing required field `x`" had only "Bắt buộc" (required) in front."""
+    item = submission("hoa_giai", hoa_giai(random.Random(4)), version=2)
+    del item["captured_at"]
+    (result,) = api.push("officer", [item])
+    (error,) = result["errors"]
+    assert error["path"] == "submissions[0].captured_at"
+    assert _vi(error["message"]) == "Thiếu khóa `captured_at`"

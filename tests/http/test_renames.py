@@ -66,7 +66,7 @@ def test_a_rename_that_would_keep_two_fields_under_one_name_is_refused(api: Api)
     assert [(e["path"], e["code"]) for e in body["errors"]] == [
         ("fields[0].previous_names[0]", "rename_collision")
     ]
-    assert body["errors"][0]["message"].startswith("Đổi tên làm hai trường")
+    assert body["errors"][0]["message"].startswith("'ho' và 'ten' là hai trường của phiên bản 1")
     assert record(api, item["id"])["data"] == {"ho": "Nguyễn", "ten": "An"}
 
 

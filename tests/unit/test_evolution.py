@@ -60,6 +60,7 @@ def test_a_type_change_is_refused_with_the_path_of_the_field() -> None:
     errors = check_evolution([v1], v2)
     assert [(e.path, e.code) for e in errors] == [("fields[2]", "type_changed")]
     assert "integer" in errors[0].message
+    assert "có kiểu integer ở phiên bản 1" in errors[0].message  # in Vietnamese too
     assert "version 1" in errors[0].message
 
 
@@ -183,6 +184,7 @@ def test_keeping_one_of_two_fields_under_both_names_is_refused() -> None:
     errors = check_evolution([v1], v2)
     assert codes(errors) == [("fields[0].previous_names[0]", "rename_collision")]
     assert "'ho' and 'ten' are two fields of version 1" in errors[0].message
+    assert "'ho' và 'ten' là hai trường của phiên bản 1" in errors[0].message
 
 
 def test_renaming_two_fields_to_one_is_refused_at_the_second_name() -> None:
@@ -228,6 +230,8 @@ def test_a_removed_field_may_not_become_a_field_its_data_was_kept_beside() -> No
     errors = check_evolution([v1, v2], v3)
     assert codes(errors) == [("fields[1].previous_names[0]", "rename_collision")]
     assert "version 2" in errors[0].message and "removed before" in errors[0].message
+    vi, _, en = errors[0].message.partition(" / ")
+    assert "phiên bản 2" in vi and "đã bị bỏ" in vi and "removed before" in en
     group = field("g", "repeat", fields=[field("x"), field("a")])
     w1 = parsed(group)
     w2 = parsed(field("g", "repeat", fields=[field("x"), field("b")]))
@@ -247,6 +251,7 @@ def test_a_new_field_may_not_take_a_name_renamed_away() -> None:
     errors = check_evolution([v1, v2], v3)
     assert codes(errors) == [("fields[1].name", "name_reused")]
     assert "'ten' was renamed to 'ho_ten'" in errors[0].message
+    assert "'ten' đã được đổi tên thành 'ho_ten'" in errors[0].message
 
 
 def test_a_name_renamed_away_from_a_field_removed_since_is_not_free_either() -> None:

@@ -151,6 +151,14 @@ def test_duplicate_field_names() -> None:
 def test_a_name_may_not_collide_with_a_previous_name() -> None:
     source = form(field("moi", previous_names=["cu"]), field("cu"))
     assert problems(source) == [("fields[1].name", "duplicate")]
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(source)
+    # it says where, as a previous name (it said "'cu' is already used by fields[0]", a field
+    # whose name is `moi`: found by a probe)
+    assert info.value.errors[0].message == (
+        "Tên 'cu' đã dùng ở fields[0].previous_names[0] (là tên cũ của trường đó) / "
+        "'cu' is already used by fields[0].previous_names[0] (as that field's previous name)"
+    )
 
 
 def test_a_previous_name_may_not_collide_with_a_name() -> None:
@@ -969,3 +977,43 @@ def test_every_problem_is_said_once_at_its_place(source: Any, said: list[tuple[s
     """Found by a probe of the first version of "every problem of one object at once": these
     came one publish at a time, and a repeat got a false error."""
     assert problems(source) == said
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        [],
+        form(),
+        form(fields={"a": 1}),
+        form(field("a"), form_id="Hoa-giai"),
+        form(field("A"), field("b", previous_names=["B"]), field("b")),
+        form(field("constructor"), 5),
+        form(field("r", "repeat", fields=7), field("s", "repeat"), field("t", fields=[field("u")])),
+        nested(9),
+        form(field("a", label={"vi": "x\x07", "en": "\u2800"})),
+        form(
+            field("s", "select_one"),
+            field("m", "select_multiple", min=3, choices=[*CHOICES, {"value": "a b", "label": L}]),
+            field("d", "select_one", choices=[CHOICES[0], CHOICES[0]]),
+            field("t", choices=CHOICES, pattern="x", max_length=0),
+            field("i", "integer", min=float("inf"), max=2**60),
+            field("n", "date", min=1, max=0),
+            field("k", "integer", min=1.5),
+            field("p", "decimal", pattern="a"),
+            field("r", "repeat", min=-1, fields=[field("x")]),
+        ),
+    ],
+)
+def test_what_a_definition_is_refused_for_is_said_in_vietnamese_too(source: Any) -> None:
+    """Each of the checks' own messages is a Vietnamese sentence with the English beside it
+    (`vi / en`), naming what the English names: an admin reading Vietnamese got only a word
+    for the code ("Không hợp lệ / max_length is a positive number, for text fields only").
+    msgspec's type and key messages get theirs from the code (errors.bilingual_errors)."""
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(source)
+    own = [e for e in info.value.errors if not e.message.startswith(("Expected", "Object"))]
+    assert own
+    for e in own:
+        vi, slash, en = e.message.partition(" / ")
+        assert slash and vi and en, e
+        assert not vi.isascii() or vi.startswith(("max ", "min ")), e  # Vietnamese, not English
