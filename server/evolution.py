@@ -62,52 +62,70 @@ def evolve(versions: Sequence[FormDef]) -> Evolution:
     return out
 
 
-def with_retired(versions: Sequence[FormDef]) -> list[FormDef]:
+def with_retired(versions: Sequence[FormDef], *, aliases: bool = True) -> list[FormDef]:
     """Each version (oldest first) as its data is checked: with the fields removed before the
-    latest version added, optional, at each level the version has, under the names records
-    keep them (their last), and with every choice any version of a field had. A record keeps
-    what a removed field or choice collected, inside repeat group items too; a client that
-    edits a group sends its items back whole, with those values, and a supervisor may settle
-    a conflict on one of them: they must not be refused (PROTOCOL: removing a field from a
-    form never hides data already collected).
+    latest version added, optional, at each level the version has, and with every choice any
+    version of a field had. A record keeps what a removed field or choice collected, inside
+    repeat group items too; a client that edits a group sends its items back whole, with
+    those values, and a supervisor may settle a conflict on one of them: they must not be
+    refused (PROTOCOL: removing a field from a form never hides data already collected).
+
+    A removed field is taken under every name it has had that this version does not give
+    another field: an item carries the name the record held when the phone read it (the
+    field's name then, or a later one, after a version brought the field back renamed), and
+    two of them in one item are refused (validate.py: they are one field). It is checked by
+    its definition in the last version before this one that had it, else the first after:
+    what this version's data was made under. A version published later never refuses what
+    this version's data held, nor an item stored before it when sent again.
 
     The choices of a field come in one order for every version: the first version's, then
     the choices each later version brought, after them, in its order. A select_multiple is
     kept in that order (server/validate.py), so that the same boxes ticked on phones with
-    versions that order the choices otherwise are one value, never a conflict."""
+    versions that order the choices otherwise are one value, never a conflict.
+
+    `aliases=False`: each removed field under its latest name only, as its data is kept (what
+    check_evolution looks for collisions with)."""
     evolution = evolve(versions)
     alive = {p.latest for p in evolution.places if p.version == len(versions)}
-    last: dict[str, Place] = {}
-    first: dict[str, int] = {}  # latest dotted path -> the first version that had it
-    for place in evolution.places:  # in version order: the last definition stays
-        last[place.latest] = place
-        first.setdefault(place.latest, place.version)
+    history: dict[str, list[Place]] = {}  # latest dotted path -> its places, in version order
+    for place in evolution.places:
+        history.setdefault(place.latest, []).append(place)
     choices = _all_choices(evolution.places)
     out = []
     for n, version in enumerate(versions, start=1):
         # where each level of this version keeps its data: latest dotted path -> field
         mine = {p.latest: p for p in evolution.places if p.version == n}
+        taken = {(p.latest.rpartition(".")[0], p.field.name) for p in mine.values()}
         retired: dict[str, list[Field]] = {}
-        for path, place in last.items():
-            parent, _, name = path.rpartition(".")
+        for path, places in history.items():
+            parent, _, latest_name = path.rpartition(".")
             if path in mine or (parent and parent not in mine):
                 continue  # this version's own field, or a level this version has not
-            if path in alive and first[path] > n:
+            if path in alive and places[0].version > n:
                 continue  # a field the latest version has that came after this one: not its
             # (one the latest has again after this version removed it is: an item made when
             # the group had it goes back with it on this version, as for one removed for good)
-            if any(
-                p.latest.rpartition(".")[0] == parent and p.field.name == name
-                for p in mine.values()
-            ):
-                continue  # the name is this version's, for another field
+            before = [p for p in places if p.version < n]
+            near = before[-1] if before else places[0]
+            names = [near.field.name, *(p.field.name for p in places), latest_name]
+            names = names if aliases else [latest_name]
+            free = [
+                name
+                for name in dict.fromkeys(names)
+                if (parent, name) not in taken  # the name is this version's, another field's
+            ]
+            if not free:
+                continue
+            taken.update((parent, name) for name in free)
             gone = msgspec.structs.replace(
-                _every_choice(place.field, path, choices),
-                name=name,
-                required=False,
-                previous_names=None,
+                _every_choice(near.field, path, choices), required=False, previous_names=None
             )
-            retired.setdefault(parent, []).append(gone)
+            level = retired.setdefault(parent, [])
+            # the first name lists the others: validate.py refuses two of them in one item
+            level.append(
+                msgspec.structs.replace(gone, name=free[0], previous_names=free[1:] or None)
+            )
+            level += [msgspec.structs.replace(gone, name=name) for name in free[1:]]
         latest_of = {id(p.field): p.latest for p in evolution.places if p.version == n}
         out.append(_extend(version, retired, latest_of, choices))
     return out
@@ -178,7 +196,7 @@ def check_evolution(earlier: Sequence[FormDef], new: FormDef) -> list[FieldError
     field a new version would rename a removed one to."""
     errors = evolve([*earlier, new]).errors
     seen = {(e.path, e.code) for e in errors}
-    for e in evolve([*with_retired(earlier), new]).errors:
+    for e in evolve([*with_retired(earlier, aliases=False), new]).errors:
         if e.code == "rename_collision" and (e.path, e.code) not in seen:
             seen.add((e.path, e.code))
             vi, _, en = e.message.partition(" / ")

@@ -397,6 +397,13 @@ ObjectCheck = Callable[[Any, str, list[FieldError], bool], Any]
 def _object_check(fields: list[Field]) -> ObjectCheck:
     checks = {f.name: COMPILERS[f.type](f) for f in fields}
     required = tuple(f.name for f in fields if f.required)
+    # the names of one removed field (evolution.with_retired: the first lists the others, each
+    # a field of its own here): data under two of them would be one value lost in the merge
+    aliases = [
+        (f.name, *f.previous_names)
+        for f in fields
+        if f.previous_names and all(n in checks for n in f.previous_names)
+    ]
 
     def check(value: Any, path: str, errors: list[FieldError], whole: bool) -> Any:
         if not isinstance(value, dict):
@@ -428,6 +435,14 @@ def _object_check(fields: list[Field]) -> ObjectCheck:
                 if blank or v == []:  # not also "'' is not one of the choices"
                     errors[:] = [e for e in errors if e.path != here]
                 errors.append(FieldError(here, "required", "this field is required"))
+        for names in aliases:
+            given = [n for n in names if n in value]
+            for name in given[1:]:
+                message = (
+                    f"{given[0]!r} và {name!r} là tên cũ và mới của một trường: chỉ gửi một "
+                    f"tên / {given[0]!r} and {name!r} name one field: send one of them"
+                )
+                errors.append(FieldError(prefix + name, "duplicate", message))
         return out
 
     return check

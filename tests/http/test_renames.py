@@ -416,3 +416,36 @@ def test_a_renaming_publish_changes_only_the_records_that_hold_the_field(api: Ap
     assert kept["form_version"] == 2  # derived under the new names (none of them its own)
     assert kept["updated_at"] == before[without["id"]]["updated_at"]
     assert kept["data"] == {"a": "x"}
+
+
+def test_an_edit_made_between_a_removal_and_a_renamed_return_is_taken_and_replays(
+    api: Api,
+) -> None:
+    """v1 `g{ho_ten, tuoi}`; v2 removes `tuoi`; an officer's v2 edit sends the group item back
+    with its `tuoi`. v3 brings `tuoi` back as `tuoi_moi`. That edit sent again (its answer
+    lost) was `rejected` (unknown_field), and another v2 edit saved offline before v3 too,
+    for ever (found by a probe): now `duplicate` and `accepted`, kept under the new name."""
+    group = field("g", "repeat", fields=[field("ho_ten"), field("tuoi", "integer")])
+    assert publish(api, group).status_code == 201
+    assert publish(api, field("g", "repeat", fields=[field("ho_ten")])).status_code == 201
+    first = submission("thu_nghiem", {"g": [{"ho_ten": "A", "tuoi": 30}]}, version=1)
+    e1 = submission(
+        "thu_nghiem",
+        {"g": [{"ho_ten": "A2", "tuoi": 30}]},
+        version=2,
+        record_id=first["id"],
+        parents=[first["id"]],
+    )
+    assert [r["status"] for r in api.push("officer", [first, e1])] == ["accepted", "accepted"]
+    back = field("tuoi_moi", "integer", max=20, previous_names=["tuoi"])
+    assert publish(api, field("g", "repeat", fields=[field("ho_ten"), back])).status_code == 201
+    assert [r["status"] for r in api.push("officer", [e1])] == ["duplicate"]
+    e2 = submission(
+        "thu_nghiem",
+        {"g": [{"ho_ten": "A3", "tuoi": 30}]},  # above v3's max: not v2's rule
+        version=2,
+        record_id=first["id"],
+        parents=[e1["id"]],
+    )
+    assert [r["status"] for r in api.push("officer", [e2])] == ["accepted"]
+    assert record(api, first["id"])["data"] == {"g": [{"ho_ten": "A3", "tuoi_moi": 30}]}
