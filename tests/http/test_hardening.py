@@ -217,6 +217,31 @@ def test_api_responses_carry_the_security_headers(api: Api, url: str, who: str |
 
 
 @pytest.mark.parametrize(
+    ("url", "who"),
+    [
+        ("/api/v1/me", "officer"),
+        ("/api/v1/records", "supervisor"),
+        ("/api/v1/records/0197a3c2-5b1e-7c3d-9a4f-2e6b8d0c1a35", "supervisor"),  # 404
+        ("/api/v1/sync/pull", "officer"),
+        ("/api/v1/conflicts", "supervisor"),
+        ("/api/v1/audit", "admin"),
+        ("/api/v1/forms/hoa_giai/export?format=jsonl", "supervisor"),
+    ],
+)
+def test_answers_with_a_users_data_are_kept_by_no_cache(api: Api, url: str, who: str) -> None:
+    """Names, addresses and phone numbers of the parties of a case: a browser on a shared
+    office computer or a proxy kept them on disk (no Cache-Control: found by a probe)."""
+    r = api.client.get(url, headers=api.auth(who))
+    assert r.status_code in (200, 404), r.text
+    assert r.headers["cache-control"] == "no-store"
+    # the forms say their own: asked about each time, or kept for good (a version never changes)
+    r = api.client.get("/api/v1/forms", headers=api.auth("officer"))
+    assert r.headers["cache-control"] == "private, no-cache"
+    r = api.client.get("/api/v1/forms/hoa_giai/versions/1", headers=api.auth("officer"))
+    assert r.headers["cache-control"] == "private, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize(
     "url", ["/app/", "/app/index.html", "/app/app.js", "/app/sw.js", "/app/nothing.js"]
 )
 def test_the_app_has_a_strict_content_security_policy(api: Api, url: str) -> None:
