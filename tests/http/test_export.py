@@ -8,15 +8,19 @@ import csv
 import errno
 import io
 import json
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import anyio
 import msgspec
 import openpyxl
 import pytest
 import xlsxwriter
 
+from server.api import exports
 from tests.conftest import Api
 from tests.support import assert_problem, submission
 
@@ -518,3 +522,69 @@ def test_export_errors(api: Api, survey: Any) -> None:
     assert get(api, "csv").content.startswith(b"\xef\xbb\xbf")  # csv is the default
     r = api.client.get(URL, headers=api.auth("supervisor"))
     assert r.headers["content-type"].startswith("text/csv")
+
+
+def test_xlsx_exports_are_made_two_at_a_time_and_a_third_is_503_busy(
+    api: Api, survey: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An XLSX is built whole on a worker thread before its first byte: ten at once held
+    phones' pushes for 20 s, forty every request for two minutes (found by a probe). Two are
+    made at once; a third waits a moment, then is 503 `busy` with Retry-After, and its turn
+    comes when one of the two ends. CSV and JSONL are not held."""
+    monkeypatch.setattr(exports, "XLSX_WAIT_SECONDS", 0.2)
+    reading = threading.Event()  # the two clients read no further until it is set
+    started: list[str] = []
+
+    async def export_read_slowly() -> None:
+        path = "/api/v1/forms/khao_sat/export"
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"format=xlsx",
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver.local"),
+                (b"authorization", api.auth("supervisor")["Authorization"].encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver.local", 80),
+            "state": {},
+        }
+
+        async def receive() -> dict[str, Any]:
+            await anyio.to_thread.run_sync(reading.wait)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                started.append(str(message["status"]))
+            elif message.get("body"):  # the first bytes came: read no more for now
+                await anyio.to_thread.run_sync(reading.wait)
+
+        await api.client.app(scope, receive, send)
+
+    portal = api.client.blocking_portal
+    held = [portal.start_task_soon(export_read_slowly) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while len(started) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started == ["200", "200"]
+        api.client.event_hooks["response"] = []  # a 503 on purpose
+        r = api.client.get(URL, params={"format": "xlsx"}, headers=api.auth("supervisor"))
+        problem = assert_problem(r, 503)
+        assert problem["code"] == "busy" and r.headers["retry-after"]
+        assert problem["detail"].startswith("Máy chủ đang làm 2 tệp xlsx khác")
+        assert get(api, "csv").status_code == 200  # the others are not held
+        assert get(api, "jsonl").status_code == 200
+    finally:
+        reading.set()  # the two read on, or hang up: each gives its turn back
+        for future in held:
+            future.result(timeout=30)
+    assert get(api, "xlsx").content.startswith(b"PK")
+    assert get(api, "xlsx").content.startswith(b"PK")  # one after the other: turns came back
