@@ -161,7 +161,7 @@ def emit(node: Node, chars: Any = class_text, *, probe: bool = False) -> str:
     if isinstance(node, Alt):
         return "(?:" + "|".join(_branch(b, chars, probe) for b in node.branches) + ")"
     if isinstance(node, Look):
-        if probe and node.behind and len(set(_widths(node.body))) != 1:
+        if probe and node.behind and len(set(widths(node.body))) != 1:
             return ""  # Python's re looks behind by a fixed width only; a probe can do without
         head = ("(?<" if node.behind else "(?") + ("!" if node.negative else "=")
         return head + emit(node.body, chars, probe=probe) + ")"
@@ -219,14 +219,14 @@ def paths(node: Node, n: int) -> int | None:
     return total
 
 
-def _widths(node: Node) -> list[int | None]:
+def widths(node: Node) -> list[int | None]:
     """The lengths a node can match (None: unbounded); for fixed-width lookbehinds."""
     if isinstance(node, CharSet):
         return [1]
     if isinstance(node, Assert | Look):
         return [0]
     if isinstance(node, Repeat):
-        inner = set(_widths(node.body))
+        inner = set(widths(node.body))
         if node.high is None or None in inner:
             return [None] if inner != {0} else [0]
         return [w * n for w in inner for n in (node.low, node.high)]  # type: ignore[operator]
@@ -234,7 +234,7 @@ def _widths(node: Node) -> list[int | None]:
     for branch in node.branches:
         total: int | None = 0
         for n in branch:
-            ws = set(_widths(n))
+            ws = set(widths(n))
             if len(ws) != 1 or None in ws or total is None:
                 return [None, 0]
             total += ws.pop()  # type: ignore[operator]
