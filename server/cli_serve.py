@@ -471,6 +471,11 @@ def restore(file: Path, db: str) -> None:
         (kept.disabled, "vẫn bị khóa", "kept disabled"),
         (kept.enabled, "vẫn được mở lại", "kept enabled"),
         (kept.added, "thêm sau bản sao lưu, được giữ", "added after the backup, kept"),
+        (
+            kept.new_token,
+            "giữ mã đăng nhập mới cấp sau bản sao lưu (mã cũ vẫn bị từ chối)",
+            "keep the token given after the backup (the old one is still refused)",
+        ),
     ):
         if names:
             click.echo(f"users {en} / người dùng {vi}: {', '.join(names)}")

@@ -547,6 +547,7 @@ class UsersKept:
     disabled: list[str] = field(default_factory=list)
     enabled: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    new_token: list[str] = field(default_factory=list)  # given since: the backup's is refused
 
 
 _USER_COLUMNS = "id, name, role, area, token_hash, created_at, disabled"
@@ -555,10 +556,11 @@ _USER_COLUMNS = "id, name, role, area, token_hash, created_at, disabled"
 def _keep_users(replaced: Path, dest: sqlite3.Connection) -> UsersKept:
     """Keep in `dest` (a backup being restored) the users of the database it replaces: who
     may sign in is now's, not the backup's. A token disabled after the backup (a lost phone,
-    a leaked link) must not sign in again, and an officer added since keeps working. Users
-    are never deleted and their ids only grow, so the one of an id with the same token is the
-    same user; another database's users (a token the backup does not know under that id) are
-    left out. Written to `dest`'s audit log."""
+    a leaked link) must not sign in again, a token replaced since (`users new-token`) neither,
+    its new one must, and an officer added since keeps working. Users are never deleted and
+    their ids only grow, so the one of an id with the same token, or with the same name and
+    the same time of creation, is the same user; another database's users are left out.
+    Written to `dest`'s audit log."""
     with contextlib.closing(sqlite3.connect(str(replaced))) as old:
         try:
             now = old.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY id").fetchall()
@@ -572,10 +574,16 @@ def _keep_users(replaced: Path, dest: sqlite3.Connection) -> UsersKept:
         if had is None and row[4] not in tokens:
             dest.execute(f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
             kept.added.append(row[1])
-        elif had is not None and had[4] == row[4] and had[6] != row[6]:
+            continue
+        if had is None or (had[4] != row[4] and (had[1], had[5]) != (row[1], row[5])):
+            continue  # another database's user
+        if had[4] != row[4]:
+            dest.execute("UPDATE users SET token_hash = ? WHERE id = ?", [row[4], row[0]])
+            kept.new_token.append(row[1])
+        if had[6] != row[6]:
             dest.execute("UPDATE users SET disabled = ? WHERE id = ?", [row[6], row[0]])
             (kept.disabled if row[6] else kept.enabled).append(row[1])
-    if kept.added or kept.disabled or kept.enabled:
+    if kept.added or kept.disabled or kept.enabled or kept.new_token:
         detail = json.dumps(dataclasses.asdict(kept), ensure_ascii=False)
         Writer(dest).audit(now_iso(), None, None, "restore.users_kept", None, detail)
     return kept

@@ -121,18 +121,26 @@ def test_a_restore_keeps_who_may_sign_in_now(tmp_path: Path) -> None:
         assert code == 0
         return out.strip().splitlines()[-1]
 
-    for name in ("Mất máy", "Mở lại", "Vẫn dùng"):
-        add(name)
+    tokens = {name: add(name) for name in ("Mất máy", "Mở lại", "Vẫn dùng", "Lộ mã")}
     assert run("users", "disable", "Mở lại", "--db", str(db))[0] == 0
     assert run("backup", str(copy), "--db", str(db))[0] == 0
     assert run("users", "disable", "Mất máy", "--db", str(db))[0] == 0
     assert run("users", "enable", "Mở lại", "--db", str(db))[0] == 0
+    # a leaked setup link: a new token, the phone set up again with it (the backup's token
+    # came back with a restore, and the new one was refused: found by a probe)
+    code, out, _ = run("users", "new-token", "Lộ mã", "--db", str(db))
+    assert code == 0
+    new_token = out.strip().splitlines()[-1]
     add("Mới thêm")
     code, out, err = run("restore", str(copy), "--db", str(db))
     assert code == 0, err
     assert "users kept disabled / người dùng vẫn bị khóa: Mất máy" in out
     assert "users kept enabled / người dùng vẫn được mở lại: Mở lại" in out
     assert "Mới thêm" in out
+    assert "keep the token given after the backup (the old one is still refused)" in out
+    hashes = {r[0] for r in sqlite3.connect(db).execute("SELECT token_hash FROM users")}
+    assert token_hash(new_token) in hashes
+    assert token_hash(tokens["Lộ mã"]) not in hashes
     store = Store(db)
     try:
         [entry] = [e for e in store.audit_page(0, 1000)[0] if e[5] == "restore.users_kept"]
@@ -140,7 +148,7 @@ def test_a_restore_keeps_who_may_sign_in_now(tmp_path: Path) -> None:
         store.close()
     assert sqlite3.connect(db).execute(
         "SELECT name, disabled FROM users ORDER BY id"
-    ).fetchall() == [("Mất máy", 1), ("Mở lại", 0), ("Vẫn dùng", 0), ("Mới thêm", 0)]
+    ).fetchall() == [("Mất máy", 1), ("Mở lại", 0), ("Vẫn dùng", 0), ("Lộ mã", 0), ("Mới thêm", 0)]
     assert "Mất máy" in entry[7] and "Mới thêm" in entry[7]
 
 
