@@ -30,7 +30,15 @@ from server.api import exports, misc, records, sync
 from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
-from server.errors import ApiError, Malformed, NotFound, disk_full, msgspec_code, problem_json
+from server.errors import (
+    ApiError,
+    Malformed,
+    NotFound,
+    damaged,
+    disk_full,
+    msgspec_code,
+    problem_json,
+)
 from server.protocol import MAX_BODY_BYTES, FieldError
 from server.store import DatabaseGone, Store
 from server.web import FailedAuthLimiter, edge_middleware
@@ -104,6 +112,25 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
         log.error("DATABASE FILE GONE / MẤT TỆP CƠ SỞ DỮ LIỆU: %s", exc)
         status, code = 503, "database_gone"
         detail = "the server's database file is missing; nothing was stored: send again later"
+    elif damaged(exc):
+        store = request.app.state.get("store")
+        if store is not None:
+            store.damaged = str(exc)  # /healthz says so from now on
+        log.error(
+            "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: %s %s: %s: stop the server, keep the"
+            " file aside, and restore the latest good backup (coso restore)",
+            request.method,
+            request.url.path,
+            exc,
+        )
+        status, code = 503, "database_damaged"
+        detail = (
+            "the server's database is damaged; nothing was stored: its operator restores a backup"
+        )
+        vi = (
+            "Cơ sở dữ liệu của máy chủ bị hỏng, chưa lưu gì: người quản trị cần khôi phục bản "
+            "sao lưu"
+        )
     elif disk_full(exc) and isinstance(exc, OSError):  # a file the server makes: an export's
         log.error(
             "DISK FULL / Ổ ĐĨA ĐẦY: %s %s: no room for its file (%s): free space in the"

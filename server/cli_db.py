@@ -155,6 +155,15 @@ def _owner(path: Path | None) -> str:
         return f"uid {uid}"
 
 
+def damaged_message(db: str | Path, exc: BaseException | str) -> str:
+    """What an operator does with a database SQLite found damaged pages in."""
+    return (
+        f"{db} is damaged ({exc}): stop the server, move the file aside, and restore the latest"
+        f" good backup (coso restore) / cơ sở dữ liệu bị hỏng: hãy dừng máy chủ, chuyển tệp sang"
+        f" chỗ khác rồi khôi phục bản sao lưu tốt gần nhất"
+    )
+
+
 @contextlib.contextmanager
 def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
     """The database a command works on, checked by `check_db`, closed when the block ends; a
@@ -170,6 +179,8 @@ def open_store(db: str, *, create: bool = False) -> Iterator[Store]:
             why = f"cannot open {db}: {exc} / không mở được cơ sở dữ liệu {db}"
         raise click.ClickException(why) from exc
     except sqlite3.DatabaseError as exc:  # "file is not a database", another program's
+        if "malformed" in str(exc):
+            raise click.ClickException(damaged_message(db, exc)) from exc
         raise click.ClickException(
             f"{db} is not a coso database ({exc}) / không phải cơ sở dữ liệu coso"
         ) from exc

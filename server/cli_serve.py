@@ -29,6 +29,7 @@ from server.catalog import Catalog, schema_files
 from server.cli_db import (
     DB_OPTION,
     check_db,
+    damaged_message,
     need_dir,
     open_store,
     refuse_database_files,
@@ -37,7 +38,7 @@ from server.cli_db import (
 )
 from server.cli_forms import publish
 from server.cli_users import area_label, server_url, setup_link
-from server.errors import disk_full, problem_json
+from server.errors import damaged, disk_full, problem_json
 from server.store import Store, restore_scratch
 from server.store import restore as restore_db
 from server.web import API_CSP, COMMON
@@ -409,6 +410,11 @@ def backup(file: Path, db: str) -> None:
                 raise click.ClickException(
                     f"no room for the backup in {file.parent}: its disk is full; nothing was"
                     f" written / không đủ chỗ cho bản sao lưu trong {file.parent}: ổ đĩa đầy"
+                ) from exc
+            if damaged(exc):  # keep the earlier backups: they are the good ones
+                raise click.ClickException(
+                    f"no backup written: {damaged_message(db, exc)}; keep the earlier backups"
+                    f" / chưa ghi bản sao lưu nào, hãy giữ các bản sao lưu cũ"
                 ) from exc
             raise
     click.echo(f"backup written / đã sao lưu: {file}")

@@ -438,6 +438,16 @@ def no_room(folder: str | Path) -> bool:
     return st.f_bavail * st.f_frsize < 64 * 1024 or (st.f_files > 0 and st.f_favail == 0)
 
 
+def damaged(exc: BaseException) -> bool:
+    """SQLite's word for a database file whose pages are not what it wrote (a failing disk, a
+    copy cut short, bytes changed by another program): "malformed", "not a database", or text
+    stored that is not UTF-8. Nothing a request can change; a backup put back can."""
+    text = str(exc)
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "file is not a database" in text or "decode to UTF-8" in text
+    )
+
+
 def disk_full(exc: BaseException) -> bool:
     """SQLite's "database or disk is full": the disk of the database (or of its WAL) has no
     room left; the transaction was rolled back. Or no room for a file the server writes (an

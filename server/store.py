@@ -107,6 +107,8 @@ class Store:
         self.memory = self.path == ":memory:"
         self._lock = threading.RLock()
         self._local = threading.local()
+        # what SQLite said of pages found damaged while serving (app.problem), for /healthz
+        self.damaged: str | None = None
         if not self.memory:  # checked before _connect() turns WAL on in another program's file
             with contextlib.closing(sqlite3.connect(self.path)) as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -470,11 +472,18 @@ class Store:
         The copy has an identity of its own: served as it is (`coso serve --db COPY`, not
         `coso restore`), it answers the cursors clients took from this database, past what
         it holds, with `reset_required`, instead of going on from them and reusing change
-        numbers they have seen (they would never get those changes)."""
+        numbers they have seen (they would never get those changes).
+
+        Raises sqlite3.DatabaseError ("malformed") when the copy fails SQLite's quick check."""
         dest = sqlite3.connect(str(target))
         try:
             with self.read() as conn:
                 conn.backup(dest)
+            # a damaged database copied is a damaged backup, found out only at restore, after
+            # a nightly rotation has replaced every good one (found by a probe)
+            verdict = dest.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed: {verdict}")
             dest.execute("UPDATE meta SET value = ? WHERE key = 'db_id'", [str(uuid.uuid4())])
             dest.commit()
             dest.execute("PRAGMA journal_mode = DELETE")

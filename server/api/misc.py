@@ -76,6 +76,13 @@ def healthz(store: StoreDep) -> Health:
     """Liveness and the database's identity (it changes on restore); HEAD too, for uptime
     monitors (server/web.py answers HEAD wherever GET works)."""
     store.last_change_seq()  # the database answers
+    if store.damaged is not None:  # a request found pages damaged: the monitor is told
+        raise ApiError(
+            f"the server's database is damaged ({store.damaged}): restore a backup",
+            code="database_damaged",
+            status=503,
+            vi="Cơ sở dữ liệu của máy chủ bị hỏng: hãy khôi phục bản sao lưu",
+        )
     return Health("ok", store.db_id)
 
 
