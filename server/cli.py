@@ -4,6 +4,7 @@ added to it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sqlite3
@@ -11,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
@@ -169,9 +170,10 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
             refuse_database_files((target, part), db)
             # stopped (Ctrl-C, SIGTERM from a service manager, SIGHUP when the SSH session ends):
             # the half file goes
+            sink = _open_part(part, direct)  # a refused one is left as it is
             stops = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
             try:
-                with part.open("wb") as f:
+                with sink as f:
                     for chunk in chunks:
                         f.write(chunk)
                 if not direct:
@@ -187,6 +189,23 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                     part.unlink(missing_ok=True)
                 for sig, before in stops.items():
                     signal.signal(sig, before)
+
+
+def _open_part(part: Path, direct: bool) -> BinaryIO:
+    """`part` opened to be written anew; FILE.part never through a link someone left there
+    (the file it names would be truncated and overwritten, by root too)."""
+    if direct:
+        return part.open("wb")
+    try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise click.ClickException(
+            f"{part} is a symbolic link: remove it, or choose another FILE / {part} là một"
+            f" liên kết tượng trưng: hãy xóa nó, hoặc chọn tệp khác"
+        ) from None
+    return os.fdopen(fd, "wb")
 
 
 def _interrupt(signum: int, frame: object) -> None:

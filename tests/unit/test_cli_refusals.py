@@ -571,3 +571,35 @@ def test_restore_never_deletes_a_backup_named_as_its_working_copy(
     assert backup.exists()
     database_kept(live)
     database_kept(backup)
+
+
+def test_backup_never_writes_through_a_link_left_at_its_part_file(
+    live: Path, tmp_path: Path
+) -> None:
+    """A FILE.part is taken over (a backup killed half-way left it): one that is a symbolic
+    link was followed, and the file it named truncated and overwritten, by root too, in a
+    folder others may write (found by a probe)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("giữ nguyên / keep me")
+    target = tmp_path / "nightly.db"
+    Path(f"{target}.part").symlink_to(victim)
+    refused(run("backup", target, "--db", live), "symbolic link", "liên kết tượng trưng")
+    assert victim.read_text() == "giữ nguyên / keep me"
+    assert not target.exists()
+
+
+def test_export_never_writes_through_a_link_left_at_its_part_file(
+    live: Path, tmp_path: Path
+) -> None:
+    assert run("forms", "publish", SCHEMA, "--db", live).exit_code == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("giữ nguyên / keep me")
+    target = tmp_path / "x.csv"
+    Path(f"{target}.part").symlink_to(victim)
+    refused(
+        run("export", "hoa_giai", "--out", target, "--db", live),
+        "symbolic link",
+        "liên kết tượng trưng",
+    )
+    assert victim.read_text() == "giữ nguyên / keep me"
+    assert not target.exists() and Path(f"{target}.part").is_symlink()  # left for its owner
