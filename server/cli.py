@@ -47,6 +47,20 @@ def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
     return click.UsageError(f"{vi} / {message}", ctx=exc.ctx)
 
 
+# what an operator is told, in Vietnamese, of the file errors a command may meet
+_OS_ERRORS_VI = {
+    errno.ENOSPC: "ổ đĩa đã đầy, chưa ghi gì: hãy giải phóng chỗ trống",
+    errno.EDQUOT: "đã hết hạn mức ổ đĩa của tài khoản, chưa ghi gì",
+    errno.EROFS: "ổ đĩa chỉ đọc, không ghi được: hãy chọn thư mục khác",
+    errno.EACCES: "tài khoản này không có quyền với tệp hoặc thư mục đó",
+    errno.EPERM: "tài khoản này không có quyền với tệp hoặc thư mục đó",
+    errno.ENOENT: "không có tệp hoặc thư mục đó",
+    errno.EISDIR: "đó là một thư mục, không phải tệp",
+    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục",
+    errno.EIO: "lỗi đọc/ghi của ổ đĩa",
+}
+
+
 class Coso(click.Group):
     """The `coso` group: a file an operator names that cannot be used (missing, unreadable, a
     full disk) or a database error is a one-line message, not a traceback; a malformed
@@ -73,9 +87,8 @@ class Coso(click.Group):
             raise  # `coso export ... | head`: click ends quietly
         except OSError as exc:
             what = f"{exc.filename}: " if exc.filename else ""
-            raise click.ClickException(
-                f"{what}{exc.strerror or exc} / lỗi tệp hoặc hệ thống"
-            ) from exc
+            vi = _OS_ERRORS_VI.get(exc.errno or 0, "lỗi tệp hoặc hệ thống")
+            raise click.ClickException(f"{what}{exc.strerror or exc} / {vi}") from exc
         except sqlite3.Error as exc:
             raise click.ClickException(f"database error / lỗi cơ sở dữ liệu: {exc}") from exc
 

@@ -170,3 +170,35 @@ def test_a_database_this_account_may_not_write_says_whose_it_is(tmp_path: Path) 
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+OUTPUTS = """
+set -e
+mkdir "$OUT/db"
+db="$OUT/db/coso.db"
+"$COSO" users add first --role admin --area '' --db "$db" >/dev/null
+"$COSO" forms publish SCHEMA --db "$db" >/dev/null
+sha256sum "$db" > "$OUT/before"
+mount -t tmpfs -o size=1m tmpfs "$DISK"
+head -c 2000000 /dev/zero > "$DISK/filler" 2>/dev/null || true
+refuse full export hoa_giai --out "$DISK/x.csv" --db "$db"
+rm "$DISK/filler"
+mount -o remount,ro "$DISK"
+refuse read-only export hoa_giai --out "$DISK/x.csv" --db "$db"
+sha256sum "$db" > "$OUT/after"
+"$COSO" users list --db "$db" > "$OUT/users"
+"""
+
+
+def test_an_export_to_a_full_or_read_only_disk_says_which_in_vietnamese_too(
+    tmp_path: Path,
+) -> None:
+    """The Vietnamese half was "lỗi tệp hoặc hệ thống" (a file or system error) whatever the
+    error: a reader of Vietnamese alone did not learn the disk was full, or read-only (found
+    by a probe)."""
+    schema = Path(__file__).parents[2] / "schemas" / "hoa_giai.v1.yaml"
+    said = in_namespace(OUTPUTS.replace("SCHEMA", f"'{schema}'"), tmp_path)
+    assert len(said) == 2, said
+    full, read_only = said
+    assert "No space left on device" in full and "ổ đĩa đã đầy" in full, full
+    assert "Read-only file system" in read_only and "ổ đĩa chỉ đọc" in read_only, read_only
