@@ -85,6 +85,14 @@ class Coso(click.Group):
             raise _bilingual_usage(exc) from exc
         except BrokenPipeError:
             raise  # `coso export ... | head`: click ends quietly
+        except KeyboardInterrupt:  # click said only "Aborted!", in English
+            click.echo(
+                "\nstopped (Ctrl-C): what was already saved is kept; run the same command again"
+                " to see where it stands (a publish that was done says unchanged) / đã dừng:"
+                " những gì đã lưu vẫn được giữ; hãy chạy lại lệnh để xem",
+                err=True,
+            )
+            raise click.exceptions.Exit(130) from None
         except OSError as exc:
             what = f"{exc.filename}: " if exc.filename else ""
             vi = _OS_ERRORS_VI.get(exc.errno or 0, "lỗi tệp hoặc hệ thống")

@@ -346,3 +346,37 @@ def test_serve_publishes_no_form_of_a_folder_with_a_refused_file(
     with sqlite3.connect(db) as conn:
         published = conn.execute("SELECT form_id, version FROM forms ORDER BY 1, 2").fetchall()
     assert published == [("vv", 1), ("vv", 2), ("zz", 1)]
+
+
+def test_ctrl_c_says_what_became_of_the_work_in_both_languages(tmp_path: Path) -> None:
+    """Ctrl-C said only click's "Aborted!", in English, after a publish that had been done
+    (found by a probe). Here a publish waits on a FIFO no one writes, and is stopped."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db, fifo = tmp_path / "coso.db", tmp_path / "form.yaml"
+    assert run("users", "add", "a", "--role", "admin", "--area", "", "--db", str(db))[0] == 0
+    os.mkfifo(fifo)
+
+    def as_in_a_terminal() -> None:  # the test process may ignore SIGINT (test_export.py)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    coso = str(Path(sys.executable).with_name("coso"))
+    proc = subprocess.Popen(
+        [coso, "forms", "publish", str(fifo), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=as_in_a_terminal,
+    )
+    time.sleep(1.5)  # started, and waiting for the file
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    said = err.decode()
+    assert proc.returncode == 130, said
+    assert "stopped (Ctrl-C): what was already saved is kept" in said
+    assert "đã dừng" in said
+    assert "Aborted!" not in said and "Traceback" not in said
