@@ -145,7 +145,7 @@ def bilingual_errors(errors: list[FieldError] | None) -> list[FieldError] | None
             e.path,
             e.code,
             f"{(e.code in bounds and msgspec_vi(e.message)) or FIELD_ERRORS_VI[e.code]}"
-            f" / {e.message}",
+            f" / {(e.code in bounds and msgspec_en(e.message)) or e.message}",
         )
         if e.code in FIELD_ERRORS_VI and " / " not in e.message
         else e
@@ -300,6 +300,24 @@ def msgspec_vi(message: str) -> str | None:
         ">": f"Phải lớn hơn {n}",
         "<=": f"Không được lớn hơn {n}",
         "<": f"Phải nhỏ hơn {n}",
+    }[op]
+
+
+def msgspec_en(message: str) -> str | None:
+    """A bound msgspec names ("Expected `str` of length <= 200") in plain words ("at most 200
+    characters"), as the Vietnamese says it; None for any other message."""
+    bound = _EXPECTED.search(message)
+    if bound is None:
+        return None
+    kind, op, n = bound.groups()
+    if " of length " in message:
+        unit = "characters" if kind == "str" else "items"
+        return f"at most {n} {unit}" if op.startswith("<") else f"at least {n} {unit}"
+    return {
+        ">=": f"must be at least {n}",
+        ">": f"must be greater than {n}",
+        "<=": f"must be at most {n}",
+        "<": f"must be less than {n}",
     }[op]
 
 

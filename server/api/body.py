@@ -23,7 +23,9 @@ from server.errors import (
     TooLarge,
     UnsupportedMedia,
     msgspec_code,
+    msgspec_en,
     msgspec_path,
+    msgspec_vi,
     msgspec_where,
     shape_errors,
 )
@@ -207,7 +209,15 @@ def parse(body: bytes, type_: type[T], *, msgpack: bool) -> T:
             message += "; the body looks like JSON: send Content-Type: application/json"
         first = FieldError(path, code, message)
         every = shape_errors(type_, body, msgpack=msgpack, prefix="", first=first)  # type: ignore[arg-type]
-        raise Invalid(message, errors=every) from exc
+        # a bound in plain words, in both languages, at its path ("note: at most 4000
+        # characters"): it was msgspec's "Expected `str` of length <= 4000"
+        plain, vi = msgspec_en(message), msgspec_vi(message)
+        at = f"{path}: " if path else ""
+        raise Invalid(
+            f"{at}{plain}" if plain else message,
+            errors=every,
+            vi=f"{at}{vi}" if vi else None,
+        ) from exc
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         # msgspec raises RecursionError for nesting deeper than the interpreter's limit, and
         # UnicodeDecodeError for a MessagePack str that is not UTF-8

@@ -122,3 +122,26 @@ def test_a_missing_key_is_named_in_vietnamese(api: Any) -> None:
     (error,) = result["errors"]
     assert error["path"] == "submissions[0].captured_at"
     assert _vi(error["message"]) == "Thiếu khóa `captured_at`"
+
+
+def test_a_bound_of_a_requests_shape_is_said_in_plain_words_in_both_languages(api: Any) -> None:
+    """A resolution's note over 4,000 characters said "Dữ liệu không hợp lệ / Expected `str`
+    of length <= 4000", and a push's device_id over 200 "Tối đa 200 ký tự / Expected `str` of
+    length <= 200": msgspec's words, not the limit in plain words (found by a probe)."""
+    (item,) = api.push("officer", [submission("hoa_giai", hoa_giai(random.Random(5)), version=2)])
+    body = {"heads": [item["id"]], "values": {"ket_qua": "x"}, "note": "x" * 4001}
+    r = api.client.post(
+        f"/api/v1/records/{item['record_id']}/resolve", json=body, headers=api.auth("supervisor")
+    )
+    problem = assert_problem(r, 422)
+    assert problem["detail"] == "note: Tối đa 4000 ký tự / note: at most 4000 characters"
+    assert problem["errors"][0]["message"] == "Tối đa 4000 ký tự / at most 4000 characters"
+    item = submission("hoa_giai", hoa_giai(random.Random(6)), version=2)
+    r = api.client.post(
+        "/api/v1/sync/push",
+        json={"device_id": "p" * 201, "submissions": [item]},
+        headers=api.auth("officer"),
+    )
+    problem = assert_problem(r, 422)
+    assert problem["errors"][0]["path"] == "device_id"
+    assert problem["errors"][0]["message"] == "Tối đa 200 ký tự / at most 200 characters"
