@@ -166,6 +166,17 @@ def serve(db: str, host: str, port: int, url: str | None, schemas: Path, demo: b
                     quiet.disabled = True
                     self.lifespan.logger = quiet
 
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                """SIGHUP too, as SIGTERM: the SSH session `coso serve` ran in ended, and the
+                server died with status 129, its requests cut and its WAL left unfolded."""
+                with super().capture_signals():
+                    before = signal.signal(signal.SIGHUP, self.handle_exit)
+                    try:
+                        yield
+                    finally:
+                        signal.signal(signal.SIGHUP, before)
+
         config = uvicorn.Config(
             app,
             host=host,

@@ -408,8 +408,9 @@ def half_sent_push(port: int, token: str) -> socket.socket:
         (signal.SIGINT, 2, False),
         (signal.SIGINT, 2, True),
         (signal.SIGTERM, 1, False),
+        (signal.SIGHUP, 1, False),  # the SSH session ended: it died, status 129 (a probe)
     ],
-    ids=["ctrl-c", "ctrl-c-twice", "ctrl-c-twice-during-a-push", "sigterm"],
+    ids=["ctrl-c", "ctrl-c-twice", "ctrl-c-twice-during-a-push", "sigterm", "sighup"],
 )
 def test_a_stop_is_said_and_clean(tmp_path: Path, sig: int, presses: int, in_flight: bool) -> None:
     """Ctrl+C in the terminal (SIGINT; twice: stop at once) and a service manager's SIGTERM end
