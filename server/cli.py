@@ -200,6 +200,11 @@ def export_form(form_id: str, fmt: str, out: Path | None, area: str, db: str) ->
                 if not direct:
                     _keep_mode(target, part)
                     part.replace(target)
+            except _Stopped as stop:  # by SIGTERM or SIGHUP: 128 + its number, as the shell says
+                click.echo(
+                    f"export stopped: {out} not written / đã dừng xuất, chưa ghi tệp", err=True
+                )
+                raise click.exceptions.Exit(128 + stop.signum) from None
             except KeyboardInterrupt:
                 click.echo(
                     f"export stopped: {out} not written / đã dừng xuất, chưa ghi tệp", err=True
@@ -229,8 +234,16 @@ def _open_part(part: Path, direct: bool) -> BinaryIO:
     return os.fdopen(fd, "wb")
 
 
+class _Stopped(KeyboardInterrupt):
+    """A stop by a signal other than Ctrl-C's."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise _Stopped(signum)
 
 
 def _progress(docs: Iterator[str], total: int, label: str) -> Iterator[str]:

@@ -859,6 +859,7 @@ def test_an_export_stopped_half_way_leaves_no_file(tmp_path: Path, sig: str) -> 
     assert proc.poll() is None, "the export ended before it could be stopped"
     proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    # 128 + the signal's number, as a shell reports it (SIGTERM gave Ctrl-C's 130: a probe)
+    assert proc.returncode == 128 + getattr(signal, sig), err
     assert "đã dừng xuất" in err.decode() and "not written" in err.decode()
     assert list(tmp_path.glob("hoa_giai*")) == []
