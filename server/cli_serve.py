@@ -399,6 +399,8 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
 @DB_OPTION
 def backup(file: Path, db: str) -> None:
     """Sao lưu / Take a consistent copy of the database, even while the server runs."""
+    if file == Path():  # `coso backup "$DEST"` with DEST left empty: click reads it as `.`
+        raise click.BadParameter("the file name is empty / tên tệp trống", param_hint="'FILE'")
     if file.exists():
         raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")
     need_dir(file)

@@ -603,3 +603,10 @@ def test_export_never_writes_through_a_link_left_at_its_part_file(
     )
     assert victim.read_text() == "giữ nguyên / keep me"
     assert not target.exists() and Path(f"{target}.part").is_symlink()  # left for its owner
+
+
+def test_backup_to_an_empty_file_name_says_so(live: Path) -> None:
+    """`coso backup "$DEST"` with DEST left empty said ". exists; choose a new file"."""
+    result = run("backup", "", "--db", live)
+    assert result.exit_code == 2, result.output
+    assert "the file name is empty" in result.output and "tên tệp trống" in result.output
