@@ -12,7 +12,7 @@ import click
 from server.catalog import Catalog
 from server.cli_db import DB_OPTION, open_store
 from server.errors import bilingual_errors
-from server.form_source import DefinitionError, read_file, read_source
+from server.form_source import DefinitionError, not_utf8, read_file, read_source
 from server.forms import parse_definition
 
 
@@ -47,8 +47,7 @@ def publish(catalog: Catalog, files: list[Path], *, quiet: bool = False) -> None
             parsed.append((path, parse_definition(read_source(read_file(path), path.name))))
         except UnicodeDecodeError as exc:
             raise click.ClickException(
-                f"{path}: not UTF-8 text (byte {exc.start}); nothing published"
-                " / không phải văn bản UTF-8, chưa xuất bản gì"
+                f"{path}: {not_utf8(exc).message}; nothing published / chưa xuất bản gì"
             ) from exc
         except DefinitionError as exc:
             _definition_errors(path, exc)

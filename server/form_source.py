@@ -5,6 +5,7 @@ keys, before anything reads it further; each refusal a DefinitionError naming it
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 from pathlib import Path
@@ -31,10 +32,29 @@ class DefinitionError(Exception):
         self.errors = errors
 
 
-class _DuplicateKey(ValueError):
-    def __init__(self, key: Any, where: str = "") -> None:
-        super().__init__(f"the key {key!r} appears twice in one object{where}")
-        self.key = key
+class _DuplicateKeys(ValueError):
+    """Keys given twice, each (path of the object, key, line or None), and the data as YAML
+    or JSON reads it (the last of each kept), to be checked for its other problems."""
+
+    def __init__(self, found: list[tuple[str, Any, int | None]], data: Any = None) -> None:
+        super().__init__(f"{len(found)} key(s) given twice")
+        self.found = found
+        self.data = data
+
+    def errors(self) -> list[FieldError]:
+        out = []
+        for where, key, line in self.found:
+            vi_at, en_at = (f" (dòng {line})", f" (line {line})") if line else ("", "")
+            path = f"{where}.{key}".lstrip(".") if isinstance(key, str) else where
+            out.append(
+                FieldError(
+                    path,
+                    "duplicate_key",
+                    f"Khóa {key!r} được viết hai lần trong một đối tượng{vi_at}: chỉ giữ một /"
+                    f" the key {key!r} appears twice in one object{en_at}: keep one",
+                )
+            )
+        return out
 
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -48,26 +68,34 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
     def construct_document(self, node: yaml.Node) -> Any:
         # Every mapping is checked before any is built: building flattens merge keys into
-        # the mappings (and an anchored one may be merged before it is built itself).
-        seen, stack = set(), [node]
+        # the mappings (and an anchored one may be merged before it is built itself). Every
+        # key given twice is said, at its path, with the rest of the definition's problems.
+        seen: set[int] = set()
+        # in the order written: a mapping an alias repeats is named where it stands first
+        stack: collections.deque[tuple[yaml.Node, str]] = collections.deque([(node, "")])
+        found: list[tuple[str, Any, int | None]] = []
         while stack:
-            current = stack.pop()
+            current, where = stack.popleft()
             if id(current) in seen:
                 continue  # an alias: the same node again
             seen.add(id(current))
             if isinstance(current, yaml.MappingNode):
                 keys = set()
                 for key_node, value_node in current.value:
-                    stack += (key_node, value_node)
                     if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
+                        stack.append((value_node, where))
                         continue
                     key = self.construct_object(key_node)
+                    stack.append((value_node, f"{where}.{key}" if isinstance(key, str) else where))
                     if key in keys:
-                        raise _DuplicateKey(key, f" (line {key_node.start_mark.line + 1})")
+                        found.append((where, key, key_node.start_mark.line + 1))
                     keys.add(key)
             elif isinstance(current, yaml.SequenceNode):
-                stack += current.value
-        return super().construct_document(node)
+                stack += [(item, f"{where}[{i}]") for i, item in enumerate(current.value)]
+        data = super().construct_document(node)
+        if found:
+            raise _DuplicateKeys(sorted(found, key=lambda f: f[2] or 0), data)
+        return data
 
 
 # YAML 1.1 reads `1e6` and `1.5e3` (an exponent with no sign) as text, YAML 1.2 and JSON as
@@ -80,13 +108,45 @@ _Loader.add_implicit_resolver(
 YAML_LOADER = _Loader
 
 
+class _Twice(dict[str, Any]):
+    """A JSON object with keys given twice (`twice`): found, with their paths, once the whole
+    document is read (json's hook sees an object before knowing where it is)."""
+
+    twice: list[str]
+
+
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    twice = []
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            twice.append(key)
         out[key] = value
+    if twice:
+        marked = _Twice(out)
+        marked.twice = twice
+        return marked
     return out
+
+
+def _twice_in(data: Any) -> Any:
+    """Where the objects `_json_object` marked are in `data`, and their keys given twice; the
+    marks taken off (plain dicts again)."""
+    found: list[tuple[str, Any, int | None]] = []
+
+    def walk(value: Any, where: str) -> Any:
+        if isinstance(value, dict):
+            if isinstance(value, _Twice):
+                found.extend((where, key, None) for key in value.twice)
+            return {k: walk(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    data = walk(data, "")
+    if found:
+        raise _DuplicateKeys(found, data)
+    return data
 
 
 def read_file(path: Path) -> str:
@@ -118,6 +178,10 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
         text = text.removeprefix("\ufeff")
         if filename.endswith(".json") or text.lstrip().startswith("{"):
             data = json.loads(text, object_pairs_hook=_json_object)
+            shape = shape_error(data)  # before walking it, however deep it nests
+            if shape is not None:
+                raise DefinitionError([shape])
+            data = _twice_in(data)
         else:
             data = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 (a safe loader)
         shape = shape_error(data) or key_error(data)
@@ -130,15 +194,95 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
                 [FieldError(where.removeprefix("."), "malformed", LONE_SURROGATE)]
             )
         msgspec.json.encode(data)
-    except _DuplicateKey as exc:
-        raise DefinitionError([FieldError("", "duplicate_key", str(exc))]) from exc
+    except _DuplicateKeys as exc:
+        errors = exc.errors()
+        # the definition's other problems with them, as the data reads with the last of each
+        from server.forms import parse_definition  # forms imports this module
+
+        if shape_error(exc.data) is None and key_error(exc.data) is None:
+            try:
+                parse_definition(exc.data)
+            except DefinitionError as more:
+                errors += more.errors
+        raise DefinitionError(errors) from exc
+    except UnicodeDecodeError as exc:
+        raise DefinitionError([not_utf8(exc)]) from exc
     except (ValueError, TypeError, RecursionError, yaml.YAMLError) as exc:
-        # one line: PyYAML's message spans several, and names "<unicode string>" for the file
-        said = " ".join(str(exc).replace('in "<unicode string>", ', "").split())
-        raise DefinitionError(
-            [FieldError("", "syntax", f"not valid YAML or JSON: {said}")]
-        ) from exc
+        raise DefinitionError([syntax_error(exc, text if isinstance(text, str) else "")]) from exc
     return data
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column : column + 1] if line < len(lines) else ""
+
+
+def not_utf8(exc: UnicodeDecodeError) -> FieldError:
+    """A definition saved in another encoding than UTF-8 (Windows Notepad's "Unicode" is
+    UTF-16; an older editor's ANSI, cp1258)."""
+    utf16 = exc.object[:2] in (b"\xff\xfe", b"\xfe\xff")
+    vi = (
+        "Tệp được lưu dạng UTF-16 (“Unicode” của Notepad)"
+        if utf16
+        else "Tệp không phải văn bản UTF-8"
+    )
+    en = "the file is UTF-16 text (Notepad's “Unicode”)" if utf16 else "the file is not UTF-8 text"
+    return FieldError(
+        "",
+        "syntax",
+        f"{vi} (byte {exc.start}): hãy lưu lại với mã UTF-8 / {en} (byte {exc.start}): save it"
+        f" as UTF-8",
+    )
+
+
+# PyYAML's problems an admin meets most, in Vietnamese, with what to do
+_YAML_PROBLEMS = (
+    ("found character '\\t'", "có ký tự tab: hãy thụt lề bằng dấu cách", "indent with spaces"),
+    ("tab character", "có ký tự tab: hãy thụt lề bằng dấu cách", "indent with spaces"),
+    (
+        "unknown escape character",
+        "dấu \\ trong chuỗi đặt giữa ngoặc kép: hãy dùng ngoặc đơn, vd. pattern: '^\\d+$'",
+        "a \\ inside double quotes: use single quotes, e.g. pattern: '^\\d+$'",
+    ),
+    (
+        "found unexpected end of stream",
+        "thiếu dấu ngoặc kép hoặc ngoặc đóng",
+        "a closing quote or bracket is missing",
+    ),
+    ("while scanning a quoted scalar", "thiếu dấu ngoặc kép đóng", "a closing quote is missing"),
+    (
+        "mapping values are not allowed",
+        "dấu hai chấm không đúng chỗ, hoặc thụt lề sai",
+        "a colon out of place, or wrong indentation",
+    ),
+    ("expected ',' or '}'", "thiếu dấu phẩy hoặc dấu } đóng", "a comma or a } is missing"),
+    ("expected ',' or ']'", "thiếu dấu phẩy hoặc dấu ] đóng", "a comma or a ] is missing"),
+    (
+        "did not find expected",
+        "thụt lề sai, hoặc thiếu dấu ngoặc đóng",
+        "wrong indentation, or a closing bracket is missing",
+    ),
+)
+
+
+def syntax_error(exc: BaseException, text: str = "") -> FieldError:
+    """YAML or JSON that does not read, in both languages, with the line and column: the
+    Vietnamese said only "Sai cú pháp" (a syntax error), the rest in PyYAML's English."""
+    # one line: PyYAML's message spans several, and names "<unicode string>" for the file
+    said = " ".join(str(exc).replace('in "<unicode string>", ', "").split())
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f" ở dòng {mark.line + 1}, cột {mark.column + 1}"
+    elif isinstance(exc, json.JSONDecodeError):
+        where = f" ở dòng {exc.lineno}, cột {exc.colno}"
+    else:
+        where = ""
+    hint = next(((vi, en) for found, vi, en in _YAML_PROBLEMS if found in said), None)
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":  # libyaml names none
+        hint = _YAML_PROBLEMS[0][1:]
+    vi = f"Sai cú pháp YAML/JSON{where}" + (f": {hint[0]}" if hint else "")
+    en = "not valid YAML or JSON" + (f" ({hint[1]})" if hint else "")
+    return FieldError("", "syntax", f"{vi} / {en}: {said}")
 
 
 def shape_error(data: Any) -> FieldError | None:

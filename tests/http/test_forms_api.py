@@ -391,7 +391,8 @@ def test_publish_refuses_a_key_given_twice(api: Any, content: bytes, content_typ
     r = api.client.post(
         FORMS, content=content, headers={**api.auth("admin"), "Content-Type": content_type}
     )
-    assert [e["code"] for e in assert_problem(r, 422)["errors"]] == ["duplicate_key"]
+    errors = assert_problem(r, 422)["errors"]
+    assert next((e["path"], e["code"]) for e in errors) == ("form_id", "duplicate_key")
 
 
 @pytest.mark.parametrize(

@@ -266,8 +266,8 @@ def test_forms_publish_refuses_a_file_that_is_not_utf8(
     # the good file is not published either: every file is read before any is published
     refused(
         run("forms", "publish", SCHEMA, bad, "--db", live),
-        "not UTF-8",
-        "không phải văn bản UTF-8",
+        "save it as UTF-8",  # UTF-16 (Notepad's "Unicode") named as such
+        "hãy lưu lại với mã UTF-8",
     )
     with closing(sqlite3.connect(live)) as conn:
         assert conn.execute("SELECT count(*) FROM forms").fetchone()[0] == 0

@@ -645,18 +645,61 @@ def test_yaml_merge_keys_work_as_in_safe_load() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "path"),
     [
-        "x: &a {k: 1}\ny: {<<: *a, k: 2, k: 3}\n",
-        "x: {<<: {k: 1, k: 2}}\n",
-        "x: &a {k: 1, k: 2}\ny: {<<: *a}\n",
+        ("x: &a {k: 1}\ny: {<<: *a, k: 2, k: 3}\n", "y.k"),
+        ("x: {<<: {k: 1, k: 2}}\n", "x.k"),
+        ("x: &a {k: 1, k: 2}\ny: {<<: *a}\n", "x.k"),
     ],
     ids=["beside a merge", "inside a merged mapping", "inside an anchor"],
 )
-def test_a_key_written_twice_is_refused_with_merge_keys_too(text: str) -> None:
+def test_a_key_written_twice_is_refused_with_merge_keys_too(text: str, path: str) -> None:
     with pytest.raises(DefinitionError) as info:
         read_source(text, "x.yaml")
-    assert [e.code for e in info.value.errors] == ["duplicate_key"]
+    found = [(e.path, e.code) for e in info.value.errors if e.code == "duplicate_key"]
+    assert found == [(path, "duplicate_key")]  # and what else this is not (a definition)
+
+
+@pytest.mark.parametrize("json_", [False, True], ids=["yaml", "json"])
+def test_every_key_written_twice_is_said_at_its_path_with_the_other_problems(json_: bool) -> None:
+    """A key written twice was said with no path (and in JSON no line), one per publish, and
+    hid every other problem of the definition (found by a probe)."""
+    source = form(
+        {**field("a"), "label": L},
+        field("tên"),  # a field name with Vietnamese letters: its own problem
+        field("g", "repeat", fields=[field("b", max_length=5)]),
+    )
+    if json_:
+        text = json.dumps(source, ensure_ascii=False)
+        text = text.replace('"max_length": 5', '"max_length": 5, "max_length": 6')
+        text = text.replace('"name": "a"', '"name": "a", "name": "a"')
+    else:
+        text = (
+            "form_id: thu_nghiem\n"
+            "title: {vi: Nhãn, en: Label}\n"
+            "fields:\n"
+            "  - name: a\n"
+            "    name: a\n"
+            "    type: text\n"
+            "    label: {vi: Nhãn, en: Label}\n"
+            "  - {name: tên, type: text, label: {vi: Nhãn, en: Label}}\n"
+            "  - name: g\n"
+            "    type: repeat\n"
+            "    label: {vi: Nhãn, en: Label}\n"
+            "    fields:\n"
+            "      - {name: b, type: text, label: {vi: N, en: L}, max_length: 5, max_length: 6}\n"
+        )
+    with pytest.raises(DefinitionError) as info:
+        read_source(text, "x.json" if json_ else "x.yaml")
+    found = [(e.path, e.code) for e in info.value.errors]
+    assert found == [
+        ("fields[0].name", "duplicate_key"),
+        ("fields[2].fields[0].max_length", "duplicate_key"),
+        ("fields[1].name", "pattern"),
+    ]
+    message = info.value.errors[0].message
+    assert message.startswith("Khóa 'name' được viết hai lần trong một đối tượng")
+    assert ("(dòng " in message and "(line " in message) != json_  # YAML knows the line
 
 
 @pytest.mark.parametrize(
@@ -1017,3 +1060,31 @@ def test_what_a_definition_is_refused_for_is_said_in_vietnamese_too(source: Any)
         vi, slash, en = e.message.partition(" / ")
         assert slash and vi and en, e
         assert not vi.isascii() or vi.startswith(("max ", "min ")), e  # Vietnamese, not English
+
+
+@pytest.mark.parametrize(
+    ("text", "vi", "en"),
+    [
+        ("form_id: ab\nfields:\n\t- name: a\n", "ở dòng 3, cột 1: có ký tự tab", "indent with"),
+        (
+            'form_id: ab\npattern: "^TQ-\\d{3}$"\n',
+            "ở dòng 2, cột 15: dấu \\ trong chuỗi đặt giữa ngoặc kép: hãy dùng ngoặc đơn",
+            "use single quotes",
+        ),
+        ('form_id: ab\ntitle: {vi: "Tên, en: "x"}\n', "thiếu dấu phẩy hoặc dấu } đóng", "a }"),
+        ('{"form_id": "ab",, }', "ở dòng 1, cột 18", "Expecting property name"),
+        ("form_id: ab\n".encode("utf-16"), "UTF-16 (“Unicode” của Notepad)", "save it as UTF-8"),
+        (b"form_id: Ho\xe0\n", "Tệp không phải văn bản UTF-8 (byte 11)", "save it as UTF-8"),
+    ],
+    ids=["tab", "escape", "quote", "json", "utf-16", "ansi"],
+)
+def test_what_does_not_read_is_said_where_and_why_in_both_languages(
+    text: str | bytes, vi: str, en: str
+) -> None:
+    """The Vietnamese said only "Sai cú pháp YAML/JSON" (a syntax error), and a file saved as
+    UTF-16 or ANSI was a Python codec message (found by a probe)."""
+    with pytest.raises(DefinitionError) as info:
+        read_source(text)
+    (error,) = info.value.errors
+    said_vi, _, said_en = error.message.partition(" / ")
+    assert vi in said_vi and en in said_en, error.message
