@@ -70,10 +70,12 @@ def with_retired(versions: Sequence[FormDef], *, aliases: bool = True) -> list[F
     those values, and a supervisor may settle a conflict on one of them: they must not be
     refused (PROTOCOL: removing a field from a form never hides data already collected).
 
-    A removed field is taken under every name it has had that this version does not give
-    another field: an item carries the name the record held when the phone read it (the
-    field's name then, or a later one, after a version brought the field back renamed), and
-    two of them in one item are refused (validate.py: they are one field). It is checked by
+    A removed field is taken, on a version before the latest, under every name it has had
+    that this version does not give another field (on the latest, whose data is stored
+    unrenamed, under its latest name only): an item carries the name the record held when
+    the phone read it (the field's name then, or a later one, after a version brought the
+    field back renamed), and two of them in one item are refused (validate.py: they are one
+    field). It is checked by
     its definition in the last version before this one that had it, else the first after:
     what this version's data was made under. A version published later never refuses what
     this version's data held, nor an item stored before it when sent again.
@@ -108,7 +110,9 @@ def with_retired(versions: Sequence[FormDef], *, aliases: bool = True) -> list[F
             before = [p for p in places if p.version < n]
             near = before[-1] if before else places[0]
             names = [near.field.name, *(p.field.name for p in places), latest_name]
-            names = names if aliases else [latest_name]
+            # the latest version's data is stored under its names as they are (derive renames
+            # only older versions'): its old names would be kept beside the latest, unmerged
+            names = names if aliases and n < len(versions) else [latest_name]
             free = [
                 name
                 for name in dict.fromkeys(names)

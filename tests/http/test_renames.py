@@ -449,3 +449,26 @@ def test_an_edit_made_between_a_removal_and_a_renamed_return_is_taken_and_replay
     )
     assert [r["status"] for r in api.push("officer", [e2])] == ["accepted"]
     assert record(api, first["id"])["data"] == {"g": [{"ho_ten": "A3", "tuoi_moi": 30}]}
+
+
+def test_the_latest_version_refuses_a_removed_fields_older_name(api: Api) -> None:
+    """v1 `a`; v2 renames it `b`; v3 removes it. Two v3 edits, `{a: 7}` and `{b: 8}`, were
+    both accepted and stored as two fields, with no conflict, and the export showed only 8
+    (found by a regression probe): the latest version's data is stored as it comes."""
+    assert publish(api, field("ten"), field("a", "integer")).status_code == 201
+    b = field("b", "integer", previous_names=["a"])
+    assert publish(api, field("ten"), b).status_code == 201
+    assert publish(api, field("ten")).status_code == 201
+    first = submission("thu_nghiem", {"ten": "x", "b": 1}, version=2)
+    old_name = submission(
+        "thu_nghiem", {"a": 7}, version=3, record_id=first["id"], parents=[first["id"]]
+    )
+    new_name = submission(
+        "thu_nghiem", {"b": 8}, version=3, record_id=first["id"], parents=[first["id"]]
+    )
+    results = api.push("officer", [first, old_name, new_name])
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert [(e["path"], e["code"]) for e in results[1]["errors"]] == [
+        ("submissions[1].data.a", "unknown_field")
+    ]
+    assert record(api, first["id"])["data"] == {"ten": "x", "b": 8}

@@ -471,6 +471,22 @@ def test_a_field_removed_then_brought_back_renamed_is_taken_under_each_of_its_na
     assert check_evolution([v1, v2, v3], v3) == []
 
 
+def test_the_latest_version_takes_a_removed_field_under_its_latest_name_only() -> None:
+    """v1 `a`; v2 renames it `b`; v3 removes it. v3's data is stored under its names as they
+    are (only older versions' are renamed): v3 taking `a` too stored `{"a": 7, "b": 8}` with
+    no conflict, and the export showed only 8 (found by a regression probe)."""
+    v1 = parsed(field("ten"), field("a", "integer"))
+    v2 = parsed(field("ten"), field("b", "integer", previous_names=["a"]))
+    v3 = parsed(field("ten"))
+    checked = with_retired([v1, v2, v3])
+    latest = compile_form(checked[2], 3)
+    assert latest({"b": 8}, creating=False)[1] == []
+    assert codes(latest({"a": 7}, creating=False)[1]) == [("a", "unknown_field")]
+    # one version later, v3 is an older one: its data is renamed, and takes both
+    checked = with_retired([v1, v2, v3, parsed(field("ten"), field("moi"))])
+    assert compile_form(checked[2], 3)({"a": 7}, creating=False)[1] == []
+
+
 def test_a_removed_top_level_field_is_accepted_optional() -> None:
     v1 = parsed(field("a", required=True), field("b"))
     v2 = parsed(field("b"))
