@@ -238,21 +238,26 @@ def slow_text(source: str, max_length: int | None = None) -> str | None:
     (found by a probe) and was published."""
     tree = compile(source).tree
     found = _slow_in(tree, max_length)
-    for body in [] if found is not None else _behinds(tree):
-        backwards = _slow_in(_reversed(body), max_length)
-        if backwards is not None:
-            return backwards[::-1]
+    for body, behind in [] if found is not None else _unprobed(tree):
+        text = _slow_in(_reversed(body) if behind else body, max_length)
+        if text is not None:
+            return text[::-1] if behind else text
     return found
 
 
-def _behinds(node: Node) -> list[Alt]:
-    """The bodies of the lookbehinds of varying width in `node`."""
-    here = (
-        [node.body]
-        if isinstance(node, Look) and node.behind and len(set(widths(node.body))) != 1
-        else []
-    )
-    return here + [b for child in _children(node) for b in _behinds(child)]
+def _unprobed(node: Node, inside: bool = False) -> list[tuple[Alt, bool]]:
+    """The lookarounds the probe of the whole pattern leaves out, each (body, behind): those
+    behind of varying width, and any inside one of them (a lookahead in a lookbehind runs
+    forwards, `(?<=(?=(a+)+$)a*)b`: found by a probe), each probed on its own."""
+    out: list[tuple[Alt, bool]] = []
+    if isinstance(node, Look):
+        varying = node.behind and len(set(widths(node.body))) != 1
+        if varying or inside:
+            out.append((node.body, node.behind))
+        inside = inside or varying
+    for child in _children(node):
+        out += _unprobed(child, inside)
+    return out
 
 
 def _reversed(node: Any) -> Any:

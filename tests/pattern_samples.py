@@ -182,6 +182,7 @@ SLOW_BEHIND = {
     r"(?<!^(a+)+b)x": "!" + "a" * 40 + "bx",
     r"(?<=^(a+)+b)x": "!" + "a" * 40 + "bx",
     r"^.+(?<=^(?:ab|a|ba)+c)$": "!" + "aba" * 40 + "c",
+    r"(?<=(?=(a+)+$)a*)b": "a" * 40 + "b",  # a lookahead inside: forwards (a probe)
 }
 SLOW += list(SLOW_BEHIND)
 
