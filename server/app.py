@@ -31,6 +31,7 @@ from server.api import forms as forms_api
 from server.auth import TokenAuth
 from server.catalog import Catalog
 from server.errors import (
+    BUSY_RETRY_SECONDS,
     ApiError,
     Malformed,
     NotFound,
@@ -53,9 +54,6 @@ class Settings:
     db: str = "coso.db"
     schemas: Path = ROOT / "schemas"
     client: Path = ROOT / "client_forms"
-
-
-BUSY_RETRY_SECONDS = 30
 
 
 def _database_busy(exc: Exception) -> bool:

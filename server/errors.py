@@ -456,6 +456,10 @@ def no_room(folder: str | Path) -> bool:
     return st.f_bavail * st.f_frsize < 64 * 1024 or (st.f_files > 0 and st.f_favail == 0)
 
 
+# the Retry-After of a 503: nothing was done, and the client asks again this much later
+BUSY_RETRY_SECONDS = 30
+
+
 def damaged(exc: BaseException) -> bool:
     """SQLite's word for a database file whose pages are not what it wrote (a failing disk, a
     copy cut short, bytes changed by another program): "malformed", "not a database", or text

@@ -18,7 +18,7 @@ from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
 from server.auth import check_area, supervisor_or_above
 from server.catalog import renames_now
-from server.errors import ApiError, Malformed, unknown_form
+from server.errors import BUSY_RETRY_SECONDS, ApiError, Malformed, unknown_form
 from server.protocol import FieldError
 from server.store import Store
 from server.web import HEAD_KEY
@@ -32,22 +32,22 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving
 # XLSX exports built at once. One is built whole (a temporary file) before its first byte, on
 # a worker thread, and goes on if its client goes away: ten at once (double clicks, a script)
 # held phones' pushes for 20 s, and forty every other request for two minutes (found by a
-# probe). Past XLSX_WAIT_SECONDS, 503 `busy`; CSV and JSONL stream as they read, and are not
-# limited.
+# probe). Another is 503 `busy` at once: one waiting for a turn held a worker thread, which
+# pushes need too (forty waiting held them all). CSV and JSONL stream as they read, and are
+# not limited.
 XLSX_AT_ONCE = 2
-XLSX_WAIT_SECONDS = 2.0
 _XLSX_TURNS = threading.BoundedSemaphore(XLSX_AT_ONCE)
 
 
 def _xlsx_turn() -> None:
-    if not _XLSX_TURNS.acquire(timeout=XLSX_WAIT_SECONDS):
+    if not _XLSX_TURNS.acquire(blocking=False):
         raise ApiError(
-            f"{XLSX_AT_ONCE} spreadsheet exports are being made; try again in a minute, or "
-            f"export csv or jsonl",
+            f"{XLSX_AT_ONCE} spreadsheet exports are being made; try again in"
+            f" {BUSY_RETRY_SECONDS} s, or export csv or jsonl",
             code="busy",
             status=503,
-            vi=f"Máy chủ đang làm {XLSX_AT_ONCE} tệp xlsx khác: hãy thử lại sau một phút, "
-            f"hoặc xuất csv hay jsonl",
+            vi=f"Máy chủ đang làm {XLSX_AT_ONCE} tệp xlsx khác: hãy thử lại sau"
+            f" {BUSY_RETRY_SECONDS} giây, hoặc xuất csv hay jsonl",
         )
 
 
@@ -149,6 +149,9 @@ def export_form(
     # not as a 200 cut short. A HEAD has the headers only, and builds nothing.
     if request.scope.get(HEAD_KEY):
         chunks.close()
+        if format == "xlsx":  # the status a GET would have now, and nothing built
+            _xlsx_turn()
+            _XLSX_TURNS.release()
         chunks = _nothing()
     elif format == "xlsx":
         try:

@@ -20,7 +20,6 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from server.api import exports
 from tests.conftest import Api
 from tests.support import assert_problem, submission
 
@@ -524,14 +523,12 @@ def test_export_errors(api: Api, survey: Any) -> None:
     assert r.headers["content-type"].startswith("text/csv")
 
 
-def test_xlsx_exports_are_made_two_at_a_time_and_a_third_is_503_busy(
-    api: Api, survey: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_xlsx_exports_are_made_two_at_a_time_and_a_third_is_503_busy(api: Api, survey: Any) -> None:
     """An XLSX is built whole on a worker thread before its first byte: ten at once held
     phones' pushes for 20 s, forty every request for two minutes (found by a probe). Two are
-    made at once; a third waits a moment, then is 503 `busy` with Retry-After, and its turn
-    comes when one of the two ends. CSV and JSONL are not held."""
-    monkeypatch.setattr(exports, "XLSX_WAIT_SECONDS", 0.2)
+    made at once; a third is 503 `busy` at once (one waiting for a turn held a worker thread:
+    a regression probe), with Retry-After, a HEAD too, and its turn comes when one of the two
+    ends. CSV and JSONL are not held."""
     reading = threading.Event()  # the two clients read no further until it is set
     started: list[str] = []
 
@@ -578,8 +575,11 @@ def test_xlsx_exports_are_made_two_at_a_time_and_a_third_is_503_busy(
         api.client.event_hooks["response"] = []  # a 503 on purpose
         r = api.client.get(URL, params={"format": "xlsx"}, headers=api.auth("supervisor"))
         problem = assert_problem(r, 503)
-        assert problem["code"] == "busy" and r.headers["retry-after"]
+        assert problem["code"] == "busy" and r.headers["retry-after"] == "30"
         assert problem["detail"].startswith("Máy chủ đang làm 2 tệp xlsx khác")
+        assert "hãy thử lại sau 30 giây" in problem["detail"]
+        r = api.client.head(URL, params={"format": "xlsx"}, headers=api.auth("supervisor"))
+        assert r.status_code == 503  # as a GET now (it was 200)
         assert get(api, "csv").status_code == 200  # the others are not held
         assert get(api, "jsonl").status_code == 200
     finally:
