@@ -18,10 +18,11 @@ import click
 
 from server import areas
 from server.catalog import Catalog, renames_now
-from server.cli_db import DB_OPTION, need_dir, open_store, refuse_database_files
+from server.cli_db import DB_OPTION, damaged_message, need_dir, open_store, refuse_database_files
 from server.cli_forms import forms
 from server.cli_serve import backup, restore, serve
 from server.cli_users import parse_area, users, warn_unofficial
+from server.errors import damaged
 from server.export import export
 
 # click's own messages for a malformed command line, by how they begin, in Vietnamese
@@ -98,6 +99,8 @@ class Coso(click.Group):
             vi = _OS_ERRORS_VI.get(exc.errno or 0, "lỗi tệp hoặc hệ thống")
             raise click.ClickException(f"{what}{exc.strerror or exc} / {vi}") from exc
         except sqlite3.Error as exc:
+            if damaged(exc):  # met after the file opened (`serve`'s start, an export's rows)
+                raise click.ClickException(damaged_message("the database", exc)) from exc
             raise click.ClickException(f"database error / lỗi cơ sở dữ liệu: {exc}") from exc
 
 

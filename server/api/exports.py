@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import datetime, timedelta, timezone
@@ -18,12 +20,13 @@ from server.api.deps import CatalogDep, StoreDep
 from server.api.docs import errors, files
 from server.auth import check_area, supervisor_or_above
 from server.catalog import renames_now
-from server.errors import BUSY_RETRY_SECONDS, ApiError, Malformed, unknown_form
+from server.errors import BUSY_RETRY_SECONDS, ApiError, Malformed, damaged, unknown_form
 from server.protocol import FieldError
 from server.store import Store
 from server.web import HEAD_KEY
 
 PAGE = 1000
+log = logging.getLogger("coso")
 # the `since` of the next export, for one that takes only what changed after this one
 NEXT_HEADER = "Coso-Next-Since"
 
@@ -86,13 +89,27 @@ def _started(chunks: Generator[bytes, None, None]) -> Generator[bytes, None, Non
     return rest()
 
 
-async def in_thread(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
+async def in_thread(
+    chunks: Generator[bytes, None, None], store: Store | None = None
+) -> AsyncIterator[bytes]:
     """Each chunk made in a worker thread (SQLite and encoding block). Unlike litestar's own
     wrapper, an exception ends the response as an error, not as a short file that looks
-    whole, and a client that goes away closes the generator (and its temp file) at once."""
+    whole, and a client that goes away closes the generator (and its temp file) at once.
+    Damaged pages met on the way are said as a request's are (app.problem): the log's line,
+    and /healthz (a streamed answer has begun: its status is said already)."""
     try:
         while (chunk := await run_sync(next, chunks, None)) is not None:
             yield chunk
+    except sqlite3.DatabaseError as exc:
+        if store is not None and damaged(exc):
+            store.damaged = str(exc)
+            log.error(
+                "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: an export cut short: %s: stop the"
+                " server, keep the file aside, and restore the latest good backup (coso"
+                " restore)",
+                exc,
+            )
+        raise
     finally:
         with anyio.CancelScope(shield=True):
             await run_sync(chunks.close)
@@ -165,7 +182,7 @@ def export_form(
     day = datetime.now(VIETNAM).strftime("%Y%m%d")  # the day where the file is read
     filename = f"{form_id}_{scope or 'all'}_{day}.{format}"
     return Stream(
-        in_thread(chunks),
+        in_thread(chunks, store),
         media_type=export.MEDIA_TYPES[format],
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
