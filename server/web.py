@@ -243,6 +243,10 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                 headers.append((b"content-security-policy", csp.encode()))
                 if path.startswith("/api/"):
                     headers = _vary_encoding(headers)
+                if path.lstrip("/").startswith("api/") and not any(
+                    k.lower() == b"cache-control" for k, _ in headers
+                ):  # an API answer no one keeps (app._kept_by_no_cache), 404s of the edge too
+                    headers.append((b"cache-control", b"no-store"))
                 headers = _weak_etag(headers)
                 if asked is not None and status == 200 and _matches(asked, headers):
                     message = {**message, "status": 304}
