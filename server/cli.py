@@ -37,6 +37,18 @@ _USAGE_VI = (
 )
 
 
+# and the reasons click gives most, in Vietnamese
+_REASONS_VI = (
+    ("does not exist", "không có tệp hoặc thư mục đó"),
+    ("is a directory", "đó là một thư mục, không phải tệp"),
+    ("is a file", "đó là một tệp, không phải thư mục"),
+    ("is not readable", "tài khoản này không đọc được"),
+    ("is not writable", "tài khoản này không ghi được"),
+    ("is not one of", "không phải một trong các giá trị được phép"),
+    ("is not a valid integer", "không phải một số nguyên"),
+)
+
+
 def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
     """A malformed command line said in Vietnamese beside click's English. Ours already are,
     but for the English words click puts before them ("Invalid value for USER: ...")."""
@@ -45,6 +57,8 @@ def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
     if vi is None and " / " in message:
         return exc
     vi = vi or "Câu lệnh không đúng"
+    why = next((v for en, v in _REASONS_VI if en in message), None)
+    vi = f"{vi}: {why}" if why else vi
     return click.UsageError(f"{vi} / {message}", ctx=exc.ctx)
 
 
@@ -90,7 +104,8 @@ class Coso(click.Group):
             click.echo(
                 "\nstopped (Ctrl-C): what was already saved is kept; run the same command again"
                 " to see where it stands (a publish that was done says unchanged) / đã dừng:"
-                " những gì đã lưu vẫn được giữ; hãy chạy lại lệnh để xem",
+                " những gì đã lưu vẫn được giữ; hãy chạy lại lệnh để xem (một lần xuất bản đã"
+                " xong sẽ báo không đổi)",
                 err=True,
             )
             raise click.exceptions.Exit(130) from None

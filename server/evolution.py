@@ -266,7 +266,8 @@ def _unknown_previous(
                     FieldError(
                         f"{path}[{i}].previous_names[{j}]",
                         "unknown_previous_name",
-                        f"không phiên bản nào trước có trường {name!r} ở đây / no earlier "
+                        f"không phiên bản nào trước có trường {name!r} ở đây: previous_names"
+                        f" liệt kê các tên trường này từng có / no earlier "
                         f"version has a field {name!r} here: previous_names lists names this "
                         f"field had",
                     )

@@ -292,7 +292,12 @@ def _from_msgspec(exc: msgspec.ValidationError, prefix: str) -> FieldError:
     if kind in YAML_TYPES:  # `~` or `null` unquoted: msgspec says null, YAML NoneType
         message = not_text(kind)
     elif message.startswith("Invalid enum value"):
-        message += f" (a type is one of: {', '.join(FIELD_TYPES)})"
+        given = message.removeprefix("Invalid enum value ")
+        types = ", ".join(FIELD_TYPES)
+        message = (
+            f"Không có kiểu {given}; kiểu là một trong: {types} / {message} (a type is one of:"
+            f" {types})"
+        )
     key = re.search(r"(unknown|missing required) field `([^`]*)`", message)
     if key is not None:
         # msgspec reports these at the enclosing object; the path names the key itself.

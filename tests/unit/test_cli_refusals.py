@@ -424,7 +424,7 @@ def test_a_malformed_command_line_is_said_in_both_languages(
 ) -> None:
     result = run(*args)
     assert result.exit_code == 2, result.output
-    assert f"Error: {vietnamese} / " in result.output
+    assert f"Error: {vietnamese}" in result.output and " / " in result.output
     assert english in result.output
 
 
@@ -610,3 +610,12 @@ def test_backup_to_an_empty_file_name_says_so(live: Path) -> None:
     result = run("backup", "", "--db", live)
     assert result.exit_code == 2, result.output
     assert "the file name is empty" in result.output and "tên tệp trống" in result.output
+
+
+def test_a_file_argument_that_cannot_be_used_says_why_in_vietnamese_too(
+    live: Path, tmp_path: Path
+) -> None:
+    """ "Giá trị không hợp lệ" (an invalid value) alone, the reason in English only."""
+    refused(run("forms", "publish", tmp_path / "khong_co.yaml", "--db", live), "không có tệp")
+    result = run("export", "hoa_giai", "--out", tmp_path, "--db", live)
+    assert result.exit_code == 2 and "đó là một thư mục, không phải tệp" in result.output

@@ -1034,6 +1034,7 @@ def test_every_problem_is_said_once_at_its_place(source: Any, said: list[tuple[s
         form(field("r", "repeat", fields=7), field("s", "repeat"), field("t", fields=[field("u")])),
         nested(9),
         form(field("a", label={"vi": "x\x07", "en": "\u2800"})),
+        form(field("a", "weird")),  # the Vietnamese named neither the type nor the list
         form(
             field("s", "select_one"),
             field("m", "select_multiple", min=3, choices=[*CHOICES, {"value": "a b", "label": L}]),
