@@ -63,10 +63,19 @@ def _resolution_values(
             continue
         sent[name], named[name] = key, value
     inner: list[FieldError] = []  # two names of one sub-field in one item
+    # the path of each value renamed, as checked -> as sent (`values.cac_ben[0].tuoi_moi` ->
+    # `values.ben[0].tuoi`), for the errors' paths to read back to what was sent
+    where = {f"values.{name}": f"values.{key}" for name, key in sent.items() if name != key}
     for f in fv.defs[-1].fields:
         if f.name in named:
             named[f.name] = _items_latest(
-                f, named[f.name], fv.renames, f"{f.name}.", f"values.{f.name}", inner
+                f,
+                named[f.name],
+                fv.renames,
+                f"{f.name}.",
+                (f"values.{f.name}", f"values.{sent[f.name]}"),
+                inner,
+                where,
             )
     conflicted = {c.field for c in record.conflicts}
     gone = {k: v for k, v in named.items() if k not in latest and k in conflicted}
@@ -120,7 +129,7 @@ def _resolution_values(
         )
     }
     errors = [e for e in errors if _field_of(e.path) not in held]
-    return data, [_as_sent(e, sent) for e in errors + inner] + twice
+    return data, [_as_sent(e, where) for e in errors] + inner + twice
 
 
 def _items_latest(
@@ -128,15 +137,17 @@ def _items_latest(
     value: Any,
     renames: Mapping[str, str],
     prefix: str,
-    path: str,
+    path: tuple[str, str],
     twice: list[FieldError],
+    where: dict[str, str],
 ) -> Any:
     """A repeat group's value with its items' sub-fields sent under older names (a value the
     supervisor saw before a publish renamed them) under their latest names, at every depth,
     as a phone's data of an older version is read. `prefix`: the group's path in `renames`
-    (`nhom.`, `nhom.con.`); `path`: its path in the request (`values.nhom[0].con`). A
-    sub-field given under two of its names in one item is put in `twice`, and the later
-    value is not read: neither is dropped without a word."""
+    (`nhom.`, `nhom.con.`); `path`: its path as checked and as sent (`values.nhom[0].con`).
+    A sub-field given under two of its names in one item is put in `twice`, and the later
+    value is not read: neither is dropped without a word. Each renamed one's paths go in
+    `where` (as checked -> as sent)."""
     if not f.fields or type(value) is not list:
         return value
     current = {sub.name: sub for sub in f.fields}
@@ -150,15 +161,17 @@ def _items_latest(
         for key, v in item.items():
             # (a MessagePack key that is not text is left as it is, for the checks to refuse)
             name = key if key in current or type(key) is not str else renames.get(prefix + key, key)
-            here = f"{path}[{i}].{key}"
+            here = (f"{path[0]}[{i}].{name}", f"{path[1]}[{i}].{key}")
             if name in latest:
                 message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
-                twice.append(FieldError(here, "duplicate", message))
+                twice.append(FieldError(here[1], "duplicate", message))
                 continue
+            if name != key:
+                where[here[0]] = here[1]
             sub = current.get(name)
             sent[name] = key
             latest[name] = (
-                _items_latest(sub, v, renames, f"{prefix}{name}.", here, twice) if sub else v
+                _items_latest(sub, v, renames, f"{prefix}{name}.", here, twice, where) if sub else v
             )
         items.append(latest)
     return items
@@ -169,15 +182,15 @@ def _field_of(path: str) -> str:
     return path.removeprefix("values.").partition(".")[0].partition("[")[0]
 
 
-def _as_sent(error: FieldError, sent: dict[str, str]) -> FieldError:
-    """`error` with its path under the name the field was sent under (`values.b[0]`, though
-    checked as `c`)."""
-    name = _field_of(error.path)
-    if not error.path.startswith("values.") or sent.get(name, name) == name:
-        return error
-    return FieldError(
-        f"values.{sent[name]}{error.path[len('values.') + len(name) :]}", error.code, error.message
-    )
+def _as_sent(error: FieldError, where: dict[str, str]) -> FieldError:
+    """`error` with its path under the names the fields were sent under (`values.b[0].y`,
+    though checked as `c[0].z`): the longest renamed path it is in, `where`'s."""
+    path = error.path
+    cuts = [len(path), *sorted((i for i, c in enumerate(path) if c in ".[" and i), reverse=True)]
+    for cut in cuts:
+        if path[:cut] in where:
+            return FieldError(where[path[:cut]] + path[cut:], error.code, error.message)
+    return error
 
 
 def _stored_already(

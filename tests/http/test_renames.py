@@ -395,6 +395,20 @@ def test_a_resolve_with_a_groups_older_sub_field_names_reads_them_as_the_latest(
         assert errors == [(f"values.cac_ben[1].{second}", "duplicate")], problem
     assert record(api, rid)["heads"] == later["heads"]  # nothing stored
 
+    # A value refused under a sub-field's older name is said at that name, as sent (it was
+    # said at the new one, beside the group's sent name: found by a regression probe)
+    wrong = copy.deepcopy(picked)
+    wrong[0]["ho_ten"] = "x" * 500
+    r = api.client.post(
+        f"/api/v1/records/{rid}/resolve",
+        json={"heads": later["heads"], "values": {"cac_ben": wrong}},
+        headers=api.auth("supervisor"),
+    )
+    problem = assert_problem(r, 422)
+    assert [(e["path"], e["code"]) for e in problem["errors"]] == [
+        ("values.cac_ben[0].ho_ten", "max_length")
+    ]
+
 
 def test_a_renaming_publish_changes_only_the_records_that_hold_the_field(api: Api) -> None:
     """A version renames `b` to `c`: the records holding `b` change (pulled again, under
