@@ -18,7 +18,14 @@ import click
 
 from server import areas
 from server.catalog import Catalog, renames_now
-from server.cli_db import DB_OPTION, damaged_message, need_dir, open_store, refuse_database_files
+from server.cli_db import (
+    DB_OPTION,
+    damaged_message,
+    need_dir,
+    open_not_through_a_link,
+    open_store,
+    refuse_database_files,
+)
 from server.cli_forms import forms
 from server.cli_serve import backup, restore, serve
 from server.cli_users import parse_area, users, warn_unofficial
@@ -240,16 +247,7 @@ def _open_part(part: Path, direct: bool) -> BinaryIO:
     (the file it names would be truncated and overwritten, by root too)."""
     if direct:
         return part.open("wb")
-    try:
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-        raise click.ClickException(
-            f"{part} is a symbolic link: remove it, or choose another FILE / {part} là một"
-            f" liên kết tượng trưng: hãy xóa nó, hoặc chọn tệp khác"
-        ) from None
-    return os.fdopen(fd, "wb")
+    return os.fdopen(open_not_through_a_link(part, os.O_WRONLY | os.O_TRUNC), "wb")
 
 
 class _Stopped(KeyboardInterrupt):

@@ -155,6 +155,21 @@ def _owner(path: Path | None) -> str:
         return f"uid {uid}"
 
 
+def open_not_through_a_link(part: Path, flags: int) -> int:
+    """`part` (a FILE.part a command writes, and renames over FILE when whole) opened with
+    `flags`, never through a symbolic link someone left there: the file it names would be
+    truncated and overwritten, by root too, in a folder others may write."""
+    try:
+        return os.open(part, flags | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # as SQLite makes one
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise click.ClickException(
+            f"{part} is a symbolic link: remove it, or choose another FILE / {part} là một"
+            f" liên kết tượng trưng: hãy xóa nó, hoặc chọn tệp khác"
+        ) from None
+
+
 def damaged_message(db: str | Path, exc: BaseException | str) -> str:
     """What an operator does with a database SQLite found damaged pages in."""
     return (

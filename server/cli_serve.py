@@ -31,6 +31,7 @@ from server.cli_db import (
     check_db,
     damaged_message,
     need_dir,
+    open_not_through_a_link,
     open_store,
     refuse_database_files,
     server_lock,
@@ -438,15 +439,7 @@ def _writing(part: Path, file: Path) -> Iterator[int]:
     """FILE.part, held by this backup alone (flock) while it writes it: two backups to one
     FILE at once (a cron job's and an operator's) wrote one FILE.part together and both
     failed, with "disk I/O error". The second is told another is writing."""
-    try:  # as SQLite makes a file; never through a link someone left at FILE.part
-        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-        raise click.ClickException(
-            f"{part} is a symbolic link: remove it, or choose another FILE / {part} là một"
-            f" liên kết tượng trưng: hãy xóa nó, hoặc chọn tệp khác"
-        ) from None
+    fd = open_not_through_a_link(part, os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

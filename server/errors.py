@@ -287,37 +287,35 @@ def msgspec_path(path: str, message: str) -> str:
 def msgspec_vi(message: str) -> str | None:
     """The Vietnamese of a bound msgspec names ("Expected `int` <= 1000"), with its number,
     in the app's words (client_forms/i18n.js); None for any other message."""
-    bound = _EXPECTED.search(message)
-    if bound is None:
-        return None
-    kind, op, n = bound.groups()
-    if " of length " in message:
-        if kind == "str":
-            return f"Tối đa {n} ký tự" if op.startswith("<") else f"Ít nhất {n} ký tự"
-        return f"Tối đa {n} mục" if op.startswith("<") else f"Cần ít nhất {n} mục"
-    return {
-        ">=": f"Không được nhỏ hơn {n}",
-        ">": f"Phải lớn hơn {n}",
-        "<=": f"Không được lớn hơn {n}",
-        "<": f"Phải nhỏ hơn {n}",
-    }[op]
+    words = _bound_words(message)
+    return words and words[0]
 
 
 def msgspec_en(message: str) -> str | None:
     """A bound msgspec names ("Expected `str` of length <= 200") in plain words ("at most 200
     characters"), as the Vietnamese says it; None for any other message."""
+    words = _bound_words(message)
+    return words and words[1]
+
+
+def _bound_words(message: str) -> tuple[str, str] | None:
+    """(Vietnamese, English) of the bound a msgspec message names, if it names one."""
     bound = _EXPECTED.search(message)
     if bound is None:
         return None
     kind, op, n = bound.groups()
     if " of length " in message:
-        unit = "characters" if kind == "str" else "items"
-        return f"at most {n} {unit}" if op.startswith("<") else f"at least {n} {unit}"
+        most = op.startswith("<")
+        if kind == "str":
+            vi = f"Tối đa {n} ký tự" if most else f"Ít nhất {n} ký tự"
+            return vi, f"at most {n} characters" if most else f"at least {n} characters"
+        vi = f"Tối đa {n} mục" if most else f"Cần ít nhất {n} mục"
+        return vi, f"at most {n} items" if most else f"at least {n} items"
     return {
-        ">=": f"must be at least {n}",
-        ">": f"must be greater than {n}",
-        "<=": f"must be at most {n}",
-        "<": f"must be less than {n}",
+        ">=": (f"Không được nhỏ hơn {n}", f"must be at least {n}"),
+        ">": (f"Phải lớn hơn {n}", f"must be greater than {n}"),
+        "<=": (f"Không được lớn hơn {n}", f"must be at most {n}"),
+        "<": (f"Phải nhỏ hơn {n}", f"must be less than {n}"),
     }[op]
 
 

@@ -354,3 +354,30 @@ def fresh_store() -> tuple[Any, dict[str, Any], dict[str, str]]:
         {name: user for name, (user, _) in users.items()},
         {name: token for name, (_, token) in users.items()},
     )
+
+
+def asgi_scope(
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    query: bytes = b"",
+    client: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """An HTTP scope for calling the app straight over ASGI (a hand-made body stream, a
+    client that stops reading, a chosen client address)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver.local"), *headers],
+        "client": (client, 50000),
+        "server": ("testserver.local", 80),
+        "state": {},
+    }

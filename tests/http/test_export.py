@@ -21,7 +21,7 @@ import pytest
 import xlsxwriter
 
 from tests.conftest import Api
-from tests.support import assert_problem, submission
+from tests.support import asgi_scope, assert_problem, submission
 
 URL = "/api/v1/forms/khao_sat/export"
 HOAN_KIEM = "Phường Hoàn Kiếm, Thành phố Hà Nội"
@@ -533,25 +533,12 @@ def test_xlsx_exports_are_made_two_at_a_time_and_a_third_is_503_busy(api: Api, s
     started: list[str] = []
 
     async def export_read_slowly() -> None:
-        path = "/api/v1/forms/khao_sat/export"
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"format=xlsx",
-            "root_path": "",
-            "headers": [
-                (b"host", b"testserver.local"),
-                (b"authorization", api.auth("supervisor")["Authorization"].encode()),
-            ],
-            "client": ("127.0.0.1", 50000),
-            "server": ("testserver.local", 80),
-            "state": {},
-        }
+        scope = asgi_scope(
+            "GET",
+            "/api/v1/forms/khao_sat/export",
+            [(b"authorization", api.auth("supervisor")["Authorization"].encode())],
+            query=b"format=xlsx",
+        )
 
         async def receive() -> dict[str, Any]:
             await anyio.to_thread.run_sync(reading.wait)

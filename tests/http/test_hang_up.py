@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from tests.support import hoa_giai, submission
+from tests.support import asgi_scope, hoa_giai, submission
 
 
 def _hang_up(api: Any, path: str, body: bytes) -> list[dict[str, Any]]:
@@ -28,26 +28,15 @@ def _hang_up(api: Any, path: str, body: bytes) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver.local"),
+    scope = asgi_scope(
+        "POST",
+        path,
+        [
             (b"authorization", api.auth("officer")["Authorization"].encode()),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver.local", 80),
-        "state": {},
-    }
+    )
 
     async def call() -> None:
         await api.client.app(scope, receive, send)

@@ -31,7 +31,7 @@ from server.protocol import MAX_BODY_BYTES
 from server.store_schema import User
 from server.web import FailedAuthLimiter
 from tests.conftest import Api
-from tests.support import assert_problem, hoa_giai, latest_version, submission
+from tests.support import asgi_scope, assert_problem, hoa_giai, latest_version, submission
 
 MiB = 1024 * 1024
 RECORD = "0197a3c2-5b1e-7c3d-9a4f-2e6b8d0c1a35"
@@ -125,24 +125,10 @@ def _asgi(
 ) -> list[dict[str, Any]]:
     """Call the running app straight over ASGI (a chosen client address, a hand-made body
     stream); returns the messages it sent."""
-    headers = [(b"host", b"testserver.local"), (b"content-type", b"application/json")]
+    headers = [(b"content-type", b"application/json")]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": (client, 50000),
-        "server": ("testserver.local", 80),
-        "state": {},
-    }
+    scope = asgi_scope(method, path, headers, client=client)
     sent: list[dict[str, Any]] = []
 
     async def no_body() -> dict[str, Any]:
