@@ -164,7 +164,6 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     }.get(status, {})
     if isinstance(exc, HTTPException) and exc.headers:  # e.g. the Allow of a 405 (RFC 9110)
         headers = {**exc.headers, **headers}
-    headers = {**headers, "Cache-Control": "no-store"}  # an answer about now, kept by none
     return Response(
         problem_json(status, code, detail, errors, vi),
         status_code=status,
@@ -248,15 +247,6 @@ def _catalog(state: State) -> Catalog:
     return state.catalog  # type: ignore[no-any-return]
 
 
-def _kept_by_no_cache(response: Response[Any]) -> Response[Any]:
-    """What an answer holds (the parties of a case, the audit log) is one user's to see: no
-    browser or proxy keeps it, unless the handler says otherwise (a form version, which never
-    changes: server/api/forms.py)."""
-    if not any(name.lower() == "cache-control" for name in response.headers):
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -292,7 +282,6 @@ def create_app(settings: Settings) -> Litestar:
             misc.audit,
         ],
         security=[{"bearer": []}],
-        after_request=_kept_by_no_cache,
     )
     handlers: list[Any] = [api, misc.healthz, misc.home]
     if settings.client.is_dir():

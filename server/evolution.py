@@ -75,10 +75,10 @@ def with_retired(versions: Sequence[FormDef], *, aliases: bool = True) -> list[F
     unrenamed, under its latest name only): an item carries the name the record held when
     the phone read it (the field's name then, or a later one, after a version brought the
     field back renamed), and two of them in one item are refused (validate.py: they are one
-    field). It is checked by
-    its definition in the last version before this one that had it, else the first after:
-    what this version's data was made under. A version published later never refuses what
-    this version's data held, nor an item stored before it when sent again.
+    field). It is checked by its definition in the last version before this one that had it,
+    else the first after: what this version's data was made under. A version published later
+    never refuses what this version's data held, nor an item stored before it when sent
+    again.
 
     The choices of a field come in one order for every version: the first version's, then
     the choices each later version brought, after them, in its order. A select_multiple is
@@ -109,10 +109,13 @@ def with_retired(versions: Sequence[FormDef], *, aliases: bool = True) -> list[F
             # the group had it goes back with it on this version, as for one removed for good)
             before = [p for p in places if p.version < n]
             near = before[-1] if before else places[0]
-            names = [near.field.name, *(p.field.name for p in places), latest_name]
             # the latest version's data is stored under its names as they are (derive renames
             # only older versions'): its old names would be kept beside the latest, unmerged
-            names = names if aliases and n < len(versions) else [latest_name]
+            names = (
+                [near.field.name, *(p.field.name for p in places), latest_name]
+                if aliases and n < len(versions)
+                else [latest_name]
+            )
             free = [
                 name
                 for name in dict.fromkeys(names)

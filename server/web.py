@@ -245,7 +245,9 @@ def edge_middleware(app: ASGIApp, routes: Mapping[str, frozenset[str]] | None = 
                     headers = _vary_encoding(headers)
                 if path.lstrip("/").startswith("api/") and not any(
                     k.lower() == b"cache-control" for k, _ in headers
-                ):  # an API answer no one keeps (app._kept_by_no_cache), 404s of the edge too
+                ):  # what an API answer holds (the parties of a case, the audit log) is one
+                    # user's to see: no browser or proxy keeps it, errors included, unless the
+                    # handler says otherwise (a form version never changes: api/forms.py)
                     headers.append((b"cache-control", b"no-store"))
                 headers = _weak_etag(headers)
                 if asked is not None and status == 200 and _matches(asked, headers):

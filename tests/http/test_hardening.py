@@ -213,7 +213,7 @@ def test_api_responses_carry_the_security_headers(api: Api, url: str, who: str |
         ("/api/v1/audit", "admin"),
         ("/api/v1/forms/hoa_giai/export?format=jsonl", "supervisor"),
         ("/api/v1/records/", "supervisor"),  # 404s of the edge (a regression probe)
-        ("//api/v1/records", "supervisor"),
+        ("/api/v1//records", "supervisor"),
         ("/api/v1/records", None),  # 401, of the auth middleware
     ],
 )
