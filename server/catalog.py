@@ -19,6 +19,7 @@ from pathlib import Path
 import msgspec
 
 from server import derive, forms
+from server.errors import damaged
 from server.evolution import check_evolution, rename_map, with_retired
 from server.form_source import read_file
 from server.forms import DefinitionError, Field, FormDef, parse_definition, read_source
@@ -205,8 +206,18 @@ class Catalog:
                 self._again = False
 
     def _failed(self, exc: Exception) -> None:
-        """One line for the operator (not a thread's traceback), and a retry to come."""
+        """One line for the operator (not a thread's traceback), and a retry to come; a
+        damaged database said as such, and to /healthz, as a request that meets it does."""
         self._failed_at = time.monotonic()
+        if damaged(exc):
+            self.store.damaged = str(exc)
+            log.error(
+                "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: records derived anew: %s: stop the"
+                " server, keep the file aside, and restore the latest good backup (coso"
+                " restore)",
+                exc,
+            )
+            return
         log.warning(
             "RECORDS NOT YET DERIVED UNDER THE LATEST NAMES / CHƯA CẬP NHẬT XONG HỒ SƠ THEO TÊN"
             " TRƯỜNG MỚI: %s; tried again in %d s, and at the next start",

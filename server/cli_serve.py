@@ -400,7 +400,7 @@ def welcome(store: Store, db: str, url: str, schemas: Path, demo: bool) -> None:
 @DB_OPTION
 def backup(file: Path, db: str) -> None:
     """Sao lưu / Take a consistent copy of the database, even while the server runs."""
-    if file == Path():  # `coso backup "$DEST"` with DEST left empty: click reads it as `.`
+    if file == Path() or not str(file).strip():  # `coso backup "$DEST"`, DEST left empty
         raise click.BadParameter("the file name is empty / tên tệp trống", param_hint="'FILE'")
     if file.exists():
         raise click.ClickException(f"{file} exists; choose a new file / tệp đã tồn tại")

@@ -82,6 +82,10 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             if isinstance(current, yaml.MappingNode):
                 keys = set()
                 for key_node, value_node in current.value:
+                    if key_node.tag == _MERGE:  # two in one mapping: the first silently lost
+                        if "<<" in keys:  # (`<<: [*a, *b]` merges both)
+                            found.append((where, "<<", key_node.start_mark.line + 1))
+                        keys.add("<<")
                     if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
                         stack.append((value_node, where))
                         continue
@@ -195,16 +199,7 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
             )
         msgspec.json.encode(data)
     except _DuplicateKeys as exc:
-        errors = exc.errors()
-        # the definition's other problems with them, as the data reads with the last of each
-        from server.forms import parse_definition  # forms imports this module
-
-        if shape_error(exc.data) is None and key_error(exc.data) is None:
-            try:
-                parse_definition(exc.data)
-            except DefinitionError as more:
-                errors += more.errors
-        raise DefinitionError(errors) from exc
+        raise _with_the_rest(exc) from exc
     except UnicodeDecodeError as exc:
         raise DefinitionError([not_utf8(exc)]) from exc
     except (ValueError, TypeError, RecursionError, yaml.YAMLError) as exc:
@@ -215,6 +210,31 @@ def read_source(text: str | bytes, filename: str = "") -> Any:
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.splitlines()
     return lines[line][column : column + 1] if line < len(lines) else ""
+
+
+def _with_the_rest(twice: _DuplicateKeys) -> DefinitionError:
+    """The keys given twice, and the definition's other problems with them, as its data reads
+    with the last of each."""
+    from server.forms import parse_definition  # forms imports this module
+
+    errors = twice.errors()
+    other = shape_error(twice.data) or key_error(twice.data)
+    if other is not None:
+        errors.append(other)
+    else:
+        try:
+            parse_definition(twice.data)
+        except DefinitionError as more:
+            errors += more.errors
+    return DefinitionError(errors)
+
+
+def refuse_msgpack_twice(body: bytes, data: Any) -> None:
+    """DefinitionError for a MessagePack definition (`body`, read as `data`) with a key given
+    twice in a map: msgspec keeps the last silently, and it was published so."""
+    found = msgpack_twice(body)
+    if found:
+        raise _with_the_rest(_DuplicateKeys(found, data))
 
 
 def not_utf8(exc: UnicodeDecodeError) -> FieldError:
@@ -255,6 +275,17 @@ _YAML_PROBLEMS = (
         "dấu hai chấm không đúng chỗ, hoặc thụt lề sai",
         "a colon out of place, or wrong indentation",
     ),
+    # json's
+    ("Expecting ',' delimiter", "thiếu dấu phẩy", "a comma is missing"),
+    (
+        "Expecting property name enclosed in double quotes",
+        "tên khóa phải đặt trong ngoặc kép, hoặc thừa dấu phẩy trước }",
+        "a key in double quotes, or no comma before }",
+    ),
+    ("Expecting value", "thiếu giá trị, hoặc thừa dấu phẩy", "a value is missing, or a comma"),
+    ("Unterminated string", "thiếu dấu ngoặc kép đóng", "a closing quote is missing"),
+    ("Extra data", "thừa dữ liệu sau đối tượng chính", "more after the definition's object"),
+    ("Invalid control character", "có ký tự điều khiển trong chuỗi", "a control character"),
     ("expected ',' or '}'", "thiếu dấu phẩy hoặc dấu } đóng", "a comma or a } is missing"),
     ("expected ',' or ']'", "thiếu dấu phẩy hoặc dấu ] đóng", "a comma or a ] is missing"),
     (
@@ -373,3 +404,78 @@ def _too_deep(trail: tuple[Any, ...]) -> FieldError:
     path = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
     message = f"nested too deeply (over {MAX_NESTING} levels of objects and lists)"
     return FieldError(path, "too_deep", message)
+
+
+# MessagePack's headers: first byte -> bytes of the value that follows (fixed sizes), or the
+# width of its length and the bytes before its data (str, bin, ext)
+_MSGPACK_FIXED = {
+    0xC0: 0, 0xC2: 0, 0xC3: 0, 0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8,
+    0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8, 0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17,
+}  # fmt: skip
+_MSGPACK_SIZED = {
+    0xC4: (1, 0), 0xC5: (2, 0), 0xC6: (4, 0), 0xC7: (1, 1), 0xC8: (2, 1), 0xC9: (4, 1),
+    0xD9: (1, 0), 0xDA: (2, 0), 0xDB: (4, 0),
+}  # fmt: skip
+_MSGPACK_CONTAINERS = {0xDC: (2, False), 0xDD: (4, False), 0xDE: (2, True), 0xDF: (4, True)}
+
+
+def msgpack_twice(body: bytes) -> list[tuple[str, Any, int | None]]:
+    """The keys given twice in the maps of `body`, a MessagePack document msgspec has read
+    whole (it keeps the last of each, silently): each (path of the map, key, None). Read
+    without recursion, a header at a time."""
+    found: list[tuple[str, Any, int | None]] = []
+    # each map or array open: [its path, items left (a map's keys and values), a map?,
+    # the keys seen, the key of the value next, the index of the item next]
+    stack: list[list[Any]] = []
+    at = 0
+    while True:
+        frame = stack[-1] if stack else None
+        is_key = frame is not None and frame[2] and frame[1] % 2 == 0
+        if frame is None:
+            here = ""
+        elif is_key or not frame[2]:
+            here = frame[0] if is_key else f"{frame[0]}[{frame[5]}]"
+        else:
+            here = f"{frame[0]}.{frame[4]}" if isinstance(frame[4], str) else frame[0]
+        b = body[at]
+        at += 1
+        value: Any = b  # a key's value, where it matters (text, whole numbers)
+        items, is_map = 0, False
+        if 0x80 <= b <= 0x9F:
+            items, is_map = b & 0x0F, b <= 0x8F
+        elif b in _MSGPACK_CONTAINERS:
+            width, is_map = _MSGPACK_CONTAINERS[b]
+            items = int.from_bytes(body[at : at + width])
+            at += width
+        elif 0xA0 <= b <= 0xBF:
+            value = body[at : at + (b & 0x1F)].decode("utf-8", "replace")
+            at += b & 0x1F
+        elif b in _MSGPACK_FIXED:
+            value = ("header", b, body[at : at + _MSGPACK_FIXED[b]])
+            at += _MSGPACK_FIXED[b]
+        elif b in _MSGPACK_SIZED:
+            width, extra = _MSGPACK_SIZED[b]
+            start = at + width + extra
+            at = start + int.from_bytes(body[at : at + width])
+            text = body[start:at]
+            value = text.decode("utf-8", "replace") if b >= 0xD9 else ("header", b, text)
+        if items:  # its items come next
+            stack.append([here, items * (2 if is_map else 1), is_map, set(), None, 0])
+            continue
+        # a whole value: counted off the map or array it is in, and those it ends
+        while stack:
+            frame = stack[-1]
+            if frame[2] and frame[1] % 2 == 0:  # a key
+                if value in frame[3]:
+                    found.append((frame[0], value, None))
+                frame[3].add(value)
+                frame[4] = value
+            elif not frame[2]:
+                frame[5] += 1
+            frame[1] -= 1
+            value = ("container",)
+            if frame[1]:
+                break
+            stack.pop()
+        if not stack:
+            return found

@@ -58,7 +58,10 @@ def _resolution_values(
     for key, value in values.items():
         name = key if key in latest or "." in key else fv.renames.get(key, key)
         if name in named:
-            message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+            message = (
+                f"{sent[name]!r} và {key!r} là một trường, {name!r}: chỉ gửi một lần /"
+                f" {sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+            )
             twice.append(FieldError(f"values.{key}", "duplicate", message))
             continue
         sent[name], named[name] = key, value
@@ -163,7 +166,10 @@ def _items_latest(
             name = key if key in current or type(key) is not str else renames.get(prefix + key, key)
             here = (f"{path[0]}[{i}].{name}", f"{path[1]}[{i}].{key}")
             if name in latest:
-                message = f"{sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+                message = (
+                    f"{sent[name]!r} và {key!r} là một trường, {name!r}: chỉ gửi một lần /"
+                    f" {sent[name]!r} and {key!r} are one field, {name!r}: give it once"
+                )
                 twice.append(FieldError(here[1], "duplicate", message))
                 continue
             if name != key:

@@ -16,7 +16,7 @@ from server.api.deps import CatalogDep
 from server.api.docs import FORM_EXAMPLE, JSON, MSGPACK, YAML, Cached, body, errors
 from server.auth import admin_only, officer_or_above
 from server.errors import Invalid, Malformed, NotFound
-from server.form_source import DefinitionError, read_source
+from server.form_source import DefinitionError, read_source, refuse_msgpack_twice
 from server.forms import FormDef, parse_definition
 from server.protocol import MAX_FORM_BYTES, FieldError, FormManifest, PublishResult
 from server.web import none_match
@@ -139,6 +139,7 @@ async def publish(request: Request[Any, Any, Any], catalog: CatalogDep) -> Respo
                 raise Malformed(
                     f"the body is not valid MessagePack: {exc}", code="malformed_body"
                 ) from exc
+            refuse_msgpack_twice(body, source)
         else:
             source = read_source(body)
         # in a thread: checking a text pattern runs probes in a child process (server/redos.py)

@@ -395,6 +395,23 @@ def test_publish_refuses_a_key_given_twice(api: Any, content: bytes, content_typ
     assert next((e["path"], e["code"]) for e in errors) == ("form_id", "duplicate_key")
 
 
+def test_a_messagepack_definition_with_a_key_given_twice_is_refused(api: Any) -> None:
+    """msgspec keeps the last of two equal keys of a MessagePack map: a field with `type`
+    twice was published as the second (found by a regression probe)."""
+    enc = msgspec.msgpack.encode
+    field = b"\x84" + enc("name") + enc("a") + enc("type") + enc("text")
+    field += enc("label") + enc({"vi": "A", "en": "A"}) + enc("type") + enc("integer")
+    body = b"\x83" + enc("form_id") + enc("hai_lan") + enc("title") + enc({"vi": "T", "en": "T"})
+    body += enc("fields") + b"\x91" + field
+    assert msgspec.msgpack.decode(body)["fields"][0]["type"] == "integer"  # as msgspec reads it
+    headers = {**api.auth("admin"), "Content-Type": "application/msgpack"}
+    r = api.client.post(FORMS, content=body, headers=headers)
+    errors = assert_problem(r, 422)["errors"]
+    assert [(e["path"], e["code"]) for e in errors] == [("fields[0].type", "duplicate_key")]
+    r = api.client.get(f"{FORMS}/hai_lan/versions/1", headers=api.auth("admin"))
+    assert r.status_code == 404  # nothing published
+
+
 @pytest.mark.parametrize(
     "content_type", ["image/png", "text/plain", "application/x-www-form-urlencoded", "text/xml"]
 )

@@ -607,9 +607,10 @@ def test_export_never_writes_through_a_link_left_at_its_part_file(
 
 def test_backup_to_an_empty_file_name_says_so(live: Path) -> None:
     """`coso backup "$DEST"` with DEST left empty said ". exists; choose a new file"."""
-    result = run("backup", "", "--db", live)
-    assert result.exit_code == 2, result.output
-    assert "the file name is empty" in result.output and "tên tệp trống" in result.output
+    for blank in ("", " ", "\t"):
+        result = run("backup", blank, "--db", live)
+        assert result.exit_code == 2, result.output
+        assert "the file name is empty" in result.output and "tên tệp trống" in result.output
 
 
 def test_a_file_argument_that_cannot_be_used_says_why_in_vietnamese_too(

@@ -650,8 +650,10 @@ def test_yaml_merge_keys_work_as_in_safe_load() -> None:
         ("x: &a {k: 1}\ny: {<<: *a, k: 2, k: 3}\n", "y.k"),
         ("x: {<<: {k: 1, k: 2}}\n", "x.k"),
         ("x: &a {k: 1, k: 2}\ny: {<<: *a}\n", "x.k"),
+        # two merge keys in one mapping: the first's keys silently lost (a regression probe)
+        ("x: &a {k: 1}\ny: &b {k: 2}\nz: {<<: *a, <<: *b}\n", "z.<<"),
     ],
-    ids=["beside a merge", "inside a merged mapping", "inside an anchor"],
+    ids=["beside a merge", "inside a merged mapping", "inside an anchor", "two merges"],
 )
 def test_a_key_written_twice_is_refused_with_merge_keys_too(text: str, path: str) -> None:
     with pytest.raises(DefinitionError) as info:
@@ -1073,11 +1075,12 @@ def test_what_a_definition_is_refused_for_is_said_in_vietnamese_too(source: Any)
             "use single quotes",
         ),
         ('form_id: ab\ntitle: {vi: "Tên, en: "x"}\n', "thiếu dấu phẩy hoặc dấu } đóng", "a }"),
-        ('{"form_id": "ab",, }', "ở dòng 1, cột 18", "Expecting property name"),
+        ('{"form_id": "ab",, }', "ở dòng 1, cột 18: tên khóa phải đặt", "Expecting property"),
+        ('{"form_id": "ab"\n "title": 1}', "ở dòng 2, cột 2: thiếu dấu phẩy", "a comma is"),
         ("form_id: ab\n".encode("utf-16"), "UTF-16 (“Unicode” của Notepad)", "save it as UTF-8"),
         (b"form_id: Ho\xe0\n", "Tệp không phải văn bản UTF-8 (byte 11)", "save it as UTF-8"),
     ],
-    ids=["tab", "escape", "quote", "json", "utf-16", "ansi"],
+    ids=["tab", "escape", "quote", "json", "json-comma", "utf-16", "ansi"],
 )
 def test_what_does_not_read_is_said_where_and_why_in_both_languages(
     text: str | bytes, vi: str, en: str
