@@ -252,9 +252,11 @@ def running_server(
     ready_timeout: float = 60,
     stop_signal: int = signal.SIGTERM,
     stop_timeout: float = 10,
+    ready: tuple[int, ...] = (200,),
 ) -> Iterator[RunningServer]:
     """`coso serve --db DB` on a loopback port (a free one unless given), its output appended
-    to `log`; yields once `/healthz` answers 200, and stops it when the block ends (see
+    to `log`; yields once `/healthz` answers 200 (or a status of `ready`: 503 for a damaged
+    database, which a start may find), and stops it when the block ends (see
     `RunningServer.stop`). A restart on the same database is another `running_server` on the
     same `db` and `log`. Raises RuntimeError, with the end of the log, if the server exits or
     has not answered within `ready_timeout` seconds."""
@@ -287,7 +289,7 @@ def running_server(
         with httpx.Client(timeout=1) as probe:
             while True:
                 with contextlib.suppress(httpx.HTTPError):
-                    if probe.get(f"{server.url}/healthz").status_code == 200:
+                    if probe.get(f"{server.url}/healthz").status_code in ready:
                         break
                 proc = server.proc
                 if proc.poll() is not None and again and b"cannot listen on" in _since(log, said):

@@ -49,7 +49,7 @@ def test_a_damaged_database_is_503_and_said_and_never_backed_up(tmp_path: Path) 
         )
         assert {x["status"] for x in r.json()["results"]} == {"accepted"}
     damage(db, "records")
-    with running_server(db, log) as srv, httpx.Client(timeout=30) as client:
+    with running_server(db, log, ready=(200, 503)) as srv, httpx.Client(timeout=30) as client:
         r = client.get(srv.url + "/api/v1/sync/pull", headers=auth)
         problem = assert_problem(r, 503)
         assert problem["code"] == "database_damaged"
@@ -60,7 +60,7 @@ def test_a_damaged_database_is_503_and_said_and_never_backed_up(tmp_path: Path) 
     assert "Traceback" not in log.read_text("utf-8")
     # an export is the read most likely to meet the damage: cut short (never a file that
     # looks whole), said in the log, and /healthz says so (found by a regression probe)
-    with running_server(db, log) as srv, httpx.Client(timeout=30) as client:
+    with running_server(db, log, ready=(200, 503)) as srv, httpx.Client(timeout=30) as client:
         head = {"Authorization": f"Bearer {supervisor}"}
         try:
             r = client.get(srv.url + "/api/v1/forms/hoa_giai/export?format=csv", headers=head)
@@ -105,7 +105,7 @@ def test_damage_an_export_meets_while_streaming_is_said_and_healthz_knows(
             " (SELECT change_seq FROM records ORDER BY change_seq LIMIT 1 OFFSET 1299)"
         )
         conn.commit()
-    with running_server(db, log) as srv, httpx.Client(timeout=60) as client:
+    with running_server(db, log, ready=(200, 503)) as srv, httpx.Client(timeout=60) as client:
         head = {"Authorization": f"Bearer {supervisor}"}
         url = srv.url + "/api/v1/forms/hoa_giai/export?format=jsonl"
         with client.stream("GET", url, headers=head) as r:
