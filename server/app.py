@@ -113,14 +113,7 @@ def problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     elif damaged(exc):
         store = request.app.state.get("store")
         if store is not None:
-            store.damaged = str(exc)  # /healthz says so from now on
-        log.error(
-            "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: %s %s: %s: stop the server, keep the"
-            " file aside, and restore the latest good backup (coso restore)",
-            request.method,
-            request.url.path,
-            exc,
-        )
+            store.found_damaged(exc, f"{request.method} {request.url.path}")
         status, code = 503, "database_damaged"
         detail = (
             "the server's database is damaged; nothing was stored: its operator restores a backup"

@@ -210,13 +210,7 @@ class Catalog:
         damaged database said as such, and to /healthz, as a request that meets it does."""
         self._failed_at = time.monotonic()
         if damaged(exc):
-            self.store.damaged = str(exc)
-            log.error(
-                "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: records derived anew: %s: stop the"
-                " server, keep the file aside, and restore the latest good backup (coso"
-                " restore)",
-                exc,
-            )
+            self.store.found_damaged(exc, "records derived anew")
             return
         log.warning(
             "RECORDS NOT YET DERIVED UNDER THE LATEST NAMES / CHƯA CẬP NHẬT XONG HỒ SƠ THEO TÊN"

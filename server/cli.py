@@ -44,10 +44,23 @@ _USAGE_VI = (
 )
 
 
+# what an operator is told, in Vietnamese, of the file errors a command may meet
+_OS_ERRORS_VI = {
+    errno.ENOSPC: "ổ đĩa đã đầy, chưa ghi gì: hãy giải phóng chỗ trống",
+    errno.EDQUOT: "đã hết hạn mức ổ đĩa của tài khoản, chưa ghi gì",
+    errno.EROFS: "ổ đĩa chỉ đọc, không ghi được: hãy chọn thư mục khác",
+    errno.EACCES: "tài khoản này không có quyền với tệp hoặc thư mục đó",
+    errno.EPERM: "tài khoản này không có quyền với tệp hoặc thư mục đó",
+    errno.ENOENT: "không có tệp hoặc thư mục đó",
+    errno.EISDIR: "đó là một thư mục, không phải tệp",
+    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục",
+    errno.EIO: "lỗi đọc/ghi của ổ đĩa",
+}
+
 # and the reasons click gives most, in Vietnamese
 _REASONS_VI = (
-    ("does not exist", "không có tệp hoặc thư mục đó"),
-    ("is a directory", "đó là một thư mục, không phải tệp"),
+    ("does not exist", _OS_ERRORS_VI[errno.ENOENT]),
+    ("is a directory", _OS_ERRORS_VI[errno.EISDIR]),
     ("is a file", "đó là một tệp, không phải thư mục"),
     ("is not readable", "tài khoản này không đọc được"),
     ("is not writable", "tài khoản này không ghi được"),
@@ -67,20 +80,6 @@ def _bilingual_usage(exc: click.UsageError) -> click.UsageError:
     why = next((v for en, v in _REASONS_VI if en in message), None)
     vi = f"{vi}: {why}" if why else vi
     return click.UsageError(f"{vi} / {message}", ctx=exc.ctx)
-
-
-# what an operator is told, in Vietnamese, of the file errors a command may meet
-_OS_ERRORS_VI = {
-    errno.ENOSPC: "ổ đĩa đã đầy, chưa ghi gì: hãy giải phóng chỗ trống",
-    errno.EDQUOT: "đã hết hạn mức ổ đĩa của tài khoản, chưa ghi gì",
-    errno.EROFS: "ổ đĩa chỉ đọc, không ghi được: hãy chọn thư mục khác",
-    errno.EACCES: "tài khoản này không có quyền với tệp hoặc thư mục đó",
-    errno.EPERM: "tài khoản này không có quyền với tệp hoặc thư mục đó",
-    errno.ENOENT: "không có tệp hoặc thư mục đó",
-    errno.EISDIR: "đó là một thư mục, không phải tệp",
-    errno.ENOTDIR: "một phần của đường dẫn không phải thư mục",
-    errno.EIO: "lỗi đọc/ghi của ổ đĩa",
-}
 
 
 class Coso(click.Group):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -489,6 +490,17 @@ class Store:
             dest.execute("PRAGMA journal_mode = DELETE")
         finally:
             dest.close()
+
+    def found_damaged(self, exc: BaseException, during: str) -> None:
+        """Damaged pages met `during` something (a request, an export, records derived anew):
+        one line for the operator, and /healthz says so from now on."""
+        self.damaged = str(exc)
+        logging.getLogger("coso").error(
+            "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: %s: %s: stop the server, keep the file"
+            " aside, and restore the latest good backup (coso restore)",
+            during,
+            exc,
+        )
 
     def integrity_check(self) -> str:
         with self.read() as conn:

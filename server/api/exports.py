@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -26,7 +25,6 @@ from server.store import Store
 from server.web import HEAD_KEY
 
 PAGE = 1000
-log = logging.getLogger("coso")
 # the `since` of the next export, for one that takes only what changed after this one
 NEXT_HEADER = "Coso-Next-Since"
 
@@ -102,13 +100,7 @@ async def in_thread(
             yield chunk
     except sqlite3.DatabaseError as exc:
         if store is not None and damaged(exc):
-            store.damaged = str(exc)
-            log.error(
-                "DATABASE DAMAGED / CƠ SỞ DỮ LIỆU BỊ HỎNG: an export cut short: %s: stop the"
-                " server, keep the file aside, and restore the latest good backup (coso"
-                " restore)",
-                exc,
-            )
+            store.found_damaged(exc, "an export cut short")
         raise
     finally:
         with anyio.CancelScope(shield=True):
